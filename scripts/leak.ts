@@ -1,0 +1,12 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../server/trainer/backend';
+import { loadMnist } from '../server/trainer/data/mnist';
+import { createTrainer } from '../server/trainer/trainer';
+import { hyperparamsSchema } from '../server/trainer/config';
+const backend = await initBackend('wasm');
+console.log('after init', tf.memory().numTensors);
+const data = await loadMnist({});
+const hp = hyperparamsSchema.parse({ epochs: 3, trainLimit: 640, testLimit: 200 });
+const t = createTrainer({ runId: 'x', hyperparams: hp, data, backend, checkpointDir: null }, { write() {} });
+const r = await t.run();
+console.log(r.numTensorsAtEpochEnd, 'after', tf.memory().numTensors);

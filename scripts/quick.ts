@@ -1,0 +1,11 @@
+import { initBackend } from '../server/trainer/backend';
+import { loadMnist } from '../server/trainer/data/mnist';
+import { createTrainer } from '../server/trainer/trainer';
+import { hyperparamsSchema } from '../server/trainer/config';
+const backend = await initBackend((process.argv[2] ?? 'wasm') as never);
+const data = await loadMnist({});
+const hp = hyperparamsSchema.parse({ epochs: 1, trainLimit: Number(process.argv[3] ?? 6400), testLimit: 2000, batchSize: Number(process.argv[4] ?? 32) });
+let n = 0;
+const t = createTrainer({ runId: 'x', hyperparams: hp, data, backend, checkpointDir: null }, { write(evs) { n += evs.length; for (const e of evs) if (e.type === 'metrics:batch' && e.point.step % 50 === 0) console.log(e.point.step, e.point.loss.toFixed(3), e.point.samplesPerSec); } });
+const r = await t.run();
+console.log(JSON.stringify({ ...r, epochs: r.epochs.map(e => ({ ...e, confusion: undefined })) }), n);
