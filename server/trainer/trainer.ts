@@ -52,6 +52,8 @@ export interface Trainer {
   stop(): void;
   setLearningRate(lr: number): void;
   readonly status: RunStatus | 'idle';
+  /** Optimizer steps taken so far. */
+  readonly step: number;
 }
 
 /** A view of the first `limit` samples (no copy). */
@@ -73,6 +75,7 @@ export function createTrainer(opts: TrainerOptions, sink: EventSink): Trainer {
   const totalSteps = batchesPerEpoch * hp.epochs;
   const emitter = createEmitter(opts.runId, sink, { lastSeq: opts.resume?.header.lastSeq ?? 0 });
   let status: RunStatus | 'idle' = 'idle';
+  let currentStep = 0;
 
   const setStatus = (next: RunStatus, step: number, message?: string) => {
     status = next;
@@ -89,6 +92,7 @@ export function createTrainer(opts: TrainerOptions, sink: EventSink): Trainer {
     if (opts.resume) {
       restore(opts.resume, model, optimizer);
       ({ step, position, epochsCompleted } = opts.resume.header);
+      currentStep = step;
     }
     const epochs: EpochSummary[] = [];
     const numTensorsAtEpochEnd: number[] = [];
@@ -136,8 +140,11 @@ export function createTrainer(opts: TrainerOptions, sink: EventSink): Trainer {
           }
           const started = performance.now();
           const indices = order.subarray(b * hp.batchSize, Math.min((b + 1) * hp.batchSize, train.count));
-          step++;
-          const [loss, correct] = trainStep(model, optimizer, train, indices, mixSeed(hp.seed, step));
+          currentStep = ++step;
+          const metrics = trainStep(model, optimizer, train, indices, mixSeed(hp.seed, step));
+          // data(), not dataSync(): WebGPU in Node has no synchronous read.
+          const [loss, correct] = await metrics.data();
+          metrics.dispose();
           const ms = performance.now() - started;
           epochTrainMs += ms;
           epochSamples += indices.length;
@@ -218,11 +225,14 @@ export function createTrainer(opts: TrainerOptions, sink: EventSink): Trainer {
     get status() {
       return status;
     },
+    get step() {
+      return currentStep;
+    },
   };
 }
 
-/** One SGD step; returns [mean loss, number correct] read back in one transfer. */
-function trainStep(model: Model, optimizer: Optimizer, split: MnistSplit, indices: Uint32Array, dropoutSeed: number): [number, number] {
+/** One optimizer step; returns a [mean loss, number correct] tensor to read back in one transfer. */
+function trainStep(model: Model, optimizer: Optimizer, split: MnistSplit, indices: Uint32Array, dropoutSeed: number): tf.Tensor1D {
   const batch = makeBatch(split, indices);
   let correct: tf.Scalar | null = null;
   const metrics = tf.tidy(() => {
@@ -233,11 +243,10 @@ function trainStep(model: Model, optimizer: Optimizer, split: MnistSplit, indice
       return nllLoss(logProbs, batch.oneHot);
     });
     optimizer.apply(grads);
-    return tf.stack([value, correct!]);
+    return tf.stack([value, correct!]) as tf.Tensor1D;
   });
-  const [loss, numCorrect] = metrics.dataSync();
-  tf.dispose([metrics, correct!, batch.x, batch.oneHot]);
-  return [loss, numCorrect];
+  tf.dispose([correct!, batch.x, batch.oneHot]);
+  return metrics;
 }
 
 /** Loads weights and optimizer slots from a checkpoint into a fresh model/optimizer. */

@@ -10,8 +10,12 @@
  *
  * Process exit: Dawn keeps no handle open, so Node exits by itself once the event loop is
  * empty, with or without `disposeWebGpuBackend()`.
+ *
+ * Callers: read tensors with `await t.data()`; `dataSync()` throws on this backend in Node
+ * (tfjs-backend-webgpu's synchronous read path needs `OffscreenCanvas`). Gradients need
+ * `@tensorflow/tfjs` imported once (tfjs-core's Node bundle registers none).
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -90,7 +94,9 @@ let initialising: Promise<WebGpuProbe> | null = null;
 function setDawnEnvironment(): void {
   process.env.EGL_PLATFORM ??= 'surfaceless';
   if (!process.env.XDG_RUNTIME_DIR) {
-    process.env.XDG_RUNTIME_DIR = mkdtempSync(join(tmpdir(), 'livetrain-xdg-'));
+    const dir = mkdtempSync(join(tmpdir(), 'livetrain-xdg-'));
+    process.env.XDG_RUNTIME_DIR = dir;
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   }
 }
 
@@ -264,7 +270,8 @@ export async function initWebGpuBackend(opts: WebGpuOptions = {}): Promise<WebGp
 /** Removes the 'webgpu' backend and destroys its device. Optional: the process exits without it. */
 export function disposeWebGpuBackend(): void {
   if (!active) return;
-  if (tf.findBackend('webgpu') || tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
+  // findBackend would initialise a registered-but-unused backend; check the factory instead.
+  if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
   active.device.destroy();
   active = null;
 }

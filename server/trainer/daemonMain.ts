@@ -1,0 +1,88 @@
+/**
+ * `npm run daemon`: the trainer daemon speaking JSON lines on stdio, one message per line.
+ *
+ * In (stdin):  {"kind":"job","job":{runId, hyperparams, resume?}}
+ *              {"kind":"control","runId":..,"action":"pause"|"resume"|"stop"|"set-lr","learningRate"?}
+ *              {"kind":"shutdown"}
+ * Out (stdout): the daemon's {@link DaemonMessage}s, `ready` first.
+ *
+ * stdout is written through an asynchronous stream: a reader that falls behind makes events
+ * queue up in batches, never blocks training (Node writes pipes synchronously otherwise).
+ */
+import { createWriteStream } from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { backendChoiceSchema } from './config';
+import { initBackend } from './backend';
+import { createDaemon, type DaemonMessage } from './daemon';
+import { loadMnist, resolveDataDir, type MnistData } from './data/mnist';
+
+const inputSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('job'), job: z.unknown() }),
+  z.object({ kind: z.literal('control') }).passthrough(),
+  z.object({ kind: z.literal('shutdown') }),
+]);
+
+/** Writes messages as JSON lines; resolves when the stream has taken each write. */
+function createLineWriter(stream: NodeJS.WritableStream) {
+  return {
+    send(message: DaemonMessage): Promise<void> {
+      return new Promise((resolve) => {
+        stream.write(`${JSON.stringify(message)}\n`, () => resolve());
+      });
+    },
+  };
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      backend: { type: 'string', default: 'auto' },
+      'data-dir': { type: 'string' },
+      'checkpoint-dir': { type: 'string', default: path.join('.livetrain', 'checkpoints') },
+      concurrency: { type: 'string', default: '1' },
+    },
+  });
+  const backendChoice = backendChoiceSchema.parse(values.backend);
+  const concurrency = z.coerce.number().int().min(1).max(16).parse(values.concurrency);
+  const out = createLineWriter(createWriteStream('', { fd: 1 }));
+  const backend = await initBackend(backendChoice, { log: (line) => process.stderr.write(`${line}\n`) });
+  let data: Promise<MnistData> | null = null;
+  const dataDir = resolveDataDir(values['data-dir']);
+  const daemon = createDaemon({
+    backend,
+    concurrency,
+    checkpointRoot: values['checkpoint-dir'] ?? null,
+    loadData: () => (data ??= loadMnist({ dataDir })),
+    output: out,
+  });
+  await out.send({ kind: 'ready', backend, concurrency });
+
+  const lines = readline.createInterface({ input: process.stdin });
+  for await (const line of lines) {
+    if (!line.trim()) continue;
+    let parsed;
+    try {
+      parsed = inputSchema.parse(JSON.parse(line));
+    } catch {
+      await out.send({ kind: 'rejected', error: 'INVALID', message: 'expected one JSON message per line: job, control or shutdown' });
+      continue;
+    }
+    if (parsed.kind === 'job') daemon.submit(parsed.job);
+    else if (parsed.kind === 'control') daemon.control(parsed);
+    else break;
+  }
+  // stdin closed or shutdown: stop what runs (each checkpoints), then exit.
+  await daemon.shutdown();
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);

