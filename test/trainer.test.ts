@@ -105,8 +105,13 @@ test('Adam trains too', async () => {
 test('control: pause, set-lr, resume and stop take effect between batches and are reported', async () => {
   let trainer: ReturnType<typeof createTrainer>;
   let stopAtStep = -1;
+  let pauseAtStep = -1;
+  // The sink sees events some batches late; requests are checked against the trainer's own step.
   const sink = recordingSink((e) => {
-    if (e.type === 'metrics:batch' && e.point.step === 3) trainer.pause();
+    if (e.type === 'metrics:batch' && e.point.step >= 3 && pauseAtStep < 0) {
+      pauseAtStep = trainer.step;
+      trainer.pause();
+    }
     if (e.type === 'status' && e.status === 'paused') {
       assert.throws(() => trainer.setLearningRate(-1), /learning rate/);
       trainer.setLearningRate(0.05);
@@ -126,9 +131,12 @@ test('control: pause, set-lr, resume and stop take effect between batches and ar
   assert.deepEqual(controls.map((c) => c.action), ['pause', 'set-lr', 'resume', 'stop']);
   assert.equal(controls[1].learningRate, 0.05);
   const points = ofType(sink.events, 'metrics:batch').map((e) => e.point);
-  // Nothing trained while paused: the batch after the pause request is step 4 or 5 at the new rate.
+  // Paused before the next batch; nothing trained while paused; the next batch uses the new rate.
+  const paused = ofType(sink.events, 'status').find((s) => s.status === 'paused')!;
+  assert.equal(paused.step, pauseAtStep);
   const firstNewLr = points.find((p) => p.learningRate === 0.05)!;
-  assert.ok(firstNewLr.step <= 5, `first step at the new rate: ${firstNewLr.step}`);
+  assert.equal(firstNewLr.step, pauseAtStep + 1);
+  assert.ok(points.filter((p) => p.step <= pauseAtStep).every((p) => p.learningRate === 0.01));
   // Stop lands within one batch of the request.
   assert.ok(result.step <= stopAtStep + 1, `stopped at ${result.step}, requested at ${stopAtStep}`);
   const ckpt = ofType(sink.events, 'checkpoint').at(-1)!;
@@ -137,22 +145,22 @@ test('control: pause, set-lr, resume and stop take effect between batches and ar
 });
 
 test('a run stopped mid-epoch and resumed from its checkpoint ends exactly where an uninterrupted run does', async () => {
-  const hp = { epochs: 2, trainLimit: 640, testLimit: 200, seed: 5 };
+  const hp = { epochs: 2, trainLimit: 3200, testLimit: 200, seed: 5 };
   const reference = await createTrainer(options('ref', hp), recordingSink()).run();
 
   const dir = path.join(tmp, 'resume');
   let first: ReturnType<typeof createTrainer>;
   const sink1 = recordingSink((e) => {
-    if (e.type === 'metrics:batch' && e.point.step === 27) first.stop();
+    if (e.type === 'metrics:batch' && e.point.step === 120) first.stop();
   });
   first = createTrainer(options('resumed', hp, { checkpointDir: dir }), sink1);
   const partial = await first.run();
   assert.equal(partial.status, 'stopped');
-  assert.ok(partial.step >= 27 && partial.step <= 28);
+  assert.ok(partial.step > 120 && partial.step < 200, `stopped at step ${partial.step}, mid-way through epoch 2`);
 
   const ckpt = await loadCheckpoint((await latestCheckpoint(dir))!);
   assert.equal(ckpt.header.reason, 'stop');
-  assert.deepEqual(ckpt.header.position, { epoch: 2, batch: partial.step - 20 });
+  assert.deepEqual(ckpt.header.position, { epoch: 2, batch: partial.step - 100 });
   const sink2 = recordingSink();
   const resumed = await createTrainer(options('resumed', hp, { checkpointDir: dir, resume: ckpt }), sink2).run();
   assert.equal(resumed.status, 'completed');

@@ -112,3 +112,32 @@ test('tf.grad of a conv layer on wasm equals the cpu backend', async () => {
   assertClose(got[0], ref[0], 'dx');
   assertClose(got[1], ref[1], 'dfilter');
 });
+
+const poolCases: Array<{ name: string; x: Shape4; size: number; strides: number; pad: 'valid' | 'same'; ties?: boolean }> = [
+  { name: 'the model\'s 2×2/2 pooling after conv1', x: [8, 24, 24, 10], size: 2, strides: 2, pad: 'valid' },
+  { name: 'the model\'s 2×2/2 pooling after conv2', x: [8, 8, 8, 20], size: 2, strides: 2, pad: 'valid' },
+  { name: '2×2/2 on an odd size with same padding', x: [2, 7, 5, 3], size: 2, strides: 2, pad: 'same' },
+  { name: 'overlapping 3×3/1 same', x: [2, 6, 6, 4], size: 3, strides: 1, pad: 'same' },
+  { name: '3×3/2 valid', x: [3, 9, 9, 2], size: 3, strides: 2, pad: 'valid' },
+  { name: 'ties go to the first maximum', x: [2, 6, 6, 3], size: 2, strides: 2, pad: 'valid', ties: true },
+];
+
+for (const c of poolCases) {
+  test(`wasm MaxPoolGrad matches the cpu backend: ${c.name}`, async () => {
+    const rng = createRng(size(c.x));
+    const xData = c.ties ? Float32Array.from({ length: size(c.x) }, (_, i) => (i % 3 === 0 ? 1 : 0)) : randomArray(size(c.x), rng);
+    const grad = async (backend: string) => {
+      await tf.setBackend(backend);
+      return tf.tidy(() => {
+        const x = tf.tensor4d(xData, c.x);
+        const dyShape = tf.maxPool(x, c.size, c.strides, c.pad).shape;
+        const dy = tf.tensor4d(randomArray(size(dyShape), createRng(99)), dyShape as Shape4);
+        const g = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(xx as tf.Tensor4D, c.size, c.strides, c.pad), dy)))(x);
+        return Float32Array.from(g.dataSync());
+      });
+    };
+    const ref = await grad('cpu');
+    const got = await grad('wasm');
+    assertClose(got, ref, 'MaxPoolGrad');
+  });
+}

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BACKENDS, type BackendChoice, type BackendName } from './config';
 import type { BackendInfo } from './events';
 import { installWasmConvGradients } from './kernels/wasmConvGrads';
+import { installWasmMaxPoolGrad } from './kernels/wasmMaxPoolGrad';
 
 export interface InitBackendOptions {
   /** Accept a software WebGPU adapter (llvmpipe) when `webgpu` is asked for explicitly. */
@@ -58,6 +59,7 @@ const attempts: Record<BackendName, (opts: InitBackendOptions) => Promise<string
     await import('@tensorflow/tfjs-backend-wasm');
     await activate('wasm');
     installWasmConvGradients();
+    installWasmMaxPoolGrad();
     const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
     return `WebAssembly${simd ? ' SIMD' : ''} (XNNPACK), 1 thread`;
   },

@@ -232,7 +232,7 @@ export function createTrainer(opts: TrainerOptions, sink: EventSink): Trainer {
 }
 
 /** One optimizer step; returns a [mean loss, number correct] tensor to read back in one transfer. */
-function trainStep(model: Model, optimizer: Optimizer, split: MnistSplit, indices: Uint32Array, dropoutSeed: number): tf.Tensor1D {
+export function trainStep(model: Model, optimizer: Optimizer, split: MnistSplit, indices: Uint32Array, dropoutSeed: number): tf.Tensor1D {
   const batch = makeBatch(split, indices);
   let correct: tf.Scalar | null = null;
   const metrics = tf.tidy(() => {
