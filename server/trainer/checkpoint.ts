@@ -30,7 +30,7 @@ export const checkpointHeaderSchema = z.object({
   hyperparams: hyperparamsSchema,
   learningRate: z.number().positive(),
   optimizerStep: z.number().int().min(0),
-  /** Sequence number of the last event emitted before the checkpoint. */
+  /** Seq of the `checkpoint` event that announces this checkpoint. */
   lastSeq: z.number().int().min(0),
   reason: z.enum(['epoch', 'stop']),
   backend: z.string(),

@@ -19,6 +19,8 @@ export const jobSchema = z
     reporting: reportingSchema.partial().optional(),
     /** Continue from this run's latest checkpoint. */
     resume: z.boolean().default(false),
+    /** Seq of the last event the caller stored for this run (resume after a crash). */
+    lastSeq: z.number().int().min(0).optional(),
   })
   .strip();
 export type Job = z.infer<typeof jobSchema>;
@@ -89,7 +91,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       const resume = resumePath ? await loadCheckpoint(resumePath) : undefined;
       const data = await opts.loadData();
       const trainer = createTrainer(
-        { runId: job.runId, hyperparams: resume?.header.hyperparams ?? job.hyperparams, reporting: job.reporting, data, backend: opts.backend, checkpointDir, resume },
+        { runId: job.runId, hyperparams: resume?.header.hyperparams ?? job.hyperparams, reporting: job.reporting, data, backend: opts.backend, checkpointDir, resume, lastSeq: job.lastSeq },
         { write: (events) => opts.output.send({ kind: 'events', events }) },
       );
       const entry = running.get(job.runId)!;

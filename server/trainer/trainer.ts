@@ -7,7 +7,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { reportingSchema, type Hyperparams, type Reporting } from './config';
 import { createControl, type ControlAction } from './control';
-import { loadCheckpoint, saveCheckpoint, type Checkpoint } from './checkpoint';
+import { saveCheckpoint, type Checkpoint } from './checkpoint';
 import { epochPermutation, mixSeed, pickPanel } from './data/shuffle';
 import type { MnistData, MnistSplit } from './data/mnist';
 import { createEmitter } from './emitter';
@@ -28,6 +28,12 @@ export interface TrainerOptions {
   checkpointDir: string | null;
   /** Continue from this checkpoint (same run id and hyperparameters). */
   resume?: Checkpoint;
+  /**
+   * Seq of the last event already emitted for this run; the next event gets one more. Default:
+   * 0, or when resuming, the seq after the checkpoint event (room for the stopped run's final
+   * status). A hub that stored more events than that passes its own last seq.
+   */
+  lastSeq?: number;
 }
 
 export interface RunResult {
@@ -73,7 +79,9 @@ export function createTrainer(opts: TrainerOptions, sink: EventSink): Trainer {
   const test = limitSplit(opts.data.test, hp.testLimit);
   const batchesPerEpoch = Math.ceil(train.count / hp.batchSize);
   const totalSteps = batchesPerEpoch * hp.epochs;
-  const emitter = createEmitter(opts.runId, sink, { lastSeq: opts.resume?.header.lastSeq ?? 0 });
+  const emitter = createEmitter(opts.runId, sink, {
+    lastSeq: opts.lastSeq ?? (opts.resume ? opts.resume.header.lastSeq + 1 : 0),
+  });
   let status: RunStatus | 'idle' = 'idle';
   let currentStep = 0;
 
@@ -268,4 +276,3 @@ export function runCheckpointDir(root: string, runId: string): string {
   return path.join(root, runId.replace(/[^A-Za-z0-9_.-]/g, '_'));
 }
 
-export { loadCheckpoint };
