@@ -95,3 +95,13 @@ function uniqueId(): number {
 export function nllLoss(logProbs: tf.Tensor2D, oneHot: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => tf.neg(tf.mean(tf.sum(tf.mul(logProbs, oneHot), 1))) as tf.Scalar);
 }
+
+/** Copies saved weights (keyed by parameter name, e.g. from a checkpoint) into the model. */
+export function setWeights(model: Model, tensors: ReadonlyMap<string, { values: Float32Array }>): void {
+  for (const [name, variable] of model.params) {
+    const entry = tensors.get(name);
+    if (!entry) throw new Error(`checkpoint has no tensor ${name}`);
+    if (entry.values.length !== variable.size) throw new Error(`checkpoint tensor ${name} has ${entry.values.length} values, expected ${variable.size}`);
+    tf.tidy(() => variable.assign(tf.tensor(entry.values, variable.shape)));
+  }
+}

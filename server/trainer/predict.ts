@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Checkpoint } from './checkpoint';
 import { MNIST_COLS, MNIST_ROWS, normalizeInto, type MnistSplit } from './data/mnist';
 import { argMax, toProbabilities } from './evaluate';
-import { createModel, type Model } from './model';
+import { createModel, setWeights, type Model } from './model';
 
 export const DIGIT_PIXELS = MNIST_ROWS * MNIST_COLS;
 
@@ -32,13 +32,11 @@ export class PredictInputError extends Error {
 /** Builds a model from a checkpoint's weights (optimizer slots are ignored). */
 export function createPredictor(ckpt: Checkpoint): Predictor {
   const model: Model = createModel(ckpt.header.hyperparams.seed);
-  for (const [name, variable] of model.params) {
-    const entry = ckpt.tensors.get(name);
-    if (!entry || entry.values.length !== variable.size) {
-      model.dispose();
-      throw new Error(`checkpoint lacks a usable ${name}`);
-    }
-    tf.tidy(() => variable.assign(tf.tensor(entry.values, variable.shape)));
+  try {
+    setWeights(model, ckpt.tensors);
+  } catch (error) {
+    model.dispose();
+    throw error;
   }
   return {
     step: ckpt.header.step,

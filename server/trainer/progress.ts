@@ -44,7 +44,8 @@ export function createProgress(opts: ProgressOptions) {
     line = text;
     if (tty) {
       const width = opts.stream.columns ?? 100;
-      opts.stream.write(`\r${text.slice(0, width - 1).padEnd(Math.min(width - 1, text.length + 2))}`);
+      // Pad to the full width so a shorter line overwrites all of the previous one.
+      opts.stream.write(`\r${text.slice(0, width - 1).padEnd(width - 1)}`);
     } else if (force || now() - lastLine >= lineEveryMs) {
       opts.stream.write(`${text}\n`);
       lastLine = now();

@@ -13,7 +13,7 @@ import type { MnistData, MnistSplit } from './data/mnist';
 import { createEmitter } from './emitter';
 import { EvalAborted, evaluate, makeBatch, predictPanel } from './evaluate';
 import type { BackendInfo, EpochSummary, EventSink, RunStatus } from './events';
-import { createModel, nllLoss, type Model } from './model';
+import { createModel, nllLoss, setWeights, type Model } from './model';
 import { createOptimizer, type Optimizer } from './optimizer';
 import { createThroughputMeter } from './throughput';
 
@@ -259,12 +259,7 @@ export function trainStep(model: Model, optimizer: Optimizer, split: MnistSplit,
 
 /** Loads weights and optimizer slots from a checkpoint into a fresh model/optimizer. */
 function restore(ckpt: Checkpoint, model: Model, optimizer: Optimizer): void {
-  for (const [name, variable] of model.params) {
-    const entry = ckpt.tensors.get(name);
-    if (!entry) throw new Error(`checkpoint has no tensor ${name}`);
-    if (entry.values.length !== variable.size) throw new Error(`checkpoint tensor ${name} has the wrong size`);
-    tf.tidy(() => variable.assign(tf.tensor(entry.values, variable.shape)));
-  }
+  setWeights(model, ckpt.tensors);
   const slots = new Map<string, Float32Array>();
   for (const [name, entry] of ckpt.tensors) if (name.includes('/')) slots.set(name, entry.values);
   optimizer.load({ tensors: slots, step: ckpt.header.optimizerStep });
