@@ -5,8 +5,8 @@
  *
  *   npm run bench:train -- [--steps N] [--full] [--backends wasm,cpu,webgpu] [--no-torch]
  *
- * Each figure is the median of `--repeat` runs (default 3), interleaved across setups so
- * that a busy neighbour hurts all of them alike.
+ * wasm figures are the median of `--repeat` runs (default 3); the streaming comparison
+ * interleaves its two setups so that a busy neighbour hurts both alike.
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';

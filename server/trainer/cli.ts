@@ -8,9 +8,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ZodError } from 'zod';
 import { backendChoiceSchema, describeZodError, hyperparamsSchema, type HyperparamsInput } from './config';
-import { BackendUnavailableError, initBackend } from './backend';
+import { initBackend } from './backend';
 import { CheckpointError, latestCheckpoint, loadCheckpoint, type Checkpoint } from './checkpoint';
-import { DataError } from './data/idx';
 import { loadMnist, resolveDataDir } from './data/mnist';
 import { createProgress } from './progress';
 import { createTrainer, runCheckpointDir, type RunResult } from './trainer';
@@ -98,7 +97,7 @@ export function parseCli(argv: string[]): CliOptions | 'help' {
   const hyperparams = Object.fromEntries(Object.entries(raw).filter(([, x]) => x !== undefined)) as HyperparamsInput;
   const check = hyperparamsSchema.safeParse(hyperparams);
   if (!check.success) {
-    throw new UsageError(check.error.issues.map((i) => `${FLAG_OF[String(i.path[0])] ?? i.path.join('.')}: ${i.message}`).join('\n'));
+    throw new UsageError(describeZodError(check.error, { label: (field) => FLAG_OF[field] }));
   }
   const backend = backendChoiceSchema.safeParse(v.backend ?? 'auto');
   if (!backend.success) throw new UsageError(`--backend: expected one of ${backendChoiceSchema.options.join(', ')}, got "${v.backend}"`);
@@ -182,15 +181,9 @@ export async function main(argv: string[]): Promise<number> {
     if (opts.json) process.stdout.write(`${JSON.stringify(summarize(result))}\n`);
     return 0;
   } catch (error) {
-    if (error instanceof DataError || error instanceof CheckpointError || error instanceof BackendUnavailableError) {
-      process.stderr.write(`error: ${error.message}\n`);
-      return 1;
-    }
-    if (error instanceof ZodError) {
-      process.stderr.write(`error: ${describeZodError(error)}\n`);
-      return 1;
-    }
-    process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    // DataError, CheckpointError and BackendUnavailableError messages are written for users.
+    const message = error instanceof ZodError ? describeZodError(error) : error instanceof Error ? error.message : String(error);
+    process.stderr.write(`error: ${message}\n`);
     return 1;
   }
 }

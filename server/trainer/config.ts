@@ -53,9 +53,18 @@ export function parseHyperparams(input: unknown): Hyperparams {
   return hyperparamsSchema.parse(input ?? {});
 }
 
-/** Formats a zod error as `field: message` lines for CLIs and error envelopes. */
-export function describeZodError(error: z.ZodError): string {
+/**
+ * Formats a zod error as `field: message` items for CLIs and error envelopes; `label` may
+ * rename a field (e.g. to the CLI flag that set it).
+ */
+export function describeZodError(
+  error: z.ZodError,
+  opts: { separator?: string; label?: (path: string) => string | undefined } = {},
+): string {
   return error.issues
-    .map((issue) => `${issue.path.length ? issue.path.join('.') : '(input)'}: ${issue.message}`)
-    .join('\n');
+    .map((issue) => {
+      const field = issue.path.length ? issue.path.join('.') : '(input)';
+      return `${opts.label?.(field) ?? field}: ${issue.message}`;
+    })
+    .join(opts.separator ?? '\n');
 }

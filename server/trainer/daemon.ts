@@ -5,7 +5,7 @@
  * on stdio; the hub connects it over Socket.IO.
  */
 import { z } from 'zod';
-import { hyperparamsSchema, reportingSchema } from './config';
+import { describeZodError, hyperparamsSchema, reportingSchema } from './config';
 import { latestCheckpoint, loadCheckpoint } from './checkpoint';
 import { ControlError, validateLearningRate } from './control';
 import type { MnistData } from './data/mnist';
@@ -123,7 +123,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       const parsed = jobSchema.safeParse(input);
       if (!parsed.success) {
         const runId = typeof (input as { runId?: unknown })?.runId === 'string' ? (input as { runId: string }).runId : undefined;
-        send({ kind: 'rejected', runId, error: 'INVALID', message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+        send({ kind: 'rejected', runId, error: 'INVALID', message: describeZodError(parsed.error, { separator: '; ' }) });
         return false;
       }
       const job = parsed.data;
@@ -139,7 +139,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     control(input) {
       const parsed = controlSchema.safeParse(input);
       if (!parsed.success) {
-        send({ kind: 'rejected', error: 'BAD_CONTROL', message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+        send({ kind: 'rejected', error: 'BAD_CONTROL', message: describeZodError(parsed.error, { separator: '; ' }) });
         return false;
       }
       const cmd = parsed.data;

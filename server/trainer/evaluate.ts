@@ -105,16 +105,28 @@ export async function evaluate(model: Model, split: MnistSplit, opts: EvalOption
   };
 }
 
+export interface Classification {
+  predicted: number;
+  probabilities: number[];
+}
+
+/** Classifies a batch of normalised images (inference mode); `x` stays the caller's to dispose. */
+export async function classify(model: Model, x: tf.Tensor4D): Promise<Classification[]> {
+  const logProbs = model.forward(x);
+  const values = await logProbs.data();
+  logProbs.dispose();
+  return Array.from({ length: x.shape[0] }, (_, i) => {
+    const row = values.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES);
+    return { predicted: argMax(row), probabilities: toProbabilities(row) };
+  });
+}
+
 /** Predictions on a fixed set of test digits (the live prediction panel). */
 export async function predictPanel(model: Model, split: MnistSplit, indices: readonly number[]): Promise<DigitPrediction[]> {
   const batch = makeBatch(split, indices);
-  const logProbs = model.forward(batch.x);
-  const values = await logProbs.data();
-  tf.dispose([batch.x, batch.oneHot, logProbs]);
-  return indices.map((index, i) => {
-    const row = values.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES);
-    return { index, label: batch.labels[i], predicted: argMax(row), probabilities: toProbabilities(row) };
-  });
+  const results = await classify(model, batch.x);
+  tf.dispose([batch.x, batch.oneHot]);
+  return indices.map((index, i) => ({ index, label: batch.labels[i], ...results[i] }));
 }
 
 export function argMax(row: ArrayLike<number>): number {

@@ -5,15 +5,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Checkpoint } from './checkpoint';
 import { MNIST_COLS, MNIST_ROWS, normalizeInto, type MnistSplit } from './data/mnist';
-import { argMax, toProbabilities } from './evaluate';
+import { classify, type Classification } from './evaluate';
 import { createModel, setWeights, type Model } from './model';
 
 export const DIGIT_PIXELS = MNIST_ROWS * MNIST_COLS;
 
-export interface Prediction {
-  predicted: number;
-  probabilities: number[];
-}
+export type Prediction = Classification;
 
 export interface Predictor {
   /** Classifies one or more images of 784 pixels each. */
@@ -56,13 +53,11 @@ export function createPredictor(ckpt: Checkpoint): Predictor {
       const xs = new Float32Array(bytes.length);
       normalizeInto(xs, bytes, Array.from(images, (_, i) => i), DIGIT_PIXELS);
       const x = tf.tensor4d(xs, [images.length, MNIST_ROWS, MNIST_COLS, 1]);
-      const logProbs = model.forward(x);
-      const values = await logProbs.data();
-      tf.dispose([x, logProbs]);
-      return Array.from(images, (_, i) => {
-        const row = values.subarray(i * 10, (i + 1) * 10);
-        return { predicted: argMax(row), probabilities: toProbabilities(row) };
-      });
+      try {
+        return await classify(model, x);
+      } finally {
+        x.dispose();
+      }
     },
     dispose: () => model.dispose(),
   };
