@@ -1,0 +1,285 @@
+/**
+ * The database layer on a real SQLite file and a real PostgreSQL database: migrations applied
+ * and recorded as Prisma records them, refusals that change nothing, failures recorded as
+ * Prisma does, every model through the Prisma client, WAL mode, and the derived schema in sync.
+ */
+import { test, describe, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile, appendFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { DEFAULT_DATABASE_URL, DatabaseUrlError, openDatabase, resolveDatabaseUrl, type Db } from '../server/db/client';
+import { MIGRATIONS_DIRS, MigrationError, applyMigrations, type Provider } from '../server/db/migrate';
+import { postgresDatabases, tempSqlite, type TempSqlite } from './helpers/db';
+import { ROOT } from './helpers/proc';
+
+const pgdb = postgresDatabases();
+const temps: TempSqlite[] = [];
+const dirs: string[] = [];
+after(async () => {
+  await pgdb.dropAll();
+  await Promise.all([...temps.map((d) => d.cleanup()), ...dirs.map((d) => rm(d, { recursive: true, force: true }))]);
+});
+
+/** An empty database of `provider`, or null when the test was skipped. */
+async function fresh(provider: Provider, t: test.TestContext): Promise<string | null> {
+  if (provider === 'postgresql') return pgdb.create(t);
+  const d = await tempSqlite();
+  temps.push(d);
+  return d.url;
+}
+
+/** A private copy of the committed migrations, to edit. */
+async function copyMigrations(provider: Provider): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'livetrain-migrations-'));
+  dirs.push(dir);
+  await cp(MIGRATIONS_DIRS[provider], dir, { recursive: true });
+  return dir;
+}
+
+/** Committed migration names and the sha256 of each file's bytes. */
+async function committed(provider: Provider): Promise<{ name: string; sha: string }[]> {
+  const dir = MIGRATIONS_DIRS[provider];
+  const names = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  return Promise.all(names.map(async (name) => ({
+    name,
+    sha: createHash('sha256').update(await readFile(path.join(dir, name, 'migration.sql'))).digest('hex'),
+  })));
+}
+
+interface LedgerRow {
+  id: string; checksum: string; migration_name: string; logs: string | null;
+  started_at: Date; finished_at: Date | null; rolled_back_at: Date | null; applied_steps_count: number | bigint;
+}
+const ledger = (db: Db) =>
+  db.$queryRawUnsafe<LedgerRow[]>('SELECT * FROM "_prisma_migrations" ORDER BY migration_name, started_at');
+
+function tables(db: Db, provider: Provider): Promise<{ name: string }[]> {
+  return provider === 'sqlite'
+    ? db.$queryRawUnsafe(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`)
+    : db.$queryRawUnsafe(`SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`);
+}
+
+test('the PostgreSQL schema is in sync with prisma/schema.prisma (scripts/prisma-schemas.ts --check)', async () => {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/prisma-schemas.ts', '--check'], { cwd: ROOT });
+  assert.match(stdout, /up to date/);
+});
+
+test('database URLs: default, relative and file:// SQLite paths, unsupported schemes', () => {
+  assert.deepEqual(resolveDatabaseUrl(DEFAULT_DATABASE_URL, '/srv/app').target, { provider: 'sqlite', file: '/srv/app/.livetrain/livetrain.db' });
+  assert.equal(resolveDatabaseUrl('file:///var/lt.db').url, 'file:/var/lt.db');
+  assert.equal(resolveDatabaseUrl('postgres://u@h/db').provider, 'postgresql');
+  for (const bad of ['mysql://u@h/db', 'file::memory:', 'lt.db', 'postgresql://u@h/db?schema=other']) {
+    assert.throws(() => resolveDatabaseUrl(bad), DatabaseUrlError, bad);
+  }
+});
+
+test('openDatabase creates the SQLite directory and uses WAL, synchronous=NORMAL, foreign keys', async () => {
+  const d = await tempSqlite();
+  temps.push(d);
+  const db = await openDatabase({ url: `file:${path.join(d.dir, 'nested', 'deeper', 'lt.db')}` });
+  try {
+    const pragma = async (name: string) => Object.values((await db.prisma.$queryRawUnsafe<object[]>(`PRAGMA ${name}`))[0]!)[0];
+    assert.equal(await pragma('journal_mode'), 'wal');
+    assert.equal(Number(await pragma('synchronous')), 1);
+    assert.equal(Number(await pragma('foreign_keys')), 1);
+    assert.equal(Number(await pragma('busy_timeout')), 5000);
+  } finally {
+    await db.close();
+  }
+});
+
+for (const provider of ['sqlite', 'postgresql'] as const) {
+  describe(provider, () => {
+    test('applies the committed migrations as Prisma records them; re-applying is a no-op', async (t) => {
+      const url = await fresh(provider, t);
+      if (!url) return;
+      const files = await committed(provider);
+      const first = await openDatabase({ url });
+      try {
+        assert.deepEqual(first.migrations, { applied: files.map((f) => f.name), alreadyApplied: [], notOnDisk: [] });
+        const rows = await ledger(first.prisma);
+        assert.equal(rows.length, files.length);
+        rows.forEach((row, i) => {
+          assert.equal(row.migration_name, files[i]!.name);
+          assert.equal(row.checksum, files[i]!.sha);
+          assert.match(row.id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+          assert.ok(row.finished_at instanceof Date && row.finished_at >= row.started_at);
+          assert.equal(row.rolled_back_at, null);
+          assert.equal(row.logs, null);
+          assert.equal(Number(row.applied_steps_count), 1);
+        });
+        const again = await applyMigrations({ target: resolveDatabaseUrl(url).target });
+        assert.deepEqual(again, { applied: [], alreadyApplied: files.map((f) => f.name), notOnDisk: [] });
+        assert.deepEqual(await ledger(first.prisma), rows);
+      } finally {
+        await first.close();
+      }
+    });
+
+    test('an applied migration whose file changed is refused by name and nothing changes', async (t) => {
+      const url = await fresh(provider, t);
+      if (!url) return;
+      const db = await openDatabase({ url });
+      try {
+        const [before, beforeTables] = [await ledger(db.prisma), await tables(db.prisma, provider)];
+        const dir = await copyMigrations(provider);
+        const [first] = await committed(provider);
+        await appendFile(path.join(dir, first!.name, 'migration.sql'), '\n-- edited after it was applied\n');
+        await mkdir(path.join(dir, '99990101000000_next'));
+        await writeFile(path.join(dir, '99990101000000_next', 'migration.sql'), 'CREATE TABLE "Next" ("id" INTEGER);\n');
+        await assert.rejects(applyMigrations({ target: resolveDatabaseUrl(url).target, migrationsDir: dir }), (e: unknown) => {
+          assert.ok(e instanceof MigrationError);
+          assert.equal(e.code, 'CHECKSUM_MISMATCH');
+          assert.deepEqual(e.migrations, [first!.name]);
+          assert.match(e.message, new RegExp(first!.name));
+          return true;
+        });
+        assert.deepEqual(await ledger(db.prisma), before);
+        assert.deepEqual(await tables(db.prisma, provider), beforeTables);
+      } finally {
+        await db.close();
+      }
+    });
+
+    test('a failing migration is recorded as failed, leaves no partial schema, and blocks later runs', async (t) => {
+      const url = await fresh(provider, t);
+      if (!url) return;
+      const dir = await copyMigrations(provider);
+      const broken = '99990101000000_broken';
+      await mkdir(path.join(dir, broken));
+      await writeFile(path.join(dir, broken, 'migration.sql'), 'CREATE TABLE "Half" ("id" INTEGER);\nSELECT * FROM "NoSuchTable";\n');
+      await assert.rejects(openDatabase({ url, migrationsDir: dir }), (e: unknown) =>
+        e instanceof MigrationError && e.code === 'MIGRATION_FAILED' && e.migrations[0] === broken && /NoSuchTable/.test(e.message));
+      const db = await openDatabase({ url, migrate: false });
+      try {
+        const rows = await ledger(db.prisma);
+        const files = await committed(provider);
+        assert.deepEqual(rows.map((r) => r.migration_name), [...files.map((f) => f.name), broken]);
+        const failed = rows.at(-1)!;
+        assert.equal(failed.finished_at, null);
+        assert.equal(failed.rolled_back_at, null);
+        assert.equal(Number(failed.applied_steps_count), 0);
+        assert.match(failed.logs ?? '', /NoSuchTable/);
+        assert.ok(!(await tables(db.prisma, provider)).some((r) => r.name === 'Half'));
+        for (const migrationsDir of [dir, MIGRATIONS_DIRS[provider]]) {
+          await assert.rejects(applyMigrations({ target: resolveDatabaseUrl(url).target, migrationsDir }), (e: unknown) =>
+            e instanceof MigrationError && e.code === 'FAILED_MIGRATION' && e.migrations.includes(broken));
+        }
+      } finally {
+        await db.close();
+      }
+    });
+
+    if (provider === 'sqlite') {
+      test('a Prisma-style redefinition of Run (DROP + RENAME) keeps the rows of its child tables', async (t) => {
+        const url = await fresh(provider, t);
+        if (!url) return;
+        const db = await openDatabase({ url });
+        await db.prisma.run.create({ data: { id: 'r', name: 'r', hyperparams: {}, status: 'queued', createdBy: 'a' } });
+        await db.prisma.annotation.create({ data: { runId: 'r', step: 1, kind: 'note', text: 't', authorName: 'a' } });
+        await db.close();
+        // What `prisma migrate dev` writes for a changed column on SQLite.
+        const dir = await copyMigrations(provider);
+        const [init] = await committed(provider);
+        const createRun = /CREATE TABLE "Run" \([\s\S]*?\n\);/.exec(await readFile(path.join(dir, init!.name, 'migration.sql'), 'utf8'))![0];
+        await mkdir(path.join(dir, '99990101000000_redefine_run'));
+        await writeFile(path.join(dir, '99990101000000_redefine_run', 'migration.sql'), [
+          '-- RedefineTables', 'PRAGMA defer_foreign_keys=ON;', 'PRAGMA foreign_keys=OFF;',
+          createRun.replace('"Run"', '"new_Run"'), 'INSERT INTO "new_Run" SELECT * FROM "Run";', 'DROP TABLE "Run";',
+          'ALTER TABLE "new_Run" RENAME TO "Run";', 'PRAGMA foreign_keys=ON;', 'PRAGMA defer_foreign_keys=OFF;', '',
+        ].join('\n'));
+        const after = await openDatabase({ url, migrationsDir: dir });
+        try {
+          assert.deepEqual(after.migrations?.applied, ['99990101000000_redefine_run']);
+          assert.equal(await after.prisma.annotation.count(), 1);
+          assert.equal((await after.prisma.run.findUniqueOrThrow({ where: { id: 'r' }, include: { annotations: true } })).annotations.length, 1);
+        } finally {
+          await after.close();
+        }
+      });
+    }
+
+    if (provider === 'postgresql') {
+      test('two hubs migrating at once apply each migration once (advisory lock)', async (t) => {
+        const url = await fresh(provider, t);
+        if (!url) return;
+        const target = resolveDatabaseUrl(url).target;
+        const reports = await Promise.all([applyMigrations({ target }), applyMigrations({ target })]);
+        const files = (await committed(provider)).map((f) => f.name);
+        assert.deepEqual(reports.map((r) => r.applied).sort(), [[], files]);
+        const db = await openDatabase({ url, migrate: false });
+        try {
+          assert.equal((await ledger(db.prisma)).length, files.length);
+        } finally {
+          await db.close();
+        }
+      });
+    }
+
+    test('every model round-trips through the Prisma client; deleting a run cascades', async (t) => {
+      const url = await fresh(provider, t);
+      if (!url) return;
+      const { prisma, close } = await openDatabase({ url });
+      try {
+        const hyperparams = { learningRate: 0.01, layers: [8, 16], optimizer: { name: 'adam', beta: [0.9, 0.999] }, note: null };
+        const run = await prisma.run.create({
+          data: { id: 'run-1', name: 'crud', hyperparams, reporting: { panelEvery: 50 }, status: 'queued', createdBy: 'alice' },
+        });
+        assert.deepEqual(run.hyperparams, hyperparams);
+        const started = await prisma.run.update({ where: { id: 'run-1' }, data: { status: 'running', startedAt: new Date(), lastSeq: 3 } });
+        assert.equal(started.status, 'running');
+        assert.ok(started.updatedAt >= run.updatedAt);
+
+        const batches = Array.from({ length: 300 }, (_, i) => ({
+          runId: 'run-1', seq: i + 1, epoch: Math.floor(i / 100), batch: i % 100, step: i + 1,
+          loss: 2.302585 / (i + 1), accuracy: i / 300, learningRate: 0.01, samplesPerSec: 1234.5, time: 1.7e12 + i,
+        }));
+        assert.equal((await prisma.batchMetric.createMany({ data: batches })).count, 300);
+        const stored = await prisma.batchMetric.findMany({ where: { runId: 'run-1' }, orderBy: { seq: 'asc' } });
+        assert.deepEqual(stored, batches);
+
+        await prisma.epochMetric.create({ data: { runId: 'run-1', seq: 301, epoch: 0, step: 100, trainLoss: null, trainAccuracy: null,
+          testLoss: 0.3, testAccuracy: 0.91, samplesPerSec: 900, trainMs: 1200.5, evalMs: 80.25, time: 1.7e12 } });
+        const matrix = Array.from({ length: 10 }, (_, r) => Array.from({ length: 10 }, (_, c) => (r === c ? 90 : r + c)));
+        await prisma.confusionMatrix.create({ data: { runId: 'run-1', seq: 302, epoch: 0, matrix } });
+        assert.deepEqual((await prisma.confusionMatrix.findFirstOrThrow({ where: { runId: 'run-1' } })).matrix, matrix);
+        const probabilities = [0.01, 0.02, 0.5, 0.07, 0.1, 0.1, 0.05, 0.05, 0.05, 0.05];
+        await prisma.misclassified.create({ data: { runId: 'run-1', seq: 302, epoch: 0, index: 17, label: 7, predicted: 2, probabilities } });
+        assert.deepEqual((await prisma.misclassified.findUniqueOrThrow({ where: { runId_seq_index: { runId: 'run-1', seq: 302, index: 17 } } })).probabilities, probabilities);
+        const items = [{ index: 3, label: 1, predicted: 1, probabilities }];
+        await prisma.predictionPanel.create({ data: { runId: 'run-1', seq: 303, step: 120, epoch: 1, items, time: 1.7e12 } });
+        assert.deepEqual((await prisma.predictionPanel.findFirstOrThrow()).items, items);
+
+        const bytes = new Uint8Array(4096).map((_, i) => (i * 131 + 7) % 256);
+        bytes.set(new TextEncoder().encode('LVTCKPT1'));
+        const ckpt = await prisma.checkpoint.create({ data: { runId: 'run-1', seq: 304, epoch: 1, step: 200, reason: 'epoch', path: '/tmp/c', data: bytes } });
+        const read = await prisma.checkpoint.findUniqueOrThrow({ where: { id: ckpt.id } });
+        assert.ok(read.data && Buffer.from(read.data).equals(Buffer.from(bytes)));
+        await assert.rejects(prisma.checkpoint.create({ data: { runId: 'run-1', seq: 304, epoch: 1, step: 1, reason: 'stop', path: '/x' } }));
+
+        const note = await prisma.annotation.create({
+          data: { runId: 'run-1', step: 150, kind: 'note', text: 'v2', authorName: 'Bob', edits: { create: [{ previousText: 'v1', editedBy: 'Bob' }] } },
+          include: { edits: true },
+        });
+        assert.equal(note.edits[0]!.previousText, 'v1');
+        await prisma.participant.upsert({ where: { id: 'p1' }, create: { id: 'p1', name: 'Bob', colour: '#f80' }, update: { lastSeenAt: new Date() } });
+        await prisma.trainer.create({ data: { id: 'tr1', host: 'gpu-1', backend: 'wasm', device: 'cpu', concurrency: 2 } });
+        assert.equal((await prisma.trainer.update({ where: { id: 'tr1' }, data: { concurrency: 4 } })).concurrency, 4);
+        assert.ok(await prisma.participant.findUnique({ where: { id: 'p1' } }));
+
+        await prisma.run.delete({ where: { id: 'run-1' } });
+        const left = await Promise.all([prisma.batchMetric.count(), prisma.epochMetric.count(), prisma.confusionMatrix.count(),
+          prisma.misclassified.count(), prisma.predictionPanel.count(), prisma.checkpoint.count(), prisma.annotation.count(),
+          prisma.annotationEdit.count()]);
+        assert.deepEqual(left, [0, 0, 0, 0, 0, 0, 0, 0]);
+        assert.deepEqual([await prisma.participant.count(), await prisma.trainer.count()], [1, 1]);
+      } finally {
+        await close();
+      }
+    });
+  });
+}
