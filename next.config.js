@@ -13,6 +13,11 @@ const nextConfig = {
     '@tensorflow/tfjs-node-gpu',
     'webgpu',
   ],
+  typescript: {
+    // `next build` type-checks only the dashboard; app/tsconfig.json says why.
+    // The whole repo is checked by `npm run typecheck` (tsc --noEmit).
+    tsconfigPath: 'app/tsconfig.json',
+  },
 };
 
 export default nextConfig;
