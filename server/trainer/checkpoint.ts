@@ -52,7 +52,7 @@ export class CheckpointError extends Error {
 }
 
 /** File name that sorts by step. */
-function fileName(step: number): string {
+export function checkpointFileName(step: number): string {
   return `step-${String(step).padStart(10, '0')}.ckpt`;
 }
 
@@ -84,7 +84,7 @@ export async function saveCheckpoint(
     data.set(chunk, at);
     at += chunk.length;
   }
-  const target = path.join(dir, fileName(header.step));
+  const target = path.join(dir, checkpointFileName(header.step));
   const temp = `${target}.${process.pid}.tmp`;
   await writeFile(temp, file);
   await rename(temp, target);

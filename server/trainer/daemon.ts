@@ -54,6 +54,8 @@ export interface DaemonOptions {
   checkpointRoot: string | null;
   output: DaemonOutput;
   concurrency?: number;
+  /** Event batching delay handed to each trainer (see TrainerOptions.flushMs). */
+  flushMs?: number;
 }
 
 export interface Daemon {
@@ -91,7 +93,7 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       const resume = resumePath ? await loadCheckpoint(resumePath) : undefined;
       const data = await opts.loadData();
       const trainer = createTrainer(
-        { runId: job.runId, hyperparams: resume?.header.hyperparams ?? job.hyperparams, reporting: job.reporting, data, backend: opts.backend, checkpointDir, resume, lastSeq: job.lastSeq },
+        { runId: job.runId, hyperparams: resume?.header.hyperparams ?? job.hyperparams, reporting: job.reporting, data, backend: opts.backend, checkpointDir, resume, lastSeq: job.lastSeq, flushMs: opts.flushMs },
         { write: (events) => opts.output.send({ kind: 'events', events }) },
       );
       const entry = running.get(job.runId)!;

@@ -34,6 +34,8 @@ export interface TrainerOptions {
    * status). A hub that stored more events than that passes its own last seq.
    */
   lastSeq?: number;
+  /** How long events may wait to be batched before the sink gets them (default 50 ms). */
+  flushMs?: number;
 }
 
 export interface RunResult {
@@ -81,6 +83,7 @@ export function createTrainer(opts: TrainerOptions, sink: EventSink): Trainer {
   const totalSteps = batchesPerEpoch * hp.epochs;
   const emitter = createEmitter(opts.runId, sink, {
     lastSeq: opts.lastSeq ?? (opts.resume ? opts.resume.header.lastSeq + 1 : 0),
+    flushMs: opts.flushMs,
   });
   let status: RunStatus | 'idle' = 'idle';
   let currentStep = 0;

@@ -1,0 +1,215 @@
+/**
+ * Connects a trainer daemon to a hub over Socket.IO (`/trainer`). Every event goes into a
+ * per-run outbox and leaves it only when the hub acknowledges it as stored; after a
+ * disconnect the outbox is replayed in seq order (the hub drops what it already has). Reports
+ * (job done/failed) follow a run's events, never overtake them. Checkpoint files are uploaded
+ * once the hub has stored their event, so any trainer can resume the run later.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { io, type Socket } from 'socket.io-client';
+import { PROTOCOL_VERSION, TRAINER_NAMESPACE, type HubToTrainerEvents, type Result, type TrainerHandshake, type TrainerToHubEvents } from '../protocol';
+import { checkpointFileName } from '../trainer/checkpoint';
+import type { Daemon, DaemonMessage, DaemonOptions } from '../trainer/daemon';
+import { createDaemon } from '../trainer/daemon';
+import type { BackendInfo, TrainerEvent } from '../trainer/events';
+import { runCheckpointDir } from '../trainer/trainer';
+
+type Report = Exclude<DaemonMessage, { kind: 'events' } | { kind: 'ready' }>;
+
+export interface HubLinkOptions extends Omit<DaemonOptions, 'output'> {
+  hubUrl: string;
+  token?: string;
+  trainerId: string;
+  backend: BackendInfo;
+  log?: (line: string) => void;
+  /** How long to wait for the hub to acknowledge a batch before sending it again. */
+  ackTimeoutMs?: number;
+}
+
+interface Outbox {
+  events: TrainerEvent[];
+  reports: Report[];
+  inFlight: boolean;
+}
+
+export interface HubLink {
+  readonly socket: Socket<HubToTrainerEvents, TrainerToHubEvents>;
+  readonly daemon: Daemon;
+  /** Events not yet acknowledged by the hub, per run. */
+  pending(): Map<string, number>;
+  /** Resolves when every outbox is empty. */
+  drained(): Promise<void>;
+  /** Stops the runs (each checkpoints), waits for the hub to store everything (up to `timeoutMs`), disconnects. */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+export function connectToHub(opts: HubLinkOptions): HubLink {
+  const log = opts.log ?? (() => {});
+  const outboxes = new Map<string, Outbox>();
+  let drainWaiters: Array<() => void> = [];
+  const ackTimeoutMs = opts.ackTimeoutMs ?? 30_000;
+  let lastRejection: string | null = null;
+
+  const box = (runId: string) => {
+    let b = outboxes.get(runId);
+    if (!b) outboxes.set(runId, (b = { events: [], reports: [], inFlight: false }));
+    return b;
+  };
+
+  const socket: Socket<HubToTrainerEvents, TrainerToHubEvents> = io(new URL(TRAINER_NAMESPACE, opts.hubUrl).toString(), {
+    transports: ['websocket'],
+    reconnectionDelayMax: 2000,
+    auth: (cb) => {
+      const handshake: TrainerHandshake = {
+        protocolVersion: PROTOCOL_VERSION,
+        token: opts.token,
+        trainerId: opts.trainerId,
+        backend: opts.backend,
+        concurrency: opts.concurrency ?? 1,
+        runs: [...new Set([...daemon.runs.running, ...daemon.runs.queued, ...outboxes.keys()])],
+      };
+      cb(handshake);
+    },
+  });
+
+  const daemon = createDaemon({
+    // Events reach watchers within ~20 ms plus the hub's frame interval.
+    flushMs: 20,
+    ...opts,
+    output: {
+      send(message) {
+        switch (message.kind) {
+          case 'ready':
+            return;
+          case 'events':
+            for (const e of message.events) box(e.runId).events.push(e);
+            for (const runId of new Set(message.events.map((e) => e.runId))) pump(runId);
+            return;
+          case 'rejected':
+            lastRejection = message.message;
+            if (message.runId) queueReport(message.runId, message);
+            return;
+          default:
+            log(`${message.runId}: ${message.kind}${message.kind === 'job:failed' ? ` (${message.message})` : ''}`);
+            queueReport(message.runId, message);
+        }
+      },
+    },
+  });
+
+  function queueReport(runId: string, report: Report): void {
+    box(runId).reports.push(report);
+    pump(runId);
+  }
+
+  function settle(runId: string): void {
+    const b = outboxes.get(runId);
+    if (!b || b.inFlight || b.events.length > 0) return;
+    if (socket.connected) for (const r of b.reports.splice(0)) socket.emit('trainer:report', r);
+    const stillRunning = daemon.runs.running.includes(runId) || daemon.runs.queued.includes(runId);
+    if (b.reports.length === 0 && !stillRunning) outboxes.delete(runId);
+    if ([...outboxes.values()].every((o) => o.events.length === 0 && o.reports.length === 0)) {
+      drainWaiters.forEach((w) => w());
+      drainWaiters = [];
+    }
+  }
+
+  function pump(runId: string): void {
+    const b = outboxes.get(runId);
+    if (!b || b.inFlight || !socket.connected) return;
+    if (b.events.length === 0) return settle(runId);
+    const batch = b.events.slice(0, 2000);
+    b.inFlight = true;
+    socket
+      .timeout(ackTimeoutMs)
+      .emitWithAck('trainer:events', { runId, events: batch })
+      .then(
+        (result: Result<{ storedSeq: number }>) => onAck(runId, batch, result),
+        () => {
+          log(`${runId}: no ack from the hub within ${ackTimeoutMs} ms; will resend`);
+          return true;
+        },
+      )
+      .then((later) => {
+        const resend = () => {
+          b.inFlight = false;
+          pump(runId);
+        };
+        if (later) setTimeout(resend, 1000);
+        else resend();
+      });
+  }
+
+  /** Applies an ack; true when the batch should be sent again a little later. */
+  function onAck(runId: string, batch: TrainerEvent[], result: Result<{ storedSeq: number }>): boolean {
+    const b = box(runId);
+    if (result.ok) {
+      const stored = result.data.storedSeq;
+      const acked = b.events.filter((e) => e.seq <= stored);
+      b.events = b.events.filter((e) => e.seq > stored);
+      for (const e of acked) if (e.type === 'checkpoint') void upload(runId, e.seq, e.path);
+      return false;
+    }
+    log(`${runId}: the hub refused ${batch.length} events: ${result.error} ${result.message}`);
+    if (result.error === 'INVALID' || result.error === 'FORBIDDEN' || result.error === 'NOT_FOUND') {
+      // Resending cannot help; the hub no longer wants this run from us.
+      b.events = b.events.filter((e) => e.seq > batch[batch.length - 1].seq);
+      if (result.error !== 'INVALID') daemon.control({ runId, action: 'stop' });
+      return false;
+    }
+    return true;
+  }
+
+  async function upload(runId: string, seq: number, file: string): Promise<void> {
+    try {
+      const data = await readFile(file);
+      const result = await socket.timeout(ackTimeoutMs).emitWithAck('checkpoint:upload', { runId, seq, data });
+      if (!result.ok) log(`${runId}: checkpoint upload refused: ${result.message}`);
+    } catch (error) {
+      log(`${runId}: checkpoint upload failed: ${error instanceof Error ? error.message : error}`);
+    }
+  }
+
+  socket.on('connect', () => {
+    log(`connected to ${opts.hubUrl} as ${opts.trainerId}`);
+    for (const runId of outboxes.keys()) pump(runId);
+  });
+  socket.on('connect_error', (error) => log(`cannot connect to the hub: ${error.message}`));
+  socket.on('disconnect', (reason) => log(`disconnected from the hub (${reason}); buffering`));
+
+  socket.on('job:assign', async (job, ack) => {
+    try {
+      const { checkpoint, ...rest } = job;
+      if (checkpoint && opts.checkpointRoot) {
+        const dir = runCheckpointDir(opts.checkpointRoot, job.runId);
+        await mkdir(dir, { recursive: true });
+        await writeFile(path.join(dir, checkpointFileName(checkpoint.step)), Buffer.from(checkpoint.data));
+      }
+      lastRejection = null;
+      const accepted = daemon.submit(rest);
+      ack(accepted ? { ok: true, data: { runId: job.runId } } : { ok: false, error: 'INVALID', message: lastRejection ?? 'job refused' });
+      if (accepted) log(`${job.runId}: accepted${job.resume ? ' (resuming)' : ''}`);
+    } catch (error) {
+      ack({ ok: false, error: 'INTERNAL', message: error instanceof Error ? error.message : String(error) });
+    }
+  });
+  socket.on('job:control', (command) => {
+    daemon.control(command);
+  });
+
+  return {
+    socket,
+    daemon,
+    pending: () => new Map([...outboxes].map(([id, b]) => [id, b.events.length])),
+    drained() {
+      if ([...outboxes.values()].every((o) => o.events.length === 0 && o.reports.length === 0)) return Promise.resolve();
+      return new Promise((resolve) => drainWaiters.push(resolve));
+    },
+    async close(timeoutMs = 10_000) {
+      await daemon.shutdown();
+      await Promise.race([this.drained(), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+      socket.disconnect();
+    },
+  };
+}

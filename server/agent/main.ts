@@ -1,0 +1,92 @@
+/**
+ * `npm run trainer -- --hub URL [--token T]`: a trainer daemon that registers with a hub,
+ * takes jobs from it and streams every event back. Run one per GPU box; `npm start` runs one
+ * locally by itself.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { initBackend } from '../trainer/backend';
+import { backendChoiceSchema } from '../trainer/config';
+import { loadMnist, resolveDataDir, type MnistData } from '../trainer/data/mnist';
+import { connectToHub } from './hubLink';
+
+const USAGE = `usage: npm run trainer -- [--hub URL] [--token TOKEN] [--backend auto|tensorflow-gpu|tensorflow|webgpu|wasm|cpu]
+                           [--concurrency N] [--data-dir DIR] [--checkpoint-dir DIR] [--id NAME]
+  --hub            hub address (default http://127.0.0.1:3000, or LIVETRAIN_HUB)
+  --token          trainer token (default LIVETRAIN_TRAINER_TOKEN)
+  --concurrency    runs trained at once by this daemon (default 1)
+  --id             trainer id shown in the dashboard (default host-pid)`;
+
+async function main(): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        hub: { type: 'string', default: process.env.LIVETRAIN_HUB ?? 'http://127.0.0.1:3000' },
+        token: { type: 'string', default: process.env.LIVETRAIN_TRAINER_TOKEN },
+        backend: { type: 'string', default: 'auto' },
+        concurrency: { type: 'string', default: '1' },
+        'data-dir': { type: 'string' },
+        'checkpoint-dir': { type: 'string', default: path.join('.livetrain', 'checkpoints') },
+        id: { type: 'string', default: `${os.hostname()}-${process.pid}` },
+        'allow-software-webgpu': { type: 'boolean', default: false },
+        'exit-on-stdin-close': { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+    }));
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : error}\n${USAGE}\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const flags = z
+    .object({
+      hub: z.string().url('--hub must be a URL like http://host:3000'),
+      backend: backendChoiceSchema,
+      concurrency: z.coerce.number().int().min(1).max(16),
+      id: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, '--id: letters, digits, _ . - only'),
+    })
+    .safeParse(values);
+  if (!flags.success) {
+    process.stderr.write(`${flags.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n')}\n${USAGE}\n`);
+    return 2;
+  }
+  const log = (line: string) => process.stderr.write(`[trainer ${flags.data.id}] ${line}\n`);
+  const backend = await initBackend(flags.data.backend, { log, allowSoftwareWebGpu: values['allow-software-webgpu'] });
+  log(`backend ${backend.name} (${backend.device})`);
+  const dataDir = resolveDataDir(values['data-dir']);
+  let data: Promise<MnistData> | null = null;
+  const link = connectToHub({
+    hubUrl: flags.data.hub,
+    token: values.token,
+    trainerId: flags.data.id,
+    backend,
+    concurrency: flags.data.concurrency,
+    checkpointRoot: values['checkpoint-dir'] ?? null,
+    loadData: () => (data ??= loadMnist({ dataDir })),
+    log,
+  });
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    // A daemon started by `npm start` goes when the hub that started it goes.
+    if (values['exit-on-stdin-close']) process.stdin.on('end', stop).on('close', stop).resume();
+  });
+  log('stopping: runs checkpoint, buffered events go to the hub');
+  await link.close();
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);

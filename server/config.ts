@@ -1,0 +1,79 @@
+/**
+ * The hub process's settings: flags over environment over embedded defaults, validated once.
+ * Binding beyond loopback without a team token is refused.
+ */
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+
+export const USAGE = `usage: npm start -- [--port N] [--host ADDR] [--database-url URL] [--no-local-trainer] [--dev] [--no-web]
+  --port              HTTP port for the dashboard, API and Socket.IO (default 3000, or PORT)
+  --host              address to bind (default 127.0.0.1, or HOST); anything else needs LIVETRAIN_TOKEN
+  --database-url      file:path.db (SQLite, default file:.livetrain/livetrain.db) or postgres://… (or DATABASE_URL)
+  --no-local-trainer  do not start a trainer daemon here (use npm run trainer -- --hub URL elsewhere)
+  --trainer-backend   backend of the local trainer (default auto)
+  --grace-ms          how long a disconnected trainer may take to come back (default 15000)
+  --dev               serve the dashboard with Next's dev server (hot reload)
+  --no-web            API and Socket.IO only, no dashboard
+environment: LIVETRAIN_TOKEN (team token for browsers and API clients), LIVETRAIN_TRAINER_TOKEN (for trainers)`;
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+const schema = z.object({
+  port: z.coerce.number().int().min(0).max(65535),
+  host: z.string().min(1),
+  databaseUrl: z.string().min(1),
+  localTrainer: z.boolean(),
+  trainerBackend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu']),
+  graceMs: z.coerce.number().int().min(100).max(3_600_000),
+  dev: z.boolean(),
+  web: z.boolean(),
+  browserToken: z.string().min(8, 'LIVETRAIN_TOKEN must have at least 8 characters').nullable(),
+  trainerToken: z.string().min(8, 'LIVETRAIN_TRAINER_TOKEN must have at least 8 characters').nullable(),
+});
+export type HubConfig = z.infer<typeof schema> & { loopback: boolean; localTrainerToken: string | null };
+
+export class ConfigError extends Error {}
+
+/** Reads flags and environment; throws ConfigError with a readable message. */
+export function readConfig(argv: string[], env: NodeJS.ProcessEnv): HubConfig {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        'database-url': { type: 'string' },
+        'no-local-trainer': { type: 'boolean', default: false },
+        'trainer-backend': { type: 'string', default: 'auto' },
+        'grace-ms': { type: 'string' },
+        dev: { type: 'boolean', default: false },
+        'no-web': { type: 'boolean', default: false },
+      },
+    }));
+  } catch (error) {
+    throw new ConfigError(error instanceof Error ? error.message : String(error));
+  }
+  const parsed = schema.safeParse({
+    port: values.port ?? env.PORT ?? 3000,
+    host: values.host ?? env.HOST ?? '127.0.0.1',
+    databaseUrl: values['database-url'] ?? env.DATABASE_URL ?? 'file:.livetrain/livetrain.db',
+    localTrainer: !values['no-local-trainer'],
+    trainerBackend: values['trainer-backend'],
+    graceMs: values['grace-ms'] ?? env.LIVETRAIN_GRACE_MS ?? 15_000,
+    dev: values.dev,
+    web: !values['no-web'],
+    browserToken: env.LIVETRAIN_TOKEN || null,
+    trainerToken: env.LIVETRAIN_TRAINER_TOKEN || null,
+  });
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n'));
+  const config = parsed.data;
+  const loopback = LOOPBACK.has(config.host);
+  if (!loopback && !config.browserToken) {
+    throw new ConfigError(`refusing to listen on ${config.host} without LIVETRAIN_TOKEN: anyone who can reach it could start and stop runs. Set LIVETRAIN_TOKEN (and LIVETRAIN_TRAINER_TOKEN for remote trainers), or bind 127.0.0.1.`);
+  }
+  // Off loopback, trainers always need a token: the local one gets a random one if none is set.
+  const trainerToken = config.trainerToken ?? (loopback ? null : randomBytes(18).toString('base64url'));
+  return { ...config, trainerToken, loopback, localTrainerToken: trainerToken };
+}

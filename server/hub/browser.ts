@@ -1,0 +1,131 @@
+/**
+ * The default namespace: browsers. Every command is size-checked, validated with its schema
+ * from protocol.ts and answered with an ack envelope; unknown events are ignored by Socket.IO.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'socket.io';
+import type { z } from 'zod';
+import {
+  browserSchemas,
+  handshakeSchema,
+  MAX_BROWSER_PAYLOAD_BYTES,
+  PROTOCOL_VERSION,
+  type BrowserAckData,
+  type BrowserCommand,
+  type ClientToServerEvents,
+  type Participant,
+  type ServerToClientEvents,
+} from '../protocol';
+import { addNote, createRateLimiter, deleteNote, editNote } from './annotations';
+import { presentedToken, parseCookies, TOKEN_COOKIE, tokenMatches } from './auth';
+import { HubError, toFailure, type HubContext } from './context';
+import { announcePresence, colourFor, presenceOf } from './presence';
+import { controlRun, startRun, type Actor } from './runs';
+import { buildSnapshot } from './snapshot';
+import { runRoom } from './stream';
+
+interface SocketData {
+  participant?: Participant;
+  watching: Set<string>;
+}
+type BrowserSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+
+/** Turns a zod failure into `{ field: message }` details. */
+export function fieldErrors(error: z.ZodError): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const issue of error.issues) out[issue.path.join('.') || '(payload)'] ??= issue.message;
+  return out;
+}
+
+/** A refused handshake, with the envelope's code and message in `error.data`. */
+export function handshakeError(code: 'UNAUTHORIZED' | 'UNSUPPORTED_VERSION' | 'INVALID', message: string): Error {
+  return Object.assign(new Error(message), { data: { ok: false, error: code, message } });
+}
+
+export function attachBrowsers(ctx: HubContext): void {
+  const limiter = createRateLimiter(ctx.options.annotationsPerMinute, 60_000);
+  const io = ctx.io;
+
+  io.use((socket, next) => {
+    const auth = handshakeSchema.safeParse(socket.handshake.auth);
+    if (!auth.success) return next(handshakeError('INVALID', `handshake auth must be { protocolVersion: ${PROTOCOL_VERSION}, token? }`));
+    if (auth.data.protocolVersion !== PROTOCOL_VERSION) {
+      return next(handshakeError('UNSUPPORTED_VERSION', `this hub speaks protocol ${PROTOCOL_VERSION}, the client ${auth.data.protocolVersion}; reload the page`));
+    }
+    const token = auth.data.token ?? presentedToken(socket.request) ?? parseCookies(socket.request.headers.cookie)[TOKEN_COOKIE];
+    if (!tokenMatches(ctx.options.browserToken, token)) return next(handshakeError('UNAUTHORIZED', 'a valid team token is required'));
+    next();
+  });
+
+  io.on('connection', (raw) => {
+    const socket = raw as unknown as BrowserSocket;
+    socket.data.watching = new Set();
+    const actor = (): Actor => {
+      const p = socket.data.participant;
+      if (!p) throw new HubError('NO_HELLO', 'send hello {name} first');
+      return { id: p.id, name: p.name };
+    };
+
+    function on<K extends BrowserCommand>(event: K, handler: (input: z.infer<(typeof browserSchemas)[K]>) => Promise<BrowserAckData[K]>): void {
+      (socket as unknown as { on(event: string, fn: (payload: unknown, ack?: unknown) => void): void }).on(event, async (payload, ack) => {
+        const reply = typeof ack === 'function' ? (ack as (r: unknown) => void) : () => {};
+        try {
+          if ((JSON.stringify(payload) ?? '').length > MAX_BROWSER_PAYLOAD_BYTES) {
+            throw new HubError('TOO_LARGE', `payloads are limited to ${MAX_BROWSER_PAYLOAD_BYTES} bytes`);
+          }
+          const parsed = browserSchemas[event].safeParse(payload);
+          if (!parsed.success) throw new HubError('INVALID', `invalid ${event} payload`, fieldErrors(parsed.error));
+          reply({ ok: true, data: await handler(parsed.data as z.infer<(typeof browserSchemas)[K]>) });
+        } catch (error) {
+          reply(toFailure(error, ctx.log));
+        }
+      });
+    }
+
+    on('hello', async (input) => {
+      const id = input.participantId ?? randomBytes(12).toString('base64url');
+      const colour = input.colour ?? colourFor(id);
+      await ctx.db.participant.upsert({
+        where: { id },
+        create: { id, name: input.name, colour },
+        update: { name: input.name, colour, lastSeenAt: new Date() },
+      });
+      socket.data.participant = { id, name: input.name, colour };
+      announcePresence(ctx, null);
+      for (const runId of socket.data.watching) announcePresence(ctx, runId);
+      return { participant: socket.data.participant, protocolVersion: PROTOCOL_VERSION };
+    });
+
+    on('run:watch', async ({ runId, afterSeq }) => {
+      actor();
+      const snapshot = await buildSnapshot(ctx, runId, afterSeq ?? 0, () => {
+        socket.join(runRoom(runId));
+        socket.data.watching.add(runId);
+      });
+      snapshot.presence = await presenceOf(ctx, runId);
+      announcePresence(ctx, runId);
+      return snapshot;
+    });
+
+    on('run:unwatch', async ({ runId }) => {
+      socket.leave(runRoom(runId));
+      socket.data.watching.delete(runId);
+      announcePresence(ctx, runId);
+      return { runId };
+    });
+
+    on('run:start', async (input) => ({ run: await startRun(ctx, input, actor()) }));
+    on('run:stop', async ({ runId }) => ({ run: await controlRun(ctx, runId, 'stop', actor()) }));
+    on('run:pause', async ({ runId }) => ({ run: await controlRun(ctx, runId, 'pause', actor()) }));
+    on('run:resume', async ({ runId }) => ({ run: await controlRun(ctx, runId, 'resume', actor()) }));
+    on('run:set-lr', async ({ runId, learningRate }) => ({ run: await controlRun(ctx, runId, 'set-lr', actor(), learningRate) }));
+    on('annotation:add', async (input) => ({ annotation: await addNote(ctx, limiter, actor(), input) }));
+    on('annotation:edit', async (input) => ({ annotation: await editNote(ctx, limiter, actor(), input) }));
+    on('annotation:delete', async (input) => deleteNote(ctx, actor(), input));
+
+    socket.on('disconnect', () => {
+      for (const runId of socket.data.watching) announcePresence(ctx, runId);
+      announcePresence(ctx, null);
+    });
+  });
+}

@@ -1,0 +1,147 @@
+/**
+ * The JSON HTTP API under /api, in the same envelope as the socket acks. Handlers share the
+ * run and annotation commands with the socket side; bodies are size-limited and validated.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { browserSchemas, PROTOCOL_VERSION, type ErrorCode } from '../protocol';
+import { hyperparamsSchema, reportingSchema } from '../trainer/config';
+import { addNote, listAnnotations, type RateLimiter } from './annotations';
+import { presentedToken, tokenMatches } from './auth';
+import { fieldErrors } from './browser';
+import { HubError, toFailure, type HubContext } from './context';
+import { exportRun } from './export';
+import { controlRun, getRunSummary, startRun, type Actor } from './runs';
+import { buildSnapshot } from './snapshot';
+import { toRunSummary, toWirePoint } from './wire';
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+const STATUS: Record<ErrorCode, number> = {
+  INVALID: 400, NO_HELLO: 400, UNSUPPORTED_VERSION: 400, UNAUTHORIZED: 401, FORBIDDEN: 403, NOT_FOUND: 404,
+  CONFLICT: 409, TOO_LARGE: 413, RATE_LIMITED: 429, INTERNAL: 500, UNAVAILABLE: 503,
+};
+
+const startBody = z.object({
+  name: z.string().trim().min(1).max(120).optional(),
+  hyperparams: hyperparamsSchema.default(hyperparamsSchema.parse({})),
+  reporting: reportingSchema.partial().optional(),
+});
+const annotationBody = z.object({ step: z.number().int().min(0), text: browserSchemas['annotation:add'].shape.text, author: z.string().trim().min(1).max(64).optional() });
+const lrBody = z.object({ learningRate: browserSchemas['run:set-lr'].shape.learningRate });
+const seqQuery = z.coerce.number().int().min(0);
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new HubError('TOO_LARGE', `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  if (size === 0) return {};
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new HubError('INVALID', 'the request body is not valid JSON');
+  }
+}
+
+function parse<T extends z.ZodType>(schema: T, input: unknown, what: string): z.infer<T> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw new HubError('INVALID', `invalid ${what}`, fieldErrors(parsed.error));
+  return parsed.data;
+}
+
+/** Handles /api/* requests; returns false for other paths. */
+export function createApi(ctx: HubContext, limiter: RateLimiter, providerName: string) {
+  const started = Date.now();
+  const apiActor = (name?: string): Actor => ({ id: null, name: name ?? 'api' });
+
+  async function route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const parts = url.pathname.split('/').filter(Boolean).slice(1).map(decodeURIComponent);
+    const method = req.method ?? 'GET';
+    const [head, id, sub, extra] = parts;
+    if (head === 'health' && parts.length === 1 && method === 'GET') {
+      const trainers = (await ctx.trainers.fetchSockets()).length;
+      await ctx.db.run.count({ take: 1 });
+      return send(res, 200, { ok: true, data: { status: 'ok', protocolVersion: PROTOCOL_VERSION, database: providerName, trainers, uptimeSec: Math.round((Date.now() - started) / 1000) } });
+    }
+    if (!tokenMatches(ctx.options.browserToken, presentedToken(req))) throw new HubError('UNAUTHORIZED', 'a valid team token is required (Authorization: Bearer …)');
+    if (head !== 'runs' || extra !== undefined) throw new HubError('NOT_FOUND', `no route ${method} ${url.pathname}`);
+    if (!id) {
+      if (method === 'GET') {
+        const limit = parse(z.coerce.number().int().min(1).max(1000).default(200), url.searchParams.get('limit') ?? undefined, 'limit');
+        const rows = await ctx.db.run.findMany({ orderBy: { createdAt: 'desc' }, take: limit });
+        return send(res, 200, { ok: true, data: { runs: rows.map(toRunSummary) } });
+      }
+      if (method === 'POST') {
+        const body = parse(startBody, await readJson(req), 'run');
+        return send(res, 201, { ok: true, data: { run: await startRun(ctx, body, apiActor()) } });
+      }
+      throw new HubError('INVALID', `${method} is not allowed on /api/runs`);
+    }
+    switch (`${method} ${sub ?? ''}`) {
+      case 'GET ': {
+        const snap = await buildSnapshot(ctx, id, 0, () => {});
+        return send(res, 200, { ok: true, data: { run: snap.run, epochs: snap.epochs, annotations: snap.annotations, predictions: snap.predictions, lastSeq: snap.lastSeq } });
+      }
+      case 'POST stop':
+      case 'POST pause':
+      case 'POST resume':
+        return send(res, 200, { ok: true, data: { run: await controlRun(ctx, id, sub as 'stop' | 'pause' | 'resume', apiActor()) } });
+      case 'POST set-lr': {
+        const { learningRate } = parse(lrBody, await readJson(req), 'learning rate');
+        return send(res, 200, { ok: true, data: { run: await controlRun(ctx, id, 'set-lr', apiActor(), learningRate) } });
+      }
+      case 'GET metrics': {
+        await getRunSummary(ctx, id);
+        const afterSeq = parse(seqQuery.default(0), url.searchParams.get('afterSeq') ?? undefined, 'afterSeq');
+        const limit = parse(z.coerce.number().int().min(1).max(100_000).default(100_000), url.searchParams.get('limit') ?? undefined, 'limit');
+        const rows = await ctx.db.batchMetric.findMany({ where: { runId: id, seq: { gt: afterSeq } }, orderBy: { seq: 'asc' }, take: limit });
+        return send(res, 200, { ok: true, data: { points: rows.map(toWirePoint), complete: rows.length < limit } });
+      }
+      case 'GET misclassified': {
+        await getRunSummary(ctx, id);
+        const last = await ctx.db.epochMetric.findFirst({ where: { runId: id }, orderBy: { seq: 'desc' }, select: { epoch: true } });
+        const epoch = parse(z.coerce.number().int().min(1).optional(), url.searchParams.get('epoch') ?? undefined, 'epoch') ?? last?.epoch;
+        const rows = epoch === undefined ? [] : await ctx.db.misclassified.findMany({ where: { runId: id, epoch }, orderBy: { index: 'asc' } });
+        const items = rows.map((r) => ({ index: r.index, label: r.label, predicted: r.predicted, probabilities: r.probabilities as number[] }));
+        return send(res, 200, { ok: true, data: { epoch: epoch ?? null, items } });
+      }
+      case 'GET export':
+        return exportRun(ctx, id, url.searchParams.get('format') ?? 'json', res);
+      case 'GET annotations':
+        await getRunSummary(ctx, id);
+        return send(res, 200, { ok: true, data: { annotations: await listAnnotations(ctx, id) } });
+      case 'POST annotations': {
+        const body = parse(annotationBody, await readJson(req), 'annotation');
+        const annotation = await addNote(ctx, limiter, apiActor(body.author), { runId: id, step: body.step, text: body.text });
+        return send(res, 201, { ok: true, data: { annotation } });
+      }
+      default:
+        throw new HubError('NOT_FOUND', `no route ${method} ${url.pathname}`);
+    }
+  }
+
+  return async function handleApi(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const url = new URL(req.url ?? '/', 'http://hub');
+    if (url.pathname !== '/api' && !url.pathname.startsWith('/api/')) return false;
+    try {
+      await route(req, res, url);
+    } catch (error) {
+      const failure = toFailure(error, ctx.log);
+      if (!res.headersSent) send(res, STATUS[failure.error], failure);
+      else res.destroy();
+      // Drain what the client still sends so the socket is reusable.
+      req.resume();
+    }
+    return true;
+  };
+}

@@ -1,0 +1,165 @@
+/**
+ * Batched persistence of trainer events. Events of all runs are queued and written in one
+ * transaction every `flushMs` or as soon as `maxRows` rows wait, whichever comes first, so
+ * that the database never paces training. A `store()` promise resolves only after its events
+ * are committed: the hub acknowledges a trainer's events with it, and that is what makes an
+ * acknowledged event survive a hub crash.
+ */
+import type { Prisma } from '../db/generated/sqlite/client';
+import type { Db } from '../db/client';
+import type { TrainerEvent } from '../trainer/events';
+
+/** Fields of Run that events update. */
+export type RunPatch = Prisma.RunUpdateInput;
+
+interface Pending {
+  runId: string;
+  events: TrainerEvent[];
+  patch: RunPatch;
+  receivedAt: number;
+  resolve: (storedSeq: number) => void;
+  reject: (error: Error) => void;
+}
+
+export interface IngestOptions {
+  db: Db;
+  flushMs?: number;
+  maxRows?: number;
+  /** Called after each commit with the runs it touched and their stored seq. */
+  onCommitted?: (runs: Map<string, number>) => void;
+  log?: (line: string) => void;
+}
+
+export interface Ingest {
+  /** Queues contiguous, de-duplicated events of one run; resolves with the run's stored seq once committed. */
+  store(runId: string, events: TrainerEvent[], patch: RunPatch): Promise<number>;
+  /** Writes what is queued now. */
+  flush(): Promise<void>;
+  /** Flushes and stops accepting. */
+  close(): Promise<void>;
+}
+
+const RETRY_DELAYS_MS = [200, 1000, 3000];
+
+function rowCount(events: TrainerEvent[]): number {
+  let n = 0;
+  for (const e of events) n += e.type === 'misclassified' ? Math.max(1, e.items.length) : 1;
+  return n;
+}
+
+export function createIngest(opts: IngestOptions): Ingest {
+  const flushMs = opts.flushMs ?? 200;
+  const maxRows = opts.maxRows ?? 300;
+  let queue: Pending[] = [];
+  let queuedRows = 0;
+  let timer: NodeJS.Timeout | null = null;
+  let writing: Promise<void> = Promise.resolve();
+  let closed = false;
+
+  function schedule(): void {
+    if (queuedRows >= maxRows) void flush();
+    else timer ??= setTimeout(() => void flush(), flushMs);
+  }
+
+  function flush(): Promise<void> {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    const batch = queue;
+    queue = [];
+    queuedRows = 0;
+    if (batch.length === 0) return writing;
+    // One transaction at a time keeps each run's rows in seq order.
+    writing = writing.then(() => writeWithRetry(batch));
+    return writing;
+  }
+
+  async function writeWithRetry(batch: Pending[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await write(opts.db, batch);
+        break;
+      } catch (error) {
+        if (attempt >= RETRY_DELAYS_MS.length) {
+          const err = error instanceof Error ? error : new Error(String(error));
+          opts.log?.(`ingest: giving up on ${batch.length} writes: ${err.message}`);
+          batch.forEach((p) => p.reject(err));
+          return;
+        }
+        opts.log?.(`ingest: write failed (${error instanceof Error ? error.message : error}); retrying`);
+        await new Promise((r) => setTimeout(r, RETRY_DELAYS_MS[attempt]));
+      }
+    }
+    const stored = new Map<string, number>();
+    for (const p of batch) stored.set(p.runId, p.events[p.events.length - 1].seq);
+    for (const p of batch) p.resolve(stored.get(p.runId)!);
+    opts.onCommitted?.(stored);
+  }
+
+  return {
+    store(runId, events, patch) {
+      if (closed) return Promise.reject(new Error('ingest is closed'));
+      if (events.length === 0) return Promise.reject(new Error('nothing to store'));
+      return new Promise((resolve, reject) => {
+        queue.push({ runId, events, patch, receivedAt: Date.now(), resolve, reject });
+        queuedRows += rowCount(events);
+        schedule();
+      });
+    },
+    flush,
+    async close() {
+      closed = true;
+      await flush();
+    },
+  };
+}
+
+/** Builds every row of a batch and writes them, with each run's patch, in one transaction. */
+async function write(db: Db, batch: Pending[]): Promise<void> {
+  const batches: Prisma.BatchMetricCreateManyInput[] = [];
+  const epochs: Prisma.EpochMetricCreateManyInput[] = [];
+  const confusions: Prisma.ConfusionMatrixCreateManyInput[] = [];
+  const misclassified: Prisma.MisclassifiedCreateManyInput[] = [];
+  const panels: Prisma.PredictionPanelCreateManyInput[] = [];
+  const checkpoints: Prisma.CheckpointCreateManyInput[] = [];
+  const patches = new Map<string, RunPatch>();
+  for (const p of batch) {
+    for (const e of p.events) {
+      const { runId, seq } = e;
+      switch (e.type) {
+        case 'metrics:batch':
+          batches.push({ runId, seq, ...e.point });
+          break;
+        case 'metrics:epoch': {
+          const { confusion, ...s } = e.summary;
+          epochs.push({ runId, seq, ...s, time: p.receivedAt });
+          confusions.push({ runId, seq, epoch: s.epoch, matrix: confusion });
+          break;
+        }
+        case 'misclassified':
+          for (const d of e.items) misclassified.push({ runId, seq, epoch: e.epoch, index: d.index, label: d.label, predicted: d.predicted, probabilities: d.probabilities });
+          break;
+        case 'predictions':
+          panels.push({ runId, seq, step: e.step, epoch: e.epoch, items: e.items as unknown as Prisma.InputJsonValue, time: p.receivedAt });
+          break;
+        case 'checkpoint':
+          checkpoints.push({ runId, seq, epoch: e.epoch, step: e.step, reason: e.reason, path: e.path });
+          break;
+        case 'run:started':
+        case 'phase':
+        case 'status':
+        case 'control':
+          break;
+      }
+    }
+    patches.set(p.runId, { ...patches.get(p.runId), ...p.patch, lastSeq: p.events[p.events.length - 1].seq });
+  }
+  const ops: Prisma.PrismaPromise<unknown>[] = [];
+  if (batches.length) ops.push(db.batchMetric.createMany({ data: batches }));
+  if (epochs.length) ops.push(db.epochMetric.createMany({ data: epochs }));
+  if (confusions.length) ops.push(db.confusionMatrix.createMany({ data: confusions }));
+  if (misclassified.length) ops.push(db.misclassified.createMany({ data: misclassified }));
+  if (panels.length) ops.push(db.predictionPanel.createMany({ data: panels }));
+  if (checkpoints.length) ops.push(db.checkpoint.createMany({ data: checkpoints }));
+  for (const [id, data] of patches) ops.push(db.run.update({ where: { id }, data }));
+  await db.$transaction(ops);
+}

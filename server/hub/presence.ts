@@ -1,0 +1,60 @@
+/**
+ * Presence: who watches each run (its room) and who is connected at all (the runs page).
+ * Computed from the sockets themselves (fetchSockets also works across hubs with an adapter),
+ * so it cannot drift from reality; a participant with several tabs counts once.
+ */
+import type { PresenceUser } from '../protocol';
+import type { HubContext } from './context';
+import { runRoom } from './stream';
+
+/** Participants in a room (or everyone connected, for `null`), each once, by name. */
+export async function presenceOf(ctx: HubContext, runId: string | null): Promise<PresenceUser[]> {
+  const sockets = runId ? await ctx.io.in(runRoom(runId)).fetchSockets() : await ctx.io.fetchSockets();
+  const users = new Map<string, PresenceUser>();
+  for (const s of sockets) {
+    const p = s.data?.participant as PresenceUser | undefined;
+    if (p) users.set(p.id, { id: p.id, name: p.name, colour: p.colour });
+  }
+  return [...users.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+const pending = new WeakMap<HubContext, Map<string, NodeJS.Timeout>>();
+
+/** Announces presence for a run (or globally) soon; bursts of joins collapse into one message. */
+export function announcePresence(ctx: HubContext, runId: string | null, delayMs = 30): void {
+  let timers = pending.get(ctx);
+  if (!timers) pending.set(ctx, (timers = new Map()));
+  const key = runId ?? '';
+  if (timers.has(key)) return;
+  timers.set(
+    key,
+    setTimeout(() => {
+      timers!.delete(key);
+      presenceOf(ctx, runId).then(
+        (users) => (runId ? ctx.io.to(runRoom(runId)) : ctx.io).emit('presence', { runId, users }),
+        (error) => ctx.log(`presence: ${error}`),
+      );
+    }, delayMs),
+  );
+}
+
+/** Cancels pending presence announcements (hub shutdown). */
+export function cancelPresence(ctx: HubContext): void {
+  for (const t of pending.get(ctx)?.values() ?? []) clearTimeout(t);
+  pending.delete(ctx);
+}
+
+/** A readable colour from a participant id, when the browser did not choose one. */
+export function colourFor(id: string): string {
+  let h = 0;
+  for (const ch of id) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+  const hue = h % 360;
+  // HSL(hue, 65%, 45%) to hex.
+  const s = 0.65, l = 0.45;
+  const f = (n: number) => {
+    const k = (n + hue / 30) % 12;
+    const c = l - s * Math.min(l, 1 - l) * Math.max(-1, Math.min(k - 3, 9 - k, 1));
+    return Math.round(c * 255).toString(16).padStart(2, '0');
+  };
+  return `#${f(0)}${f(8)}${f(4)}`;
+}

@@ -1,0 +1,141 @@
+/**
+ * Run commands shared by the socket handlers and the HTTP API: start a run, control it, and
+ * announce its changes (run:status to its room, runs:changed to everyone).
+ */
+import type { HubRunStatus, RunSummary } from '../protocol';
+import { hyperparamsSchema, reportingSchema, type Hyperparams } from '../trainer/config';
+import type { z } from 'zod';
+import { HubError, newRunId, type HubContext } from './context';
+import { addEventAnnotation } from './annotations';
+import { runState, serialise } from './events';
+import { describeControl, isFinished, planControl, type ControlVerb } from './lifecycle';
+import { runRoom } from './stream';
+import { toRunSummary } from './wire';
+
+/** Who asked: a participant's id and display name (HTTP clients are "api"). */
+export interface Actor {
+  id: string | null;
+  name: string;
+}
+
+const RUNS_CHANGED_EVERY_MS = 1000;
+
+export async function getRunSummary(ctx: HubContext, runId: string): Promise<RunSummary> {
+  const run = await ctx.db.run.findUnique({ where: { id: runId } });
+  if (!run) throw new HubError('NOT_FOUND', `no run ${runId}`);
+  return toRunSummary(run);
+}
+
+/**
+ * Tells browsers about a run's current row: run:status to its room when the status changed,
+ * runs:changed to everyone (at most once a second per run unless the status changed).
+ */
+export async function announce(ctx: HubContext, runId: string): Promise<RunSummary | null> {
+  const state = ctx.runs.get(runId);
+  const now = Date.now();
+  const row = await ctx.db.run.findUnique({ where: { id: runId } });
+  if (!row) return null;
+  const run = toRunSummary(row);
+  const statusChanged = !state || state.announcedStatus !== run.status;
+  if (state && !statusChanged && now - state.announcedAt < RUNS_CHANGED_EVERY_MS) return run;
+  // Frames already received go out first, so a watcher never sees "completed" before the
+  // last points.
+  if (statusChanged) ctx.streams.flush(runId);
+  if (statusChanged) ctx.io.to(runRoom(runId)).emit('run:status', { runId, status: run.status, message: run.statusMessage, run });
+  ctx.io.emit('runs:changed', { run });
+  if (state) {
+    state.announcedStatus = run.status;
+    state.announcedAt = now;
+  }
+  return run;
+}
+
+/** After a commit: announce, and forget runs that have finished and are fully stored. */
+export function afterCommit(ctx: HubContext, stored: Map<string, number>): void {
+  for (const [runId, seq] of stored) {
+    ctx.streams.stored(runId, seq);
+    void announce(ctx, runId).then(() => {
+      const state = ctx.runs.get(runId);
+      if (state && isFinished(state.status as HubRunStatus) && state.acceptedSeq <= seq) release(ctx, runId);
+    }, (error) => ctx.log(`announce ${runId}: ${error}`));
+  }
+}
+
+/** Drops a finished run's in-memory state; its stream ends once everything is sent. */
+export function release(ctx: HubContext, runId: string): void {
+  ctx.streams.close(runId);
+  ctx.runs.delete(runId);
+}
+
+/** Changes a run's status from the hub's side (not the trainer's), in order with its events. */
+export async function setRunStatus(ctx: HubContext, runId: string, status: HubRunStatus, message: string | null, extra: Record<string, unknown> = {}): Promise<RunSummary> {
+  const state = await runState(ctx, runId);
+  if (!state) throw new HubError('NOT_FOUND', `no run ${runId}`);
+  await serialise(state, async () => {
+    // Let queued event rows (and their run patches) land first so they cannot overwrite this.
+    await ctx.ingest.flush();
+    await ctx.db.run.update({
+      where: { id: runId },
+      data: { status, statusMessage: message, ...(isFinished(status) ? { endedAt: new Date() } : { endedAt: null }), ...extra },
+    });
+    state.status = status;
+  });
+  const run = (await announce(ctx, runId)) ?? (await getRunSummary(ctx, runId));
+  if (isFinished(status) && !(await hasTrainer(ctx, runId))) release(ctx, runId);
+  return run;
+}
+
+async function hasTrainer(ctx: HubContext, runId: string): Promise<boolean> {
+  return ctx.runs.get(runId)?.trainerId != null && ctx.runs.get(runId)?.status !== 'interrupted';
+}
+
+
+/** Creates a queued run and asks the scheduler for a trainer. */
+export async function startRun(
+  ctx: HubContext,
+  input: { name?: string; hyperparams: Hyperparams; reporting?: Partial<z.infer<typeof reportingSchema>> },
+  actor: Actor,
+): Promise<RunSummary> {
+  const id = newRunId();
+  const hp = input.hyperparams;
+  const name = input.name ?? `${hp.optimizer} lr ${hp.learningRate} · batch ${hp.batchSize} · ${hp.epochs} epoch${hp.epochs === 1 ? '' : 's'}`;
+  const row = await ctx.db.run.create({
+    data: { id, name, hyperparams: hp, reporting: input.reporting ?? undefined, status: 'queued', createdBy: actor.name },
+  });
+  await addEventAnnotation(ctx, id, 0, actor, describeControl(actor.name, 'start'));
+  const run = toRunSummary(row);
+  ctx.io.emit('runs:changed', { run });
+  ctx.schedule();
+  return run;
+}
+
+/** Applies a control command from a person; the trainer's confirmation follows as run:status. */
+export async function controlRun(ctx: HubContext, runId: string, verb: ControlVerb, actor: Actor, learningRate?: number): Promise<RunSummary> {
+  const state = await runState(ctx, runId);
+  if (!state) throw new HubError('NOT_FOUND', `no run ${runId}`);
+  const plan = planControl(state.status as HubRunStatus, verb);
+  const from = state.learningRate ?? undefined;
+  let run: RunSummary;
+  switch (plan.kind) {
+    case 'reject':
+      throw new HubError('CONFLICT', plan.message);
+    case 'stop-now':
+      run = await setRunStatus(ctx, runId, 'stopped', `stopped by ${actor.name}`);
+      break;
+    case 'requeue':
+      run = await setRunStatus(ctx, runId, 'queued', `resumed by ${actor.name}`, { trainerId: null });
+      state.trainerId = null;
+      ctx.schedule();
+      break;
+    case 'forward': {
+      const socket = [...(await ctx.trainers.fetchSockets())].find((s) => s.data.trainerId === state.trainerId);
+      if (!socket) throw new HubError('UNAVAILABLE', 'the run\'s trainer is disconnected; try again when it is back');
+      if (verb === 'set-lr') socket.emit('job:control', { runId, action: 'set-lr', learningRate: learningRate! });
+      else socket.emit('job:control', { runId, action: verb });
+      run = await getRunSummary(ctx, runId);
+      break;
+    }
+  }
+  await addEventAnnotation(ctx, runId, state.lastStep, actor, describeControl(actor.name, verb, { learningRate, from }));
+  return run;
+}

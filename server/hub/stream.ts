@@ -1,0 +1,165 @@
+/**
+ * The live stream of each run to the browsers watching it. Events arrive as fast as the
+ * trainer emits them; at most every `frameMs` (50 ms: ~20 frames/s per room) what arrived
+ * is sent to the run's room as messages covering contiguous seq ranges (see protocol.ts).
+ * A tail of recent events is kept in memory until stored, so that a snapshot built from the
+ * database plus the tail ends exactly where the live frames begin.
+ */
+import type { ServerToClientEvents } from '../protocol';
+import type { WireEvent } from './wire';
+
+export type Broadcast = <E extends keyof ServerToClientEvents>(room: string, event: E, ...args: Parameters<ServerToClientEvents[E]>) => void;
+
+export const runRoom = (runId: string) => `run:${runId}`;
+
+interface LiveRun {
+  /** Events received but not yet sent. */
+  pending: WireEvent[];
+  /** Highest seq sent to the room. */
+  sentSeq: number;
+  /** Highest seq committed to the database. */
+  storedSeq: number;
+  /** Events with seq > the retention floor, in seq order. */
+  tail: WireEvent[];
+  timer: NodeJS.Timeout | null;
+  /** When the last frame went out (ms). */
+  sentAt: number;
+}
+
+export interface LiveStreams {
+  /** Starts following a run whose stored events end at `storedSeq`. */
+  open(runId: string, storedSeq: number): void;
+  isOpen(runId: string): boolean;
+  /** Queues fresh events (contiguous, in seq order) for the room. */
+  publish(runId: string, events: WireEvent[]): void;
+  /** Records a commit; tail events at or below it may be dropped. */
+  stored(runId: string, seq: number): void;
+  /**
+   * Holds tail events above `seq` until `release` is called: a snapshot reads the database up
+   * to `seq` and then takes the rest from the tail.
+   */
+  pin(runId: string, seq: number): () => void;
+  /** Sent events with seq in (afterSeq, sentSeq], and sentSeq; null if the run is not live. */
+  since(runId: string, afterSeq: number): { events: WireEvent[]; sentSeq: number } | null;
+  /** Sends what is pending now (used before a run's stream is closed). */
+  flush(runId: string): void;
+  /** Stops following a run once everything is sent and stored. */
+  close(runId: string): void;
+  /** Seq stored for a live run, or null. */
+  storedSeq(runId: string): number | null;
+  closeAll(): void;
+}
+
+export function createLiveStreams(broadcast: Broadcast, frameMs = 50): LiveStreams {
+  const runs = new Map<string, LiveRun>();
+  const pins = new Map<string, number[]>();
+
+  function trim(run: LiveRun, runId: string): void {
+    const floor = Math.min(run.storedSeq, ...(pins.get(runId) ?? []));
+    let drop = 0;
+    while (drop < run.tail.length && run.tail[drop].seq <= floor && run.tail[drop].seq <= run.sentSeq) drop++;
+    if (drop) run.tail.splice(0, drop);
+  }
+
+  function send(runId: string): void {
+    const run = runs.get(runId);
+    if (!run) return;
+    if (run.timer) clearTimeout(run.timer);
+    run.timer = null;
+    if (run.pending.length === 0) return;
+    run.sentAt = Date.now();
+    const room = runRoom(runId);
+    let from = run.sentSeq + 1;
+    let points: Extract<WireEvent, { kind: 'point' }>['point'][] = [];
+    const flushPoints = (to: number) => {
+      if (to < from) return;
+      broadcast(room, 'metrics:batch', { runId, fromSeq: from, toSeq: to, points });
+      points = [];
+      from = to + 1;
+    };
+    for (const e of run.pending) {
+      const range = () => ({ runId, fromSeq: from, toSeq: e.seq });
+      if (e.kind === 'point') points.push(e.point);
+      else if (e.kind !== 'silent' && points.length > 0) flushPoints(e.seq - 1);
+      switch (e.kind) {
+        case 'point':
+        case 'silent':
+          continue;
+        case 'epoch':
+          broadcast(room, 'metrics:epoch', { ...range(), epoch: e.epoch });
+          break;
+        case 'panel':
+          broadcast(room, 'run:predictions', { ...range(), panel: e.panel });
+          break;
+        case 'misclassified':
+          broadcast(room, 'run:misclassified', { ...range(), epoch: e.epoch, total: e.total, items: e.items });
+          break;
+        case 'progress':
+          broadcast(room, 'run:progress', { ...range(), phase: e.phase, epoch: e.epoch, done: e.done, total: e.total });
+          break;
+      }
+      from = e.seq + 1;
+    }
+    // Points and silent events at the end go out as one frame (possibly without points).
+    flushPoints(run.pending[run.pending.length - 1].seq);
+    run.sentSeq = run.pending[run.pending.length - 1].seq;
+    run.pending = [];
+    trim(run, runId);
+  }
+
+  return {
+    open(runId, storedSeq) {
+      if (runs.has(runId)) return;
+      runs.set(runId, { pending: [], sentSeq: storedSeq, storedSeq, tail: [], timer: null, sentAt: 0 });
+    },
+    isOpen: (runId) => runs.has(runId),
+    publish(runId, events) {
+      const run = runs.get(runId);
+      if (!run || events.length === 0) return;
+      run.pending.push(...events);
+      run.tail.push(...events);
+      // Throttle, leading edge: a frame goes out at once if the last one is at least frameMs
+      // old, else when it will be; so a room gets at most 1000/frameMs frames a second and a
+      // point waits at most frameMs (usually far less).
+      if (run.timer) return;
+      const wait = run.sentAt + frameMs - Date.now();
+      run.timer = setTimeout(() => send(runId), Math.max(0, wait));
+    },
+    stored(runId, seq) {
+      const run = runs.get(runId);
+      if (!run) return;
+      run.storedSeq = Math.max(run.storedSeq, seq);
+      trim(run, runId);
+    },
+    pin(runId, seq) {
+      const list = pins.get(runId) ?? [];
+      list.push(seq);
+      pins.set(runId, list);
+      return () => {
+        const at = list.indexOf(seq);
+        if (at >= 0) list.splice(at, 1);
+        if (list.length === 0) pins.delete(runId);
+        const run = runs.get(runId);
+        if (run) trim(run, runId);
+      };
+    },
+    since(runId, afterSeq) {
+      const run = runs.get(runId);
+      if (!run) return null;
+      return { events: run.tail.filter((e) => e.seq > afterSeq && e.seq <= run.sentSeq), sentSeq: run.sentSeq };
+    },
+    flush: send,
+    close(runId) {
+      const run = runs.get(runId);
+      if (!run) return;
+      send(runId);
+      if (run.timer) clearTimeout(run.timer);
+      runs.delete(runId);
+    },
+    storedSeq: (runId) => runs.get(runId)?.storedSeq ?? null,
+    closeAll() {
+      for (const run of runs.values()) if (run.timer) clearTimeout(run.timer);
+      runs.clear();
+    },
+  };
+}

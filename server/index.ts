@@ -1,0 +1,92 @@
+/**
+ * `npm start`: one HTTP server on one port for the dashboard (Next.js), the JSON API and
+ * Socket.IO; database migrations applied at start; a local trainer daemon unless
+ * `--no-local-trainer`. See USAGE in config.ts.
+ */
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openDatabase } from './db/client';
+import { ConfigError, readConfig, USAGE } from './config';
+import { createHub, type Hub } from './hub/hub';
+import { startLocalTrainer, type LocalTrainer } from './localTrainer';
+import { createWebHandler, isNextUpgrade } from './web';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const log = (line: string) => process.stderr.write(`[livetrain] ${line}\n`);
+
+async function main(): Promise<number> {
+  let config;
+  try {
+    config = readConfig(process.argv.slice(2), process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  const db = await openDatabase({ url: config.databaseUrl });
+  log(`database: ${db.provider} (${db.provider === 'sqlite' ? db.url : db.url.replace(/\/\/[^@]*@/, '//…@')}), migrations applied`);
+
+  const web = config.web ? await createWebHandler({ dev: config.dev, dir: ROOT, hostname: config.host, port: config.port }) : null;
+  let hub: Hub | null = null;
+  const server = http.createServer((req, res) => {
+    void (async () => {
+      if (hub && (await hub.handleRequest(req, res))) return;
+      if (web) return web.handle(req, res);
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ok: false, error: 'NOT_FOUND', message: 'this hub serves no dashboard (--no-web)' }));
+    })().catch((error) => {
+      log(`request ${req.url}: ${error instanceof Error ? error.stack : error}`);
+      if (!res.headersSent) res.writeHead(500).end();
+    });
+  });
+  hub = await createHub(server, {
+    db: db.prisma,
+    provider: db.provider,
+    graceMs: config.graceMs,
+    browserToken: config.browserToken,
+    trainerToken: config.trainerToken,
+    log: (line) => process.stderr.write(`[hub] ${line}\n`),
+  });
+  // Socket.IO answers its own upgrades; Next's dev server (HMR) takes /_next/ ones; any other
+  // upgrade is refused rather than left hanging.
+  server.on('upgrade', (req, socket, head) => {
+    if (req.url?.startsWith('/socket.io/')) return;
+    if (web?.handleUpgrade && isNextUpgrade(req)) web.handleUpgrade(req, socket, head);
+    else socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const shown = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `http://${shown}:${port}`;
+  log(`listening on ${url}${config.browserToken ? ' (team token required)' : ''}`);
+
+  let trainer: LocalTrainer | null = null;
+  if (config.localTrainer) {
+    const local = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : shown;
+    trainer = startLocalTrainer({ hubUrl: `http://${local}:${port}`, token: config.localTrainerToken, backend: config.trainerBackend, log });
+  }
+
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  log('shutting down: the local trainer checkpoints its runs, queued metrics are stored');
+  await trainer?.stop();
+  await hub.close();
+  await web?.close();
+  await db.close();
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);

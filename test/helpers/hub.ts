@@ -1,0 +1,165 @@
+/**
+ * Real parts for hub tests: a hub on a free port over a real database, trainer daemons as
+ * real processes, and browsers as real socket.io-client peers.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { io, type Socket } from 'socket.io-client';
+import { openDatabase, type LivetrainDatabase } from '../../server/db/client';
+import { createHub, type Hub, type HubDeps } from '../../server/hub/hub';
+import { PROTOCOL_VERSION, type BrowserAckData, type BrowserCommand, type RunSnapshot, type WirePoint, type BrowserPayload, type ClientToServerEvents, type Result, type ServerToClientEvents } from '../../server/protocol';
+import assert from 'node:assert/strict';
+import { spawnEntry } from './proc';
+
+export interface TestHub {
+  url: string;
+  hub: Hub;
+  db: LivetrainDatabase;
+  logs: string[];
+  close(): Promise<void>;
+}
+
+/** A hub on 127.0.0.1 and a free port; SQLite in a temp dir unless `databaseUrl` is given. */
+export async function startHub(opts: Partial<Omit<HubDeps, 'db' | 'provider'>> & { databaseUrl?: string } = {}): Promise<TestHub> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'livetrain-hub-'));
+  const db = await openDatabase({ url: opts.databaseUrl ?? `file:${path.join(dir, 'hub.db')}` });
+  const logs: string[] = [];
+  let hub: Hub | null = null;
+  const server = http.createServer((req, res) => {
+    void hub!.handleRequest(req, res).then((handled) => {
+      if (!handled) res.writeHead(404).end('not the hub');
+    });
+  });
+  hub = await createHub(server, { graceMs: 1500, ...opts, db: db.prisma, provider: db.provider, log: (l) => logs.push(l) });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    hub: hub!,
+    db,
+    logs,
+    async close() {
+      await hub!.close();
+      await db.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface TrainerProcess {
+  child: ChildProcessWithoutNullStreams;
+  id: string;
+  output: () => string;
+  /** Resolves with the exit code/signal. */
+  exited: Promise<number | string | null>;
+  stop(): Promise<void>;
+}
+
+/** Starts `npm run trainer` (server/agent/main.ts) on the wasm backend against `url`. */
+export async function startTrainer(url: string, opts: { id: string; token?: string; checkpointDir?: string; concurrency?: number } = { id: 't1' }): Promise<TrainerProcess> {
+  const checkpointDir = opts.checkpointDir ?? (await mkdtemp(path.join(os.tmpdir(), 'livetrain-ckpt-')));
+  const args = ['--hub', url, '--backend', 'wasm', '--id', opts.id, '--checkpoint-dir', checkpointDir, '--concurrency', String(opts.concurrency ?? 1)];
+  const child = spawnEntry('server/agent/main.ts', args, { LIVETRAIN_TRAINER_TOKEN: opts.token ?? '' });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const exited = new Promise<number | string | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
+  return {
+    child,
+    id: opts.id,
+    output: () => out,
+    exited,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+type Received = { [K in keyof ServerToClientEvents]: { event: K; payload: Parameters<ServerToClientEvents[K]>[0]; at: number } }[keyof ServerToClientEvents];
+
+export interface TestBrowser {
+  socket: Socket<ServerToClientEvents, ClientToServerEvents>;
+  received: Received[];
+  call<K extends BrowserCommand>(event: K, payload: BrowserPayload<K> | unknown): Promise<Result<BrowserAckData[K]>>;
+  /** Resolves with the first (past or future) message matching. */
+  waitFor<K extends keyof ServerToClientEvents>(event: K, match?: (p: Parameters<ServerToClientEvents[K]>[0]) => boolean, timeoutMs?: number): Promise<Parameters<ServerToClientEvents[K]>[0]>;
+  close(): void;
+}
+
+/** A browser: connects, says hello as `name` (unless null) and records everything it receives. */
+export async function connectBrowser(url: string, name: string | null, opts: { token?: string; protocolVersion?: number; participantId?: string } = {}): Promise<TestBrowser> {
+  const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(url, {
+    transports: ['websocket'],
+    forceNew: true,
+    reconnection: false,
+    auth: { protocolVersion: opts.protocolVersion ?? PROTOCOL_VERSION, ...(opts.token ? { token: opts.token } : {}) },
+  });
+  const received: Received[] = [];
+  const waiters: Array<() => void> = [];
+  socket.onAny((event, payload) => {
+    received.push({ event, payload, at: Date.now() } as Received);
+    waiters.splice(0).forEach((w) => w());
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('connect_error', (e) => reject(e));
+  });
+  const browser: TestBrowser = {
+    socket,
+    received,
+    call: (event, payload) => (socket as unknown as Socket).timeout(20_000).emitWithAck(event, payload),
+    waitFor(event, match = () => true, timeoutMs = 30_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${event}`)), timeoutMs);
+        const check = () => {
+          const hit = received.find((r) => r.event === event && match(r.payload as never));
+          if (hit) {
+            clearTimeout(timer);
+            resolve(hit.payload as never);
+          } else waiters.push(check);
+        };
+        check();
+      });
+    },
+    close: () => void socket.disconnect(),
+  };
+  if (name !== null) {
+    const hello = await browser.call('hello', { name, participantId: opts.participantId });
+    if (!hello.ok) throw new Error(`hello failed: ${hello.message}`);
+  }
+  return browser;
+}
+
+/** Small, fast hyperparameters: 320 training and 100 test digits. */
+export const SMALL = { epochs: 2, batchSize: 32, trainLimit: 320, testLimit: 100 } as const;
+
+/** Polls `check` until it returns a value (not undefined/false) or the time runs out. */
+export async function eventually<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 30_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value as T;
+    if (Date.now() > until) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A watcher's view of a run: snapshot points, then live frames; asserts seq ranges chain up. */
+export function pointsSeen(browser: TestBrowser, runId: string, snapshot: RunSnapshot): WirePoint[] {
+  const points = [...snapshot.points];
+  let last = snapshot.lastSeq;
+  for (const r of browser.received) {
+    const p = r.payload as { runId?: string; fromSeq?: number; toSeq?: number; points?: WirePoint[] };
+    if (p.runId !== runId || p.fromSeq === undefined || p.toSeq === undefined) continue;
+    assert.equal(p.fromSeq, last + 1, `${r.event} starts right after the previous message (seq ${last})`);
+    assert.ok(p.toSeq >= p.fromSeq);
+    last = p.toSeq;
+    if (r.event === 'metrics:batch') points.push(...p.points!);
+  }
+  return points;
+}
+

@@ -1,0 +1,153 @@
+/**
+ * The HTTP API and tokens, and the whole flow on PostgreSQL: a real hub, a real trainer
+ * process, real clients, over SQLite and over the machine's PostgreSQL.
+ */
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { io } from 'socket.io-client';
+import { ConfigError, readConfig } from '../server/config';
+import { PROTOCOL_VERSION, TRAINER_NAMESPACE } from '../server/protocol';
+import { postgresDatabases } from './helpers/db';
+import { connectBrowser, pointsSeen, SMALL, startHub, startTrainer, type TestHub } from './helpers/hub';
+
+const pg = postgresDatabases();
+after(() => pg.dropAll());
+
+async function api<T = Record<string, unknown>>(hub: TestHub, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(hub.url + path, { method, headers: { 'content-type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, text, json: (() => { try { return JSON.parse(text) as { ok: boolean; data: T; error?: string }; } catch { return null; } })() };
+}
+
+/** Start over HTTP, watch over Socket.IO, annotate, read everything back over HTTP. */
+async function fullFlow(hub: TestHub): Promise<void> {
+  const trainer = await startTrainer(hub.url, { id: `flow-${hub.db.provider}` });
+  const ada = await connectBrowser(hub.url, 'Ada');
+  try {
+    const health = await api(hub, 'GET', '/api/health');
+    assert.equal(health.status, 200);
+    assert.equal(health.json?.data.database, hub.db.provider);
+    assert.equal(health.json?.data.protocolVersion, PROTOCOL_VERSION);
+
+    const created = await api<{ run: { id: string; status: string; hyperparams: { learningRate: number; epochs: number } } }>(hub, 'POST', '/api/runs', { name: 'over http', hyperparams: { ...SMALL, epochs: 2 } });
+    assert.equal(created.status, 201, created.text);
+    const runId = created.json!.data.run.id;
+    assert.equal(created.json!.data.run.hyperparams.learningRate, 0.01, 'the tutorial defaults fill the rest');
+    const watch = await ada.call('run:watch', { runId });
+    assert.ok(watch.ok);
+    await ada.waitFor('run:status', (p) => p.runId === runId && p.status === 'completed', 60_000);
+    const note = await api(hub, 'POST', `/api/runs/${runId}/annotations`, { step: 7, text: 'from a script', author: 'ci' });
+    assert.equal(note.status, 201);
+    await ada.waitFor('annotation:added', (p) => p.annotation.text === 'from a script' && p.annotation.authorName === 'ci');
+
+    const list = await api<{ runs: Array<{ id: string; status: string }> }>(hub, 'GET', '/api/runs');
+    assert.equal(list.json!.data.runs.find((r) => r.id === runId)?.status, 'completed');
+    const one = await api<{ run: { totalSteps: number; finalTestAccuracy: number }; epochs: Array<{ epoch: number; confusion: number[][] }>; annotations: unknown[] }>(hub, 'GET', `/api/runs/${runId}`);
+    assert.equal(one.json!.data.epochs.length, 2);
+    assert.equal(one.json!.data.epochs[1].confusion.flat().reduce((a, b) => a + b, 0), SMALL.testLimit, 'confusion counts every test digit');
+    assert.ok(one.json!.data.run.finalTestAccuracy > 0);
+
+    const metrics = await api<{ points: Array<{ seq: number; step: number }> }>(hub, 'GET', `/api/runs/${runId}/metrics?afterSeq=0`);
+    const points = metrics.json!.data.points;
+    assert.equal(points.length, one.json!.data.run.totalSteps);
+    assert.deepEqual(pointsSeen(ada, runId, watch.data), points, 'HTTP and the live view agree');
+    const later = await api<{ points: Array<{ seq: number }> }>(hub, 'GET', `/api/runs/${runId}/metrics?afterSeq=${points[5].seq}`);
+    assert.deepEqual(later.json!.data.points.map((p) => p.seq), points.slice(6).map((p) => p.seq));
+
+    const wrong = await api<{ epoch: number; items: Array<{ label: number; predicted: number; probabilities: number[] }> }>(hub, 'GET', `/api/runs/${runId}/misclassified?epoch=2`);
+    assert.equal(wrong.json!.data.epoch, 2);
+    const confusion = one.json!.data.epochs[1].confusion;
+    const offDiagonal = confusion.flatMap((row, i) => row.filter((_, j) => j !== i)).reduce((a, b) => a + b, 0);
+    assert.equal(wrong.json!.data.items.length, offDiagonal, 'one misclassified digit per off-diagonal count');
+    assert.ok(wrong.json!.data.items.every((d) => d.label !== d.predicted && d.probabilities.length === 10));
+
+    const csv = await api(hub, 'GET', `/api/runs/${runId}/export?format=csv`);
+    assert.equal(csv.status, 200);
+    assert.match(csv.headers.get('content-disposition') ?? '', /attachment; filename="livetrain-over_http-/);
+    const lines = csv.text.trim().split('\n');
+    assert.equal(lines[0], 'seq,step,epoch,batch,loss,accuracy,learningRate,samplesPerSec,time');
+    assert.equal(lines.length, points.length + 1);
+    assert.equal(Number(lines[1].split(',')[4]), (points[0] as unknown as { loss: number }).loss);
+    const json = await api(hub, 'GET', `/api/runs/${runId}/export?format=json`);
+    const full = JSON.parse(json.text) as { run: { id: string }; epochs: unknown[]; batches: unknown[]; annotations: Array<{ text: string }> };
+    assert.equal(full.run.id, runId);
+    assert.equal(full.batches.length, points.length);
+    assert.ok(full.annotations.some((a) => a.text === 'from a script'));
+
+    const stop = await api(hub, 'POST', `/api/runs/${runId}/stop`);
+    assert.equal(stop.status, 409, 'a completed run cannot be stopped');
+  } finally {
+    ada.close();
+    await trainer.stop();
+  }
+}
+
+test('HTTP API end to end on SQLite', async (t) => {
+  const hub = await startHub();
+  t.after(() => hub.close());
+  await fullFlow(hub);
+});
+
+test('the same flow on PostgreSQL', async (t) => {
+  const url = await pg.create(t);
+  if (!url) return;
+  const hub = await startHub({ databaseUrl: url });
+  t.after(() => hub.close());
+  assert.equal(hub.db.provider, 'postgresql');
+  await fullFlow(hub);
+});
+
+test('with tokens: browsers, API clients and trainers must present theirs', async (t) => {
+  const hub = await startHub({ browserToken: 'team-secret-1', trainerToken: 'trainer-secret-1' });
+  t.after(() => hub.close());
+  await assert.rejects(connectBrowser(hub.url, 'Mallory'), (e: Error & { data?: { error: string } }) => e.data?.error === 'UNAUTHORIZED');
+  await assert.rejects(connectBrowser(hub.url, 'Mallory', { token: 'team-secret-2' }), (e: Error & { data?: { error: string } }) => e.data?.error === 'UNAUTHORIZED');
+  const ada = await connectBrowser(hub.url, 'Ada', { token: 'team-secret-1' });
+  ada.close();
+
+  assert.equal((await api(hub, 'GET', '/api/health')).status, 200, 'health is public');
+  const denied = await api(hub, 'GET', '/api/runs');
+  assert.equal(denied.status, 401);
+  assert.equal(denied.json?.error, 'UNAUTHORIZED');
+  assert.equal((await api(hub, 'POST', '/api/runs', {})).status, 401);
+  assert.equal(await hub.db.prisma.run.count(), 0);
+  assert.equal((await api(hub, 'GET', '/api/runs', undefined, { authorization: 'Bearer team-secret-1' })).status, 200);
+
+  // Pages send people to the login form; the right token sets a cookie that opens everything.
+  const page = await fetch(`${hub.url}/runs/x`, { redirect: 'manual' });
+  assert.equal(page.status, 303);
+  assert.equal(page.headers.get('location'), '/login?next=%2Fruns%2Fx');
+  const form = await fetch(`${hub.url}/login`);
+  assert.match(await form.text(), /name="token"/);
+  const wrong = await fetch(`${hub.url}/login`, { method: 'POST', body: 'token=nope&next=/', headers: { 'content-type': 'application/x-www-form-urlencoded' }, redirect: 'manual' });
+  assert.equal(wrong.status, 401);
+  const right = await fetch(`${hub.url}/login`, { method: 'POST', body: 'token=team-secret-1&next=/runs/x', headers: { 'content-type': 'application/x-www-form-urlencoded' }, redirect: 'manual' });
+  assert.equal(right.status, 303);
+  assert.equal(right.headers.get('location'), '/runs/x');
+  const cookie = right.headers.get('set-cookie')!.split(';')[0];
+  assert.match(right.headers.get('set-cookie')!, /HttpOnly/);
+  assert.equal((await api(hub, 'GET', '/api/runs', undefined, { cookie })).status, 200);
+
+  const trainerAuth = (token?: string) => ({ protocolVersion: PROTOCOL_VERSION, token, trainerId: 'gpu-box', backend: { name: 'wasm', device: 'x', host: 'h' }, concurrency: 1 });
+  const connectTrainer = (token?: string) =>
+    new Promise<string>((resolve) => {
+      const s = io(new URL(TRAINER_NAMESPACE, hub.url).toString(), { transports: ['websocket'], forceNew: true, reconnection: false, auth: trainerAuth(token) });
+      s.once('connect', () => (s.close(), resolve('connected')));
+      s.once('connect_error', (e: Error & { data?: { error: string } }) => (s.close(), resolve(e.data?.error ?? e.message)));
+    });
+  assert.equal(await connectTrainer(), 'UNAUTHORIZED');
+  assert.equal(await connectTrainer('team-secret-1'), 'UNAUTHORIZED', 'the team token is not the trainer token');
+  assert.equal(await connectTrainer('trainer-secret-1'), 'connected');
+});
+
+test('the hub refuses to listen beyond loopback without a team token', () => {
+  assert.throws(() => readConfig(['--host', '0.0.0.0'], {}), (e: Error) => e instanceof ConfigError && /LIVETRAIN_TOKEN/.test(e.message));
+  const open = readConfig(['--host', '0.0.0.0'], { LIVETRAIN_TOKEN: 'long-enough-token' });
+  assert.equal(open.browserToken, 'long-enough-token');
+  assert.ok(open.trainerToken && open.trainerToken.length >= 16, 'trainers get a random token when none is set');
+  const local = readConfig([], {});
+  assert.deepEqual([local.host, local.port, local.trainerToken, local.localTrainer], ['127.0.0.1', 3000, null, true]);
+  assert.equal(readConfig(['--no-local-trainer', '--port', '4000'], { DATABASE_URL: 'postgres://x@y/z' }).databaseUrl, 'postgres://x@y/z');
+  assert.throws(() => readConfig(['--port', 'abc'], {}), ConfigError);
+  assert.throws(() => readConfig(['--bogus'], {}), ConfigError);
+});

@@ -1,0 +1,97 @@
+/**
+ * The hub's pure parts: the run state machine, the live stream's framing (contiguous seq
+ * ranges, throttling, the tail kept for snapshots) and the annotation rate limiter.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createRateLimiter } from '../server/hub/annotations';
+import { canTransition, describeControl, isFinished, planControl } from '../server/hub/lifecycle';
+import { createLiveStreams } from '../server/hub/stream';
+import type { WireEvent } from '../server/hub/wire';
+import { RUN_STATUSES } from '../server/protocol';
+
+test('run lifecycle: allowed transitions and what each control command does', () => {
+  assert.ok(canTransition('queued', 'running'));
+  assert.ok(canTransition('running', 'paused') && canTransition('paused', 'running'));
+  assert.ok(canTransition('running', 'interrupted') && canTransition('interrupted', 'queued'));
+  assert.ok(!canTransition('completed', 'running'), 'completed is final');
+  assert.ok(!canTransition('failed', 'queued'));
+  assert.ok(!canTransition('stopped', 'running'), 'a stopped run comes back only through the queue');
+  for (const s of RUN_STATUSES) assert.equal(isFinished(s), ['completed', 'stopped', 'failed', 'interrupted'].includes(s));
+
+  const plan = (s: (typeof RUN_STATUSES)[number], v: Parameters<typeof planControl>[1]) => planControl(s, v).kind;
+  assert.equal(plan('running', 'pause'), 'forward');
+  assert.equal(plan('paused', 'pause'), 'reject');
+  assert.equal(plan('paused', 'resume'), 'forward');
+  assert.equal(plan('interrupted', 'resume'), 'requeue');
+  assert.equal(plan('stopped', 'resume'), 'requeue');
+  assert.equal(plan('completed', 'resume'), 'reject');
+  assert.equal(plan('queued', 'stop'), 'stop-now');
+  assert.equal(plan('interrupted', 'stop'), 'stop-now');
+  assert.equal(plan('running', 'stop'), 'forward');
+  assert.equal(plan('completed', 'stop'), 'reject');
+  assert.equal(plan('queued', 'set-lr'), 'reject');
+  assert.equal(plan('paused', 'set-lr'), 'forward');
+  assert.equal(describeControl('Ada', 'set-lr', { learningRate: 0.05, from: 0.01 }), 'Ada changed the learning rate from 0.01 to 0.05');
+});
+
+const point = (seq: number, step: number): WireEvent => ({ seq, kind: 'point', point: { seq, step, epoch: 1, batch: step - 1, loss: 1, accuracy: 50, learningRate: 0.01, samplesPerSec: 1, time: 0 } });
+const silent = (seq: number): WireEvent => ({ seq, kind: 'silent' });
+const epoch = (seq: number): WireEvent => ({ seq, kind: 'epoch', epoch: { seq, epoch: 1, step: 3, trainLoss: 1, trainAccuracy: 1, testLoss: 1, testAccuracy: 1, confusion: [], samplesPerSec: 1, trainMs: 1, evalMs: 1, time: 0 } });
+
+test('live stream: messages cover contiguous seq ranges, points coalesce, other events keep their place', async () => {
+  const sent: Array<{ room: string; event: string; msg: { fromSeq: number; toSeq: number; points?: unknown[] } }> = [];
+  const streams = createLiveStreams((room, event, msg) => sent.push({ room, event, msg: msg as never }), 20);
+  streams.open('r', 0);
+  streams.publish('r', [silent(1), point(2, 1), point(3, 2)]);
+  streams.publish('r', [epoch(4), silent(5), point(6, 3), silent(7)]);
+  await new Promise((r) => setTimeout(r, 30));
+  assert.deepEqual(
+    sent.map((s) => [s.room, s.event, s.msg.fromSeq, s.msg.toSeq, s.msg.points?.length ?? null]),
+    [
+      ['run:r', 'metrics:batch', 1, 3, 2],
+      ['run:r', 'metrics:epoch', 4, 4, null],
+      ['run:r', 'metrics:batch', 5, 7, 1],
+    ],
+  );
+  // Only silent events pending still advance the range, in an empty frame.
+  streams.publish('r', [silent(8)]);
+  await new Promise((r) => setTimeout(r, 30));
+  assert.deepEqual([sent[3].msg.fromSeq, sent[3].msg.toSeq, sent[3].msg.points], [8, 8, []]);
+  // Throttled: a burst within one interval is one frame.
+  for (let s = 9; s < 100; s++) streams.publish('r', [point(s, s)]);
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(sent.length, 5);
+  assert.deepEqual([sent[4].msg.fromSeq, sent[4].msg.toSeq, sent[4].msg.points!.length], [9, 99, 91]);
+  streams.closeAll();
+});
+
+test('live stream: the tail keeps what snapshots need until it is stored and no snapshot pins it', async () => {
+  const streams = createLiveStreams(() => {}, 1);
+  streams.open('r', 10);
+  streams.publish('r', [point(11, 1), point(12, 2), point(13, 3)]);
+  await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(streams.since('r', 10)!.events.map((e) => e.seq), [11, 12, 13]);
+  const release = streams.pin('r', 11);
+  streams.stored('r', 13);
+  assert.deepEqual(streams.since('r', 11)!.events.map((e) => e.seq), [12, 13], 'pinned: kept although stored');
+  release();
+  assert.deepEqual(streams.since('r', 0)!.events, [], 'released: dropped');
+  assert.equal(streams.since('r', 0)!.sentSeq, 13);
+  // Received but not yet sent events are not part of a snapshot: the next frame carries them.
+  streams.publish('r', [point(14, 4)]);
+  assert.equal(streams.since('r', 0)!.sentSeq, 13);
+  assert.equal(streams.since('nope', 0), null);
+  streams.closeAll();
+});
+
+test('rate limiter: a sliding window per key', () => {
+  let now = 0;
+  const limiter = createRateLimiter(3, 1000, () => now);
+  assert.deepEqual([1, 2, 3, 4].map(() => limiter.take('a')), [true, true, true, false]);
+  assert.equal(limiter.take('b'), true, 'keys are independent');
+  now = 999;
+  assert.equal(limiter.take('a'), false);
+  now = 1001;
+  assert.equal(limiter.take('a'), true, 'the window slid');
+});
