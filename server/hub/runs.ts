@@ -56,7 +56,10 @@ export function afterCommit(ctx: HubContext, stored: Map<string, number>): void 
     ctx.streams.stored(runId, seq);
     void announce(ctx, runId).then(() => {
       const state = ctx.runs.get(runId);
-      if (state && isFinished(state.status as HubRunStatus) && state.acceptedSeq <= seq) release(ctx, runId);
+      if (state && isFinished(state.status as HubRunStatus) && state.acceptedSeq <= seq) {
+        release(ctx, runId);
+        ctx.schedule();
+      }
     }, (error) => ctx.log(`announce ${runId}: ${error}`));
   }
 }

@@ -173,22 +173,26 @@ export function attachTrainers(ctx: HubContext): Trainers {
 
   async function onReport(trainerId: string, report: z.infer<typeof reportSchema>): Promise<void> {
     if (report.kind === 'job:accepted' || !report.runId) return;
-    const state = await runState(ctx, report.runId);
-    if (!state || state.trainerId !== trainerId) return;
-    // Let the run's events land first: they carry the authoritative status.
-    await serialise(state, async () => undefined);
-    const status = state.status;
-    if (status !== 'queued' && status !== 'running' && status !== 'paused') return;
-    switch (report.kind) {
-      case 'job:done':
-        await setRunStatus(ctx, report.runId, report.status, null);
-        break;
-      case 'job:failed':
-      case 'rejected':
-        await setRunStatus(ctx, report.runId, 'failed', report.message);
-        break;
+    try {
+      const state = await runState(ctx, report.runId);
+      if (!state || state.trainerId !== trainerId) return;
+      // Let the run's events land first: they carry the authoritative status.
+      await serialise(state, async () => undefined);
+      const status = state.status;
+      if (status !== 'queued' && status !== 'running' && status !== 'paused') return;
+      switch (report.kind) {
+        case 'job:done':
+          await setRunStatus(ctx, report.runId, report.status, null);
+          break;
+        case 'job:failed':
+        case 'rejected':
+          await setRunStatus(ctx, report.runId, 'failed', report.message);
+          break;
+      }
+    } finally {
+      // The trainer has a free slot now, whatever the report said.
+      scheduler.schedule();
     }
-    scheduler.schedule();
   }
 
   return {
