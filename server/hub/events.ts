@@ -8,6 +8,7 @@ import type { TrainerEvent } from '../trainer/events';
 import { HubError, type HubContext, type RunState } from './context';
 import type { RunPatch } from './ingest';
 import { canTransition, isFinished } from './lifecycle';
+import { release } from './runs';
 import { toWireEvent } from './wire';
 
 /** Loads (or returns) the hub's state for a run and opens its live stream. */
@@ -52,7 +53,11 @@ export async function receiveEvents(ctx: HubContext, trainerId: string, runId: s
     if (state.trainerId !== trainerId) throw new HubError('FORBIDDEN', `run ${runId} is not assigned to trainer ${trainerId}`);
     if (events.some((e) => e.runId !== runId)) throw new HubError('INVALID', 'every event must carry the runId of the message');
     const fresh = events.filter((e) => e.seq > state.acceptedSeq).sort((a, b) => a.seq - b.seq);
-    if (fresh.length === 0) return state.acceptedSeq;
+    if (fresh.length === 0) {
+      // A replay of what is stored already (e.g. after the run finished): nothing to keep open.
+      if (isFinished(state.status as HubRunStatus)) release(ctx, runId);
+      return state.acceptedSeq;
+    }
     if (fresh[0].seq !== state.acceptedSeq + 1) {
       ctx.log(`run ${runId}: events jump from seq ${state.acceptedSeq} to ${fresh[0].seq}; storing what arrived`);
     }
@@ -63,7 +68,11 @@ export async function receiveEvents(ctx: HubContext, trainerId: string, runId: s
     const patch = patchFor(ctx, runId, state, fresh);
     state.acceptedSeq = fresh[fresh.length - 1].seq;
     ctx.streams.publish(runId, fresh.map((e) => toWireEvent(e, receivedAt)));
-    return ctx.ingest.store(runId, fresh, patch);
+    return ctx.ingest.store(runId, fresh, patch).catch((error: unknown) => {
+      // Not stored: accept these seqs again when the trainer resends them.
+      state.acceptedSeq = Math.min(state.acceptedSeq, fresh[0].seq - 1);
+      throw error;
+    });
   });
 }
 

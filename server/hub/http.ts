@@ -16,6 +16,8 @@ import { buildSnapshot } from './snapshot';
 import { toRunSummary, toWirePoint } from './wire';
 
 export const MAX_BODY_BYTES = 64 * 1024;
+/** An afterSeq above any seq (and within a 32-bit integer column). */
+const NO_POINTS = 2 ** 31 - 1;
 
 const STATUS: Record<ErrorCode, number> = {
   INVALID: 400, NO_HELLO: 400, UNSUPPORTED_VERSION: 400, UNAUTHORIZED: 401, FORBIDDEN: 403, NOT_FOUND: 404,
@@ -89,7 +91,8 @@ export function createApi(ctx: HubContext, limiter: RateLimiter, providerName: s
     }
     switch (`${method} ${sub ?? ''}`) {
       case 'GET ': {
-        const snap = await buildSnapshot(ctx, id, 0, () => {});
+        // Points come from /metrics; this is the run's record without them.
+        const snap = await buildSnapshot(ctx, id, NO_POINTS, () => {});
         return send(res, 200, { ok: true, data: { run: snap.run, epochs: snap.epochs, annotations: snap.annotations, predictions: snap.predictions, lastSeq: snap.lastSeq } });
       }
       case 'POST stop':

@@ -84,12 +84,9 @@ export async function setRunStatus(ctx: HubContext, runId: string, status: HubRu
     state.status = status;
   });
   const run = (await announce(ctx, runId)) ?? (await getRunSummary(ctx, runId));
-  if (isFinished(status) && !(await hasTrainer(ctx, runId))) release(ctx, runId);
+  // A trainer that still sends events for it (one coming back) loads it again.
+  if (isFinished(status)) release(ctx, runId);
   return run;
-}
-
-async function hasTrainer(ctx: HubContext, runId: string): Promise<boolean> {
-  return ctx.runs.get(runId)?.trainerId != null && ctx.runs.get(runId)?.status !== 'interrupted';
 }
 
 

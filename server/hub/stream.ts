@@ -24,6 +24,8 @@ interface LiveRun {
   timer: NodeJS.Timeout | null;
   /** When the last frame went out (ms). */
   sentAt: number;
+  /** Highest seq published (sent or pending). */
+  publishedSeq: number;
 }
 
 export interface LiveStreams {
@@ -110,14 +112,17 @@ export function createLiveStreams(broadcast: Broadcast, frameMs = 50): LiveStrea
   return {
     open(runId, storedSeq) {
       if (runs.has(runId)) return;
-      runs.set(runId, { pending: [], sentSeq: storedSeq, storedSeq, tail: [], timer: null, sentAt: 0 });
+      runs.set(runId, { pending: [], sentSeq: storedSeq, storedSeq, tail: [], timer: null, sentAt: 0, publishedSeq: storedSeq });
     },
     isOpen: (runId) => runs.has(runId),
     publish(runId, events) {
       const run = runs.get(runId);
-      if (!run || events.length === 0) return;
-      run.pending.push(...events);
-      run.tail.push(...events);
+      // Events published before (a resend after a failed write) are not sent twice.
+      const fresh = run ? events.filter((e) => e.seq > run.publishedSeq) : [];
+      if (!run || fresh.length === 0) return;
+      run.publishedSeq = fresh[fresh.length - 1].seq;
+      run.pending.push(...fresh);
+      run.tail.push(...fresh);
       // Throttle, leading edge: a frame goes out at once if the last one is at least frameMs
       // old, else when it will be; so a room gets at most 1000/frameMs frames a second and a
       // point waits at most frameMs (usually far less).
