@@ -129,6 +129,22 @@ describe('bad input', () => {
     assert.equal(error.data?.error, 'INVALID');
   });
 
+  test('a message over the size limit closes that connection only; the hub keeps serving', async () => {
+    const small = await startHub({ maxMessageBytes: 256 * 1024 });
+    try {
+      const greedy = await connectBrowser(small.url, 'Greedy');
+      const other = await connectBrowser(small.url, 'Other');
+      const gone = new Promise<string>((resolve) => greedy.socket.once('disconnect', (reason) => resolve(reason)));
+      greedy.socket.emit('hello', { name: 'x'.repeat(400 * 1024) } as never, (() => {}) as never);
+      assert.equal(await gone, 'transport close');
+      const still = await other.call('run:start', { hyperparams: { epochs: 1 } });
+      assert.ok(still.ok, 'others are unaffected');
+      other.close();
+    } finally {
+      await small.close();
+    }
+  });
+
   test('annotations are rate-limited per person', async () => {
     const bob = await connectBrowser(hub.url, 'Bob');
     const results = [];

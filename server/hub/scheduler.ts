@@ -53,10 +53,11 @@ export function createScheduler(ctx: HubContext) {
     } catch {
       result = { ok: false, error: 'UNAVAILABLE', message: 'the trainer did not answer' };
     }
-    if (result.ok) return;
-    ctx.log(`run ${job.runId}: trainer ${socket.data.trainerId} refused the job: ${result.message}`);
-    if (result.error === 'INVALID') {
-      await setRunStatus(ctx, job.runId, 'failed', `the trainer refused the job: ${result.message}`);
+    if (result?.ok === true) return;
+    const refusal = result && typeof result === 'object' && 'error' in result ? result : { ok: false as const, error: 'INVALID' as const, message: 'the trainer answered with something that is not an ack' };
+    ctx.log(`run ${job.runId}: trainer ${socket.data.trainerId} refused the job: ${refusal.message}`);
+    if (refusal.error === 'INVALID') {
+      await setRunStatus(ctx, job.runId, 'failed', `the trainer refused the job: ${refusal.message}`);
     } else {
       // Give it back to the queue for another try (or another trainer).
       await ctx.db.run.updateMany({ where: { id: job.runId, trainerId: socket.data.trainerId, status: 'queued' }, data: { trainerId: null } });
