@@ -11,6 +11,7 @@ import { ConfigError, readConfig, USAGE } from './config';
 import { createHub, type Hub } from './hub/hub';
 import { startLocalTrainer, type LocalTrainer } from './localTrainer';
 import { createWebHandler, isNextUpgrade } from './web';
+import { runMain } from './trainer/runMain';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const log = (line: string) => process.stderr.write(`[livetrain] ${line}\n`);
@@ -83,10 +84,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error) => {
-    process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runMain(main);

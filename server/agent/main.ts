@@ -11,6 +11,7 @@ import { initBackend } from '../trainer/backend';
 import { backendChoiceSchema } from '../trainer/config';
 import { loadMnist, resolveDataDir, type MnistData } from '../trainer/data/mnist';
 import { connectToHub } from './hubLink';
+import { runMain } from '../trainer/runMain';
 
 const USAGE = `usage: npm run trainer -- [--hub URL] [--token TOKEN] [--backend auto|tensorflow-gpu|tensorflow|webgpu|wasm|cpu]
                            [--concurrency N] [--data-dir DIR] [--checkpoint-dir DIR] [--id NAME]
@@ -83,10 +84,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error) => {
-    process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runMain(main);

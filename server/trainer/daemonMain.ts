@@ -18,6 +18,7 @@ import { backendChoiceSchema } from './config';
 import { initBackend } from './backend';
 import { createDaemon, type DaemonMessage } from './daemon';
 import { loadMnist, resolveDataDir, type MnistData } from './data/mnist';
+import { runMain } from './runMain';
 
 const inputSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('job'), job: z.unknown() }),
@@ -79,10 +80,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error) => {
-    process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runMain(main);
