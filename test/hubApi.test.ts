@@ -74,6 +74,28 @@ async function fullFlow(hub: TestHub): Promise<void> {
     assert.equal(full.batches.length, points.length);
     assert.ok(full.annotations.some((a) => a.text === 'from a script'));
 
+    // Test digits by index, and a prediction from the run's final checkpoint.
+    const digits = await api<{ digits: Array<{ index: number; label: number; pixels: string }> }>(hub, 'GET', '/api/digits?split=test&indices=0,1,2');
+    assert.equal(digits.status, 200, digits.text);
+    assert.deepEqual(digits.json!.data.digits.map((d) => [d.index, d.label]), [[0, 7], [1, 2], [2, 1]], 'MNIST test digits 0..2 are 7, 2, 1');
+    const pixels = [...Buffer.from(digits.json!.data.digits[0].pixels, 'base64')];
+    assert.equal(pixels.length, 784);
+    const predicted = await api<{ checkpoint: { step: number }; predictions: Array<{ predicted: number; probabilities: number[] }> }>(hub, 'POST', `/api/runs/${runId}/predict`, { pixels });
+    assert.equal(predicted.status, 200, predicted.text);
+    assert.equal(predicted.json!.data.checkpoint.step, one.json!.data.run.totalSteps, 'the final checkpoint');
+    const probs = predicted.json!.data.predictions[0].probabilities;
+    assert.equal(probs.length, 10);
+    assert.ok(Math.abs(probs.reduce((a, b) => a + b, 0) - 1) < 1e-4);
+    assert.equal(predicted.json!.data.predictions[0].predicted, probs.indexOf(Math.max(...probs)));
+    assert.equal((await api(hub, 'POST', `/api/runs/${runId}/predict`, { pixels: pixels.slice(1) })).status, 400);
+    assert.equal((await api(hub, 'POST', `/api/runs/${runId}/predict`, { pixels: pixels.map(() => 300) })).status, 400);
+    assert.equal((await api(hub, 'GET', '/api/digits?indices=10000')).status, 400);
+    assert.equal((await api(hub, 'GET', '/api/digits?indices=1;drop')).status, 400);
+    const fresh = await api<{ run: { id: string } }>(hub, 'POST', '/api/runs', { hyperparams: { epochs: 1 } });
+    const early = await api(hub, 'POST', `/api/runs/${fresh.json!.data.run.id}/predict`, { pixels });
+    assert.equal(early.status, 409, 'no checkpoint yet');
+    assert.equal((await api(hub, 'POST', `/api/runs/${fresh.json!.data.run.id}/stop`)).status, 200);
+
     const stop = await api(hub, 'POST', `/api/runs/${runId}/stop`);
     assert.equal(stop.status, 409, 'a completed run cannot be stopped');
   } finally {

@@ -10,6 +10,7 @@ import { addNote, listAnnotations, type RateLimiter } from './annotations';
 import { presentedToken, tokenMatches } from './auth';
 import { fieldErrors } from './browser';
 import { HubError, toFailure, type HubContext } from './context';
+import type { DigitService } from './digits';
 import { exportRun } from './export';
 import { controlRun, getRunSummary, startRun, type Actor } from './runs';
 import { buildSnapshot } from './snapshot';
@@ -32,6 +33,16 @@ const startBody = z.object({
 const annotationBody = z.object({ step: z.number().int().min(0), text: browserSchemas['annotation:add'].shape.text, author: z.string().trim().min(1).max(64).optional() });
 const lrBody = z.object({ learningRate: browserSchemas['run:set-lr'].shape.learningRate });
 const seqQuery = z.coerce.number().int().min(0);
+const digitsQuery = z.object({
+  split: z.enum(['train', 'test']).default('test'),
+  indices: z
+    .string()
+    .regex(/^\d+(,\d+)*$/, 'comma-separated digit indices')
+    .transform((s) => s.split(',').map(Number))
+    .refine((a) => a.length <= 1000, 'at most 1000 digits at a time'),
+});
+const image = z.array(z.number().min(0).max(255)).length(784, 'a digit is 28×28 = 784 grey values');
+const predictBody = z.union([z.object({ pixels: image }).transform((b) => [b.pixels]), z.object({ images: z.array(image).min(1).max(16) }).transform((b) => b.images)]);
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -62,7 +73,7 @@ function parse<T extends z.ZodType>(schema: T, input: unknown, what: string): z.
 }
 
 /** Handles /api/* requests; returns false for other paths. */
-export function createApi(ctx: HubContext, limiter: RateLimiter, providerName: string) {
+export function createApi(ctx: HubContext, limiter: RateLimiter, providerName: string, digits: DigitService) {
   const started = Date.now();
   const apiActor = (name?: string): Actor => ({ id: null, name: name ?? 'api' });
 
@@ -76,6 +87,10 @@ export function createApi(ctx: HubContext, limiter: RateLimiter, providerName: s
       return send(res, 200, { ok: true, data: { status: 'ok', protocolVersion: PROTOCOL_VERSION, database: providerName, trainers, uptimeSec: Math.round((Date.now() - started) / 1000) } });
     }
     if (!tokenMatches(ctx.options.browserToken, presentedToken(req))) throw new HubError('UNAUTHORIZED', 'a valid team token is required (Authorization: Bearer …)');
+    if (head === 'digits' && parts.length === 1 && method === 'GET') {
+      const q = parse(digitsQuery, Object.fromEntries(url.searchParams), 'digit query');
+      return send(res, 200, { ok: true, data: { split: q.split, digits: await digits.digits(q.split, q.indices) } });
+    }
     if (head !== 'runs' || extra !== undefined) throw new HubError('NOT_FOUND', `no route ${method} ${url.pathname}`);
     if (!id) {
       if (method === 'GET') {
@@ -117,6 +132,10 @@ export function createApi(ctx: HubContext, limiter: RateLimiter, providerName: s
         const rows = epoch === undefined ? [] : await ctx.db.misclassified.findMany({ where: { runId: id, epoch }, orderBy: { index: 'asc' } });
         const items = rows.map((r) => ({ index: r.index, label: r.label, predicted: r.predicted, probabilities: r.probabilities as number[] }));
         return send(res, 200, { ok: true, data: { epoch: epoch ?? null, items } });
+      }
+      case 'POST predict': {
+        const images = parse(predictBody, await readJson(req), 'digit');
+        return send(res, 200, { ok: true, data: await digits.predict(id, images) });
       }
       case 'GET export':
         return exportRun(ctx, id, url.searchParams.get('format') ?? 'json', res);

@@ -12,6 +12,7 @@ import { handleLogin, presentedToken, tokenMatches } from './auth';
 import { attachBrowsers } from './browser';
 import type { BrowserServer, HubContext, HubOptions, TrainerNamespace } from './context';
 import { createApi } from './http';
+import { createDigitService } from './digits';
 import { createIngest } from './ingest';
 import { cancelPresence } from './presence';
 import { afterCommit } from './runs';
@@ -28,6 +29,8 @@ export interface HubDeps extends Partial<HubOptions> {
   maxRows?: number;
   /** Live frame interval per room (50 ms = 20 frames/s). */
   frameMs?: number;
+  /** MNIST directory for digit pixels (default: the bundled files). */
+  dataDir?: string;
   /** Largest Socket.IO message accepted (trainer event batches are the big ones). */
   maxMessageBytes?: number;
 }
@@ -62,7 +65,8 @@ export async function createHub(httpServer: HttpServer, deps: HubDeps): Promise<
   ctx = { db: deps.db, io, trainers, streams, ingest, options, runs: new Map(), log, schedule: () => trainerSide.schedule() };
   const trainerSide = attachTrainers(ctx);
   attachBrowsers(ctx);
-  const api = createApi(ctx, createRateLimiter(options.annotationsPerMinute, 60_000), deps.provider);
+  const digits = createDigitService(ctx, { dataDir: deps.dataDir });
+  const api = createApi(ctx, createRateLimiter(options.annotationsPerMinute, 60_000), deps.provider, digits);
   await trainerSide.recover();
 
   return {
@@ -87,6 +91,7 @@ export async function createHub(httpServer: HttpServer, deps: HubDeps): Promise<
       await new Promise<void>((resolve) => io.close(() => resolve()));
       await ingest.close();
       streams.closeAll();
+      digits.dispose();
     },
   };
 }

@@ -99,6 +99,11 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
   } catch (error) {
     throw new CheckpointError(file, `cannot read checkpoint (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
   }
+  return decodeCheckpoint(buf, file);
+}
+
+/** Parses and validates checkpoint bytes (e.g. stored by the hub); `file` names it in errors. */
+export function decodeCheckpoint(buf: Buffer, file: string): Checkpoint {
   if (buf.length < 12 || buf.toString('ascii', 0, 8) !== MAGIC) throw new CheckpointError(file, 'not a Livetrain checkpoint');
   const headerLength = buf.readUInt32LE(8);
   if (12 + headerLength > buf.length) throw new CheckpointError(file, 'truncated header');

@@ -1,0 +1,83 @@
+/**
+ * Test digits and predictions for the dashboard: the pixels of test-set digits by index (for
+ * the prediction panel, the confusion matrix and the misclassified gallery), and predictions
+ * of a drawn digit from a run's latest stored checkpoint. TensorFlow.js (wasm) and the dataset
+ * load on first use, so a hub that is never asked pays nothing.
+ */
+import { initBackend } from '../trainer/backend';
+import { decodeCheckpoint } from '../trainer/checkpoint';
+import { loadMnist, resolveDataDir, type MnistData } from '../trainer/data/mnist';
+import { createPredictor, digitPixels, PredictInputError, type Predictor } from '../trainer/predict';
+import { HubError, type HubContext } from './context';
+
+export interface WireDigit {
+  index: number;
+  label: number;
+  /** 784 grey values 0–255, row-major, base64. */
+  pixels: string;
+}
+
+export interface DigitService {
+  digits(split: 'train' | 'test', indices: number[]): Promise<WireDigit[]>;
+  predict(runId: string, images: number[][]): Promise<{ checkpoint: { step: number; epoch: number; seq: number }; predictions: Array<{ predicted: number; probabilities: number[] }> }>;
+  dispose(): void;
+}
+
+const CACHED_PREDICTORS = 4;
+
+export function createDigitService(ctx: HubContext, opts: { dataDir?: string } = {}): DigitService {
+  let data: Promise<MnistData> | null = null;
+  let backend: Promise<unknown> | null = null;
+  /** Predictors by checkpoint row id, most recently used last. */
+  const predictors = new Map<number, Predictor>();
+
+  const dataset = () => (data ??= loadMnist({ dataDir: resolveDataDir(opts.dataDir) }));
+
+  async function predictorFor(runId: string) {
+    const row = await ctx.db.checkpoint.findFirst({ where: { runId, data: { not: null } }, orderBy: { seq: 'desc' } });
+    if (!row?.data) {
+      const run = await ctx.db.run.findUnique({ where: { id: runId }, select: { id: true } });
+      if (!run) throw new HubError('NOT_FOUND', `no run ${runId}`);
+      throw new HubError('CONFLICT', 'this run has no checkpoint yet: one is saved at the end of each epoch and when it stops');
+    }
+    let predictor = predictors.get(row.id);
+    if (predictor) {
+      predictors.delete(row.id);
+    } else {
+      backend ??= initBackend('wasm');
+      await backend;
+      predictor = createPredictor(decodeCheckpoint(Buffer.from(row.data), `checkpoint ${row.id} of run ${runId}`));
+      if (predictors.size >= CACHED_PREDICTORS) {
+        const [oldest, evicted] = predictors.entries().next().value!;
+        predictors.delete(oldest);
+        evicted.dispose();
+      }
+    }
+    predictors.set(row.id, predictor);
+    return { predictor, row };
+  }
+
+  return {
+    async digits(split, indices) {
+      const set = (await dataset())[split];
+      return indices.map((index) => {
+        if (index >= set.count) throw new HubError('INVALID', `digit index ${index} is out of range 0–${set.count - 1}`, { indices: 'out of range' });
+        return { index, label: set.labels[index], pixels: Buffer.from(digitPixels(set, index)).toString('base64') };
+      });
+    },
+    async predict(runId, images) {
+      const { predictor, row } = await predictorFor(runId);
+      try {
+        const predictions = await predictor.predict(images);
+        return { checkpoint: { step: row.step, epoch: row.epoch, seq: row.seq }, predictions };
+      } catch (error) {
+        if (error instanceof PredictInputError) throw new HubError('INVALID', error.message);
+        throw error;
+      }
+    },
+    dispose() {
+      for (const p of predictors.values()) p.dispose();
+      predictors.clear();
+    },
+  };
+}
