@@ -137,7 +137,8 @@ export interface ServerToClientEvents {
   'annotation:deleted': (msg: { runId: string; id: number }) => void;
   /** Who watches `runId`; `runId: null` is everyone connected (the runs page). */
   presence: (msg: { runId: string | null; users: PresenceUser[] }) => void;
-  'runs:changed': (msg: { run: RunSummary }) => void;
+  /** `loss`: the latest batch loss, for the runs list's live sparkline. */
+  'runs:changed': (msg: { run: RunSummary; loss?: number | null }) => void;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -40,6 +40,11 @@ async function fullFlow(hub: TestHub): Promise<void> {
     assert.equal(note.status, 201);
     await ada.waitFor('annotation:added', (p) => p.annotation.text === 'from a script' && p.annotation.authorName === 'ci');
 
+    const spark = await api<{ sparklines: Record<string, number[]> }>(hub, 'GET', `/api/runs/sparklines?ids=${runId},nope&points=5`);
+    assert.equal(spark.status, 200, spark.text);
+    assert.equal(spark.json!.data.sparklines[runId].length, 5, 'five step buckets');
+    assert.ok(spark.json!.data.sparklines[runId].every((l) => l > 0));
+    assert.equal(spark.json!.data.sparklines.nope, undefined);
     const list = await api<{ runs: Array<{ id: string; status: string }> }>(hub, 'GET', '/api/runs');
     assert.equal(list.json!.data.runs.find((r) => r.id === runId)?.status, 'completed');
     const one = await api<{ run: { totalSteps: number; finalTestAccuracy: number }; epochs: Array<{ epoch: number; confusion: number[][] }>; annotations: unknown[] }>(hub, 'GET', `/api/runs/${runId}`);

@@ -30,6 +30,8 @@ export interface RunState {
   acceptedSeq: number;
   lastStep: number;
   learningRate: number | null;
+  /** Latest batch loss received. */
+  lastLoss: number | null;
   /** Status last announced to browsers (run:status). */
   announcedStatus: string;
   /** When runs:changed last went out for this run (ms). */

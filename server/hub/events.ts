@@ -26,6 +26,7 @@ export async function runState(ctx: HubContext, runId: string): Promise<RunState
     acceptedSeq: run.lastSeq,
     lastStep: run.lastStep,
     learningRate: null,
+    lastLoss: null,
     announcedStatus: run.status,
     announcedAt: 0,
     chain: Promise.resolve(),
@@ -98,6 +99,7 @@ function patchFor(ctx: HubContext, runId: string, state: RunState, events: Train
       case 'metrics:batch':
         patch.lastStep = state.lastStep = e.point.step;
         state.learningRate = e.point.learningRate;
+        state.lastLoss = e.point.loss;
         break;
       case 'metrics:epoch':
         Object.assign(patch, {

@@ -57,3 +57,20 @@ export async function exportRun(ctx: HubContext, runId: string, format: string, 
   }
   res.end(']}');
 }
+
+/**
+ * A loss sparkline per run: the mean loss in `points` equal step buckets, computed in the
+ * database (a run may have hundreds of thousands of batches).
+ */
+export async function sparklines(ctx: HubContext, ids: string[], points: number): Promise<Record<string, number[]>> {
+  const runs = await ctx.db.run.findMany({ where: { id: { in: ids } }, select: { id: true, lastStep: true } });
+  const out: Record<string, number[]> = {};
+  for (const run of runs) {
+    const span = Math.max(1, run.lastStep);
+    const rows = await ctx.db.$queryRaw<Array<{ bucket: number | bigint; loss: number }>>`
+      SELECT ((step - 1) * CAST(${points} AS INTEGER)) / CAST(${span} AS INTEGER) AS bucket, CAST(AVG(loss) AS DOUBLE PRECISION) AS loss
+      FROM "BatchMetric" WHERE "runId" = ${run.id} GROUP BY bucket ORDER BY bucket`;
+    out[run.id] = rows.map((r) => Number(r.loss)).filter(Number.isFinite);
+  }
+  return out;
+}

@@ -11,7 +11,7 @@ import { presentedToken, tokenMatches } from './auth';
 import { fieldErrors } from './browser';
 import { HubError, toFailure, type HubContext } from './context';
 import type { DigitService } from './digits';
-import { exportRun } from './export';
+import { exportRun, sparklines } from './export';
 import { controlRun, getRunSummary, startRun, type Actor } from './runs';
 import { buildSnapshot } from './snapshot';
 import { toRunSummary, toWirePoint } from './wire';
@@ -40,6 +40,10 @@ const digitsQuery = z.object({
     .regex(/^\d+(,\d+)*$/, 'comma-separated digit indices')
     .transform((s) => s.split(',').map(Number))
     .refine((a) => a.length <= 1000, 'at most 1000 digits at a time'),
+});
+const sparklineQuery = z.object({
+  ids: z.string().transform((s) => s.split(',').filter(Boolean)).refine((a) => a.length >= 1 && a.length <= 200, '1 to 200 run ids'),
+  points: z.coerce.number().int().min(2).max(500).default(60),
 });
 const image = z.array(z.number().min(0).max(255)).length(784, 'a digit is 28×28 = 784 grey values');
 const predictBody = z.union([z.object({ pixels: image }).transform((b) => [b.pixels]), z.object({ images: z.array(image).min(1).max(16) }).transform((b) => b.images)]);
@@ -92,6 +96,10 @@ export function createApi(ctx: HubContext, limiter: RateLimiter, providerName: s
       return send(res, 200, { ok: true, data: { split: q.split, digits: await digits.digits(q.split, q.indices) } });
     }
     if (head !== 'runs' || extra !== undefined) throw new HubError('NOT_FOUND', `no route ${method} ${url.pathname}`);
+    if (id === 'sparklines' && method === 'GET' && !sub) {
+      const q = parse(sparklineQuery, Object.fromEntries(url.searchParams), 'sparkline query');
+      return send(res, 200, { ok: true, data: { sparklines: await sparklines(ctx, q.ids, q.points) } });
+    }
     if (!id) {
       if (method === 'GET') {
         const limit = parse(z.coerce.number().int().min(1).max(1000).default(200), url.searchParams.get('limit') ?? undefined, 'limit');

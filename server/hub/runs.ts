@@ -42,7 +42,7 @@ export async function announce(ctx: HubContext, runId: string): Promise<RunSumma
   // last points.
   if (statusChanged) ctx.streams.flush(runId);
   if (statusChanged) ctx.io.to(runRoom(runId)).emit('run:status', { runId, status: run.status, message: run.statusMessage, run });
-  ctx.io.emit('runs:changed', { run });
+  ctx.io.emit('runs:changed', { run, loss: state?.lastLoss ?? null });
   if (state) {
     state.announcedStatus = run.status;
     state.announcedAt = now;
