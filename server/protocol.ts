@@ -135,8 +135,11 @@ export interface ServerToClientEvents {
   'annotation:added': (msg: { annotation: WireAnnotation }) => void;
   'annotation:edited': (msg: { annotation: WireAnnotation }) => void;
   'annotation:deleted': (msg: { runId: string; id: number }) => void;
-  /** Who watches `runId`; `runId: null` is everyone connected (the runs page). */
-  presence: (msg: { runId: string | null; users: PresenceUser[] }) => void;
+  /**
+   * Who watches `runId`; `runId: null` is everyone connected (the runs page). At most 50
+   * people are listed; `total` counts them all.
+   */
+  presence: (msg: { runId: string | null; users: PresenceUser[]; total: number }) => void;
   /** `loss`: the latest batch loss, for the runs list's live sparkline. */
   'runs:changed': (msg: { run: RunSummary; loss?: number | null }) => void;
 }
@@ -236,4 +239,4 @@ export const checkpointUploadSchema = z.object({
   data: z.instanceof(Uint8Array).refine((d) => d.byteLength <= 32 * 1024 * 1024, 'checkpoint larger than 32 MiB'),
 });
 
-export type { BackendInfo };
+export type { BackendInfo, BatchPoint, DigitPrediction, EpochSummary };

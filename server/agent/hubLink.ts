@@ -28,10 +28,19 @@ export interface HubLinkOptions extends Omit<DaemonOptions, 'output'> {
 }
 
 interface Outbox {
+  /** Unacknowledged events, in seq order. */
   events: TrainerEvent[];
   reports: Report[];
-  inFlight: boolean;
+  /** Messages sent on this connection and not answered yet. */
+  inFlight: number;
+  /** Highest seq sent on this connection. */
+  sentSeq: number;
+  /** Waiting a moment before resending after a refusal or a timeout. */
+  backoff: boolean;
 }
+
+/** Event messages of one run on the wire at once, unacknowledged. */
+const MAX_IN_FLIGHT = 8;
 
 export interface HubLink {
   readonly socket: Socket<HubToTrainerEvents, TrainerToHubEvents>;
@@ -50,10 +59,12 @@ export function connectToHub(opts: HubLinkOptions): HubLink {
   let drainWaiters: Array<() => void> = [];
   const ackTimeoutMs = opts.ackTimeoutMs ?? 30_000;
   let lastRejection: string | null = null;
+  /** Bumped on every (re)connect. */
+  let connection = 0;
 
   const box = (runId: string) => {
     let b = outboxes.get(runId);
-    if (!b) outboxes.set(runId, (b = { events: [], reports: [], inFlight: false }));
+    if (!b) outboxes.set(runId, (b = { events: [], reports: [], inFlight: 0, sentSeq: 0, backoff: false }));
     return b;
   };
 
@@ -105,7 +116,7 @@ export function connectToHub(opts: HubLinkOptions): HubLink {
 
   function settle(runId: string): void {
     const b = outboxes.get(runId);
-    if (!b || b.inFlight || b.events.length > 0) return;
+    if (!b || b.inFlight > 0 || b.events.length > 0) return;
     if (socket.connected) for (const r of b.reports.splice(0)) socket.emit('trainer:report', r);
     const stillRunning = daemon.runs.running.includes(runId) || daemon.runs.queued.includes(runId);
     if (b.reports.length === 0 && !stillRunning) outboxes.delete(runId);
@@ -115,40 +126,69 @@ export function connectToHub(opts: HubLinkOptions): HubLink {
     }
   }
 
+  /**
+   * Sends what has not been sent on this connection, without waiting for earlier acks (up to
+   * MAX_IN_FLIGHT messages): the hub acks after its database commit, every ~200 ms, and
+   * live watchers should not wait for that.
+   */
   function pump(runId: string): void {
     const b = outboxes.get(runId);
-    if (!b || b.inFlight || !socket.connected) return;
+    if (!b || !socket.connected || b.backoff) return;
     if (b.events.length === 0) return settle(runId);
-    const batch = b.events.slice(0, 2000);
-    b.inFlight = true;
-    socket
-      .timeout(ackTimeoutMs)
-      .emitWithAck('trainer:events', { runId, events: batch })
-      .then(
-        (result: Result<{ storedSeq: number }>) => onAck(runId, batch, result),
-        () => {
-          log(`${runId}: no ack from the hub within ${ackTimeoutMs} ms; will resend`);
-          return true;
-        },
-      )
-      .then((later) => {
-        const resend = () => {
-          b.inFlight = false;
+    const generation = connection;
+    while (b.inFlight < MAX_IN_FLIGHT) {
+      const from = firstAfter(b.events, b.sentSeq);
+      if (from >= b.events.length) break;
+      const batch = b.events.slice(from, from + 2000);
+      b.sentSeq = batch[batch.length - 1].seq;
+      b.inFlight++;
+      socket
+        .timeout(ackTimeoutMs)
+        .emitWithAck('trainer:events', { runId, events: batch })
+        .then(
+          (result: Result<{ storedSeq: number }>) => onAck(runId, batch, result),
+          () => {
+            log(`${runId}: no ack from the hub within ${ackTimeoutMs} ms; will resend`);
+            return true;
+          },
+        )
+        .then((later) => {
+          // Acks of an older connection are void: everything unacked was resent since.
+          if (generation !== connection) return;
+          b.inFlight--;
+          if (later && !b.backoff) {
+            b.backoff = true;
+            setTimeout(() => {
+              b.backoff = false;
+              b.sentSeq = 0; // resend everything not acked, in order
+              pump(runId);
+            }, 1000);
+          }
           pump(runId);
-        };
-        if (later) setTimeout(resend, 1000);
-        else resend();
-      });
+        });
+    }
   }
 
-  /** Applies an ack; true when the batch should be sent again a little later. */
+  /** Index of the first event with seq > `seq` (events are in seq order). */
+  function firstAfter(events: TrainerEvent[], seq: number): number {
+    let lo = 0;
+    let hi = events.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (events[mid].seq <= seq) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Applies an ack; true when unacked events should be sent again a little later. */
   function onAck(runId: string, batch: TrainerEvent[], result: Result<{ storedSeq: number }>): boolean {
     const b = box(runId);
     if (result.ok) {
       const stored = result.data.storedSeq;
-      const acked = b.events.filter((e) => e.seq <= stored);
-      b.events = b.events.filter((e) => e.seq > stored);
-      for (const e of acked) if (e.type === 'checkpoint') void upload(runId, e.seq, e.path);
+      const cut = firstAfter(b.events, stored);
+      for (const e of b.events.slice(0, cut)) if (e.type === 'checkpoint') void upload(runId, e.seq, e.path);
+      b.events = b.events.slice(cut);
       return false;
     }
     log(`${runId}: the hub refused ${batch.length} events: ${result.error} ${result.message}`);
@@ -173,6 +213,12 @@ export function connectToHub(opts: HubLinkOptions): HubLink {
 
   socket.on('connect', () => {
     log(`connected to ${opts.hubUrl} as ${opts.trainerId}`);
+    // A new connection: nothing is in flight on it; resend every unacked event in order.
+    connection++;
+    for (const b of outboxes.values()) {
+      b.inFlight = 0;
+      b.sentSeq = 0;
+    }
     for (const runId of outboxes.keys()) pump(runId);
   });
   socket.on('connect_error', (error) => log(`cannot connect to the hub: ${error.message}`));

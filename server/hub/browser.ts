@@ -19,9 +19,9 @@ import {
 import { addNote, createRateLimiter, deleteNote, editNote } from './annotations';
 import { presentedToken, parseCookies, TOKEN_COOKIE, tokenMatches } from './auth';
 import { HubError, toFailure, type HubContext } from './context';
-import { announcePresence, colourFor, presenceOf } from './presence';
+import { announcePresence, colourFor, presenceOf, PRESENCE_LIST_MAX } from './presence';
 import { controlRun, startRun, type Actor } from './runs';
-import { buildSnapshot } from './snapshot';
+import { sharedSnapshot } from './snapshot';
 import { runRoom } from './stream';
 
 interface SocketData {
@@ -98,13 +98,13 @@ export function attachBrowsers(ctx: HubContext): void {
 
     on('run:watch', async ({ runId, afterSeq }) => {
       actor();
-      const snapshot = await buildSnapshot(ctx, runId, afterSeq ?? 0, () => {
+      const snapshot = await sharedSnapshot(ctx, runId, afterSeq ?? 0, () => {
         socket.join(runRoom(runId));
         socket.data.watching.add(runId);
       });
-      snapshot.presence = await presenceOf(ctx, runId);
       announcePresence(ctx, runId);
-      return snapshot;
+      // The snapshot may be shared with others who asked at the same moment: copy, don't mutate.
+      return { ...snapshot, presence: (await presenceOf(ctx, runId)).slice(0, PRESENCE_LIST_MAX) };
     });
 
     on('run:unwatch', async ({ runId }) => {

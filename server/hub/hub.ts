@@ -21,8 +21,7 @@ import { attachTrainers } from './trainers';
 
 export interface HubDeps extends Partial<HubOptions> {
   db: Db;
-  /** 'sqlite' | 'postgresql', reported by /api/health. */
-  provider: string;
+  provider: 'sqlite' | 'postgresql';
   log?: (line: string) => void;
   /** Ingest batching: flush every `flushMs` or at `maxRows` rows. */
   flushMs?: number;
@@ -61,7 +60,7 @@ export async function createHub(httpServer: HttpServer, deps: HubDeps): Promise<
   const trainers = io.of(TRAINER_NAMESPACE) as unknown as TrainerNamespace;
   const streams = createLiveStreams((room, event, ...args) => io.to(room).emit(event, ...args), deps.frameMs ?? 50);
   let ctx!: HubContext;
-  const ingest = createIngest({ db: deps.db, flushMs: deps.flushMs, maxRows: deps.maxRows, log, onCommitted: (stored) => afterCommit(ctx, stored) });
+  const ingest = createIngest({ db: deps.db, provider: deps.provider, flushMs: deps.flushMs, maxRows: deps.maxRows, log, onCommitted: (stored) => afterCommit(ctx, stored) });
   ctx = { db: deps.db, io, trainers, streams, ingest, options, runs: new Map(), log, schedule: () => trainerSide.schedule() };
   const trainerSide = attachTrainers(ctx);
   attachBrowsers(ctx);

@@ -6,6 +6,7 @@
  * acknowledged event survive a hub crash.
  */
 import type { Prisma } from '../db/generated/sqlite/client';
+import { bulkInsert } from '../db/bulk';
 import type { Db } from '../db/client';
 import type { TrainerEvent } from '../trainer/events';
 
@@ -23,6 +24,7 @@ interface Pending {
 
 export interface IngestOptions {
   db: Db;
+  provider: 'sqlite' | 'postgresql';
   flushMs?: number;
   maxRows?: number;
   /** Called after each commit with the runs it touched and their stored seq. */
@@ -76,7 +78,7 @@ export function createIngest(opts: IngestOptions): Ingest {
   async function writeWithRetry(batch: Pending[]): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await write(opts.db, batch);
+        await write(opts.db, opts.provider, batch);
         break;
       } catch (error) {
         if (attempt >= RETRY_DELAYS_MS.length) {
@@ -114,11 +116,20 @@ export function createIngest(opts: IngestOptions): Ingest {
 }
 
 /** Builds every row of a batch and writes them, with each run's patch, in one transaction. */
-async function write(db: Db, batch: Pending[]): Promise<void> {
-  const batches: Prisma.BatchMetricCreateManyInput[] = [];
+/**
+ * A double as its shortest round-trip decimal text: Prisma's raw path rounds number arguments
+ * to 15–16 digits, the database parses this text back to the very same double.
+ */
+const exact = (x: number) => String(x);
+
+const BATCH_COLUMNS = ['runId', 'seq', 'epoch', 'batch', 'step', 'loss', 'accuracy', 'learningRate', 'samplesPerSec', 'time'] as const;
+const MISCLASSIFIED_COLUMNS = ['runId', 'seq', 'epoch', 'index', 'label', 'predicted', 'probabilities'] as const;
+
+async function write(db: Db, provider: 'sqlite' | 'postgresql', batch: Pending[]): Promise<void> {
+  const batches: unknown[][] = [];
   const epochs: Prisma.EpochMetricCreateManyInput[] = [];
   const confusions: Prisma.ConfusionMatrixCreateManyInput[] = [];
-  const misclassified: Prisma.MisclassifiedCreateManyInput[] = [];
+  const misclassified: unknown[][] = [];
   const panels: Prisma.PredictionPanelCreateManyInput[] = [];
   const checkpoints: Prisma.CheckpointCreateManyInput[] = [];
   const patches = new Map<string, RunPatch>();
@@ -127,7 +138,7 @@ async function write(db: Db, batch: Pending[]): Promise<void> {
       const { runId, seq } = e;
       switch (e.type) {
         case 'metrics:batch':
-          batches.push({ runId, seq, ...e.point });
+          batches.push([runId, seq, e.point.epoch, e.point.batch, e.point.step, exact(e.point.loss), exact(e.point.accuracy), exact(e.point.learningRate), exact(e.point.samplesPerSec), exact(e.point.time)]);
           break;
         case 'metrics:epoch': {
           const { confusion, ...s } = e.summary;
@@ -136,7 +147,7 @@ async function write(db: Db, batch: Pending[]): Promise<void> {
           break;
         }
         case 'misclassified':
-          for (const d of e.items) misclassified.push({ runId, seq, epoch: e.epoch, index: d.index, label: d.label, predicted: d.predicted, probabilities: d.probabilities });
+          for (const d of e.items) misclassified.push([runId, seq, e.epoch, d.index, d.label, d.predicted, JSON.stringify(d.probabilities)]);
           break;
         case 'predictions':
           panels.push({ runId, seq, step: e.step, epoch: e.epoch, items: e.items as unknown as Prisma.InputJsonValue, time: p.receivedAt });
@@ -154,10 +165,11 @@ async function write(db: Db, batch: Pending[]): Promise<void> {
     patches.set(p.runId, { ...patches.get(p.runId), ...p.patch, lastSeq: p.events[p.events.length - 1].seq });
   }
   const ops: Prisma.PrismaPromise<unknown>[] = [];
-  if (batches.length) ops.push(db.batchMetric.createMany({ data: batches }));
+  // The two tables written at training speed bypass the query compiler (server/db/bulk.ts).
+  ops.push(...bulkInsert(db, provider, 'BatchMetric', BATCH_COLUMNS, batches));
   if (epochs.length) ops.push(db.epochMetric.createMany({ data: epochs }));
   if (confusions.length) ops.push(db.confusionMatrix.createMany({ data: confusions }));
-  if (misclassified.length) ops.push(db.misclassified.createMany({ data: misclassified }));
+  ops.push(...bulkInsert(db, provider, 'Misclassified', MISCLASSIFIED_COLUMNS, misclassified));
   if (panels.length) ops.push(db.predictionPanel.createMany({ data: panels }));
   if (checkpoints.length) ops.push(db.checkpoint.createMany({ data: checkpoints }));
   for (const [id, data] of patches) ops.push(db.run.update({ where: { id }, data }));

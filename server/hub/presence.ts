@@ -7,6 +7,9 @@ import type { PresenceUser } from '../protocol';
 import type { HubContext } from './context';
 import { runRoom } from './stream';
 
+/** At most this many people are listed in a presence message; `total` counts everyone. */
+export const PRESENCE_LIST_MAX = 50;
+
 /** Participants in a room (or everyone connected, for `null`), each once, by name. */
 export async function presenceOf(ctx: HubContext, runId: string | null): Promise<PresenceUser[]> {
   const sockets = runId ? await ctx.io.in(runRoom(runId)).fetchSockets() : await ctx.io.fetchSockets();
@@ -20,18 +23,24 @@ export async function presenceOf(ctx: HubContext, runId: string | null): Promise
 
 const pending = new WeakMap<HubContext, Map<string, NodeJS.Timeout>>();
 
-/** Announces presence for a run (or globally) soon; bursts of joins collapse into one message. */
-export function announcePresence(ctx: HubContext, runId: string | null, delayMs = 30): void {
+/**
+ * Announces presence for a run (or globally) soon; bursts of joins collapse into one message.
+ * The wait grows with the audience (a message to n people about n people costs n²), so 500
+ * people joining at once make a few messages, not 500.
+ */
+export function announcePresence(ctx: HubContext, runId: string | null): void {
   let timers = pending.get(ctx);
   if (!timers) pending.set(ctx, (timers = new Map()));
   const key = runId ?? '';
   if (timers.has(key)) return;
+  const audience = runId ? (ctx.io.sockets.adapter.rooms.get(runRoom(runId))?.size ?? 0) : ctx.io.sockets.sockets.size;
+  const delayMs = Math.min(1000, 30 + 2 * audience);
   timers.set(
     key,
     setTimeout(() => {
       timers!.delete(key);
       presenceOf(ctx, runId).then(
-        (users) => (runId ? ctx.io.to(runRoom(runId)) : ctx.io).emit('presence', { runId, users }),
+        (users) => (runId ? ctx.io.to(runRoom(runId)) : ctx.io).emit('presence', { runId, users: users.slice(0, PRESENCE_LIST_MAX), total: users.length }),
         (error) => ctx.log(`presence: ${error}`),
       );
     }, delayMs),

@@ -78,3 +78,30 @@ function mergeTail(snapshot: RunSnapshot, events: WireEvent[], afterSeq: number)
   snapshot.points.push(...points);
   snapshot.predictions = panel;
 }
+
+const inFlight = new WeakMap<HubContext, Map<string, { joins: Array<() => void>; promise: Promise<RunSnapshot> }>>();
+
+/**
+ * {@link buildSnapshot}, shared by everyone who asks for the same run and `afterSeq` while one
+ * is being built: a crowd opening a run at once costs one read of the database, and all of
+ * them join the room in the tick the snapshot completes. Callers must not mutate the result.
+ */
+export function sharedSnapshot(ctx: HubContext, runId: string, afterSeq: number, join: () => void): Promise<RunSnapshot> {
+  let builds = inFlight.get(ctx);
+  if (!builds) inFlight.set(ctx, (builds = new Map()));
+  const key = `${runId}\u0000${afterSeq}`;
+  const pending = builds.get(key);
+  if (pending) {
+    pending.joins.push(join);
+    return pending.promise;
+  }
+  const entry = { joins: [join], promise: null as unknown as Promise<RunSnapshot> };
+  builds.set(key, entry);
+  entry.promise = buildSnapshot(ctx, runId, afterSeq, () => {
+    builds!.delete(key);
+    for (const j of entry.joins) j();
+  }).finally(() => {
+    if (builds!.get(key) === entry) builds!.delete(key);
+  });
+  return entry.promise;
+}

@@ -94,6 +94,9 @@ export async function evaluate(model: Model, split: MnistSplit, opts: EvalOption
       if (opts.details) confusion[label][predicted]++;
     }
     opts.onProgress?.(start + n, split.count);
+    // Give the event loop a turn (wasm's data() resolves at once): events, control and
+    // the connection to the hub keep flowing during a long evaluation.
+    await new Promise((resolve) => setImmediate(resolve));
   }
   return {
     loss: nll / split.count,
