@@ -57,6 +57,21 @@ export function attachBrowsers(ctx: HubContext): void {
     next();
   });
 
+  /**
+   * Records a participant without making hello wait for the database, and without writing
+   * again when nothing changed in the last few minutes: a crowd reconnecting at once (a hub
+   * restart) must not queue hundreds of writes in front of live frames.
+   */
+  const saved = new Map<string, { name: string; colour: string; at: number }>();
+  function rememberParticipant(id: string, name: string, colour: string): void {
+    const known = saved.get(id);
+    if (known && known.name === name && known.colour === colour && Date.now() - known.at < 5 * 60_000) return;
+    saved.set(id, { name, colour, at: Date.now() });
+    ctx.db.participant
+      .upsert({ where: { id }, create: { id, name, colour }, update: { name, colour, lastSeenAt: new Date() } })
+      .catch((error: unknown) => ctx.log(`participant ${id}: ${error instanceof Error ? error.message : error}`));
+  }
+
   io.on('connection', (raw) => {
     const socket = raw as unknown as BrowserSocket;
     socket.data.watching = new Set();
@@ -85,11 +100,7 @@ export function attachBrowsers(ctx: HubContext): void {
     on('hello', async (input) => {
       const id = input.participantId ?? randomBytes(12).toString('base64url');
       const colour = input.colour ?? colourFor(id);
-      await ctx.db.participant.upsert({
-        where: { id },
-        create: { id, name: input.name, colour },
-        update: { name: input.name, colour, lastSeenAt: new Date() },
-      });
+      rememberParticipant(id, input.name, colour);
       socket.data.participant = { id, name: input.name, colour };
       announcePresence(ctx, null);
       for (const runId of socket.data.watching) announcePresence(ctx, runId);

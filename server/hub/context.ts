@@ -36,6 +36,8 @@ export interface RunState {
   announcedStatus: string;
   /** When runs:changed last went out for this run (ms). */
   announcedAt: number;
+  /** Resolves when the latest accepted events are committed (with the stored seq). */
+  lastStore: Promise<number>;
   /** Serialises event handling for this run. */
   chain: Promise<unknown>;
 }

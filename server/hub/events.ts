@@ -27,6 +27,7 @@ export async function runState(ctx: HubContext, runId: string): Promise<RunState
     lastStep: run.lastStep,
     learningRate: null,
     lastLoss: null,
+    lastStore: Promise.resolve(run.lastSeq),
     announcedStatus: run.status,
     announcedAt: 0,
     chain: Promise.resolve(),
@@ -50,14 +51,17 @@ export function serialise<T>(state: RunState, task: () => Promise<T>): Promise<T
 export async function receiveEvents(ctx: HubContext, trainerId: string, runId: string, events: TrainerEvent[]): Promise<number> {
   const state = await runState(ctx, runId);
   if (!state) throw new HubError('NOT_FOUND', `no run ${runId}`);
-  return serialise(state, async () => {
+  // Only acceptance is serialised (de-duplication, publishing, queueing for storage); the wait
+  // for the commit is not, so messages the trainer pipelines are published as they arrive.
+  const { stored } = await serialise(state, async (): Promise<{ stored: Promise<number> }> => {
     if (state.trainerId !== trainerId) throw new HubError('FORBIDDEN', `run ${runId} is not assigned to trainer ${trainerId}`);
     if (events.some((e) => e.runId !== runId)) throw new HubError('INVALID', 'every event must carry the runId of the message');
     const fresh = events.filter((e) => e.seq > state.acceptedSeq).sort((a, b) => a.seq - b.seq);
     if (fresh.length === 0) {
       // A replay of what is stored already (e.g. after the run finished): nothing to keep open.
       if (isFinished(state.status as HubRunStatus)) release(ctx, runId);
-      return state.acceptedSeq;
+      // Acknowledge only once what was accepted before is committed.
+      return { stored: state.lastStore };
     }
     if (fresh[0].seq !== state.acceptedSeq + 1) {
       ctx.log(`run ${runId}: events jump from seq ${state.acceptedSeq} to ${fresh[0].seq}; storing what arrived`);
@@ -69,12 +73,16 @@ export async function receiveEvents(ctx: HubContext, trainerId: string, runId: s
     const patch = patchFor(ctx, runId, state, fresh);
     state.acceptedSeq = fresh[fresh.length - 1].seq;
     ctx.streams.publish(runId, fresh.map((e) => toWireEvent(e, receivedAt)));
-    return ctx.ingest.store(runId, fresh, patch).catch((error: unknown) => {
+    const storing = ctx.ingest.store(runId, fresh, patch).catch((error: unknown) => {
       // Not stored: accept these seqs again when the trainer resends them.
       state.acceptedSeq = Math.min(state.acceptedSeq, fresh[0].seq - 1);
       throw error;
     });
+    state.lastStore = storing;
+    storing.catch(() => {}); // awaited below; a later duplicate may await it again
+    return { stored: storing };
   });
+  return stored;
 }
 
 /** The Run row's changes that these events imply; applies status changes to `state`. */
