@@ -1,5 +1,6 @@
 import type { Metadata } from 'next/types';
 import type { ReactNode } from 'react';
+import { Shell } from './components/Shell';
 import './globals.css';
 
 /** Document metadata shared by every page of the dashboard. */
@@ -8,11 +9,13 @@ export const metadata: Metadata = {
   description: 'Watch an MNIST CNN learn, live, together.',
 };
 
-/** Root layout: the html/body shell every dashboard page renders inside. */
+/** Root layout: the hub connection and top bar around every page. */
 export default function RootLayout({ children }: { children: ReactNode }) {
   return (
     <html lang="en">
-      <body>{children}</body>
+      <body>
+        <Shell>{children}</Shell>
+      </body>
     </html>
   );
 }

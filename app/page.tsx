@@ -1,15 +1,11 @@
-import { RunsList } from './RunsList';
+import { RunsPage } from './components/RunsPage';
 
-/**
- * Home page (placeholder until the real dashboard lands): the title, rendered on the
- * server and prerendered at build time, and the list of runs, fetched in the browser.
- */
+/** Runs (`/`): every run, live, and the form to start one. */
 export default function HomePage() {
   return (
-    <main>
-      <h1>Livetrain</h1>
-      <p className="muted">Real-time training dashboard for an MNIST CNN.</p>
-      <RunsList />
+    <main className="wide">
+      <h1 className="sr-only">Livetrain runs</h1>
+      <RunsPage />
     </main>
   );
 }

@@ -116,7 +116,7 @@ describe('the built dashboard behind a plain HTTP server', () => {
     assert.match(page.headers.get('content-type') ?? '', /text\/html/);
     const html = await page.text();
     assert.match(html, /<title>Livetrain<\/title>/);
-    assert.match(html, /<h1>Livetrain<\/h1>/);
+    assert.match(html, /<h1 class="sr-only">Livetrain runs<\/h1>/);
 
     const assets = [...new Set(html.match(/\/_next\/static\/[^"'\s<>]+/g) ?? [])];
     assert.ok(assets.some((a) => a.endsWith('.js')), `no script in ${assets.join(', ')}`);

@@ -1,0 +1,193 @@
+'use client';
+
+/**
+ * The tutorial's two per-epoch plots (loss or accuracy): train dashed, test solid, one colour
+ * per run, point markers with tooltips and a legend. Few points, so SVG only: React owns the
+ * fixed-height container, {@link drawEpochChart} draws into its SVG on the next animation
+ * frame after a change or a resize.
+ */
+import { useEffect, useRef } from 'react';
+import * as d3 from 'd3';
+import type { WireEpoch } from '../../server/protocol';
+import { niceExtent } from '../lib/series';
+import { drawTitle, layer } from './batchDraw';
+import './charts.css';
+
+/** One run's epoch summaries. */
+export interface EpochSeries {
+  id: string;
+  label: string;
+  colour: string;
+  epochs: readonly WireEpoch[];
+}
+
+/** Props of {@link EpochChart}. */
+export interface EpochChartProps {
+  series: readonly EpochSeries[];
+  metric: 'loss' | 'accuracy';
+  /** Total height in CSS pixels, default 240; the width follows the container. */
+  height?: number;
+  title?: string;
+}
+
+type Svg = d3.Selection<SVGSVGElement, unknown, null, undefined>;
+interface Mark {
+  id: string;
+  label: string;
+  colour: string;
+  split: 'train' | 'test';
+  points: { epoch: number; value: number }[];
+}
+
+const fmt = (metric: EpochChartProps['metric'], v: number): string =>
+  metric === 'accuracy' ? `${v.toFixed(2)}%` : d3.format('.4~g')(v);
+
+/** The train and test lines of every series, null/non-finite values dropped. */
+function marksOf(series: readonly EpochSeries[], metric: EpochChartProps['metric']): Mark[] {
+  return series.flatMap((s) =>
+    (['train', 'test'] as const).map((split) => ({
+      id: s.id,
+      label: s.label,
+      colour: s.colour,
+      split,
+      points: s.epochs
+        .map((e) => ({
+          epoch: e.epoch,
+          value: (metric === 'loss' ? (split === 'train' ? e.trainLoss : e.testLoss) : split === 'train' ? e.trainAccuracy : e.testAccuracy) ?? NaN,
+        }))
+        .filter((p) => Number.isFinite(p.value)),
+    })),
+  );
+}
+
+/** Draws the whole chart into `svg` (pure apart from the DOM it is given). */
+export function drawEpochChart(svg: Svg, width: number, height: number, props: EpochChartProps): void {
+  const { metric } = props;
+  const m = { left: 52, top: 30, right: 20, bottom: 34 };
+  const marks = marksOf(props.series, metric);
+  const values = marks.flatMap((k) => k.points.map((p) => p.value));
+  const maxEpoch = Math.max(2, ...marks.flatMap((k) => k.points.map((p) => p.epoch)));
+  const x = d3.scaleLinear().domain([1, maxEpoch]).range([m.left + 8, Math.max(m.left + 20, width - m.right - 8)]);
+  let [lo, hi] = values.length ? niceExtent(values, { pad: 0.08 }) : metric === 'accuracy' ? [90, 100] : [0, 1];
+  if (metric === 'accuracy') hi = Math.min(100, hi);
+  else lo = Math.max(0, lo);
+  const y = d3.scaleLinear().domain([lo, hi]).range([height - m.bottom, m.top]).nice();
+
+  layer(svg, 'lt-grid')
+    .selectAll('line')
+    .data(y.ticks(5))
+    .join('line')
+    .attr('x1', m.left)
+    .attr('x2', width - m.right)
+    .attr('y1', (d) => Math.round(y(d)) + 0.5)
+    .attr('y2', (d) => Math.round(y(d)) + 0.5);
+  const epochTicks = x.ticks(Math.min(maxEpoch, Math.floor(width / 50))).filter(Number.isInteger);
+  layer(svg, 'lt-axis lt-axis-x')
+    .attr('transform', `translate(0,${height - m.bottom})`)
+    .call(d3.axisBottom(x).tickValues(epochTicks).tickFormat(d3.format('d')).tickSizeOuter(0));
+  layer(svg, 'lt-axis lt-axis-y')
+    .attr('transform', `translate(${m.left},0)`)
+    .call(d3.axisLeft(y).ticks(5).tickFormat((d) => (metric === 'accuracy' ? `${+d}%` : d3.format('~g')(+d))).tickSizeOuter(0));
+  layer(svg, 'lt-foot')
+    .selectAll('text.lt-xlabel')
+    .data(['epoch'])
+    .join('text')
+    .attr('class', 'lt-xlabel')
+    .attr('x', width - m.right)
+    .attr('y', height - 4)
+    .text((d) => d);
+
+  const line = d3.line<{ epoch: number; value: number }>().x((p) => x(p.epoch)).y((p) => y(p.value));
+  const groups = layer(svg, 'lt-epoch-marks')
+    .selectAll<SVGGElement, Mark>('g.lt-epoch-mark')
+    .data(marks, (k) => `${k.id}/${k.split}`)
+    .join((enter) => {
+      const g = enter.append('g').attr('class', (k) => `lt-epoch-mark lt-epoch-${k.split}`);
+      g.append('path').attr('class', 'lt-epoch-line');
+      return g;
+    });
+  groups.select('path').attr('d', (k) => line(k.points)).style('stroke', (k) => k.colour);
+  groups
+    .selectAll('circle')
+    .data((k) => k.points.map((p) => ({ ...p, k })))
+    .join((enter) => enter.append('circle').call((c) => c.append('title')))
+    .attr('r', 3.5)
+    .attr('cx', (d) => x(d.epoch))
+    .attr('cy', (d) => y(d.value))
+    .style('stroke', (d) => d.k.colour)
+    .style('fill', (d) => (d.k.split === 'test' ? d.k.colour : null))
+    .select('title')
+    .text((d) => `${d.k.label} · epoch ${d.epoch} · ${d.k.split} ${metric} ${fmt(metric, d.value)}`);
+
+  // Title, then the train/test key, then one swatch per run.
+  const head = layer(svg, 'lt-head');
+  let cursor = Math.max(m.left, drawTitle(head, props.title ?? ''));
+  const items = [
+    { key: 'train', text: 'train', dash: '5 4', colour: null as string | null },
+    { key: 'test', text: 'test', dash: null as string | null, colour: null as string | null },
+    ...props.series.map((s) => ({ key: `s:${s.id}`, text: s.label, dash: null, colour: s.colour })),
+  ].map((it) => {
+    const at = cursor;
+    cursor += 30 + it.text.length * 6.5;
+    return { ...it, at };
+  });
+  const legend = head
+    .selectAll<SVGGElement, (typeof items)[number]>('g.lt-legend-item')
+    .data(items.filter((it) => it.at + 20 + it.text.length * 6.5 < width), (d) => d.key)
+    .join((enter) => {
+      const g = enter.append('g').attr('class', 'lt-legend-item');
+      g.append('line').attr('x1', 0).attr('x2', 18).attr('y1', -4).attr('y2', -4);
+      g.append('text').attr('x', 22);
+      return g;
+    })
+    .attr('transform', (d) => `translate(${d.at},16)`);
+  legend.select('line').style('stroke', (d) => d.colour).attr('stroke-dasharray', (d) => d.dash).classed('lt-key', (d) => !d.colour);
+  legend.select('text').text((d) => d.text);
+}
+
+/** Per-epoch train (dashed) vs test (solid) loss or accuracy for one or more runs. */
+export function EpochChart(props: EpochChartProps) {
+  const rootRef = useRef<HTMLDivElement>(null);
+  const svgRef = useRef<SVGSVGElement>(null);
+  const propsRef = useRef(props);
+  const redraw = useRef<() => void>(() => {});
+  const height = props.height ?? 240;
+  propsRef.current = props;
+
+  useEffect(() => {
+    const root = rootRef.current!;
+    const svg = d3.select(svgRef.current!);
+    let frame = 0;
+    const schedule = (): void => {
+      if (frame) return;
+      frame = requestAnimationFrame(() => {
+        frame = 0;
+        drawEpochChart(svg, root.clientWidth, propsRef.current.height ?? 240, propsRef.current);
+      });
+    };
+    const ro = new ResizeObserver(schedule);
+    ro.observe(root);
+    redraw.current = schedule;
+    return () => {
+      cancelAnimationFrame(frame);
+      ro.disconnect();
+      redraw.current = () => {};
+    };
+  }, []);
+  useEffect(() => redraw.current());
+
+  const latest = props.series
+    .map((s) => {
+      const e = s.epochs[s.epochs.length - 1];
+      if (!e) return `${s.label}: no epochs yet`;
+      const train = props.metric === 'loss' ? e.trainLoss : e.trainAccuracy;
+      const test = props.metric === 'loss' ? e.testLoss : e.testAccuracy;
+      return `${s.label}: epoch ${e.epoch} test ${fmt(props.metric, test)}${train === null ? '' : `, train ${fmt(props.metric, train)}`}`;
+    })
+    .join('; ');
+  return (
+    <div ref={rootRef} className="lt-chart lt-chart-stack lt-epoch-chart" style={{ height }}>
+      <svg ref={svgRef} className="lt-chart-back" width="100%" height={height} role="img" aria-label={`${props.title ?? `Epoch ${props.metric}`}. ${latest || 'No data yet'}.`} />
+    </div>
+  );
+}

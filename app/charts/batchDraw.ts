@@ -1,0 +1,261 @@
+/**
+ * Small drawing functions for the batch chart: each takes its data and scales and draws one
+ * layer (axes and legend on the back SVG, lines on the canvas, annotation flags and the hover
+ * readout on the front SVG). No state lives here; batchView.ts decides what and when.
+ */
+import * as d3 from 'd3';
+import type { WireAnnotation } from '../../server/protocol';
+import type { MetricKind, XAxisKind } from './batchColumns';
+
+/** Plot rectangle inside the chart, in CSS pixels. */
+export interface Plot {
+  left: number;
+  top: number;
+  right: number;
+  bottom: number;
+  width: number;
+  height: number;
+}
+
+type Svg = d3.Selection<SVGSVGElement, unknown, null, undefined>;
+type G = d3.Selection<SVGGElement, unknown, null, undefined>;
+type Linear = d3.ScaleLinear<number, number>;
+
+/** Margins leave room for the title/legend row, the axes and the caption row. */
+export function plotLayout(width: number, height: number): Plot {
+  const left = 52;
+  const top = 30;
+  const right = Math.max(left + 10, width - 24);
+  const bottom = Math.max(top + 10, height - 40);
+  return { left, top, right, bottom, width: right - left, height: bottom - top };
+}
+
+/** The one `<g class=…>` child of `parent` (`cls` may hold several classes), created on first use. */
+export function layer<P extends SVGElement>(parent: d3.Selection<P, unknown, null, undefined>, cls: string): G {
+  const found = parent.select<SVGGElement>(`:scope > g.${cls.trim().split(/\s+/).join('.')}`);
+  return (found.empty() ? parent.append('g').attr('class', cls) : found) as unknown as G;
+}
+
+const elapsed = (s: number): string => {
+  const t = Math.round(s);
+  const h = Math.floor(t / 3600);
+  const m = Math.floor((t % 3600) / 60);
+  const sec = String(t % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+};
+
+/** Draws the chart title at the top left; returns the x where a legend may start. */
+export function drawTitle(head: G, title: string): number {
+  const text = head.selectAll<SVGTextElement, string>('text.lt-title').data([title]).join('text')
+    .attr('class', 'lt-title').attr('x', 4).attr('y', 16).text((d) => d);
+  if (!title) return 4;
+  // Measured once per title (a layout read), not every frame.
+  const node = text.node() as SVGTextElement & { ltWidth?: [string, number] };
+  if (node.ltWidth?.[0] !== title) node.ltWidth = [title, node.getComputedTextLength() || title.length * 8];
+  return 4 + node.ltWidth[1] + 16;
+}
+
+const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
+
+/** Ticks for an elapsed-seconds axis at clock-friendly intervals (1 s … 1 day). */
+function timeTicks(x: Linear, count: number): number[] {
+  const [a, b] = x.domain();
+  const raw = (b - a) / count;
+  const step = TIME_STEPS.find((s) => s >= raw) ?? Math.ceil(raw / 86400) * 86400;
+  const out: number[] = [];
+  for (let t = Math.ceil(a / step) * step; t <= b; t += step) out.push(t);
+  return out;
+}
+
+/** Tick/readout format for an x value. */
+export function formatX(kind: XAxisKind, v: number): string {
+  if (kind === 'time') return elapsed(v);
+  if (kind === 'epoch') return d3.format('.2~f')(v);
+  return d3.format(',d')(v);
+}
+
+/** Readout format for a y value (accuracy is a percentage). */
+export function formatY(metric: MetricKind, v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  return metric === 'accuracy' ? `${d3.format('.2f')(v)}%` : d3.format('.4~g')(v);
+}
+
+/** What the back layer shows besides the axes. */
+export interface BackText {
+  title: string;
+  legend: readonly { label: string; colour: string }[];
+  caption: string;
+  captionTitle: string;
+  xLabel: string;
+}
+
+/** Gridlines, axes, title, legend and caption (the back SVG, under the canvas). */
+export function drawBack(svg: Svg, plot: Plot, x: Linear, y: Linear, xAxis: XAxisKind, metric: MetricKind, text: BackText): void {
+  const xTicks = Math.max(2, Math.floor(plot.width / 90));
+  const yTicks = Math.max(2, Math.floor(plot.height / 40));
+  layer(svg, 'lt-grid')
+    .selectAll('line')
+    .data(y.ticks(yTicks))
+    .join('line')
+    .attr('x1', plot.left)
+    .attr('x2', plot.right)
+    .attr('y1', (d) => Math.round(y(d)) + 0.5)
+    .attr('y2', (d) => Math.round(y(d)) + 0.5);
+  const xa = d3.axisBottom(x).tickFormat((d) => formatX(xAxis, +d)).tickSizeOuter(0);
+  xa.tickValues(xAxis === 'time' ? timeTicks(x, xTicks) : x.ticks(xTicks).filter((v) => xAxis !== 'step' || Number.isInteger(v)));
+  layer(svg, 'lt-axis lt-axis-x').attr('transform', `translate(0,${plot.bottom})`).call(xa);
+  const ya = d3.axisLeft(y).ticks(yTicks).tickFormat((d) => (metric === 'accuracy' ? `${+d}%` : d3.format('~g')(+d)));
+  layer(svg, 'lt-axis lt-axis-y').attr('transform', `translate(${plot.left},0)`).call(ya.tickSizeOuter(0));
+
+  const head = layer(svg, 'lt-head');
+  // Legend runs left to right after the title; whatever does not fit becomes "+N".
+  let cursor = Math.max(plot.left, drawTitle(head, text.title));
+  const room = plot.right;
+  const shown: { label: string; colour: string; x: number }[] = [];
+  for (const [i, item] of text.legend.entries()) {
+    const label = item.label.length > 22 ? `${item.label.slice(0, 21)}…` : item.label;
+    const w = 18 + label.length * 6.5;
+    if (cursor + w > room - (i < text.legend.length - 1 ? 26 : 0)) break;
+    shown.push({ label, colour: item.colour, x: cursor });
+    cursor += w + 10;
+  }
+  const items = head
+    .selectAll<SVGGElement, (typeof shown)[number]>('g.lt-legend-item')
+    .data(shown)
+    .join((enter) => {
+      const g = enter.append('g').attr('class', 'lt-legend-item');
+      g.append('rect').attr('width', 12).attr('height', 3).attr('y', -4);
+      g.append('text').attr('x', 16);
+      return g;
+    })
+    .attr('transform', (d) => `translate(${d.x},16)`);
+  items.select('rect').attr('fill', (d) => d.colour);
+  items.select('text').text((d) => d.label);
+  const more = text.legend.length - shown.length;
+  head.selectAll('text.lt-legend-more').data(more > 0 ? [more] : []).join('text')
+    .attr('class', 'lt-legend-more').attr('x', cursor).attr('y', 16).text((d) => `+${d}`);
+
+  const foot = layer(svg, 'lt-foot');
+  const caption = foot.selectAll('text.lt-caption').data([text.caption]).join('text')
+    .attr('class', 'lt-caption').attr('x', 4).attr('y', plot.bottom + 34).text((d) => d);
+  caption.selectAll('title').data([text.captionTitle]).join('title').text((d) => d);
+  foot.selectAll('text.lt-xlabel').data([text.xLabel]).join('text')
+    .attr('class', 'lt-xlabel').attr('x', plot.right).attr('y', plot.bottom + 34).text((d) => d);
+}
+
+/**
+ * Strokes one line through `idx` (downsampled indices) on a canvas already scaled to CSS
+ * pixels and clipped to the plot; non-finite values break the line.
+ */
+export function drawLine(
+  ctx: CanvasRenderingContext2D,
+  xs: Float64Array,
+  ys: Float64Array,
+  idx: Uint32Array,
+  x: Linear,
+  y: Linear,
+  style: { colour: string; width: number; alpha: number },
+): void {
+  ctx.beginPath();
+  if (idx.length === 1 && Number.isFinite(ys[idx[0]])) {
+    // A lone point has no segment to stroke: draw it as a dot.
+    ctx.arc(x(xs[idx[0]]), y(ys[idx[0]]), style.width + 1, 0, 2 * Math.PI);
+    ctx.fillStyle = style.colour;
+    ctx.fill();
+    return;
+  }
+  let pen = false;
+  for (let k = 0; k < idx.length; k++) {
+    const i = idx[k];
+    const v = ys[i];
+    if (!Number.isFinite(v)) {
+      pen = false;
+      continue;
+    }
+    const px = x(xs[i]);
+    const py = y(v);
+    if (pen) ctx.lineTo(px, py);
+    else ctx.moveTo(px, py);
+    pen = true;
+  }
+  ctx.globalAlpha = style.alpha;
+  ctx.strokeStyle = style.colour;
+  ctx.lineWidth = style.width;
+  ctx.stroke();
+  ctx.globalAlpha = 1;
+}
+
+/** An annotation placed at a pixel x. */
+export interface PlacedAnnotation {
+  a: WireAnnotation;
+  px: number;
+  colour: string;
+}
+
+/** Vertical line plus a small flag per annotation; notes solid and filled, events dashed. */
+export function drawAnnotations(g: G, plot: Plot, placed: readonly PlacedAnnotation[], onSelect: ((a: WireAnnotation) => void) | undefined): void {
+  const when = (iso: string): string => {
+    const d = new Date(iso);
+    return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
+  };
+  const flags = g
+    .selectAll<SVGGElement, PlacedAnnotation>('g.lt-flag')
+    .data(placed, (d) => String(d.a.id))
+    .join((enter) => {
+      const f = enter.append('g').attr('role', 'button').attr('tabindex', 0);
+      f.append('line').attr('class', 'lt-flag-pole');
+      f.append('path').attr('class', 'lt-flag-mark');
+      f.append('title');
+      return f;
+    })
+    .attr('class', (d) => `lt-flag lt-flag-${d.a.kind}`)
+    .attr('transform', (d) => `translate(${Math.round(d.px) + 0.5},0)`)
+    .attr('aria-label', (d) => `${d.a.kind} at step ${d.a.step} by ${d.a.authorName}: ${d.a.text}`)
+    .on('click', (event: MouseEvent, d) => {
+      event.stopPropagation();
+      onSelect?.(d.a);
+    })
+    .on('keydown', (event: KeyboardEvent, d) => {
+      if (event.key !== 'Enter' && event.key !== ' ') return;
+      event.preventDefault();
+      onSelect?.(d.a);
+    });
+  // Styles, not attributes: the theme's CSS rules would override presentation attributes.
+  flags.select('line').attr('y1', plot.top).attr('y2', plot.bottom).style('stroke', (d) => d.colour || null);
+  flags
+    .select('path')
+    .attr('d', (d) => (d.a.kind === 'note' ? `M0,${plot.top}h9l-3,4l3,4h-9z` : `M0,${plot.top - 1}l5,5l-5,5l-5,-5z`))
+    .style('fill', (d) => (d.colour && d.a.kind === 'note' ? d.colour : null))
+    .style('stroke', (d) => d.colour || null);
+  flags.select('title').text((d) => `${d.a.authorName} · ${when(d.a.createdAt)} · ${d.a.text}`);
+}
+
+/** The hover state: a crosshair at `px` and one readout row per series. */
+export interface Hover {
+  px: number;
+  header: string;
+  /** One row per series, with that series' nearest point (it may sit off the crosshair). */
+  rows: readonly { colour: string; label: string; value: string; px: number; py: number }[];
+}
+
+/** Crosshair, dots and a readout box; hidden when `hover` is null. */
+export function drawHover(g: G, plot: Plot, hover: Hover | null): void {
+  g.style('display', () => (hover ? null : 'none'));
+  if (!hover) return;
+  g.selectAll('line.lt-crosshair').data([hover.px]).join('line').attr('class', 'lt-crosshair')
+    .attr('x1', (d) => d).attr('x2', (d) => d).attr('y1', plot.top).attr('y2', plot.bottom);
+  g.selectAll('circle.lt-dot').data(hover.rows.filter((r) => Number.isFinite(r.py))).join('circle').attr('class', 'lt-dot')
+    .attr('r', 3).attr('cx', (d) => d.px).attr('cy', (d) => d.py).style('fill', (d) => d.colour);
+  const lines = [{ swatch: '', text: hover.header }, ...hover.rows.map((r) => ({ swatch: r.colour, text: `${r.label ? `${r.label}  ` : ''}${r.value}` }))];
+  const box = layer(g, 'lt-readout');
+  const width = 24 + 6.4 * Math.max(...lines.map((l) => l.text.length));
+  const left = hover.px + 12 + width > plot.right ? hover.px - 12 - width : hover.px + 12;
+  box.attr('transform', `translate(${Math.max(plot.left, left)},${plot.top + 6})`);
+  box.selectAll('rect').data([0]).join('rect').attr('width', width).attr('height', 8 + 15 * lines.length).attr('rx', 4);
+  box.selectAll('text').data(lines).join('text').attr('x', 6).attr('y', (_, i) => 16 + 15 * i)
+    .selectAll('tspan')
+    .data((d) => (d.swatch ? [{ fill: d.swatch, text: '\u25cf ' }, { fill: null, text: d.text }] : [{ fill: null, text: d.text }]))
+    .join('tspan')
+    .style('fill', (d) => d.fill)
+    .text((d) => d.text);
+}

@@ -1,0 +1,278 @@
+/**
+ * The batch chart's imperative half: owns the canvas and the two SVG layers inside the React
+ * container, the per-series column caches, d3-zoom (x only), hover and click handling, and
+ * schedules at most one redraw per animation frame. BatchChart.tsx creates one per mount and
+ * hands it every render's props; nothing here re-renders React.
+ */
+import * as d3 from 'd3';
+import type { WireAnnotation } from '../../server/protocol';
+import { minMaxBuckets, niceExtent, visibleRange } from '../lib/series';
+import { SeriesColumns } from './batchColumns';
+import type { BatchChartProps } from './BatchChart';
+import { drawAnnotations, drawBack, drawHover, drawLine, formatX, formatY, layer, plotLayout, type Hover, type PlacedAnnotation, type Plot } from './batchDraw';
+
+/** Share of the highest visible loss values left out of the y extent. */
+const LOSS_CLIP = 0.005;
+/** Delay that tells a single click (add a note) from the first half of a double-click (reset). */
+const CLICK_MS = 250;
+
+let drawProbe: ((ms: number) => void) | null = null;
+/** Reports each frame's redraw time in ms (for bench/ and perf checks); null turns it off. */
+export function setBatchDrawProbe(probe: ((ms: number) => void) | null): void {
+  drawProbe = probe;
+}
+
+/** DOM nodes the view draws into; React renders and owns them. */
+export interface BatchNodes {
+  root: HTMLElement;
+  layers: HTMLElement;
+  canvas: HTMLCanvasElement;
+  back: SVGSVGElement;
+  front: SVGSVGElement;
+}
+
+/** Imperative renderer behind {@link BatchChart}. */
+export class BatchView {
+  private readonly cols = new Map<string, SeriesColumns>();
+  private readonly back;
+  private readonly front;
+  private readonly zoom = d3.zoom<SVGSVGElement, unknown>();
+  private readonly ro: ResizeObserver;
+  private width = 0;
+  private plot: Plot = plotLayout(0, 0);
+  private frame = 0;
+  private overlayFrame = 0;
+  private clickTimer: ReturnType<typeof setTimeout> | undefined;
+  private base = d3.scaleLinear();
+  private x = d3.scaleLinear();
+  private y = d3.scaleLinear();
+  /** Zoomed x domain, or null when showing (and following) everything. */
+  private view: [number, number] | null = null;
+  private viewAxis = '';
+  private syncing = false;
+  private hoverPx: number | null = null;
+
+  constructor(private readonly nodes: BatchNodes, private props: BatchChartProps) {
+    this.back = d3.select(nodes.back);
+    this.front = d3.select(nodes.front);
+    this.zoom
+      .clickDistance(4)
+      .filter((e: Event & { button?: number; ctrlKey?: boolean }) => (!e.ctrlKey || e.type === 'wheel') && !e.button && !(e.target as Element).closest?.('.lt-flag'))
+      .on('zoom', (e: d3.D3ZoomEvent<SVGSVGElement, unknown>) => {
+        if (this.syncing) return;
+        const t = e.transform;
+        this.view = t.k <= 1.0001 ? null : (t.rescaleX(this.base).domain() as [number, number]);
+        this.schedule();
+      });
+    this.front
+      .call(this.zoom)
+      .on('dblclick.zoom', null)
+      .on('dblclick.lt', () => {
+        clearTimeout(this.clickTimer);
+        this.front.call(this.zoom.transform, d3.zoomIdentity);
+      })
+      .on('click.lt', (e: MouseEvent) => this.click(e))
+      .on('pointermove.lt', (e: PointerEvent) => {
+        this.hoverPx = d3.pointer(e, nodes.front)[0];
+        if (!this.overlayFrame) this.overlayFrame = requestAnimationFrame(() => ((this.overlayFrame = 0), this.drawOverlay()));
+      })
+      .on('pointerleave.lt', () => ((this.hoverPx = null), this.drawOverlay()));
+    this.ro = new ResizeObserver((entries) => {
+      this.width = Math.floor(entries[0].contentRect.width);
+      this.schedule();
+    });
+    this.ro.observe(nodes.root);
+    this.width = nodes.root.clientWidth;
+  }
+
+  /** New props (any render); the redraw happens on the next animation frame. */
+  update(props: BatchChartProps): void {
+    this.props = props;
+    this.schedule();
+  }
+
+  /** Cancels pending frames and timers and detaches every listener. */
+  destroy(): void {
+    cancelAnimationFrame(this.frame);
+    cancelAnimationFrame(this.overlayFrame);
+    clearTimeout(this.clickTimer);
+    this.ro.disconnect();
+    this.front.on('.zoom', null).on('.lt', null);
+  }
+
+  private schedule(): void {
+    if (!this.frame) this.frame = requestAnimationFrame(() => ((this.frame = 0), this.draw()));
+  }
+
+  private click(e: MouseEvent): void {
+    const { onAddAnnotation } = this.props;
+    const [px] = d3.pointer(e, this.nodes.front);
+    if (!onAddAnnotation || e.detail > 1 || px < this.plot.left || px > this.plot.right) return;
+    clearTimeout(this.clickTimer);
+    const xv = this.x.invert(px);
+    let best = Infinity;
+    let step = NaN;
+    for (const c of this.cols.values()) {
+      const i = c.nearest(xv);
+      if (i >= 0 && Math.abs(c.xs[i] - xv) < best) [best, step] = [Math.abs(c.xs[i] - xv), c.steps[i]];
+    }
+    if (Number.isFinite(step)) this.clickTimer = setTimeout(() => onAddAnnotation(step), CLICK_MS);
+  }
+
+  private draw(): void {
+    const t0 = performance.now();
+    const p = this.props;
+    const height = p.height ?? 280;
+    const { canvas } = this.nodes;
+    const plot = (this.plot = plotLayout(this.width, height));
+    const dpr = window.devicePixelRatio || 1;
+    if (canvas.width !== Math.round(this.width * dpr) || canvas.height !== Math.round(height * dpr)) {
+      canvas.width = Math.round(this.width * dpr);
+      canvas.height = Math.round(height * dpr);
+    }
+    // Bring the caches up to date (O(new points) while series only grow).
+    const live = new Set(p.series.map((s) => s.id));
+    for (const id of this.cols.keys()) if (!live.has(id)) this.cols.delete(id);
+    let bx0 = Infinity;
+    let bx1 = -Infinity;
+    let total = 0;
+    for (const s of p.series) {
+      let c = this.cols.get(s.id);
+      if (!c) this.cols.set(s.id, (c = new SeriesColumns()));
+      c.sync(s.points, p.xAxis, p.metric, p.batchesPerEpoch, p.smoothing);
+      if (c.length === 0) continue;
+      bx0 = Math.min(bx0, c.xs[0]);
+      bx1 = Math.max(bx1, c.xs[c.length - 1]);
+      total = Math.max(total, c.length);
+    }
+    if (!(bx1 > bx0)) [bx0, bx1] = Number.isFinite(bx0) ? [bx0, bx0 + 1] : [0, 1];
+    this.base = d3.scaleLinear().domain([bx0, bx1]).range([plot.left, plot.right]);
+    const extent: [[number, number], [number, number]] = [[plot.left, plot.top], [plot.right, plot.bottom]];
+    this.zoom.extent(extent).translateExtent(extent).scaleExtent([1, Math.max(1, total / 10)]);
+    if (this.viewAxis !== p.xAxis || (this.view && (this.view[0] >= bx1 || this.view[1] <= bx0))) this.view = null;
+    this.viewAxis = p.xAxis;
+    this.syncZoom();
+    this.x = this.view ? d3.scaleLinear().domain(this.view).range([plot.left, plot.right]) : this.base;
+    const [x0, x1] = this.x.domain();
+
+    // Downsample each visible range (after smoothing) and find the y extent.
+    const smoothing = p.smoothing > 0;
+    const buckets = Math.max(1, Math.ceil(plot.width / 2));
+    let lo = Infinity;
+    let hi = -Infinity;
+    let rawHi = -Infinity;
+    let points = 0;
+    let drawn = 0;
+    const plans = p.series.map((s) => {
+      const c = this.cols.get(s.id)!;
+      const { start, end } = visibleRange(c.xs, x0, x1, c.length);
+      const raw = minMaxBuckets(c.xs, c.ys, buckets, start, end);
+      const smooth = smoothing ? minMaxBuckets(c.xs, c.smooth, buckets, start, end) : raw;
+      if (end > start) {
+        // Zoomed in, the smoothed line can lie outside the visible raw range (it remembers
+        // earlier points); showing everything, it stays within the raw values' range.
+        for (const ys of smoothing && this.view ? [c.ys, c.smooth] : [c.ys]) {
+          const [a, b] = niceExtent(ys, { start, end, pad: 0, clipTop: p.metric === 'loss' ? LOSS_CLIP : 0 });
+          [lo, hi] = [Math.min(lo, a), Math.max(hi, b)];
+        }
+        for (const i of raw) if (c.ys[i] > rawHi) rawHi = c.ys[i];
+      }
+      points += end - start;
+      drawn += smooth.length;
+      return { s, c, raw, smooth };
+    });
+    if (!(hi >= lo)) [lo, hi] = p.metric === 'accuracy' ? [0, 100] : [0, 1];
+    const pad = (hi - lo) * 0.05 || Math.abs(hi) * 0.1 || 1;
+    let domain = [lo - pad, hi + pad];
+    if (p.metric === 'accuracy') domain = [Math.max(0, domain[0]), Math.min(100, domain[1])];
+    if (p.metric === 'loss') domain[0] = Math.max(0, domain[0]);
+    this.y = d3.scaleLinear().domain(domain).range([plot.bottom, plot.top]).nice();
+
+    const ctx = canvas.getContext('2d')!;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, this.width, height);
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(plot.left, plot.top, plot.width, plot.height);
+    ctx.clip();
+    ctx.lineJoin = 'round';
+    // Every faint raw line first, so no run's raw noise covers another run's smoothed line.
+    if (smoothing) for (const { s, c, raw } of plans) drawLine(ctx, c.xs, c.ys, raw, this.x, this.y, { colour: s.colour, width: 1, alpha: 0.2 });
+    for (const { s, c, smooth } of plans) drawLine(ctx, c.xs, c.smooth, smooth, this.x, this.y, { colour: s.colour, width: smoothing ? 1.75 : 1.25, alpha: 1 });
+    ctx.restore();
+
+    const n = d3.format(',d');
+    const clipped = rawHi > this.y.domain()[1] ? ` · top ${LOSS_CLIP * 100} % of loss off-scale` : '';
+    drawBack(this.back, plot, this.x, this.y, p.xAxis, p.metric, {
+      title: p.title ?? '',
+      legend: p.series,
+      caption: `${smoothing ? `smoothing ${p.smoothing}` : 'no smoothing'} · ${n(points)} point${points === 1 ? '' : 's'} → ${n(drawn)} drawn${clipped}${this.view ? ' · zoomed, double-click to reset' : ''}`,
+      captionTitle:
+        'Debiased EMA smoothing (as TensorBoard) is applied to every point first; each line is then reduced to at most 2 points per pixel column by min/max buckets, so spikes stay visible. Wheel zooms, drag pans, click adds a note.',
+      xLabel: p.xAxis === 'time' ? 'elapsed time' : p.xAxis,
+    });
+    this.drawMarkers(p.annotations ?? []);
+    this.drawOverlay();
+    this.describe();
+    drawProbe?.(performance.now() - t0);
+  }
+
+  /** Keeps d3-zoom's transform equal to the pinned view while the full x span grows. */
+  private syncZoom(): void {
+    if (!this.view) return;
+    const [L, R] = this.base.range();
+    const a = this.base(this.view[0]);
+    const k = (R - L) / (this.base(this.view[1]) - a);
+    this.syncing = true;
+    this.front.call(this.zoom.transform, d3.zoomIdentity.translate(L - k * a, 0).scale(k));
+    this.syncing = false;
+  }
+
+  private drawMarkers(annotations: readonly WireAnnotation[]): void {
+    const first = this.props.series[0] ? this.cols.get(this.props.series[0].id) : undefined;
+    const placed: PlacedAnnotation[] = [];
+    for (const a of annotations) {
+      const c = this.cols.get(a.runId) ?? first;
+      const px = this.props.xAxis === 'step' ? this.x(a.step) : c ? this.x(c.xOfStep(a.step)) : NaN;
+      if (!(px >= this.plot.left && px <= this.plot.right)) continue;
+      placed.push({ a, px, colour: a.kind === 'note' ? (this.props.annotationColour?.(a) ?? '') : '' });
+    }
+    drawAnnotations(layer(this.front, 'lt-flags'), this.plot, placed, this.props.onSelectAnnotation);
+  }
+
+  private drawOverlay(): void {
+    const g = layer(this.front, 'lt-hover').attr('aria-hidden', 'true').attr('data-export', 'skip');
+    const px = this.hoverPx;
+    const p = this.props;
+    if (px === null || px < this.plot.left || px > this.plot.right || p.series.length === 0) return drawHover(g, this.plot, null);
+    const xv = this.x.invert(px);
+    let hover: Hover | null = null;
+    const rows: Hover['rows'][number][] = [];
+    for (const s of p.series) {
+      const c = this.cols.get(s.id);
+      const i = c ? c.nearest(xv) : -1;
+      if (!c || i < 0) continue;
+      const value = formatY(p.metric, c.ys[i]) + (p.smoothing > 0 ? ` · smoothed ${formatY(p.metric, c.smooth[i])}` : '');
+      rows.push({ colour: s.colour, label: p.series.length > 1 ? s.label : '', value, px: this.x(c.xs[i]), py: this.y(c.smooth[i]) });
+      if (!hover) {
+        const step = `step ${d3.format(',d')(c.steps[i])}`;
+        hover = { px: this.x(c.xs[i]), header: p.xAxis === 'step' ? step : `${p.xAxis} ${formatX(p.xAxis, c.xs[i])} · ${step}`, rows };
+      }
+    }
+    drawHover(g, this.plot, hover);
+  }
+
+  /** The accessible summary: each series' latest value. */
+  private describe(): void {
+    const p = this.props;
+    const parts = p.series.slice(0, 4).map((s) => {
+      const c = this.cols.get(s.id);
+      if (!c || c.length === 0) return `${s.label}: no data yet`;
+      const i = c.length - 1;
+      const sm = p.smoothing > 0 ? ` (smoothed ${formatY(p.metric, c.smooth[i])})` : '';
+      return `${s.label}: ${p.metric} ${formatY(p.metric, c.ys[i])}${sm} at step ${c.steps[i]}`;
+    });
+    const label = `${p.title ?? `Batch ${p.metric}`} chart. ${parts.join('; ') || 'No data yet'}.`;
+    if (this.nodes.layers.getAttribute('aria-label') !== label) this.nodes.layers.setAttribute('aria-label', label);
+  }
+}

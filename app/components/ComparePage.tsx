@@ -1,0 +1,149 @@
+'use client';
+/**
+ * Compare runs (`/compare?runs=a,b,c`): their batch and epoch curves overlaid, aligned by step
+ * or by epoch, a table of the hyperparameters that differ, and final metrics. Live: runs still
+ * training keep drawing.
+ */
+import Link from 'next/link';
+import { useRouter } from 'next/navigation';
+import { useCallback, useRef, useState } from 'react';
+import type { RunSummary } from '../../server/protocol';
+import { BatchChart, type BatchSeries } from '../charts/BatchChart';
+import { EpochChart } from '../charts/EpochChart';
+import type { RunState } from '../lib/runState';
+import { useRun } from '../lib/useRun';
+import { useRuns } from '../lib/useRuns';
+import { ChartControls } from './CurvesPanel';
+import { fmtInt, fmtNum, fmtPct } from './format';
+import { StatusBadge } from './StatusBadge';
+
+export const PALETTE = ['#0969da', '#cf222e', '#1a7f37', '#8250df', '#bc4c00', '#0598bc', '#bf3989', '#6e7781'];
+const HP_KEYS = ['epochs', 'batchSize', 'learningRate', 'momentum', 'optimizer', 'seed', 'trainLimit', 'testLimit'] as const;
+
+/** Watches one run and hands its state up; renders nothing. */
+function Source({ id, onChange }: { id: string; onChange: (id: string, state: RunState, version: number) => void }) {
+  const { state, version } = useRun(id);
+  onChange(id, state, version);
+  return null;
+}
+
+function Picker() {
+  const { runs } = useRuns();
+  const router = useRouter();
+  const [picked, setPicked] = useState<string[]>([]);
+  return (
+    <div className="card">
+      <h2>Choose runs to compare</h2>
+      <ul className="picker">
+        {runs.map((r) => (
+          <li key={r.id}>
+            <label>
+              <input type="checkbox" checked={picked.includes(r.id)} onChange={() => setPicked((p) => (p.includes(r.id) ? p.filter((x) => x !== r.id) : [...p, r.id]))} /> {r.name} <StatusBadge status={r.status} />
+            </label>
+          </li>
+        ))}
+      </ul>
+      <button type="button" disabled={picked.length < 2} onClick={() => router.push(`/compare?runs=${picked.join(',')}`)}>
+        Compare {picked.length} runs
+      </button>
+    </div>
+  );
+}
+
+export function ComparePage({ ids }: { ids: string[] }) {
+  const states = useRef(new Map<string, { state: RunState; version: number }>());
+  const [, setTick] = useState(0);
+  const [smoothing, setSmoothing] = useState(0.6);
+  const [xAxis, setXAxis] = useState<'step' | 'epoch' | 'time'>('step');
+  const onChange = useCallback((id: string, state: RunState, version: number) => {
+    const known = states.current.get(id);
+    if (known?.version === version && known.state === state) return;
+    states.current.set(id, { state, version });
+    queueMicrotask(() => setTick((t) => t + 1));
+  }, []);
+  if (ids.length < 2) return <Picker />;
+  const entries = ids.map((id, i) => ({ id, colour: PALETTE[i % PALETTE.length], ...(states.current.get(id) ?? { state: null, version: 0 }) }));
+  const runs = entries.filter((e) => e.state?.run).map((e) => ({ ...e, run: e.state!.run as RunSummary, state: e.state! }));
+  const version = entries.reduce((a, e) => a + e.version, 0);
+  const batchSeries: BatchSeries[] = runs.map((r) => ({ id: r.id, label: r.run.name, colour: r.colour, points: r.state.points }));
+  const epochSeries = runs.map((r) => ({ id: r.id, label: r.run.name, colour: r.colour, epochs: r.state.epochs }));
+  const differs = (k: (typeof HP_KEYS)[number]) => new Set(runs.map((r) => String(r.run.hyperparams[k]))).size > 1;
+  return (
+    <div className="compare-page">
+      {ids.map((id) => (
+        <Source key={id} id={id} onChange={onChange} />
+      ))}
+      <h1>Compare {ids.length} runs</h1>
+      <section className="card">
+        <div className="card-head">
+          <h2>Batch metrics</h2>
+          <ChartControls smoothing={smoothing} setSmoothing={setSmoothing} xAxis={xAxis} setXAxis={setXAxis} />
+        </div>
+        <div className="chart-pair" data-testid="compare-batch">
+          <BatchChart series={batchSeries} metric="loss" xAxis={xAxis} smoothing={smoothing} version={version} batchesPerEpoch={runs[0]?.run.batchesPerEpoch ?? null} title="Loss" />
+          <BatchChart series={batchSeries} metric="accuracy" xAxis={xAxis} smoothing={smoothing} version={version} batchesPerEpoch={runs[0]?.run.batchesPerEpoch ?? null} title="Accuracy" />
+        </div>
+      </section>
+      <section className="card">
+        <h2>Per epoch: train vs test</h2>
+        <div className="chart-pair" data-testid="compare-epoch">
+          <EpochChart series={epochSeries} metric="loss" title="Loss" />
+          <EpochChart series={epochSeries} metric="accuracy" title="Accuracy" />
+        </div>
+      </section>
+      <section className="card">
+        <h2>Hyperparameters and results</h2>
+        <div className="table-scroll">
+          <table className="compare-table" data-testid="compare-table">
+            <thead>
+              <tr>
+                <th scope="col" />
+                {runs.map((r) => (
+                  <th scope="col" key={r.id}>
+                    <span className="swatch" style={{ background: r.colour }} /> <Link href={`/runs/${r.id}`}>{r.run.name}</Link>
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {HP_KEYS.map((k) => (
+                <tr key={k} className={differs(k) ? 'differs' : undefined}>
+                  <th scope="row">{k}</th>
+                  {runs.map((r) => (
+                    <td key={r.id}>{String(r.run.hyperparams[k] ?? 'all')}</td>
+                  ))}
+                </tr>
+              ))}
+              <tr>
+                <th scope="row">status</th>
+                {runs.map((r) => (
+                  <td key={r.id}>
+                    <StatusBadge status={r.run.status} />
+                  </td>
+                ))}
+              </tr>
+              {(
+                [
+                  ['test accuracy', (r: RunSummary) => fmtPct(r.finalTestAccuracy)],
+                  ['test loss', (r: RunSummary) => fmtNum(r.finalTestLoss)],
+                  ['train accuracy', (r: RunSummary) => fmtPct(r.finalTrainAccuracy)],
+                  ['train loss', (r: RunSummary) => fmtNum(r.finalTrainLoss)],
+                  ['samples/s', (r: RunSummary) => fmtInt(r.samplesPerSec)],
+                  ['backend', (r: RunSummary) => `${r.backend ?? '–'}${r.trainerHost ? ` (${r.trainerHost})` : ''}`],
+                ] as const
+              ).map(([label, f]) => (
+                <tr key={label}>
+                  <th scope="row">{label}</th>
+                  {runs.map((r) => (
+                    <td key={r.id}>{f(r.run)}</td>
+                  ))}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+        <p className="muted small">Highlighted rows differ between the runs.</p>
+      </section>
+    </div>
+  );
+}

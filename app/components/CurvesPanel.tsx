@@ -1,0 +1,110 @@
+'use client';
+/**
+ * The batch-level curves, live: loss and accuracy on canvas, with the smoothing (debiased
+ * EMA, applied before downsampling) and the x axis chosen here. Clicking a curve pins a note
+ * at that step for everyone.
+ */
+import { useRef, useState, type FormEvent } from 'react';
+import type { WireAnnotation } from '../../server/protocol';
+import { BatchChart, type BatchSeries } from '../charts/BatchChart';
+import { exportPng, exportSvg } from '../lib/chartExport';
+import { useHub } from '../lib/HubProvider';
+import type { RunState } from '../lib/runState';
+
+export function ChartControls({ smoothing, setSmoothing, xAxis, setXAxis }: { smoothing: number; setSmoothing(v: number): void; xAxis: 'step' | 'epoch' | 'time'; setXAxis(v: 'step' | 'epoch' | 'time'): void }) {
+  return (
+    <div className="chart-controls">
+      <label htmlFor="smoothing">
+        Smoothing <output htmlFor="smoothing">{smoothing.toFixed(2)}</output>
+      </label>
+      <input id="smoothing" type="range" min={0} max={0.99} step={0.01} value={smoothing} onChange={(e) => setSmoothing(Number(e.target.value))} />
+      <label htmlFor="x-axis">x axis</label>
+      <select id="x-axis" value={xAxis} onChange={(e) => setXAxis(e.target.value as 'step' | 'epoch' | 'time')}>
+        <option value="step">step</option>
+        <option value="epoch">epoch</option>
+        <option value="time">wall time</option>
+      </select>
+    </div>
+  );
+}
+
+export function ExportButtons({ target, name }: { target: () => HTMLElement | null; name: string }) {
+  return (
+    <span className="export-buttons">
+      <button type="button" className="small" onClick={() => target() && exportPng(target()!, `${name}.png`)}>
+        PNG
+      </button>
+      <button type="button" className="small" onClick={() => target() && exportSvg(target()!, `${name}.svg`)}>
+        SVG
+      </button>
+    </span>
+  );
+}
+
+export function CurvesPanel({ state, version, colourOf }: { state: RunState; version: number; colourOf: (a: WireAnnotation) => string }) {
+  const { call, me } = useHub();
+  const [smoothing, setSmoothing] = useState(0.6);
+  const [xAxis, setXAxis] = useState<'step' | 'epoch' | 'time'>('step');
+  const [draftStep, setDraftStep] = useState<number | null>(null);
+  const [text, setText] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const lossRef = useRef<HTMLDivElement>(null);
+  const accRef = useRef<HTMLDivElement>(null);
+  const run = state.run;
+  if (!run) return null;
+  const series: BatchSeries[] = [{ id: run.id, label: run.name, colour: '#0969da', points: state.points }];
+
+  const save = async (e: FormEvent) => {
+    e.preventDefault();
+    if (draftStep === null) return;
+    const result = await call('annotation:add', { runId: run.id, step: draftStep, text });
+    if (!result.ok) return setError(result.message);
+    setDraftStep(null);
+    setText('');
+    setError(null);
+  };
+
+  const common = { series, xAxis, smoothing, version, batchesPerEpoch: run.batchesPerEpoch, annotations: state.annotations, annotationColour: colourOf, onAddAnnotation: me ? setDraftStep : undefined };
+  return (
+    <section className="card" aria-labelledby="curves-title">
+      <div className="card-head">
+        <h2 id="curves-title">Batch metrics</h2>
+        <ChartControls smoothing={smoothing} setSmoothing={setSmoothing} xAxis={xAxis} setXAxis={setXAxis} />
+      </div>
+      <p className="muted small">Click a curve to pin a note at that step. Scroll to zoom, drag to pan, double-click to reset.</p>
+      {draftStep !== null ? (
+        <form className="note-form" onSubmit={save} aria-label={`Note at step ${draftStep}`}>
+          <label htmlFor="note-text">Note at step {draftStep}</label>
+          <textarea id="note-text" value={text} maxLength={2000} autoFocus required onChange={(e) => setText(e.target.value)} />
+          <div>
+            <button type="submit" disabled={!text.trim()}>
+              Add note
+            </button>
+            <button type="button" onClick={() => setDraftStep(null)}>
+              Cancel
+            </button>
+          </div>
+          {error ? (
+            <span className="form-error" role="alert">
+              {error}
+            </span>
+          ) : null}
+        </form>
+      ) : null}
+      <div className="chart-pair">
+        <div ref={lossRef} data-testid="loss-chart">
+          <div className="chart-title">
+            Loss <ExportButtons target={() => lossRef.current} name={`${run.name}-loss`} />
+          </div>
+          <BatchChart {...common} metric="loss" />
+        </div>
+        <div ref={accRef} data-testid="accuracy-chart">
+          <div className="chart-title">
+            Accuracy <ExportButtons target={() => accRef.current} name={`${run.name}-accuracy`} />
+          </div>
+          <BatchChart {...common} metric="accuracy" />
+        </div>
+      </div>
+    </section>
+  );
+}

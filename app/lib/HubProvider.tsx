@@ -1,0 +1,121 @@
+'use client';
+/**
+ * The page's one Socket.IO connection to the hub, and who "I" am. It connects on mount,
+ * says hello (with the remembered display name) on every (re)connect, and exposes `session`,
+ * which changes after each successful hello, so that watchers re-watch and catch up.
+ */
+import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
+import { io, type Socket } from 'socket.io-client';
+import { PROTOCOL_VERSION, type BrowserAckData, type BrowserCommand, type BrowserPayload, type ClientToServerEvents, type Participant, type PresenceUser, type Result, type ServerToClientEvents } from '../../server/protocol';
+
+export type HubSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+const NAME_KEY = 'livetrain.name';
+const ID_KEY = 'livetrain.participant';
+
+export interface Hub {
+  socket: HubSocket | null;
+  connected: boolean;
+  /** Increments after each successful hello; 0 before the first. */
+  session: number;
+  me: Participant | null;
+  /** The remembered display name; null on a first visit (ask for one). */
+  name: string | null;
+  setName(name: string): void;
+  /** Everyone connected (the runs page's "online"). */
+  online: PresenceUser[];
+  /** A connection-level problem to show, e.g. a refused token. */
+  problem: string | null;
+  call<K extends BrowserCommand>(event: K, payload: BrowserPayload<K>): Promise<Result<BrowserAckData[K]>>;
+}
+
+const HubContext = createContext<Hub | null>(null);
+
+export function useHub(): Hub {
+  const hub = useContext(HubContext);
+  if (!hub) throw new Error('useHub() outside <HubProvider>');
+  return hub;
+}
+
+function participantId(): string {
+  let id = localStorage.getItem(ID_KEY);
+  if (!id || !/^[A-Za-z0-9_-]{8,64}$/.test(id)) {
+    id = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('');
+    localStorage.setItem(ID_KEY, id);
+  }
+  return id;
+}
+
+export function HubProvider({ children }: { children: ReactNode }) {
+  const [socket, setSocket] = useState<HubSocket | null>(null);
+  const [connected, setConnected] = useState(false);
+  const [session, setSession] = useState(0);
+  const [me, setMe] = useState<Participant | null>(null);
+  const [name, setNameState] = useState<string | null>(null);
+  const [online, setOnline] = useState<PresenceUser[]>([]);
+  const [problem, setProblem] = useState<string | null>(null);
+  const nameRef = useRef<string | null>(null);
+
+  const hello = useCallback((s: HubSocket) => {
+    const current = nameRef.current;
+    if (!current) return;
+    s.timeout(10_000).emit('hello', { name: current, participantId: participantId() }, (err: Error | null, result: Result<BrowserAckData['hello']>) => {
+      if (err) return setProblem('the hub did not answer; retrying…');
+      if (!result.ok) return setProblem(result.message);
+      setProblem(null);
+      setMe(result.data.participant);
+      setSession((n) => n + 1);
+    });
+  }, []);
+
+  useEffect(() => {
+    nameRef.current = localStorage.getItem(NAME_KEY);
+    setNameState(nameRef.current);
+    const s: HubSocket = io({ transports: ['websocket'], auth: { protocolVersion: PROTOCOL_VERSION } });
+    s.on('connect', () => {
+      setConnected(true);
+      hello(s);
+    });
+    s.on('disconnect', () => setConnected(false));
+    s.on('connect_error', (error: Error & { data?: { error?: string; message?: string } }) => {
+      const code = error.data?.error;
+      if (code === 'UNAUTHORIZED') setProblem('This hub needs the team token: sign in at /login.');
+      else if (code === 'UNSUPPORTED_VERSION') setProblem(`${error.data?.message ?? 'The hub was updated'}.`);
+      else setProblem(`Cannot reach the hub (${error.message}); retrying…`);
+    });
+    s.on('presence', (msg) => {
+      if (msg.runId === null) setOnline(msg.users);
+    });
+    setSocket(s);
+    return () => {
+      s.disconnect();
+    };
+  }, [hello]);
+
+  const setName = useCallback(
+    (next: string) => {
+      const trimmed = next.trim().slice(0, 64);
+      if (!trimmed) return;
+      localStorage.setItem(NAME_KEY, trimmed);
+      nameRef.current = trimmed;
+      setNameState(trimmed);
+      if (socket?.connected) hello(socket);
+    },
+    [socket, hello],
+  );
+
+  const call = useCallback(
+    async <K extends BrowserCommand>(event: K, payload: BrowserPayload<K>): Promise<Result<BrowserAckData[K]>> => {
+      if (!socket) return { ok: false, error: 'UNAVAILABLE', message: 'not connected to the hub yet' };
+      try {
+        return await (socket as unknown as Socket).timeout(15_000).emitWithAck(event, payload);
+      } catch {
+        return { ok: false, error: 'UNAVAILABLE', message: 'the hub did not answer in time; check the connection' };
+      }
+    },
+    [socket],
+  );
+
+  const value = useMemo<Hub>(() => ({ socket, connected, session, me, name, setName, online, problem, call }), [socket, connected, session, me, name, setName, online, problem, call]);
+  return <HubContext.Provider value={value}>{children}</HubContext.Provider>;
+}
