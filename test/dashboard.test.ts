@@ -1,0 +1,121 @@
+/**
+ * The dashboard in a real Chromium (Debian's, driven by playwright-core) against a real hub
+ * process with its local trainer: two browser contexts are two people. Screenshots of each
+ * page go to artifacts/screenshots/.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { ARTIFACTS, launchChromium, startHubProcess } from './helpers/browser';
+import { eventually } from './helpers/hub';
+
+const shot = (page: Page, name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+const stepOf = async (page: Page) => Number((await page.getByTestId('progress-step').innerText()).split('/')[0].replace(/[^\d]/g, '') || 0);
+
+test('two people share runs in real browsers: start, watch, annotate, control, review, compare, draw', async (t) => {
+  const browser = await launchChromium(t);
+  if (!browser) return;
+  const hub = await startHubProcess();
+  t.after(async () => {
+    await browser.close();
+    await hub.stop();
+  });
+  const errors: string[] = [];
+  const contexts = await Promise.all([0, 1].map(() => browser.newContext({ viewport: { width: 1280, height: 800 } })));
+  await contexts[1].addInitScript(() => localStorage.setItem('livetrain.name', 'Bob'));
+  const [ada, bob] = await Promise.all(contexts.map((c) => c.newPage()));
+  for (const p of [ada, bob]) p.on('pageerror', (e) => errors.push(e.message));
+
+  // Bob waits on the runs page; Ada arrives for the first time and is asked for her name.
+  await bob.goto(`${hub.url}/`);
+  await ada.goto(`${hub.url}/`);
+  await ada.getByLabel('Display name').fill('Ada');
+  await ada.getByRole('button', { name: 'Continue' }).click();
+  await bob.getByTestId('presence-user').filter({ hasText: 'Ada' }).first().waitFor();
+
+  // A bad value is refused in the form, with the field's message.
+  await ada.getByLabel('Epochs').fill('0');
+  await ada.getByRole('button', { name: 'Start run' }).click();
+  await ada.locator('#err-epochs').waitFor();
+  await ada.getByLabel('Run name').or(ada.getByLabel('Name (optional)')).fill('shared run');
+  await ada.getByLabel('Epochs').fill('60');
+  await ada.getByLabel(/^Training digits/).fill('640');
+  await ada.getByLabel(/^Test digits/).fill('200');
+  await shot(ada, '1-runs-form');
+  await ada.getByRole('button', { name: 'Start run' }).click();
+  await ada.waitForURL(/\/runs\/[^/]+$/);
+  const runId = ada.url().split('/').pop()!;
+
+  // Bob sees it appear in the list and opens it.
+  const row = bob.locator(`[data-run-id="${runId}"]`);
+  await row.waitFor();
+  await shot(bob, '2-runs-live');
+  await row.getByRole('link', { name: 'shared run' }).click();
+  await bob.waitForURL(`**/runs/${runId}`);
+
+  // Both see the curve grow.
+  await eventually(async () => (await stepOf(ada)) > 0 && (await stepOf(bob)) > 0, 'both see steps');
+  const before = await stepOf(bob);
+  await eventually(async () => (await stepOf(bob)) > before && (await stepOf(ada)) > before, 'the curve grows for both');
+
+  // Bob pins a note on the loss curve; Ada sees it in the list and as a marker on her chart.
+  // A click where a person would click: on the plot, whatever layer is on top.
+  const plot = (await bob.getByTestId('loss-chart').locator('canvas').first().boundingBox())!;
+  await bob.mouse.click(plot.x + plot.width * 0.5, plot.y + plot.height * 0.45);
+  await bob.getByRole('textbox', { name: /^Note at step/ }).fill('Bob was here <b>bold?</b>');
+  await bob.getByRole('button', { name: 'Add note' }).click();
+  await ada.getByTestId('annotation').filter({ hasText: 'Bob was here <b>bold?</b>' }).waitFor();
+  await ada.getByTestId('loss-chart').locator('[aria-label*="Bob was here"]').first().waitFor({ state: 'attached' });
+
+  // Ada pauses, changes the learning rate, resumes and stops; Bob sees each.
+  const status = (p: Page) => p.getByTestId('run-status').first();
+  await ada.getByRole('button', { name: 'Pause' }).click();
+  await eventually(async () => (await status(bob).innerText()) === 'paused', 'Bob sees paused');
+  await ada.getByLabel('Learning rate').fill('0.05');
+  await ada.getByRole('button', { name: 'Set', exact: true }).click();
+  await bob.getByTestId('annotation').filter({ hasText: 'Ada changed the learning rate' }).waitFor();
+  await ada.getByRole('button', { name: 'Resume' }).click();
+  await eventually(async () => (await status(bob).innerText()) === 'running', 'Bob sees running');
+  await shot(bob, '3-run-live');
+  await ada.getByRole('button', { name: 'Stop' }).click();
+  await eventually(async () => (await status(bob).innerText()) === 'stopped', 'Bob sees stopped');
+  for (const verb of ['paused', 'resumed', 'stopped']) await bob.getByTestId('annotation').filter({ hasText: `Ada ${verb} the run` }).waitFor();
+
+  // A short run that completes; after a reload its page shows the epoch plots, the confusion
+  // matrix and misclassified digits.
+  const created = await fetch(`${hub.url}/api/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'short run', hyperparams: { epochs: 2, trainLimit: 640, testLimit: 200 } }) });
+  const shortId = ((await created.json()) as { data: { run: { id: string } } }).data.run.id;
+  await eventually(async () => ((await (await fetch(`${hub.url}/api/runs/${shortId}`)).json()) as { data: { run: { status: string } } }).data.run.status === 'completed', 'short run completed', 60_000);
+  await bob.goto(`${hub.url}/runs/${shortId}`);
+  await bob.reload();
+  await eventually(async () => (await status(bob).innerText()) === 'completed', 'completed after reload');
+  await bob.getByTestId('epoch-loss-chart').locator('svg[aria-label*="poch"]').first().waitFor();
+  assert.ok((await bob.getByTestId('epoch-loss-chart').locator('path').count()) > 0, 'epoch loss plot drawn');
+  assert.equal(await bob.locator('[aria-label^="true "][aria-label*=" predicted "]').count(), 100, 'a 10×10 confusion matrix');
+  await bob.locator('.mis-grid__list li canvas').first().waitFor();
+  assert.ok((await bob.locator('.mis-grid__list li').count()) > 0, 'misclassified digits shown');
+  await shot(bob, '4-run-review');
+
+  // Compare the two runs.
+  await ada.goto(`${hub.url}/compare?runs=${runId},${shortId}`);
+  const table = ada.getByTestId('compare-table');
+  await table.getByText('short run').waitFor();
+  await table.getByText('shared run').waitFor();
+  assert.ok((await ada.getByTestId('compare-batch').locator('canvas').count()) >= 2);
+  await shot(ada, '5-compare');
+
+  // Draw a digit on the completed run: the checkpoint predicts it.
+  await ada.goto(`${hub.url}/runs/${shortId}`);
+  const pad = ada.getByLabel(/^Drawing area/);
+  await pad.scrollIntoViewIfNeeded();
+  const box = (await pad.boundingBox())!;
+  await ada.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.2);
+  await ada.mouse.down();
+  for (const [fx, fy] of [[0.7, 0.2], [0.45, 0.85]]) await ada.mouse.move(box.x + box.width * fx, box.y + box.height * fy, { steps: 12 });
+  await ada.mouse.up();
+  await ada.getByText(/Looks like a/).waitFor({ timeout: 20_000 });
+  await shot(ada, '6-draw');
+
+  assert.deepEqual(errors, [], 'no page errors');
+});
