@@ -24,6 +24,22 @@ test('two people share runs in real browsers: start, watch, annotate, control, r
   const errors: string[] = [];
   const contexts = await Promise.all([0, 1].map(() => browser.newContext({ viewport: { width: 1280, height: 800 } })));
   await contexts[1].addInitScript(() => localStorage.setItem('livetrain.name', 'Bob'));
+  // Layout shifts (CLS) are recorded from the start of every page.
+  for (const c of contexts) {
+    await c.addInitScript(() => {
+      const w = window as unknown as { __shift: number };
+      w.__shift = 0;
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries() as unknown as Array<{ value: number; hadRecentInput: boolean; sources?: Array<{ node?: Node }> }>) {
+          if (e.hadRecentInput) continue;
+          w.__shift += e.value;
+          // Which elements moved, for the failure message.
+          const names = (e.sources ?? []).map((src) => (src.node instanceof Element ? `${src.node.tagName.toLowerCase()}.${src.node.className}` : String(src.node?.nodeName)));
+          (w as unknown as { __shifted: string[] }).__shifted = [...((w as unknown as { __shifted?: string[] }).__shifted ?? []), `${e.value.toFixed(4)} ${names.join(' ')}`];
+        }
+      }).observe({ type: 'layout-shift', buffered: true });
+    });
+  }
   const [ada, bob] = await Promise.all(contexts.map((c) => c.newPage()));
   for (const p of [ada, bob]) p.on('pageerror', (e) => errors.push(e.message));
 
@@ -57,7 +73,23 @@ test('two people share runs in real browsers: start, watch, annotate, control, r
   // Both see the curve grow.
   await eventually(async () => (await stepOf(ada)) > 0 && (await stepOf(bob)) > 0, 'both see steps');
   const before = await stepOf(bob);
-  await eventually(async () => (await stepOf(bob)) > before && (await stepOf(ada)) > before, 'the curve grows for both');
+  const shiftBefore = await bob.evaluate(() => (window as unknown as { __shift: number }).__shift);
+  await eventually(async () => (await stepOf(bob)) > before + 20 && (await stepOf(ada)) > before, 'the curve grows for both');
+  const shiftDuring = (await bob.evaluate(() => (window as unknown as { __shift: number }).__shift)) - shiftBefore;
+  const shifted = await bob.evaluate(() => (window as unknown as { __shifted?: string[] }).__shifted ?? []);
+  assert.ok(shiftDuring < 0.01, `no layout shift while points stream (CLS ${shiftDuring.toFixed(4)}: ${shifted.join('; ')})`);
+
+  // Every control has a name a screen reader can announce, and is reachable by keyboard.
+  const unnamed = await bob.evaluate(() =>
+    [...document.querySelectorAll('button, input, select, textarea, a[href]')]
+      .filter((el) => {
+        const e = el as HTMLElement & { labels?: NodeListOf<HTMLLabelElement> };
+        const named = e.getAttribute('aria-label') || e.getAttribute('aria-labelledby') || e.labels?.length || e.textContent?.trim() || e.getAttribute('title');
+        return !named || e.tabIndex < 0;
+      })
+      .map((el) => el.outerHTML.slice(0, 80)),
+  );
+  assert.deepEqual(unnamed, [], 'unnamed or unreachable controls');
 
   // Bob pins a note on the loss curve; Ada sees it in the list and as a marker on her chart.
   // A click where a person would click: on the plot, whatever layer is on top.
@@ -116,6 +148,21 @@ test('two people share runs in real browsers: start, watch, annotate, control, r
   await ada.mouse.up();
   await ada.getByText(/Looks like a/).waitFor({ timeout: 20_000 });
   await shot(ada, '6-draw');
+
+  // A narrow window: no horizontal scrolling on the run page and the runs page.
+  await ada.setViewportSize({ width: 420, height: 800 });
+  for (const url of [`${hub.url}/runs/${shortId}`, `${hub.url}/`]) {
+    await ada.goto(url);
+    await ada.getByTestId('run-status').first().waitFor();
+    const overflow = await ada.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 1, `${url}: ${overflow}px wider than a 420px window`);
+  }
+  await shot(ada, '7-narrow-runs');
+
+  // An unknown run is a readable message, not a blank page.
+  await ada.goto(`${hub.url}/runs/no-such-run`);
+  await ada.getByRole('heading', { name: 'Run not available' }).waitFor();
+  await ada.getByText('no run no-such-run').waitFor();
 
   assert.deepEqual(errors, [], 'no page errors');
 });

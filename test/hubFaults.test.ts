@@ -118,6 +118,8 @@ test('a hub restarted on the same SQLite file serves the runs, metrics and annot
   await first.db.close();
 
   const second = await startHub({ databaseUrl: dbUrl });
+  const stored = await second.db.prisma.participant.findUnique({ where: { id: 'ada-participant-1' } });
+  assert.equal(stored?.name, 'Ada', 'participants are written (in batches, flushed on close)');
   t.after(() => second.close());
   const again = await connectBrowser(second.url, 'Ada', { participantId: 'ada-participant-1' });
   const after = await again.call('run:watch', { runId });

@@ -53,8 +53,10 @@ export function ProgressPanel({ state }: { state: RunState }) {
           </dd>
         </div>
       </dl>
-      {phase ? <p className="muted small">Now {phase}</p> : null}
-      {run.statusMessage ? <p className="muted small">{run.statusMessage}</p> : null}
+      {/* One line always present, so the page below never jumps as phases come and go. */}
+      <p className="muted small status-line" aria-live="polite">
+        {phase ? `Now ${phase}` : (run.statusMessage ?? '\u00a0')}
+      </p>
     </section>
   );
 }

@@ -19,6 +19,7 @@ import {
 import { addNote, createRateLimiter, deleteNote, editNote } from './annotations';
 import { presentedToken, parseCookies, TOKEN_COOKIE, tokenMatches } from './auth';
 import { HubError, toFailure, type HubContext } from './context';
+import type { ParticipantWriter } from './participants';
 import { announcePresence, colourFor, presenceOf, PRESENCE_LIST_MAX } from './presence';
 import { controlRun, startRun, type Actor } from './runs';
 import { sharedSnapshot } from './snapshot';
@@ -42,7 +43,7 @@ export function handshakeError(code: 'UNAUTHORIZED' | 'UNSUPPORTED_VERSION' | 'I
   return Object.assign(new Error(message), { data: { ok: false, error: code, message } });
 }
 
-export function attachBrowsers(ctx: HubContext): void {
+export function attachBrowsers(ctx: HubContext, participants: ParticipantWriter): void {
   const limiter = createRateLimiter(ctx.options.annotationsPerMinute, 60_000);
   const io = ctx.io;
 
@@ -56,21 +57,6 @@ export function attachBrowsers(ctx: HubContext): void {
     if (!tokenMatches(ctx.options.browserToken, token)) return next(handshakeError('UNAUTHORIZED', 'a valid team token is required'));
     next();
   });
-
-  /**
-   * Records a participant without making hello wait for the database, and without writing
-   * again when nothing changed in the last few minutes: a crowd reconnecting at once (a hub
-   * restart) must not queue hundreds of writes in front of live frames.
-   */
-  const saved = new Map<string, { name: string; colour: string; at: number }>();
-  function rememberParticipant(id: string, name: string, colour: string): void {
-    const known = saved.get(id);
-    if (known && known.name === name && known.colour === colour && Date.now() - known.at < 5 * 60_000) return;
-    saved.set(id, { name, colour, at: Date.now() });
-    ctx.db.participant
-      .upsert({ where: { id }, create: { id, name, colour }, update: { name, colour, lastSeenAt: new Date() } })
-      .catch((error: unknown) => ctx.log(`participant ${id}: ${error instanceof Error ? error.message : error}`));
-  }
 
   io.on('connection', (raw) => {
     const socket = raw as unknown as BrowserSocket;
@@ -100,7 +86,7 @@ export function attachBrowsers(ctx: HubContext): void {
     on('hello', async (input) => {
       const id = input.participantId ?? randomBytes(12).toString('base64url');
       const colour = input.colour ?? colourFor(id);
-      rememberParticipant(id, input.name, colour);
+      participants.remember(id, input.name, colour);
       socket.data.participant = { id, name: input.name, colour };
       announcePresence(ctx, null);
       for (const runId of socket.data.watching) announcePresence(ctx, runId);

@@ -14,6 +14,7 @@ import type { BrowserServer, HubContext, HubOptions, TrainerNamespace } from './
 import { createApi } from './http';
 import { createDigitService } from './digits';
 import { createIngest } from './ingest';
+import { createParticipantWriter } from './participants';
 import { cancelPresence } from './presence';
 import { afterCommit } from './runs';
 import { createLiveStreams } from './stream';
@@ -63,7 +64,8 @@ export async function createHub(httpServer: HttpServer, deps: HubDeps): Promise<
   const ingest = createIngest({ db: deps.db, provider: deps.provider, flushMs: deps.flushMs, maxRows: deps.maxRows, log, onCommitted: (stored) => afterCommit(ctx, stored) });
   ctx = { db: deps.db, io, trainers, streams, ingest, options, runs: new Map(), log, schedule: () => trainerSide.schedule() };
   const trainerSide = attachTrainers(ctx);
-  attachBrowsers(ctx);
+  const participants = createParticipantWriter(ctx);
+  attachBrowsers(ctx, participants);
   const digits = createDigitService(ctx, { dataDir: deps.dataDir });
   const api = createApi(ctx, createRateLimiter(options.annotationsPerMinute, 60_000), deps.provider, digits);
   await trainerSide.recover();
@@ -89,6 +91,7 @@ export async function createHub(httpServer: HttpServer, deps: HubDeps): Promise<
       cancelPresence(ctx);
       await new Promise<void>((resolve) => io.close(() => resolve()));
       await ingest.close();
+      await participants.close();
       streams.closeAll();
       digits.dispose();
     },

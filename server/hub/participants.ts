@@ -1,0 +1,58 @@
+/**
+ * Participants are written behind hello, in batches: a crowd connecting at once (a hub
+ * restart, a team opening the same link) would otherwise queue one upsert each, and Prisma
+ * compiles every query on the event loop that also sends the live frames. One flush writes
+ * the new ones with one createMany and updates only those whose name or colour changed.
+ */
+import type { HubContext } from './context';
+
+const FLUSH_MS = 1000;
+const RESAVE_AFTER_MS = 5 * 60_000;
+
+export interface ParticipantWriter {
+  remember(id: string, name: string, colour: string): void;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createParticipantWriter(ctx: HubContext): ParticipantWriter {
+  const saved = new Map<string, { name: string; colour: string; at: number }>();
+  let pending = new Map<string, { name: string; colour: string }>();
+  let timer: NodeJS.Timeout | null = null;
+  let writing: Promise<void> = Promise.resolve();
+
+  async function write(batch: Map<string, { name: string; colour: string }>): Promise<void> {
+    const ids = [...batch.keys()];
+    const existing = await ctx.db.participant.findMany({ where: { id: { in: ids } } });
+    const known = new Map(existing.map((p) => [p.id, p]));
+    const fresh = ids.filter((id) => !known.has(id)).map((id) => ({ id, ...batch.get(id)! }));
+    if (fresh.length) await ctx.db.participant.createMany({ data: fresh });
+    const now = new Date();
+    for (const [id, p] of known) {
+      const next = batch.get(id)!;
+      await ctx.db.participant.update({ where: { id }, data: { lastSeenAt: now, ...(p.name !== next.name || p.colour !== next.colour ? next : {}) } });
+    }
+  }
+
+  function flush(): Promise<void> {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    if (pending.size === 0) return writing;
+    const batch = pending;
+    pending = new Map();
+    writing = writing.then(() => write(batch)).catch((error: unknown) => ctx.log(`participants: ${error instanceof Error ? error.message : error}`));
+    return writing;
+  }
+
+  return {
+    remember(id, name, colour) {
+      const last = saved.get(id);
+      if (last && last.name === name && last.colour === colour && Date.now() - last.at < RESAVE_AFTER_MS) return;
+      saved.set(id, { name, colour, at: Date.now() });
+      pending.set(id, { name, colour });
+      timer ??= setTimeout(() => void flush(), FLUSH_MS);
+    },
+    flush,
+    close: flush,
+  };
+}
