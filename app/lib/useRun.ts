@@ -65,7 +65,6 @@ export function useRun(runId: string | null): WatchedRun {
       else bump();
     };
     const handlers = STREAM_EVENTS.map((e) => [e, onStream(e)] as const);
-    for (const [e, h] of handlers) socket.on(e, h as never);
     const onStatus: ServerToClientEvents['run:status'] = (msg) => {
       if (msg.runId !== runId) return;
       state.run = msg.run;
@@ -87,22 +86,20 @@ export function useRun(runId: string | null): WatchedRun {
       state.version++;
       bump();
     };
-    socket.on('run:status', onStatus);
-    socket.on('annotation:added', onAdded);
-    socket.on('annotation:edited', onEdited);
-    socket.on('annotation:deleted', onDeleted);
-    socket.on('presence', onPresence);
-    socket.on('runs:changed', onRuns);
+    const all = [
+      ...handlers,
+      ['run:status', onStatus],
+      ['annotation:added', onAdded],
+      ['annotation:edited', onEdited],
+      ['annotation:deleted', onDeleted],
+      ['presence', onPresence],
+      ['runs:changed', onRuns],
+    ] as const;
+    for (const [e, h] of all) socket.on(e, h as never);
     void watch();
     return () => {
       cancelled = true;
-      for (const [e, h] of handlers) socket.off(e, h as never);
-      socket.off('run:status', onStatus);
-      socket.off('annotation:added', onAdded);
-      socket.off('annotation:edited', onEdited);
-      socket.off('annotation:deleted', onDeleted);
-      socket.off('presence', onPresence);
-      socket.off('runs:changed', onRuns);
+      for (const [e, h] of all) socket.off(e, h as never);
       if (frame.current !== null) cancelAnimationFrame(frame.current);
       frame.current = null;
       if (socket.connected) void call('run:unwatch', { runId });
