@@ -1,0 +1,203 @@
+/**
+ * bench/chart: how the run page's batch charts cope with a long run. The real hub (production
+ * dashboard, no local trainer) gets a run of `--points` batch points from a fake trainer; a
+ * real Chromium (1280×800) opens the run page and we time the first render (navigation start
+ * → both batch charts show every point), then stream `--rate` points/s for `--seconds` and
+ * record every chart redraw (the `__livetrainDrawProbe` hook in app/charts/batchView.ts),
+ * every animation frame's interval and the long tasks. The same is measured on a run of
+ * `--reference` points in this invocation, and the ratios printed. A benchmark, not a test.
+ *
+ *   npm run bench:chart -- [--points 100000] [--reference 10000] [--rate 1000] [--seconds 15] [--loads 3]
+ *
+ * Target (the issue): redraw time per frame < 16 ms at p95 while points stream at 1,000/s.
+ * "Per frame" here is both charts' redraws in one animation frame, which is what a frame pays.
+ * The redraw time is BatchView.draw alone; React's work and the canvas rasterisation show up in
+ * the frame intervals and long tasks instead.
+ */
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { chromium, type Browser } from 'playwright-core';
+import { z } from 'zod';
+import { ensureBuild } from '../scripts/ensure-build';
+import { cleanupAll, installCleanup } from './lib/children';
+import { api, FakeTrainer, startHub } from './lib/chartHub';
+import { ChartPage, type FirstRender } from './lib/chartPage';
+import { LONG_FRAME_MS, median, meterTree, num, ratio, streamFigures, triple, type StreamFigures, type TreeLoad } from './lib/chartStats';
+import { int, table } from './lib/histogram';
+
+const TARGET_P95_MS = 16;
+const CHROMIUM = process.env.LIVETRAIN_CHROMIUM ?? '/usr/bin/chromium';
+/** Chromium flags for a closed network and a root user, as test/helpers/browser.ts uses. */
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
+
+const flagsSchema = z.object({
+  points: z.coerce.number().int().min(100).max(1_000_000),
+  reference: z.coerce.number().int().min(100).max(1_000_000),
+  rate: z.coerce.number().int().min(20).max(20_000),
+  seconds: z.coerce.number().min(1).max(300),
+  loads: z.coerce.number().int().min(1).max(20),
+});
+type Flags = z.infer<typeof flagsSchema>;
+
+function readFlags(): Flags {
+  const { values } = parseArgs({
+    options: {
+      points: { type: 'string', default: '100000' }, reference: { type: 'string', default: '10000' }, rate: { type: 'string', default: '1000' },
+      seconds: { type: 'string', default: '15' }, loads: { type: 'string', default: '3' },
+    },
+  });
+  const parsed = flagsSchema.safeParse(values);
+  if (!parsed.success) {
+    process.stderr.write(`${parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('\n')}\n`);
+    process.exit(2);
+  }
+  return parsed.data;
+}
+
+const note = (line: string) => process.stderr.write(`[bench:chart] ${line}\n`);
+
+/** One scenario's figures: first renders (one per fresh page load) and the streaming phase. */
+interface Scenario {
+  label: string;
+  points: number;
+  loads: FirstRender[];
+  stream: StreamFigures;
+  endPoints: number;
+  /** The same rows over HTTP from Node (GET /api/runs/:id/metrics), median of 3: the hub's read cost. */
+  hubReadMs: number;
+  /** CPU while streaming, in cores. */
+  load: TreeLoad | null;
+}
+
+/** Measures one run: `flags.loads` cold page loads, then streaming on the last page. */
+async function measure(browser: Browser, url: string, trainer: FakeTrainer, runId: string, label: string, flags: Flags): Promise<Scenario> {
+  const points = trainer.points(runId);
+  const reads: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    await (await fetch(`${url}/api/runs/${encodeURIComponent(runId)}/metrics?limit=${points}`)).arrayBuffer();
+    reads.push(performance.now() - t0);
+  }
+  const loads: FirstRender[] = [];
+  let page: ChartPage | null = null;
+  for (let i = 0; i < flags.loads; i++) {
+    await page?.close();
+    page = await ChartPage.open(browser, points);
+    const first = await page.firstRender(url, runId);
+    note(`${label}: load ${i + 1}/${flags.loads}: first render ${num(first.total, 0)} ms (snapshot ${num(first.snapshotBytes / 1e6, 1)} MB at ${num(first.snapshotAt, 0)} ms)`);
+    loads.push(first);
+  }
+  await page!.page.waitForTimeout(500);
+  await page!.startRecording();
+  note(`${label}: streaming ${flags.rate} points/s for ${flags.seconds} s`);
+  const meter = meterTree();
+  const sent = await trainer.stream(runId, flags.rate, flags.seconds);
+  const rec = await page!.stopRecording(trainer.points(runId));
+  const load = meter.stop();
+  await page!.close();
+  return { label, points, loads, stream: streamFigures(rec, sent), endPoints: trainer.points(runId), hubReadMs: median(reads), load };
+}
+
+/** Preloads a run with `n` points and waits until the hub reports them stored. */
+async function preparedRun(url: string, trainer: FakeTrainer, name: string, n: number): Promise<string> {
+  const runId = await trainer.createRun(url, name);
+  const t0 = performance.now();
+  await trainer.preload(runId, n);
+  const { run } = await api<{ run: { lastStep: number } }>(`${url}/api/runs/${runId}`, 'GET');
+  if (run.lastStep !== n) throw new Error(`run ${runId}: the hub reports lastStep ${run.lastStep}, expected ${n}`);
+  note(`${name}: ${int(n)} points stored in ${num((performance.now() - t0) / 1000, 1)} s`);
+  return runId;
+}
+
+function report(main: Scenario, ref: Scenario, flags: Flags): void {
+  const m = (s: Scenario, pick: (f: FirstRender) => number) => median(s.loads.map(pick));
+  const firstRows: Array<[string, (f: FirstRender) => number, number]> = [
+    ['first render: both charts show every point (ms)', (f) => f.total, 0],
+    ['  navigation response end (ms)', (f) => f.responseEnd, 0],
+    ['  DOMContentLoaded (ms)', (f) => f.domContentLoaded, 0],
+    ['  run:watch sent (ms)', (f) => f.watchSent, 0],
+    ['  snapshot received (ms)', (f) => f.snapshotAt, 0],
+    ['  snapshot → drawn (ms)', (f) => f.total - f.snapshotAt, 0],
+    ['  run:watch round trip (ms)', (f) => f.snapshotAt - f.watchSent, 0],
+    ['snapshot size (MB)', (f) => f.snapshotBytes / 1e6, 2],
+    ['snapshot JSON.parse alone (ms)', (f) => f.parseMs, 1],
+    ['first full redraw, both charts (ms)', (f) => f.fullDrawMs, 1],
+    ['JS heap after load (MB)', (f) => f.heapMB, 0],
+  ];
+  const rows: string[][] = firstRows.map(([name, pick, d]) => [name, num(m(main, pick), d), num(m(ref, pick), d), ratio(m(main, pick), m(ref, pick))]);
+  rows.splice(7, 0, ['    same rows via GET …/metrics from Node (ms)', num(main.hubReadMs, 0), num(ref.hubReadMs, 0), ratio(main.hubReadMs, ref.hubReadMs)]);
+  const s = (x: Scenario) => x.stream;
+  const streamRows: Array<[string, (x: Scenario) => string, (x: Scenario) => number]> = [
+    ['redraw per frame, both charts p50/p95/max (ms)', (x) => triple(s(x).perFrame), (x) => s(x).perFrame.p95],
+    ['redraw per chart p50/p95/max (ms)', (x) => triple(s(x).perDraw), (x) => s(x).perDraw.p95],
+    ['frames with a chart redraw, per second', (x) => num(s(x).redrawFramesPerSec), (x) => s(x).redrawFramesPerSec],
+    ['frames per second', (x) => num(s(x).fps), (x) => s(x).fps],
+    ['frame interval p50/p95/max (ms)', (x) => triple(s(x).frameInterval), (x) => s(x).frameInterval.p95],
+    [`long frames (> ${LONG_FRAME_MS} ms)`, (x) => int(s(x).longFrames), (x) => s(x).longFrames],
+    ['long tasks: count; p95/max (ms)', (x) => `${s(x).longTasks.n}; ${num(s(x).longTasks.p95, 0)}/${num(s(x).longTasks.max, 0)}`, (x) => s(x).longTasks.n],
+    ['trainer send → drawn p50/p95/max (ms)', (x) => triple(s(x).latency), (x) => s(x).latency.p95],
+    ['live data received (kB/s)', (x) => num(s(x).rxBytesPerSec / 1000), (x) => s(x).rxBytesPerSec],
+    [`CPU: bench tree / other processes (cores of ${os.availableParallelism()})`, (x) => (x.load ? `${num(x.load.ours, 2)} / ${num(x.load.others, 2)}` : '–'), (x) => x.load?.ours ?? NaN],
+  ];
+  for (const [name, show, value] of streamRows) rows.push([name, show(main), show(ref), ratio(value(main), value(ref))]);
+  const head = (x: Scenario) => `${int(x.points)} points`;
+  process.stdout.write(`\nbench:chart — run page, Chromium ${browserVersion} headless 1280×800, ${flags.loads} cold load(s) each (medians), then ${int(flags.rate)} points/s for ${flags.seconds} s\n\n`);
+  process.stdout.write(`${table(['', head(main), `${head(ref)} (reference)`, 'ratio'], rows, new Set([1, 2, 3]))}\n\n`);
+  for (const x of [main, ref]) process.stdout.write(`after streaming (${int(x.endPoints)} points): ${x.stream.captions.map((c) => `"${c}"`).join(', ')}\n`);
+  process.stdout.write(
+    '\nnotes: first render ends when the redraw that puts every point on both charts returns (before that frame is painted);\n' +
+      '       a redraw is BatchView.draw (column sync + smoothing, downsampling, canvas and SVG calls): React and rasterising\n' +
+      '       show in the frame intervals and long tasks; send → drawn includes the hub\'s 50 ms live-frame batching.\n',
+  );
+  const p95 = main.stream.perFrame.p95;
+  process.stdout.write(`\ntarget: redraw per frame p95 < ${TARGET_P95_MS} ms at ${int(main.points)} points → ${num(p95)} ms: ${p95 < TARGET_P95_MS ? 'MET' : 'MISSED'}\n`);
+}
+
+let browserVersion = '';
+/** Set on Ctrl-C: installCleanup's handler then owns the cleanup and the exit. */
+let interrupted = false;
+
+async function main(): Promise<void> {
+  const flags = readFlags();
+  let browser: Browser | null = null;
+  let trainer: FakeTrainer | null = null;
+  // On Ctrl-C Chromium is left to Playwright's exit handler, which kills it and removes its
+  // profile synchronously; an async browser.close() here would be cut short by the exit.
+  installCleanup(() => {
+    interrupted = true;
+    trainer?.close();
+  });
+  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM} (apt-get install chromium, or set LIVETRAIN_CHROMIUM)`);
+  try {
+    note('checking the dashboard build (next build when stale)');
+    await ensureBuild({ log: note });
+    const hub = await startHub();
+    note(`hub on ${hub.url}`);
+    trainer = await FakeTrainer.connect(hub.url);
+    const mainRun = await preparedRun(hub.url, trainer, `bench ${flags.points}`, flags.points);
+    const refRun = await preparedRun(hub.url, trainer, `bench ${flags.reference}`, flags.reference);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, handleSIGINT: false, handleSIGTERM: false });
+    browserVersion = browser.version();
+    // Warm up: the first request compiles nothing in production, but fills the hub's and
+    // Next's caches and Chromium's code cache; its figures are not reported.
+    const warm = await ChartPage.open(browser, flags.reference);
+    await warm.firstRender(hub.url, refRun);
+    await warm.close();
+    const ref = await measure(browser, hub.url, trainer, refRun, `${flags.reference} points`, flags);
+    const big = await measure(browser, hub.url, trainer, mainRun, `${flags.points} points`, flags);
+    report(big, ref, flags);
+  } finally {
+    trainer?.close();
+    await browser?.close().catch(() => {});
+    // A second cleanupAll racing the signal handler's would exit before its rm finished.
+    if (!interrupted) await cleanupAll();
+  }
+}
+
+main().catch(async (error) => {
+  if (interrupted) return;
+  process.stderr.write(`bench:chart failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+  await cleanupAll();
+  process.exit(1);
+});
