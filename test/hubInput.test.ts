@@ -12,6 +12,7 @@ import type { TrainerEvent } from '../server/trainer/events';
 import { connectBrowser, eventually, type TestBrowser, type TestHub, startHub } from './helpers/hub';
 
 async function counts(hub: TestHub) {
+  await hub.hub.flush();
   const db = hub.db.prisma;
   return {
     runs: await db.run.count(),

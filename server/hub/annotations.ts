@@ -5,6 +5,7 @@
  */
 import type { WireAnnotation } from '../protocol';
 import { HubError, type HubContext } from './context';
+import { bumpRunVersion } from './snapshot';
 import { runRoom } from './stream';
 import { toWireAnnotation } from './wire';
 import type { Actor } from './runs';
@@ -43,6 +44,7 @@ export async function addEventAnnotation(ctx: HubContext, runId: string, step: n
     include: withEdits,
   });
   const annotation = toWireAnnotation(row);
+  bumpRunVersion(ctx, runId);
   ctx.io.to(runRoom(runId)).emit('annotation:added', { annotation });
   return annotation;
 }
@@ -62,6 +64,7 @@ export async function addNote(ctx: HubContext, limiter: RateLimiter, actor: Acto
     include: withEdits,
   });
   const annotation = toWireAnnotation(row);
+  bumpRunVersion(ctx, input.runId);
   ctx.io.to(runRoom(input.runId)).emit('annotation:added', { annotation });
   return annotation;
 }
@@ -82,6 +85,7 @@ export async function editNote(ctx: HubContext, limiter: RateLimiter, actor: Act
     ctx.db.annotation.update({ where: { id: before.id }, data: { text: input.text }, include: withEdits }),
   ]);
   const annotation = toWireAnnotation(row);
+  bumpRunVersion(ctx, row.runId);
   ctx.io.to(runRoom(row.runId)).emit('annotation:edited', { annotation });
   return annotation;
 }
@@ -89,6 +93,7 @@ export async function editNote(ctx: HubContext, limiter: RateLimiter, actor: Act
 export async function deleteNote(ctx: HubContext, actor: Actor, input: { id: number }): Promise<{ id: number }> {
   const row = await ownNote(ctx, actor, input.id);
   await ctx.db.annotation.delete({ where: { id: row.id } });
+  bumpRunVersion(ctx, row.runId);
   ctx.io.to(runRoom(row.runId)).emit('annotation:deleted', { runId: row.runId, id: row.id });
   return { id: row.id };
 }

@@ -20,7 +20,7 @@ import { addNote, createRateLimiter, deleteNote, editNote } from './annotations'
 import { presentedToken, parseCookies, TOKEN_COOKIE, tokenMatches } from './auth';
 import { HubError, toFailure, type HubContext } from './context';
 import type { ParticipantWriter } from './participants';
-import { announcePresence, colourFor, presenceOf, PRESENCE_LIST_MAX } from './presence';
+import { announcePresence, colourFor, localPresence } from './presence';
 import { controlRun, startRun, type Actor } from './runs';
 import { sharedSnapshot } from './snapshot';
 import { runRoom } from './stream';
@@ -101,7 +101,7 @@ export function attachBrowsers(ctx: HubContext, participants: ParticipantWriter)
       });
       announcePresence(ctx, runId);
       // The snapshot may be shared with others who asked at the same moment: copy, don't mutate.
-      return { ...snapshot, presence: (await presenceOf(ctx, runId)).slice(0, PRESENCE_LIST_MAX) };
+      return { ...snapshot, presence: localPresence(ctx, runId) };
     });
 
     on('run:unwatch', async ({ runId }) => {

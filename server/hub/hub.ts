@@ -40,6 +40,8 @@ export interface Hub {
   handleRequest(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
   readonly io: BrowserServer;
   readonly context: HubContext;
+  /** Writes what is queued (metrics, participants) now. */
+  flush(): Promise<void>;
   /** Disconnects everyone, stores what is queued; the HTTP server is closed too. */
   close(): Promise<void>;
 }
@@ -85,6 +87,10 @@ export async function createHub(httpServer: HttpServer, deps: HubDeps): Promise<
         return true;
       }
       return false;
+    },
+    async flush() {
+      await ingest.flush();
+      await participants.flush();
     },
     async close() {
       trainerSide.close();

@@ -9,6 +9,7 @@ import { HubError, newRunId, type HubContext } from './context';
 import { addEventAnnotation } from './annotations';
 import { runState, serialise } from './events';
 import { describeControl, isFinished, planControl, type ControlVerb } from './lifecycle';
+import { bumpRunVersion } from './snapshot';
 import { runRoom } from './stream';
 import { toRunSummary } from './wire';
 
@@ -40,7 +41,10 @@ export async function announce(ctx: HubContext, runId: string): Promise<RunSumma
   if (state && !statusChanged && now - state.announcedAt < RUNS_CHANGED_EVERY_MS) return run;
   // Frames already received go out first, so a watcher never sees "completed" before the
   // last points.
-  if (statusChanged) ctx.streams.flush(runId);
+  if (statusChanged) {
+    ctx.streams.flush(runId);
+    bumpRunVersion(ctx, runId);
+  }
   if (statusChanged) ctx.io.to(runRoom(runId)).emit('run:status', { runId, status: run.status, message: run.statusMessage, run });
   ctx.io.emit('runs:changed', { run, loss: state?.lastLoss ?? null });
   if (state) {
