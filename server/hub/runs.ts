@@ -107,6 +107,8 @@ export async function startRun(
     data: { id, name, hyperparams: hp, reporting: input.reporting ?? undefined, status: 'queued', createdBy: actor.name },
   });
   await addEventAnnotation(ctx, id, 0, actor, describeControl(actor.name, 'start'));
+  // Live from the start: watchers who open it while it waits share one snapshot read.
+  await runState(ctx, id);
   const run = toRunSummary(row);
   ctx.io.emit('runs:changed', { run });
   ctx.schedule();
