@@ -16,7 +16,7 @@ const stepOf = async (page: Page) => Number((await page.getByTestId('progress-st
 test('two people share runs in real browsers: start, watch, annotate, control, review, compare, draw', async (t) => {
   const browser = await launchChromium(t);
   if (!browser) return;
-  const hub = await startHubProcess();
+  let hub = await startHubProcess();
   t.after(async () => {
     await browser.close();
     await hub.stop();
@@ -163,6 +163,20 @@ test('two people share runs in real browsers: start, watch, annotate, control, r
   await ada.goto(`${hub.url}/runs/no-such-run`);
   await ada.getByRole('heading', { name: 'Run not available' }).waitFor();
   await ada.getByText('no run no-such-run').waitFor();
+
+  // The hub restarts: the pages notice, reconnect by themselves, say hello again and follow
+  // live updates from the new process.
+  await bob.goto(`${hub.url}/`);
+  await bob.locator(`[data-run-id="${shortId}"]`).waitFor();
+  const port = Number(new URL(hub.url).port);
+  await hub.stop({ keepData: true });
+  await eventually(async () => (await bob.locator('.conn').innerText()) === 'offline', 'Bob sees the connection drop');
+  hub = await startHubProcess([], { port, dir: hub.dir });
+  await eventually(async () => (await bob.locator('.conn').innerText()) === 'live', 'Bob reconnects by himself', 30_000);
+  const after = await fetch(`${hub.url}/api/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'after the restart', hyperparams: { epochs: 1, trainLimit: 320, testLimit: 100 } }) });
+  assert.equal(after.status, 201);
+  await bob.getByRole('link', { name: 'after the restart' }).waitFor();
+  await bob.getByTestId('presence-user').filter({ hasText: 'Bo' }).first().waitFor();
 
   assert.deepEqual(errors, [], 'no page errors');
 });

@@ -34,15 +34,21 @@ export async function launchChromium(t: TestContext): Promise<Browser | null> {
 
 export interface HubProcess {
   url: string;
+  /** The database's directory (reuse it to restart the hub on the same data). */
+  dir: string;
   output: () => string;
-  stop(): Promise<void>;
+  /** Stops the hub; the database directory is removed unless `keepData`. */
+  stop(opts?: { keepData?: boolean }): Promise<void>;
 }
 
-/** `npm start` in production mode on a free port with a fresh SQLite file and a local wasm trainer. */
-export async function startHubProcess(extraArgs: string[] = []): Promise<HubProcess> {
+/**
+ * `npm start` in production mode with a local wasm trainer: on a free port with a fresh
+ * SQLite file, or on `port` over the database in `dir` (a restart).
+ */
+export async function startHubProcess(extraArgs: string[] = [], reuse: { port?: number; dir?: string } = {}): Promise<HubProcess> {
   await ensureBuild({ log: () => {} });
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'livetrain-web-'));
-  const child = spawnEntry('server/index.ts', ['--port', '0', '--trainer-backend', 'wasm', ...extraArgs], {
+  const dir = reuse.dir ?? (await mkdtemp(path.join(os.tmpdir(), 'livetrain-web-')));
+  const child = spawnEntry('server/index.ts', ['--port', String(reuse.port ?? 0), '--trainer-backend', 'wasm', ...extraArgs], {
     DATABASE_URL: `file:${path.join(dir, 'web.db')}`,
     LIVETRAIN_TOKEN: '',
     LIVETRAIN_TRAINER_TOKEN: '',
@@ -55,13 +61,14 @@ export async function startHubProcess(extraArgs: string[] = []): Promise<HubProc
   await eventually(async () => ((await (await fetch(`${url}/api/health`)).json()) as { data: { trainers: number } }).data.trainers >= 1, 'local trainer registered', 60_000);
   return {
     url,
+    dir,
     output: () => log,
-    async stop() {
+    async stop(opts = {}) {
       if (child.exitCode === null) child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
       await exited;
       clearTimeout(timer);
-      await rm(dir, { recursive: true, force: true });
+      if (!opts.keepData) await rm(dir, { recursive: true, force: true });
     },
   };
 }
