@@ -6,6 +6,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { Sent } from './chartHub';
+import { machineTicks } from './children';
 import type { Draw, Recording } from './chartPage';
 
 /** Frames longer than this are "long" (a visible stutter: three 60 Hz frames). */
@@ -139,15 +140,6 @@ function treeTicks(root: number): number {
     if (p === root) sum += t;
   }
   return sum;
-}
-
-function machineTicks(): number | null {
-  try {
-    const [, user, nice, system, , , irq, softirq] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
-    return user + nice + system + irq + softirq;
-  } catch {
-    return null;
-  }
 }
 
 /**

@@ -163,7 +163,7 @@ function processTicks(pid: number | 'self'): number {
 }
 
 /** Busy ticks of the whole machine (user, nice, system, irq, softirq), or null without /proc. */
-function machineTicks(): number | null {
+export function machineTicks(): number | null {
   try {
     const [, user, nice, system, , , irq, softirq] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
     return user + nice + system + irq + softirq;
