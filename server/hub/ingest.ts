@@ -57,6 +57,8 @@ export function createIngest(opts: IngestOptions): Ingest {
   let timer: NodeJS.Timeout | null = null;
   let writing: Promise<void> = Promise.resolve();
   let closed = false;
+  /** Highest seq committed per run by this process. */
+  const committed = new Map<string, number>();
 
   function schedule(): void {
     if (queuedRows >= maxRows) void flush();
@@ -78,7 +80,7 @@ export function createIngest(opts: IngestOptions): Ingest {
   async function writeWithRetry(batch: Pending[]): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await write(opts.db, opts.provider, batch);
+        await write(opts.db, opts.provider, batch, committed);
         break;
       } catch (error) {
         if (attempt >= RETRY_DELAYS_MS.length) {
@@ -92,7 +94,8 @@ export function createIngest(opts: IngestOptions): Ingest {
       }
     }
     const stored = new Map<string, number>();
-    for (const p of batch) stored.set(p.runId, p.events[p.events.length - 1].seq);
+    for (const p of batch) stored.set(p.runId, Math.max(stored.get(p.runId) ?? 0, p.events[p.events.length - 1].seq));
+    for (const [runId, seq] of stored) committed.set(runId, Math.max(committed.get(runId) ?? 0, seq));
     for (const p of batch) p.resolve(stored.get(p.runId)!);
     opts.onCommitted?.(stored);
   }
@@ -115,22 +118,29 @@ export function createIngest(opts: IngestOptions): Ingest {
   };
 }
 
-/** Builds every row of a batch and writes them, with each run's patch, in one transaction. */
 /**
  * A double as its shortest round-trip decimal text: Prisma's raw path rounds number arguments
  * to 15–16 digits, the database parses this text back to the very same double.
  */
-const exact = (x: number) => String(x);
+const exact = (x: number | null) => (x === null ? null : String(x));
 
 const BATCH_COLUMNS = ['runId', 'seq', 'epoch', 'batch', 'step', 'loss', 'accuracy', 'learningRate', 'samplesPerSec', 'time'] as const;
 const MISCLASSIFIED_COLUMNS = ['runId', 'seq', 'epoch', 'index', 'label', 'predicted', 'probabilities'] as const;
+const EPOCH_COLUMNS = ['runId', 'seq', 'epoch', 'step', 'trainLoss', 'trainAccuracy', 'testLoss', 'testAccuracy', 'samplesPerSec', 'trainMs', 'evalMs', 'time'] as const;
+const CONFUSION_COLUMNS = ['runId', 'seq', 'epoch', 'matrix'] as const;
+const PANEL_COLUMNS = ['runId', 'seq', 'step', 'epoch', 'items', 'time'] as const;
 
-async function write(db: Db, provider: 'sqlite' | 'postgresql', batch: Pending[]): Promise<void> {
+/**
+ * Builds every row of a batch and writes them, with each run's patch, in one transaction.
+ * Writing a batch twice stores each row once (a resend after a failed write), and a run's
+ * lastSeq never moves back (`committed`: the highest seq committed per run in this process).
+ */
+async function write(db: Db, provider: 'sqlite' | 'postgresql', batch: Pending[], committed: Map<string, number>): Promise<void> {
   const batches: unknown[][] = [];
-  const epochs: Prisma.EpochMetricCreateManyInput[] = [];
-  const confusions: Prisma.ConfusionMatrixCreateManyInput[] = [];
+  const epochs: unknown[][] = [];
+  const confusions: unknown[][] = [];
   const misclassified: unknown[][] = [];
-  const panels: Prisma.PredictionPanelCreateManyInput[] = [];
+  const panels: unknown[][] = [];
   const checkpoints: Prisma.CheckpointCreateManyInput[] = [];
   const patches = new Map<string, RunPatch>();
   for (const p of batch) {
@@ -141,16 +151,16 @@ async function write(db: Db, provider: 'sqlite' | 'postgresql', batch: Pending[]
           batches.push([runId, seq, e.point.epoch, e.point.batch, e.point.step, exact(e.point.loss), exact(e.point.accuracy), exact(e.point.learningRate), exact(e.point.samplesPerSec), exact(e.point.time)]);
           break;
         case 'metrics:epoch': {
-          const { confusion, ...s } = e.summary;
-          epochs.push({ runId, seq, ...s, time: p.receivedAt });
-          confusions.push({ runId, seq, epoch: s.epoch, matrix: confusion });
+          const m = e.summary;
+          epochs.push([runId, seq, m.epoch, m.step, exact(m.trainLoss), exact(m.trainAccuracy), exact(m.testLoss), exact(m.testAccuracy), exact(m.samplesPerSec), exact(m.trainMs), exact(m.evalMs), exact(p.receivedAt)]);
+          confusions.push([runId, seq, m.epoch, JSON.stringify(m.confusion)]);
           break;
         }
         case 'misclassified':
           for (const d of e.items) misclassified.push([runId, seq, e.epoch, d.index, d.label, d.predicted, JSON.stringify(d.probabilities)]);
           break;
         case 'predictions':
-          panels.push({ runId, seq, step: e.step, epoch: e.epoch, items: e.items as unknown as Prisma.InputJsonValue, time: p.receivedAt });
+          panels.push([runId, seq, e.step, e.epoch, JSON.stringify(e.items), exact(p.receivedAt)]);
           break;
         case 'checkpoint':
           checkpoints.push({ runId, seq, epoch: e.epoch, step: e.step, reason: e.reason, path: e.path });
@@ -162,16 +172,20 @@ async function write(db: Db, provider: 'sqlite' | 'postgresql', batch: Pending[]
           break;
       }
     }
-    patches.set(p.runId, { ...patches.get(p.runId), ...p.patch, lastSeq: p.events[p.events.length - 1].seq });
+    const lastSeq = Math.max(committed.get(p.runId) ?? 0, (patches.get(p.runId)?.lastSeq as number | undefined) ?? 0, p.events[p.events.length - 1].seq);
+    patches.set(p.runId, { ...patches.get(p.runId), ...p.patch, lastSeq });
   }
+  // Checkpoint rows have a generated id: skip the ones a previous write of this batch stored.
+  const stored = checkpoints.length ? await db.checkpoint.findMany({ where: { OR: checkpoints.map((c) => ({ runId: c.runId, seq: c.seq })) }, select: { runId: true, seq: true } }) : [];
+  const freshCheckpoints = checkpoints.filter((c) => !stored.some((s) => s.runId === c.runId && s.seq === c.seq));
   const ops: Prisma.PrismaPromise<unknown>[] = [];
-  // The two tables written at training speed bypass the query compiler (server/db/bulk.ts).
+  // Event rows bypass the query compiler (server/db/bulk.ts) and skip rows already stored.
   ops.push(...bulkInsert(db, provider, 'BatchMetric', BATCH_COLUMNS, batches));
-  if (epochs.length) ops.push(db.epochMetric.createMany({ data: epochs }));
-  if (confusions.length) ops.push(db.confusionMatrix.createMany({ data: confusions }));
+  ops.push(...bulkInsert(db, provider, 'EpochMetric', EPOCH_COLUMNS, epochs));
+  ops.push(...bulkInsert(db, provider, 'ConfusionMatrix', CONFUSION_COLUMNS, confusions));
   ops.push(...bulkInsert(db, provider, 'Misclassified', MISCLASSIFIED_COLUMNS, misclassified));
-  if (panels.length) ops.push(db.predictionPanel.createMany({ data: panels }));
-  if (checkpoints.length) ops.push(db.checkpoint.createMany({ data: checkpoints }));
+  ops.push(...bulkInsert(db, provider, 'PredictionPanel', PANEL_COLUMNS, panels));
+  if (freshCheckpoints.length) ops.push(db.checkpoint.createMany({ data: freshCheckpoints }));
   for (const [id, data] of patches) ops.push(db.run.update({ where: { id }, data }));
   await db.$transaction(ops);
 }
