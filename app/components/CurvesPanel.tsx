@@ -22,7 +22,7 @@ export function ChartControls({ smoothing, setSmoothing, xAxis, setXAxis }: { sm
       <select id="x-axis" value={xAxis} onChange={(e) => setXAxis(e.target.value as 'step' | 'epoch' | 'time')}>
         <option value="step">step</option>
         <option value="epoch">epoch</option>
-        <option value="time">wall time</option>
+        <option value="time">time (elapsed)</option>
       </select>
     </div>
   );
