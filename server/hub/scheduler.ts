@@ -53,7 +53,8 @@ export function createScheduler(ctx: HubContext) {
     } catch {
       result = { ok: false, error: 'UNAVAILABLE', message: 'the trainer did not answer' };
     }
-    if (result?.ok === true) return;
+    // The hub may have closed while the trainer took its time; nothing is left to update.
+    if (closed || result?.ok === true) return;
     const refusal = result && typeof result === 'object' && 'error' in result ? result : { ok: false as const, error: 'INVALID' as const, message: 'the trainer answered with something that is not an ack' };
     ctx.log(`run ${job.runId}: trainer ${socket.data.trainerId} refused the job: ${refusal.message}`);
     if (refusal.error === 'INVALID') {

@@ -48,6 +48,7 @@ export interface Trainers {
 export function attachTrainers(ctx: HubContext): Trainers {
   const nsp = ctx.trainers;
   const graceTimers = new Map<string, NodeJS.Timeout>();
+  let closed = false;
   const scheduler = createScheduler(ctx);
 
   const activeRunsOf = (trainerId: string) =>
@@ -134,6 +135,7 @@ export function attachTrainers(ctx: HubContext): Trainers {
     });
 
     socket.on('disconnect', () => {
+      if (closed) return;
       void activeRunsOf(trainerId).then((runs) => {
         if (runs.length) startGrace(trainerId);
         scheduler.schedule();
@@ -203,6 +205,7 @@ export function attachTrainers(ctx: HubContext): Trainers {
       scheduler.schedule();
     },
     close() {
+      closed = true;
       for (const t of graceTimers.values()) clearTimeout(t);
       graceTimers.clear();
       scheduler.close();
