@@ -7,9 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { io } from 'socket.io-client';
 import { browserSchemas, ERROR_CODES, PROTOCOL_VERSION, TRAINER_NAMESPACE, trainerEventsSchema, type BrowserCommand } from '../server/protocol';
-import { connectBrowser, startHub, type TestBrowser, type TestHub } from './helpers/hub';
+import { connectBrowser, fakeTrainer, handshakeOutcome, startHub, trainerAuth, type TestBrowser, type TestHub } from './helpers/hub';
 
 const RUNS = Number(process.env.LIVETRAIN_FUZZ_RUNS ?? 150);
 
@@ -93,12 +92,7 @@ describe('fuzz', () => {
   });
 
   test('random handshakes and protocol versions are refused with a reason', async () => {
-    const refusal = (ns: string, auth: unknown) =>
-      new Promise<string>((resolve) => {
-        const s = io(new URL(ns, hub.url).toString(), { transports: ['websocket'], forceNew: true, reconnection: false, auth: auth as Record<string, unknown> });
-        s.once('connect', () => (s.close(), resolve('connected')));
-        s.once('connect_error', (e: Error & { data?: { error?: string } }) => (s.close(), resolve(e.data?.error ?? e.message)));
-      });
+    const refusal = (ns: string, auth: unknown) => handshakeOutcome(hub.url, ns, auth);
     await fc.assert(
       fc.asyncProperty(fc.integer().filter((v) => v !== PROTOCOL_VERSION), async (v) => {
         assert.equal(await refusal('/', { protocolVersion: v }), 'UNSUPPORTED_VERSION');
@@ -116,13 +110,7 @@ describe('fuzz', () => {
   });
 
   test('a trainer peer sending garbage gets INVALID; a flood of notes is rate-limited; the hub keeps serving', async () => {
-    const trainer = io(new URL(TRAINER_NAMESPACE, hub.url).toString(), {
-      transports: ['websocket'],
-      forceNew: true,
-      reconnection: false,
-      auth: { protocolVersion: PROTOCOL_VERSION, trainerId: 'fuzzer', backend: { name: 'wasm', device: 'x', host: 'h' }, concurrency: 1 },
-    });
-    await new Promise<void>((resolve) => trainer.once('connect', () => resolve()));
+    const trainer = await fakeTrainer(hub.url, trainerAuth('fuzzer'));
     const before = await counts(hub);
     await fc.assert(
       fc.asyncProperty(payload, async (p) => {

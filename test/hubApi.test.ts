@@ -4,11 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { io } from 'socket.io-client';
 import { ConfigError, readConfig } from '../server/config';
 import { PROTOCOL_VERSION, TRAINER_NAMESPACE } from '../server/protocol';
 import { postgresDatabases } from './helpers/db';
-import { connectBrowser, pointsSeen, SMALL, startHub, startTrainer, type TestHub } from './helpers/hub';
+import { connectBrowser, handshakeOutcome, pointsSeen, SMALL, startHub, startTrainer, trainerAuth, type TestHub } from './helpers/hub';
 
 const pg = postgresDatabases();
 after(() => pg.dropAll());
@@ -155,13 +154,7 @@ test('with tokens: browsers, API clients and trainers must present theirs', asyn
   assert.match(right.headers.get('set-cookie')!, /HttpOnly/);
   assert.equal((await api(hub, 'GET', '/api/runs', undefined, { cookie })).status, 200);
 
-  const trainerAuth = (token?: string) => ({ protocolVersion: PROTOCOL_VERSION, token, trainerId: 'gpu-box', backend: { name: 'wasm', device: 'x', host: 'h' }, concurrency: 1 });
-  const connectTrainer = (token?: string) =>
-    new Promise<string>((resolve) => {
-      const s = io(new URL(TRAINER_NAMESPACE, hub.url).toString(), { transports: ['websocket'], forceNew: true, reconnection: false, auth: trainerAuth(token) });
-      s.once('connect', () => (s.close(), resolve('connected')));
-      s.once('connect_error', (e: Error & { data?: { error: string } }) => (s.close(), resolve(e.data?.error ?? e.message)));
-    });
+  const connectTrainer = (token?: string) => handshakeOutcome(hub.url, TRAINER_NAMESPACE, trainerAuth('gpu-box', { token }));
   assert.equal(await connectTrainer(), 'UNAUTHORIZED');
   assert.equal(await connectTrainer('team-secret-1'), 'UNAUTHORIZED', 'the team token is not the trainer token');
   assert.equal(await connectTrainer('trainer-secret-1'), 'connected');

@@ -4,34 +4,21 @@
  * stored run has every step exactly once. What the hub acknowledged was committed.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { test } from 'node:test';
 import { openDatabase } from '../server/db/client';
 import { eventually, SMALL, startTrainer } from './helpers/hub';
-import { spawnEntry } from './helpers/proc';
+import { startHubProcess } from './helpers/hubProcess';
 
-function startHubProcess(port: number, dbUrl: string) {
-  const child = spawnEntry('server/index.ts', ['--port', String(port), '--no-web', '--no-local-trainer', '--grace-ms', '20000'], { DATABASE_URL: dbUrl, LIVETRAIN_TOKEN: '', LIVETRAIN_TRAINER_TOKEN: '' });
-  let log = '';
-  child.stderr.on('data', (d) => (log += d));
-  const exited = new Promise<unknown>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
-  const url = eventually(() => /listening on (http:\/\/[^\s]+)/.exec(log)?.[1], 'hub listening', 60_000);
-  return { child, url, exited, log: () => log };
-}
+const ARGS = ['--no-web', '--no-local-trainer', '--grace-ms', '20000'];
 
 test('a hub killed mid-run loses nothing it acknowledged and the run completes after its restart', async (t) => {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'livetrain-crash-'));
-  const dbUrl = `file:${path.join(dir, 'crash.db')}`;
-  let hub = startHubProcess(0, dbUrl);
-  const url = await hub.url;
+  let hub = await startHubProcess(ARGS);
+  const { url, dir, databaseUrl } = hub;
   const port = Number(new URL(url).port);
   const trainer = await startTrainer(url, { id: 'survivor' });
   t.after(async () => {
     await trainer.stop();
-    if (hub.child.exitCode === null) hub.child.kill('SIGKILL');
-    await rm(dir, { recursive: true, force: true });
+    await hub.stop();
   });
 
   const created = await fetch(`${url}/api/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hyperparams: { ...SMALL, epochs: 8 } }) });
@@ -45,17 +32,15 @@ test('a hub killed mid-run loses nothing it acknowledged and the run completes a
   assert.equal(await hub.exited, 'SIGKILL');
   // The trainer keeps going while the hub is down.
   await new Promise((r) => setTimeout(r, 1500));
-  hub = startHubProcess(port, dbUrl);
-  await hub.url;
+  hub = await startHubProcess(ARGS, { port, dir });
   const done = await eventually(async () => {
     const r = (await (await fetch(`${url}/api/runs/${runId}`)).json()) as { data: { run: { status: string; totalSteps: number } } };
     return r.data.run.status === 'completed' ? r.data.run : undefined;
   }, 'completed after the restart', 90_000);
   assert.match(trainer.output(), /disconnected from the hub[\s\S]*connected to/);
 
-  hub.child.kill('SIGTERM');
-  await hub.exited;
-  const db = await openDatabase({ url: dbUrl, migrate: false });
+  await hub.stop({ keepData: true });
+  const db = await openDatabase({ url: databaseUrl, migrate: false });
   try {
     const points = await db.prisma.batchMetric.findMany({ where: { runId }, orderBy: { seq: 'asc' } });
     assert.equal(points.length, done.totalSteps, 'every step stored once');

@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { io, type Socket } from 'socket.io-client';
-import { PROTOCOL_VERSION, TRAINER_NAMESPACE, type BrowserCommand } from '../server/protocol';
+import { io } from 'socket.io-client';
+import { PROTOCOL_VERSION, type BrowserCommand } from '../server/protocol';
 import { hyperparamsSchema } from '../server/trainer/config';
 import type { TrainerEvent } from '../server/trainer/events';
-import { connectBrowser, eventually, type TestBrowser, type TestHub, startHub } from './helpers/hub';
+import { connectBrowser, eventually, fakeTrainer, startHub, trainerAuth, type TestBrowser, type TestHub } from './helpers/hub';
 
 async function counts(hub: TestHub) {
   await hub.hub.flush();
@@ -22,22 +22,6 @@ async function counts(hub: TestHub) {
     batches: await db.batchMetric.count(),
   };
 }
-
-/** A trainer peer speaking the protocol by hand, to send exactly what a test needs. */
-async function fakeTrainer(url: string, auth: Record<string, unknown>): Promise<Socket> {
-  const socket = io(new URL(TRAINER_NAMESPACE, url).toString(), { transports: ['websocket'], forceNew: true, reconnection: false, auth });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('connect_error', reject);
-  });
-  return socket;
-}
-const trainerAuth = (trainerId: string) => ({
-  protocolVersion: PROTOCOL_VERSION,
-  trainerId,
-  backend: { name: 'wasm', device: 'test', host: 'test-host' },
-  concurrency: 1,
-});
 
 function point(runId: string, seq: number, step: number): TrainerEvent {
   return { runId, seq, type: 'metrics:batch', point: { step, epoch: 1, batch: step - 1, loss: 2 / step, accuracy: 10, learningRate: 0.01, samplesPerSec: 1000, time: Date.now() } };

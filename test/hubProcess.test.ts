@@ -4,39 +4,23 @@
  * trainer; SIGTERM shuts everything down cleanly.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { test } from 'node:test';
-import { ensureBuild } from '../scripts/ensure-build';
 import { connectBrowser, eventually, SMALL } from './helpers/hub';
-import { runEntry, spawnEntry } from './helpers/proc';
+import { startHubProcess } from './helpers/hubProcess';
+import { runEntry } from './helpers/proc';
 
 test('the hub process serves the dashboard, the API and Socket.IO on one port and runs a local trainer', async (t) => {
-  await ensureBuild({ log: () => {} });
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'livetrain-start-'));
-  const child = spawnEntry('server/index.ts', ['--port', '0', '--trainer-backend', 'wasm'], {
-    DATABASE_URL: `file:${path.join(dir, 'start.db')}`,
-    LIVETRAIN_TOKEN: '',
-    LIVETRAIN_TRAINER_TOKEN: '',
-  });
-  let log = '';
-  child.stderr.on('data', (d) => (log += d));
-  child.stdout.on('data', (d) => (log += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  t.after(async () => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  const url = await eventually(() => /listening on (http:\/\/[^\s]+)/.exec(log)?.[1], `hub listening (log: ${log})`, 60_000);
+  const hub = await startHubProcess();
+  t.after(() => hub.stop());
+  const { url } = hub;
+  const log = hub.output();
   assert.match(log, /database: sqlite .*migrations applied/);
   const page = await fetch(url);
   assert.equal(page.status, 200);
   assert.match(await page.text(), /Livetrain/);
   const health = (await (await fetch(`${url}/api/health`)).json()) as { data: { trainers: number } };
   assert.equal(typeof health.data.trainers, 'number');
-  await eventually(async () => ((await (await fetch(`${url}/api/health`)).json()) as { data: { trainers: number } }).data.trainers === 1, 'local trainer registered', 60_000);
+  assert.equal(health.data.trainers, 1, 'the local trainer registered');
 
   // Socket.IO answers on the same port.
   const ada = await connectBrowser(url, 'Ada');
@@ -52,9 +36,9 @@ test('the hub process serves the dashboard, the API and Socket.IO on one port an
   assert.equal(done.backend, 'wasm');
   assert.ok(done.finalTestAccuracy !== null);
 
-  child.kill('SIGTERM');
-  assert.equal(await exited, 0, log);
-  assert.match(log, /shutting down/);
+  hub.child.kill('SIGTERM');
+  assert.equal(await hub.exited, 0, hub.output());
+  assert.match(hub.output(), /shutting down/);
 });
 
 test('the hub refuses to start on a public address without a token, with usage', async () => {

@@ -10,7 +10,7 @@ import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { io, type Socket } from 'socket.io-client';
 import { openDatabase, type LivetrainDatabase } from '../../server/db/client';
 import { createHub, type Hub, type HubDeps } from '../../server/hub/hub';
-import { PROTOCOL_VERSION, type BrowserAckData, type BrowserCommand, type RunSnapshot, type WirePoint, type BrowserPayload, type ClientToServerEvents, type Result, type ServerToClientEvents } from '../../server/protocol';
+import { PROTOCOL_VERSION, TRAINER_NAMESPACE, type BrowserAckData, type BrowserCommand, type RunSnapshot, type WirePoint, type BrowserPayload, type ClientToServerEvents, type Result, type ServerToClientEvents } from '../../server/protocol';
 import assert from 'node:assert/strict';
 import { spawnEntry } from './proc';
 
@@ -163,3 +163,31 @@ export function pointsSeen(browser: TestBrowser, runId: string, snapshot: RunSna
   return points;
 }
 
+
+/** A trainer handshake for hand-written trainer peers. */
+export const trainerAuth = (trainerId: string, extra: Record<string, unknown> = {}) => ({
+  protocolVersion: PROTOCOL_VERSION,
+  trainerId,
+  backend: { name: 'wasm', device: 'test', host: 'test-host' },
+  concurrency: 1,
+  ...extra,
+});
+
+/** A trainer peer speaking the protocol by hand, to send exactly what a test needs. */
+export async function fakeTrainer(url: string, auth: Record<string, unknown>): Promise<Socket> {
+  const socket = io(new URL(TRAINER_NAMESPACE, url).toString(), { transports: ['websocket'], forceNew: true, reconnection: false, auth });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('connect_error', reject);
+  });
+  return socket;
+}
+
+/** 'connected', or the error code the hub refused a handshake with (then disconnects). */
+export function handshakeOutcome(url: string, namespace: string, auth: unknown): Promise<string> {
+  return new Promise((resolve) => {
+    const s = io(new URL(namespace, url).toString(), { transports: ['websocket'], forceNew: true, reconnection: false, auth: auth as Record<string, unknown> });
+    s.once('connect', () => (s.close(), resolve('connected')));
+    s.once('connect_error', (e: Error & { data?: { error?: string } }) => (s.close(), resolve(e.data?.error ?? e.message)));
+  });
+}
