@@ -30,10 +30,13 @@ export async function getRunSummary(ctx: HubContext, runId: string): Promise<Run
 /**
  * Tells browsers about a run's current row: run:status to its room when the status changed,
  * runs:changed to everyone (at most once a second per run unless the status changed).
+ * Resolves with the row it announced, or null when there was nothing to announce yet.
  */
 export async function announce(ctx: HubContext, runId: string): Promise<RunSummary | null> {
   const state = ctx.runs.get(runId);
   const now = Date.now();
+  // Most commits change neither the status nor need a runs:changed yet: skip the read.
+  if (state && state.status === state.announcedStatus && now - state.announcedAt < RUNS_CHANGED_EVERY_MS) return null;
   const row = await ctx.db.run.findUnique({ where: { id: runId } });
   if (!row) return null;
   const run = toRunSummary(row);
@@ -44,8 +47,8 @@ export async function announce(ctx: HubContext, runId: string): Promise<RunSumma
   if (statusChanged) {
     ctx.streams.flush(runId);
     bumpRunVersion(ctx, runId);
+    ctx.io.to(runRoom(runId)).emit('run:status', { runId, status: run.status, message: run.statusMessage, run });
   }
-  if (statusChanged) ctx.io.to(runRoom(runId)).emit('run:status', { runId, status: run.status, message: run.statusMessage, run });
   ctx.io.emit('runs:changed', { run, loss: state?.lastLoss ?? null });
   if (state) {
     state.announcedStatus = run.status;
