@@ -17,8 +17,8 @@ import {
   type ServerToClientEvents,
 } from '../protocol';
 import { addNote, createRateLimiter, deleteNote, editNote } from './annotations';
-import { presentedToken, parseCookies, TOKEN_COOKIE, tokenMatches } from './auth';
-import { HubError, toFailure, type HubContext } from './context';
+import { presentedToken, tokenMatches } from './auth';
+import { acked, handshakeError, HubError, type HubContext } from './context';
 import type { ParticipantWriter } from './participants';
 import { announcePresence, colourFor, localPresence } from './presence';
 import { controlRun, startRun, type Actor } from './runs';
@@ -31,18 +31,6 @@ interface SocketData {
 }
 type BrowserSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 
-/** Turns a zod failure into `{ field: message }` details. */
-export function fieldErrors(error: z.ZodError): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const issue of error.issues) out[issue.path.join('.') || '(payload)'] ??= issue.message;
-  return out;
-}
-
-/** A refused handshake, with the envelope's code and message in `error.data`. */
-export function handshakeError(code: 'UNAUTHORIZED' | 'UNSUPPORTED_VERSION' | 'INVALID', message: string): Error {
-  return Object.assign(new Error(message), { data: { ok: false, error: code, message } });
-}
-
 export function attachBrowsers(ctx: HubContext, participants: ParticipantWriter): void {
   const limiter = createRateLimiter(ctx.options.annotationsPerMinute, 60_000);
   const io = ctx.io;
@@ -53,7 +41,7 @@ export function attachBrowsers(ctx: HubContext, participants: ParticipantWriter)
     if (auth.data.protocolVersion !== PROTOCOL_VERSION) {
       return next(handshakeError('UNSUPPORTED_VERSION', `this hub speaks protocol ${PROTOCOL_VERSION}, the client ${auth.data.protocolVersion}; reload the page`));
     }
-    const token = auth.data.token ?? presentedToken(socket.request) ?? parseCookies(socket.request.headers.cookie)[TOKEN_COOKIE];
+    const token = auth.data.token ?? presentedToken(socket.request);
     if (!tokenMatches(ctx.options.browserToken, token)) return next(handshakeError('UNAUTHORIZED', 'a valid team token is required'));
     next();
   });
@@ -67,20 +55,13 @@ export function attachBrowsers(ctx: HubContext, participants: ParticipantWriter)
       return { id: p.id, name: p.name };
     };
 
+    const tooLarge = (payload: unknown) => {
+      if ((JSON.stringify(payload) ?? '').length > MAX_BROWSER_PAYLOAD_BYTES) {
+        throw new HubError('TOO_LARGE', `payloads are limited to ${MAX_BROWSER_PAYLOAD_BYTES} bytes`);
+      }
+    };
     function on<K extends BrowserCommand>(event: K, handler: (input: z.infer<(typeof browserSchemas)[K]>) => Promise<BrowserAckData[K]>): void {
-      (socket as unknown as { on(event: string, fn: (payload: unknown, ack?: unknown) => void): void }).on(event, async (payload, ack) => {
-        const reply = typeof ack === 'function' ? (ack as (r: unknown) => void) : () => {};
-        try {
-          if ((JSON.stringify(payload) ?? '').length > MAX_BROWSER_PAYLOAD_BYTES) {
-            throw new HubError('TOO_LARGE', `payloads are limited to ${MAX_BROWSER_PAYLOAD_BYTES} bytes`);
-          }
-          const parsed = browserSchemas[event].safeParse(payload);
-          if (!parsed.success) throw new HubError('INVALID', `invalid ${event} payload`, fieldErrors(parsed.error));
-          reply({ ok: true, data: await handler(parsed.data as z.infer<(typeof browserSchemas)[K]>) });
-        } catch (error) {
-          reply(toFailure(error, ctx.log));
-        }
-      });
+      (socket as unknown as { on(event: string, fn: (payload: unknown, ack?: unknown) => void): void }).on(event, acked(ctx, event, browserSchemas[event], handler as (input: unknown) => Promise<BrowserAckData[K]>, tooLarge));
     }
 
     on('hello', async (input) => {

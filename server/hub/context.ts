@@ -3,6 +3,7 @@
  * ingest queue and per-run bookkeeping. Built once by createHub and passed to each part.
  */
 import type { Namespace, Server } from 'socket.io';
+import type { z } from 'zod';
 import type { Db } from '../db/client';
 import type { ClientToServerEvents, ErrorCode, Failure, HubToTrainerEvents, ServerToClientEvents, TrainerToHubEvents } from '../protocol';
 import type { Ingest } from './ingest';
@@ -73,4 +74,40 @@ export function toFailure(error: unknown, log?: (line: string) => void): Failure
 /** A new run id: time-ordered, URL- and file-name-safe. */
 export function newRunId(): string {
   return `r${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** Turns a zod failure into `{ field: message }` details. */
+export function fieldErrors(error: z.ZodError): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const issue of error.issues) out[issue.path.join('.') || '(payload)'] ??= issue.message;
+  return out;
+}
+
+/** A refused handshake, with the envelope's code and message in `error.data`. */
+export function handshakeError(code: 'UNAUTHORIZED' | 'UNSUPPORTED_VERSION' | 'INVALID', message: string): Error {
+  return Object.assign(new Error(message), { data: { ok: false, error: code, message } });
+}
+
+/**
+ * A Socket.IO listener that validates its payload with `schema` (after `check`, e.g. a size
+ * limit), runs `handler` and answers the ack with the envelope, whatever happens.
+ */
+export function acked<S extends z.ZodType, T>(
+  ctx: Pick<HubContext, 'log'>,
+  what: string,
+  schema: S,
+  handler: (input: z.infer<S>) => Promise<T>,
+  check?: (payload: unknown) => void,
+): (payload: unknown, ack?: unknown) => Promise<void> {
+  return async (payload, ack) => {
+    const reply = typeof ack === 'function' ? (ack as (r: unknown) => void) : () => {};
+    try {
+      check?.(payload);
+      const parsed = schema.safeParse(payload);
+      if (!parsed.success) throw new HubError('INVALID', `invalid ${what} payload`, fieldErrors(parsed.error));
+      reply({ ok: true, data: await handler(parsed.data) });
+    } catch (error) {
+      reply(toFailure(error, ctx.log));
+    }
+  };
 }

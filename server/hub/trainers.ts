@@ -15,8 +15,7 @@ import {
 } from '../protocol';
 import type { TrainerEvent } from '../trainer/events';
 import { tokenMatches } from './auth';
-import { fieldErrors, handshakeError } from './browser';
-import { HubError, toFailure, type HubContext } from './context';
+import { acked, fieldErrors, handshakeError, HubError, type HubContext } from './context';
 import { receiveEvents, runState, serialise } from './events';
 import { createScheduler } from './scheduler';
 import { setRunStatus } from './runs';
@@ -98,35 +97,24 @@ export function attachTrainers(ctx: HubContext): Trainers {
     const claimed = new Set(trainerHandshakeSchema.parse(socket.handshake.auth).runs);
     void onConnect(socket, claimed).catch((error) => ctx.log(`trainer ${trainerId} connect: ${error}`));
 
-    socket.on('trainer:events', async (payload, ack) => {
-      const reply = typeof ack === 'function' ? ack : () => {};
-      try {
-        const parsed = trainerEventsSchema.safeParse(payload);
-        if (!parsed.success) throw new HubError('INVALID', 'invalid trainer:events payload', fieldErrors(parsed.error));
-        const storedSeq = await receiveEvents(ctx, trainerId, parsed.data.runId, parsed.data.events as TrainerEvent[]);
-        reply({ ok: true, data: { storedSeq } });
-      } catch (error) {
-        reply(toFailure(error, ctx.log));
-      }
-    });
+    const on = socket as unknown as { on(event: string, fn: (payload: unknown, ack?: unknown) => void): void };
+    on.on(
+      'trainer:events',
+      acked(ctx, 'trainer:events', trainerEventsSchema, async ({ runId, events }) => ({ storedSeq: await receiveEvents(ctx, trainerId, runId, events as TrainerEvent[]) })),
+    );
 
-    socket.on('checkpoint:upload', async (payload, ack) => {
-      const reply = typeof ack === 'function' ? ack : () => {};
-      try {
-        const parsed = checkpointUploadSchema.safeParse(payload);
-        if (!parsed.success) throw new HubError('INVALID', 'invalid checkpoint:upload payload', fieldErrors(parsed.error));
-        const { runId, seq, data } = parsed.data;
+    on.on(
+      'checkpoint:upload',
+      acked(ctx, 'checkpoint:upload', checkpointUploadSchema, async ({ runId, seq, data }) => {
         const state = await runState(ctx, runId);
         if (!state || state.trainerId !== trainerId) throw new HubError('FORBIDDEN', `run ${runId} is not assigned to this trainer`);
         // The checkpoint event came first on this socket: let it reach the database.
         await serialise(state, () => ctx.ingest.flush());
         const row = await ctx.db.checkpoint.update({ where: { runId_seq: { runId, seq } }, data: { data: Buffer.from(data), trainerId } }).catch(() => null);
         if (!row) throw new HubError('NOT_FOUND', `no checkpoint event with seq ${seq} for run ${runId}`);
-        reply({ ok: true, data: { id: row.id } });
-      } catch (error) {
-        reply(toFailure(error, ctx.log));
-      }
-    });
+        return { id: row.id };
+      }),
+    );
 
     socket.on('trainer:report', async (payload) => {
       const parsed = reportSchema.safeParse(payload);
