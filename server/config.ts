@@ -15,6 +15,8 @@ export const USAGE = `usage: npm start -- [--port N] [--host ADDR] [--database-u
   --grace-ms          how long a disconnected trainer may take to come back (default 15000)
   --dev               serve the dashboard with Next's dev server (hot reload)
   --no-web            API and Socket.IO only, no dashboard
+  --redis-url         redis://host:6379: share rooms and live streams with other hubs on the same database (or REDIS_URL)
+  --redis-prefix      prefix of this deployment's Redis keys and channels (default livetrain, or LIVETRAIN_REDIS_PREFIX)
 environment: LIVETRAIN_TOKEN (team token for browsers and API clients), LIVETRAIN_TRAINER_TOKEN (for trainers)`;
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -28,6 +30,8 @@ const schema = z.object({
   graceMs: z.coerce.number().int().min(100).max(3_600_000),
   dev: z.boolean(),
   web: z.boolean(),
+  redisUrl: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').nullable(),
+  redisPrefix: z.string().regex(/^[\w.-]{1,64}$/, 'letters, digits, _ . - only (at most 64)'),
   browserToken: z.string().min(8, 'LIVETRAIN_TOKEN must have at least 8 characters').nullable(),
   trainerToken: z.string().min(8, 'LIVETRAIN_TRAINER_TOKEN must have at least 8 characters').nullable(),
 });
@@ -50,6 +54,8 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): HubConfig {
         'grace-ms': { type: 'string' },
         dev: { type: 'boolean', default: false },
         'no-web': { type: 'boolean', default: false },
+        'redis-url': { type: 'string' },
+        'redis-prefix': { type: 'string' },
       },
     }));
   } catch (error) {
@@ -64,6 +70,8 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): HubConfig {
     graceMs: values['grace-ms'] ?? env.LIVETRAIN_GRACE_MS ?? 15_000,
     dev: values.dev,
     web: !values['no-web'],
+    redisUrl: values['redis-url'] ?? (env.REDIS_URL || null),
+    redisPrefix: values['redis-prefix'] ?? env.LIVETRAIN_REDIS_PREFIX ?? 'livetrain',
     browserToken: env.LIVETRAIN_TOKEN || null,
     trainerToken: env.LIVETRAIN_TRAINER_TOKEN || null,
   });

@@ -17,6 +17,9 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const log = (line: string) => process.stderr.write(`[livetrain] ${line}\n`);
 
 async function main(): Promise<number> {
+  // A server keeps serving through one failed background promise (a Redis publish while Redis
+  // restarts, say); it says so in its log.
+  process.on('unhandledRejection', (reason) => log(`unhandled rejection: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`));
   let config;
   try {
     config = readConfig(process.argv.slice(2), process.env);
@@ -47,6 +50,8 @@ async function main(): Promise<number> {
     graceMs: config.graceMs,
     browserToken: config.browserToken,
     trainerToken: config.trainerToken,
+    redisUrl: config.redisUrl,
+    redisPrefix: config.redisPrefix,
     log: (line) => process.stderr.write(`[hub] ${line}\n`),
   });
   // Socket.IO answers its own upgrades; Next's dev server (HMR) takes /_next/ ones; any other

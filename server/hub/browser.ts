@@ -28,6 +28,8 @@ import { runRoom } from './stream';
 interface SocketData {
   participant?: Participant;
   watching: Set<string>;
+  /** Runs whose live stream this socket keeps fed on this hub (cluster.follow). */
+  followed: Set<string>;
 }
 type BrowserSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 
@@ -49,6 +51,10 @@ export function attachBrowsers(ctx: HubContext, participants: ParticipantWriter)
   io.on('connection', (raw) => {
     const socket = raw as unknown as BrowserSocket;
     socket.data.watching = new Set();
+    socket.data.followed = new Set();
+    const unfollow = (runId: string) => {
+      if (socket.data.followed.delete(runId)) ctx.cluster.unfollow(runId);
+    };
     const actor = (): Actor => {
       const p = socket.data.participant;
       if (!p) throw new HubError('NO_HELLO', 'send hello {name} first');
@@ -76,9 +82,16 @@ export function attachBrowsers(ctx: HubContext, participants: ParticipantWriter)
 
     on('run:watch', async ({ runId, afterSeq }) => {
       actor();
+      if (!socket.data.followed.has(runId)) {
+        socket.data.followed.add(runId);
+        await ctx.cluster.follow(runId);
+      }
       const snapshot = await sharedSnapshot(ctx, runId, afterSeq ?? 0, () => {
         socket.join(runRoom(runId));
         socket.data.watching.add(runId);
+      }).catch((error: unknown) => {
+        if (!socket.data.watching.has(runId)) unfollow(runId);
+        throw error;
       });
       announcePresence(ctx, runId);
       // The snapshot may be shared with others who asked at the same moment: copy, don't mutate.
@@ -88,6 +101,7 @@ export function attachBrowsers(ctx: HubContext, participants: ParticipantWriter)
     on('run:unwatch', async ({ runId }) => {
       socket.leave(runRoom(runId));
       socket.data.watching.delete(runId);
+      unfollow(runId);
       announcePresence(ctx, runId);
       return { runId };
     });
@@ -102,6 +116,7 @@ export function attachBrowsers(ctx: HubContext, participants: ParticipantWriter)
     on('annotation:delete', async (input) => deleteNote(ctx, actor(), input));
 
     socket.on('disconnect', () => {
+      for (const runId of socket.data.followed) unfollow(runId);
       for (const runId of socket.data.watching) announcePresence(ctx, runId);
       announcePresence(ctx, null);
     });

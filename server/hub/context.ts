@@ -6,6 +6,7 @@ import type { Namespace, Server } from 'socket.io';
 import type { z } from 'zod';
 import type { Db } from '../db/client';
 import type { ClientToServerEvents, ErrorCode, Failure, HubToTrainerEvents, ServerToClientEvents, TrainerToHubEvents } from '../protocol';
+import type { Cluster } from './cluster';
 import type { Ingest } from './ingest';
 import type { LiveStreams } from './stream';
 
@@ -45,9 +46,12 @@ export interface RunState {
 
 export interface HubContext {
   db: Db;
+  provider: 'sqlite' | 'postgresql';
   io: BrowserServer;
   trainers: TrainerNamespace;
   streams: LiveStreams;
+  /** The other hubs (through Redis), or nothing when this one is alone. */
+  cluster: Cluster;
   ingest: Ingest;
   options: HubOptions;
   runs: Map<string, RunState>;

@@ -54,7 +54,9 @@ export async function receiveEvents(ctx: HubContext, trainerId: string, runId: s
   // Only acceptance is serialised (de-duplication, publishing, queueing for storage); the wait
   // for the commit is not, so messages the trainer pipelines are published as they arrive.
   const { stored } = await serialise(state, async (): Promise<{ stored: Promise<number> }> => {
-    if (state.trainerId !== trainerId) throw new HubError('FORBIDDEN', `run ${runId} is not assigned to trainer ${trainerId}`);
+    if (state.trainerId !== trainerId && !(await assignedMeanwhile(ctx, runId, state, trainerId))) {
+      throw new HubError('FORBIDDEN', `run ${runId} is not assigned to trainer ${trainerId}`);
+    }
     if (events.some((e) => e.runId !== runId)) throw new HubError('INVALID', 'every event must carry the runId of the message');
     const fresh = events.filter((e) => e.seq > state.acceptedSeq).sort((a, b) => a.seq - b.seq);
     if (fresh.length === 0) {
@@ -72,7 +74,9 @@ export async function receiveEvents(ctx: HubContext, trainerId: string, runId: s
     const receivedAt = Date.now();
     const patch = patchFor(ctx, runId, state, fresh);
     state.acceptedSeq = fresh[fresh.length - 1].seq;
-    ctx.streams.publish(runId, fresh.map((e) => toWireEvent(e, receivedAt)));
+    const wire = fresh.map((e) => toWireEvent(e, receivedAt));
+    ctx.streams.publish(runId, wire);
+    ctx.cluster.append(runId, wire, ctx.streams.storedSeq(runId) ?? 0);
     const storing = ctx.ingest.store(runId, fresh, patch).catch((error: unknown) => {
       // Not stored: accept these seqs again when the trainer resends them.
       state.acceptedSeq = Math.min(state.acceptedSeq, fresh[0].seq - 1);
@@ -83,6 +87,19 @@ export async function receiveEvents(ctx: HubContext, trainerId: string, runId: s
     return { stored: storing };
   });
   return stored;
+}
+
+/**
+ * Whether the database gives the run to this trainer although this hub's memory does not:
+ * another hub's scheduler assigned it, or the trainer moved here from another hub.
+ */
+export async function assignedMeanwhile(ctx: HubContext, runId: string, state: RunState, trainerId: string): Promise<boolean> {
+  const row = await ctx.db.run.findUnique({ where: { id: runId }, select: { trainerId: true, status: true, lastSeq: true } });
+  if (row?.trainerId !== trainerId) return false;
+  state.trainerId = trainerId;
+  state.status = row.status;
+  state.acceptedSeq = Math.max(state.acceptedSeq, row.lastSeq);
+  return true;
 }
 
 /** The Run row's changes that these events imply; applies status changes to `state`. */

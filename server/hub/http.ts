@@ -87,7 +87,8 @@ export function createApi(ctx: HubContext, limiter: RateLimiter, providerName: s
     if (head === 'health' && parts.length === 1 && method === 'GET') {
       const trainers = (await ctx.trainers.fetchSockets()).length;
       await ctx.db.run.count({ take: 1 });
-      return send(res, 200, { ok: true, data: { status: 'ok', protocolVersion: PROTOCOL_VERSION, database: providerName, trainers, uptimeSec: Math.round((Date.now() - started) / 1000) } });
+      const hub = { id: ctx.cluster.hubId, shared: ctx.cluster.shared, eventsStored: ctx.ingest.eventsStored() };
+      return send(res, 200, { ok: true, data: { status: 'ok', protocolVersion: PROTOCOL_VERSION, database: providerName, trainers, hub, uptimeSec: Math.round((Date.now() - started) / 1000) } });
     }
     if (!tokenMatches(ctx.options.browserToken, presentedToken(req))) throw new HubError('UNAUTHORIZED', 'a valid team token is required (Authorization: Bearer …)');
     if (head === 'digits' && parts.length === 1 && method === 'GET') {

@@ -18,6 +18,8 @@ import { createParticipantWriter } from './participants';
 import { cancelPresence } from './presence';
 import { afterCommit } from './runs';
 import { createLiveStreams } from './stream';
+import { applyRemoteChange, redisCluster, soloCluster } from './cluster';
+import { createHoleFiller } from './replay';
 import { attachTrainers } from './trainers';
 
 export interface HubDeps extends Partial<HubOptions> {
@@ -33,6 +35,10 @@ export interface HubDeps extends Partial<HubOptions> {
   dataDir?: string;
   /** Largest Socket.IO message accepted (trainer event batches are the big ones). */
   maxMessageBytes?: number;
+  /** Redis shared by several hubs on one database (redis://…); none = this hub is alone. */
+  redisUrl?: string | null;
+  /** Prefix of this deployment's Redis keys and channels (default "livetrain"). */
+  redisPrefix?: string;
 }
 
 export interface Hub {
@@ -61,10 +67,16 @@ export async function createHub(httpServer: HttpServer, deps: HubDeps): Promise<
     serveClient: false,
   });
   const trainers = io.of(TRAINER_NAMESPACE) as unknown as TrainerNamespace;
-  const streams = createLiveStreams((room, event, ...args) => io.to(room).emit(event, ...args), deps.frameMs ?? 50);
   let ctx!: HubContext;
+  const holes = createHoleFiller(() => ctx);
+  // Frames go to this hub's own sockets: every hub sends its watchers their frames itself (cluster.ts).
+  const streams = createLiveStreams((room, event, ...args) => io.local.to(room).emit(event, ...args), deps.frameMs ?? 50, holes.noticed);
   const ingest = createIngest({ db: deps.db, provider: deps.provider, flushMs: deps.flushMs, maxRows: deps.maxRows, log, onCommitted: (stored) => afterCommit(ctx, stored) });
-  ctx = { db: deps.db, io, trainers, streams, ingest, options, runs: new Map(), log, schedule: () => trainerSide.schedule() };
+  ctx = { db: deps.db, provider: deps.provider, io, trainers, streams, cluster: soloCluster(), ingest, options, runs: new Map(), log, schedule: () => trainerSide.schedule() };
+  if (deps.redisUrl) {
+    ctx.cluster = await redisCluster(ctx, { url: deps.redisUrl, prefix: deps.redisPrefix, onRemoteChange: (change) => applyRemoteChange(ctx, change) });
+    log(`sharing rooms and live streams with other hubs through Redis (hub ${ctx.cluster.hubId})`);
+  }
   const trainerSide = attachTrainers(ctx);
   const participants = createParticipantWriter(ctx);
   attachBrowsers(ctx, participants);
@@ -94,10 +106,13 @@ export async function createHub(httpServer: HttpServer, deps: HubDeps): Promise<
     },
     async close() {
       trainerSide.close();
-      cancelPresence(ctx);
+      holes.close();
       await new Promise<void>((resolve) => io.close(() => resolve()));
       await ingest.close();
       await participants.close();
+      // After the disconnects and the last commits, which announce.
+      cancelPresence(ctx);
+      await ctx.cluster.close();
       streams.closeAll();
       digits.dispose();
     },

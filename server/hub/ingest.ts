@@ -39,6 +39,8 @@ export interface Ingest {
   flush(): Promise<void>;
   /** Flushes and stops accepting. */
   close(): Promise<void>;
+  /** Events this hub has committed since it started (with several hubs: the ones it stored). */
+  eventsStored(): number;
 }
 
 const RETRY_DELAYS_MS = [200, 1000, 3000];
@@ -59,6 +61,7 @@ export function createIngest(opts: IngestOptions): Ingest {
   let closed = false;
   /** Highest seq committed per run by this process. */
   const committed = new Map<string, number>();
+  let eventsStored = 0;
 
   function schedule(): void {
     if (queuedRows >= maxRows) void flush();
@@ -96,7 +99,10 @@ export function createIngest(opts: IngestOptions): Ingest {
     const stored = new Map<string, number>();
     for (const p of batch) stored.set(p.runId, Math.max(stored.get(p.runId) ?? 0, p.events[p.events.length - 1].seq));
     for (const [runId, seq] of stored) committed.set(runId, Math.max(committed.get(runId) ?? 0, seq));
-    for (const p of batch) p.resolve(stored.get(p.runId)!);
+    for (const p of batch) {
+      eventsStored += p.events.length;
+      p.resolve(stored.get(p.runId)!);
+    }
     opts.onCommitted?.(stored);
   }
 
@@ -115,6 +121,7 @@ export function createIngest(opts: IngestOptions): Ingest {
       closed = true;
       await flush();
     },
+    eventsStored: () => eventsStored,
   };
 }
 

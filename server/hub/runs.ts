@@ -46,7 +46,7 @@ export async function announce(ctx: HubContext, runId: string): Promise<RunSumma
   // last points.
   if (statusChanged) {
     ctx.streams.flush(runId);
-    bumpRunVersion(ctx, runId);
+    bumpRunVersion(ctx, runId, { status: run.status, trainerId: row.trainerId });
     ctx.io.to(runRoom(runId)).emit('run:status', { runId, status: run.status, message: run.statusMessage, run });
   }
   ctx.io.emit('runs:changed', { run, loss: state?.lastLoss ?? null });
@@ -73,8 +73,11 @@ export function afterCommit(ctx: HubContext, stored: Map<string, number>): void 
 
 /** Drops a finished run's in-memory state; its stream ends once everything is sent. */
 export function release(ctx: HubContext, runId: string): void {
+  const state = ctx.runs.get(runId);
   ctx.streams.close(runId);
   ctx.runs.delete(runId);
+  // Other hubs close their copies of the stream too.
+  if (state) ctx.cluster.ended(runId, state.acceptedSeq);
 }
 
 /** Changes a run's status from the hub's side (not the trainer's), in order with its events. */
@@ -89,6 +92,8 @@ export async function setRunStatus(ctx: HubContext, runId: string, status: HubRu
       data: { status, statusMessage: message, ...(isFinished(status) ? { endedAt: new Date() } : { endedAt: null }), ...extra },
     });
     state.status = status;
+    if ('trainerId' in extra) state.trainerId = extra.trainerId as string | null;
+    ctx.cluster.changed({ runId, status, trainerId: state.trainerId });
   });
   const run = (await announce(ctx, runId)) ?? (await getRunSummary(ctx, runId));
   // A trainer that still sends events for it (one coming back) loads it again.
@@ -118,10 +123,24 @@ export async function startRun(
   return run;
 }
 
+/** Whether the trainer is connected to this hub (so that this hub stores its runs' events). */
+function heldHere(ctx: HubContext, trainerId: string | null): boolean {
+  if (!trainerId) return false;
+  for (const socket of ctx.trainers.sockets.values()) if (socket.data.trainerId === trainerId) return true;
+  return false;
+}
+
 /** Applies a control command from a person; the trainer's confirmation follows as run:status. */
 export async function controlRun(ctx: HubContext, runId: string, verb: ControlVerb, actor: Actor, learningRate?: number): Promise<RunSummary> {
   const state = await runState(ctx, runId);
   if (!state) throw new HubError('NOT_FOUND', `no run ${runId}`);
+  if (ctx.cluster.shared && !heldHere(ctx, state.trainerId)) {
+    // Another hub stores this run: the database knows its status better than this hub's memory.
+    await serialise(state, async () => {
+      const row = await ctx.db.run.findUnique({ where: { id: runId }, select: { status: true, trainerId: true } });
+      if (row) Object.assign(state, { status: row.status, trainerId: row.trainerId });
+    });
+  }
   const plan = planControl(state.status as HubRunStatus, verb);
   const from = state.learningRate ?? undefined;
   let run: RunSummary;
@@ -133,7 +152,6 @@ export async function controlRun(ctx: HubContext, runId: string, verb: ControlVe
       break;
     case 'requeue':
       run = await setRunStatus(ctx, runId, 'queued', `resumed by ${actor.name}`, { trainerId: null });
-      state.trainerId = null;
       ctx.schedule();
       break;
     case 'forward': {

@@ -28,19 +28,24 @@ export function createScheduler(ctx: HubContext) {
 
     for (const run of queued) {
       const free = sockets
-        .filter((s) => (load.get(s.data.trainerId) ?? 0) < s.data.concurrency && s.connected)
+        // Trainers on other hubs come as RemoteSockets, which have no `connected`.
+        .filter((s) => (load.get(s.data.trainerId) ?? 0) < s.data.concurrency && (s as { connected?: boolean }).connected !== false)
         .sort((a, b) => load.get(a.data.trainerId)! / a.data.concurrency - load.get(b.data.trainerId)! / b.data.concurrency);
       const socket = free[0];
       if (!socket) return;
-      const { trainerId, host, backend, device } = socket.data;
-      const claim = await ctx.db.run.updateMany({
-        where: { id: run.id, status: 'queued', trainerId: null },
-        data: { trainerId, trainerHost: host, backend, device, statusMessage: `assigned to ${trainerId}` },
-      });
-      if (claim.count !== 1) continue;
+      const { trainerId } = socket.data;
+      const claimed = await claim(ctx, run.id, socket.data);
+      if (claimed === 'trainer-full') {
+        // Another hub gave it a run meanwhile: count again.
+        load.set(trainerId, socket.data.concurrency);
+        again = true;
+        continue;
+      }
+      if (claimed !== 'claimed') continue;
       load.set(trainerId, load.get(trainerId)! + 1);
       const state = ctx.runs.get(run.id);
       if (state) state.trainerId = trainerId;
+      ctx.cluster.changed({ runId: run.id, trainerId });
       const job = await jobFor(ctx, run.id, run.lastSeq, run.hyperparams, run.reporting);
       void assign(socket, job);
     }
@@ -64,6 +69,7 @@ export function createScheduler(ctx: HubContext) {
       await ctx.db.run.updateMany({ where: { id: job.runId, trainerId: socket.data.trainerId, status: 'queued' }, data: { trainerId: null } });
       const state = ctx.runs.get(job.runId);
       if (state) state.trainerId = null;
+      ctx.cluster.changed({ runId: job.runId, trainerId: null });
       setTimeout(schedule, 1000).unref();
     }
   }
@@ -95,6 +101,26 @@ export function createScheduler(ctx: HubContext) {
       closed = true;
     },
   };
+}
+
+/**
+ * Gives a queued run to a trainer, in one transaction that holds the trainer's row: two hubs'
+ * schedulers can neither give one run to two trainers (the run must still be queued and
+ * unassigned) nor give one trainer more runs than it takes (its active runs are counted under
+ * the lock; SQLite transactions are serial anyway).
+ */
+async function claim(ctx: HubContext, runId: string, trainer: TrainerSocket['data']): Promise<'claimed' | 'taken' | 'trainer-full'> {
+  const { trainerId, host, backend, device, concurrency } = trainer;
+  return ctx.db.$transaction(async (tx) => {
+    if (ctx.provider === 'postgresql') await tx.$queryRaw`SELECT "id" FROM "Trainer" WHERE "id" = ${trainerId} FOR UPDATE`;
+    const busy = await tx.run.count({ where: { trainerId, status: { in: [...ACTIVE_STATUSES] } } });
+    if (busy >= concurrency) return 'trainer-full';
+    const claimed = await tx.run.updateMany({
+      where: { id: runId, status: 'queued', trainerId: null },
+      data: { trainerId, trainerHost: host, backend, device, statusMessage: `assigned to ${trainerId}` },
+    });
+    return claimed.count === 1 ? 'claimed' : 'taken';
+  });
 }
 
 /** The job for a run: a fresh start, or a resume from its latest checkpoint when it has one. */

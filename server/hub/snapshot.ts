@@ -4,6 +4,7 @@
  * completed, so nothing is missed and nothing repeats.
  */
 import type { RunSnapshot, WireEpoch, WirePanel, WirePoint } from '../protocol';
+import type { RunChange } from './cluster';
 import { HubError, type HubContext } from './context';
 import { listAnnotations } from './annotations';
 import { toRunSummary, toWireEpoch, toWirePanel, toWirePoint, type WireEvent } from './wire';
@@ -12,9 +13,16 @@ const versions = new WeakMap<HubContext, Map<string, number>>();
 
 /**
  * Bumped whenever something a snapshot holds but the seq stream does not (annotations, the
- * run's status) changes: a snapshot read across such a change is read again.
+ * run's status) changes: a snapshot read across such a change is read again. Other hubs are
+ * told before the change is broadcast (one Redis connection keeps the order), so theirs are too.
  */
-export function bumpRunVersion(ctx: HubContext, runId: string): void {
+export function bumpRunVersion(ctx: HubContext, runId: string, change: Omit<RunChange, 'runId'> = {}): void {
+  bumpLocalVersion(ctx, runId);
+  ctx.cluster.changed({ runId, ...change });
+}
+
+/** {@link bumpRunVersion} for a change another hub made (and told the others about). */
+export function bumpLocalVersion(ctx: HubContext, runId: string): void {
   let map = versions.get(ctx);
   if (!map) versions.set(ctx, (map = new Map()));
   map.set(runId, (map.get(runId) ?? 0) + 1);
@@ -35,7 +43,7 @@ async function readStored(ctx: HubContext, runId: string, afterSeq: number): Pro
   const version = versionOf(ctx, runId);
   const row = await ctx.db.run.findUnique({ where: { id: runId } });
   if (!row) throw new HubError('NOT_FOUND', `no run ${runId}`);
-  const bound = ctx.streams.storedSeq(runId) ?? row.lastSeq;
+  const bound = ctx.streams.bound(runId) ?? row.lastSeq;
   const release = ctx.streams.pin(runId, bound);
   try {
     const [points, epochs, annotations, panel] = await Promise.all([

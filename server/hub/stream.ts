@@ -4,6 +4,10 @@
  * is sent to the run's room as messages covering contiguous seq ranges (see protocol.ts).
  * A tail of recent events is kept in memory until stored, so that a snapshot built from the
  * database plus the tail ends exactly where the live frames begin.
+ *
+ * Events may come from two sources (this hub's trainer and, with several hubs, the Redis
+ * relay), so publish() takes them in any order and more than once: each seq is sent once,
+ * in order; events beyond a missing seq wait (`hole`) until it is filled.
  */
 import type { ServerToClientEvents } from '../protocol';
 import type { WireEvent } from './wire';
@@ -24,16 +28,20 @@ interface LiveRun {
   timer: NodeJS.Timeout | null;
   /** When the last frame went out (ms). */
   sentAt: number;
-  /** Highest seq published (sent or pending). */
+  /** Highest seq published (sent or pending); everything up to it is contiguous. */
   publishedSeq: number;
+  /** Events above a missing seq, by seq, waiting for it. */
+  held: Map<number, WireEvent>;
 }
 
 export interface LiveStreams {
   /** Starts following a run whose stored events end at `storedSeq`. */
   open(runId: string, storedSeq: number): void;
   isOpen(runId: string): boolean;
-  /** Queues fresh events (contiguous, in seq order) for the room. */
+  /** Queues events for the room: seqs already published are dropped, later ones wait for the missing. */
   publish(runId: string, events: WireEvent[]): void;
+  /** The missing seqs that hold events back, or null. */
+  hole(runId: string): { from: number; to: number } | null;
   /** Records a commit; tail events at or below it may be dropped. */
   stored(runId: string, seq: number): void;
   /**
@@ -49,10 +57,21 @@ export interface LiveStreams {
   close(runId: string): void;
   /** Seq stored for a live run, or null. */
   storedSeq(runId: string): number | null;
+  /** Highest seq published (sent or pending) for a live run, or null. */
+  publishedSeq(runId: string): number | null;
+  /**
+   * Where a snapshot of a live run reads the database up to: stored and already sent (frames
+   * go on from what was sent; the tail holds everything sent above what is stored).
+   */
+  bound(runId: string): number | null;
   closeAll(): void;
 }
 
-export function createLiveStreams(broadcast: Broadcast, frameMs = 50): LiveStreams {
+/**
+ * @param onHole called when events arrive beyond a missing seq (once per hole): the caller
+ *   fills it (publish) or gives up on it.
+ */
+export function createLiveStreams(broadcast: Broadcast, frameMs = 50, onHole: (runId: string, from: number, to: number) => void = () => {}): LiveStreams {
   const runs = new Map<string, LiveRun>();
   const pins = new Map<string, number[]>();
 
@@ -109,18 +128,38 @@ export function createLiveStreams(broadcast: Broadcast, frameMs = 50): LiveStrea
     trim(run, runId);
   }
 
+  function holeOf(run: LiveRun): { from: number; to: number } | null {
+    if (run.held.size === 0) return null;
+    let first = Infinity;
+    for (const seq of run.held.keys()) first = Math.min(first, seq);
+    return { from: run.publishedSeq + 1, to: first - 1 };
+  }
+
   return {
+    hole: (runId) => {
+      const run = runs.get(runId);
+      return run ? holeOf(run) : null;
+    },
     open(runId, storedSeq) {
       if (runs.has(runId)) return;
-      runs.set(runId, { pending: [], sentSeq: storedSeq, storedSeq, tail: [], timer: null, sentAt: 0, publishedSeq: storedSeq });
+      runs.set(runId, { pending: [], sentSeq: storedSeq, storedSeq, tail: [], timer: null, sentAt: 0, publishedSeq: storedSeq, held: new Map() });
     },
     isOpen: (runId) => runs.has(runId),
     publish(runId, events) {
       const run = runs.get(runId);
-      // Events published before (a resend after a failed write) are not sent twice.
-      const fresh = run ? events.filter((e) => e.seq > run.publishedSeq) : [];
-      if (!run || fresh.length === 0) return;
-      run.publishedSeq = fresh[fresh.length - 1].seq;
+      if (!run) return;
+      // Events published before (a resend, the other source) are not sent twice.
+      for (const e of events) if (e.seq > run.publishedSeq) run.held.set(e.seq, e);
+      const holeBefore = holeOf(run);
+      const fresh: WireEvent[] = [];
+      for (let next = run.held.get(run.publishedSeq + 1); next; next = run.held.get(run.publishedSeq + 1)) {
+        run.held.delete(next.seq);
+        run.publishedSeq = next.seq;
+        fresh.push(next);
+      }
+      const hole = holeOf(run);
+      if (hole && (!holeBefore || hole.from !== holeBefore.from || fresh.length > 0)) onHole(runId, hole.from, hole.to);
+      if (fresh.length === 0) return;
       run.pending.push(...fresh);
       run.tail.push(...fresh);
       // Throttle, leading edge: a frame goes out at once if the last one is at least frameMs
@@ -162,6 +201,11 @@ export function createLiveStreams(broadcast: Broadcast, frameMs = 50): LiveStrea
       runs.delete(runId);
     },
     storedSeq: (runId) => runs.get(runId)?.storedSeq ?? null,
+    publishedSeq: (runId) => runs.get(runId)?.publishedSeq ?? null,
+    bound(runId) {
+      const run = runs.get(runId);
+      return run ? Math.min(run.storedSeq, run.sentSeq) : null;
+    },
     closeAll() {
       for (const run of runs.values()) if (run.timer) clearTimeout(run.timer);
       runs.clear();

@@ -16,7 +16,7 @@ import {
 import type { TrainerEvent } from '../trainer/events';
 import { tokenMatches } from './auth';
 import { acked, fieldErrors, handshakeError, HubError, type HubContext } from './context';
-import { receiveEvents, runState, serialise } from './events';
+import { assignedMeanwhile, receiveEvents, runState, serialise } from './events';
 import { createScheduler } from './scheduler';
 import { setRunStatus } from './runs';
 import { z } from 'zod';
@@ -70,14 +70,27 @@ export function attachTrainers(ctx: HubContext): Trainers {
     for (const run of await activeRunsOf(trainerId)) {
       if (run.status === 'queued') {
         await setRunStatus(ctx, run.id, 'queued', `trainer ${trainerId} went away before starting; waiting for another`, { trainerId: null });
-        const state = ctx.runs.get(run.id);
-        if (state) state.trainerId = null;
       } else {
         await setRunStatus(ctx, run.id, 'interrupted', `trainer ${trainerId} disconnected and did not come back within ${Math.round(ctx.options.graceMs / 1000)} s`);
       }
     }
     scheduler.schedule();
   }
+
+  /**
+   * With several hubs, a hub that dies takes its trainers' disconnects with it: every hub
+   * looks now and then for active runs whose trainer is connected to no hub at all.
+   */
+  async function sweepOrphans(): Promise<void> {
+    const runs = await ctx.db.run.findMany({ where: { status: { in: [...ACTIVE_STATUSES] }, trainerId: { not: null } }, select: { trainerId: true } });
+    if (runs.length === 0) return;
+    const connected = new Set((await nsp.fetchSockets()).map((s) => s.data.trainerId));
+    for (const trainerId of new Set(runs.map((r) => r.trainerId!))) if (!connected.has(trainerId)) startGrace(trainerId);
+  }
+  const sweep = ctx.cluster.shared
+    ? setInterval(() => void sweepOrphans().catch((error) => ctx.log(`orphan sweep: ${error}`)), Math.max(1000, ctx.options.graceMs))
+    : null;
+  sweep?.unref();
 
   nsp.use((socket, next) => {
     const auth = trainerHandshakeSchema.safeParse(socket.handshake.auth);
@@ -107,7 +120,9 @@ export function attachTrainers(ctx: HubContext): Trainers {
       'checkpoint:upload',
       acked(ctx, 'checkpoint:upload', checkpointUploadSchema, async ({ runId, seq, data }) => {
         const state = await runState(ctx, runId);
-        if (!state || state.trainerId !== trainerId) throw new HubError('FORBIDDEN', `run ${runId} is not assigned to this trainer`);
+        if (!state || (state.trainerId !== trainerId && !(await assignedMeanwhile(ctx, runId, state, trainerId)))) {
+          throw new HubError('FORBIDDEN', `run ${runId} is not assigned to this trainer`);
+        }
         // The checkpoint event came first on this socket: let it reach the database.
         await serialise(state, () => ctx.ingest.flush());
         const row = await ctx.db.checkpoint.update({ where: { runId_seq: { runId, seq } }, data: { data: Buffer.from(data), trainerId } }).catch(() => null);
@@ -151,8 +166,6 @@ export function attachTrainers(ctx: HubContext): Trainers {
         if (run.status === 'interrupted') await setRunStatus(ctx, run.id, 'running', `trainer ${trainerId} came back`);
       } else if (run.status === 'queued') {
         await setRunStatus(ctx, run.id, 'queued', null, { trainerId: null });
-        const state = ctx.runs.get(run.id);
-        if (state) state.trainerId = null;
       } else if (run.status !== 'interrupted') {
         await setRunStatus(ctx, run.id, 'interrupted', `trainer ${trainerId} restarted and no longer has this run`);
       }
@@ -165,7 +178,7 @@ export function attachTrainers(ctx: HubContext): Trainers {
     if (report.kind === 'job:accepted' || !report.runId) return;
     try {
       const state = await runState(ctx, report.runId);
-      if (!state || state.trainerId !== trainerId) return;
+      if (!state || (state.trainerId !== trainerId && !(await assignedMeanwhile(ctx, report.runId, state, trainerId)))) return;
       // Let the run's events land first: they carry the authoritative status.
       await serialise(state, async () => undefined);
       const status = state.status;
@@ -194,6 +207,7 @@ export function attachTrainers(ctx: HubContext): Trainers {
     },
     close() {
       closed = true;
+      if (sweep) clearInterval(sweep);
       for (const t of graceTimers.values()) clearTimeout(t);
       graceTimers.clear();
       scheduler.close();

@@ -1,0 +1,256 @@
+/**
+ * Several hubs on one database and one Redis (REDIS_URL). Rooms and broadcasts that carry no
+ * seq (run:status, runs:changed, annotations, presence) go through @socket.io/redis-adapter.
+ * A run's live stream does not: the hub that receives its trainer's events appends them to a
+ * Redis stream per run (entry id = the last seq it holds, so a replay is refused by Redis as a
+ * duplicate), and every hub whose own sockets watch the run reads that stream into its own
+ * LiveStreams and sends frames to its own sockets only. So each hub keeps the contract of
+ * run:watch (snapshot + live frames, no gap, no repeat) by itself, whichever hub stores.
+ * Without Redis the same interface does nothing: one hub feeds its streams directly.
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { createAdapter } from '@socket.io/redis-adapter';
+import { Adapter as InMemoryAdapter } from 'socket.io-adapter';
+import { createClient } from 'redis';
+import type { HubRunStatus } from '../protocol';
+import type { HubContext } from './context';
+import { serialise } from './events';
+import { bumpLocalVersion } from './snapshot';
+import { isFinished } from './lifecycle';
+import type { WireEvent } from './wire';
+
+export interface RunChange {
+  runId: string;
+  /** Set when the hub changed the run's status or trainer (not for notes). */
+  status?: HubRunStatus;
+  trainerId?: string | null;
+}
+
+export interface Cluster {
+  readonly hubId: string;
+  /** Whether other hubs may exist (Redis configured). */
+  readonly shared: boolean;
+  /** The storing hub hands accepted events to the other hubs. */
+  append(runId: string, events: WireEvent[], storedSeq: number): void;
+  /** The run's live stream ended here: finished and stored up to `storedSeq`. */
+  ended(runId: string, storedSeq: number): void;
+  /** One more local socket watches the run: keep its live stream fed. */
+  follow(runId: string): Promise<void>;
+  /** One local socket fewer watches the run. */
+  unfollow(runId: string): void;
+  /** Tells the other hubs that a run changed (its snapshot, and maybe status or trainer). */
+  changed(change: RunChange): void;
+  close(): Promise<void>;
+}
+
+/** One hub alone: its streams are fed by its own trainers. */
+export function soloCluster(): Cluster {
+  return {
+    hubId: 'solo',
+    shared: false,
+    append() {},
+    ended() {},
+    follow: async () => {},
+    unfollow() {},
+    changed() {},
+    close: async () => {},
+  };
+}
+
+export interface RedisClusterOptions {
+  url: string;
+  /** Prefix of every Redis key and channel, so several deployments can share one Redis. */
+  prefix?: string;
+  /** Called with a change another hub announced. */
+  onRemoteChange: (change: RunChange) => void;
+}
+
+const STREAM_MAXLEN = 5000;
+const ENDED_STREAM_TTL_S = 24 * 3600;
+const READ_BLOCK_MS = 5000;
+
+type RedisClient = ReturnType<typeof createClient>;
+
+export async function redisCluster(ctx: HubContext, opts: RedisClusterOptions): Promise<Cluster> {
+  const prefix = opts.prefix ?? 'livetrain';
+  const hubId = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  const errors = rateLimitedLog(ctx.log, 'redis');
+  const connect = async (client: RedisClient) => {
+    // Without an error listener node-redis would throw on every failed reconnect.
+    client.on('error', (error: Error) => errors(error.message));
+    await client.connect();
+    return client;
+  };
+  // Commands issued while Redis is away wait in node-redis's offline queue and are sent when it
+  // is back, in order: appended events then reach the stream without a hole.
+  const pub = await connect(createClient({ url: opts.url }));
+  const sub = await connect(pub.duplicate());
+  const reader = await connect(pub.duplicate());
+  ctx.io.adapter(createAdapter(pub, sub, { key: `${prefix}:socket.io`, requestsTimeout: 5000 }));
+  (ctx.io as unknown as { on(event: string, fn: (change: RunChange & { hub: string }) => void): void }).on('livetrain:run', (change) => {
+    if (change && typeof change.runId === 'string' && change.hub !== hubId) opts.onRemoteChange(change);
+  });
+
+  const streamKey = (runId: string) => `${prefix}:run:${runId}`;
+  const wakeKey = `${prefix}:wake:${hubId}`;
+  const following = new Map<string, { refs: number; lastId: string; pos: number; ready: Promise<void> }>();
+  let closed = false;
+
+  const quiet = (what: string) => (error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    // A replay of entries already appended: Redis refuses the id, which is what we want.
+    if (!message.includes('equal or smaller')) errors(`${what}: ${message}`);
+  };
+  const trim = { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: STREAM_MAXLEN } } as const;
+
+  function wake(): void {
+    pub.xAdd(wakeKey, '*', { w: '1' }, { TRIM: { strategy: 'MAXLEN', threshold: 10 } }).then(() => pub.expire(wakeKey, 3600)).catch(quiet('wake'));
+  }
+
+  /** Applies one entry of a run's stream to this hub's live stream of it. */
+  async function apply(runId: string, id: string, fields: Record<string, string>): Promise<void> {
+    const f = following.get(runId);
+    if (!f) return;
+    const seq = Number(id.split('-')[0]);
+    const streams = ctx.streams;
+    if (fields.k === 'end') {
+      f.pos = Math.max(f.pos, seq);
+      streams.stored(runId, seq);
+      // A run this hub holds is released by this hub.
+      if (!ctx.runs.has(runId) && !streams.hole(runId)) streams.close(runId);
+      return;
+    }
+    // This hub's own entries too: they fill what it missed while its stream was closed; the
+    // stream drops what it has already.
+    if (seq <= f.pos && streams.isOpen(runId)) return;
+    const events = JSON.parse(fields.e) as WireEvent[];
+    // A run that finished here and was resumed elsewhere: its stream opens again where it ended.
+    if (!streams.isOpen(runId)) streams.open(runId, f.pos);
+    streams.publish(runId, events);
+    f.pos = Math.max(f.pos, seq);
+    const stored = Number(fields.s);
+    if (stored > 0) streams.stored(runId, Math.min(stored, streams.publishedSeq(runId) ?? 0));
+  }
+
+  async function readLoop(): Promise<void> {
+    let wakeId = '0-0';
+    while (!closed) {
+      const keys = [...following].map(([runId, f]) => ({ key: streamKey(runId), id: f.lastId }));
+      keys.push({ key: wakeKey, id: wakeId });
+      let result;
+      try {
+        result = await reader.xRead(keys, { BLOCK: READ_BLOCK_MS, COUNT: 1000 });
+      } catch (error) {
+        if (closed) return;
+        quiet('read')(error);
+        await new Promise((r) => setTimeout(r, 250));
+        continue;
+      }
+      for (const stream of (result ?? []) as Array<{ name: string; messages: Array<{ id: string; message: Record<string, string> }> }>) {
+        const last = stream.messages[stream.messages.length - 1];
+        if (stream.name === wakeKey) {
+          if (last) wakeId = last.id;
+          continue;
+        }
+        const runId = stream.name.slice(`${prefix}:run:`.length);
+        for (const m of stream.messages) {
+          const f = following.get(runId);
+          if (!f) break;
+          f.lastId = m.id;
+          try {
+            await apply(runId, m.id, m.message);
+          } catch (error) {
+            ctx.log(`relay ${runId} ${m.id}: ${error instanceof Error ? error.message : error}`);
+          }
+        }
+      }
+    }
+  }
+  const loop = readLoop();
+
+  return {
+    hubId,
+    shared: true,
+    append(runId, events, storedSeq) {
+      if (events.length === 0) return;
+      const last = events[events.length - 1].seq;
+      pub.xAdd(streamKey(runId), `${last}-0`, { h: hubId, s: String(storedSeq), e: JSON.stringify(events) }, trim).catch(quiet('append'));
+    },
+    ended(runId, storedSeq) {
+      pub
+        .xAdd(streamKey(runId), `${storedSeq}-1`, { h: hubId, k: 'end', s: String(storedSeq) }, trim)
+        .then(() => pub.expire(streamKey(runId), ENDED_STREAM_TTL_S))
+        .catch(quiet('end'));
+    },
+    async follow(runId) {
+      const known = following.get(runId);
+      if (known) {
+        known.refs++;
+        return known.ready;
+      }
+      const f = { refs: 1, lastId: '0-0', pos: 0, ready: Promise.resolve() };
+      following.set(runId, f);
+      f.ready = (async () => {
+        const row = await ctx.db.run.findUnique({ where: { id: runId }, select: { lastSeq: true, status: true } });
+        if (!row) return;
+        // A stream open here already (this hub stores the run, or did) goes on from what it
+        // published; else from what is stored, which the snapshot reads.
+        if (!ctx.streams.isOpen(runId) && !isFinished(row.status as HubRunStatus)) ctx.streams.open(runId, row.lastSeq);
+        f.pos = ctx.streams.publishedSeq(runId) ?? row.lastSeq;
+        f.lastId = `${f.pos}-0`;
+        wake();
+      })();
+      return f.ready;
+    },
+    unfollow(runId) {
+      const f = following.get(runId);
+      if (!f || --f.refs > 0) return;
+      following.delete(runId);
+      // A run this hub stores keeps its stream until it is released.
+      if (!ctx.runs.has(runId)) ctx.streams.close(runId);
+    },
+    changed(change) {
+      if (closed) return;
+      ctx.io.serverSideEmit('livetrain:run' as never, { ...change, hub: hubId } as never);
+    },
+    async close() {
+      closed = true;
+      reader.destroy();
+      await loop.catch(() => undefined);
+      // Whatever still emits (a late timer) stays on this process instead of a closed client.
+      ctx.io.adapter(InMemoryAdapter);
+      await Promise.allSettled([pub.close(), sub.close()]);
+    },
+  };
+}
+
+/** Logs the first error of a kind at once, then at most one line a second. */
+function rateLimitedLog(log: (line: string) => void, what: string): (message: string) => void {
+  let last = 0;
+  let dropped = 0;
+  return (message) => {
+    const now = Date.now();
+    if (now - last < 1000) {
+      dropped++;
+      return;
+    }
+    log(`${what}: ${message}${dropped ? ` (${dropped} more since)` : ''}`);
+    last = now;
+    dropped = 0;
+  };
+}
+
+/**
+ * A change another hub made to a run: snapshots here are read again, and this hub's memory of
+ * the run (if it holds one) takes the new status and trainer.
+ */
+export function applyRemoteChange(ctx: HubContext, change: RunChange): void {
+  bumpLocalVersion(ctx, change.runId);
+  const state = ctx.runs.get(change.runId);
+  if (!state || (change.status === undefined && change.trainerId === undefined)) return;
+  void serialise(state, async () => {
+    if (change.status !== undefined) state.status = change.status;
+    if (change.trainerId !== undefined) state.trainerId = change.trainerId;
+  });
+}

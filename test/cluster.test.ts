@@ -1,0 +1,208 @@
+/**
+ * Several hubs on one PostgreSQL database and one Redis: a watcher on hub B follows a run
+ * whose trainer is connected to hub A (live, in order, with annotations and presence), only
+ * hub A stores it, and runs started on both hubs at once each go to exactly one trainer.
+ */
+import assert from 'node:assert/strict';
+import { after, test, type TestContext } from 'node:test';
+import type { RunSnapshot, WirePoint } from '../server/protocol';
+import { connectBrowser, eventually, fakeTrainer, SMALL, startHub, startTrainer, trainerAuth, type TestBrowser, type TestHub } from './helpers/hub';
+import { postgresDatabases } from './helpers/db';
+import { sharedRedis } from './helpers/redis';
+import { hyperparamsSchema } from '../server/trainer/config';
+
+const pgdb = postgresDatabases();
+after(() => pgdb.dropAll());
+
+/** Two in-process hubs on a fresh PostgreSQL database and the machine's Redis, or null (skipped). */
+export async function twoHubs(t: TestContext, opts: { redisUrl?: string; graceMs?: number } = {}): Promise<[TestHub, TestHub] | null> {
+  const databaseUrl = await pgdb.create(t);
+  if (!databaseUrl) return null;
+  const redis = opts.redisUrl ? { url: opts.redisUrl, prefix: 'lt-private' } : await sharedRedis(t);
+  if (!redis) return null;
+  const common = { databaseUrl, redisUrl: redis.url, redisPrefix: redis.prefix, graceMs: opts.graceMs ?? 3000 };
+  const a = await startHub(common);
+  const b = await startHub(common);
+  t.after(async () => {
+    await a.close();
+    await b.close();
+  });
+  return [a, b];
+}
+
+/** The points a watcher saw (snapshot + frames, chained by seq) equal the stored ones, exactly. */
+async function assertSawStored(hub: TestHub, browser: TestBrowser, runId: string, snapshot: RunSnapshot, who: string): Promise<WirePoint[]> {
+  const stored = await hub.db.prisma.batchMetric.findMany({ where: { runId }, orderBy: { seq: 'asc' } });
+  const seen = await eventually(() => {
+    const points = pointsSeen(browser, runId, snapshot);
+    return points.length >= stored.length ? points : undefined;
+  }, `${who} saw all ${stored.length} points`, 20_000);
+  assert.deepEqual(
+    seen.map((p) => [p.seq, p.step, p.loss]),
+    stored.map((p) => [p.seq, p.step, p.loss]),
+    `${who}: every stored point once, in order`,
+  );
+  return seen;
+}
+
+function pointsSeen(browser: TestBrowser, runId: string, snapshot: RunSnapshot): WirePoint[] {
+  const points = [...snapshot.points];
+  let last = snapshot.lastSeq;
+  for (const r of browser.received) {
+    const p = r.payload as { runId?: string; fromSeq?: number; toSeq?: number; points?: WirePoint[] };
+    if (p.runId !== runId || p.fromSeq === undefined || p.toSeq === undefined) continue;
+    assert.equal(p.fromSeq, last + 1, `${r.event} ${p.fromSeq}-${p.toSeq} starts right after seq ${last}`);
+    last = p.toSeq;
+    if (r.event === 'metrics:batch') points.push(...p.points!);
+  }
+  return points;
+}
+
+test('a watcher on hub B follows a run trained through hub A: live, in order, with notes and presence; only A stores it', async (t) => {
+  const hubs = await twoHubs(t);
+  if (!hubs) return;
+  const [a, b] = hubs;
+  const trainer = await startTrainer(a.url, { id: 'gpu-on-a' });
+  const ada = await connectBrowser(a.url, 'Ada');
+  const bob = await connectBrowser(b.url, 'Bob');
+  t.after(async () => {
+    ada.close();
+    bob.close();
+    await trainer.stop();
+  });
+
+  // Started on B, scheduled onto the trainer connected to A.
+  const started = await bob.call('run:start', { hyperparams: { ...SMALL, epochs: 3, trainLimit: 960 } });
+  assert.ok(started.ok, JSON.stringify(started));
+  const runId = started.data.run.id;
+  const onB = await bob.call('run:watch', { runId });
+  const onA = await ada.call('run:watch', { runId });
+  assert.ok(onB.ok && onA.ok);
+
+  const presence = await bob.waitFor('presence', (p) => p.runId === runId && p.users.length === 2);
+  assert.deepEqual(presence.users.map((u) => u.name), ['Ada', 'Bob']);
+
+  await bob.waitFor('metrics:batch', (m) => m.runId === runId);
+  const note = await ada.call('annotation:add', { runId, step: 3, text: 'noted on A' });
+  assert.ok(note.ok);
+  const seenOnB = await bob.waitFor('annotation:added', (m) => m.annotation.text === 'noted on A');
+  assert.equal(seenOnB.annotation.authorName, 'Ada');
+
+  // A late watcher on B: a snapshot from the database plus B's relayed tail, then frames.
+  await eventually(async () => ((await b.db.prisma.run.findUnique({ where: { id: runId } }))?.lastStep ?? 0) >= 12, 'a few steps stored');
+  const late = await connectBrowser(b.url, 'Cy');
+  t.after(() => late.close());
+  const lateSnap = await late.call('run:watch', { runId });
+  assert.ok(lateSnap.ok);
+  assert.ok(lateSnap.data.points.length > 0, 'the late snapshot holds stored points');
+  assert.ok(lateSnap.data.annotations.some((n) => n.text === 'noted on A'));
+
+  await bob.waitFor('run:status', (m) => m.runId === runId && m.status === 'completed', 120_000);
+  await assertSawStored(b, bob, runId, onB.data, 'Bob on B');
+  await assertSawStored(a, ada, runId, onA.data, 'Ada on A');
+  await assertSawStored(b, late, runId, lateSnap.data, 'Cy (late) on B');
+  const epochsOnB = bob.received.filter((r) => r.event === 'metrics:epoch').length;
+  assert.equal(epochsOnB, 3, 'each epoch summary reached B once');
+
+  const stored = await a.db.prisma.batchMetric.count({ where: { runId } });
+  assert.ok(a.hub.context.ingest.eventsStored() > stored, 'hub A stored the run');
+  assert.equal(b.hub.context.ingest.eventsStored(), 0, 'hub B stored nothing');
+  const health = (await (await fetch(`${b.url}/api/health`)).json()) as { data: { trainers: number; hub: { shared: boolean } } };
+  assert.equal(health.data.trainers, 1, 'B counts the trainer connected to A');
+  assert.equal(health.data.hub.shared, true);
+});
+
+test('runs started on both hubs at once each go to exactly one trainer; control from B reaches a trainer on A', async (t) => {
+  const hubs = await twoHubs(t);
+  if (!hubs) return;
+  const [a, b] = hubs;
+  // Trainers that accept jobs and keep them (no training): what is assigned stays assigned.
+  const assigned = new Map<string, string[]>();
+  const trainers = await Promise.all(
+    [
+      [a, 't-a1'],
+      [a, 't-a2'],
+      [b, 't-b1'],
+    ].map(async ([hub, id]) => {
+      const socket = await fakeTrainer((hub as TestHub).url, trainerAuth(id as string, { concurrency: 2 }));
+      socket.on('job:assign', (job: { runId: string }, ack: (r: unknown) => void) => {
+        assigned.set(job.runId, [...(assigned.get(job.runId) ?? []), id as string]);
+        ack({ ok: true, data: { runId: job.runId } });
+      });
+      return socket;
+    }),
+  );
+  const controls: unknown[] = [];
+  trainers[0].on('job:control', (c: unknown) => controls.push(c));
+  t.after(() => trainers.forEach((s) => s.close()));
+  await eventually(async () => ((await (await fetch(`${a.url}/api/health`)).json()) as { data: { trainers: number } }).data.trainers === 3, 'both hubs see three trainers');
+
+  const start = (hub: TestHub, i: number) =>
+    fetch(`${hub.url}/api/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: `race ${i}`, hyperparams: SMALL }) }).then(
+      async (r) => ((await r.json()) as { data: { run: { id: string } } }).data.run.id,
+    );
+  const ids = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => start(i % 2 ? b : a, i)));
+  await eventually(() => ids.every((id) => assigned.has(id)), 'all six runs assigned', 20_000);
+  // Both schedulers ran for every start; give a second assignment time to show up if it were possible.
+  await new Promise((r) => setTimeout(r, 1500));
+  for (const id of ids) assert.equal(assigned.get(id)!.length, 1, `run ${id} went to one trainer (${assigned.get(id)})`);
+  const perTrainer = new Map<string, number>();
+  for (const [, [tid]] of assigned) perTrainer.set(tid, (perTrainer.get(tid) ?? 0) + 1);
+  assert.deepEqual([...perTrainer.values()].sort(), [2, 2, 2], 'each trainer got its capacity');
+  const rows = await a.db.prisma.run.findMany({ where: { id: { in: ids } } });
+  for (const row of rows) assert.equal(row.trainerId, assigned.get(row.id)![0]);
+
+  // Pause a run trained through A from a browser on B: the trainer on A gets the command.
+  const onA = ids.find((id) => assigned.get(id)![0] === 't-a1')!;
+  const startedEvent = { runId: onA, seq: 1, type: 'run:started', time: Date.now(), startStep: 0, parameterCount: 21840, hyperparams: hyperparamsSchema.parse(SMALL), backend: { name: 'wasm', device: 'test', host: 'test-host' }, trainSize: 320, testSize: 100, batchesPerEpoch: 10, totalSteps: 20 };
+  const ack = (await trainers[0].timeout(10_000).emitWithAck('trainer:events', { runId: onA, events: [startedEvent] })) as { ok: boolean };
+  assert.ok(ack.ok, `hub A stores the events of a run hub B's scheduler may have assigned: ${JSON.stringify(ack)}`);
+  await eventually(async () => (await b.db.prisma.run.findUnique({ where: { id: onA } }))?.status === 'running', 'running');
+  const bob = await connectBrowser(b.url, 'Bob');
+  t.after(() => bob.close());
+  const paused = await bob.call('run:pause', { runId: onA });
+  assert.ok(paused.ok, JSON.stringify(paused));
+  await eventually(() => controls.length > 0, 'the trainer on A got the pause');
+  assert.deepEqual(controls[0], { runId: onA, action: 'pause' });
+});
+
+test('three real trainers on two hubs train queued runs at once; one started later joins without a restart', async (t) => {
+  const hubs = await twoHubs(t);
+  if (!hubs) return;
+  const [a, b] = hubs;
+  const first = await startTrainer(a.url, { id: 'first' });
+  const second = await startTrainer(b.url, { id: 'second' });
+  t.after(async () => {
+    await first.stop();
+    await second.stop();
+  });
+  const ids: string[] = [];
+  for (const hub of [a, b, a]) {
+    const r = await fetch(`${hub.url}/api/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hyperparams: { ...SMALL, epochs: 2, trainLimit: 4000 } }) });
+    ids.push(((await r.json()) as { data: { run: { id: string } } }).data.run.id);
+  }
+  // Two trainers, three runs: one waits in the queue until a third daemon joins.
+  const waiting = await eventually(async () => {
+    const rows = await a.db.prisma.run.findMany({ where: { id: { in: ids } } });
+    const queued = rows.filter((r) => r.status === 'queued' && r.trainerId === null);
+    return rows.filter((r) => r.status === 'running').length === 2 && queued.length === 1 ? queued[0] : undefined;
+  }, 'two runs training, one queued').catch(async (e) => {
+    const rows = await a.db.prisma.run.findMany({ where: { id: { in: ids } } });
+    throw new Error(`${e.message}: ${JSON.stringify(rows.map((r) => [r.status, r.trainerId, r.statusMessage]))}\nA: ${a.logs.join('\n')}\nB: ${b.logs.join('\n')}\nsecond: ${second.output()}`);
+  });
+  const third = await startTrainer(b.url, { id: 'third' });
+  t.after(() => third.stop());
+  const done = await eventually(async () => {
+    const rows = await a.db.prisma.run.findMany({ where: { id: { in: ids } } });
+    return rows.every((r) => r.status === 'completed') ? rows : undefined;
+  }, 'all three runs completed', 180_000);
+  assert.equal(done.find((r) => r.id === waiting.id)!.trainerId, 'third', 'the daemon that joined took the queued run');
+  assert.deepEqual(new Set(done.map((r) => r.trainerId)), new Set(['first', 'second', 'third']));
+  for (const run of done) {
+    const points = await a.db.prisma.batchMetric.findMany({ where: { runId: run.id }, orderBy: { seq: 'asc' } });
+    assert.equal(points.length, run.totalSteps, 'every step stored once');
+  }
+  const total = a.hub.context.ingest.eventsStored() + b.hub.context.ingest.eventsStored();
+  const events = done.reduce((n, r) => n + r.lastSeq, 0);
+  assert.equal(total, events, 'each event was stored by one hub, once');
+});
