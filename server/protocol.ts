@@ -142,6 +142,11 @@ export interface ServerToClientEvents {
   presence: (msg: { runId: string | null; users: PresenceUser[]; total: number }) => void;
   /** `loss`: the latest batch loss, for the runs list's live sparkline. */
   'runs:changed': (msg: { run: RunSummary; loss?: number | null }) => void;
+  /**
+   * Broadcasts from other hubs may have been lost (their Redis went away and came back):
+   * reload what is not seq-covered (watch again with afterSeq, reload the runs list).
+   */
+  'hub:resync': (msg: { reason: string }) => void;
 }
 
 // ---------------------------------------------------------------------------------------------

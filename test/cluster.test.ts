@@ -5,58 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, test, type TestContext } from 'node:test';
-import type { RunSnapshot, WirePoint } from '../server/protocol';
-import { connectBrowser, eventually, fakeTrainer, SMALL, startHub, startTrainer, trainerAuth, type TestBrowser, type TestHub } from './helpers/hub';
+import { connectBrowser, eventually, fakeTrainer, SMALL, startTrainer, trainerAuth, type TestHub } from './helpers/hub';
+import { assertSawStored, startTwoHubs } from './helpers/cluster';
 import { postgresDatabases } from './helpers/db';
-import { sharedRedis } from './helpers/redis';
 import { hyperparamsSchema } from '../server/trainer/config';
 
 const pgdb = postgresDatabases();
 after(() => pgdb.dropAll());
-
-/** Two in-process hubs on a fresh PostgreSQL database and the machine's Redis, or null (skipped). */
-export async function twoHubs(t: TestContext, opts: { redisUrl?: string; graceMs?: number } = {}): Promise<[TestHub, TestHub] | null> {
-  const databaseUrl = await pgdb.create(t);
-  if (!databaseUrl) return null;
-  const redis = opts.redisUrl ? { url: opts.redisUrl, prefix: 'lt-private' } : await sharedRedis(t);
-  if (!redis) return null;
-  const common = { databaseUrl, redisUrl: redis.url, redisPrefix: redis.prefix, graceMs: opts.graceMs ?? 3000 };
-  const a = await startHub(common);
-  const b = await startHub(common);
-  t.after(async () => {
-    await a.close();
-    await b.close();
-  });
-  return [a, b];
-}
-
-/** The points a watcher saw (snapshot + frames, chained by seq) equal the stored ones, exactly. */
-async function assertSawStored(hub: TestHub, browser: TestBrowser, runId: string, snapshot: RunSnapshot, who: string): Promise<WirePoint[]> {
-  const stored = await hub.db.prisma.batchMetric.findMany({ where: { runId }, orderBy: { seq: 'asc' } });
-  const seen = await eventually(() => {
-    const points = pointsSeen(browser, runId, snapshot);
-    return points.length >= stored.length ? points : undefined;
-  }, `${who} saw all ${stored.length} points`, 20_000);
-  assert.deepEqual(
-    seen.map((p) => [p.seq, p.step, p.loss]),
-    stored.map((p) => [p.seq, p.step, p.loss]),
-    `${who}: every stored point once, in order`,
-  );
-  return seen;
-}
-
-function pointsSeen(browser: TestBrowser, runId: string, snapshot: RunSnapshot): WirePoint[] {
-  const points = [...snapshot.points];
-  let last = snapshot.lastSeq;
-  for (const r of browser.received) {
-    const p = r.payload as { runId?: string; fromSeq?: number; toSeq?: number; points?: WirePoint[] };
-    if (p.runId !== runId || p.fromSeq === undefined || p.toSeq === undefined) continue;
-    assert.equal(p.fromSeq, last + 1, `${r.event} ${p.fromSeq}-${p.toSeq} starts right after seq ${last}`);
-    last = p.toSeq;
-    if (r.event === 'metrics:batch') points.push(...p.points!);
-  }
-  return points;
-}
+const twoHubs = (t: TestContext) => startTwoHubs(t, pgdb);
 
 test('a watcher on hub B follows a run trained through hub A: live, in order, with notes and presence; only A stores it', async (t) => {
   const hubs = await twoHubs(t);

@@ -85,6 +85,40 @@ test('live stream: the tail keeps what snapshots need until it is stored and no 
   streams.closeAll();
 });
 
+test('live stream: events from two sources, in any order and twice, go out once each and in order; a hole holds later ones back', async () => {
+  const sent: Array<[number, number]> = [];
+  const holes: Array<[number, number]> = [];
+  const streams = createLiveStreams((_room, _event, ...args) => {
+    const m = args[0] as { fromSeq: number; toSeq: number };
+    sent.push([m.fromSeq, m.toSeq]);
+  }, 1, (_runId, from, to) => holes.push([from, to]));
+  streams.open('r', 10);
+  streams.publish('r', [point(11, 1), point(12, 2)]);
+  streams.publish('r', [point(12, 2), point(15, 5), point(16, 6)]); // a relay with a stretch missing
+  assert.deepEqual(streams.hole('r'), { from: 13, to: 14 });
+  assert.deepEqual(holes, [[13, 14]], 'the hole is reported once');
+  assert.equal(streams.publishedSeq('r'), 12, 'nothing past the hole is published');
+  streams.publish('r', [point(16, 6)]);
+  assert.equal(holes.length, 1, 'a duplicate beyond the hole does not report it again');
+  streams.publish('r', [point(13, 3), point(14, 4)]); // filled (from the database, say)
+  assert.equal(streams.hole('r'), null);
+  assert.equal(streams.publishedSeq('r'), 16);
+  await new Promise((r) => setTimeout(r, 20));
+  streams.flush('r');
+  // Frames chain from the open point to the last seq with no gap and no repeat.
+  let last = 10;
+  for (const [from, to] of sent) {
+    assert.equal(from, last + 1);
+    last = to;
+  }
+  assert.equal(last, 16);
+  assert.deepEqual(streams.since('r', 10)!.events.map((e) => e.seq), [11, 12, 13, 14, 15, 16]);
+  assert.equal(streams.bound('r'), 10, 'a snapshot reads the database only up to what is stored');
+  streams.stored('r', 14);
+  assert.equal(streams.bound('r'), 14);
+  streams.closeAll();
+});
+
 test('rate limiter: a sliding window per key', () => {
   let now = 0;
   const limiter = createRateLimiter(3, 1000, () => now);

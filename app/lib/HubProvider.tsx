@@ -77,6 +77,8 @@ export function HubProvider({ children }: { children: ReactNode }) {
       hello(s);
     });
     s.on('disconnect', () => setConnected(false));
+    // Another hub's broadcasts may have been lost: a new session reloads what they carried.
+    s.on('hub:resync', () => setSession((n) => (n > 0 ? n + 1 : n)));
     s.on('connect_error', (error: Error & { data?: { error?: string; message?: string } }) => {
       const code = error.data?.error;
       if (code === 'UNAUTHORIZED') setProblem('This hub needs the team token: sign in at /login.');

@@ -86,6 +86,13 @@ export async function redisCluster(ctx: HubContext, opts: RedisClusterOptions): 
   // is back, in order: appended events then reach the stream without a hole.
   const pub = await connect(createClient({ url: opts.url }));
   const sub = await connect(pub.duplicate());
+  // Pub/sub keeps nothing for a subscriber that is away: once the subscription is back, this
+  // hub's browsers reload what other hubs may have broadcast meanwhile (notes, statuses).
+  // (Registered after the first connection: every 'ready' here is a reconnection.)
+  sub.on('ready', () => {
+    ctx.log('redis: subscription restored; asking browsers to resync');
+    setTimeout(() => ctx.io.local.emit('hub:resync', { reason: 'the hubs\' shared Redis came back' }), 100).unref();
+  });
   const reader = await connect(pub.duplicate());
   ctx.io.adapter(createAdapter(pub, sub, { key: `${prefix}:socket.io`, requestsTimeout: 5000 }));
   (ctx.io as unknown as { on(event: string, fn: (change: RunChange & { hub: string }) => void): void }).on('livetrain:run', (change) => {
@@ -220,7 +227,10 @@ export async function redisCluster(ctx: HubContext, opts: RedisClusterOptions): 
       await loop.catch(() => undefined);
       // Whatever still emits (a late timer) stays on this process instead of a closed client.
       ctx.io.adapter(InMemoryAdapter);
-      await Promise.allSettled([pub.close(), sub.close()]);
+      // A graceful close waits for Redis to answer; when it is away, give up after a moment.
+      const graceful = Promise.allSettled([pub.close(), sub.close()]);
+      await Promise.race([graceful, new Promise((r) => setTimeout(r, 2000).unref())]);
+      for (const client of [pub, sub]) if (client.isOpen) client.destroy();
     },
   };
 }

@@ -11,13 +11,29 @@ import { canTransition, isFinished } from './lifecycle';
 import { release } from './runs';
 import { toWireEvent } from './wire';
 
-/** Loads (or returns) the hub's state for a run and opens its live stream. */
-export async function runState(ctx: HubContext, runId: string): Promise<RunState | null> {
+const loading = new WeakMap<HubContext, Map<string, Promise<RunState | null>>>();
+
+/**
+ * Loads (or returns) the hub's state for a run and opens its live stream. Callers that ask
+ * while it loads share one load and get it in the order they asked: a trainer's pipelined
+ * messages reaching a freshly started hub must be accepted in the order they arrived.
+ */
+export function runState(ctx: HubContext, runId: string): Promise<RunState | null> {
   const known = ctx.runs.get(runId);
-  if (known) return known;
+  if (known) return Promise.resolve(known);
+  let map = loading.get(ctx);
+  if (!map) loading.set(ctx, (map = new Map()));
+  let load = map.get(runId);
+  if (!load) {
+    load = loadRunState(ctx, runId).finally(() => map!.delete(runId));
+    map.set(runId, load);
+  }
+  return load;
+}
+
+async function loadRunState(ctx: HubContext, runId: string): Promise<RunState | null> {
   const run = await ctx.db.run.findUnique({ where: { id: runId } });
   if (!run) return null;
-  // Another caller may have loaded it meanwhile.
   const again = ctx.runs.get(runId);
   if (again) return again;
   const state: RunState = {

@@ -149,8 +149,8 @@ export function createLiveStreams(broadcast: Broadcast, frameMs = 50, onHole: (r
       const run = runs.get(runId);
       if (!run) return;
       // Events published before (a resend, the other source) are not sent twice.
-      for (const e of events) if (e.seq > run.publishedSeq) run.held.set(e.seq, e);
       const holeBefore = holeOf(run);
+      for (const e of events) if (e.seq > run.publishedSeq) run.held.set(e.seq, e);
       const fresh: WireEvent[] = [];
       for (let next = run.held.get(run.publishedSeq + 1); next; next = run.held.get(run.publishedSeq + 1)) {
         run.held.delete(next.seq);

@@ -26,14 +26,20 @@ export interface HubProcess {
   stop(opts?: { keepData?: boolean }): Promise<void>;
 }
 
-export async function startHubProcess(extraArgs: string[] = [], reuse: { port?: number; dir?: string } = {}): Promise<HubProcess> {
+/**
+ * @param reuse - `port` and `dir` of an earlier hub to restart it; `databaseUrl` (e.g.
+ *   PostgreSQL) instead of the SQLite file in `dir`; `env` added to the process's environment.
+ */
+export async function startHubProcess(extraArgs: string[] = [], reuse: { port?: number; dir?: string; databaseUrl?: string; env?: NodeJS.ProcessEnv } = {}): Promise<HubProcess> {
   if (!extraArgs.includes('--no-web')) await ensureBuild({ log: () => {} });
   const dir = reuse.dir ?? (await mkdtemp(path.join(os.tmpdir(), 'livetrain-hub-process-')));
-  const databaseUrl = `file:${path.join(dir, 'hub.db')}`;
+  const databaseUrl = reuse.databaseUrl ?? `file:${path.join(dir, 'hub.db')}`;
   const child = spawnEntry('server/index.ts', ['--port', String(reuse.port ?? 0), '--trainer-backend', 'wasm', ...extraArgs], {
     DATABASE_URL: databaseUrl,
     LIVETRAIN_TOKEN: '',
     LIVETRAIN_TRAINER_TOKEN: '',
+    REDIS_URL: '',
+    ...reuse.env,
   });
   let log = '';
   child.stdout.on('data', (d) => (log += d));

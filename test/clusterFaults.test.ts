@@ -1,0 +1,154 @@
+/**
+ * Faults with several hubs, on the machine's real PostgreSQL and Redis: Redis killed and
+ * started again empty mid-run (each hub keeps serving its own rooms; cross-hub delivery comes
+ * back, with what Redis lost read back from the database), and a hub killed with SIGKILL
+ * mid-run (its trainer replays into the restarted hub; watchers on both hubs end with every
+ * stored point exactly once).
+ */
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import type { RunSnapshot, WirePoint } from '../server/protocol';
+import { assertSawStored, startTwoHubs } from './helpers/cluster';
+import { postgresDatabases } from './helpers/db';
+import { connectBrowser, eventually, pointsSeen, startTrainer, SMALL, type TestBrowser } from './helpers/hub';
+import { startHubProcess } from './helpers/hubProcess';
+import { privateRedis, sharedRedis } from './helpers/redis';
+
+const pgdb = postgresDatabases();
+after(() => pgdb.dropAll());
+
+const framesAfter = (browser: TestBrowser, since: number) => browser.received.filter((r) => r.event === 'metrics:batch' && r.at > since).length;
+
+test('Redis killed and restarted empty mid-run: each hub keeps its own rooms live, cross-hub delivery comes back without a lost point', async (t) => {
+  const redis = await privateRedis(t);
+  if (!redis) return;
+  const hubs = await startTwoHubs(t, pgdb, { redisUrl: redis.url, graceMs: 20_000 });
+  // After hooks run in order: the hubs close first, while their Redis is still there.
+  t.after(() => redis.stop());
+  if (!hubs) return;
+  const [a, b] = hubs;
+  const trainer = await startTrainer(a.url, { id: 'steady' });
+  const ada = await connectBrowser(a.url, 'Ada');
+  const bob = await connectBrowser(b.url, 'Bob');
+  t.after(async () => {
+    ada.close();
+    bob.close();
+    await trainer.stop();
+  });
+  const started = await ada.call('run:start', { hyperparams: { ...SMALL, epochs: 4, trainLimit: 3200 } });
+  assert.ok(started.ok);
+  const runId = started.data.run.id;
+  const onA = await ada.call('run:watch', { runId });
+  const onB = await bob.call('run:watch', { runId });
+  assert.ok(onA.ok && onB.ok);
+  await bob.waitFor('metrics:batch', (m) => m.runId === runId && m.toSeq > 20, 60_000);
+
+  const down = Date.now();
+  await redis.kill();
+  // Without Redis, hub A's own watcher still gets the run live.
+  await eventually(() => framesAfter(ada, down) >= 5, 'frames on hub A while Redis is down', 20_000);
+  const running = await a.db.prisma.run.findUniqueOrThrow({ where: { id: runId } });
+  assert.equal(running.status, 'running', 'the outage fell mid-run');
+  // A note added on A meanwhile: A's watchers see it at once.
+  const during = await ada.call('annotation:add', { runId, step: 2, text: 'during the outage' });
+  assert.ok(during.ok);
+  await ada.waitFor('annotation:added', (m) => m.annotation.text === 'during the outage', 5000);
+  await redis.start();
+  const up = Date.now();
+
+  // Cross-hub delivery is back: frames reach B again; B asks its browsers to resync, and a
+  // watch again shows what pub/sub may have dropped; a note added on A now arrives live.
+  await eventually(() => framesAfter(bob, up) > 0 || bob.received.some((r) => r.event === 'run:status' && r.at > up), 'frames on hub B after Redis is back', 30_000);
+  await bob.waitFor('hub:resync', () => true, 15_000);
+  const again = await bob.call('run:watch', { runId, afterSeq: onB.data.lastSeq });
+  assert.ok(again.ok);
+  assert.ok(again.data.annotations.some((n) => n.text === 'during the outage'), 'the note added during the outage reaches B');
+  const note = await ada.call('annotation:add', { runId, step: 1, text: 'after the outage' });
+  assert.ok(note.ok);
+  await bob.waitFor('annotation:added', (m) => m.annotation.text === 'after the outage', 15_000);
+
+  await eventually(async () => (await a.db.prisma.run.findUnique({ where: { id: runId } }))?.status === 'completed', 'completed', 180_000);
+  await assertSawStored(a, ada, runId, onA.data, 'Ada on A');
+  await assertSawStored(b, bob, runId, onB.data, 'Bob on B').catch((e) => {
+    const frames = bob.received.filter((r) => (r.payload as { toSeq?: number }).toSeq !== undefined).map((r) => `${r.event}:${(r.payload as { fromSeq: number }).fromSeq}-${(r.payload as { toSeq: number }).toSeq}@${r.at - up}`);
+    const st = b.hub.context.streams;
+    throw new Error(`${e.message}\nB: ${b.logs.join('\n')}\nA: ${a.logs.join('\n')}\nframes: ${frames.slice(-15).join(' ')}\nopen ${st.isOpen(runId)} hole ${JSON.stringify(st.hole(runId))} published ${st.publishedSeq(runId)}`);
+  });
+});
+
+test('hub A killed with SIGKILL mid-run and started again: the run has every step once, watchers on A and B catch up exactly', async (t) => {
+  const databaseUrl = await pgdb.create(t);
+  if (!databaseUrl) return;
+  const redis = await sharedRedis(t);
+  if (!redis) return;
+  const env = { REDIS_URL: redis.url, LIVETRAIN_REDIS_PREFIX: redis.prefix };
+  const args = ['--no-web', '--no-local-trainer', '--grace-ms', '30000'];
+  let hubA = await startHubProcess(args, { databaseUrl, env });
+  const hubB = await startHubProcess(args, { databaseUrl, env });
+  const port = Number(new URL(hubA.url).port);
+  const trainer = await startTrainer(hubA.url, { id: 'survivor' });
+  let ada = await connectBrowser(hubA.url, 'Ada');
+  const bob = await connectBrowser(hubB.url, 'Bob');
+  t.after(async () => {
+    ada.close();
+    bob.close();
+    await trainer.stop();
+    await hubA.stop();
+    await hubB.stop();
+  });
+
+  const started = await bob.call('run:start', { hyperparams: { ...SMALL, epochs: 6, trainLimit: 1600 } });
+  assert.ok(started.ok);
+  const runId = started.data.run.id;
+  const adaFirst = await ada.call('run:watch', { runId });
+  const onB = await bob.call('run:watch', { runId });
+  assert.ok(adaFirst.ok && onB.ok);
+  await ada.waitFor('metrics:batch', (m) => m.runId === runId && m.toSeq > 30, 60_000);
+
+  hubA.child.kill('SIGKILL');
+  assert.equal(await hubA.exited, 'SIGKILL');
+  const oldOutput = hubA.output();
+  // What Ada had when her hub died: a contiguous prefix.
+  const before = pointsSeen(ada, runId, adaFirst.data);
+  const adaLastSeq = lastSeqOf(ada, runId, adaFirst.data);
+  ada.close();
+  await new Promise((r) => setTimeout(r, 1000));
+  hubA = await startHubProcess(args, { port, databaseUrl, env });
+
+  // Ada's page reconnects and asks for what came after the last seq it has.
+  ada = await connectBrowser(hubA.url, 'Ada');
+  const adaAgain = await ada.call('run:watch', { runId, afterSeq: adaLastSeq });
+  assert.ok(adaAgain.ok, JSON.stringify(adaAgain));
+  const status = await bob.waitFor('run:status', (m) => m.runId === runId && m.status === 'completed', 180_000);
+  assert.equal(status.run.lastStep, status.run.totalSteps);
+
+  const { openDatabase } = await import('../server/db/client');
+  const db = await openDatabase({ url: databaseUrl, migrate: false });
+  try {
+    const stored = await db.prisma.batchMetric.findMany({ where: { runId }, orderBy: { seq: 'asc' } });
+    const steps = new Set(stored.map((p) => p.step));
+    const missing = [...Array(status.run.totalSteps ?? 0).keys()].map((i) => i + 1).filter((i) => !steps.has(i));
+    assert.equal(stored.length, status.run.totalSteps, `every step stored once; missing ${missing} (seqs around: ${stored.filter((p) => Math.abs(p.step - (missing[0] ?? 0)) < 3).map((p) => `${p.step}@${p.seq}`)})\nold A: ${oldOutput}\nA: ${hubA.output()}\nB: ${hubB.output()}\ntrainer: ${trainer.output()}`);
+    stored.forEach((p, i) => assert.equal(p.step, i + 1, 'no gap, no duplicate'));
+    const key = (p: WirePoint | (typeof stored)[number]) => `${p.seq}:${p.step}:${p.loss}`;
+    const adaSaw = await eventually(() => {
+      const all = [...before, ...pointsSeen(ada, runId, adaAgain.data)];
+      return all.length >= stored.length ? all : undefined;
+    }, 'Ada caught up', 20_000);
+    assert.deepEqual(adaSaw.map(key), stored.map(key), 'Ada: before the crash + catch-up = what is stored');
+    const fake = { db } as unknown as Parameters<typeof assertSawStored>[0];
+    await assertSawStored(fake, bob, runId, onB.data, 'Bob on B, through the crash of A');
+  } finally {
+    await db.close();
+  }
+  assert.match(trainer.output(), /disconnected from the hub[\s\S]*connected to/);
+});
+
+function lastSeqOf(browser: TestBrowser, runId: string, snapshot: RunSnapshot): number {
+  let last = snapshot.lastSeq;
+  for (const r of browser.received) {
+    const p = r.payload as { runId?: string; toSeq?: number };
+    if (p.runId === runId && p.toSeq !== undefined) last = Math.max(last, p.toSeq);
+  }
+  return last;
+}
