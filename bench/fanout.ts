@@ -8,6 +8,12 @@
  *   npm run bench:fanout -- [--watchers 1,100,500] [--epochs N] [--train-limit N] [--batch-size 32]
  *                           [--test-limit N] [--watcher-procs 1] [--watcher-nice 10] [--reference-runs 2]
  *                           [--hub-flush-ms N]   (what-if: the hub's ingest flush interval, default the hub's)
+ *                           [--hubs N --redis [--redis-url URL] [--postgres-url URL]]
+ *
+ * With --hubs N --redis, N hub processes share one throwaway PostgreSQL database (created on
+ * --postgres-url's server, dropped at the end) and one Redis; the trainer connects to the
+ * first hub and the watchers are spread evenly over all of them, so most watchers get every
+ * point through the Redis relay. E.g. `npm run bench:fanout -- --watchers 1000 --hubs 2 --redis`.
  *
  * Watchers run in one process at lower priority (nice 10) by default. On a small machine they
  * share cores with the trainer, which remote browsers would not; niced, they use only CPU the
@@ -23,6 +29,7 @@ import { z } from 'zod';
 import { cleanupAll, installCleanup, meterLoad, removeDir, runEntry, tempDir, type Load } from './lib/children';
 import { int, overallSamplesPerSec, pct, summarise, table } from './lib/histogram';
 import { runScenario, type ScenarioResult } from './lib/scenario';
+import pg from 'pg';
 
 const TARGET_P99_MS = 100;
 const TARGET_AT_WATCHERS = 500;
@@ -38,7 +45,11 @@ const flagsSchema = z.object({
   'watcher-nice': z.coerce.number().int().min(0).max(19),
   'reference-runs': z.coerce.number().int().min(0).max(10),
   'hub-flush-ms': z.coerce.number().int().min(1).max(10_000).optional(),
-});
+  hubs: z.coerce.number().int().min(1).max(8),
+  redis: z.boolean(),
+  'redis-url': z.string().regex(/^rediss?:\/\//, 'a redis:// URL'),
+  'postgres-url': z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL'),
+}).refine((f) => f.hubs === 1 || f.redis, { message: 'several hubs share rooms through Redis: add --redis', path: ['hubs'] });
 
 function readFlags(): z.infer<typeof flagsSchema> {
   const { values } = parseArgs({
@@ -47,6 +58,9 @@ function readFlags(): z.infer<typeof flagsSchema> {
       'train-limit': { type: 'string' }, 'test-limit': { type: 'string' }, 'batch-size': { type: 'string', default: '32' },
       'watcher-procs': { type: 'string', default: '1' }, 'watcher-nice': { type: 'string', default: '10' },
       'reference-runs': { type: 'string', default: '2' }, 'hub-flush-ms': { type: 'string' },
+      hubs: { type: 'string', default: '1' }, redis: { type: 'boolean', default: false },
+      'redis-url': { type: 'string', default: process.env.REDIS_URL || 'redis://127.0.0.1:6379' },
+      'postgres-url': { type: 'string', default: 'postgresql://postgres@127.0.0.1:5432/postgres' },
     },
   });
   const parsed = flagsSchema.safeParse(values);
@@ -145,8 +159,12 @@ async function main(): Promise<void> {
   console.log('bench/fanout: live fan-out from one hub to N watchers while a wasm trainer trains');
   console.log(`machine: ${cpus.length} × ${cpus[0]?.model ?? '?'}, ${int(os.totalmem() / 2 ** 20)} MB, node ${process.version}`);
   console.log(`run: epochs ${flags.epochs}, batch ${flags['batch-size']}, train ${flags['train-limit'] ?? 'all 60,000'}, test ${flags['test-limit'] ?? 'all 10,000'}, no train-set eval`);
-  console.log(`watchers: ${flags['watcher-procs']} process(es), nice ${flags['watcher-nice']}; hub and trainer in their own processes` +
+  console.log(`watchers: ${Math.max(flags['watcher-procs'], flags.hubs)} process(es), nice ${flags['watcher-nice']}; hub and trainer in their own processes` +
     (flags['hub-flush-ms'] ? `; hub ingest flush ${flags['hub-flush-ms']} ms (not the default)` : ''));
+  const shared = flags.redis ? await throwawayPostgres(flags['postgres-url']) : null;
+  if (shared) {
+    console.log(`hubs: ${flags.hubs} processes on one PostgreSQL database (${shared.name}) and Redis ${flags['redis-url']}; the trainer on hub 1, watchers spread over all`);
+  }
 
   const references: number[] = [];
   const loads: Array<Load | null> = [];
@@ -165,6 +183,7 @@ async function main(): Promise<void> {
     process.stderr.write(`[fanout ${n}] starting hub, trainer and ${n} watchers…\n`);
     const result = await runScenario({
       watchers: n, hyperparams, watcherProcs: Math.min(flags['watcher-procs'], n), watcherNice: flags['watcher-nice'], hubFlushMs: flags['hub-flush-ms'],
+      hubs: flags.hubs, databaseUrl: shared?.url, redisUrl: flags.redis ? flags['redis-url'] : undefined,
       progress: progressLine(`fanout ${n}`),
     });
     endProgress();
@@ -173,18 +192,22 @@ async function main(): Promise<void> {
     console.log(`scenario ${n} watchers: p50/p99/max ${summarise(result.latency)} ms, ${int(result.samplesPerSec)} samples/s; ${describeLoad(result.load)}`);
   }
   await reference('after the scenarios');
+  await shared?.drop();
+  dropShared = null;
 
   const ref = references.length ? references.reduce((a, b) => a + b, 0) / references.length : Number.NaN;
   const spreadNote = references.length > 1 ? ` (runs ${references.map(int).join(' / ')}, spread ${pct(((Math.max(...references) - Math.min(...references)) / ref) * 100)})` : '';
   console.log(`\nheadless reference: ${int(ref)} samples/s${spreadNote}\n`);
   console.log(table(
-    ['watchers', 'latency p50 / p99 / max ms', 'points delivered / emitted', 'lost', 'hub CPU % avg / RSS MB max', 'samples/s', 'vs headless', 'targets'],
+    ['watchers', 'latency p50 / p99 / max ms', 'points delivered / emitted', 'lost', flags.hubs > 1 ? 'per hub: CPU % avg / RSS MB max (watchers)' : 'hub CPU % avg / RSS MB max', 'samples/s', 'vs headless', 'targets'],
     results.map((r) => [
       String(r.watchers),
       summarise(r.latency),
       `${int(Math.min(...r.delivered, r.delivered.length < r.watchers ? 0 : Infinity))} / ${int(r.stored)}`,
       int(lostPoints(r)),
-      `${r.hubCpuPct.toFixed(1)} / ${r.hubRssMaxMb.toFixed(0)}`,
+      r.hubs.length > 1
+        ? r.hubs.map((h, i) => `${i + 1}: ${h.cpuPct.toFixed(1)} / ${h.rssMaxMb.toFixed(0)} (${h.watchers})`).join(' · ')
+        : `${r.hubCpuPct.toFixed(1)} / ${r.hubRssMaxMb.toFixed(0)}`,
       int(r.samplesPerSec),
       Number.isFinite(ref) ? `${(r.samplesPerSec / ref).toFixed(3)}×` : '–',
       verdict(r, ref),
@@ -201,6 +224,32 @@ async function main(): Promise<void> {
   for (const r of results) console.log(notes(r));
 }
 
+/** A database for the hubs to share, on the given server; dropped by `drop`. */
+async function throwawayPostgres(adminUrl: string): Promise<{ name: string; url: string; drop(): Promise<void> }> {
+  const name = `livetrain_bench_${process.pid}`;
+  const admin = async <T>(fn: (c: pg.Client) => Promise<T>) => {
+    const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 3000 });
+    await client.connect();
+    try {
+      return await fn(client);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(async (c) => {
+    await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await c.query(`CREATE DATABASE "${name}"`);
+  });
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const drop = () => admin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined);
+  dropShared = drop;
+  return { name, url: url.toString(), drop };
+}
+
+/** Drops the hubs' shared database when the benchmark fails half-way. */
+let dropShared: (() => Promise<void>) | null = null;
+
 /** Set on Ctrl-C: the scenario then fails as its processes go, which is no news. */
 let interrupted = false;
 
@@ -210,6 +259,7 @@ main()
     endProgress();
     process.stderr.write(`bench/fanout failed: ${error instanceof Error ? error.stack : String(error)}\n`);
     await cleanupAll();
+    await dropShared?.().catch(() => undefined);
     process.exitCode = 1;
   })
   .finally(() => process.exit());

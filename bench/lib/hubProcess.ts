@@ -3,8 +3,10 @@
  * CPU and memory apart from the trainer and the watchers. Forked by bench/fanout.ts:
  *
  *   node --import tsx bench/lib/hubProcess.ts --dir DIR [--sample-ms 250] [--flush-ms N]
+ *                                             [--database-url postgres://…] [--redis-url redis://… --redis-prefix P]
  *
- * Opens a SQLite database in DIR (the parent owns and removes DIR), attaches createHub to an
+ * Opens a SQLite database in DIR (the parent owns and removes DIR), or the given database
+ * (several hub processes share one PostgreSQL database and one Redis), attaches createHub to an
  * HTTP server on 127.0.0.1 and a free port, prints the URL on stdout, and over IPC sends
  * `ready {url}`, then `stats`
  * every `--sample-ms` (cumulative CPU µs, RSS, event-loop delay). On `report` it answers with
@@ -28,8 +30,18 @@ const flags = z
     'sample-ms': z.coerce.number().int().min(50).max(10_000),
     /** Ingest flush interval handed to createHub; the hub's default when absent. */
     'flush-ms': z.coerce.number().int().min(1).max(10_000).optional(),
+    'database-url': z.string().min(1).optional(),
+    'redis-url': z.string().regex(/^rediss?:\/\//).optional(),
+    'redis-prefix': z.string().min(1).optional(),
   })
-  .parse(parseArgs({ options: { dir: { type: 'string' }, 'sample-ms': { type: 'string', default: '250' }, 'flush-ms': { type: 'string' } } }).values);
+  .parse(
+    parseArgs({
+      options: {
+        dir: { type: 'string' }, 'sample-ms': { type: 'string', default: '250' }, 'flush-ms': { type: 'string' },
+        'database-url': { type: 'string' }, 'redis-url': { type: 'string' }, 'redis-prefix': { type: 'string' },
+      },
+    }).values,
+  );
 
 /** What a trainer's `trainer:events` message looks like, as far as this probe cares. */
 const trainerEventsProbe = z.object({
@@ -62,7 +74,7 @@ function assertNever(value: never): never {
 }
 
 async function main(): Promise<void> {
-  const db = await openDatabase({ url: `file:${path.join(flags.dir, 'hub.db')}` });
+  const db = await openDatabase({ url: flags['database-url'] ?? `file:${path.join(flags.dir, 'hub.db')}` });
   let hub: Hub | null = null;
   const server = http.createServer((req, res) => {
     void hub!.handleRequest(req, res).then(
@@ -74,7 +86,14 @@ async function main(): Promise<void> {
       },
     );
   });
-  hub = await createHub(server, { db: db.prisma, provider: db.provider, flushMs: flags['flush-ms'], log: (line) => process.stderr.write(`[hub] ${line}\n`) });
+  hub = await createHub(server, {
+    db: db.prisma,
+    provider: db.provider,
+    flushMs: flags['flush-ms'],
+    redisUrl: flags['redis-url'],
+    redisPrefix: flags['redis-prefix'],
+    log: (line) => process.stderr.write(`[hub] ${line}\n`),
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
 

@@ -1,6 +1,8 @@
 /**
- * One fan-out scenario: a hub process, a trainer daemon (wasm) and N watchers in forked
- * watcher processes; one run started with `run:start` and watched by everyone until it ends.
+ * One fan-out scenario: a hub process (or several on one PostgreSQL database and one Redis),
+ * a trainer daemon (wasm, connected to the first hub) and N watchers in forked watcher
+ * processes spread over the hubs; one run started with `run:start` on the first hub and
+ * watched by everyone until it ends.
  * Returns what bench/fanout.ts prints. Everything started here is stopped before it returns,
  * also when it throws.
  */
@@ -31,6 +33,8 @@ export interface ScenarioResult {
   reports: WatcherReport[];
   snapshotPoints: number;
   watchFailures: string[];
+  /** Per hub process (the first one stores the run). */
+  hubs: Array<{ cpuPct: number; rssMaxMb: number; watchers: number }>;
   hubCpuPct: number;
   hubRssMaxMb: number;
   hubLagP99Ms: number;
@@ -55,6 +59,12 @@ export interface ScenarioOptions {
   watcherNice: number;
   /** The hub's ingest flush interval (ms); the hub's default when undefined. */
   hubFlushMs?: number;
+  /** Hub processes (default 1); more than one needs `databaseUrl` and `redisUrl`. */
+  hubs?: number;
+  /** Shared database of the hubs (PostgreSQL); a SQLite file per scenario when undefined. */
+  databaseUrl?: string;
+  /** Redis the hubs share rooms and streams through. */
+  redisUrl?: string;
   /** Called about once a second with a one-line status. */
   progress: (line: string) => void;
 }
@@ -110,27 +120,45 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
   const children: ChildProcess[] = [];
   let controller: Socket | null = null;
   try {
-    const hub = forkEntry('bench/lib/hubProcess.ts', ['--dir', dir, ...(opts.hubFlushMs ? ['--flush-ms', String(opts.hubFlushMs)] : [])]);
-    children.push(hub);
-    const stats: Array<Extract<HubMessage, { kind: 'stats' }>> = [];
-    hub.on('message', (raw) => {
-      const m = hubMessageSchema.safeParse(raw);
-      if (m.success && m.data.kind === 'stats') stats.push(m.data);
-    });
-    const ready = await nextMessage(hub, hubMessageSchema, 'hub start', 60_000, (m) => m.kind === 'ready');
-    const url = (ready as Extract<HubMessage, { kind: 'ready' }>).url;
+    const hubCount = opts.hubs ?? 1;
+    const prefix = `bench-${process.pid}-${Date.now().toString(36)}`;
+    const hubArgs = [
+      '--dir', dir,
+      ...(opts.hubFlushMs ? ['--flush-ms', String(opts.hubFlushMs)] : []),
+      ...(opts.databaseUrl ? ['--database-url', opts.databaseUrl] : []),
+      ...(opts.redisUrl ? ['--redis-url', opts.redisUrl, '--redis-prefix', prefix] : []),
+    ];
+    const hubs: Array<{ child: ChildProcess; url: string; stats: Array<Extract<HubMessage, { kind: 'stats' }>> }> = [];
+    // One after the other: the first applies the database's migrations.
+    for (let i = 0; i < hubCount; i++) {
+      const child = forkEntry('bench/lib/hubProcess.ts', hubArgs);
+      children.push(child);
+      const stats: Array<Extract<HubMessage, { kind: 'stats' }>> = [];
+      child.on('message', (raw) => {
+        const m = hubMessageSchema.safeParse(raw);
+        if (m.success && m.data.kind === 'stats') stats.push(m.data);
+      });
+      const ready = await nextMessage(child, hubMessageSchema, `hub ${i + 1} start`, 60_000, (m) => m.kind === 'ready');
+      hubs.push({ child, url: (ready as Extract<HubMessage, { kind: 'ready' }>).url, stats });
+    }
+    const hub = hubs[0].child;
+    const stats = hubs[0].stats;
+    const url = hubs[0].url;
 
     const trainer = spawnEntry('server/agent/main.ts', ['--hub', url, '--backend', 'wasm', '--id', 'bench-trainer', '--checkpoint-dir', path.join(dir, 'checkpoints'), '--exit-on-stdin-close']);
     children.push(trainer);
     await until(async () => (await getJson(`${url}/api/health`, healthResponse)).data.trainers === 1 || false, 'trainer registered', 60_000);
 
-    // Watchers: split evenly over the watcher processes.
+    // Watchers: split evenly over the watcher processes, the processes over the hubs.
     const started = Date.now();
     const procs: ChildProcess[] = [];
-    for (let p = 0, first = 0; p < opts.watcherProcs; p++) {
-      const count = Math.floor(opts.watchers / opts.watcherProcs) + (p < opts.watchers % opts.watcherProcs ? 1 : 0);
+    const perHub = hubs.map(() => 0);
+    const procCount = Math.max(opts.watcherProcs, hubCount);
+    for (let p = 0, first = 0; p < procCount; p++) {
+      const count = Math.floor(opts.watchers / procCount) + (p < opts.watchers % procCount ? 1 : 0);
       if (count === 0) continue;
-      procs.push(forkEntry('bench/lib/watcherProcess.ts', ['--url', url, '--count', String(count), '--first', String(first)], { nice: opts.watcherNice }));
+      perHub[p % hubCount] += count;
+      procs.push(forkEntry('bench/lib/watcherProcess.ts', ['--url', hubs[p % hubCount].url, '--count', String(count), '--first', String(first)], { nice: opts.watcherNice }));
       first += count;
     }
     children.push(...procs);
@@ -197,6 +225,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
     const from = Date.parse(final.run.startedAt ?? '') || watchStarted;
     const to = Date.parse(final.run.endedAt ?? '') || Date.now();
     const usage = hubUsage(stats, from, to);
+    const usages = hubs.map((h) => hubUsage(h.stats, from, to));
 
     return {
       watchers: opts.watchers,
@@ -211,11 +240,12 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
       reports,
       snapshotPoints: watching.reduce((a, m) => a + (m.kind === 'watching' ? m.snapshotPoints : 0), 0),
       watchFailures: watching.flatMap((m) => (m.kind === 'watching' ? m.failures : [])),
+      hubs: usages.map((u, i) => ({ cpuPct: u.cpuPct, rssMaxMb: u.rssMaxMb, watchers: perHub[i] })),
       hubCpuPct: usage.cpuPct,
       hubRssMaxMb: usage.rssMaxMb,
-      hubLagP99Ms: usage.lagP99Ms,
-      hubLagMaxMs: usage.lagMaxMs,
-      hubStalls: usage.stalls,
+      hubLagP99Ms: Math.max(...usages.map((u) => u.lagP99Ms)),
+      hubLagMaxMs: Math.max(...usages.map((u) => u.lagMaxMs)),
+      hubStalls: usages.flatMap((u) => u.stalls).sort((x, y) => x.atS - y.atS),
       samplesPerSec: overallSamplesPerSec(final.epochs),
       load,
       connectMs,
