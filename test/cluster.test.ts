@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, test, type TestContext } from 'node:test';
 import { connectBrowser, eventually, fakeTrainer, SMALL, startTrainer, trainerAuth, type TestHub } from './helpers/hub';
-import { assertSawStored, startTwoHubs } from './helpers/cluster';
+import { assertSawStored, startTwoHubs, trainerOnAWatchersOnBoth } from './helpers/cluster';
 import { postgresDatabases } from './helpers/db';
 import { hyperparamsSchema } from '../server/trainer/config';
 
@@ -18,14 +18,7 @@ test('a watcher on hub B follows a run trained through hub A: live, in order, wi
   const hubs = await twoHubs(t);
   if (!hubs) return;
   const [a, b] = hubs;
-  const trainer = await startTrainer(a.url, { id: 'gpu-on-a' });
-  const ada = await connectBrowser(a.url, 'Ada');
-  const bob = await connectBrowser(b.url, 'Bob');
-  t.after(async () => {
-    ada.close();
-    bob.close();
-    await trainer.stop();
-  });
+  const { ada, bob } = await trainerOnAWatchersOnBoth(t, a, b, 'gpu-on-a');
 
   // Started on B, scheduled onto the trainer connected to A.
   const started = await bob.call('run:start', { hyperparams: { ...SMALL, epochs: 3, trainLimit: 960 } });

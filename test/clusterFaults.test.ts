@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import type { RunSnapshot, WirePoint } from '../server/protocol';
-import { assertSawStored, startTwoHubs } from './helpers/cluster';
+import { assertSawStored, startTwoHubs, trainerOnAWatchersOnBoth } from './helpers/cluster';
 import { postgresDatabases } from './helpers/db';
 import { connectBrowser, eventually, pointsSeen, startTrainer, SMALL, type TestBrowser } from './helpers/hub';
 import { startHubProcess } from './helpers/hubProcess';
@@ -27,14 +27,7 @@ test('Redis killed and restarted empty mid-run: each hub keeps its own rooms liv
   t.after(() => redis.stop());
   if (!hubs) return;
   const [a, b] = hubs;
-  const trainer = await startTrainer(a.url, { id: 'steady' });
-  const ada = await connectBrowser(a.url, 'Ada');
-  const bob = await connectBrowser(b.url, 'Bob');
-  t.after(async () => {
-    ada.close();
-    bob.close();
-    await trainer.stop();
-  });
+  const { ada, bob } = await trainerOnAWatchersOnBoth(t, a, b, 'steady');
   const started = await ada.call('run:start', { hyperparams: { ...SMALL, epochs: 4, trainLimit: 3200 } });
   assert.ok(started.ok);
   const runId = started.data.run.id;

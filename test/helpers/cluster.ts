@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import type { RunSnapshot, WirePoint } from '../../server/protocol';
-import { eventually, pointsSeen, startHub, type TestBrowser, type TestHub } from './hub';
+import { connectBrowser, eventually, pointsSeen, startHub, startTrainer, type TestBrowser, type TestHub, type TrainerProcess } from './hub';
 import type { PostgresDatabases } from './db';
 import { sharedRedis } from './redis';
 
@@ -38,4 +38,17 @@ export async function assertSawStored(hub: TestHub, browser: TestBrowser, runId:
     `${who}: every stored point once, in order`,
   );
   return seen;
+}
+
+/** A trainer process on hub A, Ada watching from A and Bob from B; all stopped after the test. */
+export async function trainerOnAWatchersOnBoth(t: TestContext, a: TestHub, b: TestHub, trainerId: string): Promise<{ trainer: TrainerProcess; ada: TestBrowser; bob: TestBrowser }> {
+  const trainer = await startTrainer(a.url, { id: trainerId });
+  const ada = await connectBrowser(a.url, 'Ada');
+  const bob = await connectBrowser(b.url, 'Bob');
+  t.after(async () => {
+    ada.close();
+    bob.close();
+    await trainer.stop();
+  });
+  return { trainer, ada, bob };
 }

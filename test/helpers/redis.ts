@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type { TestContext } from 'node:test';
 import { servicesRequired } from './db';
+import { freePort } from './proc';
 
 const DEFAULT_URL = 'redis://127.0.0.1:6379';
 
@@ -48,17 +49,6 @@ export interface PrivateRedis {
   /** Starts it again on the same port, empty. */
   start(): Promise<void>;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** A redis-server of the test's own, on a free port, without persistence; or null (skipped). */
