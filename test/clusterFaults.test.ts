@@ -145,3 +145,51 @@ function lastSeqOf(browser: TestBrowser, runId: string, snapshot: RunSnapshot): 
   }
   return last;
 }
+
+test('a trainer on hub A killed with SIGKILL: its run is interrupted, a trainer on hub B resumes it from the uploaded checkpoint, a watcher on B sees one curve', async (t) => {
+  const hubs = await startTwoHubs(t, pgdb, { graceMs: 1500 });
+  if (!hubs) return;
+  const [a, b] = hubs;
+  const doomed = await startTrainer(a.url, { id: 'doomed' });
+  const bob = await connectBrowser(b.url, 'Bob');
+  let spare: Awaited<ReturnType<typeof startTrainer>> | undefined;
+  t.after(async () => {
+    bob.close();
+    await doomed.stop();
+    await spare?.stop();
+  });
+  const started = await bob.call('run:start', { hyperparams: { ...SMALL, epochs: 100 } });
+  assert.ok(started.ok);
+  const runId = started.data.run.id;
+  const watch = await bob.call('run:watch', { runId });
+  assert.ok(watch.ok);
+  await bob.waitFor('metrics:epoch', (p) => p.runId === runId && p.epoch.epoch === 2, 60_000);
+  await eventually(async () => (await b.db.prisma.checkpoint.findFirst({ where: { runId, data: { not: null } } })) ?? undefined, 'checkpoint uploaded');
+  spare = await startTrainer(b.url, { id: 'spare' });
+  await eventually(async () => ((await (await fetch(`${a.url}/api/health`)).json()) as { data: { trainers: number } }).data.trainers === 2, 'both trainers registered');
+
+  doomed.child.kill('SIGKILL');
+  assert.equal(await doomed.exited, 'SIGKILL');
+  await bob.waitFor('run:status', (p) => p.runId === runId && p.status === 'interrupted', 15_000);
+  const run = await b.db.prisma.run.findUniqueOrThrow({ where: { id: runId } });
+  const stored = await b.db.prisma.batchMetric.findMany({ where: { runId }, orderBy: { seq: 'asc' } });
+  stored.forEach((p, i) => assert.equal(p.step, i + 1, 'steps 1..n stored without a gap'));
+  const ckpt = await b.db.prisma.checkpoint.findFirstOrThrow({ where: { runId, data: { not: null } }, orderBy: { seq: 'desc' } });
+
+  const resumed = await bob.call('run:resume', { runId });
+  assert.ok(resumed.ok, JSON.stringify(resumed));
+  await bob.waitFor('metrics:batch', (p) => p.runId === runId && p.points.some((pt) => pt.seq > run.lastSeq), 30_000);
+  assert.equal((await b.db.prisma.run.findUniqueOrThrow({ where: { id: runId } })).trainerId, 'spare');
+  const stop = await bob.call('run:stop', { runId });
+  assert.ok(stop.ok, JSON.stringify(stop));
+  await bob.waitFor('run:status', (p) => p.runId === runId && p.status === 'stopped', 30_000);
+
+  const seen = await eventually(async () => {
+    const all = await b.db.prisma.batchMetric.findMany({ where: { runId }, orderBy: { seq: 'asc' } });
+    const points = pointsSeen(bob, runId, watch.data);
+    return points.length >= all.length ? { points, all } : undefined;
+  }, 'Bob saw everything stored');
+  assert.deepEqual(seen.points.map((p) => p.seq), seen.all.map((p) => p.seq), 'Bob saw exactly what is stored, across the interruption');
+  const after = seen.points.find((p) => p.seq > run.lastSeq)!;
+  assert.equal(after.step, ckpt.step + 1, 'the resumed curve continues right after the checkpoint');
+});

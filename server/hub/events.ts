@@ -70,9 +70,9 @@ export async function receiveEvents(ctx: HubContext, trainerId: string, runId: s
   // Only acceptance is serialised (de-duplication, publishing, queueing for storage); the wait
   // for the commit is not, so messages the trainer pipelines are published as they arrive.
   const { stored } = await serialise(state, async (): Promise<{ stored: Promise<number> }> => {
-    if (state.trainerId !== trainerId && !(await assignedMeanwhile(ctx, runId, state, trainerId))) {
-      throw new HubError('FORBIDDEN', `run ${runId} is not assigned to trainer ${trainerId}`);
-    }
+    // Another hub's scheduler may have assigned it, or the trainer moved here from another hub.
+    if (state.trainerId !== trainerId) await refreshRunState(ctx, runId, state);
+    if (state.trainerId !== trainerId) throw new HubError('FORBIDDEN', `run ${runId} is not assigned to trainer ${trainerId}`);
     if (events.some((e) => e.runId !== runId)) throw new HubError('INVALID', 'every event must carry the runId of the message');
     const fresh = events.filter((e) => e.seq > state.acceptedSeq).sort((a, b) => a.seq - b.seq);
     if (fresh.length === 0) {
@@ -106,16 +106,15 @@ export async function receiveEvents(ctx: HubContext, trainerId: string, runId: s
 }
 
 /**
- * Whether the database gives the run to this trainer although this hub's memory does not:
- * another hub's scheduler assigned it, or the trainer moved here from another hub.
+ * Takes a run's status, trainer and stored seq from the database, where another hub may have
+ * changed them (with several hubs, only the hub its trainer is connected to knows it better).
  */
-export async function assignedMeanwhile(ctx: HubContext, runId: string, state: RunState, trainerId: string): Promise<boolean> {
+export async function refreshRunState(ctx: HubContext, runId: string, state: RunState): Promise<void> {
   const row = await ctx.db.run.findUnique({ where: { id: runId }, select: { trainerId: true, status: true, lastSeq: true } });
-  if (row?.trainerId !== trainerId) return false;
-  state.trainerId = trainerId;
+  if (!row) return;
+  state.trainerId = row.trainerId;
   state.status = row.status;
   state.acceptedSeq = Math.max(state.acceptedSeq, row.lastSeq);
-  return true;
 }
 
 /** The Run row's changes that these events imply; applies status changes to `state`. */

@@ -7,7 +7,7 @@ import { hyperparamsSchema, reportingSchema, type Hyperparams } from '../trainer
 import type { z } from 'zod';
 import { HubError, newRunId, type HubContext } from './context';
 import { addEventAnnotation } from './annotations';
-import { runState, serialise } from './events';
+import { refreshRunState, runState, serialise } from './events';
 import { describeControl, isFinished, planControl, type ControlVerb } from './lifecycle';
 import { bumpRunVersion } from './snapshot';
 import { runRoom } from './stream';
@@ -136,10 +136,7 @@ export async function controlRun(ctx: HubContext, runId: string, verb: ControlVe
   if (!state) throw new HubError('NOT_FOUND', `no run ${runId}`);
   if (ctx.cluster.shared && !heldHere(ctx, state.trainerId)) {
     // Another hub stores this run: the database knows its status better than this hub's memory.
-    await serialise(state, async () => {
-      const row = await ctx.db.run.findUnique({ where: { id: runId }, select: { status: true, trainerId: true } });
-      if (row) Object.assign(state, { status: row.status, trainerId: row.trainerId });
-    });
+    await serialise(state, () => refreshRunState(ctx, runId, state));
   }
   const plan = planControl(state.status as HubRunStatus, verb);
   const from = state.learningRate ?? undefined;
