@@ -27,7 +27,7 @@ test('Redis killed and restarted empty mid-run: each hub keeps its own rooms liv
   t.after(() => redis.stop());
   if (!hubs) return;
   const [a, b] = hubs;
-  const { ada, bob } = await trainerOnAWatchersOnBoth(t, a, b, 'steady');
+  const { ada, bob } = await trainerOnAWatchersOnBoth(t, a, b, 'steady', 2);
   const started = await ada.call('run:start', { hyperparams: { ...SMALL, epochs: 4, trainLimit: 3200 } });
   assert.ok(started.ok);
   const runId = started.data.run.id;
@@ -42,6 +42,15 @@ test('Redis killed and restarted empty mid-run: each hub keeps its own rooms liv
   await eventually(() => framesAfter(ada, down) >= 5, 'frames on hub A while Redis is down', 20_000);
   const running = await a.db.prisma.run.findUniqueOrThrow({ where: { id: runId } });
   assert.equal(running.status, 'running', 'the outage fell mid-run');
+  // Hub A still answers its health check, and still starts a run on its own trainer.
+  const health = (await (await fetch(`${a.url}/api/health`)).json()) as { data: { trainers: number; hub: { redis: string; trainersCounted: string } } };
+  assert.deepEqual([health.data.trainers, health.data.hub.redis, health.data.hub.trainersCounted], [1, 'unreachable', 'this hub']);
+  const second = await fetch(`${a.url}/api/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hyperparams: SMALL }) });
+  const secondId = ((await second.json()) as { data: { run: { id: string } } }).data.run.id;
+  await eventually(async () => {
+    const row = await a.db.prisma.run.findUnique({ where: { id: secondId } });
+    return row?.trainerId === 'steady' && row.status === 'running';
+  }, 'a run started during the outage trains on the trainer on A', 15_000);
   // A note added on A meanwhile: A's watchers see it at once.
   const during = await ada.call('annotation:add', { runId, step: 2, text: 'during the outage' });
   assert.ok(during.ok);

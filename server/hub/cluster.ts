@@ -41,6 +41,8 @@ export interface Cluster {
   unfollow(runId: string): void;
   /** Tells the other hubs that a run changed (its snapshot, and maybe status or trainer). */
   changed(change: RunChange): void;
+  /** Whether Redis answers (always true for one hub alone). */
+  reachable(): boolean;
   close(): Promise<void>;
 }
 
@@ -54,6 +56,7 @@ export function soloCluster(): Cluster {
     follow: async () => {},
     unfollow() {},
     changed() {},
+    reachable: () => true,
     close: async () => {},
   };
 }
@@ -217,6 +220,7 @@ export async function redisCluster(ctx: HubContext, opts: RedisClusterOptions): 
       // A run this hub stores keeps its stream until it is released.
       if (!ctx.runs.has(runId)) ctx.streams.close(runId);
     },
+    reachable: () => pub.isReady && sub.isReady,
     changed(change) {
       if (closed) return;
       ctx.io.serverSideEmit('livetrain:run' as never, { ...change, hub: hubId } as never);
@@ -263,4 +267,26 @@ export function applyRemoteChange(ctx: HubContext, change: RunChange): void {
     if (change.status !== undefined) state.status = change.status;
     if (change.trainerId !== undefined) state.trainerId = change.trainerId;
   });
+}
+
+/**
+ * The trainer daemons connected to any hub. Asking the other hubs goes through Redis and waits
+ * while Redis is away; for what this hub can do alone (schedule onto its own trainers, forward
+ * a command, answer a health check) it then settles for its own trainers after `waitMs`.
+ * `everywhere` says which it got.
+ */
+export function reachableTrainers(ctx: HubContext, waitMs = 2000) {
+  return everywhereOrHere(ctx, () => ctx.trainers.fetchSockets(), () => ctx.trainers.local.fetchSockets(), waitMs);
+}
+
+/** `everywhere()` (through Redis), or `here()` when that has not answered within `waitMs`. */
+export async function everywhereOrHere<T>(ctx: HubContext, everywhere: () => Promise<T>, here: () => Promise<T>, waitMs = 2000): Promise<{ sockets: T; everywhere: boolean }> {
+  const all = everywhere();
+  if (!ctx.cluster.shared) return { sockets: await all, everywhere: true };
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), waitMs)));
+  const sockets = await Promise.race([all.catch(() => null), gaveUp]);
+  clearTimeout(timer);
+  if (sockets) return { sockets, everywhere: true };
+  return { sockets: await here(), everywhere: false };
 }

@@ -8,6 +8,7 @@ import { browserSchemas, PROTOCOL_VERSION, type ErrorCode } from '../protocol';
 import { hyperparamsSchema, reportingSchema } from '../trainer/config';
 import { addNote, listAnnotations, type RateLimiter } from './annotations';
 import { presentedToken, tokenMatches } from './auth';
+import { reachableTrainers } from './cluster';
 import { fieldErrors, HubError, toFailure, type HubContext } from './context';
 import type { DigitService } from './digits';
 import { exportRun, sparklines } from './export';
@@ -85,9 +86,12 @@ export function createApi(ctx: HubContext, limiter: RateLimiter, providerName: s
     const method = req.method ?? 'GET';
     const [head, id, sub, extra] = parts;
     if (head === 'health' && parts.length === 1 && method === 'GET') {
-      const trainers = (await ctx.trainers.fetchSockets()).length;
+      // A health check must answer while Redis is away (a balancer would drop every hub).
+      const { sockets, everywhere } = await reachableTrainers(ctx, 500);
+      const trainers = sockets.length;
       await ctx.db.run.count({ take: 1 });
-      const hub = { id: ctx.cluster.hubId, shared: ctx.cluster.shared, eventsStored: ctx.ingest.eventsStored() };
+      const redis = ctx.cluster.shared ? (ctx.cluster.reachable() && everywhere ? 'ok' : 'unreachable') : 'none';
+      const hub = { id: ctx.cluster.hubId, shared: ctx.cluster.shared, redis, trainersCounted: everywhere ? 'all hubs' : 'this hub', eventsStored: ctx.ingest.eventsStored() };
       return send(res, 200, { ok: true, data: { status: 'ok', protocolVersion: PROTOCOL_VERSION, database: providerName, trainers, hub, uptimeSec: Math.round((Date.now() - started) / 1000) } });
     }
     if (!tokenMatches(ctx.options.browserToken, presentedToken(req))) throw new HubError('UNAUTHORIZED', 'a valid team token is required (Authorization: Bearer …)');

@@ -4,6 +4,7 @@
  * so it cannot drift from reality; a participant with several tabs counts once.
  */
 import type { PresenceUser } from '../protocol';
+import { everywhereOrHere } from './cluster';
 import type { HubContext } from './context';
 import { runRoom } from './stream';
 
@@ -12,7 +13,12 @@ export const PRESENCE_LIST_MAX = 50;
 
 /** Participants in a room (or everyone connected, for `null`), each once, by name. */
 export async function presenceOf(ctx: HubContext, runId: string | null): Promise<PresenceUser[]> {
-  const sockets = runId ? await ctx.io.in(runRoom(runId)).fetchSockets() : await ctx.io.fetchSockets();
+  // With Redis away, the people on this hub are better than no presence at all.
+  const { sockets } = await everywhereOrHere(
+    ctx,
+    () => (runId ? ctx.io.in(runRoom(runId)) : ctx.io).fetchSockets(),
+    () => (runId ? ctx.io.local.in(runRoom(runId)) : ctx.io.local).fetchSockets(),
+  );
   const users = new Map<string, PresenceUser>();
   for (const s of sockets) {
     const p = s.data?.participant as PresenceUser | undefined;

@@ -5,6 +5,7 @@
 import type { HubRunStatus, RunSummary } from '../protocol';
 import { hyperparamsSchema, reportingSchema, type Hyperparams } from '../trainer/config';
 import type { z } from 'zod';
+import { reachableTrainers } from './cluster';
 import { HubError, newRunId, type HubContext } from './context';
 import { addEventAnnotation } from './annotations';
 import { refreshRunState, runState, serialise } from './events';
@@ -152,7 +153,7 @@ export async function controlRun(ctx: HubContext, runId: string, verb: ControlVe
       ctx.schedule();
       break;
     case 'forward': {
-      const socket = [...(await ctx.trainers.fetchSockets())].find((s) => s.data.trainerId === state.trainerId);
+      const socket = (await reachableTrainers(ctx)).sockets.find((s) => s.data.trainerId === state.trainerId);
       if (!socket) throw new HubError('UNAVAILABLE', 'the run\'s trainer is disconnected; try again when it is back');
       if (verb === 'set-lr') socket.emit('job:control', { runId, action: 'set-lr', learningRate: learningRate! });
       else socket.emit('job:control', { runId, action: verb });

@@ -5,6 +5,7 @@
  */
 import { ACTIVE_STATUSES, type Result, type TrainerJob } from '../protocol';
 import { hyperparamsSchema, reportingSchema } from '../trainer/config';
+import { reachableTrainers } from './cluster';
 import type { HubContext } from './context';
 import { setRunStatus } from './runs';
 import type { TrainerSocket } from './trainers';
@@ -19,7 +20,8 @@ export function createScheduler(ctx: HubContext) {
   async function once(): Promise<void> {
     const queued = await ctx.db.run.findMany({ where: { status: 'queued', trainerId: null }, orderBy: { createdAt: 'asc' }, take: 100 });
     if (queued.length === 0) return;
-    const sockets = (await ctx.trainers.fetchSockets()) as unknown as TrainerSocket[];
+    // Claims are made in the database, so with Redis away this hub can still use its own trainers.
+    const sockets = (await reachableTrainers(ctx)).sockets as unknown as TrainerSocket[];
     if (sockets.length === 0) return;
     const ids = sockets.map((s) => s.data.trainerId);
     const counts = await ctx.db.run.groupBy({ by: ['trainerId'], where: { trainerId: { in: ids }, status: { in: [...ACTIVE_STATUSES] } }, _count: { _all: true } });

@@ -15,6 +15,7 @@ import {
 } from '../protocol';
 import type { TrainerEvent } from '../trainer/events';
 import { tokenMatches } from './auth';
+import { reachableTrainers } from './cluster';
 import { acked, fieldErrors, handshakeError, HubError, type HubContext } from './context';
 import { receiveEvents, refreshRunState, runState, serialise } from './events';
 import { createScheduler } from './scheduler';
@@ -147,7 +148,7 @@ export function attachTrainers(ctx: HubContext): Trainers {
 
   async function onConnect(socket: TrainerSocket, claimed: Set<string>): Promise<void> {
     const { trainerId, host, backend, device, concurrency } = socket.data;
-    for (const other of await nsp.fetchSockets()) {
+    for (const other of (await reachableTrainers(ctx)).sockets) {
       if (other.id !== socket.id && other.data.trainerId === trainerId) other.disconnect(true);
     }
     const timer = graceTimers.get(trainerId);

@@ -41,8 +41,8 @@ export async function assertSawStored(hub: TestHub, browser: TestBrowser, runId:
 }
 
 /** A trainer process on hub A, Ada watching from A and Bob from B; all stopped after the test. */
-export async function trainerOnAWatchersOnBoth(t: TestContext, a: TestHub, b: TestHub, trainerId: string): Promise<{ trainer: TrainerProcess; ada: TestBrowser; bob: TestBrowser }> {
-  const trainer = await startTrainer(a.url, { id: trainerId });
+export async function trainerOnAWatchersOnBoth(t: TestContext, a: TestHub, b: TestHub, trainerId: string, concurrency = 1): Promise<{ trainer: TrainerProcess; ada: TestBrowser; bob: TestBrowser }> {
+  const trainer = await startTrainer(a.url, { id: trainerId, concurrency });
   const ada = await connectBrowser(a.url, 'Ada');
   const bob = await connectBrowser(b.url, 'Bob');
   t.after(async () => {
