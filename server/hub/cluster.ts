@@ -119,7 +119,7 @@ export async function redisCluster(ctx: HubContext, opts: RedisClusterOptions): 
   }
 
   /** Applies one entry of a run's stream to this hub's live stream of it. */
-  async function apply(runId: string, id: string, fields: Record<string, string>): Promise<void> {
+  function apply(runId: string, id: string, fields: Record<string, string>): void {
     const f = following.get(runId);
     if (!f) return;
     const seq = Number(id.split('-')[0]);
@@ -133,7 +133,6 @@ export async function redisCluster(ctx: HubContext, opts: RedisClusterOptions): 
     }
     // This hub's own entries too: they fill what it missed while its stream was closed; the
     // stream drops what it has already.
-    if (seq <= f.pos && streams.isOpen(runId)) return;
     const events = JSON.parse(fields.e) as WireEvent[];
     // A run that finished here and was resumed elsewhere: its stream opens again where it ended.
     if (!streams.isOpen(runId)) streams.open(runId, f.pos);
@@ -169,7 +168,7 @@ export async function redisCluster(ctx: HubContext, opts: RedisClusterOptions): 
           if (!f) break;
           f.lastId = m.id;
           try {
-            await apply(runId, m.id, m.message);
+            apply(runId, m.id, m.message);
           } catch (error) {
             ctx.log(`relay ${runId} ${m.id}: ${error instanceof Error ? error.message : error}`);
           }
