@@ -131,8 +131,12 @@ export async function redisCluster(ctx: HubContext, opts: RedisClusterOptions): 
       if (!ctx.runs.has(runId) && !streams.hole(runId)) streams.close(runId);
       return;
     }
-    // This hub's own entries too: they fill what it missed while its stream was closed; the
-    // stream drops what it has already.
+    // This hub's own entries hold nothing new while its stream has them already (the usual
+    // case: it published them as they arrived); otherwise they fill what it missed.
+    if (fields.h === hubId && (streams.publishedSeq(runId) ?? -1) >= seq) {
+      f.pos = Math.max(f.pos, seq);
+      return;
+    }
     const events = JSON.parse(fields.e) as WireEvent[];
     // A run that finished here and was resumed elsewhere: its stream opens again where it ended.
     if (!streams.isOpen(runId)) streams.open(runId, f.pos);
