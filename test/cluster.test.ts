@@ -155,3 +155,23 @@ test('three real trainers on two hubs train queued runs at once; one started lat
   const events = done.reduce((n, r) => n + r.lastSeq, 0);
   assert.equal(total, events, 'each event was stored by one hub, once');
 });
+
+test('a run started from hub B and trained through hub A, first watched on B late: the snapshot comes from the database, the frames follow it', async (t) => {
+  const hubs = await twoHubs(t);
+  if (!hubs) return;
+  const [a, b] = hubs;
+  const trainer = await startTrainer(a.url, { id: 'on-a' });
+  t.after(() => trainer.stop());
+  // Started on B (which then knows the run) with nobody watching it anywhere.
+  const res = await fetch(`${b.url}/api/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hyperparams: { ...SMALL, epochs: 4, trainLimit: 960 } }) });
+  const runId = ((await res.json()) as { data: { run: { id: string } } }).data.run.id;
+  await eventually(async () => ((await b.db.prisma.run.findUnique({ where: { id: runId } }))?.lastStep ?? 0) >= 30, 'training through A');
+
+  const dee = await connectBrowser(b.url, 'Dee');
+  t.after(() => dee.close());
+  const watched = await dee.call('run:watch', { runId });
+  assert.ok(watched.ok);
+  assert.ok(watched.data.points.length >= 30 && watched.data.lastSeq >= watched.data.points.at(-1)!.seq, 'the snapshot holds what was stored');
+  await dee.waitFor('run:status', (m) => m.runId === runId && m.status === 'completed', 120_000);
+  await assertSawStored(b, dee, runId, watched.data, 'Dee, late on B');
+});

@@ -207,11 +207,16 @@ export async function redisCluster(ctx: HubContext, opts: RedisClusterOptions): 
       f.ready = (async () => {
         const row = await ctx.db.run.findUnique({ where: { id: runId }, select: { lastSeq: true, status: true } });
         if (!row) return;
-        // A stream open here already (this hub stores the run, or did) goes on from what it
-        // published; else from what is stored, which the snapshot reads.
-        if (!ctx.streams.isOpen(runId) && !isFinished(row.status as HubRunStatus)) ctx.streams.open(runId, row.lastSeq);
-        f.pos = ctx.streams.publishedSeq(runId) ?? row.lastSeq;
-        f.lastId = `${f.pos}-0`;
+        // The first watcher here: a stream this hub has of the run may be stale (opened here,
+        // trained through another hub), so it starts again from what is stored; the relay
+        // brings everything after, this hub's own entries included.
+        if (ctx.streams.isOpen(runId)) {
+          ctx.streams.close(runId);
+          bumpLocalVersion(ctx, runId);
+        }
+        if (!isFinished(row.status as HubRunStatus)) ctx.streams.open(runId, row.lastSeq);
+        f.pos = row.lastSeq;
+        f.lastId = `${row.lastSeq}-0`;
         wake();
       })();
       return f.ready;
