@@ -39,6 +39,9 @@ export function useRun(runId: string | null): WatchedRun {
     const state = stateRef.current;
     let watching = false;
     let cancelled = false;
+    // Frames that arrive with the snapshot's ack (one read of the socket can hold both) are
+    // kept and applied after it, not dropped (which would look like a gap and cost a re-watch).
+    let early: StreamMessage[] = [];
     const bump = () => {
       if (frame.current !== null) return;
       frame.current = requestAnimationFrame(() => {
@@ -52,15 +55,19 @@ export function useRun(runId: string | null): WatchedRun {
       const afterSeq = state.lastSeq;
       const result = await call('run:watch', { runId, afterSeq });
       watching = false;
+      const held = early;
+      early = [];
       if (cancelled) return;
       if (!result.ok) return setError(result.message);
       setError(null);
       applySnapshot(state, result.data, afterSeq);
+      if (held.some((m) => applyMessage(state, m) === 'gap')) void watch();
       setLoaded(true);
       bump();
     };
     const onStream = (event: StreamMessage['event']) => (msg: StreamMessage['msg']) => {
-      if (msg.runId !== runId || watching) return;
+      if (msg.runId !== runId) return;
+      if (watching) return void early.push({ event, msg } as StreamMessage);
       if (applyMessage(state, { event, msg } as StreamMessage) === 'gap') void watch();
       else bump();
     };
