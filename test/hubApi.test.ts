@@ -171,3 +171,12 @@ test('the hub refuses to listen beyond loopback without a team token', () => {
   assert.throws(() => readConfig(['--port', 'abc'], {}), ConfigError);
   assert.throws(() => readConfig(['--bogus'], {}), ConfigError);
 });
+
+test('Redis settings: REDIS_URL or --redis-url (redis:// or rediss://), a key prefix, nothing by default', () => {
+  assert.deepEqual([readConfig([], {}).redisUrl, readConfig([], {}).redisPrefix], [null, 'livetrain']);
+  const shared = readConfig(['--redis-prefix', 'team-a'], { REDIS_URL: 'redis://cache:6379' });
+  assert.deepEqual([shared.redisUrl, shared.redisPrefix], ['redis://cache:6379', 'team-a']);
+  assert.equal(readConfig(['--redis-url', 'rediss://:secret@cache:6380'], {}).redisUrl, 'rediss://:secret@cache:6380');
+  assert.throws(() => readConfig(['--redis-url', 'http://cache'], {}), (e: Error) => e instanceof ConfigError && /redisUrl/.test(e.message));
+  assert.throws(() => readConfig(['--redis-prefix', 'a b'], {}), ConfigError);
+});
