@@ -214,3 +214,30 @@ describe('bad input', () => {
     await eventually(async () => (await hub.db.prisma.run.findUniqueOrThrow({ where: { id: runId } })).status === 'interrupted', 'interrupted after the grace period');
   });
 });
+
+test('a trainer that skips seqs does not stall the live stream: the missing seqs are read back (nothing there) and the frames go on', async (t) => {
+  const hub = await startHub();
+  const ada = await connectBrowser(hub.url, 'Ada');
+  const trainer = await fakeTrainer(hub.url, trainerAuth('skipper'));
+  t.after(async () => {
+    ada.close();
+    trainer.close();
+    await hub.close();
+  });
+  const assigned = new Promise<{ runId: string }>((resolve) => trainer.on('job:assign', (j: { runId: string }, ack: (r: unknown) => void) => (ack({ ok: true, data: { runId: j.runId } }), resolve(j))));
+  const started = await ada.call('run:start', { hyperparams: { epochs: 1 } });
+  assert.ok(started.ok);
+  const runId = (await assigned).runId;
+  const watched = await ada.call('run:watch', { runId });
+  assert.ok(watched.ok);
+  for (const seqs of [[1, 2, 3], [7, 8]]) {
+    const ack = await trainer.timeout(5000).emitWithAck('trainer:events', { runId, events: seqs.map((s) => point(runId, s, s)) });
+    assert.ok(ack.ok, JSON.stringify(ack));
+  }
+  const last = await ada.waitFor('metrics:batch', (m) => m.runId === runId && m.toSeq === 8, 10_000);
+  assert.deepEqual(last.points.map((p) => p.seq), [7, 8]);
+  // Frames chain 1..8 (seqs 4-6 covered without points), and the hub said what it saw.
+  const seen = ada.received.filter((r) => r.event === 'metrics:batch').map((r) => r.payload as { fromSeq: number; toSeq: number });
+  seen.reduce((prev, f) => (assert.equal(f.fromSeq, prev + 1), f.toSeq), watched.data.lastSeq);
+  assert.ok(hub.logs.some((l) => /events jump from seq 3 to 7/.test(l)));
+});

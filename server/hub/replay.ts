@@ -11,7 +11,7 @@ import type { DigitPrediction } from '../trainer/events';
 const WAIT_FOR_STORE_MS = 15_000;
 const POLL_MS = 100;
 
-export async function fillFromDatabase(ctx: HubContext, runId: string, from: number, to: number, waitMs = WAIT_FOR_STORE_MS): Promise<WireEvent[]> {
+async function fillFromDatabase(ctx: HubContext, runId: string, from: number, to: number, waitMs = WAIT_FOR_STORE_MS): Promise<WireEvent[]> {
   // The storing hub commits within a fraction of a second; wait for it (a hub that died
   // leaves its trainer to replay them elsewhere, which also ends this wait).
   const deadline = Date.now() + waitMs;

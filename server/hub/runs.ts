@@ -3,7 +3,7 @@
  * announce its changes (run:status to its room, runs:changed to everyone).
  */
 import type { HubRunStatus, RunSummary } from '../protocol';
-import { hyperparamsSchema, reportingSchema, type Hyperparams } from '../trainer/config';
+import { reportingSchema, type Hyperparams } from '../trainer/config';
 import type { z } from 'zod';
 import { reachableTrainers } from './cluster';
 import { HubError, newRunId, type HubContext } from './context';
