@@ -69,14 +69,18 @@ export function createHoleFiller(context: () => HubContext) {
       (events) => {
         if (!closed) ctx.streams.publish(runId, events);
       },
-      (error) => ctx.log(`run ${runId}: could not read seqs ${hole.from}-${hole.to} back: ${error}`),
+      (error) => {
+        ctx.log(`run ${runId}: could not read seqs ${hole.from}-${hole.to} back (trying again): ${error}`);
+        noticed(runId);
+      },
     );
   }
+  function noticed(runId: string): void {
+    if (closed || timers.has(runId)) return;
+    timers.set(runId, setTimeout(() => fill(runId), HOLE_WAIT_MS));
+  }
   return {
-    noticed(runId: string): void {
-      if (closed || timers.has(runId)) return;
-      timers.set(runId, setTimeout(() => fill(runId), HOLE_WAIT_MS));
-    },
+    noticed,
     close(): void {
       closed = true;
       for (const t of timers.values()) clearTimeout(t);
