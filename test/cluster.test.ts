@@ -174,4 +174,8 @@ test('a run started from hub B and trained through hub A, first watched on B lat
   assert.ok(watched.data.points.length >= 30 && watched.data.lastSeq >= watched.data.points.at(-1)!.seq, 'the snapshot holds what was stored');
   await dee.waitFor('run:status', (m) => m.runId === runId && m.status === 'completed', 120_000);
   await assertSawStored(b, dee, runId, watched.data, 'Dee, late on B');
+  // B started the run but did not train it: once it finished, B forgets it.
+  await eventually(() => !b.hub.context.runs.has(runId), 'hub B let go of the finished run', 5000);
+  dee.close();
+  await eventually(() => !b.hub.context.streams.isOpen(runId), 'and of its stream once nobody watches there', 5000);
 });

@@ -17,6 +17,7 @@ import type { HubRunStatus } from '../protocol';
 import type { HubContext } from './context';
 import { serialise } from './events';
 import { bumpLocalVersion } from './snapshot';
+import { runRoom } from './stream';
 import { isFinished } from './lifecycle';
 import type { WireEvent } from './wire';
 
@@ -268,13 +269,28 @@ function rateLimitedLog(log: (line: string) => void, what: string): (message: st
  * the run (if it holds one) takes the new status and trainer.
  */
 export function applyRemoteChange(ctx: HubContext, change: RunChange): void {
-  bumpLocalVersion(ctx, change.runId);
-  const state = ctx.runs.get(change.runId);
+  const { runId } = change;
+  bumpLocalVersion(ctx, runId);
+  const state = ctx.runs.get(runId);
   if (!state || (change.status === undefined && change.trainerId === undefined)) return;
   void serialise(state, async () => {
     if (change.status !== undefined) state.status = change.status;
     if (change.trainerId !== undefined) state.trainerId = change.trainerId;
+    // Finished elsewhere: this hub only knew the run (it was started or controlled here), and
+    // forgets it, or runs started from one hub and trained through another would pile up here.
+    if (isFinished(state.status as HubRunStatus) && !holdsTrainer(ctx, state.trainerId) && ctx.runs.get(runId) === state) {
+      ctx.runs.delete(runId);
+      // Its own watchers' stream closes when the run's stream ends or when they leave.
+      if (!ctx.io.sockets.adapter.rooms.get(runRoom(runId))?.size) ctx.streams.close(runId);
+    }
   });
+}
+
+/** Whether the trainer is connected to this hub (so that this hub stores its runs' events). */
+export function holdsTrainer(ctx: HubContext, trainerId: string | null): boolean {
+  if (!trainerId) return false;
+  for (const socket of ctx.trainers.sockets.values()) if (socket.data.trainerId === trainerId) return true;
+  return false;
 }
 
 /**

@@ -5,7 +5,7 @@
 import type { HubRunStatus, RunSummary } from '../protocol';
 import { reportingSchema, type Hyperparams } from '../trainer/config';
 import type { z } from 'zod';
-import { reachableTrainers } from './cluster';
+import { holdsTrainer, reachableTrainers } from './cluster';
 import { HubError, newRunId, type HubContext } from './context';
 import { addEventAnnotation } from './annotations';
 import { refreshRunState, runState, serialise } from './events';
@@ -124,18 +124,11 @@ export async function startRun(
   return run;
 }
 
-/** Whether the trainer is connected to this hub (so that this hub stores its runs' events). */
-function heldHere(ctx: HubContext, trainerId: string | null): boolean {
-  if (!trainerId) return false;
-  for (const socket of ctx.trainers.sockets.values()) if (socket.data.trainerId === trainerId) return true;
-  return false;
-}
-
 /** Applies a control command from a person; the trainer's confirmation follows as run:status. */
 export async function controlRun(ctx: HubContext, runId: string, verb: ControlVerb, actor: Actor, learningRate?: number): Promise<RunSummary> {
   const state = await runState(ctx, runId);
   if (!state) throw new HubError('NOT_FOUND', `no run ${runId}`);
-  if (ctx.cluster.shared && !heldHere(ctx, state.trainerId)) {
+  if (ctx.cluster.shared && !holdsTrainer(ctx, state.trainerId)) {
     // Another hub stores this run: the database knows its status better than this hub's memory.
     await serialise(state, () => refreshRunState(ctx, runId, state));
   }
