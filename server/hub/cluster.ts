@@ -207,7 +207,8 @@ export async function redisCluster(ctx: HubContext, opts: RedisClusterOptions): 
       following.set(runId, f);
       f.ready = (async () => {
         const row = await ctx.db.run.findUnique({ where: { id: runId }, select: { lastSeq: true, status: true } });
-        if (!row) return;
+        // Not found, or every watcher here left meanwhile.
+        if (!row || following.get(runId) !== f) return;
         // The first watcher here: a stream this hub has of the run may be stale (opened here,
         // trained through another hub), so it starts again from what is stored; the relay
         // brings everything after, this hub's own entries included.
