@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, test, type TestContext } from 'node:test';
-import { connectBrowser, eventually, fakeTrainer, SMALL, startTrainer, trainerAuth, type TestHub } from './helpers/hub';
+import fc from 'fast-check';
+import { connectBrowser, eventually, fakeTrainer, SMALL, startTrainer, trainerAuth, type TestBrowser, type TestHub } from './helpers/hub';
 import { assertSawStored, startTwoHubs, trainerOnAWatchersOnBoth } from './helpers/cluster';
 import { postgresDatabases } from './helpers/db';
 import { hyperparamsSchema } from '../server/trainer/config';
@@ -178,4 +179,45 @@ test('a run started from hub B and trained through hub A, first watched on B lat
   await eventually(() => !b.hub.context.runs.has(runId), 'hub B let go of the finished run', 5000);
   dee.close();
   await eventually(() => !b.hub.context.streams.isOpen(runId), 'and of its stream once nobody watches there', 5000);
+});
+
+test('watch, unwatch and disconnect in any order, on both hubs: every relay a hub starts for its watchers stops when they are gone', async (t) => {
+  const hubs = await twoHubs(t);
+  if (!hubs) return;
+  const health = async (hub: TestHub) => ((await (await fetch(`${hub.url}/api/health`)).json()) as { data: { hub: { relaying: number; browsers: number } } }).data.hub;
+  const runs: string[] = [];
+  for (const hub of [hubs[0], hubs[1], hubs[0]]) {
+    const r = await fetch(`${hub.url}/api/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hyperparams: SMALL }) });
+    runs.push(((await r.json()) as { data: { run: { id: string } } }).data.run.id);
+  }
+  const step = fc.oneof(
+    fc.record({ kind: fc.constant('watch' as const), who: fc.nat(3), run: fc.nat(2) }),
+    fc.record({ kind: fc.constant('unwatch' as const), who: fc.nat(3), run: fc.nat(2) }),
+    fc.record({ kind: fc.constant('leave' as const), who: fc.nat(3) }),
+  );
+  await fc.assert(
+    fc.asyncProperty(fc.array(step, { minLength: 5, maxLength: 25 }), async (steps) => {
+      // Four people: two on each hub.
+      const people: Array<TestBrowser | null> = [null, null, null, null];
+      const person = async (who: number) => (people[who] ??= await connectBrowser(hubs[who % 2].url, `p${who}`));
+      for (const s of steps) {
+        if (s.kind === 'leave') {
+          people[s.who]?.close();
+          people[s.who] = null;
+          continue;
+        }
+        const p = await person(s.who);
+        const r = await p.call(s.kind === 'watch' ? 'run:watch' : 'run:unwatch', { runId: runs[s.run] });
+        assert.ok(r.ok, JSON.stringify(r));
+      }
+      for (const p of people) p?.close();
+      for (const hub of hubs) {
+        await eventually(async () => {
+          const h = await health(hub);
+          return h.browsers === 0 && h.relaying === 0;
+        }, 'no relay left once everyone is gone', 5000);
+      }
+    }),
+    { numRuns: 15 },
+  );
 });

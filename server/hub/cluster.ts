@@ -44,6 +44,8 @@ export interface Cluster {
   changed(change: RunChange): void;
   /** Whether Redis answers (always true for one hub alone). */
   reachable(): boolean;
+  /** Runs whose Redis stream this hub reads for its own watchers. */
+  relaying(): number;
   close(): Promise<void>;
 }
 
@@ -58,6 +60,7 @@ export function soloCluster(): Cluster {
     unfollow() {},
     changed() {},
     reachable: () => true,
+    relaying: () => 0,
     close: async () => {},
   };
 }
@@ -231,6 +234,7 @@ export async function redisCluster(ctx: HubContext, opts: RedisClusterOptions): 
       if (!ctx.runs.has(runId)) ctx.streams.close(runId);
     },
     reachable: () => pub.isReady && sub.isReady,
+    relaying: () => following.size,
     changed(change) {
       if (closed) return;
       ctx.io.serverSideEmit('livetrain:run' as never, { ...change, hub: hubId } as never);

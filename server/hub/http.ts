@@ -91,7 +91,7 @@ export function createApi(ctx: HubContext, limiter: RateLimiter, providerName: s
       const trainers = sockets.length;
       await ctx.db.run.count({ take: 1 });
       const redis = ctx.cluster.shared ? (ctx.cluster.reachable() && everywhere ? 'ok' : 'unreachable') : 'none';
-      const hub = { id: ctx.cluster.hubId, shared: ctx.cluster.shared, redis, trainersCounted: everywhere ? 'all hubs' : 'this hub', browsers: ctx.io.sockets.sockets.size, eventsStored: ctx.ingest.eventsStored() };
+      const hub = { id: ctx.cluster.hubId, shared: ctx.cluster.shared, redis, trainersCounted: everywhere ? 'all hubs' : 'this hub', browsers: ctx.io.sockets.sockets.size, relaying: ctx.cluster.relaying(), eventsStored: ctx.ingest.eventsStored() };
       return send(res, 200, { ok: true, data: { status: 'ok', protocolVersion: PROTOCOL_VERSION, database: providerName, trainers, hub, uptimeSec: Math.round((Date.now() - started) / 1000) } });
     }
     if (!tokenMatches(ctx.options.browserToken, presentedToken(req))) throw new HubError('UNAUTHORIZED', 'a valid team token is required (Authorization: Bearer …)');
