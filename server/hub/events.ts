@@ -70,9 +70,7 @@ export async function receiveEvents(ctx: HubContext, trainerId: string, runId: s
   // Only acceptance is serialised (de-duplication, publishing, queueing for storage); the wait
   // for the commit is not, so messages the trainer pipelines are published as they arrive.
   const { stored } = await serialise(state, async (): Promise<{ stored: Promise<number> }> => {
-    // Another hub's scheduler may have assigned it, or the trainer moved here from another hub.
-    if (state.trainerId !== trainerId) await refreshRunState(ctx, runId, state);
-    if (state.trainerId !== trainerId) throw new HubError('FORBIDDEN', `run ${runId} is not assigned to trainer ${trainerId}`);
+    if (!(await isAssignedTo(ctx, runId, state, trainerId))) throw new HubError('FORBIDDEN', `run ${runId} is not assigned to trainer ${trainerId}`);
     if (events.some((e) => e.runId !== runId)) throw new HubError('INVALID', 'every event must carry the runId of the message');
     const fresh = events.filter((e) => e.seq > state.acceptedSeq).sort((a, b) => a.seq - b.seq);
     if (fresh.length === 0) {
@@ -103,6 +101,15 @@ export async function receiveEvents(ctx: HubContext, trainerId: string, runId: s
     return { stored: storing };
   });
   return stored;
+}
+
+/**
+ * Whether the run is the trainer's. When this hub's memory says no, the database decides:
+ * another hub's scheduler may have assigned it, or the trainer moved here from another hub.
+ */
+export async function isAssignedTo(ctx: HubContext, runId: string, state: RunState, trainerId: string): Promise<boolean> {
+  if (state.trainerId !== trainerId) await refreshRunState(ctx, runId, state);
+  return state.trainerId === trainerId;
 }
 
 /**

@@ -17,7 +17,7 @@ import type { TrainerEvent } from '../trainer/events';
 import { tokenMatches } from './auth';
 import { reachableTrainers } from './cluster';
 import { acked, fieldErrors, handshakeError, HubError, type HubContext } from './context';
-import { receiveEvents, refreshRunState, runState, serialise } from './events';
+import { isAssignedTo, receiveEvents, runState, serialise } from './events';
 import { createScheduler } from './scheduler';
 import { setRunStatus } from './runs';
 import { z } from 'zod';
@@ -121,8 +121,7 @@ export function attachTrainers(ctx: HubContext): Trainers {
       'checkpoint:upload',
       acked(ctx, 'checkpoint:upload', checkpointUploadSchema, async ({ runId, seq, data }) => {
         const state = await runState(ctx, runId);
-        if (state && state.trainerId !== trainerId) await refreshRunState(ctx, runId, state);
-        if (!state || state.trainerId !== trainerId) throw new HubError('FORBIDDEN', `run ${runId} is not assigned to this trainer`);
+        if (!state || !(await isAssignedTo(ctx, runId, state, trainerId))) throw new HubError('FORBIDDEN', `run ${runId} is not assigned to this trainer`);
         // The checkpoint event came first on this socket: let it reach the database.
         await serialise(state, () => ctx.ingest.flush());
         const row = await ctx.db.checkpoint.update({ where: { runId_seq: { runId, seq } }, data: { data: Buffer.from(data), trainerId } }).catch(() => null);
@@ -178,8 +177,7 @@ export function attachTrainers(ctx: HubContext): Trainers {
     if (report.kind === 'job:accepted' || !report.runId) return;
     try {
       const state = await runState(ctx, report.runId);
-      if (state && state.trainerId !== trainerId) await refreshRunState(ctx, report.runId, state);
-      if (!state || state.trainerId !== trainerId) return;
+      if (!state || !(await isAssignedTo(ctx, report.runId, state, trainerId))) return;
       // Let the run's events land first: they carry the authoritative status.
       await serialise(state, async () => undefined);
       const status = state.status;
