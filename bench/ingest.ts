@@ -13,7 +13,8 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { z } from 'zod';
 import { openDatabase, type LivetrainDatabase } from '../server/db/client';
-import { createIngest } from '../server/hub/ingest';
+import { createIngest } from '../server/hub/runs/ingest';
+import { createStorage } from '../server/hub/storage/storage';
 import { hyperparamsSchema } from '../server/trainer/config';
 import type { TrainerEvent } from '../server/trainer/events';
 import { runMain } from '../server/trainer/runMain';
@@ -52,7 +53,7 @@ async function newRun(db: LivetrainDatabase, id: string): Promise<void> {
 /** Feeds the ingest like trainer messages and waits for every commit; rows per second. */
 async function throughIngest(db: LivetrainDatabase, points: number): Promise<{ rows: number; seconds: number }> {
   await newRun(db, 'ingest');
-  const ingest = createIngest({ db: db.prisma, provider: db.provider });
+  const ingest = createIngest({ events: createStorage(db.prisma, db.provider).events });
   const inFlight = new Set<Promise<number>>();
   let rows = 0;
   let message: TrainerEvent[] = [];

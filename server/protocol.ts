@@ -1,14 +1,16 @@
 /**
- * The live protocol: every Socket.IO event between browsers, the hub and trainer daemons, its
- * payload schema and its ack. The hub, the trainer agent and the dashboard all import this
- * module; docs/protocol.md is its prose. Browsers use the default namespace, trainers
- * `/trainer`; both send {@link PROTOCOL_VERSION} in the handshake and the hub refuses others.
+ * The live protocol, the whole wire in one module: every Socket.IO event between browsers, the
+ * hub and trainer daemons with its payload schema and its ack; the HTTP API's response bodies;
+ * every error code (the hub's envelopes and the trainer daemon's reports); and the messages
+ * hubs exchange through Redis. The hub, the trainer agent and the dashboard all import it;
+ * docs/protocol.md is its prose. Browsers use the default namespace, trainers `/trainer`;
+ * both send {@link PROTOCOL_VERSION} in the handshake and the hub refuses others.
  */
 import { z } from 'zod';
-import { hyperparamsSchema, reportingSchema } from './trainer/config';
-import { trainerEventSchema } from './trainer/eventSchema';
+import { hyperparamsSchema, reportingSchema, runIdSchema } from './trainer/config';
+import { batchPointSchema, digitPredictionSchema, epochSummarySchema, TRAINING_PHASES, trainerEventSchema } from './trainer/eventSchema';
 import type { BackendInfo, BatchPoint, DigitPrediction, EpochSummary, TrainerEvent } from './trainer/events';
-import type { ControlCommand, DaemonMessage, JobInput } from './trainer/daemon';
+import type { ControlCommand, JobInput } from './trainer/daemon';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -28,6 +30,13 @@ export const ERROR_CODES = [
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/**
+ * Why a trainer daemon refused a job or a control command (its `rejected` report): a payload
+ * that is not valid, a run it does not hold, a run it already holds, a command it cannot apply.
+ */
+export const DAEMON_ERROR_CODES = ['INVALID', 'UNKNOWN_RUN', 'DUPLICATE_RUN', 'BAD_CONTROL'] as const;
+export type DaemonErrorCode = (typeof DAEMON_ERROR_CODES)[number];
+
 export type Failure = { ok: false; error: ErrorCode; message: string; details?: unknown };
 export type Result<T> = { ok: true; data: T } | Failure;
 export type Ack<T> = (result: Result<T>) => void;
@@ -41,6 +50,11 @@ export const RUN_STATUSES = ['queued', 'running', 'paused', 'completed', 'stoppe
 export type HubRunStatus = (typeof RUN_STATUSES)[number];
 /** Statuses in which the run holds (or waits for) a trainer. */
 export const ACTIVE_STATUSES: readonly HubRunStatus[] = ['queued', 'running', 'paused'];
+
+/** Statuses after which nothing more happens to a run unless someone resumes it. */
+export function isFinished(status: HubRunStatus): boolean {
+  return status === 'completed' || status === 'stopped' || status === 'failed' || status === 'interrupted';
+}
 
 // ---------------------------------------------------------------------------------------------
 // Wire shapes (hub → clients)
@@ -71,15 +85,14 @@ export interface RunSummary {
   samplesPerSec: number | null;
 }
 
-export type WirePoint = BatchPoint & { seq: number };
-export type WireEpoch = EpochSummary & { seq: number; time: number };
-export interface WirePanel {
-  seq: number;
-  step: number;
-  epoch: number;
-  items: DigitPrediction[];
-  time: number;
-}
+const seq = z.number().int().min(1);
+export const wirePointSchema = batchPointSchema.extend({ seq });
+export const wireEpochSchema = epochSummarySchema.extend({ seq, time: z.number().finite() });
+export const wirePanelSchema = z.object({ seq, step: z.number().int().min(0), epoch: z.number().int().min(1), items: z.array(digitPredictionSchema).max(64), time: z.number().finite() });
+export type WirePoint = z.infer<typeof wirePointSchema>;
+export type WireEpoch = z.infer<typeof wireEpochSchema>;
+export type WirePanel = z.infer<typeof wirePanelSchema>;
+
 export interface WireAnnotation {
   id: number;
   runId: string;
@@ -114,23 +127,57 @@ export interface RunSnapshot {
   lastSeq: number;
 }
 
+// ---------------------------------------------------------------------------------------------
+// A run's live stream: declared once, here
+
+/**
+ * The kinds of a run's live stream, declared once: a trainer event becomes one of these (or
+ * `silent`, a seq the hub stores or acts on but does not forward); the hub's frames, its
+ * snapshots, the inter-hub relay and the dashboard all switch over `kind`, and each switch
+ * ends in `assertNever`, so a new kind here is a compile error wherever it is not handled yet.
+ */
+export const wireEventSchema = z.discriminatedUnion('kind', [
+  z.object({ seq, kind: z.literal('point'), point: wirePointSchema }),
+  z.object({ seq, kind: z.literal('epoch'), epoch: wireEpochSchema }),
+  z.object({ seq, kind: z.literal('panel'), panel: wirePanelSchema }),
+  z.object({ seq, kind: z.literal('misclassified'), epoch: z.number().int().min(1), total: z.number().int().min(0), items: z.array(digitPredictionSchema).max(10_000) }),
+  z.object({ seq, kind: z.literal('progress'), phase: z.enum(TRAINING_PHASES), epoch: z.number().int().min(1), done: z.number().int().min(0), total: z.number().int().min(0) }),
+  z.object({ seq, kind: z.literal('silent') }),
+]);
+/** One seq of a run's live stream, as the hub holds, relays and frames it. */
+export type WireEvent = z.infer<typeof wireEventSchema>;
+export type WireEventKind = WireEvent['kind'];
+
 /**
  * Every message of a run's live stream covers a contiguous seq range: the next message's
  * `fromSeq` is the previous one's `toSeq + 1`. A watcher that sees a jump re-watches with
  * `afterSeq` to catch up.
  */
-interface StreamRange {
+export interface StreamRange {
   runId: string;
   fromSeq: number;
   toSeq: number;
 }
 
-export interface ServerToClientEvents {
-  'metrics:batch': (msg: StreamRange & { points: WirePoint[] }) => void;
-  'metrics:epoch': (msg: StreamRange & { epoch: WireEpoch }) => void;
-  'run:predictions': (msg: StreamRange & { panel: WirePanel }) => void;
-  'run:misclassified': (msg: StreamRange & { epoch: number; total: number; items: DigitPrediction[] }) => void;
-  'run:progress': (msg: StreamRange & { phase: 'train' | 'eval-train' | 'eval-test'; epoch: number; done: number; total: number }) => void;
+/** The socket event of each stream message and what it carries besides its seq range. */
+export interface StreamPayloads {
+  /** Batch points (kind `point`), several per message, and the silent seqs between them. */
+  'metrics:batch': { points: WirePoint[] };
+  'metrics:epoch': { epoch: WireEpoch };
+  'run:predictions': { panel: WirePanel };
+  'run:misclassified': { epoch: number; total: number; items: DigitPrediction[] };
+  'run:progress': { phase: (typeof TRAINING_PHASES)[number]; epoch: number; done: number; total: number };
+}
+export type StreamEvent = keyof StreamPayloads;
+/** One stream message, as a watcher receives it. */
+export type StreamMessage = { [E in StreamEvent]: { event: E; msg: StreamRange & StreamPayloads[E] } }[StreamEvent];
+/** Every stream event, for watchers that subscribe to them all. */
+export const STREAM_EVENTS = ['metrics:batch', 'metrics:epoch', 'run:predictions', 'run:misclassified', 'run:progress'] as const satisfies readonly StreamEvent[];
+type Nothing<T extends never> = T;
+/** Compiles only while {@link STREAM_EVENTS} lists every key of {@link StreamPayloads}. */
+export type StreamEventsListed = Nothing<Exclude<StreamEvent, (typeof STREAM_EVENTS)[number]>>;
+
+export type ServerToClientEvents = { [E in StreamEvent]: (msg: StreamRange & StreamPayloads[E]) => void } & {
   'run:status': (msg: { runId: string; status: HubRunStatus; message: string | null; run: RunSummary }) => void;
   'annotation:added': (msg: { annotation: WireAnnotation }) => void;
   'annotation:edited': (msg: { annotation: WireAnnotation }) => void;
@@ -147,12 +194,11 @@ export interface ServerToClientEvents {
    * reload what is not seq-covered (watch again with afterSeq, reload the runs list).
    */
   'hub:resync': (msg: { reason: string }) => void;
-}
+};
 
 // ---------------------------------------------------------------------------------------------
 // Browser → hub payloads
 
-const runId = z.string().min(1).max(128);
 const colour = z.string().regex(/^#[0-9a-fA-F]{6}$/, 'a #rrggbb colour');
 
 export const browserSchemas = {
@@ -162,18 +208,18 @@ export const browserSchemas = {
     participantId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/).optional(),
     colour: colour.optional(),
   }),
-  'run:watch': z.object({ runId, afterSeq: z.number().int().min(0).optional() }),
-  'run:unwatch': z.object({ runId }),
+  'run:watch': z.object({ runId: runIdSchema, afterSeq: z.number().int().min(0).optional() }),
+  'run:unwatch': z.object({ runId: runIdSchema }),
   'run:start': z.object({
     name: z.string().trim().min(1).max(120).optional(),
     hyperparams: hyperparamsSchema.default(hyperparamsSchema.parse({})),
     reporting: reportingSchema.partial().optional(),
   }),
-  'run:stop': z.object({ runId }),
-  'run:pause': z.object({ runId }),
-  'run:resume': z.object({ runId }),
-  'run:set-lr': z.object({ runId, learningRate: hyperparamsSchema.shape.learningRate.unwrap() }),
-  'annotation:add': z.object({ runId, step: z.number().int().min(0), text: z.string().trim().min(1).max(MAX_ANNOTATION_CHARS) }),
+  'run:stop': z.object({ runId: runIdSchema }),
+  'run:pause': z.object({ runId: runIdSchema }),
+  'run:resume': z.object({ runId: runIdSchema }),
+  'run:set-lr': z.object({ runId: runIdSchema, learningRate: hyperparamsSchema.shape.learningRate.unwrap() }),
+  'annotation:add': z.object({ runId: runIdSchema, step: z.number().int().min(0), text: z.string().trim().min(1).max(MAX_ANNOTATION_CHARS) }),
   'annotation:edit': z.object({ id: z.number().int().min(1), text: z.string().trim().min(1).max(MAX_ANNOTATION_CHARS) }),
   'annotation:delete': z.object({ id: z.number().int().min(1) }),
 } as const;
@@ -217,12 +263,28 @@ export const trainerHandshakeSchema = handshakeSchema.extend({
   backend: z.object({ name: z.string().max(64), device: z.string().max(256), host: z.string().max(256) }),
   concurrency: z.number().int().min(1).max(64),
   /** Runs this daemon is still running or holds unacknowledged events for. */
-  runs: z.array(z.string().max(128)).max(1024).default([]),
+  runs: z.array(runIdSchema).max(1024).default([]),
 });
 export type TrainerHandshake = z.input<typeof trainerHandshakeSchema>;
 
 /** A job as the hub assigns it: the daemon's job plus the checkpoint to resume from, if stored. */
 export type TrainerJob = JobInput & { checkpoint?: { step: number; data: Uint8Array } };
+
+/** The daemon's reports besides its events: a job accepted, done or failed, a refusal. */
+export const trainerReportSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('job:accepted'), runId: runIdSchema, queued: z.number().int().min(0) }),
+  z.object({
+    kind: z.literal('job:done'),
+    runId: runIdSchema,
+    status: z.enum(['completed', 'stopped', 'failed']),
+    testAccuracy: z.number().nullable(),
+    samplesPerSec: z.number().nullable(),
+    checkpoint: z.string().max(4096).nullable(),
+  }),
+  z.object({ kind: z.literal('job:failed'), runId: runIdSchema, message: z.string().max(4096) }),
+  z.object({ kind: z.literal('rejected'), runId: runIdSchema.optional(), error: z.enum(DAEMON_ERROR_CODES), message: z.string().max(4096) }),
+]);
+export type TrainerReport = z.infer<typeof trainerReportSchema>;
 
 export interface HubToTrainerEvents {
   'job:assign': (job: TrainerJob, ack: Ack<{ runId: string }>) => void;
@@ -233,15 +295,95 @@ export interface TrainerToHubEvents {
   /** Events of one run in seq order; acked once stored, with the highest stored seq. */
   'trainer:events': (msg: { runId: string; events: TrainerEvent[] }, ack: Ack<{ storedSeq: number }>) => void;
   /** The daemon's other reports (accepted, done, failed, rejected). */
-  'trainer:report': (message: Exclude<DaemonMessage, { kind: 'events' } | { kind: 'ready' }>) => void;
+  'trainer:report': (report: TrainerReport) => void;
   'checkpoint:upload': (msg: { runId: string; seq: number; data: Uint8Array }, ack: Ack<{ id: number }>) => void;
 }
 
-export const trainerEventsSchema = z.object({ runId, events: z.array(trainerEventSchema).min(1).max(10_000) });
+export const trainerEventsSchema = z.object({ runId: runIdSchema, events: z.array(trainerEventSchema).min(1).max(10_000) });
 export const checkpointUploadSchema = z.object({
-  runId,
+  runId: runIdSchema,
   seq: z.number().int().min(1),
   data: z.instanceof(Uint8Array).refine((d) => d.byteLength <= 32 * 1024 * 1024, 'checkpoint larger than 32 MiB'),
 });
 
+// ---------------------------------------------------------------------------------------------
+// HTTP API response bodies (`data` of the envelope), by route
+
+/** A test digit: its label and 784 grey values 0–255, row-major, base64. */
+export const wireDigitSchema = z.object({ index: z.number().int().min(0), label: z.number().int().min(0).max(9), pixels: z.string() });
+export type WireDigit = z.infer<typeof wireDigitSchema>;
+
+export interface HealthBody {
+  status: 'ok';
+  protocolVersion: number;
+  database: 'sqlite' | 'postgresql';
+  trainers: number;
+  hub: {
+    id: string;
+    shared: boolean;
+    redis: 'ok' | 'unreachable' | 'none';
+    trainersCounted: 'all hubs' | 'this hub';
+    browsers: number;
+    relaying: number;
+    eventsStored: number;
+  };
+  uptimeSec: number;
+}
+
+/** What each route answers with on success. */
+export interface HttpBodies {
+  'GET /api/health': HealthBody;
+  'GET /api/digits': { split: 'train' | 'test'; digits: WireDigit[] };
+  'GET /api/runs': { runs: RunSummary[] };
+  'POST /api/runs': { run: RunSummary };
+  'GET /api/runs/sparklines': { sparklines: Record<string, number[]> };
+  'GET /api/runs/:id': { run: RunSummary; epochs: WireEpoch[]; annotations: WireAnnotation[]; predictions: WirePanel | null; lastSeq: number };
+  'POST /api/runs/:id/control': { run: RunSummary };
+  'GET /api/runs/:id/metrics': { points: WirePoint[]; complete: boolean };
+  'GET /api/runs/:id/misclassified': { epoch: number | null; items: DigitPrediction[] };
+  'POST /api/runs/:id/predict': { checkpoint: { step: number; epoch: number; seq: number }; predictions: Array<{ predicted: number; probabilities: number[] }> };
+  'GET /api/runs/:id/annotations': { annotations: WireAnnotation[] };
+  'POST /api/runs/:id/annotations': { annotation: WireAnnotation };
+}
+
+/** The digits route's body, for clients that validate what they get. */
+export const digitsBodySchema = z.object({ digits: z.array(wireDigitSchema) });
+/** The misclassified route's body, for clients that validate what they get. */
+export const misclassifiedBodySchema = z.object({ epoch: z.number().int().min(1).nullable(), items: z.array(digitPredictionSchema) });
+
+// ---------------------------------------------------------------------------------------------
+// Hub ↔ hub, through Redis (several hubs on one database)
+
+/**
+ * A change one hub made to a run, announced to the others (`serverSideEmit`): their snapshots
+ * of it are read again, and a hub that holds the run takes the new status or trainer.
+ */
+export const runChangeSchema = z.object({
+  runId: runIdSchema,
+  /** Set when the hub changed the run's status or trainer (not for notes). */
+  status: z.enum(RUN_STATUSES).optional(),
+  trainerId: z.string().max(128).nullable().optional(),
+});
+export type RunChange = z.infer<typeof runChangeSchema>;
+
+export interface InterHubEvents {
+  /** `hub`: the id of the hub that made the change (it ignores its own). */
+  'livetrain:run': (change: RunChange & { hub: string }) => void;
+}
+export const interHubRunChangeSchema = runChangeSchema.extend({ hub: z.string().max(256) });
+
+/**
+ * One entry of a run's Redis stream (entry id `<seq>-0` for events, `<seq>-1` for the end):
+ * `h` the hub that appended it, `s` the run's stored seq then, `e` the events (JSON), or
+ * `k: 'end'` when the run's live stream ended there. Redis gives fields as strings.
+ */
+export const relayEntrySchema = z.union([
+  z.object({ h: z.string().max(256), k: z.literal('end'), s: z.string().regex(/^\d{1,10}$/) }),
+  z.object({ h: z.string().max(256), s: z.string().regex(/^\d{1,10}$/), e: z.string() }),
+]);
+export type RelayEntry = z.infer<typeof relayEntrySchema>;
+/** The events of a relay entry (`e`, parsed from JSON). */
+export const relayEventsSchema = z.array(wireEventSchema).min(1).max(10_000);
+
 export type { BackendInfo, BatchPoint, DigitPrediction, EpochSummary };
+export { assertNever } from './trainer/events';

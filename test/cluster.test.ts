@@ -55,8 +55,8 @@ test('a watcher on hub B follows a run trained through hub A: live, in order, wi
   assert.equal(epochsOnB, 3, 'each epoch summary reached B once');
 
   const stored = await a.db.prisma.batchMetric.count({ where: { runId } });
-  assert.ok(a.hub.context.ingest.eventsStored() > stored, 'hub A stored the run');
-  assert.equal(b.hub.context.ingest.eventsStored(), 0, 'hub B stored nothing');
+  assert.ok(a.hub.parts.ingest.eventsStored() > stored, 'hub A stored the run');
+  assert.equal(b.hub.parts.ingest.eventsStored(), 0, 'hub B stored nothing');
   const health = (await (await fetch(`${b.url}/api/health`)).json()) as { data: { trainers: number; hub: { shared: boolean } } };
   assert.equal(health.data.trainers, 1, 'B counts the trainer connected to A');
   assert.equal(health.data.hub.shared, true);
@@ -152,7 +152,7 @@ test('three real trainers on two hubs train queued runs at once; one started lat
     const points = await a.db.prisma.batchMetric.findMany({ where: { runId: run.id }, orderBy: { seq: 'asc' } });
     assert.equal(points.length, run.totalSteps, 'every step stored once');
   }
-  const total = a.hub.context.ingest.eventsStored() + b.hub.context.ingest.eventsStored();
+  const total = a.hub.parts.ingest.eventsStored() + b.hub.parts.ingest.eventsStored();
   const events = done.reduce((n, r) => n + r.lastSeq, 0);
   assert.equal(total, events, 'each event was stored by one hub, once');
 });
@@ -176,9 +176,9 @@ test('a run started from hub B and trained through hub A, first watched on B lat
   await dee.waitFor('run:status', (m) => m.runId === runId && m.status === 'completed', 120_000);
   await assertSawStored(b, dee, runId, watched.data, 'Dee, late on B');
   // B started the run but did not train it: once it finished, B forgets it.
-  await eventually(() => !b.hub.context.runs.has(runId), 'hub B let go of the finished run', 5000);
+  await eventually(() => !b.hub.parts.registry.has(runId), 'hub B let go of the finished run', 5000);
   dee.close();
-  await eventually(() => !b.hub.context.streams.isOpen(runId), 'and of its stream once nobody watches there', 5000);
+  await eventually(() => !b.hub.parts.streams.isOpen(runId), 'and of its stream once nobody watches there', 5000);
 });
 
 test('watch, unwatch and disconnect in any order, on both hubs: every relay a hub starts for its watchers stops when they are gone', async (t) => {

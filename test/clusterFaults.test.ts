@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { applyMessage, applySnapshot, emptyRunState, type StreamMessage } from '../app/lib/runState';
+import { applyMessage, applySnapshot, emptyRunView, type StreamMessage } from '../app/lib/runState';
 import type { WirePoint } from '../server/protocol';
 import { assertSawStored, startTwoHubs, trainerOnAWatchersOnBoth } from './helpers/cluster';
 import { postgresDatabases } from './helpers/db';
@@ -74,7 +74,7 @@ test('Redis killed and restarted empty mid-run: each hub keeps its own rooms liv
   await assertSawStored(a, ada, runId, onA.data, 'Ada on A');
   await assertSawStored(b, bob, runId, onB.data, 'Bob on B').catch((e) => {
     const frames = bob.received.filter((r) => (r.payload as { toSeq?: number }).toSeq !== undefined).map((r) => `${r.event}:${(r.payload as { fromSeq: number }).fromSeq}-${(r.payload as { toSeq: number }).toSeq}@${r.at - up}`);
-    const st = b.hub.context.streams;
+    const st = b.hub.parts.streams;
     throw new Error(`${e.message}\nB: ${b.logs.join('\n')}\nA: ${a.logs.join('\n')}\nframes: ${frames.slice(-15).join(' ')}\nopen ${st.isOpen(runId)} hole ${JSON.stringify(st.hole(runId))} published ${st.publishedSeq(runId)}`);
   });
 });
@@ -112,7 +112,7 @@ test('hub A killed with SIGKILL mid-run and started again: the run has every ste
   assert.equal(await hubA.exited, 'SIGKILL');
   const oldOutput = hubA.output();
   // Ada's page as the dashboard holds it (app/lib/runState): what she had when her hub died.
-  const view = emptyRunState();
+  const view = emptyRunView();
   applySnapshot(view, adaFirst.data, 0);
   applyReceived(view, ada, runId);
   ada.close();
@@ -139,7 +139,7 @@ test('hub A killed with SIGKILL mid-run and started again: the run has every ste
     // The restarted hub may answer with lastSeq below afterSeq (it had not stored all Ada had
     // seen) and then resend those seqs: the page ignores what it has (docs/protocol.md).
     const adaSaw = await eventually(() => {
-      const caughtUp = emptyRunState();
+      const caughtUp = emptyRunView();
       caughtUp.points.push(...view.points);
       caughtUp.lastSeq = view.lastSeq;
       applySnapshot(caughtUp, adaAgain.data, afterSeq);
@@ -156,7 +156,7 @@ test('hub A killed with SIGKILL mid-run and started again: the run has every ste
 });
 
 /** Applies every live message `browser` received for the run, as the dashboard does; none may be a gap. */
-function applyReceived(view: ReturnType<typeof emptyRunState>, browser: TestBrowser, runId: string): void {
+function applyReceived(view: ReturnType<typeof emptyRunView>, browser: TestBrowser, runId: string): void {
   for (const r of browser.received) {
     const msg = r.payload as { runId?: string; fromSeq?: number };
     if (msg.runId !== runId || msg.fromSeq === undefined) continue;

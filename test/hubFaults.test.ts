@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { connectBrowser, eventually, pointsSeen, SMALL, startHub, startTrainer } from './helpers/hub';
+import { TRAINER_NAMESPACE } from '../server/protocol';
 
 test('a killed trainer leaves its run interrupted with its data; another trainer resumes it', async (t) => {
   const hub = await startHub({ graceMs: 1500 });
@@ -84,7 +85,7 @@ test('a trainer whose connection drops mid-run reconnects within the grace perio
   assert.ok(watch.ok);
   await ada.waitFor('metrics:batch', (p) => p.runId === runId && p.points.length > 0, 60_000);
   // Cut the trainer's transport (as a network blip would); it keeps training and buffering.
-  const sockets = [...hub.hub.context.trainers.sockets.values()];
+  const sockets = [...hub.hub.io.of(TRAINER_NAMESPACE).sockets.values()];
   assert.equal(sockets.length, 1);
   sockets[0].conn.close();
   await eventually(() => /disconnected from the hub/.test(trainer.output()), 'trainer noticed the disconnect');

@@ -4,11 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createRateLimiter } from '../server/hub/annotations';
-import { canTransition, describeControl, isFinished, planControl } from '../server/hub/lifecycle';
-import { createLiveStreams } from '../server/hub/stream';
-import type { WireEvent } from '../server/hub/wire';
-import { RUN_STATUSES } from '../server/protocol';
+import { createLiveStreams } from '../server/hub/live/stream';
+import { createRateLimiter } from '../server/hub/runs/annotations';
+import { canTransition, describeControl, planControl } from '../server/hub/runs/lifecycle';
+import { isFinished, RUN_STATUSES, type WireEvent } from '../server/protocol';
 
 test('run lifecycle: allowed transitions and what each control command does', () => {
   assert.ok(canTransition('queued', 'running'));
@@ -91,7 +90,8 @@ test('live stream: events from two sources, in any order and twice, go out once 
   const streams = createLiveStreams((_room, _event, ...args) => {
     const m = args[0] as { fromSeq: number; toSeq: number };
     sent.push([m.fromSeq, m.toSeq]);
-  }, 1, (_runId, from, to) => holes.push([from, to]));
+  }, 1);
+  streams.onHole((_runId, from, to) => holes.push([from, to]));
   streams.open('r', 10);
   streams.publish('r', [point(11, 1), point(12, 2)]);
   streams.publish('r', [point(12, 2), point(15, 5), point(16, 6)]); // a relay with a stretch missing

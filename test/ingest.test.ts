@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, test, type TestContext } from 'node:test';
 import { openDatabase } from '../server/db/client';
-import { createIngest } from '../server/hub/ingest';
+import { createIngest } from '../server/hub/runs/ingest';
+import { createStorage } from '../server/hub/storage/storage';
 import { hyperparamsSchema } from '../server/trainer/config';
 import type { TrainerEvent } from '../server/trainer/events';
 import { postgresDatabases, tempSqlite } from './helpers/db';
@@ -31,7 +32,7 @@ async function check(t: TestContext, url: string | null): Promise<void> {
   const db = await openDatabase({ url });
   t.after(() => db.close());
   await db.prisma.run.create({ data: { id: 'r1', name: 'r1', hyperparams: hyperparamsSchema.parse({}), status: 'running', createdBy: 'test' } });
-  const ingest = createIngest({ db: db.prisma, provider: db.provider, flushMs: 10 });
+  const ingest = createIngest({ events: createStorage(db.prisma, db.provider).events, flushMs: 10 });
   assert.equal(await ingest.store('r1', events('r1'), { lastStep: 1 }), 5);
   assert.equal(await ingest.store('r1', events('r1'), {}), 5, 'the same batch again');
   assert.equal(await ingest.store('r1', events('r1').slice(0, 2), {}), 2);

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { applyAnnotation, applyMessage, applySnapshot, emptyRunState, etaSeconds } from '../app/lib/runState';
+import { applyAnnotation, applyMessage, applySnapshot, emptyRunView, etaSeconds } from '../app/lib/runState';
 import type { RunSnapshot, RunSummary, WireAnnotation, WirePoint } from '../server/protocol';
 
 const point = (seq: number, step = seq): WirePoint => ({ seq, step, epoch: 1, batch: step - 1, loss: 1 / step, accuracy: 50, learningRate: 0.01, samplesPerSec: 320, time: seq });
@@ -14,7 +14,7 @@ const snapshot = (points: WirePoint[], lastSeq: number): RunSnapshot => ({ run, 
 const batch = (fromSeq: number, toSeq: number, points: WirePoint[]) => ({ event: 'metrics:batch' as const, msg: { runId: 'r', fromSeq, toSeq, points } });
 
 test('snapshot then live frames chain; a gap asks for a re-watch; seen frames are ignored', () => {
-  const s = emptyRunState();
+  const s = emptyRunView();
   applySnapshot(s, snapshot([point(1), point(2)], 3), 0);
   assert.equal(s.lastSeq, 3);
   assert.equal(applyMessage(s, batch(4, 5, [point(4), point(5)])), 'ok');
@@ -29,7 +29,7 @@ test('snapshot then live frames chain; a gap asks for a re-watch; seen frames ar
 });
 
 test('a frame overlapping what is held adds only the new points; other stream messages advance the seq', () => {
-  const s = emptyRunState();
+  const s = emptyRunView();
   applySnapshot(s, snapshot([point(1), point(2), point(3)], 3), 0);
   assert.equal(applyMessage(s, batch(2, 5, [point(2), point(3), point(4), point(5)])), 'ok');
   assert.deepEqual(s.points.map((p) => p.seq), [1, 2, 3, 4, 5]);
@@ -44,7 +44,7 @@ test('a frame overlapping what is held adds only the new points; other stream me
 });
 
 test('annotations are added once, edited and deleted in place; ETA from recent throughput', () => {
-  const s = emptyRunState();
+  const s = emptyRunView();
   applySnapshot(s, snapshot([point(1, 1), point(2, 2)], 2), 0);
   const a = { id: 1, runId: 'r', step: 1, kind: 'note', text: 'x', authorId: 'p', authorName: 'Ada', createdAt: '', updatedAt: '', edits: 0 } satisfies WireAnnotation;
   applyAnnotation(s, { added: a });

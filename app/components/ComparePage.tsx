@@ -10,7 +10,7 @@ import { useCallback, useRef, useState } from 'react';
 import type { RunSummary } from '../../server/protocol';
 import { BatchChart, type BatchSeries } from '../charts/BatchChart';
 import { EpochChart } from '../charts/EpochChart';
-import type { RunState } from '../lib/runState';
+import type { RunView } from '../lib/runState';
 import { useRun } from '../lib/useRun';
 import { useRuns } from '../lib/useRuns';
 import { ChartControls } from './CurvesPanel';
@@ -21,7 +21,7 @@ export const PALETTE = ['#0969da', '#cf222e', '#1a7f37', '#8250df', '#bc4c00', '
 const HP_KEYS = ['epochs', 'batchSize', 'learningRate', 'momentum', 'optimizer', 'seed', 'trainLimit', 'testLimit'] as const;
 
 /** Watches one run and hands its state up; renders nothing. */
-function Source({ id, onChange }: { id: string; onChange: (id: string, state: RunState, version: number) => void }) {
+function Source({ id, onChange }: { id: string; onChange: (id: string, state: RunView, version: number) => void }) {
   const { state, version } = useRun(id);
   onChange(id, state, version);
   return null;
@@ -51,11 +51,11 @@ function Picker() {
 }
 
 export function ComparePage({ ids }: { ids: string[] }) {
-  const states = useRef(new Map<string, { state: RunState; version: number }>());
+  const states = useRef(new Map<string, { state: RunView; version: number }>());
   const [, setTick] = useState(0);
   const [smoothing, setSmoothing] = useState(0.6);
   const [xAxis, setXAxis] = useState<'step' | 'epoch' | 'time'>('step');
-  const onChange = useCallback((id: string, state: RunState, version: number) => {
+  const onChange = useCallback((id: string, state: RunView, version: number) => {
     const known = states.current.get(id);
     if (known?.version === version && known.state === state) return;
     states.current.set(id, { state, version });

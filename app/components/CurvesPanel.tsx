@@ -9,7 +9,7 @@ import type { WireAnnotation } from '../../server/protocol';
 import { BatchChart, type BatchSeries } from '../charts/BatchChart';
 import { exportPng, exportSvg } from '../lib/chartExport';
 import { useHub } from '../lib/HubProvider';
-import type { RunState } from '../lib/runState';
+import type { RunView } from '../lib/runState';
 
 export function ChartControls({ smoothing, setSmoothing, xAxis, setXAxis }: { smoothing: number; setSmoothing(v: number): void; xAxis: 'step' | 'epoch' | 'time'; setXAxis(v: 'step' | 'epoch' | 'time'): void }) {
   return (
@@ -41,7 +41,7 @@ export function ExportButtons({ target, name }: { target: () => HTMLElement | nu
   );
 }
 
-export function CurvesPanel({ state, version, colourOf }: { state: RunState; version: number; colourOf: (a: WireAnnotation) => string }) {
+export function CurvesPanel({ state, version, colourOf }: { state: RunView; version: number; colourOf: (a: WireAnnotation) => string }) {
   const { call, me } = useHub();
   const [smoothing, setSmoothing] = useState(0.6);
   const [xAxis, setXAxis] = useState<'step' | 'epoch' | 'time'>('step');

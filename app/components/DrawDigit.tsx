@@ -5,6 +5,7 @@
  * (`POST /api/runs/:id/predict`) and the model's probabilities are shown with the checkpoint used.
  */
 import { useCallback, useEffect, useRef, useState, type PointerEvent } from 'react';
+import type { HttpBodies } from '../../server/protocol';
 import { ApiError, apiPost } from '../lib/api';
 import { mnistify, rgbaToGrey } from '../lib/mnistify';
 import { DigitImage } from './DigitImage';
@@ -18,10 +19,7 @@ export interface DrawDigitProps {
   disabledReason?: string | null;
 }
 
-interface PredictAnswer {
-  checkpoint: { step: number; epoch: number; seq: number };
-  predictions: Array<{ predicted: number; probabilities: number[] }>;
-}
+type PredictAnswer = HttpBodies['POST /api/runs/:id/predict'];
 
 type Result =
   | { kind: 'idle' }

@@ -1,11 +1,11 @@
 /** Where the run is: epoch, batch, samples/s, ETA, what it is doing; backend and device. */
-import type { RunState } from '../lib/runState';
+import type { RunView } from '../lib/runState';
 import { etaSeconds } from '../lib/runState';
 import { fmtDuration, fmtInt } from './format';
 
 const PHASES = { train: 'training', 'eval-train': 'evaluating the training set', 'eval-test': 'evaluating the test set' } as const;
 
-export function ProgressPanel({ state }: { state: RunState }) {
+export function ProgressPanel({ state }: { state: RunView }) {
   const run = state.run;
   if (!run) return null;
   const last = state.points[state.points.length - 1];

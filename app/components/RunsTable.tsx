@@ -5,7 +5,7 @@
  */
 import Link from 'next/link';
 import { useEffect, useRef, useState } from 'react';
-import type { RunSummary, ServerToClientEvents } from '../../server/protocol';
+import type { HttpBodies, RunSummary, ServerToClientEvents } from '../../server/protocol';
 import { Sparkline } from '../charts/Sparkline';
 import { apiGet } from '../lib/api';
 import { useHub } from '../lib/HubProvider';
@@ -23,7 +23,7 @@ function useSparklines(runs: readonly RunSummary[]): Record<string, number[]> {
   useEffect(() => {
     if (!key) return;
     key.split(',').forEach((id) => asked.current.add(id));
-    apiGet<{ sparklines: Record<string, number[]> }>(`/api/runs/sparklines?ids=${key}&points=${SPARK_POINTS}`).then(
+    apiGet<HttpBodies['GET /api/runs/sparklines']>(`/api/runs/sparklines?ids=${key}&points=${SPARK_POINTS}`).then(
       (data) => setLines((l) => ({ ...data.sparklines, ...l })),
       () => key.split(',').forEach((id) => asked.current.delete(id)),
     );

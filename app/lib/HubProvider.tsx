@@ -6,9 +6,15 @@
  */
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { io, type Socket } from 'socket.io-client';
-import { PROTOCOL_VERSION, type BrowserAckData, type BrowserCommand, type BrowserPayload, type ClientToServerEvents, type Participant, type PresenceUser, type Result, type ServerToClientEvents } from '../../server/protocol';
+import { ERROR_CODES, PROTOCOL_VERSION, type BrowserAckData, type BrowserCommand, type BrowserPayload, type ErrorCode, type Participant, type PresenceUser, type Result, type ServerToClientEvents } from '../../server/protocol';
 
-export type HubSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+/**
+ * What the page sends. Each command's payload and answer are typed where it is sent, by
+ * {@link Hub.call} (the protocol's BrowserPayload and BrowserAckData); the socket only carries
+ * them, and the answer is checked to be the protocol's envelope before it is used.
+ */
+type Outgoing = Record<BrowserCommand, (payload: unknown, ack: (answer: unknown) => void) => void>;
+export type HubSocket = Socket<ServerToClientEvents, Outgoing>;
 
 const NAME_KEY = 'livetrain.name';
 const ID_KEY = 'livetrain.participant';
@@ -37,6 +43,26 @@ export function useHub(): Hub {
   return hub;
 }
 
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
+const isErrorCode = (value: unknown): value is ErrorCode => (ERROR_CODES as readonly unknown[]).includes(value);
+
+/**
+ * A success envelope. Its data's shape is the hub's side of the protocol, which this page is
+ * built with (the same module), so the envelope is what is checked here.
+ */
+function isSuccess<K extends BrowserCommand>(answer: unknown): answer is { ok: true; data: BrowserAckData[K] } {
+  return isRecord(answer) && answer.ok === true && 'data' in answer;
+}
+
+/** A command's answer, if it is the protocol's envelope; anything else becomes an INTERNAL failure. */
+function envelope<K extends BrowserCommand>(event: K, answer: unknown): Result<BrowserAckData[K]> {
+  if (isRecord(answer) && answer.ok === false && isErrorCode(answer.error) && typeof answer.message === 'string') {
+    return { ok: false, error: answer.error, message: answer.message, details: answer.details };
+  }
+  if (isSuccess<K>(answer)) return answer;
+  return { ok: false, error: 'INTERNAL', message: `the hub answered ${event} with something that is not the protocol's envelope` };
+}
+
 function participantId(): string {
   let id = localStorage.getItem(ID_KEY);
   if (!id || !/^[A-Za-z0-9_-]{8,64}$/.test(id)) {
@@ -59,8 +85,10 @@ export function HubProvider({ children }: { children: ReactNode }) {
   const hello = useCallback((s: HubSocket) => {
     const current = nameRef.current;
     if (!current) return;
-    s.timeout(10_000).emit('hello', { name: current, participantId: participantId() }, (err: Error | null, result: Result<BrowserAckData['hello']>) => {
+    const payload: BrowserPayload<'hello'> = { name: current, participantId: participantId() };
+    s.timeout(10_000).emit('hello', payload, (err: Error | null, answer: unknown) => {
       if (err) return setProblem('the hub did not answer; retrying…');
+      const result = envelope('hello', answer);
       if (!result.ok) return setProblem(result.message);
       setProblem(null);
       setMe(result.data.participant);
@@ -110,7 +138,8 @@ export function HubProvider({ children }: { children: ReactNode }) {
     async <K extends BrowserCommand>(event: K, payload: BrowserPayload<K>): Promise<Result<BrowserAckData[K]>> => {
       if (!socket) return { ok: false, error: 'UNAVAILABLE', message: 'not connected to the hub yet' };
       try {
-        return await (socket as unknown as Socket).timeout(15_000).emitWithAck(event, payload);
+        const name: BrowserCommand = event;
+        return envelope(event, await socket.timeout(15_000).emitWithAck(name, payload));
       } catch {
         return { ok: false, error: 'UNAVAILABLE', message: 'the hub did not answer in time; check the connection' };
       }

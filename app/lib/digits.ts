@@ -6,7 +6,7 @@
  */
 import { useEffect, useMemo, useState, useSyncExternalStore } from 'react';
 import { z } from 'zod';
-import type { DigitPrediction } from '../../server/protocol';
+import { digitsBodySchema, misclassifiedBodySchema, type DigitPrediction } from '../../server/protocol';
 import { apiGet } from './api';
 import { DIGIT_PIXELS } from './mnistify';
 
@@ -19,15 +19,6 @@ export interface Digit {
 /** The hub caps `GET /api/digits` at this many indices per request. */
 const BATCH = 1000;
 
-const classSchema = z.number().int().min(0).max(9);
-const digitsSchema = z.object({
-  digits: z.array(z.object({ index: z.number().int().min(0), label: classSchema, pixels: z.string() })),
-});
-const misclassifiedSchema = z.object({
-  items: z.array(
-    z.object({ index: z.number().int().min(0), label: classSchema, predicted: classSchema, probabilities: z.array(z.number()).length(10) }),
-  ),
-});
 
 /** Parses an API answer, turning a shape mismatch into a readable error. */
 function parse<T>(schema: z.ZodType<T>, data: unknown, what: string): T {
@@ -63,7 +54,7 @@ function changed(): void {
 }
 
 async function fetchBatch(indices: number[]): Promise<void> {
-  const data = parse(digitsSchema, await apiGet<unknown>(`/api/digits?split=test&indices=${indices.join(',')}`), 'digits');
+  const data = parse(digitsBodySchema, await apiGet<unknown>(`/api/digits?split=test&indices=${indices.join(',')}`), 'digits');
   for (const d of data.digits) cache.set(d.index, { label: d.label, pixels: decodePixels(d.pixels) });
   changed();
 }
@@ -153,7 +144,7 @@ const EMPTY_RETRY_MS = 1000;
 async function fetchList(runId: string, epoch: number): Promise<MisclassifiedList> {
   const path = `/api/runs/${encodeURIComponent(runId)}/misclassified?epoch=${epoch}`;
   for (let attempt = 0; ; attempt++) {
-    const data = parse(misclassifiedSchema, await apiGet<unknown>(path), 'a misclassified list');
+    const data = parse(misclassifiedBodySchema, await apiGet<unknown>(path), 'a misclassified list');
     if (data.items.length > 0 || attempt >= EMPTY_RETRIES) return { epoch, items: data.items };
     await new Promise((resolve) => setTimeout(resolve, EMPTY_RETRY_MS));
   }

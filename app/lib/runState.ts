@@ -1,17 +1,12 @@
 /**
- * A run as a watcher holds it: the snapshot from `run:watch`, then live messages applied in
- * seq order. Pure (no sockets, no React) so the catch-up rules are unit-tested: a message that
- * starts after a gap asks for a re-watch with `afterSeq`, one already seen is ignored.
+ * A run as a watcher holds it (a {@link RunView}): the snapshot from `run:watch`, then live
+ * messages applied in seq order. Pure (no sockets, no React) so the catch-up rules are
+ * unit-tested: a message that starts after a gap asks for a re-watch with `afterSeq`, one
+ * already seen is ignored.
  */
-import type { PresenceUser, RunSnapshot, RunSummary, ServerToClientEvents, WireAnnotation, WireEpoch, WirePanel, WirePoint } from '../../server/protocol';
+import { assertNever, type PresenceUser, type RunSnapshot, type RunSummary, type StreamMessage, type WireAnnotation, type WireEpoch, type WirePanel, type WirePoint } from '../../server/protocol';
 
-type Msg<E extends keyof ServerToClientEvents> = Parameters<ServerToClientEvents[E]>[0];
-export type StreamMessage =
-  | { event: 'metrics:batch'; msg: Msg<'metrics:batch'> }
-  | { event: 'metrics:epoch'; msg: Msg<'metrics:epoch'> }
-  | { event: 'run:predictions'; msg: Msg<'run:predictions'> }
-  | { event: 'run:misclassified'; msg: Msg<'run:misclassified'> }
-  | { event: 'run:progress'; msg: Msg<'run:progress'> };
+export type { StreamMessage };
 
 export interface Progress {
   phase: 'train' | 'eval-train' | 'eval-test';
@@ -20,7 +15,7 @@ export interface Progress {
   total: number;
 }
 
-export interface RunState {
+export interface RunView {
   run: RunSummary | null;
   /** Batch points in seq order; appended in place (watch `version`). */
   points: WirePoint[];
@@ -37,7 +32,7 @@ export interface RunState {
   version: number;
 }
 
-export function emptyRunState(): RunState {
+export function emptyRunView(): RunView {
   return { run: null, points: [], epochs: [], annotations: [], presence: [], predictions: null, progress: null, misclassifiedTotals: new Map(), lastSeq: 0, version: 0 };
 }
 
@@ -45,7 +40,7 @@ export function emptyRunState(): RunState {
  * Applies a `run:watch` answer. `afterSeq` is what was asked: with 0 the state is replaced,
  * otherwise the snapshot's points continue the ones held.
  */
-export function applySnapshot(state: RunState, snap: RunSnapshot, afterSeq: number): void {
+export function applySnapshot(state: RunView, snap: RunSnapshot, afterSeq: number): void {
   if (afterSeq === 0) state.points.length = 0;
   else if (state.points.length && state.points[state.points.length - 1].seq > afterSeq) {
     // Keep only what precedes the catch-up (it came from this same hub history).
@@ -64,7 +59,7 @@ export function applySnapshot(state: RunState, snap: RunSnapshot, afterSeq: numb
 }
 
 /** Applies a live message: 'ok', 'seen' (nothing new), or 'gap' (re-watch with afterSeq = lastSeq). */
-export function applyMessage(state: RunState, m: StreamMessage): 'ok' | 'seen' | 'gap' {
+export function applyMessage(state: RunView, m: StreamMessage): 'ok' | 'seen' | 'gap' {
   const { fromSeq, toSeq } = m.msg;
   if (toSeq <= state.lastSeq) return 'seen';
   if (fromSeq > state.lastSeq + 1) return 'gap';
@@ -84,6 +79,8 @@ export function applyMessage(state: RunState, m: StreamMessage): 'ok' | 'seen' |
     case 'run:progress':
       state.progress = { phase: m.msg.phase, epoch: m.msg.epoch, done: m.msg.done, total: m.msg.total };
       break;
+    default:
+      assertNever(m);
   }
   state.lastSeq = toSeq;
   state.version++;
@@ -91,7 +88,7 @@ export function applyMessage(state: RunState, m: StreamMessage): 'ok' | 'seen' |
 }
 
 /** Applies an annotation change from the room. */
-export function applyAnnotation(state: RunState, change: { added?: WireAnnotation; edited?: WireAnnotation; deleted?: number }): void {
+export function applyAnnotation(state: RunView, change: { added?: WireAnnotation; edited?: WireAnnotation; deleted?: number }): void {
   if (change.added && !state.annotations.some((a) => a.id === change.added!.id)) state.annotations = [...state.annotations, change.added];
   if (change.edited) state.annotations = state.annotations.map((a) => (a.id === change.edited!.id ? change.edited! : a));
   if (change.deleted !== undefined) state.annotations = state.annotations.filter((a) => a.id !== change.deleted);
@@ -102,7 +99,7 @@ export function applyAnnotation(state: RunState, change: { added?: WireAnnotatio
  * Estimated seconds left: steps to go at the recent throughput, plus the evaluation time per
  * remaining epoch end measured so far. Null until there is something to go on.
  */
-export function etaSeconds(state: RunState): number | null {
+export function etaSeconds(state: RunView): number | null {
   const run = state.run;
   const last = state.points[state.points.length - 1];
   if (!run || !last || !run.totalSteps || !run.batchesPerEpoch) return null;

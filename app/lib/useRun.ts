@@ -5,12 +5,12 @@
  * most once per animation frame however fast points arrive.
  */
 import { useEffect, useRef, useState } from 'react';
-import type { ServerToClientEvents } from '../../server/protocol';
+import { STREAM_EVENTS, type ServerToClientEvents, type StreamEvent, type StreamMessage as Message } from '../../server/protocol';
 import { useHub } from './HubProvider';
-import { applyAnnotation, applyMessage, applySnapshot, emptyRunState, type RunState, type StreamMessage } from './runState';
+import { applyAnnotation, applyMessage, applySnapshot, emptyRunView, type RunView, type StreamMessage } from './runState';
 
 export interface WatchedRun {
-  state: RunState;
+  state: RunView;
   /** Changes whenever `state` changed. */
   version: number;
   error: string | null;
@@ -18,18 +18,16 @@ export interface WatchedRun {
   loaded: boolean;
 }
 
-const STREAM_EVENTS = ['metrics:batch', 'metrics:epoch', 'run:predictions', 'run:misclassified', 'run:progress'] as const;
-
 export function useRun(runId: string | null): WatchedRun {
   const { socket, session, call } = useHub();
-  const stateRef = useRef<RunState>(emptyRunState());
+  const stateRef = useRef<RunView>(emptyRunView());
   const [version, setVersion] = useState(0);
   const [error, setError] = useState<string | null>(null);
   const [loaded, setLoaded] = useState(false);
   const frame = useRef<number | null>(null);
 
   useEffect(() => {
-    stateRef.current = emptyRunState();
+    stateRef.current = emptyRunView();
     setLoaded(false);
     setVersion((v) => v + 1);
   }, [runId]);
@@ -65,13 +63,20 @@ export function useRun(runId: string | null): WatchedRun {
       setLoaded(true);
       bump();
     };
-    const onStream = (event: StreamMessage['event']) => (msg: StreamMessage['msg']) => {
-      if (msg.runId !== runId) return;
-      if (watching) return void early.push({ event, msg } as StreamMessage);
-      if (applyMessage(state, { event, msg } as StreamMessage) === 'gap') void watch();
+    const onStream = (m: Message) => {
+      if (m.msg.runId !== runId) return;
+      if (watching) return void early.push(m);
+      if (applyMessage(state, m) === 'gap') void watch();
       else bump();
     };
-    const handlers = STREAM_EVENTS.map((e) => [e, onStream(e)] as const);
+    // One listener per stream event, each tagging its messages with their event.
+    const streamListeners: { [E in StreamEvent]: ServerToClientEvents[E] } = {
+      'metrics:batch': (msg) => onStream({ event: 'metrics:batch', msg }),
+      'metrics:epoch': (msg) => onStream({ event: 'metrics:epoch', msg }),
+      'run:predictions': (msg) => onStream({ event: 'run:predictions', msg }),
+      'run:misclassified': (msg) => onStream({ event: 'run:misclassified', msg }),
+      'run:progress': (msg) => onStream({ event: 'run:progress', msg }),
+    };
     const onStatus: ServerToClientEvents['run:status'] = (msg) => {
       if (msg.runId !== runId) return;
       state.run = msg.run;
@@ -93,20 +98,22 @@ export function useRun(runId: string | null): WatchedRun {
       state.version++;
       bump();
     };
-    const all = [
-      ...handlers,
-      ['run:status', onStatus],
-      ['annotation:added', onAdded],
-      ['annotation:edited', onEdited],
-      ['annotation:deleted', onDeleted],
-      ['presence', onPresence],
-      ['runs:changed', onRuns],
-    ] as const;
-    for (const [e, h] of all) socket.on(e, h as never);
+    const subscribe = (on: boolean) => {
+      if (on) {
+        for (const event of STREAM_EVENTS) socket.on(event, streamListeners[event]);
+        socket.on('run:status', onStatus).on('annotation:added', onAdded).on('annotation:edited', onEdited).on('annotation:deleted', onDeleted);
+        socket.on('presence', onPresence).on('runs:changed', onRuns);
+      } else {
+        for (const event of STREAM_EVENTS) socket.off(event, streamListeners[event]);
+        socket.off('run:status', onStatus).off('annotation:added', onAdded).off('annotation:edited', onEdited).off('annotation:deleted', onDeleted);
+        socket.off('presence', onPresence).off('runs:changed', onRuns);
+      }
+    };
+    subscribe(true);
     void watch();
     return () => {
       cancelled = true;
-      for (const [e, h] of all) socket.off(e, h as never);
+      subscribe(false);
       if (frame.current !== null) cancelAnimationFrame(frame.current);
       frame.current = null;
       if (socket.connected) void call('run:unwatch', { runId });

@@ -4,7 +4,7 @@
  * loss sparkline per run (from /api/runs/sparklines, then the latest losses as they come).
  */
 import { useEffect, useState } from 'react';
-import type { RunSummary, ServerToClientEvents } from '../../server/protocol';
+import type { HttpBodies, RunSummary, ServerToClientEvents } from '../../server/protocol';
 import { apiGet } from './api';
 import { useHub } from './HubProvider';
 
@@ -16,7 +16,7 @@ export function useRuns(): { runs: RunSummary[]; error: string | null; loading: 
 
   useEffect(() => {
     const controller = new AbortController();
-    apiGet<{ runs: RunSummary[] }>('/api/runs', controller.signal).then(
+    apiGet<HttpBodies['GET /api/runs']>('/api/runs', controller.signal).then(
       (data) => {
         setRuns(data.runs);
         setError(null);

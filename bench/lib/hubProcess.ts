@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { openDatabase } from '../../server/db/client';
 import { createHub, type Hub } from '../../server/hub/hub';
+import { TRAINER_NAMESPACE } from '../../server/protocol';
 import { Histogram } from './histogram';
 import { hubCommandSchema, toParent } from './messages';
 
@@ -50,9 +51,9 @@ const trainerEventsProbe = z.object({
 
 /** Records upstream latency for every batch point arriving on the trainer namespace. */
 function probeTrainers(hub: Hub, upstream: Histogram, perMessage: Histogram, counted: { messages: number }): void {
-  hub.context.trainers.on('connection', (socket) => {
+  hub.io.of(TRAINER_NAMESPACE).on('connection', (socket) => {
     // onAny sees incoming events before the hub's own handler runs: arrival time.
-    (socket as unknown as { onAny(fn: (event: string, msg: unknown) => void): void }).onAny((event, msg) => {
+    socket.onAny((event: string, msg: unknown) => {
       if (event !== 'trainer:events') return;
       const at = Date.now();
       const parsed = trainerEventsProbe.safeParse(msg);

@@ -12,11 +12,32 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import type { SqlDriverAdapterFactory } from '@prisma/client/runtime/client';
 import { z } from 'zod';
 import { PrismaClient as PostgresPrismaClient } from './generated/postgres/client';
-import { PrismaClient as SqlitePrismaClient } from './generated/sqlite/client';
+import { PrismaClient as SqlitePrismaClient, type Prisma } from './generated/sqlite/client';
 import { applyMigrations, type MigrationReport, type MigrationTarget, type Provider } from './migrate';
 
-/** The Prisma client callers use, whichever provider is behind it (the SQLite client's type). */
-export type Db = SqlitePrismaClient;
+/** The models of Livetrain's schema, by their client property. */
+type ModelKey = 'run' | 'batchMetric' | 'epochMetric' | 'confusionMatrix' | 'misclassified' | 'predictionPanel' | 'checkpoint' | 'annotation' | 'annotationEdit' | 'participant' | 'trainer';
+/**
+ * The model methods Livetrain uses. Both generated clients have them with the same types
+ * (`aggregate` and `groupBy` are left out: their generic result types differ per provider).
+ */
+type ModelMethod = 'findUnique' | 'findUniqueOrThrow' | 'findFirst' | 'findFirstOrThrow' | 'findMany' | 'count' | 'create' | 'createMany' | 'update' | 'updateMany' | 'upsert' | 'delete' | 'deleteMany';
+
+/** A database client or an interactive transaction's client. */
+export type DbClient = { [K in ModelKey]: Pick<SqlitePrismaClient[K], ModelMethod> } & Pick<SqlitePrismaClient, '$queryRaw' | '$executeRawUnsafe' | '$queryRawUnsafe'>;
+/** One statement of a batch transaction. */
+export type DbStatement = Prisma.PrismaPromise<unknown>;
+
+/**
+ * What Livetrain needs of a Prisma client, whichever provider is behind it. Both generated
+ * clients are assigned to it without a cast, so the compiler checks that each one has every
+ * method used with the same types; server/db/rows.ts checks that their rows are identical.
+ */
+export interface Db extends DbClient {
+  $transaction<R>(fn: (tx: DbClient) => Promise<R>, options?: { timeout?: number; maxWait?: number }): Promise<R>;
+  $transaction<const S extends DbStatement[]>(statements: [...S]): Promise<{ [I in keyof S]: Awaited<S[I]> }>;
+  $disconnect(): Promise<void>;
+}
 
 /** Used when no URL is given: relative to the working directory, created on first use. */
 export const DEFAULT_DATABASE_URL = 'file:.livetrain/livetrain.db';
@@ -128,11 +149,10 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Live
     ? await applyMigrations({ target, migrationsDir: options.migrationsDir })
     : null;
 
-  const prisma =
+  const prisma: Db =
     target.provider === 'sqlite'
       ? new SqlitePrismaClient({ adapter: withPragmas(new PrismaBetterSqlite3({ url: resolved.url, timeout: SQLITE_BUSY_TIMEOUT_MS })) })
-      : // Same models and queries; only provider-specific extras (e.g. `mode: 'insensitive'`) differ.
-        (new PostgresPrismaClient({ adapter: new PrismaPg({ connectionString: target.connectionString }) }) as unknown as Db);
+      : new PostgresPrismaClient({ adapter: new PrismaPg({ connectionString: target.connectionString }) });
 
   return {
     prisma,

@@ -2,25 +2,49 @@
  * The hub: Socket.IO for browsers (default namespace) and trainers (`/trainer`), the JSON API
  * and the login page, over one HTTP server. createHub attaches to a server the caller owns
  * (which also serves the dashboard) and starts nothing else: no port, no process.
+ *
+ * What a hub holds is what this function builds, lowest layer first (see README "Layout"):
+ * storage → live streams and snapshots → the cluster (other hubs) → the run registry and the
+ * run logic → the peers (browsers, trainers, HTTP).
  */
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import { Server } from 'socket.io';
 import type { Db } from '../db/client';
 import { TRAINER_NAMESPACE } from '../protocol';
-import { createRateLimiter } from './annotations';
-import { handleLogin, presentedToken, tokenMatches } from './auth';
-import { attachBrowsers } from './browser';
-import type { BrowserServer, HubContext, HubOptions, TrainerNamespace } from './context';
-import { createApi } from './http';
-import { createDigitService } from './digits';
-import { createIngest } from './ingest';
-import { createParticipantWriter } from './participants';
-import { cancelPresence } from './presence';
-import { afterCommit } from './runs';
-import { createLiveStreams } from './stream';
-import { applyRemoteChange, redisCluster, soloCluster } from './cluster';
-import { createHoleFiller } from './replay';
-import { attachTrainers } from './trainers';
+import { soloCluster, type Cluster } from './cluster/cluster';
+import { redisCluster } from './cluster/redis';
+import { createHoleFiller } from './live/holes';
+import { createSnapshots } from './live/snapshot';
+import { createLiveStreams, type LiveStreams } from './live/stream';
+import { handleLogin, presentedToken, tokenMatches } from './peers/auth';
+import { attachBrowsers } from './peers/browser';
+import { createDigitService } from './peers/digits';
+import { createApi } from './peers/http';
+import { createParticipantWriter } from './peers/participants';
+import { createPresence } from './peers/presence';
+import { attachTrainers } from './peers/trainers';
+import { createAnnotations } from './runs/annotations';
+import { createRunCommands } from './runs/commands';
+import { createIngest, type Ingest } from './runs/ingest';
+import { createEventReceiver } from './runs/receive';
+import { createRunRegistry, type RunRegistry } from './runs/registry';
+import { remoteChanges } from './runs/remote';
+import { createScheduler } from './runs/scheduler';
+import { createTrainerDirectory } from './runs/trainerDirectory';
+import { createRunUpdates } from './runs/updates';
+import type { HubServer } from './sockets';
+import { createStorage, type Storage } from './storage/storage';
+
+export interface HubOptions {
+  /** Grace period for a disconnected trainer to come back before its runs are interrupted. */
+  graceMs: number;
+  /** Token browsers and HTTP clients must present; null = none (loopback only). */
+  browserToken: string | null;
+  /** Token trainer daemons must present; null = none. */
+  trainerToken: string | null;
+  /** Annotation adds/edits allowed per participant per minute (socket and HTTP together). */
+  annotationsPerMinute: number;
+}
 
 export interface HubDeps extends Partial<HubOptions> {
   db: Db;
@@ -44,8 +68,9 @@ export interface HubDeps extends Partial<HubOptions> {
 export interface Hub {
   /** Serves /api/*, /login and the token gate for pages; false when the request is the caller's. */
   handleRequest(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
-  readonly io: BrowserServer;
-  readonly context: HubContext;
+  readonly io: HubServer;
+  /** The hub's parts that tests and benchmarks look into. */
+  readonly parts: { storage: Storage; registry: RunRegistry; ingest: Ingest; cluster: Cluster; streams: LiveStreams };
   /** Writes what is queued (metrics, participants) now. */
   flush(): Promise<void>;
   /** Disconnects everyone, stores what is queued; the HTTP server is closed too. */
@@ -60,33 +85,53 @@ export async function createHub(httpServer: HttpServer, deps: HubDeps): Promise<
     trainerToken: deps.trainerToken ?? null,
     annotationsPerMinute: deps.annotationsPerMinute ?? 30,
   };
-  const io: BrowserServer = new Server(httpServer, {
+  const io: HubServer = new Server(httpServer, {
     maxHttpBufferSize: deps.maxMessageBytes ?? 16 * 1024 * 1024,
     // Leave other upgrade requests (Next's dev HMR) to the server's other listeners.
     destroyUpgrade: false,
     serveClient: false,
   });
-  const trainers = io.of(TRAINER_NAMESPACE) as unknown as TrainerNamespace;
-  let ctx!: HubContext;
-  const holes = createHoleFiller(() => ctx);
-  // Frames go to this hub's own sockets: every hub sends its watchers their frames itself (cluster.ts).
-  const streams = createLiveStreams((room, event, ...args) => io.local.to(room).emit(event, ...args), deps.frameMs ?? 50, holes.noticed);
-  const ingest = createIngest({ db: deps.db, provider: deps.provider, flushMs: deps.flushMs, maxRows: deps.maxRows, log, onCommitted: (stored) => afterCommit(ctx, stored) });
-  ctx = { db: deps.db, provider: deps.provider, io, trainers, streams, cluster: soloCluster(), ingest, options, runs: new Map(), log, schedule: () => trainerSide.schedule() };
-  if (deps.redisUrl) {
-    ctx.cluster = await redisCluster(ctx, { url: deps.redisUrl, prefix: deps.redisPrefix, onRemoteChange: (change) => applyRemoteChange(ctx, change) });
-    log(`sharing rooms and live streams with other hubs through Redis (hub ${ctx.cluster.hubId})`);
-  }
-  const trainerSide = attachTrainers(ctx);
-  const participants = createParticipantWriter(ctx);
-  attachBrowsers(ctx, participants);
-  const digits = createDigitService(ctx, { dataDir: deps.dataDir });
-  const api = createApi(ctx, createRateLimiter(options.annotationsPerMinute, 60_000), deps.provider, digits);
-  await trainerSide.recover();
+  const trainerNsp = io.of(TRAINER_NAMESPACE);
+  const shared = Boolean(deps.redisUrl);
+
+  // Storage, and each run's live stream to this hub's own sockets (every hub sends its
+  // watchers their frames itself, cluster/redis.ts).
+  const storage = createStorage(deps.db, deps.provider);
+  const streams = createLiveStreams((room, event, ...args) => io.local.to(room).emit(event, ...args), deps.frameMs ?? 50);
+  const holes = createHoleFiller({ storage, streams, log });
+  const snapshots = createSnapshots({ storage, streams });
+
+  // The runs this hub holds, and the other hubs.
+  const registry = createRunRegistry({ storage, streams, log });
+  const trainers = createTrainerDirectory(trainerNsp, shared);
+  const onRemoteChange = remoteChanges({ registry, snapshots, streams, trainers, io });
+  const cluster: Cluster = deps.redisUrl
+    ? await redisCluster({ url: deps.redisUrl, prefix: deps.redisPrefix, io, streams, storedState: (runId) => storage.runs.state(runId), holds: registry.has, invalidate: snapshots.invalidate, onRemoteChange, log })
+    : soloCluster();
+  if (shared) log(`sharing rooms and live streams with other hubs through Redis (hub ${cluster.hubId})`);
+  // Other hubs close their copies of a released run's stream too.
+  registry.onReleased((runId, acceptedSeq) => cluster.ended(runId, acceptedSeq));
+
+  // What happens to runs: storing their events, their status, the queue, commands and notes.
+  const ingest = createIngest({ events: storage.events, flushMs: deps.flushMs, maxRows: deps.maxRows, log });
+  const updates = createRunUpdates({ storage, registry, ingest, streams, snapshots, cluster, io, log });
+  const receiver = createEventReceiver({ registry, streams, cluster, ingest });
+  const scheduler = createScheduler({ storage, registry, trainers, cluster, updates, log });
+  const annotations = createAnnotations({ storage, updates, io, perMinute: options.annotationsPerMinute });
+  const commands = createRunCommands({ storage, registry, updates, annotations, trainers, scheduler, cluster, io });
+
+  // The peers.
+  const participants = createParticipantWriter({ peers: storage.peers, log });
+  const presence = createPresence({ io, shared, log });
+  const trainerPeers = attachTrainers({ nsp: trainerNsp, trainerToken: options.trainerToken, graceMs: options.graceMs, shared, storage, registry, receiver, ingest, updates, scheduler, trainers, log });
+  attachBrowsers({ io, browserToken: options.browserToken, participants, presence, snapshots, cluster, commands, annotations, log });
+  const digits = createDigitService(storage, { dataDir: deps.dataDir });
+  const api = createApi({ io, browserToken: options.browserToken, storage, snapshots, commands, updates, annotations, trainers, cluster, ingest, digits, log });
+  await trainerPeers.recover();
 
   return {
     io,
-    context: ctx,
+    parts: { storage, registry, ingest, cluster, streams },
     async handleRequest(req, res) {
       if (await api(req, res)) return true;
       if (await handleLogin(req, res, options.browserToken)) return true;
@@ -105,14 +150,15 @@ export async function createHub(httpServer: HttpServer, deps: HubDeps): Promise<
       await participants.flush();
     },
     async close() {
-      trainerSide.close();
+      trainerPeers.close();
+      scheduler.close();
       holes.close();
       await new Promise<void>((resolve) => io.close(() => resolve()));
       await ingest.close();
       await participants.close();
       // After the disconnects and the last commits, which announce.
-      cancelPresence(ctx);
-      await ctx.cluster.close();
+      presence.close();
+      await cluster.close();
       streams.closeAll();
       digits.dispose();
     },

@@ -7,7 +7,7 @@ import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { hyperparamsSchema } from './config';
+import { hyperparamsSchema, runIdSchema } from './config';
 
 const MAGIC = 'LVTCKPT1';
 
@@ -20,7 +20,7 @@ const tensorEntrySchema = z.object({
 
 export const checkpointHeaderSchema = z.object({
   version: z.literal(1),
-  runId: z.string().min(1),
+  runId: runIdSchema,
   /** Next batch to train: epoch (1-based) and batch index within it. */
   position: z.object({ epoch: z.number().int().min(1), batch: z.number().int().min(0) }),
   /** Optimizer updates done so far. */

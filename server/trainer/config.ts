@@ -10,6 +10,12 @@ export type BackendName = (typeof BACKENDS)[number];
 export const backendChoiceSchema = z.enum(['auto', ...BACKENDS]);
 export type BackendChoice = z.infer<typeof backendChoiceSchema>;
 
+/**
+ * A run id, wherever one arrives (jobs, events, browser commands, checkpoint files): it names
+ * files and URL paths, so it is kept to letters, digits, `_`, `.` and `-`.
+ */
+export const runIdSchema = z.string().min(1).max(128).regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only');
+
 export const OPTIMIZERS = ['sgd', 'adam'] as const;
 export type OptimizerName = (typeof OPTIMIZERS)[number];
 

@@ -5,7 +5,8 @@
  * on stdio; the hub connects it over Socket.IO.
  */
 import { z } from 'zod';
-import { describeZodError, hyperparamsSchema, reportingSchema } from './config';
+import type { DaemonErrorCode } from '../protocol';
+import { describeZodError, hyperparamsSchema, reportingSchema, runIdSchema } from './config';
 import { latestCheckpoint, loadCheckpoint } from './checkpoint';
 import { ControlError, validateLearningRate } from './control';
 import type { MnistData } from './data/mnist';
@@ -14,7 +15,7 @@ import { createTrainer, runCheckpointDir, type RunResult, type Trainer } from '.
 
 export const jobSchema = z
   .object({
-    runId: z.string().min(1).max(128).regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only'),
+    runId: runIdSchema,
     hyperparams: hyperparamsSchema,
     reporting: reportingSchema.partial().optional(),
     /** Continue from this run's latest checkpoint. */
@@ -27,10 +28,10 @@ export type Job = z.infer<typeof jobSchema>;
 export type JobInput = z.input<typeof jobSchema>;
 
 export const controlSchema = z.discriminatedUnion('action', [
-  z.object({ runId: z.string().min(1), action: z.literal('pause') }),
-  z.object({ runId: z.string().min(1), action: z.literal('resume') }),
-  z.object({ runId: z.string().min(1), action: z.literal('stop') }),
-  z.object({ runId: z.string().min(1), action: z.literal('set-lr'), learningRate: z.number() }),
+  z.object({ runId: runIdSchema, action: z.literal('pause') }),
+  z.object({ runId: runIdSchema, action: z.literal('resume') }),
+  z.object({ runId: runIdSchema, action: z.literal('stop') }),
+  z.object({ runId: runIdSchema, action: z.literal('set-lr'), learningRate: z.number() }),
 ]);
 export type ControlCommand = z.infer<typeof controlSchema>;
 
@@ -41,7 +42,7 @@ export type DaemonMessage =
   | { kind: 'job:accepted'; runId: string; queued: number }
   | { kind: 'job:done'; runId: string; status: RunResult['status']; testAccuracy: number | null; samplesPerSec: number; checkpoint: string | null }
   | { kind: 'job:failed'; runId: string; message: string }
-  | { kind: 'rejected'; runId?: string; error: 'INVALID' | 'UNKNOWN_RUN' | 'DUPLICATE_RUN' | 'BAD_CONTROL'; message: string };
+  | { kind: 'rejected'; runId?: string; error: DaemonErrorCode; message: string };
 
 export interface DaemonOutput {
   send(message: DaemonMessage): void | Promise<void>;

@@ -1,77 +1,97 @@
 /**
- * zod schemas for {@link TrainerEvent}s, so that whoever receives events from a trainer over
- * a wire (the hub) validates them instead of trusting them. Kept next to events.ts; a test
- * checks real trainer output against it.
+ * The trainer's event kinds, declared once: each kind's zod schema, from which events.ts
+ * derives the TypeScript types. Whoever receives events over a wire (the hub) validates them
+ * with these instead of trusting them; a test checks real trainer output against them.
+ * Adding a kind is one entry in {@link trainerEventSchema}: the compiler then points at every
+ * switch over `type` (trainer, hub, storage) that must handle it.
  */
 import { z } from 'zod';
-import { BACKENDS, hyperparamsSchema } from './config';
-import type { TrainerEvent } from './events';
+import { BACKENDS, hyperparamsSchema, runIdSchema } from './config';
 
 const finite = z.number().finite();
 const count = z.number().int().min(0);
+const epochNumber = z.number().int().min(1);
+const percent = z.number().min(0).max(100);
 const probabilities = z.array(z.number().min(0).max(1)).length(10);
 const digit = z.number().int().min(0).max(9);
 
-export const digitPredictionSchema = z.object({ index: count, label: digit, predicted: digit, probabilities });
+export const RUN_STATUSES_REPORTED = ['running', 'paused', 'completed', 'stopped', 'failed'] as const;
+export const TRAINING_PHASES = ['train', 'eval-train', 'eval-test'] as const;
+export const CONTROL_ACTIONS = ['pause', 'resume', 'stop', 'set-lr'] as const;
+
+export const backendInfoSchema = z.object({
+  name: z.enum(BACKENDS),
+  /** What actually computes, e.g. "WebAssembly SIMD, 1 thread" or the GPU adapter's name. */
+  device: z.string().max(256),
+  /** Host the trainer runs on. */
+  host: z.string().max(256),
+});
+
+export const digitPredictionSchema = z.object({
+  /** Index into the test set; pixels are retrievable by index. */
+  index: count,
+  label: digit,
+  predicted: digit,
+  /** The 10 class probabilities, summing to 1. */
+  probabilities,
+});
+
+/** confusion[true][predicted] counts over the test set. */
+export const confusionSchema = z.array(z.array(count).length(10)).length(10);
 
 export const batchPointSchema = z.object({
+  /** Global step, 1-based: number of optimizer updates so far. */
   step: count,
-  epoch: z.number().int().min(1),
+  epoch: epochNumber,
+  /** Batch index within the epoch, 0-based. */
   batch: count,
   loss: finite,
-  accuracy: z.number().min(0).max(100),
+  /** Percentage of the batch classified correctly, 0–100. */
+  accuracy: percent,
   learningRate: z.number().positive(),
+  /** Training throughput over the last batch(es), samples per second. */
   samplesPerSec: z.number().min(0),
+  /** Wall-clock time, ms since the epoch (Date.now()). */
   time: finite,
 });
 
 export const epochSummarySchema = z.object({
-  epoch: z.number().int().min(1),
+  epoch: epochNumber,
   step: count,
   trainLoss: finite.nullable(),
-  trainAccuracy: z.number().min(0).max(100).nullable(),
+  trainAccuracy: percent.nullable(),
   testLoss: finite,
-  testAccuracy: z.number().min(0).max(100),
-  confusion: z.array(z.array(count).length(10)).length(10),
+  testAccuracy: percent,
+  confusion: confusionSchema,
+  /** Training samples/s over this epoch (training time only, evaluation excluded). */
   samplesPerSec: z.number().min(0),
   trainMs: z.number().min(0),
   evalMs: z.number().min(0),
 });
 
-const base = { runId: z.string().min(1).max(128), seq: z.number().int().min(1) };
+const base = { runId: runIdSchema, seq: z.number().int().min(1) };
 
 export const trainerEventSchema = z.discriminatedUnion('type', [
   z.object({
     ...base,
     type: z.literal('run:started'),
     hyperparams: hyperparamsSchema,
-    backend: z.object({ name: z.enum(BACKENDS), device: z.string().max(256), host: z.string().max(256) }),
+    backend: backendInfoSchema,
     trainSize: count,
     testSize: count,
     batchesPerEpoch: count,
     totalSteps: count,
+    /** Step the run starts from (>0 when resumed from a checkpoint). */
     startStep: count,
     parameterCount: count,
     time: finite,
   }),
   z.object({ ...base, type: z.literal('metrics:batch'), point: batchPointSchema }),
-  z.object({ ...base, type: z.literal('predictions'), step: count, epoch: z.number().int().min(1), items: z.array(digitPredictionSchema).max(64) }),
-  z.object({ ...base, type: z.literal('phase'), phase: z.enum(['train', 'eval-train', 'eval-test']), epoch: z.number().int().min(1), done: count, total: count }),
+  z.object({ ...base, type: z.literal('predictions'), step: count, epoch: epochNumber, items: z.array(digitPredictionSchema).max(64) }),
+  z.object({ ...base, type: z.literal('phase'), phase: z.enum(TRAINING_PHASES), epoch: epochNumber, done: count, total: count }),
   z.object({ ...base, type: z.literal('metrics:epoch'), summary: epochSummarySchema }),
-  z.object({ ...base, type: z.literal('misclassified'), epoch: z.number().int().min(1), total: count, items: z.array(digitPredictionSchema).max(10_000) }),
+  z.object({ ...base, type: z.literal('misclassified'), epoch: epochNumber, total: count, items: z.array(digitPredictionSchema).max(10_000) }),
   z.object({ ...base, type: z.literal('checkpoint'), epoch: count, step: count, path: z.string().max(4096), reason: z.enum(['epoch', 'stop']) }),
-  z.object({
-    ...base,
-    type: z.literal('status'),
-    status: z.enum(['running', 'paused', 'completed', 'stopped', 'failed']),
-    message: z.string().max(4096).optional(),
-    step: count,
-    time: finite,
-  }),
-  z.object({ ...base, type: z.literal('control'), action: z.enum(['pause', 'resume', 'stop', 'set-lr']), learningRate: z.number().positive().optional(), step: count }),
+  z.object({ ...base, type: z.literal('status'), status: z.enum(RUN_STATUSES_REPORTED), message: z.string().max(4096).optional(), step: count, time: finite }),
+  z.object({ ...base, type: z.literal('control'), action: z.enum(CONTROL_ACTIONS), learningRate: z.number().positive().optional(), step: count }),
 ]);
-
-// Compile-time check that the schema and the TypeScript union describe the same events.
-type Parsed = z.infer<typeof trainerEventSchema>;
-const _sameShape: [Parsed] extends [TrainerEvent] ? ([TrainerEvent] extends [Parsed] ? true : false) : false = true;
-void _sameShape;

@@ -6,71 +6,35 @@
  * duplicate), and every hub whose own sockets watch the run reads that stream into its own
  * LiveStreams and sends frames to its own sockets only. So each hub keeps the contract of
  * run:watch (snapshot + live frames, no gap, no repeat) by itself, whichever hub stores.
- * Without Redis the same interface does nothing: one hub feeds its streams directly.
+ * What arrives from Redis is validated (protocol's relay schemas) like any other input.
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { Adapter as InMemoryAdapter } from 'socket.io-adapter';
 import { createClient } from 'redis';
-import type { HubRunStatus } from '../protocol';
-import type { HubContext } from './context';
-import { serialise } from './events';
-import { bumpLocalVersion } from './snapshot';
-import { runRoom } from './stream';
-import { isFinished } from './lifecycle';
-import type { WireEvent } from './wire';
+import { interHubRunChangeSchema, isFinished, relayEntrySchema, relayEventsSchema, type HubRunStatus, type RunChange } from '../../protocol';
+import type { LiveStreams } from '../live/stream';
+import type { HubServer } from '../sockets';
+import type { Cluster } from './cluster';
 
-export interface RunChange {
-  runId: string;
-  /** Set when the hub changed the run's status or trainer (not for notes). */
-  status?: HubRunStatus;
-  trainerId?: string | null;
-}
-
-export interface Cluster {
-  readonly hubId: string;
-  /** Whether other hubs may exist (Redis configured). */
-  readonly shared: boolean;
-  /** The storing hub hands accepted events to the other hubs. */
-  append(runId: string, events: WireEvent[], storedSeq: number): void;
-  /** The run's live stream ended here: finished and stored up to `storedSeq`. */
-  ended(runId: string, storedSeq: number): void;
-  /** One more local socket watches the run: keep its live stream fed. */
-  follow(runId: string): Promise<void>;
-  /** One local socket fewer watches the run. */
-  unfollow(runId: string): void;
-  /** Tells the other hubs that a run changed (its snapshot, and maybe status or trainer). */
-  changed(change: RunChange): void;
-  /** Whether Redis answers (always true for one hub alone). */
-  reachable(): boolean;
-  /** Runs whose Redis stream this hub reads for its own watchers. */
-  relaying(): number;
-  close(): Promise<void>;
-}
-
-/** One hub alone: its streams are fed by its own trainers. */
-export function soloCluster(): Cluster {
-  return {
-    hubId: 'solo',
-    shared: false,
-    append() {},
-    ended() {},
-    follow: async () => {},
-    unfollow() {},
-    changed() {},
-    reachable: () => true,
-    relaying: () => 0,
-    close: async () => {},
-  };
-}
-
-export interface RedisClusterOptions {
+export interface RedisClusterDeps {
   url: string;
   /** Prefix of every Redis key and channel, so several deployments can share one Redis. */
   prefix?: string;
+  /** The server whose rooms and broadcasts the adapter shares, and whose sockets are told to resync. */
+  io: HubServer;
+  /** This hub's live streams, which the relay feeds for its own watchers. */
+  streams: LiveStreams;
+  /** What is stored of a run: a relay starts from there. */
+  storedState: (runId: string) => Promise<{ lastSeq: number; status: HubRunStatus } | null>;
+  /** Whether this hub holds the run (stores its events): its stream stays open until released. */
+  holds: (runId: string) => boolean;
+  /** A stream this hub had of the run was started again: its snapshots are stale. */
+  invalidate: (runId: string) => void;
   /** Called with a change another hub announced. */
   onRemoteChange: (change: RunChange) => void;
+  log: (line: string) => void;
 }
 
 const STREAM_MAXLEN = 5000;
@@ -79,10 +43,11 @@ const READ_BLOCK_MS = 5000;
 
 type RedisClient = ReturnType<typeof createClient>;
 
-export async function redisCluster(ctx: HubContext, opts: RedisClusterOptions): Promise<Cluster> {
+export async function redisCluster(opts: RedisClusterDeps): Promise<Cluster> {
+  const { io, streams, log } = opts;
   const prefix = opts.prefix ?? 'livetrain';
   const hubId = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-  const errors = rateLimitedLog(ctx.log, 'redis');
+  const errors = rateLimitedLog(log, 'redis');
   const connect = async (client: RedisClient) => {
     // Without an error listener node-redis would throw on every failed reconnect.
     client.on('error', (error: Error) => errors(error.message));
@@ -97,13 +62,16 @@ export async function redisCluster(ctx: HubContext, opts: RedisClusterOptions): 
   // hub's browsers reload what other hubs may have broadcast meanwhile (notes, statuses).
   // (Registered after the first connection: every 'ready' here is a reconnection.)
   sub.on('ready', () => {
-    ctx.log('redis: subscription restored; asking browsers to resync');
-    setTimeout(() => ctx.io.local.emit('hub:resync', { reason: 'the hubs\' shared Redis came back' }), 100).unref();
+    log('redis: subscription restored; asking browsers to resync');
+    setTimeout(() => io.local.emit('hub:resync', { reason: 'the hubs\' shared Redis came back' }), 100).unref();
   });
   const reader = await connect(pub.duplicate());
-  ctx.io.adapter(createAdapter(pub, sub, { key: `${prefix}:socket.io`, requestsTimeout: 5000 }));
-  (ctx.io as unknown as { on(event: string, fn: (change: RunChange & { hub: string }) => void): void }).on('livetrain:run', (change) => {
-    if (change && typeof change.runId === 'string' && change.hub !== hubId) opts.onRemoteChange(change);
+  io.adapter(createAdapter(pub, sub, { key: `${prefix}:socket.io`, requestsTimeout: 5000 }));
+  io.on('livetrain:run', (message: unknown) => {
+    const parsed = interHubRunChangeSchema.safeParse(message);
+    if (!parsed.success) return errors(`ignoring a malformed run change from another hub: ${parsed.error.issues[0]?.message}`);
+    const { hub, ...change } = parsed.data;
+    if (hub !== hubId) opts.onRemoteChange(change);
   });
 
   const streamKey = (runId: string) => `${prefix}:run:${runId}`;
@@ -122,17 +90,17 @@ export async function redisCluster(ctx: HubContext, opts: RedisClusterOptions): 
     pub.xAdd(wakeKey, '*', { w: '1' }, { TRIM: { strategy: 'MAXLEN', threshold: 10 } }).then(() => pub.expire(wakeKey, 3600)).catch(quiet('wake'));
   }
 
-  /** Applies one entry of a run's stream to this hub's live stream of it. */
-  function apply(runId: string, id: string, fields: Record<string, string>): void {
+  /** Applies one entry of a run's stream to this hub's live stream of it; throws on a malformed entry. */
+  function apply(runId: string, id: string, raw: Record<string, string>): void {
     const f = following.get(runId);
     if (!f) return;
     const seq = Number(id.split('-')[0]);
-    const streams = ctx.streams;
-    if (fields.k === 'end') {
+    const fields = relayEntrySchema.parse(raw);
+    if ('k' in fields) {
       f.pos = Math.max(f.pos, seq);
       streams.stored(runId, seq);
       // A run this hub holds is released by this hub.
-      if (!ctx.runs.has(runId) && !streams.hole(runId)) streams.close(runId);
+      if (!opts.holds(runId) && !streams.hole(runId)) streams.close(runId);
       return;
     }
     // This hub's own entries hold nothing new while its stream has them already (the usual
@@ -141,7 +109,7 @@ export async function redisCluster(ctx: HubContext, opts: RedisClusterOptions): 
       f.pos = Math.max(f.pos, seq);
       return;
     }
-    const events = JSON.parse(fields.e) as WireEvent[];
+    const events = relayEventsSchema.parse(JSON.parse(fields.e));
     // A run that finished here and was resumed elsewhere: its stream opens again where it ended.
     if (!streams.isOpen(runId)) streams.open(runId, f.pos);
     streams.publish(runId, events);
@@ -178,7 +146,7 @@ export async function redisCluster(ctx: HubContext, opts: RedisClusterOptions): 
           try {
             apply(runId, m.id, m.message);
           } catch (error) {
-            ctx.log(`relay ${runId} ${m.id}: ${error instanceof Error ? error.message : error}`);
+            log(`relay ${runId} ${m.id}: ${error instanceof Error ? error.message : error}`);
           }
         }
       }
@@ -209,17 +177,17 @@ export async function redisCluster(ctx: HubContext, opts: RedisClusterOptions): 
       const f = { refs: 1, lastId: '0-0', pos: 0, ready: Promise.resolve() };
       following.set(runId, f);
       f.ready = (async () => {
-        const row = await ctx.db.run.findUnique({ where: { id: runId }, select: { lastSeq: true, status: true } });
+        const row = await opts.storedState(runId);
         // Not found, or every watcher here left meanwhile.
         if (!row || following.get(runId) !== f) return;
         // The first watcher here: a stream this hub has of the run may be stale (opened here,
         // trained through another hub), so it starts again from what is stored; the relay
         // brings everything after, this hub's own entries included.
-        if (ctx.streams.isOpen(runId)) {
-          ctx.streams.close(runId);
-          bumpLocalVersion(ctx, runId);
+        if (streams.isOpen(runId)) {
+          streams.close(runId);
+          opts.invalidate(runId);
         }
-        if (!isFinished(row.status as HubRunStatus)) ctx.streams.open(runId, row.lastSeq);
+        if (!isFinished(row.status)) streams.open(runId, row.lastSeq);
         f.pos = row.lastSeq;
         f.lastId = `${row.lastSeq}-0`;
         wake();
@@ -231,20 +199,20 @@ export async function redisCluster(ctx: HubContext, opts: RedisClusterOptions): 
       if (!f || --f.refs > 0) return;
       following.delete(runId);
       // A run this hub stores keeps its stream until it is released.
-      if (!ctx.runs.has(runId)) ctx.streams.close(runId);
+      if (!opts.holds(runId)) streams.close(runId);
     },
     reachable: () => pub.isReady && sub.isReady,
     relaying: () => following.size,
     changed(change) {
       if (closed) return;
-      ctx.io.serverSideEmit('livetrain:run' as never, { ...change, hub: hubId } as never);
+      io.serverSideEmit('livetrain:run', { ...change, hub: hubId });
     },
     async close() {
       closed = true;
       reader.destroy();
       await loop.catch(() => undefined);
       // Whatever still emits (a late timer) stays on this process instead of a closed client.
-      ctx.io.adapter(InMemoryAdapter);
+      io.adapter(InMemoryAdapter);
       // A graceful close waits for Redis to answer; when it is away, give up after a moment.
       const graceful = Promise.allSettled([pub.close(), sub.close()]);
       await Promise.race([graceful, new Promise((r) => setTimeout(r, 2000).unref())]);
@@ -267,55 +235,4 @@ function rateLimitedLog(log: (line: string) => void, what: string): (message: st
     last = now;
     dropped = 0;
   };
-}
-
-/**
- * A change another hub made to a run: snapshots here are read again, and this hub's memory of
- * the run (if it holds one) takes the new status and trainer.
- */
-export function applyRemoteChange(ctx: HubContext, change: RunChange): void {
-  const { runId } = change;
-  bumpLocalVersion(ctx, runId);
-  const state = ctx.runs.get(runId);
-  if (!state || (change.status === undefined && change.trainerId === undefined)) return;
-  void serialise(state, async () => {
-    if (change.status !== undefined) state.status = change.status;
-    if (change.trainerId !== undefined) state.trainerId = change.trainerId;
-    // Finished elsewhere: this hub only knew the run (it was started or controlled here), and
-    // forgets it, or runs started from one hub and trained through another would pile up here.
-    if (isFinished(state.status as HubRunStatus) && !holdsTrainer(ctx, state.trainerId) && ctx.runs.get(runId) === state) {
-      ctx.runs.delete(runId);
-      // Its own watchers' stream closes when the run's stream ends or when they leave.
-      if (!ctx.io.sockets.adapter.rooms.get(runRoom(runId))?.size) ctx.streams.close(runId);
-    }
-  });
-}
-
-/** Whether the trainer is connected to this hub (so that this hub stores its runs' events). */
-export function holdsTrainer(ctx: HubContext, trainerId: string | null): boolean {
-  if (!trainerId) return false;
-  for (const socket of ctx.trainers.sockets.values()) if (socket.data.trainerId === trainerId) return true;
-  return false;
-}
-
-/**
- * The trainer daemons connected to any hub. Asking the other hubs goes through Redis and waits
- * while Redis is away; for what this hub can do alone (schedule onto its own trainers, forward
- * a command, answer a health check) it then settles for its own trainers after `waitMs`.
- * `everywhere` says which it got.
- */
-export function reachableTrainers(ctx: HubContext, waitMs = 2000) {
-  return everywhereOrHere(ctx, () => ctx.trainers.fetchSockets(), () => ctx.trainers.local.fetchSockets(), waitMs);
-}
-
-/** `everywhere()` (through Redis), or `here()` when that has not answered within `waitMs`. */
-export async function everywhereOrHere<T>(ctx: HubContext, everywhere: () => Promise<T>, here: () => Promise<T>, waitMs = 2000): Promise<{ sockets: T; everywhere: boolean }> {
-  const all = everywhere();
-  if (!ctx.cluster.shared) return { sockets: await all, everywhere: true };
-  let timer: NodeJS.Timeout | undefined;
-  const gaveUp = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), waitMs)));
-  const sockets = await Promise.race([all.catch(() => null), gaveUp]);
-  clearTimeout(timer);
-  if (sockets) return { sockets, everywhere: true };
-  return { sockets: await here(), everywhere: false };
 }

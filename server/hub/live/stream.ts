@@ -9,8 +9,8 @@
  * relay), so publish() takes them in any order and more than once: each seq is sent once,
  * in order; events beyond a missing seq wait (`hole`) until it is filled.
  */
-import type { ServerToClientEvents } from '../protocol';
-import type { WireEvent } from './wire';
+import type { ServerToClientEvents, WireEvent } from '../../protocol';
+import { assertNever } from '../../trainer/events';
 
 export type Broadcast = <E extends keyof ServerToClientEvents>(room: string, event: E, ...args: Parameters<ServerToClientEvents[E]>) => void;
 
@@ -64,16 +64,18 @@ export interface LiveStreams {
    * go on from what was sent; the tail holds everything sent above what is stored).
    */
   bound(runId: string): number | null;
+  /**
+   * Calls `listener` when events arrive beyond a missing seq (once per hole): it fills the
+   * hole (publish) or gives up on it.
+   */
+  onHole(listener: (runId: string, from: number, to: number) => void): void;
   closeAll(): void;
 }
 
-/**
- * @param onHole called when events arrive beyond a missing seq (once per hole): the caller
- *   fills it (publish) or gives up on it.
- */
-export function createLiveStreams(broadcast: Broadcast, frameMs = 50, onHole: (runId: string, from: number, to: number) => void = () => {}): LiveStreams {
+export function createLiveStreams(broadcast: Broadcast, frameMs = 50): LiveStreams {
   const runs = new Map<string, LiveRun>();
   const pins = new Map<string, number[]>();
+  const holeListeners: Array<(runId: string, from: number, to: number) => void> = [];
 
   function trim(run: LiveRun, runId: string): void {
     const floor = Math.min(run.storedSeq, ...(pins.get(runId) ?? []));
@@ -118,6 +120,8 @@ export function createLiveStreams(broadcast: Broadcast, frameMs = 50, onHole: (r
         case 'progress':
           broadcast(room, 'run:progress', { ...range(), phase: e.phase, epoch: e.epoch, done: e.done, total: e.total });
           break;
+        default:
+          assertNever(e);
       }
       from = e.seq + 1;
     }
@@ -158,7 +162,7 @@ export function createLiveStreams(broadcast: Broadcast, frameMs = 50, onHole: (r
         fresh.push(next);
       }
       const hole = holeOf(run);
-      if (hole && (!holeBefore || hole.from !== holeBefore.from || fresh.length > 0)) onHole(runId, hole.from, hole.to);
+      if (hole && (!holeBefore || hole.from !== holeBefore.from || fresh.length > 0)) for (const l of holeListeners) l(runId, hole.from, hole.to);
       if (fresh.length === 0) return;
       run.pending.push(...fresh);
       run.tail.push(...fresh);
@@ -205,6 +209,9 @@ export function createLiveStreams(broadcast: Broadcast, frameMs = 50, onHole: (r
     bound(runId) {
       const run = runs.get(runId);
       return run ? Math.min(run.storedSeq, run.sentSeq) : null;
+    },
+    onHole(listener) {
+      holeListeners.push(listener);
     },
     closeAll() {
       for (const run of runs.values()) if (run.timer) clearTimeout(run.timer);

@@ -4,17 +4,36 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { browserSchemas, PROTOCOL_VERSION, type ErrorCode } from '../protocol';
-import { hyperparamsSchema, reportingSchema } from '../trainer/config';
-import { addNote, listAnnotations, type RateLimiter } from './annotations';
+import { browserSchemas, PROTOCOL_VERSION, type ErrorCode, type HealthBody, type HttpBodies } from '../../protocol';
+import { hyperparamsSchema, reportingSchema } from '../../trainer/config';
+import type { Cluster } from '../cluster/cluster';
+import { fieldErrors, HubError, toFailure } from '../errors';
+import type { Snapshots } from '../live/snapshot';
+import type { Actor, Annotations } from '../runs/annotations';
+import type { RunCommands } from '../runs/commands';
+import type { Ingest } from '../runs/ingest';
+import type { TrainerDirectory } from '../runs/trainerDirectory';
+import type { RunUpdates } from '../runs/updates';
+import type { HubServer } from '../sockets';
+import type { Storage } from '../storage/storage';
 import { presentedToken, tokenMatches } from './auth';
-import { reachableTrainers } from './cluster';
-import { fieldErrors, HubError, toFailure, type HubContext } from './context';
 import type { DigitService } from './digits';
-import { exportRun, sparklines } from './export';
-import { controlRun, getRunSummary, startRun, type Actor } from './runs';
-import { buildSnapshot } from './snapshot';
-import { toRunSummary, toWirePoint } from './wire';
+import { exportRun } from './export';
+
+export interface ApiDeps {
+  io: HubServer;
+  browserToken: string | null;
+  storage: Storage;
+  snapshots: Snapshots;
+  commands: RunCommands;
+  updates: Pick<RunUpdates, 'summary'>;
+  annotations: Annotations;
+  trainers: TrainerDirectory;
+  cluster: Cluster;
+  ingest: Pick<Ingest, 'eventsStored'>;
+  digits: DigitService;
+  log: (line: string) => void;
+}
 
 export const MAX_BODY_BYTES = 64 * 1024;
 /** An afterSeq above any seq (and within a 32-bit integer column). */
@@ -48,6 +67,11 @@ const sparklineQuery = z.object({
 const image = z.array(z.number().min(0).max(255)).length(784, 'a digit is 28×28 = 784 grey values');
 const predictBody = z.union([z.object({ pixels: image }).transform((b) => [b.pixels]), z.object({ images: z.array(image).min(1).max(16) }).transform((b) => b.images)]);
 
+/** Answers with the success envelope around the route's body (protocol's HttpBodies). */
+function ok<R extends keyof HttpBodies>(res: ServerResponse, _route: R, data: HttpBodies[R], status = 200): void {
+  send(res, status, { ok: true, data });
+}
+
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
@@ -77,7 +101,7 @@ function parse<T extends z.ZodType>(schema: T, input: unknown, what: string): z.
 }
 
 /** Handles /api/* requests; returns false for other paths. */
-export function createApi(ctx: HubContext, limiter: RateLimiter, providerName: string, digits: DigitService) {
+export function createApi({ io, browserToken, storage, snapshots, commands, updates, annotations, trainers, cluster, ingest, digits, log }: ApiDeps) {
   const started = Date.now();
   const apiActor = (name?: string): Actor => ({ id: null, name: name ?? 'api' });
 
@@ -87,77 +111,74 @@ export function createApi(ctx: HubContext, limiter: RateLimiter, providerName: s
     const [head, id, sub, extra] = parts;
     if (head === 'health' && parts.length === 1 && method === 'GET') {
       // A health check must answer while Redis is away (a balancer would drop every hub).
-      const { sockets, everywhere } = await reachableTrainers(ctx, 500);
-      const trainers = sockets.length;
-      await ctx.db.run.count({ take: 1 });
-      const redis = ctx.cluster.shared ? (ctx.cluster.reachable() && everywhere ? 'ok' : 'unreachable') : 'none';
-      const hub = { id: ctx.cluster.hubId, shared: ctx.cluster.shared, redis, trainersCounted: everywhere ? 'all hubs' : 'this hub', browsers: ctx.io.sockets.sockets.size, relaying: ctx.cluster.relaying(), eventsStored: ctx.ingest.eventsStored() };
-      return send(res, 200, { ok: true, data: { status: 'ok', protocolVersion: PROTOCOL_VERSION, database: providerName, trainers, hub, uptimeSec: Math.round((Date.now() - started) / 1000) } });
+      const { trainers: reachable, everywhere } = await trainers.reachable(500);
+      await storage.runs.ping();
+      const redis = cluster.shared ? (cluster.reachable() && everywhere ? 'ok' : 'unreachable') : 'none';
+      const hub: HealthBody['hub'] = { id: cluster.hubId, shared: cluster.shared, redis, trainersCounted: everywhere ? 'all hubs' : 'this hub', browsers: io.sockets.sockets.size, relaying: cluster.relaying(), eventsStored: ingest.eventsStored() };
+      return ok(res, 'GET /api/health', { status: 'ok', protocolVersion: PROTOCOL_VERSION, database: storage.provider, trainers: reachable.length, hub, uptimeSec: Math.round((Date.now() - started) / 1000) });
     }
-    if (!tokenMatches(ctx.options.browserToken, presentedToken(req))) throw new HubError('UNAUTHORIZED', 'a valid team token is required (Authorization: Bearer …)');
+    if (!tokenMatches(browserToken, presentedToken(req))) throw new HubError('UNAUTHORIZED', 'a valid team token is required (Authorization: Bearer …)');
     if (head === 'digits' && parts.length === 1 && method === 'GET') {
       const q = parse(digitsQuery, Object.fromEntries(url.searchParams), 'digit query');
-      return send(res, 200, { ok: true, data: { split: q.split, digits: await digits.digits(q.split, q.indices) } });
+      return ok(res, 'GET /api/digits', { split: q.split, digits: await digits.digits(q.split, q.indices) });
     }
     if (head !== 'runs' || extra !== undefined) throw new HubError('NOT_FOUND', `no route ${method} ${url.pathname}`);
     if (id === 'sparklines' && method === 'GET' && !sub) {
       const q = parse(sparklineQuery, Object.fromEntries(url.searchParams), 'sparkline query');
-      return send(res, 200, { ok: true, data: { sparklines: await sparklines(ctx, q.ids, q.points) } });
+      return ok(res, 'GET /api/runs/sparklines', { sparklines: await storage.runs.sparklines(q.ids, q.points) });
     }
     if (!id) {
       if (method === 'GET') {
         const limit = parse(z.coerce.number().int().min(1).max(1000).default(200), url.searchParams.get('limit') ?? undefined, 'limit');
-        const rows = await ctx.db.run.findMany({ orderBy: { createdAt: 'desc' }, take: limit });
-        return send(res, 200, { ok: true, data: { runs: rows.map(toRunSummary) } });
+        return ok(res, 'GET /api/runs', { runs: await storage.runs.recent(limit) });
       }
       if (method === 'POST') {
         const body = parse(startBody, await readJson(req), 'run');
-        return send(res, 201, { ok: true, data: { run: await startRun(ctx, body, apiActor()) } });
+        return ok(res, 'POST /api/runs', { run: await commands.start(body, apiActor()) }, 201);
       }
       throw new HubError('INVALID', `${method} is not allowed on /api/runs`);
     }
     switch (`${method} ${sub ?? ''}`) {
       case 'GET ': {
         // Points come from /metrics; this is the run's record without them.
-        const snap = await buildSnapshot(ctx, id, NO_POINTS, () => {});
-        return send(res, 200, { ok: true, data: { run: snap.run, epochs: snap.epochs, annotations: snap.annotations, predictions: snap.predictions, lastSeq: snap.lastSeq } });
+        const snap = await snapshots.build(id, NO_POINTS, () => {});
+        return ok(res, 'GET /api/runs/:id', { run: snap.run, epochs: snap.epochs, annotations: snap.annotations, predictions: snap.predictions, lastSeq: snap.lastSeq });
       }
       case 'POST stop':
       case 'POST pause':
       case 'POST resume':
-        return send(res, 200, { ok: true, data: { run: await controlRun(ctx, id, sub as 'stop' | 'pause' | 'resume', apiActor()) } });
+        return ok(res, 'POST /api/runs/:id/control', { run: await commands.control(id, sub as 'stop' | 'pause' | 'resume', apiActor()) });
       case 'POST set-lr': {
         const { learningRate } = parse(lrBody, await readJson(req), 'learning rate');
-        return send(res, 200, { ok: true, data: { run: await controlRun(ctx, id, 'set-lr', apiActor(), learningRate) } });
+        return ok(res, 'POST /api/runs/:id/control', { run: await commands.control(id, 'set-lr', apiActor(), learningRate) });
       }
       case 'GET metrics': {
-        await getRunSummary(ctx, id);
+        await updates.summary(id);
         const afterSeq = parse(seqQuery.default(0), url.searchParams.get('afterSeq') ?? undefined, 'afterSeq');
         const limit = parse(z.coerce.number().int().min(1).max(100_000).default(100_000), url.searchParams.get('limit') ?? undefined, 'limit');
-        const rows = await ctx.db.batchMetric.findMany({ where: { runId: id, seq: { gt: afterSeq } }, orderBy: { seq: 'asc' }, take: limit });
-        return send(res, 200, { ok: true, data: { points: rows.map(toWirePoint), complete: rows.length < limit } });
+        const points = await storage.events.points(id, afterSeq, { limit });
+        return ok(res, 'GET /api/runs/:id/metrics', { points, complete: points.length < limit });
       }
       case 'GET misclassified': {
-        await getRunSummary(ctx, id);
-        const last = await ctx.db.epochMetric.findFirst({ where: { runId: id }, orderBy: { seq: 'desc' }, select: { epoch: true } });
-        const epoch = parse(z.coerce.number().int().min(1).optional(), url.searchParams.get('epoch') ?? undefined, 'epoch') ?? last?.epoch;
-        const rows = epoch === undefined ? [] : await ctx.db.misclassified.findMany({ where: { runId: id, epoch }, orderBy: { index: 'asc' } });
-        const items = rows.map((r) => ({ index: r.index, label: r.label, predicted: r.predicted, probabilities: r.probabilities as number[] }));
-        return send(res, 200, { ok: true, data: { epoch: epoch ?? null, items } });
+        await updates.summary(id);
+        const last = await storage.events.lastEpoch(id);
+        const epoch = parse(z.coerce.number().int().min(1).optional(), url.searchParams.get('epoch') ?? undefined, 'epoch') ?? last;
+        const items = epoch === null ? [] : await storage.events.misclassified(id, epoch);
+        return ok(res, 'GET /api/runs/:id/misclassified', { epoch, items });
       }
       case 'POST predict': {
         const images = parse(predictBody, await readJson(req), 'digit');
-        return send(res, 200, { ok: true, data: await digits.predict(id, images) });
+        return ok(res, 'POST /api/runs/:id/predict', await digits.predict(id, images));
       }
       case 'GET export':
-        return exportRun(ctx, id, url.searchParams.get('format') ?? 'json', res);
+        return exportRun(storage, id, url.searchParams.get('format') ?? 'json', res);
       case 'GET annotations':
-        await getRunSummary(ctx, id);
-        return send(res, 200, { ok: true, data: { annotations: await listAnnotations(ctx, id) } });
+        await updates.summary(id);
+        return ok(res, 'GET /api/runs/:id/annotations', { annotations: await annotations.list(id) });
       case 'POST annotations': {
         const body = parse(annotationBody, await readJson(req), 'annotation');
-        const annotation = await addNote(ctx, limiter, apiActor(body.author), { runId: id, step: body.step, text: body.text });
-        return send(res, 201, { ok: true, data: { annotation } });
+        const annotation = await annotations.addNote(apiActor(body.author), { runId: id, step: body.step, text: body.text });
+        return ok(res, 'POST /api/runs/:id/annotations', { annotation }, 201);
       }
       default:
         throw new HubError('NOT_FOUND', `no route ${method} ${url.pathname}`);
@@ -170,7 +191,7 @@ export function createApi(ctx: HubContext, limiter: RateLimiter, providerName: s
     try {
       await route(req, res, url);
     } catch (error) {
-      const failure = toFailure(error, ctx.log);
+      const failure = toFailure(error, log);
       if (!res.headersSent) send(res, STATUS[failure.error], failure);
       else res.destroy();
       // Drain what the client still sends so the socket is reusable.

@@ -5,7 +5,7 @@
  *   queued → running ⇄ paused → completed | stopped | failed | interrupted
  *   interrupted | stopped → queued (resume from the last checkpoint)
  */
-import type { HubRunStatus } from '../protocol';
+import type { HubRunStatus } from '../../protocol';
 
 const NEXT: Record<HubRunStatus, readonly HubRunStatus[]> = {
   queued: ['running', 'stopped', 'failed', 'interrupted', 'queued'],
@@ -54,11 +54,6 @@ export function planControl(status: HubRunStatus, verb: ControlVerb): ControlPla
       if (status === 'running' || status === 'paused') return { kind: 'forward' };
       return { kind: 'reject', message: `the learning rate can change only while the run trains (this one is ${status})` };
   }
-}
-
-/** Statuses after which nothing more happens to a run unless someone resumes it. */
-export function isFinished(status: HubRunStatus): boolean {
-  return status === 'completed' || status === 'stopped' || status === 'failed' || status === 'interrupted';
 }
 
 /** The sentence recorded as an `event` annotation for a control action. */

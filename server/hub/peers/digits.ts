@@ -4,28 +4,23 @@
  * of a drawn digit from a run's latest stored checkpoint. TensorFlow.js (wasm) and the dataset
  * load on first use, so a hub that is never asked pays nothing.
  */
-import { initBackend } from '../trainer/backend';
-import { decodeCheckpoint } from '../trainer/checkpoint';
-import { loadMnist, resolveDataDir, type MnistData } from '../trainer/data/mnist';
-import { createPredictor, digitPixels, PredictInputError, type Predictor } from '../trainer/predict';
-import { HubError, type HubContext } from './context';
-
-export interface WireDigit {
-  index: number;
-  label: number;
-  /** 784 grey values 0–255, row-major, base64. */
-  pixels: string;
-}
+import type { HttpBodies, WireDigit } from '../../protocol';
+import { initBackend } from '../../trainer/backend';
+import { decodeCheckpoint } from '../../trainer/checkpoint';
+import { loadMnist, resolveDataDir, type MnistData } from '../../trainer/data/mnist';
+import { createPredictor, digitPixels, PredictInputError, type Predictor } from '../../trainer/predict';
+import { HubError } from '../errors';
+import type { Storage } from '../storage/storage';
 
 export interface DigitService {
   digits(split: 'train' | 'test', indices: number[]): Promise<WireDigit[]>;
-  predict(runId: string, images: number[][]): Promise<{ checkpoint: { step: number; epoch: number; seq: number }; predictions: Array<{ predicted: number; probabilities: number[] }> }>;
+  predict(runId: string, images: number[][]): Promise<HttpBodies['POST /api/runs/:id/predict']>;
   dispose(): void;
 }
 
 const CACHED_PREDICTORS = 4;
 
-export function createDigitService(ctx: HubContext, opts: { dataDir?: string } = {}): DigitService {
+export function createDigitService(storage: Pick<Storage, 'runs' | 'peers'>, opts: { dataDir?: string } = {}): DigitService {
   let data: Promise<MnistData> | null = null;
   let backend: Promise<unknown> | null = null;
   /** Predictors by checkpoint row id, most recently used last. */
@@ -34,10 +29,9 @@ export function createDigitService(ctx: HubContext, opts: { dataDir?: string } =
   const dataset = () => (data ??= loadMnist({ dataDir: resolveDataDir(opts.dataDir) }));
 
   async function predictorFor(runId: string) {
-    const row = await ctx.db.checkpoint.findFirst({ where: { runId, data: { not: null } }, orderBy: { seq: 'desc' } });
+    const row = await storage.peers.latestUploaded(runId);
     if (!row?.data) {
-      const run = await ctx.db.run.findUnique({ where: { id: runId }, select: { id: true } });
-      if (!run) throw new HubError('NOT_FOUND', `no run ${runId}`);
+      if (!(await storage.runs.exists(runId))) throw new HubError('NOT_FOUND', `no run ${runId}`);
       throw new HubError('CONFLICT', 'this run has no checkpoint yet: one is saved at the end of each epoch and when it stops');
     }
     let predictor = predictors.get(row.id);

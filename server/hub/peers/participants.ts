@@ -4,7 +4,7 @@
  * compiles every query on the event loop that also sends the live frames. One flush writes
  * the new ones with one createMany and updates only those whose name or colour changed.
  */
-import type { HubContext } from './context';
+import type { PeerQueries } from '../storage/peers';
 
 const FLUSH_MS = 1000;
 const RESAVE_AFTER_MS = 5 * 60_000;
@@ -15,24 +15,11 @@ export interface ParticipantWriter {
   close(): Promise<void>;
 }
 
-export function createParticipantWriter(ctx: HubContext): ParticipantWriter {
+export function createParticipantWriter({ peers, log }: { peers: Pick<PeerQueries, 'saveParticipants'>; log: (line: string) => void }): ParticipantWriter {
   const saved = new Map<string, { name: string; colour: string; at: number }>();
   let pending = new Map<string, { name: string; colour: string }>();
   let timer: NodeJS.Timeout | null = null;
   let writing: Promise<void> = Promise.resolve();
-
-  async function write(batch: Map<string, { name: string; colour: string }>): Promise<void> {
-    const ids = [...batch.keys()];
-    const existing = await ctx.db.participant.findMany({ where: { id: { in: ids } } });
-    const known = new Map(existing.map((p) => [p.id, p]));
-    const fresh = ids.filter((id) => !known.has(id)).map((id) => ({ id, ...batch.get(id)! }));
-    if (fresh.length) await ctx.db.participant.createMany({ data: fresh });
-    const now = new Date();
-    for (const [id, p] of known) {
-      const next = batch.get(id)!;
-      await ctx.db.participant.update({ where: { id }, data: { lastSeenAt: now, ...(p.name !== next.name || p.colour !== next.colour ? next : {}) } });
-    }
-  }
 
   function flush(): Promise<void> {
     if (timer) clearTimeout(timer);
@@ -40,7 +27,7 @@ export function createParticipantWriter(ctx: HubContext): ParticipantWriter {
     if (pending.size === 0) return writing;
     const batch = pending;
     pending = new Map();
-    writing = writing.then(() => write(batch)).catch((error: unknown) => ctx.log(`participants: ${error instanceof Error ? error.message : error}`));
+    writing = writing.then(() => peers.saveParticipants(batch)).catch((error: unknown) => log(`participants: ${error instanceof Error ? error.message : error}`));
     return writing;
   }
 

@@ -1,0 +1,40 @@
+/**
+ * The stored rows, as the hub's storage layer reads them. They are the SQLite client's model
+ * types, and the checks below make the compiler prove that the PostgreSQL client's are the
+ * very same, so nothing typed with them is SQLite-only.
+ */
+import type * as Pg from './generated/postgres/client';
+import type * as Sqlite from './generated/sqlite/client';
+
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Check<T extends true> = T;
+
+export type RunRow = Sqlite.Run;
+export type BatchMetricRow = Sqlite.BatchMetric;
+export type EpochMetricRow = Sqlite.EpochMetric;
+export type ConfusionMatrixRow = Sqlite.ConfusionMatrix;
+export type MisclassifiedRow = Sqlite.Misclassified;
+export type PredictionPanelRow = Sqlite.PredictionPanel;
+export type CheckpointRow = Sqlite.Checkpoint;
+export type AnnotationRow = Sqlite.Annotation;
+export type AnnotationEditRow = Sqlite.AnnotationEdit;
+export type ParticipantRow = Sqlite.Participant;
+export type TrainerRow = Sqlite.Trainer;
+/** Scalar fields of a Run row that an update may set (JSON columns are written whole, elsewhere). */
+export type RunUpdate = Partial<Omit<RunRow, 'id' | 'hyperparams' | 'reporting' | 'createdAt'>>;
+export type CheckpointInsert = Sqlite.Prisma.CheckpointCreateManyInput;
+
+export type RowsAgree = [
+  Check<Same<RunRow, Pg.Run>>,
+  Check<Same<BatchMetricRow, Pg.BatchMetric>>,
+  Check<Same<EpochMetricRow, Pg.EpochMetric>>,
+  Check<Same<ConfusionMatrixRow, Pg.ConfusionMatrix>>,
+  Check<Same<MisclassifiedRow, Pg.Misclassified>>,
+  Check<Same<PredictionPanelRow, Pg.PredictionPanel>>,
+  Check<Same<CheckpointRow, Pg.Checkpoint>>,
+  Check<Same<AnnotationRow, Pg.Annotation>>,
+  Check<Same<AnnotationEditRow, Pg.AnnotationEdit>>,
+  Check<Same<ParticipantRow, Pg.Participant>>,
+  Check<Same<TrainerRow, Pg.Trainer>>,
+  Check<Same<CheckpointInsert, Pg.Prisma.CheckpointCreateManyInput>>,
+];

@@ -1,0 +1,122 @@
+/**
+ * The default namespace: browsers. Every command is size-checked, validated with its schema
+ * from protocol.ts and answered with an ack envelope; unknown events are ignored by Socket.IO.
+ */
+import { randomBytes } from 'node:crypto';
+import type { z } from 'zod';
+import { browserSchemas, handshakeSchema, MAX_BROWSER_PAYLOAD_BYTES, PROTOCOL_VERSION, type BrowserAckData, type BrowserCommand } from '../../protocol';
+import type { Cluster } from '../cluster/cluster';
+import { handshakeError, HubError } from '../errors';
+import type { Snapshots } from '../live/snapshot';
+import { runRoom } from '../live/stream';
+import type { Actor, Annotations } from '../runs/annotations';
+import type { RunCommands } from '../runs/commands';
+import type { HubServer } from '../sockets';
+import { acked } from './acked';
+import { presentedToken, tokenMatches } from './auth';
+import type { ParticipantWriter } from './participants';
+import { colourFor, type Presence } from './presence';
+
+export interface BrowserDeps {
+  io: HubServer;
+  browserToken: string | null;
+  participants: ParticipantWriter;
+  presence: Presence;
+  snapshots: Snapshots;
+  cluster: Pick<Cluster, 'follow' | 'unfollow'>;
+  commands: RunCommands;
+  annotations: Annotations;
+  log: (line: string) => void;
+}
+
+const tooLarge = (payload: unknown) => {
+  if ((JSON.stringify(payload) ?? '').length > MAX_BROWSER_PAYLOAD_BYTES) {
+    throw new HubError('TOO_LARGE', `payloads are limited to ${MAX_BROWSER_PAYLOAD_BYTES} bytes`);
+  }
+};
+
+export function attachBrowsers({ io, browserToken, participants, presence, snapshots, cluster, commands, annotations, log }: BrowserDeps): void {
+  io.use((socket, next) => {
+    const auth = handshakeSchema.safeParse(socket.handshake.auth);
+    if (!auth.success) return next(handshakeError('INVALID', `handshake auth must be { protocolVersion: ${PROTOCOL_VERSION}, token? }`));
+    if (auth.data.protocolVersion !== PROTOCOL_VERSION) {
+      return next(handshakeError('UNSUPPORTED_VERSION', `this hub speaks protocol ${PROTOCOL_VERSION}, the client ${auth.data.protocolVersion}; reload the page`));
+    }
+    const token = auth.data.token ?? presentedToken(socket.request);
+    if (!tokenMatches(browserToken, token)) return next(handshakeError('UNAUTHORIZED', 'a valid team token is required'));
+    next();
+  });
+
+  io.on('connection', (socket) => {
+    /** Runs whose room this socket joined. */
+    const watching = new Set<string>();
+    /** Runs whose live stream this socket keeps fed on this hub (cluster.follow). */
+    const followed = new Set<string>();
+    const unfollow = (runId: string) => {
+      if (followed.delete(runId)) cluster.unfollow(runId);
+    };
+    const actor = (): Actor => {
+      const p = socket.data.participant;
+      if (!p) throw new HubError('NO_HELLO', 'send hello {name} first');
+      return { id: p.id, name: p.name };
+    };
+
+    /** Listens to `event`, whose payload `schema` (its entry in browserSchemas) validates. */
+    function on<K extends BrowserCommand, S extends z.ZodType>(event: K, schema: S, handler: (input: z.infer<S>) => Promise<BrowserAckData[K]>): void {
+      socket.on<BrowserCommand>(event, acked(log, event, schema, handler, tooLarge));
+    }
+
+    on('hello', browserSchemas['hello'], async (input) => {
+      const id = input.participantId ?? randomBytes(12).toString('base64url');
+      const colour = input.colour ?? colourFor(id);
+      participants.remember(id, input.name, colour);
+      socket.data.participant = { id, name: input.name, colour };
+      presence.announce(null);
+      for (const runId of watching) presence.announce(runId);
+      return { participant: socket.data.participant, protocolVersion: PROTOCOL_VERSION };
+    });
+
+    on('run:watch', browserSchemas['run:watch'], async ({ runId, afterSeq }) => {
+      actor();
+      if (!followed.has(runId)) {
+        followed.add(runId);
+        await cluster.follow(runId);
+      }
+      const snapshot = await snapshots
+        .shared(runId, afterSeq ?? 0, () => {
+          socket.join(runRoom(runId));
+          watching.add(runId);
+        })
+        .catch((error: unknown) => {
+          if (!watching.has(runId)) unfollow(runId);
+          throw error;
+        });
+      presence.announce(runId);
+      // The snapshot may be shared with others who asked at the same moment: copy, don't mutate.
+      return { ...snapshot, presence: presence.local(runId) };
+    });
+
+    on('run:unwatch', browserSchemas['run:unwatch'], async ({ runId }) => {
+      socket.leave(runRoom(runId));
+      watching.delete(runId);
+      unfollow(runId);
+      presence.announce(runId);
+      return { runId };
+    });
+
+    on('run:start', browserSchemas['run:start'], async (input) => ({ run: await commands.start(input, actor()) }));
+    on('run:stop', browserSchemas['run:stop'], async ({ runId }) => ({ run: await commands.control(runId, 'stop', actor()) }));
+    on('run:pause', browserSchemas['run:pause'], async ({ runId }) => ({ run: await commands.control(runId, 'pause', actor()) }));
+    on('run:resume', browserSchemas['run:resume'], async ({ runId }) => ({ run: await commands.control(runId, 'resume', actor()) }));
+    on('run:set-lr', browserSchemas['run:set-lr'], async ({ runId, learningRate }) => ({ run: await commands.control(runId, 'set-lr', actor(), learningRate) }));
+    on('annotation:add', browserSchemas['annotation:add'], async (input) => ({ annotation: await annotations.addNote(actor(), input) }));
+    on('annotation:edit', browserSchemas['annotation:edit'], async (input) => ({ annotation: await annotations.editNote(actor(), input) }));
+    on('annotation:delete', browserSchemas['annotation:delete'], async (input) => annotations.deleteNote(actor(), input));
+
+    socket.on('disconnect', () => {
+      for (const runId of followed) unfollow(runId);
+      for (const runId of watching) presence.announce(runId);
+      presence.announce(null);
+    });
+  });
+}

@@ -1,0 +1,102 @@
+/**
+ * Annotations pinned to a step of a run: people's notes (editable and deletable by their
+ * author, with the previous texts kept) and the hub's control events (who did what, when).
+ * Adds and edits share one rate limit per participant, whichever way they arrive (socket or HTTP).
+ */
+import type { WireAnnotation } from '../../protocol';
+import { HubError } from '../errors';
+import { runRoom } from '../live/stream';
+import type { HubServer } from '../sockets';
+import type { Storage } from '../storage/storage';
+import type { RunUpdates } from './updates';
+
+/** Who asked: a participant's id and display name (HTTP clients are "api"). */
+export interface Actor {
+  id: string | null;
+  name: string;
+}
+
+/** A sliding-window limiter: `limit` actions per `windowMs` per key. */
+export function createRateLimiter(limit: number, windowMs: number, now: () => number = Date.now) {
+  const hits = new Map<string, number[]>();
+  return {
+    /** Records an action; false when the key is over its limit (nothing recorded). */
+    take(key: string): boolean {
+      const t = now();
+      const recent = (hits.get(key) ?? []).filter((h) => t - h < windowMs);
+      if (recent.length >= limit) {
+        hits.set(key, recent);
+        return false;
+      }
+      recent.push(t);
+      hits.set(key, recent);
+      return true;
+    },
+  };
+}
+export type RateLimiter = ReturnType<typeof createRateLimiter>;
+
+export interface AnnotationDeps {
+  storage: Pick<Storage, 'runs' | 'notes'>;
+  updates: Pick<RunUpdates, 'changed'>;
+  io: HubServer;
+  /** Adds and edits allowed per participant per minute. */
+  perMinute: number;
+}
+
+export function createAnnotations({ storage, updates, io, perMinute }: AnnotationDeps) {
+  const limiter = createRateLimiter(perMinute, 60_000);
+
+  function checkRate(actor: Actor): void {
+    if (!limiter.take(actor.id ?? actor.name)) {
+      throw new HubError('RATE_LIMITED', 'too many annotations in a short time; wait a little and try again');
+    }
+  }
+
+  async function ownNote(actor: Actor, id: number) {
+    const row = await storage.notes.find(id);
+    if (!row) throw new HubError('NOT_FOUND', `no annotation ${id}`);
+    if (row.kind !== 'note') throw new HubError('FORBIDDEN', 'control events are a record and cannot be changed');
+    if (!actor.id || row.authorId !== actor.id) throw new HubError('FORBIDDEN', 'only its author can change an annotation');
+    return row;
+  }
+
+  function added(annotation: WireAnnotation): WireAnnotation {
+    updates.changed(annotation.runId);
+    io.to(runRoom(annotation.runId)).emit('annotation:added', { annotation });
+    return annotation;
+  }
+
+  return {
+    list: (runId: string) => storage.notes.list(runId),
+
+    /** Records a control event as an `event` annotation and shows it to the run's watchers. */
+    async addEvent(runId: string, step: number, actor: Actor, text: string): Promise<WireAnnotation> {
+      return added(await storage.notes.add({ runId, step, kind: 'event', text, authorId: actor.id, authorName: actor.name }));
+    },
+
+    async addNote(actor: Actor, input: { runId: string; step: number; text: string }): Promise<WireAnnotation> {
+      if (!(await storage.runs.exists(input.runId))) throw new HubError('NOT_FOUND', `no run ${input.runId}`);
+      checkRate(actor);
+      return added(await storage.notes.add({ runId: input.runId, step: input.step, kind: 'note', text: input.text, authorId: actor.id, authorName: actor.name }));
+    },
+
+    async editNote(actor: Actor, input: { id: number; text: string }): Promise<WireAnnotation> {
+      const before = await ownNote(actor, input.id);
+      checkRate(actor);
+      const annotation = await storage.notes.edit(before, input.text, actor.name);
+      updates.changed(annotation.runId);
+      io.to(runRoom(annotation.runId)).emit('annotation:edited', { annotation });
+      return annotation;
+    },
+
+    async deleteNote(actor: Actor, input: { id: number }): Promise<{ id: number }> {
+      const row = await ownNote(actor, input.id);
+      await storage.notes.remove(row.id);
+      updates.changed(row.runId);
+      io.to(runRoom(row.runId)).emit('annotation:deleted', { runId: row.runId, id: row.id });
+      return { id: row.id };
+    },
+  };
+}
+export type Annotations = ReturnType<typeof createAnnotations>;

@@ -1,0 +1,86 @@
+/**
+ * Run commands shared by the socket handlers and the HTTP API: start a run, and control it
+ * (stop, pause, resume, change the learning rate) as a person asked, recording who did what.
+ */
+import type { z } from 'zod';
+import type { RunSummary } from '../../protocol';
+import { reportingSchema, type Hyperparams } from '../../trainer/config';
+import type { Cluster } from '../cluster/cluster';
+import { HubError } from '../errors';
+import type { HubServer } from '../sockets';
+import type { Storage } from '../storage/storage';
+import type { Actor, Annotations } from './annotations';
+import { describeControl, planControl, type ControlVerb } from './lifecycle';
+import type { RunRegistry } from './registry';
+import type { Scheduler } from './scheduler';
+import type { TrainerDirectory } from './trainerDirectory';
+import type { RunUpdates } from './updates';
+
+/** A new run id: time-ordered, URL- and file-name-safe. */
+export function newRunId(): string {
+  return `r${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+}
+
+export interface RunCommandDeps {
+  storage: Pick<Storage, 'runs'>;
+  registry: RunRegistry;
+  updates: RunUpdates;
+  annotations: Pick<Annotations, 'addEvent'>;
+  trainers: TrainerDirectory;
+  scheduler: Pick<Scheduler, 'schedule'>;
+  cluster: Pick<Cluster, 'shared'>;
+  io: HubServer;
+}
+
+export function createRunCommands({ storage, registry, updates, annotations, trainers, scheduler, cluster, io }: RunCommandDeps) {
+  return {
+    /** Creates a queued run and asks the scheduler for a trainer. */
+    async start(input: { name?: string; hyperparams: Hyperparams; reporting?: Partial<z.infer<typeof reportingSchema>> }, actor: Actor): Promise<RunSummary> {
+      const id = newRunId();
+      const hp = input.hyperparams;
+      const name = input.name ?? `${hp.optimizer} lr ${hp.learningRate} · batch ${hp.batchSize} · ${hp.epochs} epoch${hp.epochs === 1 ? '' : 's'}`;
+      const run = await storage.runs.create({ id, name, hyperparams: hp, reporting: input.reporting, createdBy: actor.name });
+      await annotations.addEvent(id, 0, actor, describeControl(actor.name, 'start'));
+      // Live from the start: watchers who open it while it waits share one snapshot read.
+      await registry.load(id);
+      io.emit('runs:changed', { run });
+      scheduler.schedule();
+      return run;
+    },
+
+    /** Applies a control command from a person; the trainer's confirmation follows as run:status. */
+    async control(runId: string, verb: ControlVerb, actor: Actor, learningRate?: number): Promise<RunSummary> {
+      const state = await registry.load(runId);
+      if (!state) throw new HubError('NOT_FOUND', `no run ${runId}`);
+      if (cluster.shared && !trainers.holds(state.trainerId)) {
+        // Another hub stores this run: the database knows its status better than this hub's memory.
+        await registry.serialise(state, () => registry.refresh(state));
+      }
+      const plan = planControl(state.status, verb);
+      const from = state.learningRate ?? undefined;
+      let run: RunSummary;
+      switch (plan.kind) {
+        case 'reject':
+          throw new HubError('CONFLICT', plan.message);
+        case 'stop-now':
+          run = await updates.setStatus(runId, 'stopped', `stopped by ${actor.name}`);
+          break;
+        case 'requeue':
+          run = await updates.setStatus(runId, 'queued', `resumed by ${actor.name}`, { unassign: true });
+          scheduler.schedule();
+          break;
+        case 'forward': {
+          const target = (await trainers.reachable()).trainers.find((t) => t.trainer.trainerId === state.trainerId);
+          if (!target) throw new HubError('UNAVAILABLE', 'the run\'s trainer is disconnected; try again when it is back');
+          if (verb === 'set-lr') target.socket.emit('job:control', { runId, action: 'set-lr', learningRate: learningRate! });
+          else target.socket.emit('job:control', { runId, action: verb });
+          run = await updates.summary(runId);
+          break;
+        }
+      }
+      await annotations.addEvent(runId, state.lastStep, actor, describeControl(actor.name, verb, { learningRate, from }));
+      return run;
+    },
+  };
+}
+export type RunCommands = ReturnType<typeof createRunCommands>;

@@ -1,0 +1,63 @@
+/**
+ * Receiving a trainer's events for a run: de-duplicate replays by seq, publish the fresh ones
+ * to the watchers at once (and to the other hubs), queue them for storage, and apply what they
+ * say to the run (its registry state and its row). Acceptance is serialised per run.
+ */
+import { isFinished } from '../../protocol';
+import type { TrainerEvent } from '../../trainer/events';
+import type { Cluster } from '../cluster/cluster';
+import { HubError } from '../errors';
+import type { LiveStreams } from '../live/stream';
+import { toWireEvent } from '../live/wire';
+import type { Ingest } from './ingest';
+import type { RunRegistry, RunState } from './registry';
+
+export interface ReceiverDeps {
+  registry: RunRegistry;
+  streams: LiveStreams;
+  cluster: Cluster;
+  ingest: Ingest;
+}
+
+export function createEventReceiver({ registry, streams, cluster, ingest }: ReceiverDeps) {
+  /**
+   * Whether the run is the trainer's. When this hub's memory says no, the database decides:
+   * another hub's scheduler may have assigned it, or the trainer moved here from another hub.
+   */
+  async function isAssignedTo(state: RunState, trainerId: string): Promise<boolean> {
+    if (state.trainerId !== trainerId) await registry.refresh(state);
+    return state.trainerId === trainerId;
+  }
+
+  /**
+   * Accepts events from the trainer holding the run; resolves with the run's stored seq once
+   * they are committed.
+   */
+  async function receive(trainerId: string, runId: string, events: TrainerEvent[]): Promise<number> {
+    const state = await registry.load(runId);
+    if (!state) throw new HubError('NOT_FOUND', `no run ${runId}`);
+    // Only acceptance is serialised (de-duplication, publishing, queueing for storage); the wait
+    // for the commit is not, so messages the trainer pipelines are published as they arrive.
+    const { stored } = await registry.serialise(state, async (): Promise<{ stored: Promise<number> }> => {
+      if (!(await isAssignedTo(state, trainerId))) throw new HubError('FORBIDDEN', `run ${runId} is not assigned to trainer ${trainerId}`);
+      if (events.some((e) => e.runId !== runId)) throw new HubError('INVALID', 'every event must carry the runId of the message');
+      const accepted = registry.accept(state, events);
+      if (!accepted) {
+        // A replay of what is stored already (e.g. after the run finished): nothing to keep open.
+        if (isFinished(state.status)) registry.release(runId);
+        // Acknowledge only once what was accepted before is committed.
+        return { stored: state.lastStore };
+      }
+      const { fresh, patch } = accepted;
+      const receivedAt = Date.now();
+      const wire = fresh.map((e) => toWireEvent(e, receivedAt));
+      streams.publish(runId, wire);
+      cluster.append(runId, wire, streams.storedSeq(runId) ?? 0);
+      return { stored: registry.storing(state, ingest.store(runId, fresh, patch), fresh[0].seq) };
+    });
+    return stored;
+  }
+
+  return { receive, isAssignedTo };
+}
+export type EventReceiver = ReturnType<typeof createEventReceiver>;

@@ -1,0 +1,264 @@
+/**
+ * The run registry: the one owner of the hub's in-memory state of each run it streams. It
+ * alone creates (on the first event, watch or command), changes and releases that state;
+ * everyone else reads it through {@link RunState}'s read-only fields and calls the registry.
+ * Work on one run (its events, its status changes) is serialised through {@link RunRegistry.serialise}.
+ */
+import type { RunUpdate } from '../../db/rows';
+import { isFinished, type HubRunStatus } from '../../protocol';
+import { assertNever, type TrainerEvent } from '../../trainer/events';
+import { HubError } from '../errors';
+import type { LiveStreams } from '../live/stream';
+import type { Storage } from '../storage/storage';
+import { canTransition } from './lifecycle';
+
+/** What the hub knows of a run while it streams. */
+export interface RunState {
+  readonly runId: string;
+  readonly status: HubRunStatus;
+  readonly trainerId: string | null;
+  /** Highest seq accepted (queued for storage), for de-duplication of replays. */
+  readonly acceptedSeq: number;
+  readonly lastStep: number;
+  readonly learningRate: number | null;
+  /** Latest batch loss received. */
+  readonly lastLoss: number | null;
+  /** Status last announced to browsers (run:status). */
+  readonly announcedStatus: HubRunStatus;
+  /** When runs:changed last went out for this run (ms). */
+  readonly announcedAt: number;
+  /** Resolves when the latest accepted events are committed (with the stored seq). */
+  readonly lastStore: Promise<number>;
+}
+
+type Held = { -readonly [K in keyof RunState]: RunState[K] } & { chain: Promise<unknown> };
+
+/** Events a trainer sent that the run had not accepted yet, and the Run row's changes they imply. */
+export interface Accepted {
+  fresh: TrainerEvent[];
+  patch: RunUpdate;
+}
+
+export interface RunRegistryDeps {
+  storage: Pick<Storage, 'runs'>;
+  streams: LiveStreams;
+  log: (line: string) => void;
+}
+
+export function createRunRegistry({ storage, streams, log }: RunRegistryDeps) {
+  const runs = new Map<string, Held>();
+  /** Every state handed out, to its writable self (a released one stays writable for work in flight). */
+  const states = new WeakMap<RunState, Held>();
+  const loading = new Map<string, Promise<RunState | null>>();
+  const releasedListeners: Array<(runId: string, acceptedSeq: number) => void> = [];
+
+  const own = (state: RunState): Held => {
+    const held = states.get(state);
+    if (!held) throw new Error(`run ${state.runId}: a state the registry did not create`);
+    return held;
+  };
+
+  async function loadState(runId: string): Promise<RunState | null> {
+    const run = await storage.runs.state(runId);
+    if (!run) return null;
+    const again = runs.get(runId);
+    if (again) return again;
+    const held: Held = {
+      runId,
+      status: run.status,
+      trainerId: run.trainerId,
+      acceptedSeq: run.lastSeq,
+      lastStep: run.lastStep,
+      learningRate: null,
+      lastLoss: null,
+      lastStore: Promise.resolve(run.lastSeq),
+      announcedStatus: run.status,
+      announcedAt: 0,
+      chain: Promise.resolve(),
+    };
+    states.set(held, held);
+    runs.set(runId, held);
+    streams.open(runId, run.lastSeq);
+    return held;
+  }
+
+  function setStatus(held: Held, patch: RunUpdate, to: HubRunStatus, message: string | null): void {
+    const from = held.status;
+    if (!canTransition(from, to)) {
+      log(`run ${held.runId}: ignoring status ${to} reported while ${from}`);
+      return;
+    }
+    held.status = to;
+    patch.status = to;
+    patch.statusMessage = message;
+    if (!isFinished(to)) patch.endedAt = null;
+  }
+
+  /** The Run row's changes that these events imply; applies them to the run's state. */
+  function patchFor(held: Held, events: TrainerEvent[]): RunUpdate {
+    const patch: RunUpdate = {};
+    for (const e of events) {
+      switch (e.type) {
+        case 'run:started':
+          Object.assign(patch, {
+            backend: e.backend.name,
+            device: e.backend.device,
+            trainerHost: e.backend.host,
+            trainSize: e.trainSize,
+            testSize: e.testSize,
+            batchesPerEpoch: e.batchesPerEpoch,
+            totalSteps: e.totalSteps,
+            ...(e.startStep === 0 ? { startedAt: new Date(e.time) } : {}),
+          });
+          held.learningRate = e.hyperparams.learningRate;
+          setStatus(held, patch, 'running', null);
+          break;
+        case 'metrics:batch':
+          patch.lastStep = held.lastStep = e.point.step;
+          held.learningRate = e.point.learningRate;
+          held.lastLoss = e.point.loss;
+          break;
+        case 'metrics:epoch':
+          Object.assign(patch, {
+            finalTrainLoss: e.summary.trainLoss,
+            finalTrainAccuracy: e.summary.trainAccuracy,
+            finalTestLoss: e.summary.testLoss,
+            finalTestAccuracy: e.summary.testAccuracy,
+            samplesPerSec: e.summary.samplesPerSec,
+          });
+          break;
+        case 'status':
+          setStatus(held, patch, e.status, e.message ?? null);
+          if (isFinished(e.status)) patch.endedAt = new Date(e.time);
+          break;
+        case 'control':
+          if (e.action === 'set-lr' && e.learningRate) held.learningRate = e.learningRate;
+          break;
+        case 'predictions':
+        case 'phase':
+        case 'misclassified':
+        case 'checkpoint':
+          break;
+        default:
+          assertNever(e);
+      }
+    }
+    return patch;
+  }
+
+  return {
+    get: (runId: string): RunState | undefined => runs.get(runId),
+    has: (runId: string): boolean => runs.has(runId),
+    /** Runs held now. */
+    size: (): number => runs.size,
+
+    /**
+     * Loads (or returns) the state of a run and opens its live stream; null when there is no
+     * such run. Callers that ask while it loads share one load and get it in the order they
+     * asked: a trainer's pipelined messages reaching a freshly started hub must be accepted in
+     * the order they arrived.
+     */
+    load(runId: string): Promise<RunState | null> {
+      const known = runs.get(runId);
+      if (known) return Promise.resolve(known);
+      let load = loading.get(runId);
+      if (!load) {
+        load = loadState(runId).finally(() => loading.delete(runId));
+        loading.set(runId, load);
+      }
+      return load;
+    },
+
+    /** Runs `task` after everything queued before it for this run. */
+    serialise<T>(state: RunState, task: () => Promise<T>): Promise<T> {
+      const held = own(state);
+      const next = held.chain.then(task, task);
+      held.chain = next.catch(() => undefined);
+      return next;
+    },
+
+    /**
+     * Takes a run's status, trainer and stored seq from the database, where another hub may
+     * have changed them (with several hubs, only the hub its trainer is connected to knows it better).
+     */
+    async refresh(state: RunState): Promise<void> {
+      const row = await storage.runs.state(state.runId);
+      if (!row) return;
+      const held = own(state);
+      held.trainerId = row.trainerId;
+      held.status = row.status;
+      held.acceptedSeq = Math.max(held.acceptedSeq, row.lastSeq);
+    },
+
+    /**
+     * Accepts the events above the accepted seq, in seq order: the run's state takes what they
+     * say (status, step, learning rate) and `patch` is what the Run row takes with them. Null
+     * when every event was accepted before (a replay).
+     * @throws HubError INVALID for two events with one seq.
+     */
+    accept(state: RunState, events: TrainerEvent[]): Accepted | null {
+      const held = own(state);
+      const fresh = events.filter((e) => e.seq > held.acceptedSeq).sort((a, b) => a.seq - b.seq);
+      if (fresh.length === 0) return null;
+      for (let i = 1; i < fresh.length; i++) {
+        if (fresh[i].seq === fresh[i - 1].seq) throw new HubError('INVALID', `duplicate seq ${fresh[i].seq} in one message`);
+      }
+      if (fresh[0].seq !== held.acceptedSeq + 1) log(`run ${held.runId}: events jump from seq ${held.acceptedSeq} to ${fresh[0].seq}; storing what arrived`);
+      const patch = patchFor(held, fresh);
+      held.acceptedSeq = fresh[fresh.length - 1].seq;
+      return { fresh, patch };
+    },
+
+    /**
+     * Records the commit of accepted events (from seq `firstSeq` on): acknowledgements wait
+     * for it; if it fails, those seqs are accepted again when the trainer resends them.
+     */
+    storing(state: RunState, commit: Promise<number>, firstSeq: number): Promise<number> {
+      const held = own(state);
+      const stored = commit.catch((error: unknown) => {
+        held.acceptedSeq = Math.min(held.acceptedSeq, firstSeq - 1);
+        throw error;
+      });
+      held.lastStore = stored;
+      stored.catch(() => {}); // awaited by the caller; a later duplicate may await it again
+      return stored;
+    },
+
+    /** The hub (not the trainer) set the run's status, and maybe let go of its trainer. */
+    setStatus(state: RunState, status: HubRunStatus): void {
+      own(state).status = status;
+    },
+
+    /** The run's trainer, as this hub or another one assigned it (null: none). */
+    setTrainer(state: RunState, trainerId: string | null): void {
+      own(state).trainerId = trainerId;
+    },
+
+    /** What browsers were last told about the run, and when. */
+    announced(state: RunState, status: HubRunStatus, at: number): void {
+      const held = own(state);
+      held.announcedStatus = status;
+      held.announcedAt = at;
+    },
+
+    /** Drops a finished run's state; its stream ends once everything is sent. */
+    release(runId: string): void {
+      const held = runs.get(runId);
+      streams.close(runId);
+      runs.delete(runId);
+      if (held) for (const l of releasedListeners) l(runId, held.acceptedSeq);
+    },
+
+    /** Forgets a run another hub finished (this hub only knew it); its stream is the caller's. */
+    forget(state: RunState): void {
+      if (runs.get(state.runId) === state) runs.delete(state.runId);
+    },
+
+    /** Calls `listener` after each release, with the run's accepted seq. */
+    onReleased(listener: (runId: string, acceptedSeq: number) => void): void {
+      releasedListeners.push(listener);
+    },
+  };
+}
+export type RunRegistry = ReturnType<typeof createRunRegistry>;
+

@@ -1,0 +1,180 @@
+/**
+ * A run's stored events: the batched write of trainer events (one transaction for all the
+ * runs in a batch) and the reads that give them back as wire shapes (snapshots, exports, the
+ * live stream's read-back of a hole).
+ */
+import { bulkInsert } from '../../db/bulk';
+import type { Db, DbStatement } from '../../db/client';
+import type { CheckpointInsert, RunUpdate } from '../../db/rows';
+import type { DigitPrediction, WireEpoch, WireEvent, WireEventKind, WirePanel, WirePoint } from '../../protocol';
+import { assertNever, type TrainerEvent } from '../../trainer/events';
+import { storedProbabilities, toWireEpoch, toWirePanel, toWirePoint } from './toWire';
+
+/** One run's contiguous, de-duplicated events and the Run row's changes they imply. */
+export interface EventWrite {
+  runId: string;
+  events: TrainerEvent[];
+  patch: RunUpdate;
+  receivedAt: number;
+}
+
+/** Rows one event becomes (the ingest queue counts them to decide when to write). */
+export function rowCount(events: TrainerEvent[]): number {
+  let n = 0;
+  for (const e of events) n += e.type === 'misclassified' ? Math.max(1, e.items.length) : 1;
+  return n;
+}
+
+/**
+ * A double as its shortest round-trip decimal text: Prisma's raw path rounds number arguments
+ * to 15–16 digits, the database parses this text back to the very same double.
+ */
+const exact = (x: number | null) => (x === null ? null : String(x));
+
+const BATCH_COLUMNS = ['runId', 'seq', 'epoch', 'batch', 'step', 'loss', 'accuracy', 'learningRate', 'samplesPerSec', 'time'] as const;
+const MISCLASSIFIED_COLUMNS = ['runId', 'seq', 'epoch', 'index', 'label', 'predicted', 'probabilities'] as const;
+const EPOCH_COLUMNS = ['runId', 'seq', 'epoch', 'step', 'trainLoss', 'trainAccuracy', 'testLoss', 'testAccuracy', 'samplesPerSec', 'trainMs', 'evalMs', 'time'] as const;
+const CONFUSION_COLUMNS = ['runId', 'seq', 'epoch', 'matrix'] as const;
+const PANEL_COLUMNS = ['runId', 'seq', 'step', 'epoch', 'items', 'time'] as const;
+
+/** Wire kinds that are not stored: a read-back fills their seqs with `silent`. */
+type UnstoredKind = 'progress' | 'silent';
+type SeqRange = { gte: number; lte: number };
+
+export function createEventQueries(db: Db, provider: 'sqlite' | 'postgresql') {
+  /** Epoch results with their confusion matrices, in seq order, for seqs in `seq` (a Prisma filter). */
+  async function epochsWithConfusion(runId: string, seq: { gte?: number; lte?: number }): Promise<WireEpoch[]> {
+    const [epochs, matrices] = await Promise.all([
+      db.epochMetric.findMany({ where: { runId, seq }, orderBy: { seq: 'asc' } }),
+      db.confusionMatrix.findMany({ where: { runId, seq } }),
+    ]);
+    const bySeq = new Map(matrices.map((m) => [m.seq, m.matrix]));
+    return epochs.map((e) => toWireEpoch(e, bySeq.get(e.seq)));
+  }
+
+  /** How each stored wire kind is read back (a new kind that is stored needs one here). */
+  const readBack: { [K in Exclude<WireEventKind, UnstoredKind>]: (runId: string, seq: SeqRange) => Promise<Array<Extract<WireEvent, { kind: K }>>> } = {
+    point: async (runId, seq) => (await db.batchMetric.findMany({ where: { runId, seq } })).map((p) => ({ seq: p.seq, kind: 'point', point: toWirePoint(p) })),
+    epoch: async (runId, seq) => (await epochsWithConfusion(runId, seq)).map((e) => ({ seq: e.seq, kind: 'epoch', epoch: e })),
+    panel: async (runId, seq) => (await db.predictionPanel.findMany({ where: { runId, seq } })).map((p) => ({ seq: p.seq, kind: 'panel', panel: toWirePanel(p) })),
+    misclassified: async (runId, seq) => {
+      const rows = await db.misclassified.findMany({ where: { runId, seq }, orderBy: { index: 'asc' } });
+      const bySeq = new Map<number, Extract<WireEvent, { kind: 'misclassified' }>>();
+      for (const m of rows) {
+        const item: DigitPrediction = { index: m.index, label: m.label, predicted: m.predicted, probabilities: storedProbabilities(m.probabilities, `probabilities of run ${runId} digit ${m.index}`) };
+        const known = bySeq.get(m.seq);
+        // The event's total is not stored; the stored items are the best count there is.
+        if (known) {
+          known.items.push(item);
+          known.total = known.items.length;
+        } else bySeq.set(m.seq, { seq: m.seq, kind: 'misclassified', epoch: m.epoch, total: 1, items: [item] });
+      }
+      return [...bySeq.values()];
+    },
+  };
+
+  return {
+    /**
+     * Builds every row of a batch and writes them, with each run's patch, in one transaction.
+     * Writing a batch twice stores each row once (a resend after a failed write), and a run's
+     * lastSeq never moves back (`committed`: the highest seq committed per run in this process).
+     */
+    async write(batch: EventWrite[], committed: ReadonlyMap<string, number>): Promise<void> {
+      const batches: unknown[][] = [];
+      const epochs: unknown[][] = [];
+      const confusions: unknown[][] = [];
+      const misclassified: unknown[][] = [];
+      const panels: unknown[][] = [];
+      const checkpoints: CheckpointInsert[] = [];
+      const patches = new Map<string, RunUpdate & { lastSeq: number }>();
+      for (const p of batch) {
+        for (const e of p.events) {
+          const { runId, seq } = e;
+          switch (e.type) {
+            case 'metrics:batch':
+              batches.push([runId, seq, e.point.epoch, e.point.batch, e.point.step, exact(e.point.loss), exact(e.point.accuracy), exact(e.point.learningRate), exact(e.point.samplesPerSec), exact(e.point.time)]);
+              break;
+            case 'metrics:epoch': {
+              const m = e.summary;
+              epochs.push([runId, seq, m.epoch, m.step, exact(m.trainLoss), exact(m.trainAccuracy), exact(m.testLoss), exact(m.testAccuracy), exact(m.samplesPerSec), exact(m.trainMs), exact(m.evalMs), exact(p.receivedAt)]);
+              confusions.push([runId, seq, m.epoch, JSON.stringify(m.confusion)]);
+              break;
+            }
+            case 'misclassified':
+              for (const d of e.items) misclassified.push([runId, seq, e.epoch, d.index, d.label, d.predicted, JSON.stringify(d.probabilities)]);
+              break;
+            case 'predictions':
+              panels.push([runId, seq, e.step, e.epoch, JSON.stringify(e.items), exact(p.receivedAt)]);
+              break;
+            case 'checkpoint':
+              checkpoints.push({ runId, seq, epoch: e.epoch, step: e.step, reason: e.reason, path: e.path });
+              break;
+            case 'run:started':
+            case 'phase':
+            case 'status':
+            case 'control':
+              break;
+            default:
+              assertNever(e);
+          }
+        }
+        const lastSeq = Math.max(committed.get(p.runId) ?? 0, patches.get(p.runId)?.lastSeq ?? 0, p.events[p.events.length - 1].seq);
+        patches.set(p.runId, { ...patches.get(p.runId), ...p.patch, lastSeq });
+      }
+      // Checkpoint rows have a generated id: skip the ones a previous write of this batch stored.
+      const stored = checkpoints.length ? await db.checkpoint.findMany({ where: { OR: checkpoints.map((c) => ({ runId: c.runId, seq: c.seq })) }, select: { runId: true, seq: true } }) : [];
+      const freshCheckpoints = checkpoints.filter((c) => !stored.some((s) => s.runId === c.runId && s.seq === c.seq));
+      const ops: DbStatement[] = [];
+      // Event rows bypass the query compiler (server/db/bulk.ts) and skip rows already stored.
+      ops.push(...bulkInsert(db, provider, 'BatchMetric', BATCH_COLUMNS, batches));
+      ops.push(...bulkInsert(db, provider, 'EpochMetric', EPOCH_COLUMNS, epochs));
+      ops.push(...bulkInsert(db, provider, 'ConfusionMatrix', CONFUSION_COLUMNS, confusions));
+      ops.push(...bulkInsert(db, provider, 'Misclassified', MISCLASSIFIED_COLUMNS, misclassified));
+      ops.push(...bulkInsert(db, provider, 'PredictionPanel', PANEL_COLUMNS, panels));
+      if (freshCheckpoints.length) ops.push(db.checkpoint.createMany({ data: freshCheckpoints }));
+      for (const [id, data] of patches) ops.push(db.run.update({ where: { id }, data }));
+      await db.$transaction(ops);
+    },
+
+    /** Batch points with seq in (afterSeq, upTo], in seq order, at most `limit`. */
+    async points(runId: string, afterSeq: number, opts: { upTo?: number; limit?: number } = {}): Promise<WirePoint[]> {
+      const rows = await db.batchMetric.findMany({ where: { runId, seq: { gt: afterSeq, ...(opts.upTo === undefined ? {} : { lte: opts.upTo }) } }, orderBy: { seq: 'asc' }, take: opts.limit });
+      return rows.map(toWirePoint);
+    },
+
+    /** Every epoch's results with its confusion matrix, in seq order, up to seq `upTo`. */
+    epochsWithConfusion: (runId: string, upTo?: number) => epochsWithConfusion(runId, upTo === undefined ? {} : { lte: upTo }),
+
+    /** The newest prediction panel at or before seq `upTo`. */
+    async latestPanel(runId: string, upTo: number): Promise<WirePanel | null> {
+      const row = await db.predictionPanel.findFirst({ where: { runId, seq: { lte: upTo } }, orderBy: { seq: 'desc' } });
+      return row ? toWirePanel(row) : null;
+    },
+
+    /** The newest epoch with results, or null. */
+    async lastEpoch(runId: string): Promise<number | null> {
+      const row = await db.epochMetric.findFirst({ where: { runId }, orderBy: { seq: 'desc' }, select: { epoch: true } });
+      return row?.epoch ?? null;
+    },
+
+    /** The misclassified test digits of an epoch, by test index. */
+    async misclassified(runId: string, epoch: number): Promise<DigitPrediction[]> {
+      const rows = await db.misclassified.findMany({ where: { runId, epoch }, orderBy: { index: 'asc' } });
+      return rows.map((r) => ({ index: r.index, label: r.label, predicted: r.predicted, probabilities: storedProbabilities(r.probabilities, `probabilities of run ${runId} digit ${r.index}`) }));
+    },
+
+    /**
+     * The live stream's seqs `from`–`to` read back as they were sent. Kinds that are not
+     * stored (progress, status...) come back as `silent`, so the seqs are still each covered once.
+     */
+    async between(runId: string, from: number, to: number): Promise<WireEvent[]> {
+      const seq = { gte: from, lte: to };
+      const bySeq = new Map<number, WireEvent>();
+      for (const list of await Promise.all(Object.values(readBack).map((read) => read(runId, seq)))) for (const e of list) bySeq.set(e.seq, e);
+      const out: WireEvent[] = [];
+      for (let s = from; s <= to; s++) out.push(bySeq.get(s) ?? { seq: s, kind: 'silent' });
+      return out;
+    },
+  };
+}
+export type EventQueries = ReturnType<typeof createEventQueries>;

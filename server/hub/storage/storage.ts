@@ -1,0 +1,23 @@
+/**
+ * The hub's storage layer: every database query the hub makes, named by what it answers and
+ * returning the protocol's shapes (or the typed rows of server/db/rows.ts), on SQLite and
+ * PostgreSQL alike. Nothing else in the hub touches the Prisma client.
+ */
+import type { Db } from '../../db/client';
+import { createEventQueries } from './events';
+import { createNoteQueries } from './notes';
+import { createPeerQueries } from './peers';
+import { createRunQueries } from './runs';
+
+export type Provider = 'sqlite' | 'postgresql';
+
+export function createStorage(db: Db, provider: Provider) {
+  return {
+    provider,
+    runs: createRunQueries(db, provider),
+    events: createEventQueries(db, provider),
+    notes: createNoteQueries(db),
+    peers: createPeerQueries(db),
+  };
+}
+export type Storage = ReturnType<typeof createStorage>;
