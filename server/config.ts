@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { backendChoiceSchema } from './trainer/config';
 
 export const USAGE = `usage: npm start -- [--port N] [--host ADDR] [--database-url URL] [--no-local-trainer] [--dev] [--no-web]
   --port              HTTP port for the dashboard, API and Socket.IO (default 3000, or PORT)
@@ -26,7 +27,7 @@ const schema = z.object({
   host: z.string().min(1),
   databaseUrl: z.string().min(1),
   localTrainer: z.boolean(),
-  trainerBackend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu']),
+  trainerBackend: backendChoiceSchema,
   graceMs: z.coerce.number().int().min(100).max(3_600_000),
   dev: z.boolean(),
   web: z.boolean(),

@@ -1,5 +1,5 @@
 /**
- * Unit tests for app/lib/series.ts: debiased EMA, LTTB and min/max downsampling,
+ * Unit tests for app/lib/series.ts: debiased EMA and min/max downsampling,
  * the zoomed-range binary search and the robust y extent. Pure, deterministic, no DOM.
  */
 import { describe, test } from 'node:test';
@@ -8,7 +8,6 @@ import {
   emaDebiased,
   emaRun,
   emaStart,
-  lttb,
   minMaxBuckets,
   niceExtent,
   visibleRange,
@@ -92,7 +91,6 @@ describe('emaDebiased', () => {
 
 describe('downsampling', () => {
   for (const [name, run] of [
-    ['lttb', (xs: Float64Array, ys: Float64Array, n: number) => ({ idx: lttb(xs, ys, n), max: n })],
     ['minMaxBuckets', (xs: Float64Array, ys: Float64Array, n: number) => ({ idx: minMaxBuckets(xs, ys, n), max: 4 * n })],
   ] as const) {
     test(`${name}: keeps first and last, the spike, at most the requested count, monotonic in x`, () => {

@@ -6,6 +6,7 @@
 import * as d3 from 'd3';
 import type { WireAnnotation } from '../../server/protocol';
 import type { MetricKind, XAxisKind } from './batchColumns';
+import { formatClock } from '../../server/format';
 
 /** Plot rectangle inside the chart, in CSS pixels. */
 export interface Plot {
@@ -36,14 +37,6 @@ export function layer<P extends SVGElement>(parent: d3.Selection<P, unknown, nul
   return (found.empty() ? parent.append('g').attr('class', cls) : found) as unknown as G;
 }
 
-const elapsed = (s: number): string => {
-  const t = Math.round(s);
-  const h = Math.floor(t / 3600);
-  const m = Math.floor((t % 3600) / 60);
-  const sec = String(t % 60).padStart(2, '0');
-  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
-};
-
 /** Draws the chart title at the top left; returns the x where a legend may start. */
 export function drawTitle(head: G, title: string): number {
   const text = head.selectAll<SVGTextElement, string>('text.lt-title').data([title]).join('text')
@@ -69,7 +62,7 @@ function timeTicks(x: Linear, count: number): number[] {
 
 /** Tick/readout format for an x value. */
 export function formatX(kind: XAxisKind, v: number): string {
-  if (kind === 'time') return elapsed(v);
+  if (kind === 'time') return formatClock(v);
   if (kind === 'epoch') return d3.format('.2~f')(v);
   return d3.format(',d')(v);
 }

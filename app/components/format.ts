@@ -4,14 +4,7 @@ export const fmtInt = (n: number | null | undefined) => (n === null || n === und
 export const fmtPct = (n: number | null | undefined, digits = 2) => (n === null || n === undefined ? '–' : `${n.toFixed(digits)} %`);
 export const fmtNum = (n: number | null | undefined, digits = 4) => (n === null || n === undefined || !Number.isFinite(n) ? '–' : Number(n.toPrecision(digits)).toString());
 
-/** "3 min 20 s", "1 h 05 min", "12 s". */
-export function fmtDuration(seconds: number | null): string {
-  if (seconds === null || !Number.isFinite(seconds)) return '–';
-  const s = Math.round(seconds);
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
-  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
-}
+export { formatDuration as fmtDuration } from '../../server/format';
 
 /** "14:05:09" today, else "28 Nov 14:05". */
 export function fmtTime(iso: string | number): string {

@@ -5,9 +5,7 @@
  *
  * The batch chart smooths first, then downsamples each line with {@link minMaxBuckets}
  * (first/min/max/last per x bucket, "M4"): at ~2 points per pixel column every bucket's true
- * extremes are drawn, so a one-step loss spike always reaches its real height. {@link lttb}
- * keeps one point per bucket by triangle area; it is kept for callers that need an exact
- * point budget, but two spikes close together can lose one of them.
+ * extremes are drawn, so a one-step loss spike always reaches its real height.
  */
 
 /** Running state of a debiased EMA, so a series that only grew is smoothed incrementally. */
@@ -63,63 +61,6 @@ export function emaDebiased(values: ArrayLike<number>, weight: number): Float64A
 function iota(start: number, end: number): Uint32Array {
   const out = new Uint32Array(Math.max(0, end - start));
   for (let i = 0; i < out.length; i++) out[i] = start + i;
-  return out;
-}
-
-/**
- * Largest-Triangle-Three-Buckets over `[start, end)`: returns at most `threshold` indices
- * (absolute, increasing), always including `start` and `end - 1`. Thresholds below 2 are
- * treated as 2; non-finite y values are never chosen unless a bucket has nothing else.
- */
-export function lttb(
-  xs: ArrayLike<number>,
-  ys: ArrayLike<number>,
-  threshold: number,
-  start = 0,
-  end = Math.min(xs.length, ys.length),
-): Uint32Array {
-  const n = end - start;
-  const target = Number.isFinite(threshold) ? Math.max(2, Math.floor(threshold)) : 2;
-  if (n <= target) return iota(start, end);
-  const out = new Uint32Array(target);
-  out[0] = start;
-  const every = (n - 2) / (target - 2);
-  let a = start;
-  for (let b = 0; b < target - 2; b++) {
-    // Average of the next bucket (the last bucket's "next" is the final point).
-    const nextStart = start + Math.floor((b + 1) * every) + 1;
-    const nextEnd = Math.min(start + Math.floor((b + 2) * every) + 1, end);
-    let sx = 0;
-    let sy = 0;
-    let m = 0;
-    for (let j = nextStart; j < nextEnd; j++) {
-      const y = ys[j];
-      if (!Number.isFinite(y)) continue;
-      sx += xs[j];
-      sy += y;
-      m++;
-    }
-    const ax = xs[a];
-    const ay = Number.isFinite(ys[a]) ? ys[a] : m > 0 ? sy / m : 0;
-    const avgX = m > 0 ? sx / m : xs[nextStart];
-    const avgY = m > 0 ? sy / m : ay;
-    const from = start + Math.floor(b * every) + 1;
-    const to = start + Math.floor((b + 1) * every) + 1;
-    let best = from;
-    let bestArea = -1;
-    for (let j = from; j < to; j++) {
-      const y = ys[j];
-      if (!Number.isFinite(y)) continue;
-      const area = Math.abs((ax - avgX) * (y - ay) - (ax - xs[j]) * (avgY - ay));
-      if (area > bestArea) {
-        bestArea = area;
-        best = j;
-      }
-    }
-    out[b + 1] = best;
-    a = best;
-  }
-  out[target - 1] = end - 1;
   return out;
 }
 

@@ -12,7 +12,7 @@ import { PROTOCOL_VERSION, TRAINER_NAMESPACE, type HubToTrainerEvents, type Resu
 import { checkpointFileName } from '../trainer/checkpoint';
 import type { Daemon, DaemonMessage, DaemonOptions } from '../trainer/daemon';
 import { createDaemon } from '../trainer/daemon';
-import type { BackendInfo, TrainerEvent } from '../trainer/events';
+import { assertNever, type BackendInfo, type TrainerEvent } from '../trainer/events';
 import { runCheckpointDir } from '../trainer/trainer';
 
 type Report = Exclude<DaemonMessage, { kind: 'events' } | { kind: 'ready' }>;
@@ -101,9 +101,14 @@ export function connectToHub(opts: HubLinkOptions): HubLink {
             lastRejection = message.message;
             if (message.runId) queueReport(message.runId, message);
             return;
-          default:
+          case 'job:accepted':
+          case 'job:done':
+          case 'job:failed':
             log(`${message.runId}: ${message.kind}${message.kind === 'job:failed' ? ` (${message.message})` : ''}`);
             queueReport(message.runId, message);
+            return;
+          default:
+            assertNever(message);
         }
       },
     },

@@ -13,7 +13,7 @@ import { loadMnist, resolveDataDir, type MnistData } from '../trainer/data/mnist
 import { connectToHub } from './hubLink';
 import { runMain } from '../trainer/runMain';
 
-const USAGE = `usage: npm run trainer -- [--hub URL] [--token TOKEN] [--backend auto|tensorflow-gpu|tensorflow|webgpu|wasm|cpu]
+const USAGE = `usage: npm run trainer -- [--hub URL] [--token TOKEN] [--backend ${backendChoiceSchema.options.join('|')}]
                            [--concurrency N] [--data-dir DIR] [--checkpoint-dir DIR] [--id NAME]
   --hub            hub address (default http://127.0.0.1:3000, or LIVETRAIN_HUB)
   --token          trainer token (default LIVETRAIN_TRAINER_TOKEN)

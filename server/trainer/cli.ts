@@ -25,7 +25,7 @@ Options:
   --momentum X        SGD momentum (default 0.5)
   --optimizer NAME    sgd | adam (default sgd)
   --seed N            seed for initialisation, shuffling and dropout (default 1)
-  --backend NAME      auto | tensorflow-gpu | tensorflow | webgpu | wasm | cpu (default auto)
+  --backend NAME      ${backendChoiceSchema.options.join(' | ')} (default auto)
   --train-limit N     train on the first N training images only
   --test-limit N      evaluate on the first N test images only
   --data-dir DIR      directory of MNIST-format IDX files (plain or .gz);

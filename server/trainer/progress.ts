@@ -3,21 +3,13 @@
  * On a terminal it redraws one line; otherwise it prints a line every few seconds.
  */
 import { assertNever, type TrainerEvent } from './events';
+import { formatClock } from '../format';
 
 export interface ProgressOptions {
   stream: NodeJS.WriteStream;
   /** Minimum ms between non-TTY lines. */
   lineEveryMs?: number;
   now?: () => number;
-}
-
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return '--:--';
-  const s = Math.round(seconds);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const ss = String(s % 60).padStart(2, '0');
-  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
 }
 
 export function renderBar(fraction: number, width: number): string {
@@ -73,7 +65,7 @@ export function createProgress(opts: ProgressOptions) {
           draw(
             `epoch ${p.epoch}/${epochs} ${renderBar(frac, 24)} ${(frac * 100).toFixed(0).padStart(3)}% ` +
               `batch ${p.batch + 1}/${batchesPerEpoch} · ${Math.round(p.samplesPerSec).toLocaleString('en-US')} samples/s · ` +
-              `loss ${p.loss.toFixed(4)} · ETA ${formatDuration(eta)}`,
+              `loss ${p.loss.toFixed(4)} · ETA ${formatClock(eta)}`,
           );
           break;
         }

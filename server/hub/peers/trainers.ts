@@ -3,7 +3,7 @@
  * stream events (acknowledged once stored) and upload checkpoints. A daemon that disconnects
  * keeps its runs for a grace period; if it does not come back they become `interrupted`.
  */
-import { checkpointUploadSchema, PROTOCOL_VERSION, trainerEventsSchema, trainerHandshakeSchema, trainerReportSchema, type TrainerReport } from '../../protocol';
+import { assertNever, checkpointUploadSchema, PROTOCOL_VERSION, trainerEventsSchema, trainerHandshakeSchema, trainerReportSchema, type TrainerReport } from '../../protocol';
 import { fieldErrors, handshakeError, HubError } from '../errors';
 import type { Ingest } from '../runs/ingest';
 import type { EventReceiver } from '../runs/receive';
@@ -177,6 +177,8 @@ export function attachTrainers(deps: TrainerPeerDeps): TrainerPeers {
         case 'rejected':
           await updates.setStatus(report.runId, 'failed', report.message);
           break;
+        default:
+          assertNever(report);
       }
     } finally {
       // The trainer has a free slot now, whatever the report said.
