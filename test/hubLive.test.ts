@@ -80,9 +80,13 @@ describe('hub with a real trainer', () => {
     assert.ok((await hub.db.prisma.misclassified.count({ where: { runId } })) > 0);
     assert.ok((await hub.db.prisma.confusionMatrix.count({ where: { runId } })) === 3);
     assert.ok(run.finalTestAccuracy !== null && run.backend === 'wasm' && run.trainerHost);
+    // Only presence sent after Cy and Dee left counts: Bob saw Ada and Bob alone before they came.
+    const beforeLeaving = bob.mark();
     cy.close();
     dee.close();
-    await bob.waitFor('presence', (p) => p.runId === runId && p.users.length === 2);
+    const left = await bob.waitForAfter(beforeLeaving, 'presence', (p) => p.runId === runId && p.users.length === 2);
+    assert.deepEqual(left.users.map((u) => u.name), ['Ada', 'Bob']);
+    assert.equal(left.total, 2);
   });
 
   test('pause, learning rate, resume and stop from one person are seen by the other', async () => {
@@ -107,10 +111,12 @@ describe('hub with a real trainer', () => {
     const lr = await ada.call('run:set-lr', { runId, learningRate: 0.05 });
     assert.ok(lr.ok);
     await bob.waitFor('annotation:added', (p) => p.annotation.runId === runId && /learning rate .*0\.05/.test(p.annotation.text));
+    // Bob saw `running` before the pause too: only what arrives after the resume counts.
+    const beforeResume = bob.mark();
     const resumed = await ada.call('run:resume', { runId });
     assert.ok(resumed.ok);
-    await bob.waitFor('run:status', (p) => p.runId === runId && p.status === 'running' && bob.received.some((r) => r.event === 'run:status' && r.payload.status === 'paused'));
-    await bob.waitFor('metrics:batch', (p) => p.runId === runId && p.points.some((pt) => pt.learningRate === 0.05));
+    await bob.waitForAfter(beforeResume, 'run:status', (p) => p.runId === runId && p.status === 'running');
+    await bob.waitForAfter(beforeResume, 'metrics:batch', (p) => p.runId === runId && p.points.some((pt) => pt.learningRate === 0.05));
 
     const stopped = await ada.call('run:stop', { runId });
     assert.ok(stopped.ok);
