@@ -7,7 +7,8 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { runEntry } from './helpers/proc';
+import { eventually } from './helpers/hub';
+import { runEntry, spawnEntry } from './helpers/proc';
 
 const CLI = 'server/trainer/cli.ts';
 const tmp = mkdtempSync(path.join(tmpdir(), 'livetrain-cli-'));
@@ -39,13 +40,56 @@ test('--json trains headless and prints one JSON result as the last stdout line'
   assert.match(r.stderr, /completed at step 40/);
 });
 
-test('--resume continues a run from its checkpoint directory', async () => {
-  const r = await runEntry(CLI, ['--json', '--backend', 'wasm', '--resume', path.join(tmp, 'ckpt', 'cli-run')]);
-  // The checkpointed run was complete: resuming it trains nothing more and says so.
-  assert.equal(r.code, 0, r.stderr);
-  const result = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
-  assert.equal(result.steps, 40);
-  assert.equal(result.runId, 'cli-run');
+test('--resume continues a run stopped part-way from its checkpoint, and a finished run trains nothing more', async () => {
+  const dir = path.join(tmp, 'mid');
+  const args = ['--json', '--backend', 'wasm', '--train-limit', '640', '--test-limit', '200', '--epochs', '6', '--checkpoint-dir', dir, '--run-id', 'cli-mid'];
+  // Stopped part-way: Ctrl-C once the first epoch is done.
+  const first = spawnEntry(CLI, args);
+  let out = '';
+  let err = '';
+  first.stdout.on('data', (d) => (out += d));
+  first.stderr.on('data', (d) => (err += d));
+  const code = new Promise<number | null>((resolve) => first.on('close', resolve));
+  await eventually(() => /epoch 1\/6: /.test(err), 'the first epoch done', 60_000);
+  first.kill('SIGINT');
+  assert.equal(await code, 0, err);
+  const stopped = JSON.parse(out.trim().split('\n').at(-1)!);
+  assert.equal(stopped.status, 'stopped');
+  const stopStep: number = stopped.steps;
+  assert.ok(stopStep >= 20 && stopStep < 120, `stopped part-way (step ${stopStep} of 120)`);
+  assert.match(stopped.checkpoint, new RegExp(`cli-mid.step-${String(stopStep).padStart(10, '0')}\\.ckpt$`));
+  const epochsBefore: number[] = stopped.epochs.map((e: { epoch: number }) => e.epoch);
+  assert.match(err, new RegExp(`stopped.* at step ${stopStep}`));
+
+  // Its checkpoints go on in the same directory (without --checkpoint-dir they would go to
+  // .livetrain/checkpoints, and a second resume would start from the stop again).
+  const resume = ['--json', '--backend', 'wasm', '--resume', path.join(dir, 'cli-mid'), '--checkpoint-dir', dir];
+  const resumed = await runEntry(CLI, resume);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  const result = JSON.parse(resumed.stdout.trim().split('\n').at(-1)!);
+  assert.equal(result.runId, 'cli-mid');
+  assert.equal(result.status, 'completed');
+  assert.equal(result.steps, 120);
+  assert.ok(result.steps - stopStep > 0, 'steps were trained after the resume');
+  assert.ok(result.samplesPerSec > 0);
+  // The curve continues from the checkpoint: the resumed run completes the epochs after it,
+  // and none of those finished before the stop again.
+  const epochsAfter: number[] = result.epochs.map((e: { epoch: number }) => e.epoch);
+  const firstOpen = Math.floor(stopStep / 20) + 1;
+  assert.deepEqual(epochsAfter, Array.from({ length: 6 - firstOpen + 1 }, (_, i) => firstOpen + i), `epochs after stopping at step ${stopStep}`);
+  assert.deepEqual([...epochsBefore, ...epochsAfter], [1, 2, 3, 4, 5, 6].slice(0, epochsBefore.length + epochsAfter.length));
+  assert.deepEqual([...new Set([...epochsBefore, ...epochsAfter])].sort(), [1, 2, 3, 4, 5, 6], 'every epoch once');
+  assert.doesNotMatch(resumed.stderr, /epoch 1\/6: /, 'the first epoch is not trained again');
+  assert.match(resumed.stderr, /completed at step 120/);
+  assert.equal(result.checkpoint, path.join(dir, 'cli-mid', 'step-0000000120.ckpt'));
+
+  // Resuming the finished run trains nothing more and says so.
+  const again = await runEntry(CLI, resume);
+  assert.equal(again.code, 0, again.stderr);
+  const done = JSON.parse(again.stdout.trim().split('\n').at(-1)!);
+  assert.equal(done.steps, 120);
+  assert.equal(done.runId, 'cli-mid');
+  assert.deepEqual(done.epochs, []);
 });
 
 const badFlags: Array<[string[], RegExp]> = [

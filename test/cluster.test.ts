@@ -93,8 +93,18 @@ test('runs started on both hubs at once each go to exactly one trainer; control 
     );
   const ids = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => start(i % 2 ? b : a, i)));
   await eventually(() => ids.every((id) => assigned.has(id)), 'all six runs assigned', 20_000);
-  // Both schedulers ran for every start; give a second assignment time to show up if it were possible.
-  await new Promise((r) => setTimeout(r, 1500));
+  // Settled: every run is held in the database by the trainer whose job arrived, and every
+  // trainer holds its capacity (2), so no scheduler has a queued run or a free trainer left.
+  const held = await eventually(async () => {
+    const rows = await a.db.prisma.run.findMany({ where: { id: { in: ids } } });
+    const byTrainer = new Map<string, number>();
+    for (const r of rows) if (r.trainerId) byTrainer.set(r.trainerId, (byTrainer.get(r.trainerId) ?? 0) + 1);
+    const settled = rows.length === 6 && rows.every((r) => r.status === 'queued' && r.trainerId !== null && assigned.get(r.id)?.at(-1) === r.trainerId) && ['t-a1', 't-a2', 't-b1'].every((tid) => byTrainer.get(tid) === 2);
+    return settled ? byTrainer : undefined;
+  }, 'each trainer holds two runs in the database, the ones it was sent');
+  assert.deepEqual([...held.values()], [2, 2, 2]);
+  const jobsSent = [...assigned.values()].reduce((n, list) => n + list.length, 0);
+  assert.equal(jobsSent, 6, `six jobs sent for six runs: ${JSON.stringify([...assigned])}`);
   for (const id of ids) assert.equal(assigned.get(id)!.length, 1, `run ${id} went to one trainer (${assigned.get(id)})`);
   const perTrainer = new Map<string, number>();
   for (const [, [tid]] of assigned) perTrainer.set(tid, (perTrainer.get(tid) ?? 0) + 1);
@@ -195,20 +205,39 @@ test('watch, unwatch and disconnect in any order, on both hubs: every relay a hu
     fc.record({ kind: fc.constant('unwatch' as const), who: fc.nat(3), run: fc.nat(2) }),
     fc.record({ kind: fc.constant('leave' as const), who: fc.nat(3) }),
   );
+  let relaysSeen = 0;
   await fc.assert(
     fc.asyncProperty(fc.array(step, { minLength: 5, maxLength: 25 }), async (steps) => {
       // Four people: two on each hub.
       const people: Array<TestBrowser | null> = [null, null, null, null];
       const person = async (who: number) => (people[who] ??= await connectBrowser(hubs[who % 2].url, `p${who}`));
+      // The model: which runs each person watches. A hub relays each run its people watch, once.
+      const watching = [0, 1, 2, 3].map(() => new Set<number>());
+      const relayed = (hub: number) => new Set([0, 1, 2, 3].filter((who) => who % 2 === hub).flatMap((who) => [...watching[who]])).size;
       for (const s of steps) {
         if (s.kind === 'leave') {
           people[s.who]?.close();
           people[s.who] = null;
+          watching[s.who].clear();
           continue;
         }
         const p = await person(s.who);
         const r = await p.call(s.kind === 'watch' ? 'run:watch' : 'run:unwatch', { runId: runs[s.run] });
         assert.ok(r.ok, JSON.stringify(r));
+        if (s.kind === 'watch') {
+          watching[s.who].add(s.run);
+          // Acked after the relay is open: the hub counts it now.
+          assert.ok((await health(hubs[s.who % 2])).relaying >= 1, 'a watch starts (or joins) a relay on its hub');
+        } else watching[s.who].delete(s.run);
+      }
+      // Before anyone goes: each hub relays exactly the runs its people still watch (a leave
+      // above is seen by the hub a moment after the socket closed).
+      for (const [i, hub] of hubs.entries()) {
+        const want = relayed(i);
+        if (want > 0) relaysSeen++;
+        await eventually(async () => (await health(hub)).relaying === want || undefined, `hub ${i} relays the ${want} runs its people watch`, 5000).catch(async (e: Error) => {
+          throw new Error(`${e.message}, not ${(await health(hub)).relaying}`);
+        });
       }
       for (const p of people) p?.close();
       for (const hub of hubs) {
@@ -220,4 +249,5 @@ test('watch, unwatch and disconnect in any order, on both hubs: every relay a hu
     }),
     { numRuns: 15 },
   );
+  assert.ok(relaysSeen > 0, 'some sequences left runs watched, and their relays were counted');
 });

@@ -259,7 +259,14 @@ for (const provider of ['sqlite', 'postgresql'] as const) {
         const ckpt = await prisma.checkpoint.create({ data: { runId: 'run-1', seq: 304, epoch: 1, step: 200, reason: 'epoch', path: '/tmp/c', data: bytes } });
         const read = await prisma.checkpoint.findUniqueOrThrow({ where: { id: ckpt.id } });
         assert.ok(read.data && Buffer.from(read.data).equals(Buffer.from(bytes)));
-        await assert.rejects(prisma.checkpoint.create({ data: { runId: 'run-1', seq: 304, epoch: 1, step: 1, reason: 'stop', path: '/x' } }));
+        // A second checkpoint with the same (runId, seq): the unique constraint, as Prisma's P2002.
+        await assert.rejects(prisma.checkpoint.create({ data: { runId: 'run-1', seq: 304, epoch: 1, step: 1, reason: 'stop', path: '/x' } }), (e: Error & { code?: string }) => {
+          assert.equal(e.name, 'PrismaClientKnownRequestError', e.message);
+          assert.equal(e.code, 'P2002', e.message);
+          assert.match(e.message, /Unique constraint failed/);
+          return true;
+        });
+        assert.equal(await prisma.checkpoint.count({ where: { runId: 'run-1', seq: 304 } }), 1, 'the first one alone is kept');
 
         const note = await prisma.annotation.create({
           data: { runId: 'run-1', step: 150, kind: 'note', text: 'v2', authorName: 'Bob', edits: { create: [{ previousText: 'v1', editedBy: 'Bob' }] } },

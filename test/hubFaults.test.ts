@@ -63,8 +63,19 @@ test('a killed trainer leaves its run interrupted with its data; another trainer
   const seen = pointsSeen(ada, runId, watch.data);
   const after = seen.filter((p) => p.seq > run.lastSeq);
   assert.ok(after.length > 0);
-  assert.equal(after[0].seq > run.lastSeq, true);
+  // Picked by arrival, not by seq (the seqs are what is checked): the points sent after the
+  // resume are exactly the ones above the stored seqs, so nothing stored was sent again.
+  const resumedPoints = ada.receivedAfter(mark).flatMap((r) => (r.event === 'metrics:batch' && r.payload.runId === runId ? r.payload.points : []));
+  assert.ok(resumedPoints.length > 0 && resumedPoints[0].seq > run.lastSeq, 'the first point sent after the resume comes after everything stored');
+  assert.deepEqual(after, resumedPoints, 'the points after the stored ones are the ones sent after the resume');
+  // The hub hands the new trainer the run's last stored seq: its seqs continue without a jump.
+  assert.deepEqual(hub.logs.filter((l) => l.includes(runId) && /jump/.test(l)), [], 'seqs after the resume continue right after everything stored before');
   assert.equal(after[0].step, ckpt.step + 1, 'the resumed run starts right after its checkpoint');
+  assert.deepEqual(
+    seen.filter((p) => p.seq <= run.lastSeq).map((p) => [p.seq, p.step, p.loss]),
+    stored.map((p) => [p.seq, p.step, p.loss]),
+    'before the interruption the watcher saw exactly what was stored',
+  );
   const all = await hub.db.prisma.batchMetric.findMany({ where: { runId }, orderBy: { seq: 'asc' } });
   assert.deepEqual(seen.map((p) => p.seq), all.map((p) => p.seq), 'the watcher saw exactly what is stored');
 });

@@ -9,8 +9,10 @@ import { io } from 'socket.io-client';
 import { PROTOCOL_VERSION, type BrowserCommand } from '../server/protocol';
 import { hyperparamsSchema } from '../server/trainer/config';
 import type { TrainerEvent } from '../server/trainer/events';
+import { dbState } from './helpers/dbState';
 import { connectBrowser, eventually, fakeTrainer, startHub, trainerAuth, type TestBrowser, type TestHub } from './helpers/hub';
 
+/** Row counts (kept as they were); `dbState` compares the rows themselves. */
 async function counts(hub: TestHub) {
   await hub.hub.flush();
   const db = hub.db.prisma;
@@ -46,6 +48,12 @@ describe('bad input', () => {
 
   test('every browser event refuses malformed payloads with the error envelope and changes nothing', async () => {
     const huge = 'x'.repeat(70_000);
+    // Someone else's note, which Ada may neither edit nor delete.
+    const cy = await connectBrowser(hub.url, 'Cy');
+    const cysNote = await cy.call('annotation:add', { runId, step: 2, text: 'Cy was here' });
+    cy.close();
+    assert.ok(cysNote.ok);
+    const noteId = cysNote.data.annotation.id;
     const cases: Array<[BrowserCommand, unknown, string]> = [
       ['hello', {}, 'INVALID'],
       ['hello', { name: '' }, 'INVALID'],
@@ -83,8 +91,15 @@ describe('bad input', () => {
       ['annotation:edit', { id: 999_999, text: 'b' }, 'NOT_FOUND'],
       ['annotation:delete', { id: -1 }, 'INVALID'],
       ['annotation:delete', { id: 999_999 }, 'NOT_FOUND'],
+      // Well-formed but refused: the queued run's status and learning rate, Cy's note.
+      ['run:pause', { runId }, 'CONFLICT'],
+      ['run:resume', { runId }, 'CONFLICT'],
+      ['run:set-lr', { runId, learningRate: 0.5 }, 'CONFLICT'],
+      ['annotation:edit', { id: noteId, text: 'Ada rewrote this' }, 'FORBIDDEN'],
+      ['annotation:delete', { id: noteId }, 'FORBIDDEN'],
     ];
     const before = await counts(hub);
+    const beforeRows = await dbState(hub);
     for (const [event, payload, code] of cases) {
       const result = await ada.call(event, payload);
       assert.equal(result.ok, false, `${event} ${JSON.stringify(payload).slice(0, 80)} must fail`);
@@ -97,6 +112,7 @@ describe('bad input', () => {
     assert.ok(!invalidStart.ok);
     assert.deepEqual(Object.keys(invalidStart.details as object).sort(), ['hyperparams.batchSize', 'hyperparams.epochs']);
     assert.deepEqual(await counts(hub), before, 'nothing changed');
+    assert.deepEqual(await dbState(hub), beforeRows, 'nothing changed, row for row');
     // An unknown event is ignored and the connection keeps working.
     (ada.socket as unknown as { emit(e: string, p: unknown): void }).emit('drop:tables', { all: true });
     assert.ok((await ada.call('run:watch', { runId })).ok);
@@ -141,6 +157,7 @@ describe('bad input', () => {
 
   test('HTTP routes answer bad requests with the envelope and change nothing', async () => {
     const before = await counts(hub);
+    const beforeRows = await dbState(hub);
     const call = async (method: string, path: string, body?: string, headers: Record<string, string> = {}) => {
       const res = await fetch(hub.url + path, { method, body, headers: { 'content-type': 'application/json', ...headers } });
       return { status: res.status, body: (await res.json()) as { ok: boolean; error?: string; details?: Record<string, string> } };
@@ -163,6 +180,8 @@ describe('bad input', () => {
       ['POST', `/api/runs/${runId}/annotations`, JSON.stringify({ step: 'one', text: 'a' }), 400, 'INVALID'],
       ['POST', `/api/runs/${runId}/set-lr`, JSON.stringify({ learningRate: 0 }), 400, 'INVALID'],
       ['POST', `/api/runs/${runId}/pause`, undefined, 409, 'CONFLICT'],
+      ['POST', `/api/runs/${runId}/resume`, undefined, 409, 'CONFLICT'],
+      ['POST', `/api/runs/${runId}/set-lr`, JSON.stringify({ learningRate: 0.5 }), 409, 'CONFLICT'],
     ];
     for (const [method, path, body, status, code] of expectations) {
       const res = await call(method, path, body);
@@ -171,6 +190,7 @@ describe('bad input', () => {
       assert.equal(res.body.error, code, `${method} ${path}`);
     }
     assert.deepEqual(await counts(hub), before, 'nothing changed');
+    assert.deepEqual(await dbState(hub), beforeRows, 'nothing changed, row for row');
   });
 
   test('a trainer cannot write a run it does not hold, malformed events are refused, replays are stored once', async () => {
@@ -181,6 +201,10 @@ describe('bad input', () => {
     const job = await new Promise<{ runId: string }>((resolve) => intruder.on('job:assign', (j: { runId: string }, ack: (r: unknown) => void) => (ack({ ok: true, data: { runId: j.runId } }), resolve(j))));
     assert.equal(job.runId, runId);
     const other = await fakeTrainer(hub.url, trainerAuth('other'));
+    // The rows once both trainers are registered and the run is the intruder's.
+    await eventually(() => hub.logs.some((l) => /trainer other connected/.test(l)), 'trainer other registered');
+    const beforeRows = await dbState(hub);
+    assert.equal(beforeRows.runs.find((r) => r.id === runId)?.trainerId, 'intruder');
     const forbidden = await other.timeout(5000).emitWithAck('trainer:events', { runId, events: [point(runId, 1, 1)] });
     assert.equal(forbidden.error, 'FORBIDDEN');
     const malformed = await intruder.timeout(5000).emitWithAck('trainer:events', { runId, events: [{ ...point(runId, 1, 1), point: { loss: 'NaN' } }] });
@@ -190,7 +214,15 @@ describe('bad input', () => {
     const badUpload = await intruder.timeout(5000).emitWithAck('checkpoint:upload', { runId, seq: 1, data: 'not bytes' });
     assert.equal(badUpload.error, 'INVALID');
     intruder.emit('trainer:report', { kind: 'job:done', runId: 42 });
+    // Events from the trainer that does not hold the run, and what it may not report.
+    const notHeld = await other.timeout(5000).emitWithAck('trainer:events', { runId, events: [{ runId, seq: 1, type: 'status', status: 'failed', step: 0, time: Date.now(), message: 'not mine' }] });
+    assert.equal(notHeld.error, 'FORBIDDEN');
+    other.emit('trainer:report', { kind: 'job:failed', runId, message: 'not mine either' });
+    // A round trip on each socket: the fire-and-forget reports have been handled.
+    await intruder.timeout(5000).emitWithAck('trainer:events', null);
+    await other.timeout(5000).emitWithAck('trainer:events', null);
     assert.deepEqual(await counts(hub), before, 'nothing stored from refused messages');
+    assert.deepEqual(await dbState(hub), beforeRows, 'nothing changed from refused messages, row for row');
 
     // Events 1..6, then a replay of 4..9 (as after a reconnect): stored once each, in order.
     const started: TrainerEvent = {

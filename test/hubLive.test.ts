@@ -80,9 +80,13 @@ describe('hub with a real trainer', () => {
     assert.ok((await hub.db.prisma.misclassified.count({ where: { runId } })) > 0);
     assert.ok((await hub.db.prisma.confusionMatrix.count({ where: { runId } })) === 3);
     assert.ok(run.finalTestAccuracy !== null && run.backend === 'wasm' && run.trainerHost);
+    // Only presence sent after Cy and Dee left counts: Bob saw Ada and Bob alone before they came.
+    const beforeLeaving = bob.mark();
     cy.close();
     dee.close();
-    await bob.waitFor('presence', (p) => p.runId === runId && p.users.length === 2);
+    const left = await bob.waitForAfter(beforeLeaving, 'presence', (p) => p.runId === runId && p.users.length === 2);
+    assert.deepEqual(left.users.map((u) => u.name), ['Ada', 'Bob']);
+    assert.equal(left.total, 2);
   });
 
   test('pause, learning rate, resume and stop from one person are seen by the other', async () => {
@@ -107,10 +111,12 @@ describe('hub with a real trainer', () => {
     const lr = await ada.call('run:set-lr', { runId, learningRate: 0.05 });
     assert.ok(lr.ok);
     await bob.waitFor('annotation:added', (p) => p.annotation.runId === runId && /learning rate .*0\.05/.test(p.annotation.text));
+    // Bob saw `running` before the pause too: only what arrives after the resume counts.
+    const beforeResume = bob.mark();
     const resumed = await ada.call('run:resume', { runId });
     assert.ok(resumed.ok);
-    await bob.waitFor('run:status', (p) => p.runId === runId && p.status === 'running' && bob.received.some((r) => r.event === 'run:status' && r.payload.status === 'paused'));
-    await bob.waitFor('metrics:batch', (p) => p.runId === runId && p.points.some((pt) => pt.learningRate === 0.05));
+    await bob.waitForAfter(beforeResume, 'run:status', (p) => p.runId === runId && p.status === 'running');
+    await bob.waitForAfter(beforeResume, 'metrics:batch', (p) => p.runId === runId && p.points.some((pt) => pt.learningRate === 0.05));
 
     const stopped = await ada.call('run:stop', { runId });
     assert.ok(stopped.ok);
@@ -130,7 +136,7 @@ describe('hub with a real trainer', () => {
     assert.equal(again.ok ? 'ok' : again.error, 'CONFLICT');
   });
 
-  test('annotations round-trip, only their author edits them, and they persist', async () => {
+  test('annotations round-trip, only their author edits or deletes them, and they persist', async () => {
     const started = await ada.call('run:start', { hyperparams: { ...SMALL, epochs: 1 } });
     assert.ok(started.ok);
     const runId = started.data.run.id;
@@ -159,6 +165,22 @@ describe('hub with a real trainer', () => {
     await ada.waitFor('annotation:deleted', (p) => p.id === second.data.annotation.id);
     const events = await ada.call('annotation:delete', { id: (await hub.db.prisma.annotation.findFirstOrThrow({ where: { runId, kind: 'event' } })).id });
     assert.equal(events.ok ? 'ok' : events.error, 'FORBIDDEN', 'control events cannot be deleted');
+
+    // Bob may not delete Ada's note: FORBIDDEN, and it is still there with its text, for everyone.
+    const adas = await ada.call('annotation:add', { runId, step: 7, text: 'Ada keeps this' });
+    assert.ok(adas.ok);
+    await bob.waitFor('annotation:added', (p) => p.annotation.id === adas.data.annotation.id);
+    const beforeDelete = bob.mark();
+    const notBobs = await bob.call('annotation:delete', { id: adas.data.annotation.id });
+    assert.equal(notBobs.ok ? 'ok' : notBobs.error, 'FORBIDDEN', 'only its author deletes a note');
+    const kept = await hub.db.prisma.annotation.findUnique({ where: { id: adas.data.annotation.id } });
+    assert.deepEqual(kept && [kept.text, kept.authorName, kept.kind, kept.step], ['Ada keeps this', 'Ada', 'note', 7]);
+    // A round trip after the refusal: no annotation:deleted was broadcast before it.
+    assert.ok((await ada.call('run:watch', { runId })).ok);
+    assert.ok(!bob.receivedAfter(beforeDelete).some((r) => r.event === 'annotation:deleted'), 'nobody is told it was deleted');
+    const adaDeletes = await ada.call('annotation:delete', { id: adas.data.annotation.id });
+    assert.ok(adaDeletes.ok, 'its author can');
+    await bob.waitForAfter(beforeDelete, 'annotation:deleted', (p) => p.id === adas.data.annotation.id);
 
     const snapshot = await connectBrowser(hub.url, 'Eve').then((eve) => eve.call('run:watch', { runId }).finally(() => eve.close()));
     assert.ok(snapshot.ok);

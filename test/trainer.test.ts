@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { hyperparamsSchema, type HyperparamsInput } from '../server/trainer/config';
 import { latestCheckpoint, loadCheckpoint } from '../server/trainer/checkpoint';
 import { createTrainer, type TrainerOptions } from '../server/trainer/trainer';
+import { ControlError } from '../server/trainer/control';
 import type { MnistData } from '../server/trainer/data/mnist';
 import type { BackendInfo } from '../server/trainer/events';
 import { ofType, recordingSink, wasmFixture } from './helpers/trainer';
@@ -106,6 +107,8 @@ test('control: pause, set-lr, resume and stop take effect between batches and ar
   let trainer: ReturnType<typeof createTrainer>;
   let stopAtStep = -1;
   let pauseAtStep = -1;
+  // The emitter swallows a sink's throws: what happens in the sink is recorded and asserted after the run.
+  let badLrRefusal: unknown = 'not tried';
   // The sink sees events some batches late; requests are checked against the trainer's own step.
   const sink = recordingSink((e) => {
     if (e.type === 'metrics:batch' && e.point.step >= 3 && pauseAtStep < 0) {
@@ -113,7 +116,12 @@ test('control: pause, set-lr, resume and stop take effect between batches and ar
       trainer.pause();
     }
     if (e.type === 'status' && e.status === 'paused') {
-      assert.throws(() => trainer.setLearningRate(-1), /learning rate/);
+      try {
+        trainer.setLearningRate(-1);
+        badLrRefusal = 'accepted';
+      } catch (error) {
+        badLrRefusal = error;
+      }
       trainer.setLearningRate(0.05);
       setTimeout(() => trainer.resume(), 50);
     }
@@ -125,6 +133,8 @@ test('control: pause, set-lr, resume and stop take effect between batches and ar
   trainer = createTrainer(options('control', { epochs: 5, trainLimit: 3200, testLimit: 100 }, { checkpointDir: path.join(tmp, 'control') }), sink);
   const result = await trainer.run();
   assert.equal(result.status, 'stopped');
+  assert.ok(badLrRefusal instanceof ControlError, `a learning rate of -1 is refused with a ControlError (${String(badLrRefusal)})`);
+  assert.match(badLrRefusal.message, /learning rate/);
   const statuses = ofType(sink.events, 'status').map((s) => s.status);
   assert.deepEqual(statuses, ['running', 'paused', 'running', 'stopped']);
   const controls = ofType(sink.events, 'control');

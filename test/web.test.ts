@@ -1,42 +1,20 @@
 /**
- * The dashboard served by Next.js behind a plain HTTP server, as the hub serves it:
- * `/api/*` answered by the server's own handler, everything else by createWebHandler
- * in production mode (built first if the build is stale). Also the build staleness
- * rule and the missing-build error.
+ * The dashboard served by Next.js behind a plain HTTP server by createWebHandler in
+ * production mode (built first if the build is stale); and the real hub process, where
+ * `/api/*` is the hub's and everything else the dashboard's. Also the build staleness rule
+ * and the missing-build error.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildState, ensureBuild, REPO_ROOT } from '../scripts/ensure-build';
 import { createWebHandler, MissingBuildError, type WebHandler } from '../server/web';
-
-const RUNS_ENVELOPE = {
-  ok: true,
-  data: {
-    runs: [
-      {
-        id: 'run-1',
-        name: 'tutorial CNN',
-        status: 'completed',
-        createdAt: '2025-01-01T00:00:00.000Z',
-        createdBy: 'ada',
-        finalTestAccuracy: 98.64,
-      },
-    ],
-  },
-} as const;
-
-/** Stands in for the hub's JSON API. */
-function fakeApi(req: IncomingMessage, res: ServerResponse): void {
-  const found = req.method === 'GET' && req.url === '/api/runs';
-  res.statusCode = found ? 200 : 404;
-  res.setHeader('content-type', 'application/json');
-  res.end(JSON.stringify(found ? RUNS_ENVELOPE : { ok: false, error: 'NOT_FOUND', message: 'No such endpoint.' }));
-}
+import { connectBrowser, SMALL } from './helpers/hub';
+import { startHubProcess, type HubProcess } from './helpers/hubProcess';
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(path.join(tmpdir(), 'livetrain-web-'));
@@ -94,8 +72,7 @@ describe('the built dashboard behind a plain HTTP server', () => {
   before(async () => {
     await ensureBuild({ dir: REPO_ROOT, log: (line) => console.error(line) });
     server = createServer((req, res) => {
-      if (req.url?.startsWith('/api/')) fakeApi(req, res);
-      else if (web) web.handle(req, res);
+      if (web) web.handle(req, res);
       else res.writeHead(503).end();
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -128,11 +105,10 @@ describe('the built dashboard behind a plain HTTP server', () => {
     }
   });
 
-  test('/api/* stays with the server, and unknown pages get Next 404', async () => {
-    const api = await fetch(`${base}/api/runs`);
-    assert.deepEqual(await api.json(), RUNS_ENVELOPE);
+  test('unknown pages get Next 404', async () => {
     const missing = await fetch(`${base}/no-such-page`);
     assert.equal(missing.status, 404);
+    assert.match(missing.headers.get('content-type') ?? '', /text\/html/);
     await missing.arrayBuffer();
   });
 
@@ -141,5 +117,52 @@ describe('the built dashboard behind a plain HTTP server', () => {
     await page.arrayBuffer();
     assert.equal(server.listenerCount('upgrade'), 0);
     assert.equal(web?.handleUpgrade, undefined);
+  });
+});
+
+describe('the real hub process: /api/* is the hub\'s, the rest the dashboard\'s', () => {
+  let hub: HubProcess;
+
+  before(async () => {
+    hub = await startHubProcess(['--no-local-trainer']);
+  });
+  after(async () => {
+    await hub?.stop();
+  });
+
+  test('/api/* stays with the hub (its runs, its JSON 404), and unknown pages get Next 404', async () => {
+    // A run the hub knows, started over Socket.IO, so that /api/runs has something of its own.
+    const ada = await connectBrowser(hub.url, 'Ada');
+    const started = await ada.call('run:start', { name: 'api through the hub', hyperparams: { ...SMALL, epochs: 1 } });
+    ada.close();
+    assert.ok(started.ok, JSON.stringify(started));
+
+    const api = await fetch(`${hub.url}/api/runs`);
+    assert.equal(api.status, 200);
+    assert.match(api.headers.get('content-type') ?? '', /application\/json/);
+    const body = (await api.json()) as { ok: boolean; data: { runs: Array<{ id: string; name: string; status: string; createdBy: string }> } };
+    assert.equal(body.ok, true);
+    assert.deepEqual(
+      body.data.runs.map((r) => [r.id, r.name, r.status, r.createdBy]),
+      [[started.data.run.id, 'api through the hub', 'queued', 'Ada']],
+      'the hub\'s own runs',
+    );
+
+    // An /api path nobody serves is the hub's JSON 404, not the dashboard's page.
+    for (const path of ['/api/no-such-endpoint', '/api']) {
+      const unknown = await fetch(`${hub.url}${path}`);
+      assert.equal(unknown.status, 404, path);
+      assert.match(unknown.headers.get('content-type') ?? '', /application\/json/, path);
+      const failure = (await unknown.json()) as { ok: boolean; error: string };
+      assert.deepEqual([failure.ok, failure.error], [false, 'NOT_FOUND'], path);
+    }
+
+    const missing = await fetch(`${hub.url}/no-such-page`);
+    assert.equal(missing.status, 404);
+    assert.match(missing.headers.get('content-type') ?? '', /text\/html/);
+    assert.match(await missing.text(), /404/);
+    const page = await fetch(`${hub.url}/`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<h1 class="sr-only">Livetrain runs<\/h1>/);
   });
 });

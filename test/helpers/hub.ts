@@ -87,6 +87,12 @@ export interface TestBrowser {
   call<K extends BrowserCommand>(event: K, payload: BrowserPayload<K> | unknown): Promise<Result<BrowserAckData[K]>>;
   /** Resolves with the first (past or future) message matching. */
   waitFor<K extends keyof ServerToClientEvents>(event: K, match?: (p: Parameters<ServerToClientEvents[K]>[0]) => boolean, timeoutMs?: number): Promise<Parameters<ServerToClientEvents[K]>[0]>;
+  /** A mark: the number of messages received so far, for `waitForAfter` and `receivedAfter`. */
+  mark(): number;
+  /** Like `waitFor`, but only messages that arrived after `mark` count. */
+  waitForAfter<K extends keyof ServerToClientEvents>(mark: number, event: K, match?: (p: Parameters<ServerToClientEvents[K]>[0]) => boolean, timeoutMs?: number): Promise<Parameters<ServerToClientEvents[K]>[0]>;
+  /** The messages that arrived after `mark`. */
+  receivedAfter(mark: number): Received[];
   close(): void;
 }
 
@@ -112,11 +118,15 @@ export async function connectBrowser(url: string, name: string | null, opts: { t
     socket,
     received,
     call: (event, payload) => (socket as unknown as Socket).timeout(20_000).emitWithAck(event, payload),
-    waitFor(event, match = () => true, timeoutMs = 30_000) {
+    waitFor: (event, match, timeoutMs) => browser.waitForAfter(0, event, match, timeoutMs),
+    mark: () => received.length,
+    receivedAfter: (mark) => received.slice(mark),
+    waitForAfter(mark, event, match = () => true, timeoutMs = 30_000) {
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${event}`)), timeoutMs);
+        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${event}${mark > 0 ? ` after message ${mark}` : ''}`)), timeoutMs);
         const check = () => {
-          const hit = received.find((r) => r.event === event && match(r.payload as never));
+          let hit: Received | undefined;
+          for (let i = mark; i < received.length && !hit; i++) if (received[i].event === event && match(received[i].payload as never)) hit = received[i];
           if (hit) {
             clearTimeout(timer);
             resolve(hit.payload as never);
