@@ -12,6 +12,28 @@ import { eventually } from './helpers/hub';
 
 const shot = (page: Page, name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
 const stepOf = async (page: Page) => Number((await page.getByTestId('progress-step').innerText()).split('/')[0].replace(/[^\d]/g, '') || 0);
+/**
+ * What the loss chart draws: the points its caption says it holds, and its canvas's painted
+ * pixels (how many, and a fingerprint of where), so a chart that stopped redrawing shows.
+ */
+const drawnOf = (page: Page) =>
+  page.getByTestId('loss-chart').evaluate((el) => {
+    const caption = el.querySelector('.lt-caption')?.textContent ?? '';
+    const points = Number((/([\d,]+) points? →/.exec(caption)?.[1] ?? '0').replace(/,/g, ''));
+    const canvas = el.querySelector('canvas');
+    const ctx = canvas?.getContext('2d');
+    let painted = 0;
+    let print = 0;
+    if (canvas && ctx && canvas.width > 0 && canvas.height > 0) {
+      const { data } = ctx.getImageData(0, 0, canvas.width, canvas.height);
+      for (let i = 3; i < data.length; i += 4) {
+        if (data[i] === 0) continue;
+        painted++;
+        print = (Math.imul(print, 31) + i) >>> 0;
+      }
+    }
+    return { points, painted, print };
+  });
 
 test('two people share runs in real browsers: start, watch, annotate, control, review, compare, draw', async (t) => {
   const browser = await launchChromium(t);
@@ -70,11 +92,17 @@ test('two people share runs in real browsers: start, watch, annotate, control, r
   await row.getByRole('link', { name: 'shared run' }).click();
   await bob.waitForURL(`**/runs/${runId}`);
 
-  // Both see the curve grow.
+  // Both see the curve grow: more points drawn, and other pixels painted on the plot.
   await eventually(async () => (await stepOf(ada)) > 0 && (await stepOf(bob)) > 0, 'both see steps');
+  await eventually(async () => (await drawnOf(ada)).painted > 0 && (await drawnOf(bob)).painted > 0, 'both charts draw a line');
   const before = await stepOf(bob);
+  const [drawnAda, drawnBob] = [await drawnOf(ada), await drawnOf(bob)];
   const shiftBefore = await bob.evaluate(() => (window as unknown as { __shift: number }).__shift);
-  await eventually(async () => (await stepOf(bob)) > before + 20 && (await stepOf(ada)) > before, 'the curve grows for both');
+  await eventually(async () => (await stepOf(bob)) > before + 20 && (await stepOf(ada)) > before, 'the run goes on');
+  await eventually(async () => {
+    const [a, b] = [await drawnOf(ada), await drawnOf(bob)];
+    return b.points > drawnBob.points + 20 && a.points > drawnAda.points && a.print !== drawnAda.print && b.print !== drawnBob.print;
+  }, 'the drawn curve grows for both');
   const shiftDuring = (await bob.evaluate(() => (window as unknown as { __shift: number }).__shift)) - shiftBefore;
   const shifted = await bob.evaluate(() => (window as unknown as { __shifted?: string[] }).__shifted ?? []);
   assert.ok(shiftDuring < 0.01, `no layout shift while points stream (CLS ${shiftDuring.toFixed(4)}: ${shifted.join('; ')})`);
@@ -123,7 +151,11 @@ test('two people share runs in real browsers: start, watch, annotate, control, r
   await bob.reload();
   await eventually(async () => (await status(bob).innerText()) === 'completed', 'completed after reload');
   await bob.getByTestId('epoch-loss-chart').locator('svg[aria-label*="poch"]').first().waitFor();
-  assert.ok((await bob.getByTestId('epoch-loss-chart').locator('path').count()) > 0, 'epoch loss plot drawn');
+  // Two epochs: a train and a test line, each through a point per epoch.
+  const epochLines = await bob.getByTestId('epoch-loss-chart').locator('path.lt-epoch-line').evaluateAll((paths) => paths.map((p) => (p.getAttribute('d') ?? '').match(/[ML]/g)?.length ?? 0));
+  assert.deepEqual(epochLines, [2, 2], 'the epoch loss plot draws train and test through both epochs');
+  const epochPoints = await bob.getByTestId('epoch-loss-chart').locator('circle title').allTextContents();
+  assert.deepEqual(epochPoints.map((t) => / · epoch (\d) · (train|test) /.exec(t)?.slice(1).join(' ')).sort(), ['1 test', '1 train', '2 test', '2 train']);
   assert.equal(await bob.locator('[aria-label^="true "][aria-label*=" predicted "]').count(), 100, 'a 10×10 confusion matrix');
   await bob.locator('.mis-grid__list li canvas').first().waitFor();
   assert.ok((await bob.locator('.mis-grid__list li').count()) > 0, 'misclassified digits shown');
