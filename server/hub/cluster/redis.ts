@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { Adapter as InMemoryAdapter } from 'socket.io-adapter';
 import { createClient } from 'redis';
+import { z } from 'zod';
 import { interHubRunChangeSchema, isFinished, relayEntrySchema, relayEventsSchema, type HubRunStatus, type RunChange } from '../../protocol';
 import type { LiveStreams } from '../live/stream';
 import type { HubServer } from '../sockets';
@@ -36,6 +37,11 @@ export interface RedisClusterDeps {
   onRemoteChange: (change: RunChange) => void;
   log: (line: string) => void;
 }
+
+/** What XREAD answers: per stream read, its key and its entries (fields as strings). */
+const xReadAnswer = z
+  .array(z.object({ name: z.string(), messages: z.array(z.object({ id: z.string(), message: z.record(z.string(), z.string()) })) }))
+  .nullable();
 
 const STREAM_MAXLEN = 5000;
 const ENDED_STREAM_TTL_S = 24 * 3600;
@@ -132,7 +138,13 @@ export async function redisCluster(opts: RedisClusterDeps): Promise<Cluster> {
         await new Promise((r) => setTimeout(r, 250));
         continue;
       }
-      for (const stream of (result ?? []) as Array<{ name: string; messages: Array<{ id: string; message: Record<string, string> }> }>) {
+      const read = xReadAnswer.safeParse(result);
+      if (!read.success) {
+        errors(`read: an XREAD answer of an unexpected shape (${read.error.issues[0]?.message})`);
+        await new Promise((r) => setTimeout(r, 250));
+        continue;
+      }
+      for (const stream of read.data ?? []) {
         const last = stream.messages[stream.messages.length - 1];
         if (stream.name === wakeKey) {
           if (last) wakeId = last.id;
