@@ -2,7 +2,6 @@
  * The hub process's settings: flags over environment over embedded defaults, validated once.
  * Binding beyond loopback without a team token is refused.
  */
-import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { backendChoiceSchema } from './trainer/config';
@@ -18,6 +17,8 @@ export const USAGE = `usage: npm start -- [--port N] [--host ADDR] [--database-u
   --no-web            API and Socket.IO only, no dashboard
   --redis-url         redis://host:6379: share rooms and live streams with other hubs on the same database (or REDIS_URL)
   --redis-prefix      prefix of this deployment's Redis keys and channels (default livetrain, or LIVETRAIN_REDIS_PREFIX)
+  --public-url        an address people reach the hub by, e.g. https://livetrain.example.com (repeatable, or
+                      LIVETRAIN_PUBLIC_URL, comma-separated); requests naming any other host are refused
 environment: LIVETRAIN_TOKEN (team token for browsers and API clients), LIVETRAIN_TRAINER_TOKEN (for trainers)`;
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -35,6 +36,12 @@ const schema = z.object({
   redisPrefix: z.string().regex(/^[\w.-]{1,64}$/, 'letters, digits, _ . - only (at most 64)'),
   browserToken: z.string().min(8, 'LIVETRAIN_TOKEN must have at least 8 characters').nullable(),
   trainerToken: z.string().min(8, 'LIVETRAIN_TRAINER_TOKEN must have at least 8 characters').nullable(),
+  publicUrls: z.array(
+    z
+      .string()
+      .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), 'must be an http:// or https:// URL, e.g. https://livetrain.example.com')
+      .refine((u) => !URL.canParse(u) || new URL(u).pathname === '/', 'must be the hub\'s root, without a path'),
+  ),
 });
 export type HubConfig = z.infer<typeof schema> & { loopback: boolean; localTrainerToken: string | null };
 
@@ -57,6 +64,7 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): HubConfig {
         'no-web': { type: 'boolean', default: false },
         'redis-url': { type: 'string' },
         'redis-prefix': { type: 'string' },
+        'public-url': { type: 'string', multiple: true },
       },
     }));
   } catch (error) {
@@ -75,14 +83,25 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): HubConfig {
     redisPrefix: values['redis-prefix'] ?? env.LIVETRAIN_REDIS_PREFIX ?? 'livetrain',
     browserToken: env.LIVETRAIN_TOKEN || null,
     trainerToken: env.LIVETRAIN_TRAINER_TOKEN || null,
+    publicUrls: values['public-url'] ?? (env.LIVETRAIN_PUBLIC_URL ? env.LIVETRAIN_PUBLIC_URL.split(',').map((u) => u.trim()).filter(Boolean) : []),
   });
   if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n'));
   const config = parsed.data;
+  // A hub bound to one address is reached by it; one bound to every interface is told how.
+  if (!LOOPBACK.has(config.host) && config.host !== '0.0.0.0' && config.host !== '::') {
+    config.publicUrls.push(`http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`);
+  }
   const loopback = LOOPBACK.has(config.host);
   if (!loopback && !config.browserToken) {
     throw new ConfigError(`refusing to listen on ${config.host} without LIVETRAIN_TOKEN: anyone who can reach it could start and stop runs. Set LIVETRAIN_TOKEN (and LIVETRAIN_TRAINER_TOKEN for remote trainers), or bind 127.0.0.1.`);
   }
-  // Off loopback, trainers always need a token: the local one gets a random one if none is set.
-  const trainerToken = config.trainerToken ?? (loopback ? null : randomBytes(18).toString('base64url'));
-  return { ...config, trainerToken, loopback, localTrainerToken: trainerToken };
+  // One token without the other would leave a door open: with a team token, anyone on this
+  // machine could still register as a trainer (and take jobs) without one.
+  if (config.browserToken && !config.trainerToken) {
+    throw new ConfigError('LIVETRAIN_TOKEN is set but LIVETRAIN_TRAINER_TOKEN is not: with a team token, trainers need their own token too (on every interface, loopback included). Set both, e.g. LIVETRAIN_TRAINER_TOKEN=$(openssl rand -base64 24).');
+  }
+  if (config.trainerToken && !config.browserToken) {
+    throw new ConfigError('LIVETRAIN_TRAINER_TOKEN is set but LIVETRAIN_TOKEN is not: set both (people and API clients sign in with LIVETRAIN_TOKEN), or neither on 127.0.0.1.');
+  }
+  return { ...config, loopback, localTrainerToken: config.trainerToken };
 }

@@ -52,6 +52,8 @@ async function main(): Promise<number> {
     trainerToken: config.trainerToken,
     redisUrl: config.redisUrl,
     redisPrefix: config.redisPrefix,
+    publicUrls: config.publicUrls,
+    dev: config.dev,
     log: (line) => process.stderr.write(`[hub] ${line}\n`),
   });
   // Socket.IO answers its own upgrades; Next's dev server (HMR) takes /_next/ ones; any other

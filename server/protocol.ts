@@ -229,7 +229,8 @@ export type BrowserPayload<K extends BrowserCommand> = z.input<(typeof browserSc
 
 /** What each command's ack carries on success. */
 export interface BrowserAckData {
-  hello: { participant: Participant; protocolVersion: number };
+  /** `tokenRequired`: the hub asks for the team token (so the page offers to sign out). */
+  hello: { participant: Participant; protocolVersion: number; tokenRequired: boolean };
   'run:watch': RunSnapshot;
   'run:unwatch': { runId: string };
   'run:start': { run: RunSummary };
@@ -264,6 +265,12 @@ export const trainerHandshakeSchema = handshakeSchema.extend({
   concurrency: z.number().int().min(1).max(64),
   /** Runs this daemon is still running or holds unacknowledged events for. */
   runs: z.array(runIdSchema).max(1024).default([]),
+  /**
+   * A secret the daemon process picks once and sends on every (re)connect: a connection with a
+   * connected trainer's id is refused unless it carries the same instance (the same process
+   * coming back over a connection the hub has not seen drop yet).
+   */
+  instance: z.string().min(16).max(128).optional(),
 });
 export type TrainerHandshake = z.input<typeof trainerHandshakeSchema>;
 

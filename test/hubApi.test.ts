@@ -162,9 +162,19 @@ test('with tokens: browsers, API clients and trainers must present theirs', asyn
 
 test('the hub refuses to listen beyond loopback without a team token', () => {
   assert.throws(() => readConfig(['--host', '0.0.0.0'], {}), (e: Error) => e instanceof ConfigError && /LIVETRAIN_TOKEN/.test(e.message));
-  const open = readConfig(['--host', '0.0.0.0'], { LIVETRAIN_TOKEN: 'long-enough-token' });
-  assert.equal(open.browserToken, 'long-enough-token');
-  assert.ok(open.trainerToken && open.trainerToken.length >= 16, 'trainers get a random token when none is set');
+  // A team token requires a trainer token (and the other way round), on loopback too.
+  for (const host of ['0.0.0.0', '127.0.0.1']) {
+    assert.throws(() => readConfig(['--host', host], { LIVETRAIN_TOKEN: 'long-enough-token' }), (e: Error) => e instanceof ConfigError && /LIVETRAIN_TRAINER_TOKEN is not/.test(e.message), host);
+    assert.throws(() => readConfig(['--host', host], { LIVETRAIN_TRAINER_TOKEN: 'long-enough-token' }), (e: Error) => e instanceof ConfigError && /LIVETRAIN_TOKEN is not|without LIVETRAIN_TOKEN/.test(e.message), host);
+  }
+  const open = readConfig(['--host', '0.0.0.0'], { LIVETRAIN_TOKEN: 'long-enough-token', LIVETRAIN_TRAINER_TOKEN: 'trainer-token-1' });
+  assert.deepEqual([open.browserToken, open.trainerToken, open.localTrainerToken], ['long-enough-token', 'trainer-token-1', 'trainer-token-1']);
+  // Bound to one address, the hub answers to it; --public-url adds the names people use.
+  assert.deepEqual(readConfig(['--host', '10.0.0.5', '--port', '3001'], { LIVETRAIN_TOKEN: 'long-enough-token', LIVETRAIN_TRAINER_TOKEN: 'trainer-token-1' }).publicUrls, ['http://10.0.0.5:3001']);
+  assert.deepEqual(readConfig(['--public-url', 'https://livetrain.example.com', '--public-url', 'http://gpu-box:3000'], {}).publicUrls, ['https://livetrain.example.com', 'http://gpu-box:3000']);
+  assert.deepEqual(readConfig([], { LIVETRAIN_PUBLIC_URL: 'https://a.example, https://b.example' }).publicUrls, ['https://a.example', 'https://b.example']);
+  assert.throws(() => readConfig(['--public-url', 'livetrain.example.com'], {}), (e: Error) => e instanceof ConfigError && /http:\/\/ or https:\/\//.test(e.message));
+  assert.throws(() => readConfig(['--public-url', 'https://livetrain.example.com/app'], {}), (e: Error) => e instanceof ConfigError && /without a path/.test(e.message));
   const local = readConfig([], {});
   assert.deepEqual([local.host, local.port, local.trainerToken, local.localTrainer], ['127.0.0.1', 3000, null, true]);
   assert.equal(readConfig(['--no-local-trainer', '--port', '4000'], { DATABASE_URL: 'postgres://x@y/z' }).databaseUrl, 'postgres://x@y/z');

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createLiveStreams } from '../server/hub/live/stream';
-import { createRateLimiter } from '../server/hub/runs/annotations';
+import { createRateLimiter } from '../server/hub/rateLimit';
 import { canTransition, describeControl, planControl } from '../server/hub/runs/lifecycle';
 import { isFinished, RUN_STATUSES, type WireEvent } from '../server/protocol';
 

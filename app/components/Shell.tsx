@@ -10,7 +10,7 @@ import { NamePrompt } from './NamePrompt';
 import { PresenceList } from './PresenceList';
 
 function TopBar() {
-  const { connected, online, me, problem, name } = useHub();
+  const { connected, online, me, problem, name, tokenRequired } = useHub();
   return (
     <>
       <header className="topbar">
@@ -26,6 +26,13 @@ function TopBar() {
           <span className={`conn ${connected ? 'conn-on' : 'conn-off'}`} role="status" aria-live="polite">
             {connected ? 'live' : 'offline'}
           </span>
+          {tokenRequired ? (
+            <form method="post" action="/logout" className="signout">
+              <button type="submit" className="link-button">
+                Sign out
+              </button>
+            </form>
+          ) : null}
         </div>
       </header>
       {problem ? (

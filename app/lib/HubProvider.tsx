@@ -25,6 +25,8 @@ export interface Hub {
   /** Increments after each successful hello; 0 before the first. */
   session: number;
   me: Participant | null;
+  /** Whether this hub asks for the team token (the page then offers to sign out). */
+  tokenRequired: boolean;
   /** The remembered display name; null on a first visit (ask for one). */
   name: string | null;
   setName(name: string): void;
@@ -77,6 +79,7 @@ export function HubProvider({ children }: { children: ReactNode }) {
   const [connected, setConnected] = useState(false);
   const [session, setSession] = useState(0);
   const [me, setMe] = useState<Participant | null>(null);
+  const [tokenRequired, setTokenRequired] = useState(false);
   const [name, setNameState] = useState<string | null>(null);
   const [online, setOnline] = useState<PresenceUser[]>([]);
   const [problem, setProblem] = useState<string | null>(null);
@@ -92,6 +95,7 @@ export function HubProvider({ children }: { children: ReactNode }) {
       if (!result.ok) return setProblem(result.message);
       setProblem(null);
       setMe(result.data.participant);
+      setTokenRequired(result.data.tokenRequired === true);
       setSession((n) => n + 1);
     });
   }, []);
@@ -147,6 +151,6 @@ export function HubProvider({ children }: { children: ReactNode }) {
     [socket],
   );
 
-  const value = useMemo<Hub>(() => ({ socket, connected, session, me, name, setName, online, problem, call }), [socket, connected, session, me, name, setName, online, problem, call]);
+  const value = useMemo<Hub>(() => ({ socket, connected, session, me, tokenRequired, name, setName, online, problem, call }), [socket, connected, session, me, tokenRequired, name, setName, online, problem, call]);
   return <HubContext.Provider value={value}>{children}</HubContext.Provider>;
 }

@@ -5,6 +5,7 @@
  * (job done/failed) follow a run's events, never overtake them. Checkpoint files are uploaded
  * once the hub has stored their event, so any trainer can resume the run later.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { io, type Socket } from 'socket.io-client';
@@ -68,6 +69,8 @@ export function connectToHub(opts: HubLinkOptions): HubLink {
     return b;
   };
 
+  /** This process's secret: the hub lets it replace a stale connection of its own, no one else. */
+  const instance = randomBytes(18).toString('base64url');
   const socket: Socket<HubToTrainerEvents, TrainerToHubEvents> = io(new URL(TRAINER_NAMESPACE, opts.hubUrl).toString(), {
     transports: ['websocket'],
     reconnectionDelayMax: 2000,
@@ -79,6 +82,7 @@ export function connectToHub(opts: HubLinkOptions): HubLink {
         backend: opts.backend,
         concurrency: opts.concurrency ?? 1,
         runs: [...new Set([...daemon.runs.running, ...daemon.runs.queued, ...outboxes.keys()])],
+        instance,
       };
       cb(handshake);
     },
@@ -226,7 +230,12 @@ export function connectToHub(opts: HubLinkOptions): HubLink {
     }
     for (const runId of outboxes.keys()) pump(runId);
   });
-  socket.on('connect_error', (error) => log(`cannot connect to the hub: ${error.message}`));
+  socket.on('connect_error', (error: Error & { data?: { error?: string } }) => {
+    log(`cannot connect to the hub: ${error.message}`);
+    // A refusal in the hub's handshake is not retried by Socket.IO itself; an id in use (by
+    // another daemon) may be free again soon, so keep asking.
+    if (error.data?.error === 'CONFLICT') setTimeout(() => socket.connect(), 5000).unref();
+  });
   socket.on('disconnect', (reason) => log(`disconnected from the hub (${reason}); buffering`));
 
   socket.on('job:assign', async (job, ack) => {

@@ -29,6 +29,17 @@ export function fieldErrors(error: z.ZodError): Record<string, string> {
 }
 
 /** A refused handshake, with the envelope's code and message in `error.data`. */
-export function handshakeError(code: 'UNAUTHORIZED' | 'UNSUPPORTED_VERSION' | 'INVALID', message: string): Error {
+export function handshakeError(code: 'UNAUTHORIZED' | 'UNSUPPORTED_VERSION' | 'INVALID' | 'RATE_LIMITED' | 'CONFLICT', message: string): Error {
   return Object.assign(new Error(message), { data: { ok: false, error: code, message } });
+}
+
+/** Runs a handshake check; a HubError it throws becomes the refusal (anything else is a bug, thrown on). */
+export function handshakeCheck(check: () => void): Error | null {
+  try {
+    check();
+    return null;
+  } catch (error) {
+    if (error instanceof HubError && (error.code === 'UNAUTHORIZED' || error.code === 'RATE_LIMITED')) return handshakeError(error.code, error.message);
+    throw error;
+  }
 }

@@ -16,10 +16,12 @@ import { redisCluster } from './cluster/redis';
 import { createHoleFiller } from './live/holes';
 import { createSnapshots } from './live/snapshot';
 import { createLiveStreams, type LiveStreams } from './live/stream';
-import { handleLogin, presentedToken, tokenMatches } from './peers/auth';
+import { HubError, toFailure } from './errors';
+import { createAuth } from './peers/auth';
 import { attachBrowsers } from './peers/browser';
 import { createDigitService } from './peers/digits';
-import { createApi } from './peers/http';
+import { createRequestGuard } from './peers/guard';
+import { createApi, sendFailure } from './peers/http';
 import { createParticipantWriter } from './peers/participants';
 import { createPresence } from './peers/presence';
 import { attachTrainers } from './peers/trainers';
@@ -63,6 +65,10 @@ export interface HubDeps extends Partial<HubOptions> {
   redisUrl?: string | null;
   /** Prefix of this deployment's Redis keys and channels (default "livetrain"). */
   redisPrefix?: string;
+  /** Addresses people reach the hub by besides loopback (see peers/guard.ts). */
+  publicUrls?: readonly string[];
+  /** The dashboard runs on Next's dev server (its pages need a looser script policy). */
+  dev?: boolean;
 }
 
 export interface Hub {
@@ -85,7 +91,9 @@ export async function createHub(httpServer: HttpServer, deps: HubDeps): Promise<
     trainerToken: deps.trainerToken ?? null,
     annotationsPerMinute: deps.annotationsPerMinute ?? 30,
   };
+  const guard = createRequestGuard({ publicUrls: deps.publicUrls, dev: deps.dev });
   const io: HubServer = new Server(httpServer, {
+    allowRequest: guard.allowRequest,
     maxHttpBufferSize: deps.maxMessageBytes ?? 16 * 1024 * 1024,
     // Leave other upgrade requests (Next's dev HMR) to the server's other listeners.
     destroyUpgrade: false,
@@ -123,27 +131,42 @@ export async function createHub(httpServer: HttpServer, deps: HubDeps): Promise<
   // The peers.
   const participants = createParticipantWriter({ peers: storage.peers, log });
   const presence = createPresence({ io, shared, log });
-  const trainerPeers = attachTrainers({ nsp: trainerNsp, trainerToken: options.trainerToken, graceMs: options.graceMs, shared, storage, registry, receiver, ingest, updates, scheduler, trainers, log });
-  attachBrowsers({ io, browserToken: options.browserToken, participants, presence, snapshots, cluster, commands, annotations, log });
+  const auth = createAuth({ browserToken: options.browserToken, trainerToken: options.trainerToken });
+  const trainerPeers = attachTrainers({ nsp: trainerNsp, auth, graceMs: options.graceMs, shared, storage, registry, receiver, ingest, updates, scheduler, trainers, log });
+  attachBrowsers({ io, auth, participants, presence, snapshots, cluster, commands, annotations, log });
   const digits = createDigitService(storage, { dataDir: deps.dataDir });
-  const api = createApi({ io, browserToken: options.browserToken, storage, snapshots, commands, updates, annotations, trainers, cluster, ingest, digits, log });
+  const api = createApi({ io, auth, storage, snapshots, commands, updates, annotations, trainers, cluster, ingest, digits, log });
   await trainerPeers.recover();
 
   return {
     io,
     parts: { storage, registry, ingest, cluster, streams },
     async handleRequest(req, res) {
+      try {
+        guard.check(req, res);
+      } catch (error) {
+        sendFailure(res, toFailure(error, log));
+        req.resume();
+        return true;
+      }
       if (await api(req, res)) return true;
-      if (await handleLogin(req, res, options.browserToken)) return true;
-      if (options.browserToken !== null && !tokenMatches(options.browserToken, presentedToken(req))) {
-        const path = new URL(req.url ?? '/', 'http://hub').pathname;
-        // Next's own assets are not secret; the pages and their data are.
-        if (path.startsWith('/_next/static/') || path === '/favicon.ico') return false;
+      if (await auth.handle(req, res)) return true;
+      if (!auth.required) return false;
+      const path = new URL(req.url ?? '/', 'http://hub').pathname;
+      // Next's own assets are not secret; the pages and their data are.
+      if (path.startsWith('/_next/static/') || path === '/favicon.ico') return false;
+      try {
+        auth.browser(req);
+        return false;
+      } catch (error) {
+        if (error instanceof HubError && error.code === 'RATE_LIMITED') {
+          sendFailure(res, toFailure(error));
+          return true;
+        }
         res.writeHead(303, { location: `/login?next=${encodeURIComponent(req.url ?? '/')}` });
         res.end();
         return true;
       }
-      return false;
     },
     async flush() {
       await ingest.flush();

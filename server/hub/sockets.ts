@@ -15,6 +15,8 @@ export interface TrainerData {
   backend: string;
   device: string;
   concurrency: number;
+  /** The daemon process's secret (protocol's trainer handshake), if it sent one. */
+  instance?: string;
 }
 
 export interface PeerData {

@@ -1,12 +1,17 @@
 /**
  * Tokens. On loopback with no token configured everything local is trusted. Otherwise
- * browsers and HTTP clients present LIVETRAIN_TOKEN (a cookie set by the login page, or
- * `Authorization: Bearer`), trainers present LIVETRAIN_TRAINER_TOKEN.
+ * browsers and HTTP clients present LIVETRAIN_TOKEN (a cookie set by the sign-in page, or
+ * `Authorization: Bearer`), trainers present LIVETRAIN_TRAINER_TOKEN. Wrong tokens are
+ * throttled per client address: past a few a minute, that address's tokens are not even
+ * looked at until the minute has passed.
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HubError } from '../errors';
+import { createRateLimiter } from '../rateLimit';
 
 export const TOKEN_COOKIE = 'livetrain_token';
+const COOKIE_MAX_AGE_S = 30 * 24 * 3600;
 
 /** Constant-time comparison of a presented token with the expected one. */
 export function tokenMatches(expected: string | null, presented: string | undefined | null): boolean {
@@ -32,14 +37,33 @@ export function parseCookies(header: string | undefined): Record<string, string>
   return out;
 }
 
-/** The token a request presents: bearer header first, then the login cookie. */
+/** The token a request presents: bearer header first, then the sign-in cookie. */
 export function presentedToken(req: Pick<IncomingMessage, 'headers'>): string | undefined {
   const auth = req.headers.authorization;
   if (auth?.startsWith('Bearer ')) return auth.slice(7).trim();
   return parseCookies(req.headers.cookie)[TOKEN_COOKIE];
 }
 
-const LOGIN_PAGE = (failed: boolean, next: string) => `<!doctype html>
+const isLoopback = (address: string | undefined) => address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
+
+/**
+ * Who is asking, as far as this hub can tell: the peer's address, or, when the peer is a proxy
+ * on this machine (nginx in front of the hub), the client it names last in X-Forwarded-For.
+ */
+export function clientAddress(req: Pick<IncomingMessage, 'headers' | 'socket'>): string {
+  const peer = req.socket.remoteAddress ?? 'unknown';
+  const forwarded = req.headers['x-forwarded-for'];
+  if (!isLoopback(peer) || typeof forwarded !== 'string') return peer;
+  return forwarded.split(',').pop()?.trim() || peer;
+}
+
+/** Whether the request reached the hub over HTTPS, directly or through a proxy on this machine. */
+export function overHttps(req: Pick<IncomingMessage, 'headers' | 'socket'>): boolean {
+  if ('encrypted' in req.socket && req.socket.encrypted) return true;
+  return isLoopback(req.socket.remoteAddress) && req.headers['x-forwarded-proto'] === 'https';
+}
+
+const LOGIN_PAGE = (problem: string | null, next: string) => `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Livetrain · sign in</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{font-family:system-ui,sans-serif;display:grid;place-items:center;min-height:100vh;margin:0;background:#f6f7f9}
@@ -48,34 +72,83 @@ form{background:#fff;padding:2rem;border-radius:8px;box-shadow:0 1px 4px #0002;d
 <form method="post" action="/login"><h1>Livetrain</h1>
 <label for="token">Team token</label><input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
 <input type="hidden" name="next" value="${next.replace(/[^A-Za-z0-9/_?=&.-]/g, '')}">
-${failed ? '<p class="err" role="alert">That token is not right.</p>' : ''}
+${problem ? `<p class="err" role="alert">${problem}</p>` : ''}
 <button type="submit">Sign in</button></form></body></html>`;
 
-/** Serves GET/POST /login; returns false when the request is not for the login page. */
-export async function handleLogin(req: IncomingMessage, res: ServerResponse, token: string | null): Promise<boolean> {
-  const url = new URL(req.url ?? '/', 'http://hub');
-  if (url.pathname !== '/login') return false;
-  if (req.method === 'POST') {
-    let body = '';
-    for await (const chunk of req) {
-      body += chunk;
-      if (body.length > 4096) break;
-    }
-    const form = new URLSearchParams(body);
-    const next = form.get('next') || '/';
-    if (tokenMatches(token, form.get('token'))) {
+export interface AuthOptions {
+  browserToken: string | null;
+  trainerToken: string | null;
+  /** Wrong tokens an address may present a minute before it is throttled. */
+  failuresPerMinute?: number;
+}
+
+export function createAuth({ browserToken, trainerToken, failuresPerMinute = 10 }: AuthOptions) {
+  const failures = createRateLimiter(failuresPerMinute, 60_000);
+  const throttled = (address: string) => !failures.allows(address);
+
+  /**
+   * Checks a presented token, counting a wrong one against the client's address.
+   * @throws HubError RATE_LIMITED while the address is throttled, UNAUTHORIZED for a wrong or missing token
+   */
+  function check(expected: string | null, presented: string | undefined | null, req: Pick<IncomingMessage, 'headers' | 'socket'>, what: string): void {
+    if (expected === null) return;
+    const address = clientAddress(req);
+    if (throttled(address)) throw new HubError('RATE_LIMITED', 'too many wrong tokens from this address; wait a minute and try again');
+    if (tokenMatches(expected, presented)) return;
+    if (presented) failures.take(address);
+    throw new HubError('UNAUTHORIZED', what);
+  }
+
+  return {
+    /** Whether browsers and API clients must present a token. */
+    required: browserToken !== null,
+    /** A browser's or API client's request (cookie or bearer); `token` from a handshake's auth. */
+    browser(req: Pick<IncomingMessage, 'headers' | 'socket'>, token?: string): void {
+      check(browserToken, token ?? presentedToken(req), req, 'a valid team token is required (sign in at /login, or send Authorization: Bearer …)');
+    },
+    /** A trainer daemon's handshake. */
+    trainer(req: Pick<IncomingMessage, 'headers' | 'socket'>, token: string | undefined): void {
+      check(trainerToken, token, req, 'a valid trainer token is required');
+    },
+
+    /** Serves GET/POST /login and POST /logout; false when the request is for neither. */
+    async handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+      const url = new URL(req.url ?? '/', 'http://hub');
+      const secure = overHttps(req) ? '; Secure' : '';
+      if (url.pathname === '/logout' && req.method === 'POST') {
+        res.writeHead(303, { location: '/login', 'set-cookie': `${TOKEN_COOKIE}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0${secure}` });
+        res.end();
+        return true;
+      }
+      if (url.pathname !== '/login') return false;
+      if (req.method !== 'POST') {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+        res.end(LOGIN_PAGE(null, url.searchParams.get('next') ?? '/'));
+        return true;
+      }
+      let body = '';
+      for await (const chunk of req) {
+        body += chunk;
+        if (body.length > 4096) break;
+      }
+      const form = new URLSearchParams(body);
+      const next = form.get('next') || '/';
+      const token = form.get('token') ?? '';
+      try {
+        check(browserToken, token, req, 'That token is not right.');
+      } catch (error) {
+        const limited = error instanceof HubError && error.code === 'RATE_LIMITED';
+        res.writeHead(limited ? 429 : 401, { 'content-type': 'text/html; charset=utf-8' });
+        res.end(LOGIN_PAGE(limited ? 'Too many wrong tokens from this address: wait a minute, then try again.' : 'That token is not right.', next));
+        return true;
+      }
       res.writeHead(303, {
         location: next.startsWith('/') && !next.startsWith('//') ? next : '/',
-        'set-cookie': `${TOKEN_COOKIE}=${encodeURIComponent(form.get('token') ?? '')}; HttpOnly; SameSite=Lax; Path=/; Max-Age=2592000`,
+        'set-cookie': `${TOKEN_COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Lax; Path=/; Max-Age=${COOKIE_MAX_AGE_S}${secure}`,
       });
       res.end();
-    } else {
-      res.writeHead(401, { 'content-type': 'text/html; charset=utf-8' });
-      res.end(LOGIN_PAGE(true, next));
-    }
-    return true;
-  }
-  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-  res.end(LOGIN_PAGE(false, url.searchParams.get('next') ?? '/'));
-  return true;
+      return true;
+    },
+  };
 }
+export type Auth = ReturnType<typeof createAuth>;

@@ -6,20 +6,20 @@ import { randomBytes } from 'node:crypto';
 import type { z } from 'zod';
 import { browserSchemas, handshakeSchema, MAX_BROWSER_PAYLOAD_BYTES, PROTOCOL_VERSION, type BrowserAckData, type BrowserCommand } from '../../protocol';
 import type { Cluster } from '../cluster/cluster';
-import { handshakeError, HubError } from '../errors';
+import { handshakeCheck, handshakeError, HubError } from '../errors';
 import type { Snapshots } from '../live/snapshot';
 import { runRoom } from '../live/stream';
 import type { Actor, Annotations } from '../runs/annotations';
 import type { RunCommands } from '../runs/commands';
 import type { HubServer } from '../sockets';
 import { acked } from './acked';
-import { presentedToken, tokenMatches } from './auth';
+import type { Auth } from './auth';
 import type { ParticipantWriter } from './participants';
 import { colourFor, type Presence } from './presence';
 
 export interface BrowserDeps {
   io: HubServer;
-  browserToken: string | null;
+  auth: Pick<Auth, 'browser' | 'required'>;
   participants: ParticipantWriter;
   presence: Presence;
   snapshots: Snapshots;
@@ -35,15 +35,15 @@ const tooLarge = (payload: unknown) => {
   }
 };
 
-export function attachBrowsers({ io, browserToken, participants, presence, snapshots, cluster, commands, annotations, log }: BrowserDeps): void {
+export function attachBrowsers({ io, auth, participants, presence, snapshots, cluster, commands, annotations, log }: BrowserDeps): void {
   io.use((socket, next) => {
-    const auth = handshakeSchema.safeParse(socket.handshake.auth);
-    if (!auth.success) return next(handshakeError('INVALID', `handshake auth must be { protocolVersion: ${PROTOCOL_VERSION}, token? }`));
-    if (auth.data.protocolVersion !== PROTOCOL_VERSION) {
-      return next(handshakeError('UNSUPPORTED_VERSION', `this hub speaks protocol ${PROTOCOL_VERSION}, the client ${auth.data.protocolVersion}; reload the page`));
+    const hello = handshakeSchema.safeParse(socket.handshake.auth);
+    if (!hello.success) return next(handshakeError('INVALID', `handshake auth must be { protocolVersion: ${PROTOCOL_VERSION}, token? }`));
+    if (hello.data.protocolVersion !== PROTOCOL_VERSION) {
+      return next(handshakeError('UNSUPPORTED_VERSION', `this hub speaks protocol ${PROTOCOL_VERSION}, the client ${hello.data.protocolVersion}; reload the page`));
     }
-    const token = auth.data.token ?? presentedToken(socket.request);
-    if (!tokenMatches(browserToken, token)) return next(handshakeError('UNAUTHORIZED', 'a valid team token is required'));
+    const refused = handshakeCheck(() => auth.browser(socket.request, hello.data.token));
+    if (refused) return next(refused);
     next();
   });
 
@@ -73,7 +73,7 @@ export function attachBrowsers({ io, browserToken, participants, presence, snaps
       socket.data.participant = { id, name: input.name, colour };
       presence.announce(null);
       for (const runId of watching) presence.announce(runId);
-      return { participant: socket.data.participant, protocolVersion: PROTOCOL_VERSION };
+      return { participant: socket.data.participant, protocolVersion: PROTOCOL_VERSION, tokenRequired: auth.required };
     });
 
     on('run:watch', browserSchemas['run:watch'], async ({ runId, afterSeq }) => {

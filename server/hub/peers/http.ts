@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { browserSchemas, PROTOCOL_VERSION, type ErrorCode, type HealthBody, type HttpBodies } from '../../protocol';
+import { browserSchemas, PROTOCOL_VERSION, type ErrorCode, type Failure, type HealthBody, type HttpBodies } from '../../protocol';
 import { hyperparamsSchema, reportingSchema } from '../../trainer/config';
 import type { Cluster } from '../cluster/cluster';
 import { fieldErrors, HubError, toFailure } from '../errors';
@@ -16,13 +16,13 @@ import type { TrainerDirectory } from '../runs/trainerDirectory';
 import type { RunUpdates } from '../runs/updates';
 import type { HubServer } from '../sockets';
 import type { Storage } from '../storage/storage';
-import { presentedToken, tokenMatches } from './auth';
+import type { Auth } from './auth';
 import type { DigitService } from './digits';
 import { exportRun } from './export';
 
 export interface ApiDeps {
   io: HubServer;
-  browserToken: string | null;
+  auth: Pick<Auth, 'browser'>;
   storage: Storage;
   snapshots: Snapshots;
   commands: RunCommands;
@@ -72,6 +72,11 @@ function ok<R extends keyof HttpBodies>(res: ServerResponse, _route: R, data: Ht
   send(res, status, { ok: true, data });
 }
 
+/** Answers with a failure envelope and its HTTP status. */
+export function sendFailure(res: ServerResponse, failure: Failure): void {
+  send(res, STATUS[failure.error], failure);
+}
+
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
@@ -79,6 +84,10 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+  // A page can post text/plain to another site without asking; JSON it cannot.
+  if (hasBody && type !== 'application/json') throw new HubError('INVALID', `send the body as JSON with Content-Type: application/json (this request said ${type ? `"${type}"` : 'nothing'})`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -100,13 +109,22 @@ function parse<T extends z.ZodType>(schema: T, input: unknown, what: string): z.
   return parsed.data;
 }
 
+/** A path segment, %-escapes decoded. */
+function decodePart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new HubError('INVALID', `the URL has a malformed %-escape: "${part.slice(0, 100)}"`);
+  }
+}
+
 /** Handles /api/* requests; returns false for other paths. */
-export function createApi({ io, browserToken, storage, snapshots, commands, updates, annotations, trainers, cluster, ingest, digits, log }: ApiDeps) {
+export function createApi({ io, auth, storage, snapshots, commands, updates, annotations, trainers, cluster, ingest, digits, log }: ApiDeps) {
   const started = Date.now();
   const apiActor = (name?: string): Actor => ({ id: null, name: name ?? 'api' });
 
   async function route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const parts = url.pathname.split('/').filter(Boolean).slice(1).map(decodeURIComponent);
+    const parts = url.pathname.split('/').filter(Boolean).slice(1).map(decodePart);
     const method = req.method ?? 'GET';
     const [head, id, sub, extra] = parts;
     if (head === 'health' && parts.length === 1 && method === 'GET') {
@@ -117,7 +135,7 @@ export function createApi({ io, browserToken, storage, snapshots, commands, upda
       const hub: HealthBody['hub'] = { id: cluster.hubId, shared: cluster.shared, redis, trainersCounted: everywhere ? 'all hubs' : 'this hub', browsers: io.sockets.sockets.size, relaying: cluster.relaying(), eventsStored: ingest.eventsStored() };
       return ok(res, 'GET /api/health', { status: 'ok', protocolVersion: PROTOCOL_VERSION, database: storage.provider, trainers: reachable.length, hub, uptimeSec: Math.round((Date.now() - started) / 1000) });
     }
-    if (!tokenMatches(browserToken, presentedToken(req))) throw new HubError('UNAUTHORIZED', 'a valid team token is required (Authorization: Bearer …)');
+    auth.browser(req);
     if (head === 'digits' && parts.length === 1 && method === 'GET') {
       const q = parse(digitsQuery, Object.fromEntries(url.searchParams), 'digit query');
       return ok(res, 'GET /api/digits', { split: q.split, digits: await digits.digits(q.split, q.indices) });
@@ -192,7 +210,7 @@ export function createApi({ io, browserToken, storage, snapshots, commands, upda
       await route(req, res, url);
     } catch (error) {
       const failure = toFailure(error, log);
-      if (!res.headersSent) send(res, STATUS[failure.error], failure);
+      if (!res.headersSent) sendFailure(res, failure);
       else res.destroy();
       // Drain what the client still sends so the socket is reusable.
       req.resume();

@@ -4,7 +4,7 @@
  * keeps its runs for a grace period; if it does not come back they become `interrupted`.
  */
 import { assertNever, checkpointUploadSchema, PROTOCOL_VERSION, trainerEventsSchema, trainerHandshakeSchema, trainerReportSchema, type TrainerReport } from '../../protocol';
-import { fieldErrors, handshakeError, HubError } from '../errors';
+import { fieldErrors, handshakeCheck, handshakeError, HubError } from '../errors';
 import type { Ingest } from '../runs/ingest';
 import type { EventReceiver } from '../runs/receive';
 import type { RunRegistry } from '../runs/registry';
@@ -14,11 +14,11 @@ import type { RunUpdates } from '../runs/updates';
 import type { HubNamespace, HubSocket } from '../sockets';
 import type { Storage } from '../storage/storage';
 import { acked } from './acked';
-import { tokenMatches } from './auth';
+import type { Auth } from './auth';
 
 export interface TrainerPeerDeps {
   nsp: HubNamespace;
-  trainerToken: string | null;
+  auth: Pick<Auth, 'trainer'>;
   /** Grace period for a disconnected trainer to come back before its runs are interrupted. */
   graceMs: number;
   /** Whether other hubs may hold trainers too (then orphaned runs are swept for). */
@@ -83,15 +83,22 @@ export function attachTrainers(deps: TrainerPeerDeps): TrainerPeers {
     : null;
   sweep?.unref();
 
-  nsp.use((socket, next) => {
+  nsp.use(async (socket, next) => {
     const auth = trainerHandshakeSchema.safeParse(socket.handshake.auth);
     if (!auth.success) return next(handshakeError('INVALID', `bad trainer handshake: ${JSON.stringify(fieldErrors(auth.error))}`));
     if (auth.data.protocolVersion !== PROTOCOL_VERSION) {
       return next(handshakeError('UNSUPPORTED_VERSION', `this hub speaks protocol ${PROTOCOL_VERSION}, the trainer ${auth.data.protocolVersion}`));
     }
-    if (!tokenMatches(deps.trainerToken, auth.data.token)) return next(handshakeError('UNAUTHORIZED', 'a valid trainer token is required'));
-    const { trainerId, backend, concurrency } = auth.data;
-    socket.data.trainer = { trainerId, host: backend.host, backend: backend.name, device: backend.device, concurrency };
+    const refused = handshakeCheck(() => deps.auth.trainer(socket.request, auth.data.token));
+    if (refused) return next(refused);
+    const { trainerId, backend, concurrency, instance } = auth.data;
+    // An id is one daemon's: a second connection claiming it is refused, unless it is the same
+    // process (same instance secret) coming back before the hub saw its old connection drop.
+    const holder = (await deps.trainers.reachable()).trainers.find((t) => t.trainer.trainerId === trainerId);
+    if (holder && (!instance || holder.trainer.instance !== instance)) {
+      return next(handshakeError('CONFLICT', `a trainer with id "${trainerId}" is already connected; start this one with another --id`));
+    }
+    socket.data.trainer = { trainerId, host: backend.host, backend: backend.name, device: backend.device, concurrency, instance };
     next();
   });
 
@@ -139,8 +146,9 @@ export function attachTrainers(deps: TrainerPeerDeps): TrainerPeers {
     const registration = socket.data.trainer;
     if (!registration) return;
     const { trainerId, host, backend, device, concurrency } = registration;
+    // The same daemon came back (its instance matched): its stale connection goes.
     for (const other of (await deps.trainers.reachable()).trainers) {
-      if (other.socket.id !== socket.id && other.trainer.trainerId === trainerId) other.socket.disconnect(true);
+      if (other.socket.id !== socket.id && other.trainer.trainerId === trainerId && other.trainer.instance === registration.instance) other.socket.disconnect(true);
     }
     const timer = graceTimers.get(trainerId);
     if (timer) clearTimeout(timer);

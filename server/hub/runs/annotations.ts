@@ -5,6 +5,7 @@
  */
 import type { WireAnnotation } from '../../protocol';
 import { HubError } from '../errors';
+import { createRateLimiter } from '../rateLimit';
 import { runRoom } from '../live/stream';
 import type { HubServer } from '../sockets';
 import type { Storage } from '../storage/storage';
@@ -16,25 +17,6 @@ export interface Actor {
   name: string;
 }
 
-/** A sliding-window limiter: `limit` actions per `windowMs` per key. */
-export function createRateLimiter(limit: number, windowMs: number, now: () => number = Date.now) {
-  const hits = new Map<string, number[]>();
-  return {
-    /** Records an action; false when the key is over its limit (nothing recorded). */
-    take(key: string): boolean {
-      const t = now();
-      const recent = (hits.get(key) ?? []).filter((h) => t - h < windowMs);
-      if (recent.length >= limit) {
-        hits.set(key, recent);
-        return false;
-      }
-      recent.push(t);
-      hits.set(key, recent);
-      return true;
-    },
-  };
-}
-export type RateLimiter = ReturnType<typeof createRateLimiter>;
 
 export interface AnnotationDeps {
   storage: Pick<Storage, 'runs' | 'notes'>;

@@ -1,0 +1,240 @@
+/**
+ * What a web page the hub's owner visits cannot make a hub on loopback do, without any token:
+ * cross-site requests that change something and cross-site WebSockets are refused, a
+ * DNS-rebinding page (a foreign Host) gets nothing, the same requests from the hub's own
+ * pages and from scripts (no Origin) work; every response carries the security headers; the
+ * dashboard runs under its Content-Security-Policy in Chromium with no violation.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import { io } from 'socket.io-client';
+import { PROTOCOL_VERSION, TRAINER_NAMESPACE } from '../server/protocol';
+import { launchChromium, startHubProcess } from './helpers/browser';
+import { connectBrowser, eventually, fakeTrainer, handshakeOutcome, startHub, trainerAuth, type TestHub } from './helpers/hub';
+
+interface Answer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/** A request with exactly these headers (fetch would not let a test set Host or Origin). */
+function raw(url: string, opts: { method?: string; path: string; headers?: Record<string, string>; body?: string }): Promise<Answer> {
+  const target = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: target.hostname, port: target.port, method: opts.method ?? 'GET', path: opts.path, headers: opts.headers ?? {} }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+const json = (a: Answer) => JSON.parse(a.body) as { ok: boolean; error?: string; message?: string; data?: { run?: { id: string }; runs?: unknown[] } };
+const START = JSON.stringify({ name: 'from a page', hyperparams: { epochs: 1, trainLimit: 64, testLimit: 32 } });
+
+/** Whether a Socket.IO handshake with this Origin gets through ('connected') or how it fails. */
+function socketWithOrigin(url: string, namespace: string, origin: string | null, auth: Record<string, unknown>): Promise<string> {
+  return new Promise((resolve) => {
+    const s = io(new URL(namespace, url).toString(), { transports: ['websocket'], forceNew: true, reconnection: false, auth, extraHeaders: origin ? { origin } : {} });
+    s.once('connect', () => (s.close(), resolve('connected')));
+    s.once('connect_error', (e: Error) => (s.close(), resolve(`refused: ${e.message}`)));
+  });
+}
+
+describe('a hub on loopback without a token, against other sites', () => {
+  let hub: TestHub;
+  let host: string;
+  const runCount = async () => (json(await raw(hub.url, { path: '/api/runs' })).data?.runs ?? []).length;
+
+  before(async () => {
+    hub = await startHub({ publicUrls: ['https://livetrain.example.com'] });
+    host = new URL(hub.url).host;
+  });
+  after(() => hub.close());
+
+  test('a page on another site cannot start a run, whatever it sends', async () => {
+    const attempts: Array<Record<string, string>> = [
+      // What any page can send without a CORS preflight.
+      { origin: 'https://evil.example', 'content-type': 'text/plain' },
+      { origin: 'https://evil.example', 'content-type': 'application/json' },
+      // A browser that sends no Origin says where the request came from this way.
+      { 'sec-fetch-site': 'cross-site', 'content-type': 'application/json' },
+      { 'sec-fetch-site': 'same-site', 'content-type': 'application/json' },
+      // Sandboxed frames and file: pages.
+      { origin: 'null', 'content-type': 'application/json' },
+      // Another port on this machine is another origin.
+      { origin: `http://127.0.0.1:${Number(new URL(hub.url).port) + 1}`, 'content-type': 'application/json' },
+    ];
+    for (const headers of attempts) {
+      const answer = await raw(hub.url, { method: 'POST', path: '/api/runs', headers: { host, ...headers }, body: START });
+      assert.equal(answer.status, 403, JSON.stringify(headers));
+      assert.equal(json(answer).error, 'FORBIDDEN');
+      assert.match(json(answer).message!, /other sites are refused/);
+    }
+    for (const path of ['/api/runs/nope/stop', '/api/runs/nope/annotations', '/login']) {
+      const answer = await raw(hub.url, { method: 'POST', path, headers: { host, origin: 'https://evil.example', 'content-type': 'application/json' }, body: '{}' });
+      assert.equal(answer.status, 403, path);
+    }
+    assert.equal(await runCount(), 0, 'no run was started');
+  });
+
+  test("the hub's own pages and scripts without an Origin still work; JSON routes want JSON", async () => {
+    const own = await raw(hub.url, { method: 'POST', path: '/api/runs', headers: { host, origin: hub.url, 'sec-fetch-site': 'same-origin', 'content-type': 'application/json' }, body: START });
+    assert.equal(own.status, 201, own.body);
+    const published = await raw(hub.url, { method: 'POST', path: '/api/runs', headers: { host: 'livetrain.example.com', origin: 'https://livetrain.example.com', 'content-type': 'application/json' }, body: START });
+    assert.equal(published.status, 201, 'the --public-url origin is the hub\'s own');
+    const script = await raw(hub.url, { method: 'POST', path: '/api/runs', headers: { host, 'content-type': 'application/json' }, body: START });
+    assert.equal(script.status, 201, 'curl and the Python client send no Origin');
+    const plain = await raw(hub.url, { method: 'POST', path: '/api/runs', headers: { host, 'content-type': 'text/plain' }, body: START });
+    assert.equal(plain.status, 400);
+    assert.equal(json(plain).error, 'INVALID');
+    assert.match(json(plain).message!, /Content-Type: application\/json/);
+    assert.equal(await runCount(), 3);
+  });
+
+  test('a DNS-rebinding page (a Host that is not this hub) reads nothing and changes nothing', async () => {
+    for (const path of ['/api/runs', '/api/health', '/']) {
+      const answer = await raw(hub.url, { path, headers: { host: `rebind.evil.example:${new URL(hub.url).port}` } });
+      assert.equal(answer.status, 403, path);
+      assert.match(json(answer).message!, /does not answer to the name "rebind\.evil\.example/);
+      assert.ok(!answer.body.includes('from a page'), 'no run data in the refusal');
+    }
+    const post = await raw(hub.url, { method: 'POST', path: '/api/runs', headers: { host: 'rebind.evil.example', origin: 'http://rebind.evil.example', 'content-type': 'application/json' }, body: START });
+    assert.equal(post.status, 403);
+    const before = await runCount();
+    for (const name of [host, `localhost:${new URL(hub.url).port}`, 'livetrain.example.com']) {
+      assert.equal((await raw(hub.url, { path: '/api/runs', headers: { host: name } })).status, 200, name);
+    }
+    assert.equal(await runCount(), before);
+  });
+
+  test('WebSockets from another site are refused on both namespaces; from the hub\'s pages and from scripts they connect', async () => {
+    const browser = { protocolVersion: PROTOCOL_VERSION };
+    const trainer = trainerAuth('t-origin');
+    assert.match(await socketWithOrigin(hub.url, '/', 'https://evil.example', browser), /^refused/);
+    assert.match(await socketWithOrigin(hub.url, TRAINER_NAMESPACE, 'https://evil.example', trainer), /^refused/, 'a page cannot register as a trainer');
+    assert.match(await socketWithOrigin(hub.url, '/', 'null', browser), /^refused/);
+    assert.equal(await socketWithOrigin(hub.url, '/', hub.url, browser), 'connected');
+    assert.equal(await socketWithOrigin(hub.url, '/', null, browser), 'connected');
+    assert.equal(await socketWithOrigin(hub.url, TRAINER_NAMESPACE, null, trainer), 'connected');
+  });
+
+  test('every answer carries the security headers; a malformed %-escape is a 400, not an internal error', async () => {
+    for (const answer of [await raw(hub.url, { path: '/api/runs' }), await raw(hub.url, { path: '/api/nope' }), await raw(hub.url, { path: '/api/runs', headers: { host: 'evil.example' } })]) {
+      assert.match(String(answer.headers['content-security-policy']), /frame-ancestors 'none'/);
+      assert.match(String(answer.headers['content-security-policy']), /default-src 'self'/);
+      assert.equal(answer.headers['x-content-type-options'], 'nosniff');
+      assert.equal(answer.headers['referrer-policy'], 'same-origin');
+    }
+    const logged = hub.logs.length;
+    const bad = await raw(hub.url, { path: '/api/%ZZ' });
+    assert.equal(bad.status, 400);
+    assert.equal(json(bad).error, 'INVALID');
+    assert.match(json(bad).message!, /malformed %-escape/);
+    assert.ok(!hub.logs.slice(logged).some((l) => l.includes('internal error')), hub.logs.slice(logged).join('\n'));
+  });
+});
+
+test('the dashboard runs under its Content-Security-Policy: pages, live socket, charts, no violation', async (t) => {
+  const browser = await launchChromium(t);
+  if (!browser) return;
+  const hub = await startHubProcess(['--no-local-trainer']);
+  t.after(() => hub.stop());
+  const page = await browser.newPage();
+  const violations: string[] = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text());
+  });
+  page.on('pageerror', (e) => violations.push(e.message));
+  await page.addInitScript(() => localStorage.setItem('livetrain.name', 'Ada'));
+  const response = await page.goto(hub.url);
+  assert.match(String(response?.headers()['content-security-policy']), /frame-ancestors 'none'/);
+  await page.getByRole('button', { name: 'Start run' }).waitFor();
+  // The live socket connected (the runs page lists who is online, Ada included).
+  await page.getByText('Ada').first().waitFor();
+  const created = await fetch(`${hub.url}/api/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: START });
+  const id = ((await created.json()) as { data: { run: { id: string } } }).data.run.id;
+  await page.goto(`${hub.url}/runs/${id}`);
+  await page.getByTestId('run-status').first().waitFor();
+  await page.getByTestId('loss-chart').locator('canvas').first().waitFor();
+  assert.deepEqual(violations, []);
+  await browser.close();
+});
+
+describe('a hub with team and trainer tokens, against its own users and peers', () => {
+  let hub: TestHub;
+  let host: string;
+  const TEAM = 'team-secret-1';
+  const TRAINER = 'trainer-secret-1';
+
+  before(async () => {
+    hub = await startHub({ browserToken: TEAM, trainerToken: TRAINER });
+    host = new URL(hub.url).host;
+  });
+  after(() => hub.close());
+
+  test('a second connection claiming a connected trainer\'s id is refused and evicts no one; the same daemon coming back is let in', async () => {
+    const instance = 'daemon-instance-secret-1';
+    const first = await fakeTrainer(hub.url, trainerAuth('gpu-1', { token: TRAINER, instance }));
+    assertConnected(first);
+    assert.equal(await handshakeOutcome(hub.url, TRAINER_NAMESPACE, trainerAuth('gpu-1', { token: TRAINER })), 'CONFLICT');
+    assert.equal(await handshakeOutcome(hub.url, TRAINER_NAMESPACE, trainerAuth('gpu-1', { token: TRAINER, instance: 'someone-else-entirely' })), 'CONFLICT');
+    await new Promise((r) => setTimeout(r, 200));
+    assertConnected(first);
+    assert.equal(await handshakeOutcome(hub.url, TRAINER_NAMESPACE, trainerAuth('gpu-2', {})), 'UNAUTHORIZED', 'no trainer token, on loopback too');
+    // The same process over a new connection (its old one not seen dropping yet): it replaces it.
+    const again = await fakeTrainer(hub.url, trainerAuth('gpu-1', { token: TRAINER, instance }));
+    await eventually(() => !first.connected, 'the stale connection of the same daemon is closed');
+    assertConnected(again);
+    again.close();
+  });
+
+  test('wrong tokens are throttled per address: past the limit even the right one waits, other addresses are not affected', async () => {
+    const attacker = { host, 'x-forwarded-for': '203.0.113.9' };
+    for (let i = 0; i < 10; i++) {
+      const wrong = await raw(hub.url, { path: '/api/runs', headers: { ...attacker, authorization: `Bearer guess-${i}` } });
+      assert.equal(wrong.status, 401, `guess ${i}`);
+    }
+    const right = await raw(hub.url, { path: '/api/runs', headers: { ...attacker, authorization: `Bearer ${TEAM}` } });
+    assert.equal(right.status, 429, 'the address is throttled, whatever it presents');
+    assert.equal(json(right).error, 'RATE_LIMITED');
+    const login = await raw(hub.url, { method: 'POST', path: '/login', headers: { ...attacker, 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${TEAM}` });
+    assert.equal(login.status, 429);
+    assert.match(login.body, /Too many wrong tokens/);
+    assert.equal(await handshakeOutcome(hub.url, '/', { protocolVersion: PROTOCOL_VERSION, token: 'nope' }), 'UNAUTHORIZED', 'this test process is another address');
+    const user = await raw(hub.url, { path: '/api/runs', headers: { host, 'x-forwarded-for': '198.51.100.7', authorization: `Bearer ${TEAM}` } });
+    assert.equal(user.status, 200, 'another address signs in as usual');
+  });
+
+  test('the sign-in cookie is Secure over HTTPS (through a proxy on this machine); signing out clears it', async () => {
+    const form = { host, 'content-type': 'application/x-www-form-urlencoded' };
+    const plain = await raw(hub.url, { method: 'POST', path: '/login', headers: form, body: `token=${TEAM}&next=/runs` });
+    assert.equal(plain.status, 303);
+    assert.equal(plain.headers.location, '/runs');
+    const cookie = String(plain.headers['set-cookie']);
+    assert.match(cookie, /livetrain_token=team-secret-1; HttpOnly; SameSite=Lax/);
+    assert.doesNotMatch(cookie, /Secure/);
+    const proxied = await raw(hub.url, { method: 'POST', path: '/login', headers: { ...form, 'x-forwarded-proto': 'https', origin: `https://${host}` }, body: `token=${TEAM}` });
+    assert.match(String(proxied.headers['set-cookie']), /; Secure/);
+    const out = await raw(hub.url, { method: 'POST', path: '/logout', headers: { host, origin: hub.url } });
+    assert.equal(out.status, 303);
+    assert.equal(out.headers.location, '/login');
+    assert.match(String(out.headers['set-cookie']), /livetrain_token=; .*Max-Age=0/);
+    const crossSite = await raw(hub.url, { method: 'POST', path: '/logout', headers: { host, origin: 'https://evil.example' } });
+    assert.equal(crossSite.status, 403, 'another site cannot sign people out either');
+    // The page offers to sign out: the hello ack says a token is required.
+    const ada = await connectBrowser(hub.url, null, { token: TEAM });
+    const hello = await ada.call('hello', { name: 'Ada' });
+    assert.ok(hello.ok && hello.data.tokenRequired === true, JSON.stringify(hello));
+    ada.close();
+  });
+});
+
+function assertConnected(socket: { connected: boolean }): void {
+  assert.ok(socket.connected, 'still connected');
+}
