@@ -238,3 +238,25 @@ describe('a hub with team and trainer tokens, against its own users and peers', 
 function assertConnected(socket: { connected: boolean }): void {
   assert.ok(socket.connected, 'still connected');
 }
+
+test('with a team token, a person signs in on the sign-in page and out from the dashboard in Chromium', async (t) => {
+  const browser = await launchChromium(t);
+  if (!browser) return;
+  const hub = await startHubProcess(['--no-local-trainer'], { env: { LIVETRAIN_TOKEN: 'team-secret-1', LIVETRAIN_TRAINER_TOKEN: 'trainer-secret-1' } });
+  t.after(() => hub.stop());
+  const page = await browser.newPage();
+  await page.addInitScript(() => localStorage.setItem('livetrain.name', 'Ada'));
+  await page.goto(`${hub.url}/compare`);
+  assert.match(page.url(), /\/login\?next=%2Fcompare$/, 'pages wait for the token');
+  await page.getByLabel('Team token').fill('wrong-token');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('alert').filter({ hasText: 'That token is not right.' }).waitFor();
+  await page.getByLabel('Team token').fill('team-secret-1');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(`${hub.url}/compare`);
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL(/\/login$/);
+  await page.goto(hub.url);
+  assert.match(page.url(), /\/login\?next=/, 'signed out: the dashboard asks for the token again');
+  await browser.close();
+});
