@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import { hyperparamsSchema, reportingSchema, runIdSchema } from './trainer/config';
-import { batchPointSchema, digitPredictionSchema, epochSummarySchema, TRAINING_PHASES, trainerEventSchema } from './trainer/eventSchema';
+import { batchPointSchema, digitPredictionSchema, epochSummarySchema, INT_COLUMN_MAX, TRAINING_PHASES, trainerEventSchema } from './trainer/eventSchema';
 import type { BackendInfo, BatchPoint, DigitPrediction, EpochSummary, TrainerEvent } from './trainer/events';
 import type { ControlCommand, JobInput } from './trainer/daemon';
 
@@ -85,7 +85,7 @@ export interface RunSummary {
   samplesPerSec: number | null;
 }
 
-const seq = z.number().int().min(1);
+const seq = z.number().int().min(1).max(INT_COLUMN_MAX);
 export const wirePointSchema = batchPointSchema.extend({ seq });
 export const wireEpochSchema = epochSummarySchema.extend({ seq, time: z.number().finite() });
 export const wirePanelSchema = z.object({ seq, step: z.number().int().min(0), epoch: z.number().int().min(1), items: z.array(digitPredictionSchema).max(64), time: z.number().finite() });
@@ -208,7 +208,7 @@ export const browserSchemas = {
     participantId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/).optional(),
     colour: colour.optional(),
   }),
-  'run:watch': z.object({ runId: runIdSchema, afterSeq: z.number().int().min(0).optional() }),
+  'run:watch': z.object({ runId: runIdSchema, afterSeq: z.number().int().min(0).max(INT_COLUMN_MAX).optional() }),
   'run:unwatch': z.object({ runId: runIdSchema }),
   'run:start': z.object({
     name: z.string().trim().min(1).max(120).optional(),
@@ -219,9 +219,9 @@ export const browserSchemas = {
   'run:pause': z.object({ runId: runIdSchema }),
   'run:resume': z.object({ runId: runIdSchema }),
   'run:set-lr': z.object({ runId: runIdSchema, learningRate: hyperparamsSchema.shape.learningRate.unwrap() }),
-  'annotation:add': z.object({ runId: runIdSchema, step: z.number().int().min(0), text: z.string().trim().min(1).max(MAX_ANNOTATION_CHARS) }),
-  'annotation:edit': z.object({ id: z.number().int().min(1), text: z.string().trim().min(1).max(MAX_ANNOTATION_CHARS) }),
-  'annotation:delete': z.object({ id: z.number().int().min(1) }),
+  'annotation:add': z.object({ runId: runIdSchema, step: z.number().int().min(0).max(INT_COLUMN_MAX), text: z.string().trim().min(1).max(MAX_ANNOTATION_CHARS) }),
+  'annotation:edit': z.object({ id: z.number().int().min(1).max(INT_COLUMN_MAX), text: z.string().trim().min(1).max(MAX_ANNOTATION_CHARS) }),
+  'annotation:delete': z.object({ id: z.number().int().min(1).max(INT_COLUMN_MAX) }),
 } as const;
 
 export type BrowserCommand = keyof typeof browserSchemas;
@@ -306,10 +306,17 @@ export interface TrainerToHubEvents {
   'checkpoint:upload': (msg: { runId: string; seq: number; data: Uint8Array }, ack: Ack<{ id: number }>) => void;
 }
 
+/**
+ * How far past the last seq a run accepted an event may be: a trainer skips no seqs, so a
+ * message beyond this is refused (INVALID) rather than opening a hole the hub would have to
+ * hold and read back.
+ */
+export const MAX_SEQ_AHEAD = 100_000;
+
 export const trainerEventsSchema = z.object({ runId: runIdSchema, events: z.array(trainerEventSchema).min(1).max(10_000) });
 export const checkpointUploadSchema = z.object({
   runId: runIdSchema,
-  seq: z.number().int().min(1),
+  seq: z.number().int().min(1).max(INT_COLUMN_MAX),
   data: z.instanceof(Uint8Array).refine((d) => d.byteLength <= 32 * 1024 * 1024, 'checkpoint larger than 32 MiB'),
 });
 

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { io } from 'socket.io-client';
-import { PROTOCOL_VERSION, type BrowserCommand } from '../server/protocol';
+import { MAX_SEQ_AHEAD, PROTOCOL_VERSION, type BrowserCommand } from '../server/protocol';
 import { hyperparamsSchema } from '../server/trainer/config';
 import type { TrainerEvent } from '../server/trainer/events';
 import { dbState } from './helpers/dbState';
@@ -272,4 +272,33 @@ test('a trainer that skips seqs does not stall the live stream: the missing seqs
   const seen = ada.received.filter((r) => r.event === 'metrics:batch').map((r) => r.payload as { fromSeq: number; toSeq: number });
   seen.reduce((prev, f) => (assert.equal(f.fromSeq, prev + 1), f.toSeq), watched.data.lastSeq);
   assert.ok(hub.logs.some((l) => /events jump from seq 3 to 7/.test(l)));
+});
+
+test('a seq far past what the run accepted is refused, and so is one beyond an integer column; the run carries on', async (t) => {
+  const hub = await startHub();
+  const ada = await connectBrowser(hub.url, 'Ada');
+  const trainer = await fakeTrainer(hub.url, trainerAuth('jumper'));
+  t.after(async () => {
+    ada.close();
+    trainer.close();
+    await hub.close();
+  });
+  const assigned = new Promise<{ runId: string }>((resolve) => trainer.on('job:assign', (j: { runId: string }, ack: (r: unknown) => void) => (ack({ ok: true, data: { runId: j.runId } }), resolve(j))));
+  assert.ok((await ada.call('run:start', { hyperparams: { epochs: 1 } })).ok);
+  const runId = (await assigned).runId;
+  const send = (seqs: number[]) => trainer.timeout(5000).emitWithAck('trainer:events', { runId, events: seqs.map((s) => point(runId, s, s)) });
+  const first = await send([1, 2, 3]);
+  assert.ok(first.ok && first.data.storedSeq === 3, JSON.stringify(first));
+  const before = await dbState(hub);
+  // What measured 284 → 877 MB and a stack overflow in the hub before it was refused.
+  const far = await send([4, 3_000_000]);
+  assert.ok(!far.ok && far.error === 'INVALID', JSON.stringify(far));
+  assert.match(far.message, /seq 3000000 is more than 100,000 past the last seq run \S+ accepted \(3\): refused/);
+  const past = await send([3 + MAX_SEQ_AHEAD + 1]);
+  assert.ok(!past.ok && past.error === 'INVALID');
+  const huge = await send([2 ** 31]);
+  assert.ok(!huge.ok && huge.error === 'INVALID', 'beyond a 32-bit seq column');
+  assert.deepEqual(await dbState(hub), before, 'refused messages stored nothing, row for row');
+  const next = await send([4, 5]);
+  assert.ok(next.ok && next.data.storedSeq === 5, JSON.stringify(next));
 });

@@ -8,9 +8,15 @@
 import { z } from 'zod';
 import { BACKENDS, hyperparamsSchema, runIdSchema } from './config';
 
+/** The largest value an integer column holds (32-bit, on SQLite and PostgreSQL alike). */
+export const INT_COLUMN_MAX = 2 ** 31 - 1;
+/** Times are ms since 1970 within what a Date can hold. */
+const DATE_MAX_MS = 8.64e15;
+
 const finite = z.number().finite();
-const count = z.number().int().min(0);
-const epochNumber = z.number().int().min(1);
+const time = z.number().min(-DATE_MAX_MS).max(DATE_MAX_MS);
+const count = z.number().int().min(0).max(INT_COLUMN_MAX);
+const epochNumber = z.number().int().min(1).max(INT_COLUMN_MAX);
 const percent = z.number().min(0).max(100);
 const probabilities = z.array(z.number().min(0).max(1)).length(10);
 const digit = z.number().int().min(0).max(9);
@@ -50,9 +56,9 @@ export const batchPointSchema = z.object({
   accuracy: percent,
   learningRate: z.number().positive(),
   /** Training throughput over the last batch(es), samples per second. */
-  samplesPerSec: z.number().min(0),
+  samplesPerSec: z.number().min(0).finite(),
   /** Wall-clock time, ms since the epoch (Date.now()). */
-  time: finite,
+  time,
 });
 
 export const epochSummarySchema = z.object({
@@ -64,12 +70,12 @@ export const epochSummarySchema = z.object({
   testAccuracy: percent,
   confusion: confusionSchema,
   /** Training samples/s over this epoch (training time only, evaluation excluded). */
-  samplesPerSec: z.number().min(0),
-  trainMs: z.number().min(0),
-  evalMs: z.number().min(0),
+  samplesPerSec: z.number().min(0).finite(),
+  trainMs: z.number().min(0).max(DATE_MAX_MS),
+  evalMs: z.number().min(0).max(DATE_MAX_MS),
 });
 
-const base = { runId: runIdSchema, seq: z.number().int().min(1) };
+const base = { runId: runIdSchema, seq: z.number().int().min(1).max(INT_COLUMN_MAX) };
 
 export const trainerEventSchema = z.discriminatedUnion('type', [
   z.object({
@@ -84,7 +90,7 @@ export const trainerEventSchema = z.discriminatedUnion('type', [
     /** Step the run starts from (>0 when resumed from a checkpoint). */
     startStep: count,
     parameterCount: count,
-    time: finite,
+    time,
   }),
   z.object({ ...base, type: z.literal('metrics:batch'), point: batchPointSchema }),
   z.object({ ...base, type: z.literal('predictions'), step: count, epoch: epochNumber, items: z.array(digitPredictionSchema).max(64) }),
@@ -92,6 +98,6 @@ export const trainerEventSchema = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('metrics:epoch'), summary: epochSummarySchema }),
   z.object({ ...base, type: z.literal('misclassified'), epoch: epochNumber, total: count, items: z.array(digitPredictionSchema).max(10_000) }),
   z.object({ ...base, type: z.literal('checkpoint'), epoch: count, step: count, path: z.string().max(4096), reason: z.enum(['epoch', 'stop']) }),
-  z.object({ ...base, type: z.literal('status'), status: z.enum(RUN_STATUSES_REPORTED), message: z.string().max(4096).optional(), step: count, time: finite }),
+  z.object({ ...base, type: z.literal('status'), status: z.enum(RUN_STATUSES_REPORTED), message: z.string().max(4096).optional(), step: count, time }),
   z.object({ ...base, type: z.literal('control'), action: z.enum(CONTROL_ACTIONS), learningRate: z.number().positive().optional(), step: count }),
 ]);

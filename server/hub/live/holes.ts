@@ -11,6 +11,8 @@ const WAIT_FOR_STORE_MS = 15_000;
 const POLL_MS = 100;
 /** How long a hole may stay open before it is read from the database. */
 const HOLE_WAIT_MS = 1000;
+/** Seqs read back at a time; what is left of a longer hole is read next. */
+const READ_BACK_SEQS = 5000;
 
 export interface HoleFillerDeps {
   storage: Pick<Storage, 'runs' | 'events'>;
@@ -40,8 +42,9 @@ export function createHoleFiller({ storage, streams, log }: HoleFillerDeps) {
 
   function fill(runId: string): void {
     timers.delete(runId);
-    const hole = streams.hole(runId);
-    if (!hole || closed) return;
+    const found = streams.hole(runId);
+    if (!found || closed) return;
+    const hole = { from: found.from, to: Math.min(found.to, found.from + READ_BACK_SEQS - 1) };
     void readBack(runId, hole.from, hole.to).then(
       (events) => {
         if (!closed) streams.publish(runId, events);

@@ -164,8 +164,11 @@ export function createLiveStreams(broadcast: Broadcast, frameMs = 50): LiveStrea
       const hole = holeOf(run);
       if (hole && (!holeBefore || hole.from !== holeBefore.from || fresh.length > 0)) for (const l of holeListeners) l(runId, hole.from, hole.to);
       if (fresh.length === 0) return;
-      run.pending.push(...fresh);
-      run.tail.push(...fresh);
+      // One at a time: a spread of a long stretch read back would overflow the call stack.
+      for (const e of fresh) {
+        run.pending.push(e);
+        run.tail.push(e);
+      }
       // Throttle, leading edge: a frame goes out at once if the last one is at least frameMs
       // old, else when it will be; so a room gets at most 1000/frameMs frames a second and a
       // point waits at most frameMs (usually far less).

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { browserSchemas, PROTOCOL_VERSION, type ErrorCode, type Failure, type HealthBody, type HttpBodies } from '../../protocol';
 import { hyperparamsSchema, reportingSchema } from '../../trainer/config';
+import { INT_COLUMN_MAX } from '../../trainer/eventSchema';
 import type { Cluster } from '../cluster/cluster';
 import { fieldErrors, HubError, toFailure } from '../errors';
 import type { Snapshots } from '../live/snapshot';
@@ -37,7 +38,7 @@ export interface ApiDeps {
 
 export const MAX_BODY_BYTES = 64 * 1024;
 /** An afterSeq above any seq (and within a 32-bit integer column). */
-const NO_POINTS = 2 ** 31 - 1;
+const NO_POINTS = INT_COLUMN_MAX;
 
 const STATUS: Record<ErrorCode, number> = {
   INVALID: 400, NO_HELLO: 400, UNSUPPORTED_VERSION: 400, UNAUTHORIZED: 401, FORBIDDEN: 403, NOT_FOUND: 404,
@@ -49,9 +50,9 @@ const startBody = z.object({
   hyperparams: hyperparamsSchema.default(hyperparamsSchema.parse({})),
   reporting: reportingSchema.partial().optional(),
 });
-const annotationBody = z.object({ step: z.number().int().min(0), text: browserSchemas['annotation:add'].shape.text, author: z.string().trim().min(1).max(64).optional() });
+const annotationBody = z.object({ step: browserSchemas['annotation:add'].shape.step, text: browserSchemas['annotation:add'].shape.text, author: z.string().trim().min(1).max(64).optional() });
 const lrBody = z.object({ learningRate: browserSchemas['run:set-lr'].shape.learningRate });
-const seqQuery = z.coerce.number().int().min(0);
+const seqQuery = z.coerce.number().int().min(0).max(INT_COLUMN_MAX);
 const digitsQuery = z.object({
   split: z.enum(['train', 'test']).default('test'),
   indices: z
@@ -180,7 +181,7 @@ export function createApi({ io, auth, storage, snapshots, commands, updates, ann
       case 'GET misclassified': {
         await updates.summary(id);
         const last = await storage.events.lastEpoch(id);
-        const epoch = parse(z.coerce.number().int().min(1).optional(), url.searchParams.get('epoch') ?? undefined, 'epoch') ?? last;
+        const epoch = parse(z.coerce.number().int().min(1).max(INT_COLUMN_MAX).optional(), url.searchParams.get('epoch') ?? undefined, 'epoch') ?? last;
         const items = epoch === null ? [] : await storage.events.misclassified(id, epoch);
         return ok(res, 'GET /api/runs/:id/misclassified', { epoch, items });
       }

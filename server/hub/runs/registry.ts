@@ -5,7 +5,7 @@
  * Work on one run (its events, its status changes) is serialised through {@link RunRegistry.serialise}.
  */
 import type { RunUpdate } from '../../db/rows';
-import { isFinished, type HubRunStatus } from '../../protocol';
+import { isFinished, MAX_SEQ_AHEAD, type HubRunStatus } from '../../protocol';
 import { assertNever, type TrainerEvent } from '../../trainer/events';
 import { HubError } from '../errors';
 import type { LiveStreams } from '../live/stream';
@@ -194,12 +194,16 @@ export function createRunRegistry({ storage, streams, log }: RunRegistryDeps) {
      * Accepts the events above the accepted seq, in seq order: the run's state takes what they
      * say (status, step, learning rate) and `patch` is what the Run row takes with them. Null
      * when every event was accepted before (a replay).
-     * @throws HubError INVALID for two events with one seq.
+     * @throws HubError INVALID for two events with one seq, or a seq more than MAX_SEQ_AHEAD past the accepted one.
      */
     accept(state: RunState, events: TrainerEvent[]): Accepted | null {
       const held = own(state);
       const fresh = events.filter((e) => e.seq > held.acceptedSeq).sort((a, b) => a.seq - b.seq);
       if (fresh.length === 0) return null;
+      const last = fresh[fresh.length - 1].seq;
+      if (last > held.acceptedSeq + MAX_SEQ_AHEAD) {
+        throw new HubError('INVALID', `seq ${last} is more than ${MAX_SEQ_AHEAD.toLocaleString('en-US')} past the last seq run ${held.runId} accepted (${held.acceptedSeq}): refused`);
+      }
       for (let i = 1; i < fresh.length; i++) {
         if (fresh[i].seq === fresh[i - 1].seq) throw new HubError('INVALID', `duplicate seq ${fresh[i].seq} in one message`);
       }
