@@ -35,7 +35,8 @@ async function check(t: TestContext, url: string | null): Promise<void> {
   const ingest = createIngest({ events: createStorage(db.prisma, db.provider).events, flushMs: 10 });
   assert.equal(await ingest.store('r1', events('r1'), { lastStep: 1 }), 5);
   assert.equal(await ingest.store('r1', events('r1'), {}), 5, 'the same batch again');
-  assert.equal(await ingest.store('r1', events('r1').slice(0, 2), {}), 2);
+  // A resend of stored events answers with the run's stored seq, every seq up to it stored.
+  assert.equal(await ingest.store('r1', events('r1').slice(0, 2), {}), 5);
   await ingest.close();
   const p = db.prisma;
   const counts = [await p.batchMetric.count(), await p.predictionPanel.count(), await p.epochMetric.count(), await p.confusionMatrix.count(), await p.misclassified.count(), await p.checkpoint.count()];

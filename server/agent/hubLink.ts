@@ -198,7 +198,9 @@ export function connectToHub(opts: HubLinkOptions): HubLink {
       const cut = firstAfter(b.events, stored);
       for (const e of b.events.slice(0, cut)) if (e.type === 'checkpoint') void upload(runId, e.seq, e.path);
       b.events = b.events.slice(cut);
-      return false;
+      // Acked below what this message carried: the hub is missing a seq before it (a write of
+      // its that failed), so what it lacks is sent again, later.
+      return stored < batch[batch.length - 1].seq;
     }
     log(`${runId}: the hub refused ${batch.length} events: ${result.error} ${result.message}`);
     if (result.error === 'INVALID' || result.error === 'FORBIDDEN' || result.error === 'NOT_FOUND') {

@@ -106,12 +106,12 @@ export async function createHub(httpServer: HttpServer, deps: HubDeps): Promise<
   // watchers their frames itself, cluster/redis.ts).
   const storage = createStorage(deps.db, deps.provider);
   const streams = createLiveStreams((room, event, ...args) => io.local.to(room).emit(event, ...args), deps.frameMs ?? 50);
-  const holes = createHoleFiller({ storage, streams, log });
   const snapshots = createSnapshots({ storage, streams });
 
   // The runs this hub holds, and the other hubs.
   const registry = createRunRegistry({ storage, streams, log });
   const trainers = createTrainerDirectory(trainerNsp, shared);
+  const holes = createHoleFiller({ storage, streams, storesHere: (runId) => trainers.holds(registry.get(runId)?.trainerId ?? null), log });
   const onRemoteChange = remoteChanges({ registry, snapshots, streams, trainers, io });
   const cluster: Cluster = deps.redisUrl
     ? await redisCluster({ url: deps.redisUrl, prefix: deps.redisPrefix, io, streams, storedState: (runId) => storage.runs.state(runId), holds: registry.has, invalidate: snapshots.invalidate, onRemoteChange, log })

@@ -17,18 +17,23 @@ const READ_BACK_SEQS = 5000;
 export interface HoleFillerDeps {
   storage: Pick<Storage, 'runs' | 'events'>;
   streams: LiveStreams;
+  /**
+   * Whether this hub stores the run (its trainer is connected here): then nothing is on its
+   * way from another hub, and a hole is seqs the trainer never sent, read back at once.
+   */
+  storesHere: (runId: string) => boolean;
   log: (line: string) => void;
 }
 
-export function createHoleFiller({ storage, streams, log }: HoleFillerDeps) {
+export function createHoleFiller({ storage, streams, storesHere, log }: HoleFillerDeps) {
   const timers = new Map<string, NodeJS.Timeout>();
   let closed = false;
 
   async function readBack(runId: string, from: number, to: number) {
-    // The storing hub commits within a fraction of a second; wait for it (a hub that died
-    // leaves its trainer to replay them elsewhere, which also ends this wait).
+    // Another hub that stores the run commits within a fraction of a second; wait for it (a
+    // hub that died leaves its trainer to replay them elsewhere, which also ends this wait).
     const deadline = Date.now() + WAIT_FOR_STORE_MS;
-    for (;;) {
+    while (!storesHere(runId)) {
       const run = await storage.runs.state(runId);
       if (!run || run.lastSeq >= to) break;
       if (Date.now() > deadline) {

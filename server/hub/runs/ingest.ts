@@ -13,6 +13,8 @@ interface Pending {
   runId: string;
   events: TrainerEvent[];
   patch: RunUpdate;
+  /** Every event of the run up to this seq was in the database before these. */
+  baseSeq: number;
   receivedAt: number;
   resolve: (storedSeq: number) => void;
   reject: (error: Error) => void;
@@ -26,8 +28,13 @@ export interface IngestOptions {
 }
 
 export interface Ingest {
-  /** Queues contiguous, de-duplicated events of one run; resolves with the run's stored seq once committed. */
-  store(runId: string, events: TrainerEvent[], patch: RunUpdate): Promise<number>;
+  /**
+   * Queues de-duplicated events of one run, in seq order, above `baseSeq` (up to which the
+   * database holds every event of the run). Resolves once they are committed with the run's
+   * stored seq: the highest seq with every seq up to it stored, so an acknowledgement never
+   * passes a hole (a skipped seq, a write that failed).
+   */
+  store(runId: string, events: TrainerEvent[], patch: RunUpdate, baseSeq?: number): Promise<number>;
   /** Writes what is queued now. */
   flush(): Promise<void>;
   /** Flushes and stops accepting. */
@@ -48,8 +55,8 @@ export function createIngest(opts: IngestOptions): Ingest {
   let timer: NodeJS.Timeout | null = null;
   let writing: Promise<void> = Promise.resolve();
   let closed = false;
-  /** Highest seq committed per run by this process. */
-  const committed = new Map<string, number>();
+  /** Per run: every seq up to `gapless` committed, and the seqs committed above a hole. */
+  const commits = new Map<string, { gapless: number; above: Set<number> }>();
   const listeners: Array<(runs: Map<string, number>) => void> = [];
   let eventsStored = 0;
 
@@ -70,38 +77,93 @@ export function createIngest(opts: IngestOptions): Ingest {
     return writing;
   }
 
+  /**
+   * Writes a batch in one transaction. If that fails and the batch holds several runs, each
+   * run is written on its own, so that one run's bad rows fail only that run's events.
+   */
   async function writeWithRetry(batch: Pending[]): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
+    const runs = new Map<string, Pending[]>();
+    for (const p of batch) runs.set(p.runId, [...(runs.get(p.runId) ?? []), p]);
+    if (runs.size === 1) return writeRun(batch, 0);
+    const after = committedAfter(batch);
+    try {
+      await opts.events.write(batch, gaplessOf(after));
+    } catch (error) {
+      opts.log?.(`ingest: a write of ${runs.size} runs failed (${error instanceof Error ? error.message : error}); writing each run on its own`);
+      // Each run once, so the healthy ones commit now; then the failing ones with retries.
+      const failing: Pending[][] = [];
+      for (const group of runs.values()) {
+        const alone = committedAfter(group);
+        try {
+          await opts.events.write(group, gaplessOf(alone));
+          stored(group, alone);
+        } catch {
+          failing.push(group);
+        }
+      }
+      for (const group of failing) await writeRun(group, 1);
+      return;
+    }
+    stored(batch, after);
+  }
+
+  /** What each run's commits would be once `batch` is committed too (nothing is changed). */
+  function committedAfter(batch: Pending[]): Map<string, { gapless: number; above: Set<number> }> {
+    const out = new Map<string, { gapless: number; above: Set<number> }>();
+    for (const p of batch) {
+      let c = out.get(p.runId);
+      if (!c) {
+        const known = commits.get(p.runId);
+        c = { gapless: Math.max(known?.gapless ?? 0, p.baseSeq), above: new Set(known?.above ?? []) };
+        out.set(p.runId, c);
+      }
+      c.gapless = Math.max(c.gapless, p.baseSeq);
+      for (const e of p.events) if (e.seq > c.gapless) c.above.add(e.seq);
+      while (c.above.delete(c.gapless + 1)) c.gapless++;
+      for (const seq of c.above) if (seq <= c.gapless) c.above.delete(seq);
+    }
+    return out;
+  }
+  const gaplessOf = (after: Map<string, { gapless: number }>) => new Map([...after].map(([runId, c]) => [runId, c.gapless]));
+
+  /** Writes one run's queued events, retrying; rejects them all when it keeps failing. */
+  async function writeRun(group: Pending[], firstAttempt: number): Promise<void> {
+    const after = committedAfter(group);
+    for (let attempt = firstAttempt; ; attempt++) {
       try {
-        await opts.events.write(batch, committed);
+        await opts.events.write(group, gaplessOf(after));
         break;
       } catch (error) {
         if (attempt >= RETRY_DELAYS_MS.length) {
           const err = error instanceof Error ? error : new Error(String(error));
-          opts.log?.(`ingest: giving up on ${batch.length} writes: ${err.message}`);
-          batch.forEach((p) => p.reject(err));
+          opts.log?.(`ingest: giving up on ${group.length} writes of run ${group[0].runId}: ${err.message}`);
+          group.forEach((p) => p.reject(err));
           return;
         }
-        opts.log?.(`ingest: write failed (${error instanceof Error ? error.message : error}); retrying`);
+        opts.log?.(`ingest: write of run ${group[0].runId} failed (${error instanceof Error ? error.message : error}); retrying`);
         await new Promise((r) => setTimeout(r, RETRY_DELAYS_MS[attempt]));
       }
     }
-    const stored = new Map<string, number>();
-    for (const p of batch) stored.set(p.runId, Math.max(stored.get(p.runId) ?? 0, p.events[p.events.length - 1].seq));
-    for (const [runId, seq] of stored) committed.set(runId, Math.max(committed.get(runId) ?? 0, seq));
+    stored(group, after);
+  }
+
+  /** After a commit: each run's stored seq, the waiting acknowledgements, the listeners. */
+  function stored(batch: Pending[], after: Map<string, { gapless: number; above: Set<number> }>): void {
+    for (const [runId, c] of after) commits.set(runId, c);
+    const seqs = gaplessOf(after);
     for (const p of batch) {
       eventsStored += p.events.length;
-      p.resolve(stored.get(p.runId)!);
+      p.resolve(seqs.get(p.runId)!);
     }
-    for (const l of listeners) l(stored);
+    for (const l of listeners) l(seqs);
   }
 
   return {
-    store(runId, events, patch) {
+    store(runId, events, patch, baseSeq = 0) {
       if (closed) return Promise.reject(new Error('ingest is closed'));
       if (events.length === 0) return Promise.reject(new Error('nothing to store'));
       return new Promise((resolve, reject) => {
-        queue.push({ runId, events, patch, receivedAt: Date.now(), resolve, reject });
+        queue.push({ runId, events, patch, baseSeq, receivedAt: Date.now(), resolve, reject });
         queuedRows += rowCount(events);
         schedule();
       });

@@ -41,6 +41,9 @@ export function createEventReceiver({ registry, streams, cluster, ingest }: Rece
     const { stored } = await registry.serialise(state, async (): Promise<{ stored: Promise<number> }> => {
       if (!(await isAssignedTo(state, trainerId))) throw new HubError('FORBIDDEN', `run ${runId} is not assigned to trainer ${trainerId}`);
       if (events.some((e) => e.runId !== runId)) throw new HubError('INVALID', 'every event must carry the runId of the message');
+      // Events past a missing seq: the database may hold that stretch already (stored through
+      // another hub while the trainer was connected there); ask it before calling it a hole.
+      if (events.every((e) => e.seq > state.acceptedGapless + 1)) await registry.refresh(state);
       const accepted = registry.accept(state, events);
       if (!accepted) {
         // A replay of what is stored already (e.g. after the run finished): nothing to keep open.
@@ -53,7 +56,7 @@ export function createEventReceiver({ registry, streams, cluster, ingest }: Rece
       const wire = fresh.map((e) => toWireEvent(e, receivedAt));
       streams.publish(runId, wire);
       cluster.append(runId, wire, streams.storedSeq(runId) ?? 0);
-      return { stored: registry.storing(state, ingest.store(runId, fresh, patch), fresh[0].seq) };
+      return { stored: registry.storing(state, ingest.store(runId, fresh, patch, state.dbSeq), fresh[0].seq) };
     });
     return stored;
   }

@@ -17,8 +17,12 @@ export interface RunState {
   readonly runId: string;
   readonly status: HubRunStatus;
   readonly trainerId: string | null;
-  /** Highest seq accepted (queued for storage), for de-duplication of replays. */
+  /** Highest seq accepted (queued for storage). */
   readonly acceptedSeq: number;
+  /** Every seq up to this one is accepted; replays at or below it are dropped. */
+  readonly acceptedGapless: number;
+  /** Every event up to this seq is in the database, as the hub last read it (the ingest's base). */
+  readonly dbSeq: number;
   readonly lastStep: number;
   readonly learningRate: number | null;
   /** Latest batch loss received. */
@@ -31,7 +35,11 @@ export interface RunState {
   readonly lastStore: Promise<number>;
 }
 
-type Held = { -readonly [K in keyof RunState]: RunState[K] } & { chain: Promise<unknown> };
+type Held = { -readonly [K in keyof RunState]: RunState[K] } & {
+  chain: Promise<unknown>;
+  /** Seqs accepted above a missing one (a trainer that skipped, a write that failed). */
+  acceptedAbove: Set<number>;
+};
 
 /** Events a trainer sent that the run had not accepted yet, and the Run row's changes they imply. */
 export interface Accepted {
@@ -68,6 +76,9 @@ export function createRunRegistry({ storage, streams, log }: RunRegistryDeps) {
       status: run.status,
       trainerId: run.trainerId,
       acceptedSeq: run.lastSeq,
+      acceptedGapless: run.lastSeq,
+      acceptedAbove: new Set(),
+      dbSeq: run.lastSeq,
       lastStep: run.lastStep,
       learningRate: null,
       lastLoss: null,
@@ -114,7 +125,8 @@ export function createRunRegistry({ storage, streams, log }: RunRegistryDeps) {
           setStatus(held, patch, 'running', null);
           break;
         case 'metrics:batch':
-          patch.lastStep = held.lastStep = e.point.step;
+          // A stretch filled in late (after a hole) does not move the step back.
+          patch.lastStep = held.lastStep = Math.max(held.lastStep, e.point.step);
           held.learningRate = e.point.learningRate;
           held.lastLoss = e.point.loss;
           break;
@@ -188,6 +200,13 @@ export function createRunRegistry({ storage, streams, log }: RunRegistryDeps) {
       held.trainerId = row.trainerId;
       held.status = row.status;
       held.acceptedSeq = Math.max(held.acceptedSeq, row.lastSeq);
+      held.dbSeq = Math.max(held.dbSeq, row.lastSeq);
+      // Stored elsewhere up to there, every seq of it.
+      if (row.lastSeq > held.acceptedGapless) {
+        held.acceptedGapless = row.lastSeq;
+        for (const seq of held.acceptedAbove) if (seq <= row.lastSeq) held.acceptedAbove.delete(seq);
+        while (held.acceptedAbove.delete(held.acceptedGapless + 1)) held.acceptedGapless++;
+      }
     },
 
     /**
@@ -198,29 +217,35 @@ export function createRunRegistry({ storage, streams, log }: RunRegistryDeps) {
      */
     accept(state: RunState, events: TrainerEvent[]): Accepted | null {
       const held = own(state);
-      const fresh = events.filter((e) => e.seq > held.acceptedSeq).sort((a, b) => a.seq - b.seq);
+      const fresh = events.filter((e) => e.seq > held.acceptedGapless && !held.acceptedAbove.has(e.seq)).sort((a, b) => a.seq - b.seq);
       if (fresh.length === 0) return null;
       const last = fresh[fresh.length - 1].seq;
-      if (last > held.acceptedSeq + MAX_SEQ_AHEAD) {
-        throw new HubError('INVALID', `seq ${last} is more than ${MAX_SEQ_AHEAD.toLocaleString('en-US')} past the last seq run ${held.runId} accepted (${held.acceptedSeq}): refused`);
+      if (last > held.acceptedGapless + MAX_SEQ_AHEAD) {
+        throw new HubError('INVALID', `seq ${last} is more than ${MAX_SEQ_AHEAD.toLocaleString('en-US')} past the last seq run ${held.runId} accepted (${held.acceptedGapless}): refused`);
       }
       for (let i = 1; i < fresh.length; i++) {
         if (fresh[i].seq === fresh[i - 1].seq) throw new HubError('INVALID', `duplicate seq ${fresh[i].seq} in one message`);
       }
-      if (fresh[0].seq !== held.acceptedSeq + 1) log(`run ${held.runId}: events jump from seq ${held.acceptedSeq} to ${fresh[0].seq}; storing what arrived`);
+      if (fresh[0].seq !== held.acceptedSeq + 1 && fresh[0].seq > held.acceptedSeq) log(`run ${held.runId}: events jump from seq ${held.acceptedSeq} to ${fresh[0].seq}; storing what arrived`);
       const patch = patchFor(held, fresh);
-      held.acceptedSeq = fresh[fresh.length - 1].seq;
+      for (const e of fresh) held.acceptedAbove.add(e.seq);
+      while (held.acceptedAbove.delete(held.acceptedGapless + 1)) held.acceptedGapless++;
+      held.acceptedSeq = Math.max(held.acceptedSeq, last);
       return { fresh, patch };
     },
 
     /**
      * Records the commit of accepted events (from seq `firstSeq` on): acknowledgements wait
-     * for it; if it fails, those seqs are accepted again when the trainer resends them.
+     * for it; if it fails, those seqs (and any accepted after them) are accepted again when the
+     * trainer resends them.
      */
     storing(state: RunState, commit: Promise<number>, firstSeq: number): Promise<number> {
       const held = own(state);
       const stored = commit.catch((error: unknown) => {
-        held.acceptedSeq = Math.min(held.acceptedSeq, firstSeq - 1);
+        held.acceptedGapless = Math.min(held.acceptedGapless, firstSeq - 1);
+        for (const seq of held.acceptedAbove) if (seq >= firstSeq) held.acceptedAbove.delete(seq);
+        held.acceptedSeq = held.acceptedGapless;
+        for (const seq of held.acceptedAbove) held.acceptedSeq = Math.max(held.acceptedSeq, seq);
         throw error;
       });
       held.lastStore = stored;

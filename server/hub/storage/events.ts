@@ -76,10 +76,10 @@ export function createEventQueries(db: Db, provider: 'sqlite' | 'postgresql') {
   return {
     /**
      * Builds every row of a batch and writes them, with each run's patch, in one transaction.
-     * Writing a batch twice stores each row once (a resend after a failed write), and a run's
-     * lastSeq never moves back (`committed`: the highest seq committed per run in this process).
+     * Writing a batch twice stores each row once (a resend after a failed write). `lastSeqs` is
+     * each run's stored seq once this batch is in (every seq up to it stored), its `lastSeq`.
      */
-    async write(batch: EventWrite[], committed: ReadonlyMap<string, number>): Promise<void> {
+    async write(batch: EventWrite[], lastSeqs: ReadonlyMap<string, number>): Promise<void> {
       const batches: unknown[][] = [];
       const epochs: unknown[][] = [];
       const confusions: unknown[][] = [];
@@ -118,8 +118,7 @@ export function createEventQueries(db: Db, provider: 'sqlite' | 'postgresql') {
               assertNever(e);
           }
         }
-        const lastSeq = Math.max(committed.get(p.runId) ?? 0, patches.get(p.runId)?.lastSeq ?? 0, p.events[p.events.length - 1].seq);
-        patches.set(p.runId, { ...patches.get(p.runId), ...p.patch, lastSeq });
+        patches.set(p.runId, { ...patches.get(p.runId), ...p.patch, lastSeq: lastSeqs.get(p.runId) ?? 0 });
       }
       // Checkpoint rows have a generated id: skip the ones a previous write of this batch stored.
       const stored = checkpoints.length ? await db.checkpoint.findMany({ where: { OR: checkpoints.map((c) => ({ runId: c.runId, seq: c.seq })) }, select: { runId: true, seq: true } }) : [];
