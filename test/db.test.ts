@@ -77,14 +77,14 @@ test('database URLs: default, relative and file:// SQLite paths, unsupported sch
   }
 });
 
-test('openDatabase creates the SQLite directory and uses WAL, synchronous=NORMAL, foreign keys', async () => {
+test('openDatabase creates the SQLite directory and uses WAL, synchronous=FULL, foreign keys', async () => {
   const d = await tempSqlite();
   temps.push(d);
   const db = await openDatabase({ url: `file:${path.join(d.dir, 'nested', 'deeper', 'lt.db')}` });
   try {
     const pragma = async (name: string) => Object.values((await db.prisma.$queryRawUnsafe<object[]>(`PRAGMA ${name}`))[0]!)[0];
     assert.equal(await pragma('journal_mode'), 'wal');
-    assert.equal(Number(await pragma('synchronous')), 1);
+    assert.equal(Number(await pragma('synchronous')), 2, 'FULL: an acknowledged commit survives a power cut');
     assert.equal(Number(await pragma('foreign_keys')), 1);
     assert.equal(Number(await pragma('busy_timeout')), 5000);
   } finally {

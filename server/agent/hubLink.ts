@@ -9,14 +9,28 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { io, type Socket } from 'socket.io-client';
+import { z } from 'zod';
 import { PROTOCOL_VERSION, TRAINER_NAMESPACE, type HubToTrainerEvents, type Result, type TrainerHandshake, type TrainerToHubEvents } from '../protocol';
 import { checkpointFileName } from '../trainer/checkpoint';
 import type { Daemon, DaemonMessage, DaemonOptions } from '../trainer/daemon';
-import { createDaemon } from '../trainer/daemon';
+import { createDaemon, jobSchema } from '../trainer/daemon';
+import { describeZodError } from '../trainer/config';
+import { INT_COLUMN_MAX } from '../trainer/eventSchema';
 import { assertNever, type BackendInfo, type TrainerEvent } from '../trainer/events';
 import { runCheckpointDir } from '../trainer/trainer';
 
 type Report = Exclude<DaemonMessage, { kind: 'events' } | { kind: 'ready' }>;
+
+
+/** A job as a hub assigns it: the daemon's job, and the checkpoint to resume from. */
+const assignedJobSchema = jobSchema.extend({
+  checkpoint: z
+    .object({
+      step: z.number().int().min(0).max(INT_COLUMN_MAX),
+      data: z.instanceof(Uint8Array).refine((d) => d.byteLength <= 32 * 1024 * 1024, 'checkpoint larger than 32 MiB'),
+    })
+    .optional(),
+});
 
 export interface HubLinkOptions extends Omit<DaemonOptions, 'output'> {
   hubUrl: string;
@@ -240,18 +254,26 @@ export function connectToHub(opts: HubLinkOptions): HubLink {
   });
   socket.on('disconnect', (reason) => log(`disconnected from the hub (${reason}); buffering`));
 
-  socket.on('job:assign', async (job, ack) => {
+  socket.on('job:assign', async (job: unknown, ack) => {
+    if (typeof ack !== 'function') return;
+    // The hub is a peer like any other: its job is checked before anything is written.
+    const parsed = assignedJobSchema.safeParse(job);
+    if (!parsed.success) {
+      const message = `the job is not valid: ${describeZodError(parsed.error, { separator: '; ' })}`;
+      log(message);
+      return ack({ ok: false, error: 'INVALID', message });
+    }
     try {
-      const { checkpoint, ...rest } = job;
+      const { checkpoint, ...rest } = parsed.data;
       if (checkpoint && opts.checkpointRoot) {
-        const dir = runCheckpointDir(opts.checkpointRoot, job.runId);
+        const dir = runCheckpointDir(opts.checkpointRoot, rest.runId);
         await mkdir(dir, { recursive: true });
         await writeFile(path.join(dir, checkpointFileName(checkpoint.step)), Buffer.from(checkpoint.data));
       }
       lastRejection = null;
       const accepted = daemon.submit(rest);
-      ack(accepted ? { ok: true, data: { runId: job.runId } } : { ok: false, error: 'INVALID', message: lastRejection ?? 'job refused' });
-      if (accepted) log(`${job.runId}: accepted${job.resume ? ' (resuming)' : ''}`);
+      ack(accepted ? { ok: true, data: { runId: rest.runId } } : { ok: false, error: 'INVALID', message: lastRejection ?? 'job refused' });
+      if (accepted) log(`${rest.runId}: accepted${rest.resume ? ' (resuming)' : ''}`);
     } catch (error) {
       ack({ ok: false, error: 'INTERNAL', message: error instanceof Error ? error.message : String(error) });
     }

@@ -47,12 +47,13 @@ export const SQLITE_BUSY_TIMEOUT_MS = 5000;
 
 /**
  * Set on every SQLite connection the client opens. WAL lets the dashboard read while the hub
- * writes; `synchronous=NORMAL` is durable across application crashes in WAL mode (a power cut
- * may lose the last transactions, never corrupt the file); foreign keys make cascades work.
+ * writes; `synchronous=FULL` makes a commit durable through a power cut too (NORMAL, in WAL
+ * mode, may lose the last transactions to one), which is what acknowledging a trainer's events
+ * as stored promises; foreign keys make cascades work. README "Storage" states what FULL costs.
  */
 export const SQLITE_PRAGMAS = [
   'PRAGMA journal_mode = WAL',
-  'PRAGMA synchronous = NORMAL',
+  'PRAGMA synchronous = FULL',
   `PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`,
   'PRAGMA foreign_keys = ON',
 ] as const;

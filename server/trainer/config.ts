@@ -12,9 +12,14 @@ export type BackendChoice = z.infer<typeof backendChoiceSchema>;
 
 /**
  * A run id, wherever one arrives (jobs, events, browser commands, checkpoint files): it names
- * files and URL paths, so it is kept to letters, digits, `_`, `.` and `-`.
+ * files and URL paths, so it is kept to letters, digits, `_`, `.` and `-`, and starts with a
+ * letter or digit (no `..`).
  */
-export const runIdSchema = z.string().min(1).max(128).regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only');
+export const runIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, _ . - only, starting with a letter or digit');
 
 export const OPTIMIZERS = ['sgd', 'adam'] as const;
 export type OptimizerName = (typeof OPTIMIZERS)[number];

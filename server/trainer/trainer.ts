@@ -271,6 +271,9 @@ function restore(ckpt: Checkpoint, model: Model, optimizer: Optimizer): void {
 
 /** Directory for a run's checkpoints under a root. */
 export function runCheckpointDir(root: string, runId: string): string {
-  return path.join(root, runId.replace(/[^A-Za-z0-9_.-]/g, '_'));
+  const dir = path.join(root, runId.replace(/[^A-Za-z0-9_.-]/g, '_'));
+  const inside = path.relative(path.resolve(root), path.resolve(dir));
+  if (inside === '' || inside.startsWith('..') || path.isAbsolute(inside)) throw new Error(`run id "${runId}" does not name a directory inside ${root}`);
+  return dir;
 }
 
