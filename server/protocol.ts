@@ -204,8 +204,12 @@ const colour = z.string().regex(/^#[0-9a-fA-F]{6}$/, 'a #rrggbb colour');
 export const browserSchemas = {
   hello: z.object({
     name: z.string().trim().min(1).max(MAX_NAME_CHARS),
-    /** A stable id the browser keeps (localStorage) so edits stay "yours" across reloads. */
+    /**
+     * The id and credential the hub gave this browser (kept in localStorage) so edits stay
+     * "yours" across reloads; an id without its credential gets a new participant.
+     */
     participantId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/).optional(),
+    credential: z.string().regex(/^[A-Za-z0-9_-]{16,128}$/).optional(),
     colour: colour.optional(),
   }),
   'run:watch': z.object({ runId: runIdSchema, afterSeq: z.number().int().min(0).max(INT_COLUMN_MAX).optional() }),
@@ -230,7 +234,7 @@ export type BrowserPayload<K extends BrowserCommand> = z.input<(typeof browserSc
 /** What each command's ack carries on success. */
 export interface BrowserAckData {
   /** `tokenRequired`: the hub asks for the team token (so the page offers to sign out). */
-  hello: { participant: Participant; protocolVersion: number; tokenRequired: boolean };
+  hello: { participant: Participant; credential: string; protocolVersion: number; tokenRequired: boolean };
   'run:watch': RunSnapshot;
   'run:unwatch': { runId: string };
   'run:start': { run: RunSummary };

@@ -114,7 +114,8 @@ test('a hub restarted on the same SQLite file serves the runs, metrics and annot
   const first = await startHub();
   const dbUrl = first.db.url;
   const trainer = await startTrainer(first.url, { id: 'restart' });
-  const ada = await connectBrowser(first.url, 'Ada', { participantId: 'ada-participant-1' });
+  const ada = await connectBrowser(first.url, 'Ada');
+  const { participant: adaIs, credential } = ada.hello!;
   const started = await ada.call('run:start', { hyperparams: { ...SMALL, epochs: 1 } });
   assert.ok(started.ok);
   const runId = started.data.run.id;
@@ -130,11 +131,14 @@ test('a hub restarted on the same SQLite file serves the runs, metrics and annot
   await first.db.close();
 
   const second = await startHub({ databaseUrl: dbUrl });
-  const stored = await second.db.prisma.participant.findUnique({ where: { id: 'ada-participant-1' } });
+  const stored = await second.db.prisma.participant.findUnique({ where: { id: adaIs.id } });
   assert.equal(stored?.name, 'Ada', 'participants are written (in batches, flushed on close)');
   t.after(() => second.close());
-  const again = await connectBrowser(second.url, 'Ada', { participantId: 'ada-participant-1' });
+  // Her id and credential, kept by her browser, are still hers on the restarted hub.
+  const again = await connectBrowser(second.url, 'Ada', { participantId: adaIs.id, credential });
+  assert.equal(again.hello!.participant.id, adaIs.id);
   const after = await again.call('run:watch', { runId });
+  assert.ok(note.ok && (await again.call('annotation:edit', { id: note.data.annotation.id, text: 'kept, and still mine' })).ok, 'she can still edit her note');
   again.close();
   assert.ok(after.ok);
   assert.deepEqual(after.data.points, before.data.points);

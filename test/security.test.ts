@@ -260,3 +260,54 @@ test('with a team token, a person signs in on the sign-in page and out from the 
   assert.match(page.url(), /\/login\?next=/, 'signed out: the dashboard asks for the token again');
   await browser.close();
 });
+
+test("a participant id alone proves nothing: only the hub's credential for it edits that person's notes; note budgets are the hub's, socket and HTTP together", async (t) => {
+  const hub = await startHub({ annotationsPerMinute: 3 });
+  t.after(() => hub.close());
+  const ada = await connectBrowser(hub.url, 'Ada');
+  const started = await ada.call('run:start', { hyperparams: { epochs: 1 } });
+  assert.ok(started.ok);
+  const runId = started.data.run.id;
+  const note = await ada.call('annotation:add', { runId, step: 1, text: "Ada's" });
+  assert.ok(note.ok);
+  const { participant, credential } = ada.hello!;
+  assert.match(credential, /^[A-Za-z0-9_-]{16,128}$/);
+
+  // Mallory learned Ada's id (it is in every note and presence list) and claims it.
+  for (const claim of [{ participantId: participant.id }, { participantId: participant.id, credential: 'x'.repeat(43) }]) {
+    const mallory = await connectBrowser(hub.url, 'Mallory', claim);
+    assert.notEqual(mallory.hello!.participant.id, participant.id, 'a new participant, not Ada');
+    const edit = await mallory.call('annotation:edit', { id: note.data.annotation.id, text: 'defaced' });
+    assert.ok(!edit.ok && edit.error === 'FORBIDDEN', JSON.stringify(edit));
+    const del = await mallory.call('annotation:delete', { id: note.data.annotation.id });
+    assert.ok(!del.ok && del.error === 'FORBIDDEN');
+    mallory.close();
+  }
+  assert.equal((await hub.db.prisma.annotation.findUniqueOrThrow({ where: { id: note.data.annotation.id } })).text, "Ada's");
+  // Ada, back with her id and credential, is Ada.
+  const back = await connectBrowser(hub.url, 'Ada', { participantId: participant.id, credential });
+  assert.equal(back.hello!.participant.id, participant.id);
+  assert.ok((await back.call('annotation:edit', { id: note.data.annotation.id, text: "Ada's, edited" })).ok);
+
+  // Budgets: 3 adds and edits a minute per person (Ada has used 2), 9 per address, shared by socket and HTTP.
+  assert.ok((await back.call('annotation:add', { runId, step: 2, text: 'third' })).ok);
+  const fourth = await back.call('annotation:add', { runId, step: 3, text: 'fourth' });
+  assert.ok(!fourth.ok && fourth.error === 'RATE_LIMITED', 'a person past their budget');
+  let fromThisAddress = 3;
+  // Fresh participants from the same place (new hellos) do not get fresh budgets beyond the address's.
+  for (let i = 0; fromThisAddress < 9; i++) {
+    const someone = await connectBrowser(hub.url, `Someone ${i}`);
+    for (let j = 0; j < 3 && fromThisAddress < 9; j++, fromThisAddress++) assert.ok((await someone.call('annotation:add', { runId, step: 10 + fromThisAddress, text: `n${fromThisAddress}` })).ok);
+    someone.close();
+  }
+  const another = await connectBrowser(hub.url, 'Another');
+  const refused = await another.call('annotation:add', { runId, step: 99, text: 'one too many' });
+  assert.ok(!refused.ok && refused.error === 'RATE_LIMITED', 'the address is past its budget');
+  const http = await fetch(`${hub.url}/api/runs/${runId}/annotations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ step: 5, text: 'over HTTP' }) });
+  assert.equal(http.status, 429, 'the HTTP route shares the budget');
+  another.close();
+  back.close();
+  ada.close();
+  // Ada's two notes (her edit counted too) and the six the others could add.
+  assert.equal(await hub.db.prisma.annotation.count({ where: { runId, kind: 'note' } }), 8);
+});

@@ -18,6 +18,7 @@ export type HubSocket = Socket<ServerToClientEvents, Outgoing>;
 
 const NAME_KEY = 'livetrain.name';
 const ID_KEY = 'livetrain.participant';
+const CREDENTIAL_KEY = 'livetrain.credential';
 
 export interface Hub {
   socket: HubSocket | null;
@@ -65,13 +66,12 @@ function envelope<K extends BrowserCommand>(event: K, answer: unknown): Result<B
   return { ok: false, error: 'INTERNAL', message: `the hub answered ${event} with something that is not the protocol's envelope` };
 }
 
-function participantId(): string {
-  let id = localStorage.getItem(ID_KEY);
-  if (!id || !/^[A-Za-z0-9_-]{8,64}$/.test(id)) {
-    id = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('');
-    localStorage.setItem(ID_KEY, id);
-  }
-  return id;
+/** Who this browser was told it is: the id and credential of its last hello, if any. */
+function storedIdentity(): { participantId?: string; credential?: string } {
+  const participantId = localStorage.getItem(ID_KEY) ?? '';
+  const credential = localStorage.getItem(CREDENTIAL_KEY) ?? '';
+  if (!/^[A-Za-z0-9_-]{8,64}$/.test(participantId) || !/^[A-Za-z0-9_-]{16,128}$/.test(credential)) return {};
+  return { participantId, credential };
 }
 
 export function HubProvider({ children }: { children: ReactNode }) {
@@ -88,12 +88,15 @@ export function HubProvider({ children }: { children: ReactNode }) {
   const hello = useCallback((s: HubSocket) => {
     const current = nameRef.current;
     if (!current) return;
-    const payload: BrowserPayload<'hello'> = { name: current, participantId: participantId() };
+    const payload: BrowserPayload<'hello'> = { name: current, ...storedIdentity() };
     s.timeout(10_000).emit('hello', payload, (err: Error | null, answer: unknown) => {
       if (err) return setProblem('the hub did not answer; retrying…');
       const result = envelope('hello', answer);
       if (!result.ok) return setProblem(result.message);
       setProblem(null);
+      // The hub says who this browser is (a new participant when it could not prove the old one).
+      localStorage.setItem(ID_KEY, result.data.participant.id);
+      localStorage.setItem(CREDENTIAL_KEY, result.data.credential);
       setMe(result.data.participant);
       setTokenRequired(result.data.tokenRequired === true);
       setSession((n) => n + 1);

@@ -16,7 +16,7 @@ import { PrismaClient as SqlitePrismaClient, type Prisma } from './generated/sql
 import { applyMigrations, type MigrationReport, type MigrationTarget, type Provider } from './migrate';
 
 /** The models of Livetrain's schema, by their client property. */
-type ModelKey = 'run' | 'batchMetric' | 'epochMetric' | 'confusionMatrix' | 'misclassified' | 'predictionPanel' | 'checkpoint' | 'annotation' | 'annotationEdit' | 'participant' | 'trainer';
+type ModelKey = 'run' | 'batchMetric' | 'epochMetric' | 'confusionMatrix' | 'misclassified' | 'predictionPanel' | 'checkpoint' | 'annotation' | 'annotationEdit' | 'participant' | 'trainer' | 'hubSecret';
 /**
  * The model methods Livetrain uses. Both generated clients have them with the same types
  * (`aggregate` and `groupBy` are left out: their generic result types differ per provider).
@@ -24,7 +24,7 @@ type ModelKey = 'run' | 'batchMetric' | 'epochMetric' | 'confusionMatrix' | 'mis
 type ModelMethod = 'findUnique' | 'findUniqueOrThrow' | 'findFirst' | 'findFirstOrThrow' | 'findMany' | 'count' | 'create' | 'createMany' | 'update' | 'updateMany' | 'upsert' | 'delete' | 'deleteMany';
 
 /** A database client or an interactive transaction's client. */
-export type DbClient = { [K in ModelKey]: Pick<SqlitePrismaClient[K], ModelMethod> } & Pick<SqlitePrismaClient, '$queryRaw' | '$executeRawUnsafe' | '$queryRawUnsafe'>;
+export type DbClient = { [K in ModelKey]: Pick<SqlitePrismaClient[K], ModelMethod> } & Pick<SqlitePrismaClient, '$queryRaw' | '$executeRaw' | '$executeRawUnsafe' | '$queryRawUnsafe'>;
 /** One statement of a batch transaction. */
 export type DbStatement = Prisma.PrismaPromise<unknown>;
 

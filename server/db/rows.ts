@@ -20,6 +20,7 @@ export type AnnotationRow = Sqlite.Annotation;
 export type AnnotationEditRow = Sqlite.AnnotationEdit;
 export type ParticipantRow = Sqlite.Participant;
 export type TrainerRow = Sqlite.Trainer;
+export type HubSecretRow = Sqlite.HubSecret;
 /** Scalar fields of a Run row that an update may set (JSON columns are written whole, elsewhere). */
 export type RunUpdate = Partial<Omit<RunRow, 'id' | 'hyperparams' | 'reporting' | 'createdAt'>>;
 export type CheckpointInsert = Sqlite.Prisma.CheckpointCreateManyInput;
@@ -36,5 +37,6 @@ export type RowsAgree = [
   Check<Same<AnnotationEditRow, Pg.AnnotationEdit>>,
   Check<Same<ParticipantRow, Pg.Participant>>,
   Check<Same<TrainerRow, Pg.Trainer>>,
+  Check<Same<HubSecretRow, Pg.HubSecret>>,
   Check<Same<CheckpointInsert, Pg.Prisma.CheckpointCreateManyInput>>,
 ];

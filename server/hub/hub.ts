@@ -20,6 +20,7 @@ import { HubError, toFailure } from './errors';
 import { createAuth } from './peers/auth';
 import { attachBrowsers } from './peers/browser';
 import { createDigitService } from './peers/digits';
+import { createIdentities } from './peers/identities';
 import { createRequestGuard } from './peers/guard';
 import { createApi, sendFailure } from './peers/http';
 import { createParticipantWriter } from './peers/participants';
@@ -133,7 +134,8 @@ export async function createHub(httpServer: HttpServer, deps: HubDeps): Promise<
   const presence = createPresence({ io, shared, log });
   const auth = createAuth({ browserToken: options.browserToken, trainerToken: options.trainerToken });
   const trainerPeers = attachTrainers({ nsp: trainerNsp, auth, graceMs: options.graceMs, shared, storage, registry, receiver, ingest, updates, scheduler, trainers, log });
-  attachBrowsers({ io, auth, participants, presence, snapshots, cluster, commands, annotations, log });
+  const identities = await createIdentities(storage.peers);
+  attachBrowsers({ io, auth, identities, participants, presence, snapshots, cluster, commands, annotations, log });
   const digits = createDigitService(storage, { dataDir: deps.dataDir });
   const api = createApi({ io, auth, storage, snapshots, commands, updates, annotations, trainers, cluster, ingest, digits, log });
   await trainerPeers.recover();

@@ -93,11 +93,13 @@ export interface TestBrowser {
   waitForAfter<K extends keyof ServerToClientEvents>(mark: number, event: K, match?: (p: Parameters<ServerToClientEvents[K]>[0]) => boolean, timeoutMs?: number): Promise<Parameters<ServerToClientEvents[K]>[0]>;
   /** The messages that arrived after `mark`. */
   receivedAfter(mark: number): Received[];
+  /** What the hub answered the hello with (who this browser is), when it said hello. */
+  hello: BrowserAckData['hello'] | null;
   close(): void;
 }
 
 /** A browser: connects, says hello as `name` (unless null) and records everything it receives. */
-export async function connectBrowser(url: string, name: string | null, opts: { token?: string; protocolVersion?: number; participantId?: string } = {}): Promise<TestBrowser> {
+export async function connectBrowser(url: string, name: string | null, opts: { token?: string; protocolVersion?: number; participantId?: string; credential?: string } = {}): Promise<TestBrowser> {
   const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(url, {
     transports: ['websocket'],
     forceNew: true,
@@ -135,11 +137,13 @@ export async function connectBrowser(url: string, name: string | null, opts: { t
         check();
       });
     },
+    hello: null,
     close: () => void socket.disconnect(),
   };
   if (name !== null) {
-    const hello = await browser.call('hello', { name, participantId: opts.participantId });
+    const hello = await browser.call('hello', { name, participantId: opts.participantId, credential: opts.credential });
     if (!hello.ok) throw new Error(`hello failed: ${hello.message}`);
+    browser.hello = hello.data;
   }
   return browser;
 }

@@ -2,7 +2,6 @@
  * The default namespace: browsers. Every command is size-checked, validated with its schema
  * from protocol.ts and answered with an ack envelope; unknown events are ignored by Socket.IO.
  */
-import { randomBytes } from 'node:crypto';
 import type { z } from 'zod';
 import { browserSchemas, handshakeSchema, MAX_BROWSER_PAYLOAD_BYTES, PROTOCOL_VERSION, type BrowserAckData, type BrowserCommand } from '../../protocol';
 import type { Cluster } from '../cluster/cluster';
@@ -13,13 +12,15 @@ import type { Actor, Annotations } from '../runs/annotations';
 import type { RunCommands } from '../runs/commands';
 import type { HubServer } from '../sockets';
 import { acked } from './acked';
-import type { Auth } from './auth';
+import { clientAddress, type Auth } from './auth';
+import type { Identities } from './identities';
 import type { ParticipantWriter } from './participants';
 import { colourFor, type Presence } from './presence';
 
 export interface BrowserDeps {
   io: HubServer;
   auth: Pick<Auth, 'browser' | 'required'>;
+  identities: Identities;
   participants: ParticipantWriter;
   presence: Presence;
   snapshots: Snapshots;
@@ -35,7 +36,7 @@ const tooLarge = (payload: unknown) => {
   }
 };
 
-export function attachBrowsers({ io, auth, participants, presence, snapshots, cluster, commands, annotations, log }: BrowserDeps): void {
+export function attachBrowsers({ io, auth, identities, participants, presence, snapshots, cluster, commands, annotations, log }: BrowserDeps): void {
   io.use((socket, next) => {
     const hello = handshakeSchema.safeParse(socket.handshake.auth);
     if (!hello.success) return next(handshakeError('INVALID', `handshake auth must be { protocolVersion: ${PROTOCOL_VERSION}, token? }`));
@@ -48,6 +49,7 @@ export function attachBrowsers({ io, auth, participants, presence, snapshots, cl
   });
 
   io.on('connection', (socket) => {
+    const address = clientAddress(socket.request);
     /** Runs whose room this socket joined. */
     const watching = new Set<string>();
     /** Runs whose live stream this socket keeps fed on this hub (cluster.follow). */
@@ -58,7 +60,7 @@ export function attachBrowsers({ io, auth, participants, presence, snapshots, cl
     const actor = (): Actor => {
       const p = socket.data.participant;
       if (!p) throw new HubError('NO_HELLO', 'send hello {name} first');
-      return { id: p.id, name: p.name };
+      return { id: p.id, name: p.name, address };
     };
 
     /** Listens to `event`, whose payload `schema` (its entry in browserSchemas) validates. */
@@ -67,13 +69,13 @@ export function attachBrowsers({ io, auth, participants, presence, snapshots, cl
     }
 
     on('hello', browserSchemas['hello'], async (input) => {
-      const id = input.participantId ?? randomBytes(12).toString('base64url');
+      const { id, credential } = identities.resolve(input);
       const colour = input.colour ?? colourFor(id);
       participants.remember(id, input.name, colour);
       socket.data.participant = { id, name: input.name, colour };
       presence.announce(null);
       for (const runId of watching) presence.announce(runId);
-      return { participant: socket.data.participant, protocolVersion: PROTOCOL_VERSION, tokenRequired: auth.required };
+      return { participant: socket.data.participant, credential, protocolVersion: PROTOCOL_VERSION, tokenRequired: auth.required };
     });
 
     on('run:watch', browserSchemas['run:watch'], async ({ runId, afterSeq }) => {

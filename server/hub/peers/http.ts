@@ -17,7 +17,7 @@ import type { TrainerDirectory } from '../runs/trainerDirectory';
 import type { RunUpdates } from '../runs/updates';
 import type { HubServer } from '../sockets';
 import type { Storage } from '../storage/storage';
-import type { Auth } from './auth';
+import { clientAddress, type Auth } from './auth';
 import type { DigitService } from './digits';
 import { exportRun } from './export';
 
@@ -122,9 +122,10 @@ function decodePart(part: string): string {
 /** Handles /api/* requests; returns false for other paths. */
 export function createApi({ io, auth, storage, snapshots, commands, updates, annotations, trainers, cluster, ingest, digits, log }: ApiDeps) {
   const started = Date.now();
-  const apiActor = (name?: string): Actor => ({ id: null, name: name ?? 'api' });
+
 
   async function route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const apiActor = (name?: string): Actor => ({ id: null, name: name ?? 'api', address: clientAddress(req) });
     const parts = url.pathname.split('/').filter(Boolean).slice(1).map(decodePart);
     const method = req.method ?? 'GET';
     const [head, id, sub, extra] = parts;

@@ -11,11 +11,16 @@ import type { HubServer } from '../sockets';
 import type { Storage } from '../storage/storage';
 import type { RunUpdates } from './updates';
 
-/** Who asked: a participant's id and display name (HTTP clients are "api"). */
+/** Who asked: a participant's id (proved by its credential) and display name (HTTP clients are "api"), and from where. */
 export interface Actor {
   id: string | null;
   name: string;
+  /** The client's address (peers/auth.ts clientAddress). */
+  address: string;
 }
+
+/** An address may add or edit this many times a person's budget (several people behind one address). */
+const ADDRESS_BUDGET_PEOPLE = 3;
 
 
 export interface AnnotationDeps {
@@ -27,12 +32,19 @@ export interface AnnotationDeps {
 }
 
 export function createAnnotations({ storage, updates, io, perMinute }: AnnotationDeps) {
-  const limiter = createRateLimiter(perMinute, 60_000);
+  // Keyed on what the hub knows, not on names a client picks: the participant its credential
+  // proves (HTTP clients have none: their address), and the address, which socket and HTTP
+  // share, so that fresh participants from one place do not each get a fresh budget.
+  const perPerson = createRateLimiter(perMinute, 60_000);
+  const perAddress = createRateLimiter(perMinute * ADDRESS_BUDGET_PEOPLE, 60_000);
 
   function checkRate(actor: Actor): void {
-    if (!limiter.take(actor.id ?? actor.name)) {
+    const person = actor.id ? `participant:${actor.id}` : `address:${actor.address}`;
+    if (!perPerson.allows(person) || !perAddress.allows(actor.address)) {
       throw new HubError('RATE_LIMITED', 'too many annotations in a short time; wait a little and try again');
     }
+    perPerson.take(person);
+    perAddress.take(actor.address);
   }
 
   async function ownNote(actor: Actor, id: number) {

@@ -4,6 +4,15 @@ import type { CheckpointRow } from '../../db/rows';
 
 export function createPeerQueries(db: Db) {
   return {
+    /**
+     * A secret of this deployment, the same for every hub on the database: the stored one, or
+     * `fresh` stored now (the first hub to ask wins, the others read it back).
+     */
+    async secret(name: string, fresh: string): Promise<string> {
+      await db.$executeRaw`INSERT INTO "HubSecret" ("name", "value") VALUES (${name}, ${fresh}) ON CONFLICT DO NOTHING`;
+      return (await db.hubSecret.findUniqueOrThrow({ where: { name } })).value;
+    },
+
     /** Records a trainer daemon as it registered (again). */
     async registerTrainer(t: { id: string; host: string; backend: string; device: string; concurrency: number }): Promise<void> {
       const { id, ...rest } = t;
