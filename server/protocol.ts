@@ -201,6 +201,32 @@ export type ServerToClientEvents = { [E in StreamEvent]: (msg: StreamRange & Str
 
 const colour = z.string().regex(/^#[0-9a-fA-F]{6}$/, 'a #rrggbb colour');
 
+/** The most batch points one run may record (epochs × batches per epoch). */
+export const MAX_POINTS_PER_RUN = 2_000_000;
+/** Training digits a run uses without a trainLimit (the bundled MNIST's). */
+const TRAINING_DIGITS = 60_000;
+
+/** A run to start (socket `run:start` and `POST /api/runs`). */
+export const runStartSchema = z
+  .object({
+    name: z.string().trim().min(1).max(120).optional(),
+    hyperparams: hyperparamsSchema.default(hyperparamsSchema.parse({})),
+    reporting: reportingSchema.partial().optional(),
+  })
+  .superRefine((run, ctx) => {
+    const { epochs, batchSize, trainLimit } = run.hyperparams;
+    const perEpoch = Math.ceil((trainLimit ?? TRAINING_DIGITS) / batchSize);
+    const points = epochs * perEpoch;
+    if (points > MAX_POINTS_PER_RUN) {
+      const n = (x: number) => x.toLocaleString('en-US');
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hyperparams', 'epochs'],
+        message: `this run would record ${n(points)} batch points (${n(epochs)} epochs × ${n(perEpoch)} batches); a run may record at most ${n(MAX_POINTS_PER_RUN)}: use fewer epochs, a larger batch or fewer training digits`,
+      });
+    }
+  });
+
 export const browserSchemas = {
   hello: z.object({
     name: z.string().trim().min(1).max(MAX_NAME_CHARS),
@@ -214,11 +240,7 @@ export const browserSchemas = {
   }),
   'run:watch': z.object({ runId: runIdSchema, afterSeq: z.number().int().min(0).max(INT_COLUMN_MAX).optional() }),
   'run:unwatch': z.object({ runId: runIdSchema }),
-  'run:start': z.object({
-    name: z.string().trim().min(1).max(120).optional(),
-    hyperparams: hyperparamsSchema.default(hyperparamsSchema.parse({})),
-    reporting: reportingSchema.partial().optional(),
-  }),
+  'run:start': runStartSchema,
   'run:stop': z.object({ runId: runIdSchema }),
   'run:pause': z.object({ runId: runIdSchema }),
   'run:resume': z.object({ runId: runIdSchema }),
@@ -331,9 +353,14 @@ export const checkpointUploadSchema = z.object({
 export const wireDigitSchema = z.object({ index: z.number().int().min(0), label: z.number().int().min(0).max(9), pixels: z.string() });
 export type WireDigit = z.infer<typeof wireDigitSchema>;
 
-export interface HealthBody {
-  status: 'ok';
+/** What anyone may know of a hub: whether it is well (`degraded`: its Redis is away). */
+export interface HealthSummary {
+  status: 'ok' | 'degraded';
   protocolVersion: number;
+}
+
+/** What the token's holders (or anyone, on loopback without a token) see too. */
+export interface HealthDetails extends HealthSummary {
   database: 'sqlite' | 'postgresql';
   trainers: number;
   hub: {
@@ -350,7 +377,7 @@ export interface HealthBody {
 
 /** What each route answers with on success. */
 export interface HttpBodies {
-  'GET /api/health': HealthBody;
+  'GET /api/health': HealthSummary | HealthDetails;
   'GET /api/digits': { split: 'train' | 'test'; digits: WireDigit[] };
   'GET /api/runs': { runs: RunSummary[] };
   'POST /api/runs': { run: RunSummary };

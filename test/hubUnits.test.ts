@@ -119,6 +119,20 @@ test('live stream: events from two sources, in any order and twice, go out once 
   streams.closeAll();
 });
 
+test('rate limiter: the keys it holds are bounded (stale ones first, then the oldest)', () => {
+  let now = 0;
+  const limiter = createRateLimiter(2, 1000, () => now, 3);
+  for (const k of ['a', 'b', 'c']) limiter.take(k);
+  assert.equal(limiter.size(), 3);
+  now = 2000;
+  limiter.take('d');
+  assert.equal(limiter.size(), 1, 'past the bound, a, b and c (nothing left in their window) were dropped');
+  for (const k of ['e', 'f', 'g']) limiter.take(k);
+  assert.equal(limiter.size(), 3, 'still past it with every key live: the oldest (d) went');
+  limiter.take('e');
+  assert.equal(limiter.allows('e'), false, 'a kept key keeps its count');
+});
+
 test('rate limiter: a sliding window per key', () => {
   let now = 0;
   const limiter = createRateLimiter(3, 1000, () => now);

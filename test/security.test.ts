@@ -311,3 +311,37 @@ test("a participant id alone proves nothing: only the hub's credential for it ed
   // Ada's two notes (her edit counted too) and the six the others could add.
   assert.equal(await hub.db.prisma.annotation.count({ where: { runId, kind: 'note' } }), 8);
 });
+
+test('bounds on what one client can ask for: points per run, runs watched, health details without the token', async (t) => {
+  const hub = await startHub({ browserToken: 'team-secret-1', trainerToken: 'trainer-secret-1' });
+  t.after(() => hub.close());
+  const bearer = { authorization: 'Bearer team-secret-1', 'content-type': 'application/json' };
+  const ada = await connectBrowser(hub.url, 'Ada', { token: 'team-secret-1' });
+  t.after(() => ada.close());
+
+  // 1,000 epochs of single-digit batches would be 60 million points.
+  const huge = await ada.call('run:start', { hyperparams: { epochs: 1000, batchSize: 1 } });
+  assert.ok(!huge.ok && huge.error === 'INVALID');
+  assert.match(String((huge.details as Record<string, string>)['hyperparams.epochs']), /60,000,000 batch points \(1,000 epochs × 60,000 batches\); a run may record at most 2,000,000/);
+  const overHttp = await fetch(`${hub.url}/api/runs`, { method: 'POST', headers: bearer, body: JSON.stringify({ hyperparams: { epochs: 100, batchSize: 2 } }) });
+  assert.equal(overHttp.status, 400);
+  assert.ok((await ada.call('run:start', { hyperparams: { epochs: 1000 } })).ok, '1,000 epochs at batch 32 (1,875,000 points) is allowed');
+
+  // A connection watches at most 32 runs at once.
+  const ids: string[] = [];
+  for (let i = 0; i < 33; i++) {
+    const r = await fetch(`${hub.url}/api/runs`, { method: 'POST', headers: bearer, body: JSON.stringify({ hyperparams: { epochs: 1 } }) });
+    ids.push(((await r.json()) as { data: { run: { id: string } } }).data.run.id);
+  }
+  for (const id of ids.slice(0, 32)) assert.ok((await ada.call('run:watch', { runId: id })).ok);
+  const tooMany = await ada.call('run:watch', { runId: ids[32] });
+  assert.ok(!tooMany.ok && tooMany.error === 'CONFLICT', JSON.stringify(tooMany));
+  assert.ok((await ada.call('run:unwatch', { runId: ids[0] })).ok);
+  assert.ok((await ada.call('run:watch', { runId: ids[32] })).ok, 'after an unwatch there is room');
+
+  // Health: anyone learns whether the hub is well, only the token's holders its details.
+  const anonymous = (await (await fetch(`${hub.url}/api/health`)).json()) as { data: Record<string, unknown> };
+  assert.deepEqual(anonymous.data, { status: 'ok', protocolVersion: PROTOCOL_VERSION });
+  const full = (await (await fetch(`${hub.url}/api/health`, { headers: bearer })).json()) as { data: Record<string, unknown> };
+  assert.ok('hub' in full.data && 'trainers' in full.data && full.data.status === 'ok');
+});

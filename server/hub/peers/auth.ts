@@ -106,6 +106,18 @@ export function createAuth({ browserToken, trainerToken, failuresPerMinute = 10 
     browser(req: Pick<IncomingMessage, 'headers' | 'socket'>, token?: string): void {
       check(browserToken, token ?? presentedToken(req), req, 'a valid team token is required (sign in at /login, or send Authorization: Bearer …)');
     },
+    /**
+     * Whether the request presents the team token (or none is needed), for answers that say
+     * less without it; a wrong token counts, and a throttled address is not let in, as anywhere.
+     */
+    allows(req: Pick<IncomingMessage, 'headers' | 'socket'>): boolean {
+      try {
+        check(browserToken, presentedToken(req), req, '');
+        return true;
+      } catch {
+        return false;
+      }
+    },
     /** A trainer daemon's handshake. */
     trainer(req: Pick<IncomingMessage, 'headers' | 'socket'>, token: string | undefined): void {
       check(trainerToken, token, req, 'a valid trainer token is required');

@@ -30,6 +30,11 @@ export interface BrowserDeps {
   log: (line: string) => void;
 }
 
+/** Runs one connection may watch at once (the dashboard's compare page shows up to 10). */
+export const MAX_WATCHED_RUNS = 32;
+/** `run:watch` calls one connection may have unanswered at once. */
+export const MAX_WATCHES_IN_FLIGHT = 16;
+
 const tooLarge = (payload: unknown) => {
   if ((JSON.stringify(payload) ?? '').length > MAX_BROWSER_PAYLOAD_BYTES) {
     throw new HubError('TOO_LARGE', `payloads are limited to ${MAX_BROWSER_PAYLOAD_BYTES} bytes`);
@@ -78,8 +83,22 @@ export function attachBrowsers({ io, auth, identities, participants, presence, s
       return { participant: socket.data.participant, credential, protocolVersion: PROTOCOL_VERSION, tokenRequired: auth.required };
     });
 
+    let watchesInFlight = 0;
     on('run:watch', browserSchemas['run:watch'], async ({ runId, afterSeq }) => {
       actor();
+      if (!watching.has(runId) && watching.size >= MAX_WATCHED_RUNS) {
+        throw new HubError('CONFLICT', `one connection watches at most ${MAX_WATCHED_RUNS} runs at once; unwatch one first`);
+      }
+      if (watchesInFlight >= MAX_WATCHES_IN_FLIGHT) throw new HubError('RATE_LIMITED', `at most ${MAX_WATCHES_IN_FLIGHT} run:watch at a time on one connection; wait for the answers`);
+      watchesInFlight++;
+      try {
+        return await watch(runId, afterSeq);
+      } finally {
+        watchesInFlight--;
+      }
+    });
+
+    async function watch(runId: string, afterSeq: number | undefined) {
       if (!followed.has(runId)) {
         followed.add(runId);
         await cluster.follow(runId);
@@ -96,7 +115,7 @@ export function attachBrowsers({ io, auth, identities, participants, presence, s
       presence.announce(runId);
       // The snapshot may be shared with others who asked at the same moment: copy, don't mutate.
       return { ...snapshot, presence: presence.local(runId) };
-    });
+    }
 
     on('run:unwatch', browserSchemas['run:unwatch'], async ({ runId }) => {
       socket.leave(runRoom(runId));

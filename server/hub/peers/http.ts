@@ -4,8 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { browserSchemas, PROTOCOL_VERSION, type ErrorCode, type Failure, type HealthBody, type HttpBodies } from '../../protocol';
-import { hyperparamsSchema, reportingSchema } from '../../trainer/config';
+import { browserSchemas, PROTOCOL_VERSION, runStartSchema, type ErrorCode, type Failure, type HealthDetails, type HttpBodies } from '../../protocol';
 import { INT_COLUMN_MAX } from '../../trainer/eventSchema';
 import type { Cluster } from '../cluster/cluster';
 import { fieldErrors, HubError, toFailure } from '../errors';
@@ -23,7 +22,7 @@ import { exportRun } from './export';
 
 export interface ApiDeps {
   io: HubServer;
-  auth: Pick<Auth, 'browser'>;
+  auth: Pick<Auth, 'browser' | 'allows'>;
   storage: Storage;
   snapshots: Snapshots;
   commands: RunCommands;
@@ -45,11 +44,6 @@ const STATUS: Record<ErrorCode, number> = {
   CONFLICT: 409, TOO_LARGE: 413, RATE_LIMITED: 429, INTERNAL: 500, UNAVAILABLE: 503,
 };
 
-const startBody = z.object({
-  name: z.string().trim().min(1).max(120).optional(),
-  hyperparams: hyperparamsSchema.default(hyperparamsSchema.parse({})),
-  reporting: reportingSchema.partial().optional(),
-});
 const annotationBody = z.object({ step: browserSchemas['annotation:add'].shape.step, text: browserSchemas['annotation:add'].shape.text, author: z.string().trim().min(1).max(64).optional() });
 const lrBody = z.object({ learningRate: browserSchemas['run:set-lr'].shape.learningRate });
 const seqQuery = z.coerce.number().int().min(0).max(INT_COLUMN_MAX);
@@ -134,8 +128,11 @@ export function createApi({ io, auth, storage, snapshots, commands, updates, ann
       const { trainers: reachable, everywhere } = await trainers.reachable(500);
       await storage.runs.ping();
       const redis = cluster.shared ? (cluster.reachable() && everywhere ? 'ok' : 'unreachable') : 'none';
-      const hub: HealthBody['hub'] = { id: cluster.hubId, shared: cluster.shared, redis, trainersCounted: everywhere ? 'all hubs' : 'this hub', browsers: io.sockets.sockets.size, relaying: cluster.relaying(), eventsStored: ingest.eventsStored() };
-      return ok(res, 'GET /api/health', { status: 'ok', protocolVersion: PROTOCOL_VERSION, database: storage.provider, trainers: reachable.length, hub, uptimeSec: Math.round((Date.now() - started) / 1000) });
+      const status = redis === 'unreachable' ? 'degraded' : 'ok';
+      // Without the token (a load balancer's probe, anyone), only whether the hub is well.
+      if (!auth.allows(req)) return ok(res, 'GET /api/health', { status, protocolVersion: PROTOCOL_VERSION });
+      const hub: HealthDetails['hub'] = { id: cluster.hubId, shared: cluster.shared, redis, trainersCounted: everywhere ? 'all hubs' : 'this hub', browsers: io.sockets.sockets.size, relaying: cluster.relaying(), eventsStored: ingest.eventsStored() };
+      return ok(res, 'GET /api/health', { status, protocolVersion: PROTOCOL_VERSION, database: storage.provider, trainers: reachable.length, hub, uptimeSec: Math.round((Date.now() - started) / 1000) });
     }
     auth.browser(req);
     if (head === 'digits' && parts.length === 1 && method === 'GET') {
@@ -153,7 +150,7 @@ export function createApi({ io, auth, storage, snapshots, commands, updates, ann
         return ok(res, 'GET /api/runs', { runs: await storage.runs.recent(limit) });
       }
       if (method === 'POST') {
-        const body = parse(startBody, await readJson(req), 'run');
+        const body = parse(runStartSchema, await readJson(req), 'run');
         return ok(res, 'POST /api/runs', { run: await commands.start(body, apiActor()) }, 201);
       }
       throw new HubError('INVALID', `${method} is not allowed on /api/runs`);

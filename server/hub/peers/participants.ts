@@ -8,6 +8,8 @@ import type { PeerQueries } from '../storage/peers';
 
 const FLUSH_MS = 1000;
 const RESAVE_AFTER_MS = 5 * 60_000;
+/** Participants whose last save is remembered (to skip writing them again). */
+const REMEMBERED_MAX = 10_000;
 
 export interface ParticipantWriter {
   remember(id: string, name: string, colour: string): void;
@@ -35,7 +37,10 @@ export function createParticipantWriter({ peers, log }: { peers: Pick<PeerQuerie
     remember(id, name, colour) {
       const last = saved.get(id);
       if (last && last.name === name && last.colour === colour && Date.now() - last.at < RESAVE_AFTER_MS) return;
+      saved.delete(id);
       saved.set(id, { name, colour, at: Date.now() });
+      // Ids come from peers: remember the most recent ones only (Map keeps insertion order).
+      if (saved.size > REMEMBERED_MAX) saved.delete(saved.keys().next().value!);
       pending.set(id, { name, colour });
       timer ??= setTimeout(() => void flush(), FLUSH_MS);
     },
