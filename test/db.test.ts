@@ -181,15 +181,15 @@ for (const provider of ['sqlite', 'postgresql'] as const) {
         const db = await openDatabase({ url });
         await db.prisma.run.create({ data: { id: 'r', name: 'r', hyperparams: {}, status: 'queued', createdBy: 'a' } });
         await db.prisma.annotation.create({ data: { runId: 'r', step: 1, kind: 'note', text: 't', authorName: 'a' } });
+        // The table as the committed migrations left it (created, then altered).
+        const [{ sql: createRun }] = await db.prisma.$queryRawUnsafe<Array<{ sql: string }>>(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'Run'`);
         await db.close();
         // What `prisma migrate dev` writes for a changed column on SQLite.
         const dir = await copyMigrations(provider);
-        const [init] = await committed(provider);
-        const createRun = /CREATE TABLE "Run" \([\s\S]*?\n\);/.exec(await readFile(path.join(dir, init!.name, 'migration.sql'), 'utf8'))![0];
         await mkdir(path.join(dir, '99990101000000_redefine_run'));
         await writeFile(path.join(dir, '99990101000000_redefine_run', 'migration.sql'), [
           '-- RedefineTables', 'PRAGMA defer_foreign_keys=ON;', 'PRAGMA foreign_keys=OFF;',
-          createRun.replace('"Run"', '"new_Run"'), 'INSERT INTO "new_Run" SELECT * FROM "Run";', 'DROP TABLE "Run";',
+          `${createRun.replace('"Run"', '"new_Run"')};`, 'INSERT INTO "new_Run" SELECT * FROM "Run";', 'DROP TABLE "Run";',
           'ALTER TABLE "new_Run" RENAME TO "Run";', 'PRAGMA foreign_keys=ON;', 'PRAGMA defer_foreign_keys=OFF;', '',
         ].join('\n'));
         const after = await openDatabase({ url, migrationsDir: dir });

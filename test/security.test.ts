@@ -312,8 +312,8 @@ test("a participant id alone proves nothing: only the hub's credential for it ed
   assert.equal(await hub.db.prisma.annotation.count({ where: { runId, kind: 'note' } }), 8);
 });
 
-test('bounds on what one client can ask for: points per run, runs watched, health details without the token', async (t) => {
-  const hub = await startHub({ browserToken: 'team-secret-1', trainerToken: 'trainer-secret-1' });
+test('bounds on what one client can ask for: points per run, runs waiting, runs watched, health details without the token', async (t) => {
+  const hub = await startHub({ browserToken: 'team-secret-1', trainerToken: 'trainer-secret-1', queuedPerPerson: 40 });
   t.after(() => hub.close());
   const bearer = { authorization: 'Bearer team-secret-1', 'content-type': 'application/json' };
   const ada = await connectBrowser(hub.url, 'Ada', { token: 'team-secret-1' });
@@ -327,7 +327,9 @@ test('bounds on what one client can ask for: points per run, runs watched, healt
   assert.equal(overHttp.status, 400);
   assert.ok((await ada.call('run:start', { hyperparams: { epochs: 1000 } })).ok, '1,000 epochs at batch 32 (1,875,000 points) is allowed');
 
-  // A connection watches at most 32 runs at once.
+  // No trainer here: every run waits. 40 may wait per person, then the next is refused.
+  const bob = await connectBrowser(hub.url, 'Bob', { token: 'team-secret-1' });
+  t.after(() => bob.close());
   const ids: string[] = [];
   for (let i = 0; i < 33; i++) {
     const r = await fetch(`${hub.url}/api/runs`, { method: 'POST', headers: bearer, body: JSON.stringify({ hyperparams: { epochs: 1 } }) });
@@ -338,6 +340,15 @@ test('bounds on what one client can ask for: points per run, runs watched, healt
   assert.ok(!tooMany.ok && tooMany.error === 'CONFLICT', JSON.stringify(tooMany));
   assert.ok((await ada.call('run:unwatch', { runId: ids[0] })).ok);
   assert.ok((await ada.call('run:watch', { runId: ids[32] })).ok, 'after an unwatch there is room');
+  for (let i = 0; i < 40; i++) assert.ok((await bob.call('run:start', { hyperparams: { epochs: 1 } })).ok, `Bob's run ${i + 1}`);
+  const waiting = await bob.call('run:start', { hyperparams: { epochs: 1 } });
+  assert.ok(!waiting.ok && waiting.error === 'CONFLICT', JSON.stringify(waiting));
+  assert.match(waiting.message, /you have 40 runs waiting for a trainer already \(at most 40\)/);
+  assert.ok((await ada.call('run:start', { hyperparams: { epochs: 1 } })).ok, "Ada's budget is her own");
+  // HTTP clients count by address: this one started the 33 above (the refused one does not count).
+  for (let i = 0; i < 7; i++) assert.equal((await fetch(`${hub.url}/api/runs`, { method: 'POST', headers: bearer, body: JSON.stringify({ hyperparams: { epochs: 1 } }) })).status, 201);
+  const overBudget = await fetch(`${hub.url}/api/runs`, { method: 'POST', headers: bearer, body: JSON.stringify({ hyperparams: { epochs: 1 } }) });
+  assert.equal(overBudget.status, 409);
 
   // Health: anyone learns whether the hub is well, only the token's holders its details.
   const anonymous = (await (await fetch(`${hub.url}/api/health`)).json()) as { data: Record<string, unknown> };

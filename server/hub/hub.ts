@@ -47,6 +47,8 @@ export interface HubOptions {
   trainerToken: string | null;
   /** Annotation adds/edits allowed per participant per minute (socket and HTTP together). */
   annotationsPerMinute: number;
+  /** Runs one person may have waiting for a trainer at once. */
+  queuedPerPerson: number;
 }
 
 export interface HubDeps extends Partial<HubOptions> {
@@ -91,6 +93,7 @@ export async function createHub(httpServer: HttpServer, deps: HubDeps): Promise<
     browserToken: deps.browserToken ?? null,
     trainerToken: deps.trainerToken ?? null,
     annotationsPerMinute: deps.annotationsPerMinute ?? 30,
+    queuedPerPerson: deps.queuedPerPerson ?? 20,
   };
   const guard = createRequestGuard({ publicUrls: deps.publicUrls, dev: deps.dev });
   const io: HubServer = new Server(httpServer, {
@@ -127,7 +130,7 @@ export async function createHub(httpServer: HttpServer, deps: HubDeps): Promise<
   const receiver = createEventReceiver({ registry, streams, cluster, ingest });
   const scheduler = createScheduler({ storage, registry, trainers, cluster, updates, log });
   const annotations = createAnnotations({ storage, updates, io, perMinute: options.annotationsPerMinute });
-  const commands = createRunCommands({ storage, registry, updates, annotations, trainers, scheduler, cluster, io });
+  const commands = createRunCommands({ storage, registry, updates, annotations, trainers, scheduler, cluster, io, queuedPerPerson: options.queuedPerPerson });
 
   // The peers.
   const participants = createParticipantWriter({ peers: storage.peers, log });

@@ -19,6 +19,9 @@ export interface Actor {
   address: string;
 }
 
+/** Who the actor is for budgets and limits: the participant its credential proves, else its address. */
+export const actorKey = (actor: Actor) => (actor.id ? `participant:${actor.id}` : `address:${actor.address}`);
+
 /** An address may add or edit this many times a person's budget (several people behind one address). */
 const ADDRESS_BUDGET_PEOPLE = 3;
 
@@ -39,7 +42,7 @@ export function createAnnotations({ storage, updates, io, perMinute }: Annotatio
   const perAddress = createRateLimiter(perMinute * ADDRESS_BUDGET_PEOPLE, 60_000);
 
   function checkRate(actor: Actor): void {
-    const person = actor.id ? `participant:${actor.id}` : `address:${actor.address}`;
+    const person = actorKey(actor);
     if (!perPerson.allows(person) || !perAddress.allows(actor.address)) {
       throw new HubError('RATE_LIMITED', 'too many annotations in a short time; wait a little and try again');
     }

@@ -9,7 +9,7 @@ import type { Cluster } from '../cluster/cluster';
 import { HubError } from '../errors';
 import type { HubServer } from '../sockets';
 import type { Storage } from '../storage/storage';
-import type { Actor, Annotations } from './annotations';
+import { actorKey, type Actor, type Annotations } from './annotations';
 import { describeControl, planControl, type ControlVerb } from './lifecycle';
 import type { RunRegistry } from './registry';
 import type { Scheduler } from './scheduler';
@@ -30,16 +30,23 @@ export interface RunCommandDeps {
   scheduler: Pick<Scheduler, 'schedule'>;
   cluster: Pick<Cluster, 'shared'>;
   io: HubServer;
+  /** Runs one person may have waiting for a trainer at once. */
+  queuedPerPerson: number;
 }
 
-export function createRunCommands({ storage, registry, updates, annotations, trainers, scheduler, cluster, io }: RunCommandDeps) {
+export function createRunCommands({ storage, registry, updates, annotations, trainers, scheduler, cluster, io, queuedPerPerson }: RunCommandDeps) {
   return {
     /** Creates a queued run and asks the scheduler for a trainer. */
     async start(input: { name?: string; hyperparams: Hyperparams; reporting?: Partial<z.infer<typeof reportingSchema>> }, actor: Actor): Promise<RunSummary> {
+      const createdById = actorKey(actor);
+      const waiting = await storage.runs.queuedBy(createdById);
+      if (waiting >= queuedPerPerson) {
+        throw new HubError('CONFLICT', `you have ${waiting} runs waiting for a trainer already (at most ${queuedPerPerson}); stop one, or wait for them to start`);
+      }
       const id = newRunId();
       const hp = input.hyperparams;
       const name = input.name ?? `${hp.optimizer} lr ${hp.learningRate} · batch ${hp.batchSize} · ${hp.epochs} epoch${hp.epochs === 1 ? '' : 's'}`;
-      const run = await storage.runs.create({ id, name, hyperparams: hp, reporting: input.reporting, createdBy: actor.name });
+      const run = await storage.runs.create({ id, name, hyperparams: hp, reporting: input.reporting, createdBy: actor.name, createdById });
       await annotations.addEvent(id, 0, actor, describeControl(actor.name, 'start'));
       // Live from the start: watchers who open it while it waits share one snapshot read.
       await registry.load(id);

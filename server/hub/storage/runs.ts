@@ -64,7 +64,7 @@ export function createRunQueries(db: Db, provider: 'sqlite' | 'postgresql') {
       return rows.map(toRunSummary);
     },
 
-    async create(run: { id: string; name: string; hyperparams: Hyperparams; reporting?: Partial<Reporting>; createdBy: string }): Promise<RunSummary> {
+    async create(run: { id: string; name: string; hyperparams: Hyperparams; reporting?: Partial<Reporting>; createdBy: string; createdById: string }): Promise<RunSummary> {
       const row = await db.run.create({ data: { ...run, status: 'queued' } });
       return toRunSummary(row);
     },
@@ -72,6 +72,11 @@ export function createRunQueries(db: Db, provider: 'sqlite' | 'postgresql') {
     /** Sets the run's status (and what goes with it), from the hub's side. */
     async setStatus(runId: string, update: RunUpdate & { status: HubRunStatus }): Promise<void> {
       await db.run.update({ where: { id: runId }, data: update });
+    },
+
+    /** How many runs this person started that still wait for a trainer. */
+    queuedBy(createdById: string): Promise<number> {
+      return db.run.count({ where: { createdById, status: 'queued' } });
     },
 
     /** Queued runs no trainer holds, oldest first. */
