@@ -377,3 +377,59 @@ describe('limits, just inside and just outside', () => {
     assert.deepEqual(results.map(([what, got]) => `${what} → ${got}`), results.map(([what, , want]) => `${what} → ${want}`));
   });
 });
+
+test('a hostile trainer (seq jumps, repeats, extreme and out-of-range values) gets envelopes, and no acknowledgement ever passes a seq the hub did not store', async (t) => {
+  const hub = await startHub();
+  const ada = await connectBrowser(hub.url, 'Ada');
+  const trainer = await fakeTrainer(hub.url, trainerAuth('hostile'));
+  t.after(async () => {
+    ada.close();
+    trainer.close();
+    await hub.close();
+  });
+  const assigned = new Promise<string>((resolve) => trainer.on('job:assign', (j: { runId: string }, ack: (r: unknown) => void) => (ack({ ok: true, data: { runId: j.runId } }), resolve(j.runId))));
+  assert.ok((await ada.call('run:start', { hyperparams: { epochs: 1 } })).ok);
+  const runId = await assigned;
+  const value = fc.oneof(fc.double(), fc.constantFrom(0, -1, 1e308, -1e308, Number.MAX_SAFE_INTEGER, 2 ** 31, 2 ** 31 - 1));
+  // Hostile events: any seq (jumps, repeats, zero, past 32 bits), any value (NaN, ±Infinity, huge).
+  const hostile = fc.array(
+    fc.record({
+      seq: fc.oneof(fc.integer({ min: -1, max: 60 }), fc.integer({ min: 1, max: 2 ** 32 }), fc.constantFrom(2 ** 31 - 1, 100_061)),
+      step: fc.oneof(fc.nat(50), value),
+      loss: value,
+      accuracy: value,
+      time: value,
+    }),
+    { minLength: 1, maxLength: 6 },
+  );
+  // Sensible stretches that start anywhere (so they skip ahead, repeat, or fill what is missing).
+  const stretch = fc.tuple(fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 6 })).map(([from, n]) =>
+    Array.from({ length: n }, (_, i) => ({ seq: from + i, step: from + i, loss: 1 / (from + i), accuracy: 50, time: Date.now() })),
+  );
+  const message = fc.oneof({ arbitrary: stretch, weight: 3 }, { arbitrary: hostile, weight: 1 });
+  let accepted = 0;
+  let lastAck = 0;
+  await fc.assert(
+    fc.asyncProperty(message, async (events) => {
+      const payload = { runId, events: events.map((e) => ({ runId, seq: e.seq, type: 'metrics:batch', point: { step: e.step, epoch: 1, batch: 0, loss: e.loss, accuracy: e.accuracy, learningRate: 0.01, samplesPerSec: 1, time: e.time } })) };
+      const r = await trainer.timeout(10_000).emitWithAck('trainer:events', payload);
+      assert.ok(isEnvelopeFailure(r) || (typeof r === 'object' && r !== null && (r as { ok: unknown }).ok === true), JSON.stringify(r));
+      if (isEnvelopeFailure(r)) {
+        assert.ok(['INVALID', 'INTERNAL'].includes(r.error), r.error);
+        return;
+      }
+      const stored = (r as { data: { storedSeq: number } }).data.storedSeq;
+      accepted++;
+      // Every seq up to the acknowledged one is stored, once.
+      const seqs = (await hub.db.prisma.batchMetric.findMany({ where: { runId, seq: { lte: stored } }, select: { seq: true }, orderBy: { seq: 'asc' } })).map((p) => p.seq);
+      assert.deepEqual(seqs, Array.from({ length: stored }, (_, i) => i + 1), `acknowledged ${stored}`);
+      assert.ok(stored >= lastAck, 'acknowledgements never move back');
+      lastAck = stored;
+    }),
+    { numRuns: RUNS },
+  );
+  assert.ok(accepted > 10 && lastAck > 5, `${accepted} messages acknowledged, up to seq ${lastAck}`);
+  const run = await hub.db.prisma.run.findUniqueOrThrow({ where: { id: runId } });
+  assert.equal(run.lastSeq, lastAck, "the run's stored seq is the acknowledged one");
+  assert.equal((await fetch(`${hub.url}/api/health`)).status, 200, 'the hub keeps serving');
+});
