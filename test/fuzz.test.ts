@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { browserSchemas, ERROR_CODES, PROTOCOL_VERSION, TRAINER_NAMESPACE, trainerEventsSchema, type BrowserCommand } from '../server/protocol';
 import { assertOnlyAdded, dbState } from './helpers/dbState';
-import { connectBrowser, eventually, fakeTrainer, handshakeOutcome, startHub, trainerAuth, type TestBrowser, type TestHub } from './helpers/hub';
+import { connectBrowser, eventually, fakeTrainer, runOnFakeTrainer, handshakeOutcome, startHub, trainerAuth, type TestBrowser, type TestHub } from './helpers/hub';
 
 const RUNS = Number(process.env.LIVETRAIN_FUZZ_RUNS ?? 150);
 
@@ -379,17 +379,7 @@ describe('limits, just inside and just outside', () => {
 });
 
 test('a hostile trainer (seq jumps, repeats, extreme and out-of-range values) gets envelopes, and no acknowledgement ever passes a seq the hub did not store', async (t) => {
-  const hub = await startHub();
-  const ada = await connectBrowser(hub.url, 'Ada');
-  const trainer = await fakeTrainer(hub.url, trainerAuth('hostile'));
-  t.after(async () => {
-    ada.close();
-    trainer.close();
-    await hub.close();
-  });
-  const assigned = new Promise<string>((resolve) => trainer.on('job:assign', (j: { runId: string }, ack: (r: unknown) => void) => (ack({ ok: true, data: { runId: j.runId } }), resolve(j.runId))));
-  assert.ok((await ada.call('run:start', { hyperparams: { epochs: 1 } })).ok);
-  const runId = await assigned;
+  const { hub, trainer, runId } = await runOnFakeTrainer(t, 'hostile');
   const value = fc.oneof(fc.double(), fc.constantFrom(0, -1, 1e308, -1e308, Number.MAX_SAFE_INTEGER, 2 ** 31, 2 ** 31 - 1));
   // Hostile events: any seq (jumps, repeats, zero, past 32 bits), any value (NaN, ±Infinity, huge).
   const hostile = fc.array(

@@ -10,7 +10,7 @@ import { MAX_SEQ_AHEAD, PROTOCOL_VERSION, type BrowserCommand } from '../server/
 import { hyperparamsSchema } from '../server/trainer/config';
 import type { TrainerEvent } from '../server/trainer/events';
 import { dbState } from './helpers/dbState';
-import { connectBrowser, eventually, fakeTrainer, startHub, trainerAuth, type TestBrowser, type TestHub } from './helpers/hub';
+import { connectBrowser, eventually, fakeTrainer, runOnFakeTrainer, startHub, trainerAuth, type TestBrowser, type TestHub } from './helpers/hub';
 
 /** Row counts (kept as they were); `dbState` compares the rows themselves. */
 async function counts(hub: TestHub) {
@@ -275,17 +275,7 @@ test('a trainer that skips seqs does not stall the live stream: the missing seqs
 });
 
 test('a seq far past what the run accepted is refused, and so is one beyond an integer column; the run carries on', async (t) => {
-  const hub = await startHub();
-  const ada = await connectBrowser(hub.url, 'Ada');
-  const trainer = await fakeTrainer(hub.url, trainerAuth('jumper'));
-  t.after(async () => {
-    ada.close();
-    trainer.close();
-    await hub.close();
-  });
-  const assigned = new Promise<{ runId: string }>((resolve) => trainer.on('job:assign', (j: { runId: string }, ack: (r: unknown) => void) => (ack({ ok: true, data: { runId: j.runId } }), resolve(j))));
-  assert.ok((await ada.call('run:start', { hyperparams: { epochs: 1 } })).ok);
-  const runId = (await assigned).runId;
+  const { hub, trainer, runId } = await runOnFakeTrainer(t, 'jumper');
   const send = (seqs: number[]) => trainer.timeout(5000).emitWithAck('trainer:events', { runId, events: seqs.map((s) => point(runId, s, s)) });
   const first = await send([1, 2, 3]);
   assert.ok(first.ok && first.data.storedSeq === 3, JSON.stringify(first));

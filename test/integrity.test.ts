@@ -8,24 +8,17 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Socket } from 'socket.io-client';
 import type { TrainerEvent } from '../server/trainer/events';
-import { connectBrowser, fakeTrainer, startHub, trainerAuth } from './helpers/hub';
+import { connectBrowser, fakeTrainerTakingAJob, startHub } from './helpers/hub';
 
 function point(runId: string, seq: number): TrainerEvent {
   return { runId, seq, type: 'metrics:batch', point: { step: seq, epoch: 1, batch: seq - 1, loss: 2 / seq, accuracy: 50, learningRate: 0.01, samplesPerSec: 100, time: Date.now() } };
 }
 
-/** A hand-written trainer that takes one job and reports its run. */
-async function trainerWithRun(url: string, id: string): Promise<{ socket: Socket; job: Promise<string> }> {
-  const socket = await fakeTrainer(url, trainerAuth(id));
-  const job = new Promise<string>((resolve) => socket.on('job:assign', (j: { runId: string }, ack: (r: unknown) => void) => (ack({ ok: true, data: { runId: j.runId } }), resolve(j.runId))));
-  return { socket, job };
-}
-
 test('a failed write fails only its own run, and no acknowledgement passes the hole it leaves', async (t) => {
   const hub = await startHub();
   const ada = await connectBrowser(hub.url, 'Ada');
-  const a = await trainerWithRun(hub.url, 'ta');
-  const b = await trainerWithRun(hub.url, 'tb');
+  const a = await fakeTrainerTakingAJob(hub.url, 'ta');
+  const b = await fakeTrainerTakingAJob(hub.url, 'tb');
   t.after(async () => {
     ada.close();
     a.socket.close();

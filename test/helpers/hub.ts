@@ -12,6 +12,7 @@ import { openDatabase, type LivetrainDatabase } from '../../server/db/client';
 import { createHub, type Hub, type HubDeps } from '../../server/hub/hub';
 import { PROTOCOL_VERSION, TRAINER_NAMESPACE, type BrowserAckData, type BrowserCommand, type RunSnapshot, type WirePoint, type BrowserPayload, type ClientToServerEvents, type Result, type ServerToClientEvents } from '../../server/protocol';
 import assert from 'node:assert/strict';
+import type { TestContext } from 'node:test';
 import { spawnEntry } from './proc';
 
 export interface TestHub {
@@ -195,6 +196,31 @@ export async function fakeTrainer(url: string, auth: Record<string, unknown>): P
     socket.once('connect_error', reject);
   });
   return socket;
+}
+
+/**
+ * A hand-written trainer peer that accepts the first job it is given: `job` resolves with that
+ * run's id (start a run after this, with nothing else to take it).
+ */
+export async function fakeTrainerTakingAJob(url: string, trainerId: string): Promise<{ socket: Socket; job: Promise<string> }> {
+  const socket = await fakeTrainer(url, trainerAuth(trainerId));
+  const job = new Promise<string>((resolve) => socket.once('job:assign', (j: { runId: string }, ack: (r: unknown) => void) => (ack({ ok: true, data: { runId: j.runId } }), resolve(j.runId))));
+  return { socket, job };
+}
+
+/** A hub, Ada, and a hand-written trainer holding the run Ada started; all closed after `t`. */
+export async function runOnFakeTrainer(t: TestContext, trainerId: string): Promise<{ hub: TestHub; ada: TestBrowser; trainer: Socket; runId: string }> {
+  const hub = await startHub();
+  const ada = await connectBrowser(hub.url, 'Ada');
+  const { socket: trainer, job } = await fakeTrainerTakingAJob(hub.url, trainerId);
+  t.after(async () => {
+    ada.close();
+    trainer.close();
+    await hub.close();
+  });
+  const started = await ada.call('run:start', { hyperparams: { epochs: 1 } });
+  assert.ok(started.ok, JSON.stringify(started));
+  return { hub, ada, trainer, runId: await job };
 }
 
 /** 'connected', or the error code the hub refused a handshake with (then disconnects). */
