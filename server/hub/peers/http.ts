@@ -126,7 +126,9 @@ export function createApi({ io, auth, storage, snapshots, commands, updates, ann
     if (head === 'health' && parts.length === 1 && method === 'GET') {
       // A health check must answer while Redis is away (a balancer would drop every hub).
       const { trainers: reachable, everywhere } = await trainers.reachable(500);
-      await storage.runs.ping();
+      // A hub without its database stores nothing: a balancer should send people elsewhere.
+      const database = await storage.runs.ping().then(() => true, () => false);
+      if (!database) throw new HubError('UNAVAILABLE', 'the database does not answer: nothing can be stored until it is back', { database: 'unavailable' });
       const redis = cluster.shared ? (cluster.reachable() && everywhere ? 'ok' : 'unreachable') : 'none';
       const status = redis === 'unreachable' ? 'degraded' : 'ok';
       // Without the token (a load balancer's probe, anyone), only whether the hub is well.

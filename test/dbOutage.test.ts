@@ -1,0 +1,95 @@
+/**
+ * The database going away mid-run: a private PostgreSQL cluster (Debian's initdb/pg_ctl, run as
+ * the postgres user) that the test stops and starts again. While it is away the hub
+ * acknowledges nothing and its health check says so with a 503 (a balancer sends people
+ * elsewhere); when it is back, the trainer's resend is stored, every event exactly once.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { promisify } from 'node:util';
+import type { TrainerEvent } from '../server/trainer/events';
+import { servicesRequired } from './helpers/db';
+import { connectBrowser, fakeTrainerTakingAJob, startHub } from './helpers/hub';
+
+const BIN = process.env.LIVETRAIN_PG_BIN ?? '/usr/lib/postgresql/15/bin';
+const run = promisify(execFile);
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** A PostgreSQL cluster of the test's own (as the postgres user when run as root), or null (skipped). */
+async function privateCluster(t: TestContext) {
+  if (!existsSync(path.join(BIN, 'pg_ctl'))) {
+    const reason = `PostgreSQL's binaries are not in ${BIN} (apt-get install postgresql)`;
+    if (servicesRequired()) throw new Error(`${reason}; LIVETRAIN_REQUIRE_SERVICES=1 requires them`);
+    t.skip(reason);
+    return null;
+  }
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'livetrain-pg-'));
+  await chmod(dir, 0o777);
+  const data = path.join(dir, 'data');
+  const port = await freePort();
+  const asPostgres = (cmd: string, args: string[]) =>
+    process.getuid?.() === 0 ? run('runuser', ['-u', 'postgres', '--', path.join(BIN, cmd), ...args]) : run(path.join(BIN, cmd), args);
+  await asPostgres('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync']);
+  const ctl = (action: 'start' | 'stop') =>
+    action === 'start'
+      ? asPostgres('pg_ctl', ['-D', data, '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, '-l', path.join(dir, 'log'), '-w', 'start'])
+      : asPostgres('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
+  await ctl('start');
+  t.after(async () => {
+    await ctl('stop').catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  });
+  return { url: `postgresql://postgres@127.0.0.1:${port}/postgres`, stop: () => ctl('stop'), start: () => ctl('start') };
+}
+
+const point = (runId: string, seq: number): TrainerEvent => ({ runId, seq, type: 'metrics:batch', point: { step: seq, epoch: 1, batch: seq - 1, loss: 1 / seq, accuracy: 50, learningRate: 0.01, samplesPerSec: 10, time: Date.now() } });
+
+test('PostgreSQL stopped and started again mid-run: nothing is acknowledged while it is away, health says 503, every event is stored once after', async (t) => {
+  const pg = await privateCluster(t);
+  if (!pg) return;
+  const hub = await startHub({ databaseUrl: pg.url });
+  const ada = await connectBrowser(hub.url, 'Ada');
+  const { socket: trainer, job } = await fakeTrainerTakingAJob(hub.url, 'outage');
+  t.after(async () => {
+    ada.close();
+    trainer.close();
+    await hub.close().catch(() => undefined);
+  });
+  assert.ok((await ada.call('run:start', { hyperparams: { epochs: 1 } })).ok);
+  const runId = await job;
+  const send = (seqs: number[]) => trainer.timeout(30_000).emitWithAck('trainer:events', { runId, events: seqs.map((s) => point(runId, s)) });
+  const first = await send([1, 2, 3]);
+  assert.ok(first.ok && first.data.storedSeq === 3);
+  assert.equal((await fetch(`${hub.url}/api/health`)).status, 200);
+
+  await pg.stop();
+  const health = await fetch(`${hub.url}/api/health`);
+  assert.equal(health.status, 503);
+  const body = (await health.json()) as { ok: boolean; error: string; details?: { database?: string } };
+  assert.deepEqual([body.ok, body.error, body.details?.database], [false, 'UNAVAILABLE', 'unavailable']);
+  const during = await send([4, 5]);
+  assert.ok(!during.ok, `nothing is acknowledged while the database is away: ${JSON.stringify(during)}`);
+
+  await pg.start();
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal((await fetch(`${hub.url}/api/health`)).status, 200, 'healthy again');
+  // The trainer resends what was not acknowledged (and a little of what was).
+  const after = await send([3, 4, 5, 6]);
+  assert.ok(after.ok && after.data.storedSeq === 6, JSON.stringify(after));
+  const seqs = (await hub.db.prisma.batchMetric.findMany({ where: { runId }, orderBy: { seq: 'asc' } })).map((p) => p.seq);
+  assert.deepEqual(seqs, [1, 2, 3, 4, 5, 6], 'every event once');
+  assert.equal((await hub.db.prisma.run.findUniqueOrThrow({ where: { id: runId } })).lastSeq, 6);
+});
