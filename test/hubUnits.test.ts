@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { createLiveStreams } from '../server/hub/live/stream';
 import { createRateLimiter } from '../server/hub/rateLimit';
 import { canTransition, describeControl, planControl } from '../server/hub/runs/lifecycle';
+import { SeqSet } from '../server/hub/runs/seqSet';
 import { isFinished, RUN_STATUSES, type WireEvent } from '../server/protocol';
 
 test('run lifecycle: allowed transitions and what each control command does', () => {
@@ -117,6 +118,19 @@ test('live stream: events from two sources, in any order and twice, go out once 
   streams.stored('r', 14);
   assert.equal(streams.bound('r'), 14);
   streams.closeAll();
+});
+
+test('seq set: gapless up to the first missing seq, in any order; raised by what is stored elsewhere; dropped from a failed seq', () => {
+  const seqs = new SeqSet(3);
+  for (const s of [6, 5, 8]) seqs.add(s);
+  assert.deepEqual([seqs.gapless, seqs.highest, seqs.has(2), seqs.has(4), seqs.has(5)], [3, 8, true, false, true]);
+  seqs.add(4);
+  assert.equal(seqs.gapless, 6, 'the hole filled: up to the next missing seq');
+  const copy = seqs.copy();
+  seqs.raise(7);
+  assert.deepEqual([seqs.gapless, copy.gapless], [8, 6], 'raised past 7 joins 8; the copy is its own');
+  seqs.dropFrom(5);
+  assert.deepEqual([seqs.gapless, seqs.highest, seqs.has(5)], [4, 4, false]);
 });
 
 test('rate limiter: the keys it holds are bounded (stale ones first, then the oldest)', () => {

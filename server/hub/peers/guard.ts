@@ -111,7 +111,8 @@ export function createRequestGuard(opts: GuardOptions = {}) {
 
     /** Socket.IO's `allowRequest`: the same rules for every handshake, both namespaces. */
     allowRequest(req: IncomingMessage, callback: (err: string | null | undefined, success: boolean) => void): void {
-      const problem = foreignHost(req) ?? (crossSite(req) ? `connections from other sites are refused (${crossSite(req)})` : null);
+      const from = crossSite(req);
+      const problem = foreignHost(req) ?? (from ? `connections from other sites are refused (${from})` : null);
       callback(problem, problem === null);
     },
   };

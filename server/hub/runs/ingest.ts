@@ -8,6 +8,7 @@
 import type { RunUpdate } from '../../db/rows';
 import type { TrainerEvent } from '../../trainer/events';
 import { rowCount, type EventQueries } from '../storage/events';
+import { SeqSet } from './seqSet';
 
 interface Pending {
   runId: string;
@@ -55,8 +56,8 @@ export function createIngest(opts: IngestOptions): Ingest {
   let timer: NodeJS.Timeout | null = null;
   let writing: Promise<void> = Promise.resolve();
   let closed = false;
-  /** Per run: every seq up to `gapless` committed, and the seqs committed above a hole. */
-  const commits = new Map<string, { gapless: number; above: Set<number> }>();
+  /** Per run, the seqs committed. */
+  const commits = new Map<string, SeqSet>();
   const listeners: Array<(runs: Map<string, number>) => void> = [];
   let eventsStored = 0;
 
@@ -83,7 +84,11 @@ export function createIngest(opts: IngestOptions): Ingest {
    */
   async function writeWithRetry(batch: Pending[]): Promise<void> {
     const runs = new Map<string, Pending[]>();
-    for (const p of batch) runs.set(p.runId, [...(runs.get(p.runId) ?? []), p]);
+    for (const p of batch) {
+      const group = runs.get(p.runId);
+      if (group) group.push(p);
+      else runs.set(p.runId, [p]);
+    }
     if (runs.size === 1) return writeRun(batch, 0);
     const after = committedAfter(batch);
     try {
@@ -108,23 +113,17 @@ export function createIngest(opts: IngestOptions): Ingest {
   }
 
   /** What each run's commits would be once `batch` is committed too (nothing is changed). */
-  function committedAfter(batch: Pending[]): Map<string, { gapless: number; above: Set<number> }> {
-    const out = new Map<string, { gapless: number; above: Set<number> }>();
+  function committedAfter(batch: Pending[]): Map<string, SeqSet> {
+    const out = new Map<string, SeqSet>();
     for (const p of batch) {
-      let c = out.get(p.runId);
-      if (!c) {
-        const known = commits.get(p.runId);
-        c = { gapless: Math.max(known?.gapless ?? 0, p.baseSeq), above: new Set(known?.above ?? []) };
-        out.set(p.runId, c);
-      }
-      c.gapless = Math.max(c.gapless, p.baseSeq);
-      for (const e of p.events) if (e.seq > c.gapless) c.above.add(e.seq);
-      while (c.above.delete(c.gapless + 1)) c.gapless++;
-      for (const seq of c.above) if (seq <= c.gapless) c.above.delete(seq);
+      let seqs = out.get(p.runId);
+      if (!seqs) out.set(p.runId, (seqs = commits.get(p.runId)?.copy() ?? new SeqSet()));
+      seqs.raise(p.baseSeq);
+      for (const e of p.events) seqs.add(e.seq);
     }
     return out;
   }
-  const gaplessOf = (after: Map<string, { gapless: number }>) => new Map([...after].map(([runId, c]) => [runId, c.gapless]));
+  const gaplessOf = (after: Map<string, SeqSet>) => new Map([...after].map(([runId, seqs]) => [runId, seqs.gapless]));
 
   /** Writes one run's queued events, retrying; rejects them all when it keeps failing. */
   async function writeRun(group: Pending[], firstAttempt: number): Promise<void> {
@@ -148,7 +147,7 @@ export function createIngest(opts: IngestOptions): Ingest {
   }
 
   /** After a commit: each run's stored seq, the waiting acknowledgements, the listeners. */
-  function stored(batch: Pending[], after: Map<string, { gapless: number; above: Set<number> }>): void {
+  function stored(batch: Pending[], after: Map<string, SeqSet>): void {
     for (const [runId, c] of after) commits.set(runId, c);
     const seqs = gaplessOf(after);
     for (const p of batch) {

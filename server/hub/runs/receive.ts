@@ -43,7 +43,7 @@ export function createEventReceiver({ registry, streams, cluster, ingest }: Rece
       if (events.some((e) => e.runId !== runId)) throw new HubError('INVALID', 'every event must carry the runId of the message');
       // Events past a missing seq: the database may hold that stretch already (stored through
       // another hub while the trainer was connected there); ask it before calling it a hole.
-      if (events.every((e) => e.seq > state.acceptedGapless + 1)) await registry.refresh(state);
+      if (events.every((e) => e.seq > state.accepted.gapless + 1)) await registry.refresh(state);
       const accepted = registry.accept(state, events);
       if (!accepted) {
         // A replay of what is stored already (e.g. after the run finished): nothing to keep open.

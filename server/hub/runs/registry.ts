@@ -11,16 +11,15 @@ import { HubError } from '../errors';
 import type { LiveStreams } from '../live/stream';
 import type { Storage } from '../storage/storage';
 import { canTransition } from './lifecycle';
+import { SeqSet, type SeqView } from './seqSet';
 
 /** What the hub knows of a run while it streams. */
 export interface RunState {
   readonly runId: string;
   readonly status: HubRunStatus;
   readonly trainerId: string | null;
-  /** Highest seq accepted (queued for storage). */
-  readonly acceptedSeq: number;
-  /** Every seq up to this one is accepted; replays at or below it are dropped. */
-  readonly acceptedGapless: number;
+  /** The seqs accepted (queued for storage); replays of them are dropped. */
+  readonly accepted: SeqView;
   /** Every event up to this seq is in the database, as the hub last read it (the ingest's base). */
   readonly dbSeq: number;
   readonly lastStep: number;
@@ -35,10 +34,9 @@ export interface RunState {
   readonly lastStore: Promise<number>;
 }
 
-type Held = { -readonly [K in keyof RunState]: RunState[K] } & {
+type Held = { -readonly [K in Exclude<keyof RunState, 'accepted'>]: RunState[K] } & {
+  readonly accepted: SeqSet;
   chain: Promise<unknown>;
-  /** Seqs accepted above a missing one (a trainer that skipped, a write that failed). */
-  acceptedAbove: Set<number>;
 };
 
 /** Events a trainer sent that the run had not accepted yet, and the Run row's changes they imply. */
@@ -75,9 +73,7 @@ export function createRunRegistry({ storage, streams, log }: RunRegistryDeps) {
       runId,
       status: run.status,
       trainerId: run.trainerId,
-      acceptedSeq: run.lastSeq,
-      acceptedGapless: run.lastSeq,
-      acceptedAbove: new Set(),
+      accepted: new SeqSet(run.lastSeq),
       dbSeq: run.lastSeq,
       lastStep: run.lastStep,
       learningRate: null,
@@ -199,14 +195,9 @@ export function createRunRegistry({ storage, streams, log }: RunRegistryDeps) {
       const held = own(state);
       held.trainerId = row.trainerId;
       held.status = row.status;
-      held.acceptedSeq = Math.max(held.acceptedSeq, row.lastSeq);
       held.dbSeq = Math.max(held.dbSeq, row.lastSeq);
       // Stored elsewhere up to there, every seq of it.
-      if (row.lastSeq > held.acceptedGapless) {
-        held.acceptedGapless = row.lastSeq;
-        for (const seq of held.acceptedAbove) if (seq <= row.lastSeq) held.acceptedAbove.delete(seq);
-        while (held.acceptedAbove.delete(held.acceptedGapless + 1)) held.acceptedGapless++;
-      }
+      held.accepted.raise(row.lastSeq);
     },
 
     /**
@@ -217,20 +208,20 @@ export function createRunRegistry({ storage, streams, log }: RunRegistryDeps) {
      */
     accept(state: RunState, events: TrainerEvent[]): Accepted | null {
       const held = own(state);
-      const fresh = events.filter((e) => e.seq > held.acceptedGapless && !held.acceptedAbove.has(e.seq)).sort((a, b) => a.seq - b.seq);
+      const { accepted } = held;
+      const fresh = events.filter((e) => !accepted.has(e.seq)).sort((a, b) => a.seq - b.seq);
       if (fresh.length === 0) return null;
       const last = fresh[fresh.length - 1].seq;
-      if (last > held.acceptedGapless + MAX_SEQ_AHEAD) {
-        throw new HubError('INVALID', `seq ${last} is more than ${MAX_SEQ_AHEAD.toLocaleString('en-US')} past the last seq run ${held.runId} accepted (${held.acceptedGapless}): refused`);
+      if (last > accepted.gapless + MAX_SEQ_AHEAD) {
+        throw new HubError('INVALID', `seq ${last} is more than ${MAX_SEQ_AHEAD.toLocaleString('en-US')} past the last seq run ${held.runId} accepted (${accepted.gapless}): refused`);
       }
       for (let i = 1; i < fresh.length; i++) {
         if (fresh[i].seq === fresh[i - 1].seq) throw new HubError('INVALID', `duplicate seq ${fresh[i].seq} in one message`);
       }
-      if (fresh[0].seq !== held.acceptedSeq + 1 && fresh[0].seq > held.acceptedSeq) log(`run ${held.runId}: events jump from seq ${held.acceptedSeq} to ${fresh[0].seq}; storing what arrived`);
+      const highest = accepted.highest;
+      if (fresh[0].seq > highest + 1) log(`run ${held.runId}: events jump from seq ${highest} to ${fresh[0].seq}; storing what arrived`);
       const patch = patchFor(held, fresh);
-      for (const e of fresh) held.acceptedAbove.add(e.seq);
-      while (held.acceptedAbove.delete(held.acceptedGapless + 1)) held.acceptedGapless++;
-      held.acceptedSeq = Math.max(held.acceptedSeq, last);
+      for (const e of fresh) accepted.add(e.seq);
       return { fresh, patch };
     },
 
@@ -242,10 +233,7 @@ export function createRunRegistry({ storage, streams, log }: RunRegistryDeps) {
     storing(state: RunState, commit: Promise<number>, firstSeq: number): Promise<number> {
       const held = own(state);
       const stored = commit.catch((error: unknown) => {
-        held.acceptedGapless = Math.min(held.acceptedGapless, firstSeq - 1);
-        for (const seq of held.acceptedAbove) if (seq >= firstSeq) held.acceptedAbove.delete(seq);
-        held.acceptedSeq = held.acceptedGapless;
-        for (const seq of held.acceptedAbove) held.acceptedSeq = Math.max(held.acceptedSeq, seq);
+        held.accepted.dropFrom(firstSeq);
         throw error;
       });
       held.lastStore = stored;
@@ -275,7 +263,7 @@ export function createRunRegistry({ storage, streams, log }: RunRegistryDeps) {
       const held = runs.get(runId);
       streams.close(runId);
       runs.delete(runId);
-      if (held) for (const l of releasedListeners) l(runId, held.acceptedSeq);
+      if (held) for (const l of releasedListeners) l(runId, held.accepted.highest);
     },
 
     /** Forgets a run another hub finished (this hub only knew it); its stream is the caller's. */

@@ -98,7 +98,7 @@ export function createRunUpdates({ storage, registry, ingest, streams, snapshots
       streams.stored(runId, seq);
       void announce(runId).then(() => {
         const state = registry.get(runId);
-        if (state && isFinished(state.status) && state.acceptedSeq <= seq) registry.release(runId);
+        if (state && isFinished(state.status) && state.accepted.highest <= seq) registry.release(runId);
       }, (error) => log(`announce ${runId}: ${error}`));
     }
   });
