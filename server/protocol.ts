@@ -194,7 +194,19 @@ export type ServerToClientEvents = { [E in StreamEvent]: (msg: StreamRange & Str
    * reload what is not seq-covered (watch again with afterSeq, reload the runs list).
    */
   'hub:resync': (msg: { reason: string }) => void;
+  /**
+   * This hub's database stopped or started answering (sent to each of its sockets, and after
+   * hello while it is away): what browsers see stays live but is not being saved until then.
+   */
+  'hub:database': (msg: DatabaseState) => void;
 };
+
+/** Whether a hub's database answers; `since` is ms since 1970; `message` says what failed. */
+export interface DatabaseState {
+  available: boolean;
+  since: number;
+  message: string | null;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Browser → hub payloads
@@ -386,7 +398,7 @@ export interface HttpBodies {
   'POST /api/runs/:id/control': { run: RunSummary };
   'GET /api/runs/:id/metrics': { points: WirePoint[]; complete: boolean };
   'GET /api/runs/:id/misclassified': { epoch: number | null; items: DigitPrediction[] };
-  'POST /api/runs/:id/predict': { checkpoint: { step: number; epoch: number; seq: number }; predictions: Array<{ predicted: number; probabilities: number[] }> };
+  'POST /api/runs/:id/predict': { checkpoint: { step: number; epoch: number; seq: number }; predictions: Array<{ predicted: number; probabilities: number[] | null }> };
   'GET /api/runs/:id/annotations': { annotations: WireAnnotation[] };
   'POST /api/runs/:id/annotations': { annotation: WireAnnotation };
 }

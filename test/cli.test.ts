@@ -100,6 +100,8 @@ const badFlags: Array<[string[], RegExp]> = [
   [['--momentum', '1.5'], /--momentum: /],
   [['--optimizer', 'rmsprop'], /--optimizer: /],
   [['--backend', 'tpu'], /--backend: expected one of/],
+  [['--stop-after-nonfinite', '0'], /--stop-after-nonfinite: a whole number of batches from 1/],
+  [['--stop-after-nonfinite', 'x'], /--stop-after-nonfinite expects a number/],
   [['--frobnicate'], /Unknown option '--frobnicate'/],
   [['stray'], /positional/],
 ];

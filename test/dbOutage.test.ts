@@ -2,7 +2,8 @@
  * The database going away mid-run: a private PostgreSQL cluster (Debian's initdb/pg_ctl, run as
  * the postgres user) that the test stops and starts again. While it is away the hub
  * acknowledges nothing and its health check says so with a 503 (a balancer sends people
- * elsewhere); when it is back, the trainer's resend is stored, every event exactly once.
+ * elsewhere) and its browsers are told (and told again when it answers); when it is back, the
+ * trainer's resend is stored, every event exactly once.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -13,9 +14,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
+import type { DatabaseState } from '../server/protocol';
 import type { TrainerEvent } from '../server/trainer/events';
 import { servicesRequired } from './helpers/db';
-import { connectBrowser, fakeTrainerTakingAJob, startHub } from './helpers/hub';
+import { connectBrowser, eventually, fakeTrainerTakingAJob, startHub } from './helpers/hub';
 
 const BIN = process.env.LIVETRAIN_PG_BIN ?? '/usr/lib/postgresql/15/bin';
 const run = promisify(execFile);
@@ -82,6 +84,13 @@ test('PostgreSQL stopped and started again mid-run: nothing is acknowledged whil
   assert.deepEqual([body.ok, body.error, body.details?.database], [false, 'UNAVAILABLE', 'unavailable']);
   const during = await send([4, 5]);
   assert.ok(!during.ok, `nothing is acknowledged while the database is away: ${JSON.stringify(during)}`);
+  // The browser watching is told, once; one that arrives now is told at once.
+  const away = await ada.waitFor('hub:database', (m) => !m.available);
+  assert.match(away.message ?? '', /\S/, 'with what failed');
+  const bob = await connectBrowser(hub.url, 'Bob');
+  t.after(() => bob.close());
+  const bobTold = await bob.waitFor('hub:database', undefined, 5000);
+  assert.deepEqual([bobTold.available, bobTold.since], [false, away.since], 'a late browser hears the same outage');
 
   await pg.start();
   await new Promise((r) => setTimeout(r, 200));
@@ -92,4 +101,9 @@ test('PostgreSQL stopped and started again mid-run: nothing is acknowledged whil
   const seqs = (await hub.db.prisma.batchMetric.findMany({ where: { runId }, orderBy: { seq: 'asc' } })).map((p) => p.seq);
   assert.deepEqual(seqs, [1, 2, 3, 4, 5, 6], 'every event once');
   assert.equal((await hub.db.prisma.run.findUniqueOrThrow({ where: { id: runId } })).lastSeq, 6);
+  // Both are told it is back, and nothing else changed their minds in between.
+  for (const b of [ada, bob]) {
+    await b.waitFor('hub:database', (m) => m.available);
+    assert.deepEqual(b.received.filter((r) => r.event === 'hub:database').map((r) => (r.payload as DatabaseState).available), [false, true]);
+  }
 });

@@ -36,7 +36,9 @@ test('a finished run\'s checkpoint predicts digits as the run\'s own evaluation 
   const preds = await predictor.predict(mis.map((m) => digitPixels(data.test, m.index)));
   preds.forEach((p, i) => {
     assert.equal(p.predicted, mis[i].predicted);
-    p.probabilities.forEach((q, k) => assert.ok(Math.abs(q - mis[i].probabilities[k]) < 1e-4));
+    const want = mis[i].probabilities;
+    assert.ok(p.probabilities && want, 'finite outputs');
+    p.probabilities.forEach((q, k) => assert.ok(Math.abs(q - want[k]) < 1e-4));
   });
 
   // Over the run's test subset, the predictor scores exactly the run's final test accuracy.

@@ -8,8 +8,9 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { io } from 'socket.io-client';
+import { io, Manager } from 'socket.io-client';
 import { PROTOCOL_VERSION, TRAINER_NAMESPACE } from '../server/protocol';
+import { PRE_AUTH_MESSAGE_BYTES } from '../server/hub/peers/messageLimits';
 import { launchChromium, startHubProcess } from './helpers/browser';
 import { connectBrowser, eventually, fakeTrainer, handshakeOutcome, startHub, trainerAuth, type TestHub } from './helpers/hub';
 
@@ -192,6 +193,39 @@ describe('a hub with team and trainer tokens, against its own users and peers', 
     await eventually(() => !first.connected, 'the stale connection of the same daemon is closed');
     assertConnected(again);
     again.close();
+  });
+
+  test('before authenticating, a frame over the small limit closes the connection; an authenticated trainer may send large ones', async () => {
+    // A stranger's Engine.IO connection (no namespace joined yet) sends a trainer handshake
+    // (a Socket.IO CONNECT packet) with a padded token: the hub reads it and refuses it, unless
+    // the frame is over the limit, which closes the connection unread.
+    const stranger = async () => {
+      const manager = new Manager(hub.url, { transports: ['websocket'], reconnection: false, forceNew: true, autoConnect: false });
+      await new Promise<void>((resolve, reject) => manager.open((error) => (error ? reject(error) : resolve())));
+      const engine = manager.engine;
+      const answers: string[] = [];
+      engine.on('message', (data) => answers.push(String(data)));
+      const closed = new Promise<string>((resolve) => engine.once('close', (reason) => resolve(reason)));
+      return { engine, answers, closed };
+    };
+    const handshake = (bytes: number) => `0${TRAINER_NAMESPACE},${JSON.stringify({ ...trainerAuth('stranger'), token: 'y'.repeat(bytes) })}`;
+    const small = await stranger();
+    small.engine.send(handshake(PRE_AUTH_MESSAGE_BYTES - 2048));
+    await eventually(() => small.answers.find((a) => a.startsWith(`4${TRAINER_NAMESPACE},`)), 'the refusal of a handshake under the limit (CONNECT_ERROR)');
+    assert.equal(small.engine.readyState, 'open', 'and the connection stays');
+    small.engine.close();
+    const big = await stranger();
+    big.engine.send(handshake(PRE_AUTH_MESSAGE_BYTES + 1024));
+    assert.equal(await Promise.race([big.closed, new Promise((r) => setTimeout(() => r('still open'), 5000))]), 'transport close', 'a frame over it closes the connection');
+    assert.deepEqual(big.answers, [], 'unread: no answer');
+
+    // The same size from an authenticated trainer reaches the hub, which answers it.
+    const trainer = await fakeTrainer(hub.url, trainerAuth('large-sender', { token: TRAINER }));
+    const answer = await trainer.timeout(10_000).emitWithAck('trainer:events', { runId: 'no-such-run', events: [{ runId: 'no-such-run', seq: 1, type: 'status', status: 'running', step: 0, time: 0, message: 'y'.repeat(4000) }], padding: 'y'.repeat(4 * PRE_AUTH_MESSAGE_BYTES) });
+    assert.equal(answer.ok, false);
+    assert.equal(answer.error, 'NOT_FOUND', JSON.stringify(answer).slice(0, 300));
+    assertConnected(trainer);
+    trainer.close();
   });
 
   test('wrong tokens are throttled per address: past the limit even the right one waits, other addresses are not affected', async () => {

@@ -123,9 +123,22 @@ describe('downsampling', () => {
     const xs = Float64Array.from({ length: 50 }, (_, i) => (i === 20 ? 3 : i));
     const ys = Float64Array.from({ length: 50 }, (_, i) => (i % 7 === 0 ? NaN : i % 5));
     const idx = minMaxBuckets(xs, ys, 4);
-    assert.ok(idx.length <= 16);
+    assert.ok(idx.length <= 20);
     assert.equal(idx[idx.length - 1], 49);
     for (const i of idx) assert.ok(i < 50);
+  });
+
+  test('minMaxBuckets keeps a gap (a diverged stretch) inside a bucket, so the drawn line breaks', () => {
+    const xs = Float64Array.from({ length: 1000 }, (_, i) => i);
+    // One NaN deep inside the 3rd of 10 buckets, between finite first/min/max/last.
+    const ys = Float64Array.from({ length: 1000 }, (_, i) => (i === 250 ? NaN : Math.sin(i)));
+    const idx = Array.from(minMaxBuckets(xs, ys, 10));
+    assert.ok(idx.includes(250), 'the NaN index is kept');
+    assert.ok(idx.length <= 41, `${idx.length} indices for 10 buckets, one gap`);
+    assert.deepEqual(idx, [...idx].sort((a, b) => a - b), 'in index order');
+    assert.equal(new Set(idx).size, idx.length, 'no repeats');
+    // Without the gap it is the plain M4: four per bucket at most.
+    assert.ok(minMaxBuckets(xs, Float64Array.from(ys, (y) => (Number.isNaN(y) ? 0 : y)), 10).length <= 40);
   });
 });
 

@@ -182,7 +182,7 @@ export function EpochChart(props: EpochChartProps) {
       if (!e) return `${s.label}: no epochs yet`;
       const train = props.metric === 'loss' ? e.trainLoss : e.trainAccuracy;
       const test = props.metric === 'loss' ? e.testLoss : e.testAccuracy;
-      return `${s.label}: epoch ${e.epoch} test ${fmt(props.metric, test)}${train === null ? '' : `, train ${fmt(props.metric, train)}`}`;
+      return `${s.label}: epoch ${e.epoch} test ${test === null ? 'not a number' : fmt(props.metric, test)}${train === null ? '' : `, train ${fmt(props.metric, train)}`}`;
     })
     .join('; ');
   return (

@@ -79,7 +79,8 @@ export class SeriesColumns {
     for (let i = from; i < n; i++) {
       const p = points[i];
       steps[i] = p.step;
-      ys[i] = metric === 'loss' ? p.loss : p.accuracy;
+      // A diverged batch's null is NaN here: the line breaks there.
+      ys[i] = (metric === 'loss' ? p.loss : p.accuracy) ?? NaN;
       xs[i] = xAxis === 'step' ? p.step : xAxis === 'epoch' ? p.epoch - 1 + p.batch / perEpoch : (p.time - this.t0) / 1000;
     }
     if (this.ema.weight > 0) {

@@ -69,7 +69,8 @@ export function formatX(kind: XAxisKind, v: number): string {
 
 /** Readout format for a y value (accuracy is a percentage). */
 export function formatY(metric: MetricKind, v: number): string {
-  if (!Number.isFinite(v)) return String(v);
+  // A diverged batch's value is stored as null (drawn as a gap).
+  if (!Number.isFinite(v)) return 'not finite';
   return metric === 'accuracy' ? `${d3.format('.2f')(v)}%` : d3.format('.4~g')(v);
 }
 

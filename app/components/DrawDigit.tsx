@@ -9,7 +9,7 @@ import type { HttpBodies } from '../../server/protocol';
 import { ApiError, apiPost } from '../lib/api';
 import { mnistify, rgbaToGrey } from '../lib/mnistify';
 import { DigitImage } from './DigitImage';
-import { formatPercent, ProbabilityBars } from './ProbabilityBars';
+import { formatPercent, NO_PREDICTION, ProbabilityBars } from './ProbabilityBars';
 import './digits.css';
 
 /** Props of {@link DrawDigit}. */
@@ -57,6 +57,7 @@ function ResultView({ result, disabledReason, hasDrawing }: { result: Result; di
       const { checkpoint, predictions } = result.answer;
       const first = predictions[0];
       if (!first) return <p className="error">The hub answered without a prediction.</p>;
+      if (!first.probabilities) return <p className="error">The checkpoint at step {checkpoint.step} gives {NO_PREDICTION}.</p>;
       return (
         <div className="draw-digit__answer">
           <p className="draw-digit__headline">

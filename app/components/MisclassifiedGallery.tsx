@@ -9,7 +9,7 @@ import { useMemo, useState } from 'react';
 import type { DigitPrediction } from '../../server/protocol';
 import { useDigits, useMisclassified, type Digit } from '../lib/digits';
 import { DigitImage } from './DigitImage';
-import { formatPercent } from './ProbabilityBars';
+import { confidenceOf } from './ProbabilityBars';
 import './digits.css';
 
 /** Props of {@link MisclassifiedGallery}. */
@@ -44,7 +44,7 @@ export function diffMisclassified(a: readonly DigitPrediction[], b: readonly Dig
 }
 
 function Tile({ item, digit, tone }: { item: DigitPrediction; digit: Digit | undefined; tone: 'wrong' | 'right' }) {
-  const confidence = formatPercent(item.probabilities[item.predicted] ?? 0);
+  const confidence = confidenceOf(item.probabilities, item.predicted);
   const what = tone === 'right' ? `was read as ${item.predicted}` : `read as ${item.predicted}`;
   return (
     <li className="mis-tile" title={`test digit ${item.index}: a ${item.label}, ${what} at ${confidence}`}>

@@ -8,7 +8,7 @@ import { memo } from 'react';
 import type { DigitPrediction, WirePanel } from '../../server/protocol';
 import { useDigits, type Digit } from '../lib/digits';
 import { DigitImage } from './DigitImage';
-import { formatPercent, ProbabilityBars } from './ProbabilityBars';
+import { confidenceOf, ProbabilityBars } from './ProbabilityBars';
 import './digits.css';
 
 /** Props of {@link PredictionPanel}. */
@@ -20,8 +20,7 @@ export interface PredictionPanelProps {
 const CELL_IMAGE = 56;
 
 const PanelCell = memo(function PanelCell({ item, digit }: { item: DigitPrediction; digit: Digit | undefined }) {
-  const wrong = item.predicted !== item.label;
-  const confidence = item.probabilities[item.predicted] ?? 0;
+  const wrong = item.probabilities !== null && item.predicted !== item.label;
   return (
     <li className={`prediction-cell${wrong ? ' prediction-cell--wrong' : ''}`}>
       <DigitImage
@@ -30,7 +29,7 @@ const PanelCell = memo(function PanelCell({ item, digit }: { item: DigitPredicti
         label={`test digit ${item.index}, a ${item.label}`}
         highlight={wrong ? 'wrong' : null}
       />
-      <span className="prediction-cell__verdict" title={`true label ${item.label}, predicted ${item.predicted} at ${formatPercent(confidence)}`}>
+      <span className="prediction-cell__verdict" title={`true label ${item.label}, predicted ${item.predicted} at ${confidenceOf(item.probabilities, item.predicted)}`}>
         <span aria-hidden="true">→ </span>
         <strong>{item.predicted}</strong>
         {wrong && <span className="prediction-cell__truth"> (is {item.label})</span>}

@@ -8,8 +8,8 @@ import './digits.css';
 
 /** Props of {@link ProbabilityBars}. */
 export interface ProbabilityBarsProps {
-  /** Ten probabilities, one per class 0–9, summing to 1. */
-  probabilities: readonly number[];
+  /** Ten probabilities, one per class 0–9, summing to 1; null when the model's outputs were not finite. */
+  probabilities: readonly number[] | null;
   /** The predicted class (normally the most probable one). */
   predicted: number;
   /** The true label, when known (not for a drawn digit). */
@@ -28,8 +28,16 @@ export function formatPercent(p: number): string {
   return pct > 0 ? '< 0.1 %' : '0 %';
 }
 
+/** What is shown instead of a prediction when the model's outputs were not finite (a diverged run). */
+export const NO_PREDICTION = 'no prediction: the model’s outputs are not finite (the run diverged)';
+
+/** The prediction's confidence for people, or "—" when there is none. */
+export const confidenceOf = (probabilities: readonly number[] | null, predicted: number): string =>
+  probabilities ? formatPercent(probabilities[predicted] ?? 0) : '—';
+
 /** The sentence a screen reader reads for these bars. */
-export function describeProbabilities(probabilities: readonly number[], predicted: number, label?: number | null): string {
+export function describeProbabilities(probabilities: readonly number[] | null, predicted: number, label?: number | null): string {
+  if (!probabilities) return label === null || label === undefined ? NO_PREDICTION : `true label ${label}; ${NO_PREDICTION}`;
   const parts = [`predicted ${predicted} at ${formatPercent(probabilities[predicted] ?? 0)}`];
   if (label !== null && label !== undefined) {
     parts.push(label === predicted ? 'correct' : `true label ${label} at ${formatPercent(probabilities[label] ?? 0)}`);
@@ -42,6 +50,13 @@ export function describeProbabilities(probabilities: readonly number[], predicte
 /** Ten probability bars with the prediction and the true label marked, and a text alternative. */
 export function ProbabilityBars({ probabilities, predicted, label = null, compact = false }: ProbabilityBarsProps) {
   const wrong = label !== null && label !== predicted;
+  if (!probabilities) {
+    return (
+      <div className={`prob-bars prob-bars--none${compact ? ' prob-bars--compact' : ''}`} title={NO_PREDICTION}>
+        {compact ? 'not finite' : NO_PREDICTION}
+      </div>
+    );
+  }
   return (
     <div className={`prob-bars${compact ? ' prob-bars--compact' : ''}`}>
       <span className="digits-sr-only">{describeProbabilities(probabilities, predicted, label)}</span>

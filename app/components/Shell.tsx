@@ -10,7 +10,7 @@ import { NamePrompt } from './NamePrompt';
 import { PresenceList } from './PresenceList';
 
 function TopBar() {
-  const { connected, online, me, problem, name, tokenRequired } = useHub();
+  const { connected, online, me, problem, databaseAway, name, tokenRequired } = useHub();
   return (
     <>
       <header className="topbar">
@@ -38,6 +38,12 @@ function TopBar() {
       {problem ? (
         <div className="banner banner-error" role="alert">
           {problem}
+        </div>
+      ) : null}
+      {databaseAway ? (
+        <div className="banner banner-warning" role="status" data-testid="database-away">
+          The hub cannot reach its database (since {new Date(databaseAway.since).toLocaleTimeString()}): what you see stays live but is not
+          being saved, and new pages cannot load. Trainers keep their results and send them again once it is back; nothing is lost.
         </div>
       ) : null}
       {name === null ? <NamePrompt /> : null}

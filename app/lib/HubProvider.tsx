@@ -6,7 +6,7 @@
  */
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { io, type Socket } from 'socket.io-client';
-import { ERROR_CODES, PROTOCOL_VERSION, type BrowserAckData, type BrowserCommand, type BrowserPayload, type ErrorCode, type Participant, type PresenceUser, type Result, type ServerToClientEvents } from '../../server/protocol';
+import { ERROR_CODES, PROTOCOL_VERSION, type BrowserAckData, type BrowserCommand, type BrowserPayload, type DatabaseState, type ErrorCode, type Participant, type PresenceUser, type Result, type ServerToClientEvents } from '../../server/protocol';
 
 /**
  * What the page sends. Each command's payload and answer are typed where it is sent, by
@@ -35,6 +35,8 @@ export interface Hub {
   online: PresenceUser[];
   /** A connection-level problem to show, e.g. a refused token. */
   problem: string | null;
+  /** The hub's database, when it does not answer (what is shown stays live but is not saved). */
+  databaseAway: DatabaseState | null;
   call<K extends BrowserCommand>(event: K, payload: BrowserPayload<K>): Promise<Result<BrowserAckData[K]>>;
 }
 
@@ -83,6 +85,7 @@ export function HubProvider({ children }: { children: ReactNode }) {
   const [name, setNameState] = useState<string | null>(null);
   const [online, setOnline] = useState<PresenceUser[]>([]);
   const [problem, setProblem] = useState<string | null>(null);
+  const [databaseAway, setDatabaseAway] = useState<DatabaseState | null>(null);
   const nameRef = useRef<string | null>(null);
 
   const hello = useCallback((s: HubSocket) => {
@@ -111,7 +114,12 @@ export function HubProvider({ children }: { children: ReactNode }) {
       setConnected(true);
       hello(s);
     });
-    s.on('disconnect', () => setConnected(false));
+    s.on('disconnect', () => {
+      setConnected(false);
+      // A hub that comes back says again if its database is still away.
+      setDatabaseAway(null);
+    });
+    s.on('hub:database', (state) => setDatabaseAway(state.available ? null : state));
     // Another hub's broadcasts may have been lost: a new session reloads what they carried.
     s.on('hub:resync', () => setSession((n) => (n > 0 ? n + 1 : n)));
     s.on('connect_error', (error: Error & { data?: { error?: string; message?: string } }) => {
@@ -154,6 +162,9 @@ export function HubProvider({ children }: { children: ReactNode }) {
     [socket],
   );
 
-  const value = useMemo<Hub>(() => ({ socket, connected, session, me, tokenRequired, name, setName, online, problem, call }), [socket, connected, session, me, tokenRequired, name, setName, online, problem, call]);
+  const value = useMemo<Hub>(
+    () => ({ socket, connected, session, me, tokenRequired, name, setName, online, problem, databaseAway, call }),
+    [socket, connected, session, me, tokenRequired, name, setName, online, problem, databaseAway, call],
+  );
   return <HubContext.Provider value={value}>{children}</HubContext.Provider>;
 }

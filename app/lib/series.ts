@@ -67,8 +67,10 @@ function iota(start: number, end: number): Uint32Array {
 /**
  * Min/max ("M4") downsampling over `[start, end)`: splits the x span into `buckets` equal
  * intervals and keeps, per non-empty bucket, its first, min-y, max-y and last index, in index
- * (x) order without duplicates. At most `4 · buckets` indices; all of them when the range is
- * already that small. `xs` must be non-decreasing; non-finite y never counts as min or max.
+ * (x) order without duplicates, plus its first non-finite y if it has one, so that a gap (a
+ * diverged batch, stored as null) still breaks the drawn line. At most `5 · buckets` indices
+ * (`4 · buckets` without gaps); all of them when the range is already that small. `xs` must be
+ * non-decreasing; non-finite y never counts as min or max.
  */
 export function minMaxBuckets(
   xs: ArrayLike<number>,
@@ -80,7 +82,7 @@ export function minMaxBuckets(
   const n = end - start;
   const nb = Number.isFinite(buckets) ? Math.max(1, Math.floor(buckets)) : 1;
   if (n <= 4 * nb) return iota(start, end);
-  const out = new Uint32Array(4 * nb);
+  const out = new Uint32Array(5 * nb);
   const x0 = xs[start];
   const span = xs[end - 1] - x0;
   const scale = span > 0 && Number.isFinite(span) ? nb / span : 0;
@@ -90,16 +92,25 @@ export function minMaxBuckets(
   let last = -1;
   let lo = -1;
   let hi = -1;
+  let gap = -1;
+  const keep = new Int32Array(5);
+  let m = 0;
+  /** Inserts `i` into keep[0..m) in order (no allocation: this runs per bucket, per frame). */
+  const insert = (i: number): void => {
+    if (i < 0) return;
+    let j = m++;
+    for (; j > 0 && keep[j - 1] > i; j--) keep[j] = keep[j - 1];
+    keep[j] = i;
+  };
   const flush = (): void => {
-    // first <= min/max <= last by construction, so only the middle pair needs ordering;
-    // repeats and "none" (-1) are skipped.
-    const b = lo < hi ? lo : hi;
-    const c = lo < hi ? hi : lo;
-    let prev = first;
-    out[k++] = first;
-    if (b > prev) out[k++] = prev = b;
-    if (c > prev) out[k++] = prev = c;
-    if (last > prev) out[k++] = last;
+    // "none" (-1) is skipped and repeats (min = first...) written once.
+    m = 0;
+    insert(first);
+    insert(lo);
+    insert(hi);
+    insert(gap);
+    insert(last);
+    for (let j = 0; j < m; j++) if (j === 0 || keep[j] !== keep[j - 1]) out[k++] = keep[j];
   };
   for (let i = start; i < end; i++) {
     let bi = Math.floor((xs[i] - x0) * scale);
@@ -112,13 +123,14 @@ export function minMaxBuckets(
       first = i;
       lo = -1;
       hi = -1;
+      gap = -1;
     }
     last = i;
     const y = ys[i];
     if (Number.isFinite(y)) {
       if (lo < 0 || y < ys[lo]) lo = i;
       if (hi < 0 || y > ys[hi]) hi = i;
-    }
+    } else if (gap < 0) gap = i;
   }
   flush();
   return out.subarray(0, k);

@@ -23,11 +23,13 @@ import { createDigitService } from './peers/digits';
 import { createIdentities } from './peers/identities';
 import { createRequestGuard } from './peers/guard';
 import { createApi, sendFailure } from './peers/http';
+import { createMessageLimits } from './peers/messageLimits';
 import { createParticipantWriter } from './peers/participants';
 import { createPresence } from './peers/presence';
 import { attachTrainers } from './peers/trainers';
 import { createAnnotations } from './runs/annotations';
 import { createRunCommands } from './runs/commands';
+import { createDatabaseWatch } from './runs/database';
 import { createIngest, type Ingest } from './runs/ingest';
 import { createEventReceiver } from './runs/receive';
 import { createRunRegistry, type RunRegistry } from './runs/registry';
@@ -96,14 +98,17 @@ export async function createHub(httpServer: HttpServer, deps: HubDeps): Promise<
     queuedPerPerson: deps.queuedPerPerson ?? 20,
   };
   const guard = createRequestGuard({ publicUrls: deps.publicUrls, dev: deps.dev });
+  const maxMessageBytes = deps.maxMessageBytes ?? 16 * 1024 * 1024;
   const io: HubServer = new Server(httpServer, {
     allowRequest: guard.allowRequest,
-    maxHttpBufferSize: deps.maxMessageBytes ?? 16 * 1024 * 1024,
+    // Only authenticated trainers get this (peers/messageLimits.ts); everyone else far less.
+    maxHttpBufferSize: maxMessageBytes,
     // Leave other upgrade requests (Next's dev HMR) to the server's other listeners.
     destroyUpgrade: false,
     serveClient: false,
   });
   const trainerNsp = io.of(TRAINER_NAMESPACE);
+  const limits = createMessageLimits(io, maxMessageBytes, log);
   const shared = Boolean(deps.redisUrl);
 
   // Storage, and each run's live stream to this hub's own sockets (every hub sends its
@@ -125,20 +130,23 @@ export async function createHub(httpServer: HttpServer, deps: HubDeps): Promise<
   registry.onReleased((runId, acceptedSeq) => cluster.ended(runId, acceptedSeq));
 
   // What happens to runs: storing their events, their status, the queue, commands and notes.
-  const ingest = createIngest({ events: storage.events, flushMs: deps.flushMs, maxRows: deps.maxRows, log });
+  // Each hub tells its own browsers whether its database answers.
+  const database = createDatabaseWatch({ ping: storage.runs.ping, onChange: (state) => io.local.emit('hub:database', state), log });
+  const ingest = createIngest({ events: storage.events, flushMs: deps.flushMs, maxRows: deps.maxRows, log, onWriteFailed: database.suspect });
+  ingest.onCommitted(() => database.answered());
   const updates = createRunUpdates({ storage, registry, ingest, streams, snapshots, cluster, io, log });
-  const receiver = createEventReceiver({ registry, streams, cluster, ingest });
-  const scheduler = createScheduler({ storage, registry, trainers, cluster, updates, log });
   const annotations = createAnnotations({ storage, updates, io, perMinute: options.annotationsPerMinute });
+  const receiver = createEventReceiver({ registry, streams, cluster, ingest, onNotesStored: annotations.recorded, log });
+  const scheduler = createScheduler({ storage, registry, trainers, cluster, updates, log });
   const commands = createRunCommands({ storage, registry, updates, annotations, trainers, scheduler, cluster, io, queuedPerPerson: options.queuedPerPerson });
 
   // The peers.
   const participants = createParticipantWriter({ peers: storage.peers, log });
   const presence = createPresence({ io, shared, log });
   const auth = createAuth({ browserToken: options.browserToken, trainerToken: options.trainerToken });
-  const trainerPeers = attachTrainers({ nsp: trainerNsp, auth, graceMs: options.graceMs, shared, storage, registry, receiver, ingest, updates, scheduler, trainers, log });
+  const trainerPeers = attachTrainers({ nsp: trainerNsp, auth, graceMs: options.graceMs, shared, storage, registry, receiver, ingest, updates, scheduler, trainers, limits, log });
   const identities = await createIdentities(storage.peers);
-  attachBrowsers({ io, auth, identities, participants, presence, snapshots, cluster, commands, annotations, log });
+  attachBrowsers({ io, auth, identities, participants, presence, snapshots, cluster, commands, annotations, database, log });
   const digits = createDigitService(storage, { dataDir: deps.dataDir });
   const api = createApi({ io, auth, storage, snapshots, commands, updates, annotations, trainers, cluster, ingest, digits, log });
   await trainerPeers.recover();
@@ -181,6 +189,7 @@ export async function createHub(httpServer: HttpServer, deps: HubDeps): Promise<
       trainerPeers.close();
       scheduler.close();
       holes.close();
+      database.close();
       await new Promise<void>((resolve) => io.close(() => resolve()));
       await ingest.close();
       await participants.close();

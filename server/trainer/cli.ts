@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ZodError } from 'zod';
-import { backendChoiceSchema, describeZodError, hyperparamsSchema, type HyperparamsInput } from './config';
+import { backendChoiceSchema, describeZodError, hyperparamsSchema, reportingSchema, type HyperparamsInput } from './config';
 import { initBackend } from './backend';
 import { CheckpointError, latestCheckpoint, loadCheckpoint, type Checkpoint } from './checkpoint';
 import { loadMnist, resolveDataDir } from './data/mnist';
@@ -35,6 +35,9 @@ Options:
   --resume PATH       continue from a checkpoint file, or the latest one in a directory
   --run-id ID         run id (default: a new UUID)
   --no-train-eval     skip evaluating the whole training set at each epoch end
+  --stop-after-nonfinite N
+                      stop the run as failed once the loss has been NaN or ±Infinity
+                      for N batches in a row (default 10)
   --allow-software-gpu  let --backend webgpu use a software adapter (llvmpipe)
   --json              print the result as one JSON object on the last line of stdout
   -h, --help          show this help
@@ -47,7 +50,7 @@ const FLAG_OF: Record<string, string> = {
 
 class UsageError extends Error {}
 
-interface CliOptions {
+export interface CliOptions {
   hyperparams: HyperparamsInput;
   backend: string;
   dataDir?: string;
@@ -56,6 +59,7 @@ interface CliOptions {
   runId: string;
   json: boolean;
   evalTrainSet: boolean;
+  stopAfterNonFinite?: number;
   allowSoftwareGpu: boolean;
 }
 
@@ -80,7 +84,7 @@ export function parseCli(argv: string[]): CliOptions | 'help' {
         'train-limit': { type: 'string' }, 'test-limit': { type: 'string' }, 'data-dir': { type: 'string' },
         'checkpoint-dir': { type: 'string' }, 'no-checkpoint': { type: 'boolean' }, resume: { type: 'string' },
         'run-id': { type: 'string' }, 'no-train-eval': { type: 'boolean' }, 'allow-software-gpu': { type: 'boolean' },
-        json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        'stop-after-nonfinite': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (error) {
@@ -99,6 +103,11 @@ export function parseCli(argv: string[]): CliOptions | 'help' {
   if (!check.success) {
     throw new UsageError(describeZodError(check.error, { label: (field) => FLAG_OF[field] }));
   }
+  const stopAfter = numberFlag('stop-after-nonfinite', v['stop-after-nonfinite']);
+  const stopCheck = reportingSchema.shape.stopAfterNonFinite.safeParse(stopAfter);
+  if (stopAfter !== undefined && !stopCheck.success) {
+    throw new UsageError(`--stop-after-nonfinite: a whole number of batches from 1 to 1,000,000, got "${v['stop-after-nonfinite']}"`);
+  }
   const backend = backendChoiceSchema.safeParse(v.backend ?? 'auto');
   if (!backend.success) throw new UsageError(`--backend: expected one of ${backendChoiceSchema.options.join(', ')}, got "${v.backend}"`);
   if (v['no-checkpoint'] && v['checkpoint-dir']) throw new UsageError('--no-checkpoint and --checkpoint-dir contradict each other');
@@ -111,6 +120,7 @@ export function parseCli(argv: string[]): CliOptions | 'help' {
     runId: v['run-id'] ?? randomUUID(),
     json: Boolean(v.json),
     evalTrainSet: !v['no-train-eval'],
+    ...(stopAfter === undefined ? {} : { stopAfterNonFinite: stopAfter }),
     allowSoftwareGpu: Boolean(v['allow-software-gpu']),
   };
 }
@@ -166,7 +176,7 @@ export async function main(argv: string[]): Promise<number> {
     const trainer = createTrainer(
       {
         runId, hyperparams, data, backend, resume,
-        reporting: { evalTrainSet: opts.evalTrainSet },
+        reporting: { evalTrainSet: opts.evalTrainSet, ...(opts.stopAfterNonFinite === undefined ? {} : { stopAfterNonFinite: opts.stopAfterNonFinite }) },
         checkpointDir: opts.checkpointDir ? runCheckpointDir(opts.checkpointDir, runId) : null,
       },
       { write: (events) => events.forEach((e) => progress.handle(e)) },

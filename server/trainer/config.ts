@@ -55,6 +55,11 @@ export const reportingSchema = z
     evalTrainSet: z.boolean().default(true),
     /** Cap on misclassified digits reported per epoch (the rest are counted). */
     maxMisclassified: z.number().int().min(0).max(10_000).default(10_000),
+    /**
+     * A run whose batch loss is not finite (NaN, ±Infinity) this many batches in a row has
+     * diverged: the trainer stops it as failed, saying why.
+     */
+    stopAfterNonFinite: z.number().int().min(1).max(1_000_000).default(10),
   })
   .strip();
 export type Reporting = z.infer<typeof reportingSchema>;

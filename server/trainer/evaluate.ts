@@ -110,7 +110,7 @@ export async function evaluate(model: Model, split: MnistSplit, opts: EvalOption
 
 export interface Classification {
   predicted: number;
-  probabilities: number[];
+  probabilities: number[] | null;
 }
 
 /** Classifies a batch of normalised images (inference mode); `x` stays the caller's to dispose. */
@@ -138,7 +138,11 @@ export function argMax(row: ArrayLike<number>): number {
   return best;
 }
 
-/** exp() of log-probabilities, rounded to 5 decimals to keep events small. */
-export function toProbabilities(logRow: ArrayLike<number>): number[] {
-  return Array.from(logRow, (v) => Math.round(Math.exp(v) * 1e5) / 1e5);
+/**
+ * exp() of log-probabilities, rounded to 5 decimals to keep events small; null when the row is
+ * not finite (a diverged model predicts nothing).
+ */
+export function toProbabilities(logRow: ArrayLike<number>): number[] | null {
+  const out = Array.from(logRow, (v) => Math.round(Math.exp(v) * 1e5) / 1e5);
+  return out.every(Number.isFinite) ? out : null;
 }

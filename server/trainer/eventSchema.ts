@@ -21,6 +21,11 @@ const percent = z.number().min(0).max(100);
 const probabilities = z.array(z.number().min(0).max(1)).length(10);
 const digit = z.number().int().min(0).max(9);
 
+/** Metrics that may stop being finite when a run diverges; each is sent as null then. */
+export const WATCHED_METRICS = ['loss', 'accuracy', 'trainLoss', 'trainAccuracy', 'testLoss'] as const;
+/** What a non-finite value was (JSON has no NaN: it would arrive as null, saying nothing). */
+export const NON_FINITE_VALUES = ['NaN', 'Infinity', '-Infinity'] as const;
+
 export const RUN_STATUSES_REPORTED = ['running', 'paused', 'completed', 'stopped', 'failed'] as const;
 export const TRAINING_PHASES = ['train', 'eval-train', 'eval-test'] as const;
 export const CONTROL_ACTIONS = ['pause', 'resume', 'stop', 'set-lr'] as const;
@@ -38,8 +43,11 @@ export const digitPredictionSchema = z.object({
   index: count,
   label: digit,
   predicted: digit,
-  /** The 10 class probabilities, summing to 1. */
-  probabilities,
+  /**
+   * The 10 class probabilities, summing to 1; null when the model's outputs were not finite (a
+   * diverged run): then there is no prediction to show, and `predicted` is only argmax's 0.
+   */
+  probabilities: probabilities.nullable(),
 });
 
 /** confusion[true][predicted] counts over the test set. */
@@ -51,9 +59,10 @@ export const batchPointSchema = z.object({
   epoch: epochNumber,
   /** Batch index within the epoch, 0-based. */
   batch: count,
-  loss: finite,
-  /** Percentage of the batch classified correctly, 0–100. */
-  accuracy: percent,
+  /** Mean loss over the batch; null when it was not finite (NaN, ±Infinity: a diverging run). */
+  loss: finite.nullable(),
+  /** Percentage of the batch classified correctly, 0–100; null when not finite. */
+  accuracy: percent.nullable(),
   learningRate: z.number().positive(),
   /** Training throughput over the last batch(es), samples per second. */
   samplesPerSec: z.number().min(0).finite(),
@@ -66,7 +75,8 @@ export const epochSummarySchema = z.object({
   step: count,
   trainLoss: finite.nullable(),
   trainAccuracy: percent.nullable(),
-  testLoss: finite,
+  /** Null when not finite (a diverged model). */
+  testLoss: finite.nullable(),
   testAccuracy: percent,
   confusion: confusionSchema,
   /** Training samples/s over this epoch (training time only, evaluation excluded). */
@@ -97,6 +107,8 @@ export const trainerEventSchema = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('phase'), phase: z.enum(TRAINING_PHASES), epoch: epochNumber, done: count, total: count }),
   z.object({ ...base, type: z.literal('metrics:epoch'), summary: epochSummarySchema }),
   z.object({ ...base, type: z.literal('misclassified'), epoch: epochNumber, total: count, items: z.array(digitPredictionSchema).max(10_000) }),
+  /** A metric stopped being finite at this step (sent once per stretch of non-finite values). */
+  z.object({ ...base, type: z.literal('metrics:nonfinite'), metric: z.enum(WATCHED_METRICS), value: z.enum(NON_FINITE_VALUES), step: count, epoch: epochNumber }),
   z.object({ ...base, type: z.literal('checkpoint'), epoch: count, step: count, path: z.string().max(4096), reason: z.enum(['epoch', 'stop']) }),
   z.object({ ...base, type: z.literal('status'), status: z.enum(RUN_STATUSES_REPORTED), message: z.string().max(4096).optional(), step: count, time }),
   z.object({ ...base, type: z.literal('control'), action: z.enum(CONTROL_ACTIONS), learningRate: z.number().positive().optional(), step: count }),

@@ -4,6 +4,10 @@
  */
 import { assertNever, type TrainerEvent } from './events';
 import { formatClock } from '../format';
+import { describeNonFinite } from './divergence';
+
+/** A loss for the progress line; null is a loss that was not finite. */
+const fmtLoss = (x: number | null) => (x === null ? 'not a number' : x.toFixed(4));
 
 export interface ProgressOptions {
   stream: NodeJS.WriteStream;
@@ -65,7 +69,7 @@ export function createProgress(opts: ProgressOptions) {
           draw(
             `epoch ${p.epoch}/${epochs} ${renderBar(frac, 24)} ${(frac * 100).toFixed(0).padStart(3)}% ` +
               `batch ${p.batch + 1}/${batchesPerEpoch} · ${Math.round(p.samplesPerSec).toLocaleString('en-US')} samples/s · ` +
-              `loss ${p.loss.toFixed(4)} · ETA ${formatClock(eta)}`,
+              `loss ${fmtLoss(p.loss)} · ETA ${formatClock(eta)}`,
           );
           break;
         }
@@ -77,8 +81,9 @@ export function createProgress(opts: ProgressOptions) {
         case 'metrics:epoch': {
           const s = event.summary;
           lastEvalMs = s.evalMs;
-          const train = s.trainLoss === null ? '' : `train loss ${s.trainLoss.toFixed(4)} acc ${s.trainAccuracy!.toFixed(2)}% · `;
-          draw(`epoch ${s.epoch}/${epochs}: ${train}test loss ${s.testLoss.toFixed(4)} acc ${s.testAccuracy.toFixed(2)}% · ${Math.round(s.samplesPerSec).toLocaleString('en-US')} samples/s`, true);
+          // trainAccuracy is null only when the training set was not evaluated; trainLoss also when not finite.
+          const train = s.trainAccuracy === null ? '' : `train loss ${fmtLoss(s.trainLoss)} acc ${s.trainAccuracy.toFixed(2)}% · `;
+          draw(`epoch ${s.epoch}/${epochs}: ${train}test loss ${fmtLoss(s.testLoss)} acc ${s.testAccuracy.toFixed(2)}% · ${Math.round(s.samplesPerSec).toLocaleString('en-US')} samples/s`, true);
           if (tty) opts.stream.write('\n');
           break;
         }
@@ -87,6 +92,10 @@ export function createProgress(opts: ProgressOptions) {
             draw(`${event.status}${event.message ? `: ${event.message}` : ''} at step ${event.step}`, true);
             if (tty) opts.stream.write('\n');
           }
+          break;
+        case 'metrics:nonfinite':
+          draw(describeNonFinite(event), true);
+          if (tty) opts.stream.write('\n');
           break;
         case 'control':
         case 'checkpoint':

@@ -10,6 +10,7 @@ import { createControl, type ControlAction } from './control';
 import { saveCheckpoint, type Checkpoint } from './checkpoint';
 import { epochPermutation, mixSeed, pickPanel } from './data/shuffle';
 import type { MnistData, MnistSplit } from './data/mnist';
+import { createDivergenceWatch, Diverged } from './divergence';
 import { createEmitter } from './emitter';
 import { EvalAborted, evaluate, makeBatch, predictPanel } from './evaluate';
 import type { BackendInfo, EpochSummary, EventSink, RunStatus } from './events';
@@ -109,6 +110,7 @@ export function createTrainer(opts: TrainerOptions, sink: EventSink): Trainer {
     const numTensorsAtEpochEnd: number[] = [];
     const panel = pickPanel(test.count, Math.min(reporting.panelSize, test.count), hp.seed);
     const meter = createThroughputMeter();
+    const divergence = createDivergenceWatch(reporting.stopAfterNonFinite);
     let lastCheckpoint: string | null = null;
     let trainMsTotal = 0;
     let samplesTotal = 0;
@@ -160,13 +162,16 @@ export function createTrainer(opts: TrainerOptions, sink: EventSink): Trainer {
           epochTrainMs += ms;
           epochSamples += indices.length;
           position = { epoch, batch: b + 1 };
+          const checked = divergence.batch(step, epoch, loss, (100 * correct) / indices.length);
           emitter.emit({
             type: 'metrics:batch',
             point: {
-              step, epoch, batch: b, loss, accuracy: (100 * correct) / indices.length, learningRate: optimizer.learningRate,
+              step, epoch, batch: b, loss: checked.loss, accuracy: checked.accuracy, learningRate: optimizer.learningRate,
               samplesPerSec: meter.record(indices.length, ms), time: Date.now(),
             },
           });
+          for (const e of checked.events) emitter.emit(e);
+          if (checked.diverged) throw new Diverged(checked.diverged);
           const panelDue = reporting.panelEveryBatches
             ? step % reporting.panelEveryBatches === 0
             : epochTrainMs >= nextPanelAt;
@@ -188,10 +193,10 @@ export function createTrainer(opts: TrainerOptions, sink: EventSink): Trainer {
         const testEval = await evaluate(model, test, {
           details: true, maxMisclassified: reporting.maxMisclassified, shouldAbort, onProgress: phase('eval-test'),
         });
+        const evaluated = divergence.epoch(step, epoch, { trainLoss: trainEval?.loss ?? null, trainAccuracy: trainEval?.accuracy ?? null, testLoss: testEval.loss });
         const summary: EpochSummary = {
-          epoch, step,
-          trainLoss: trainEval?.loss ?? null, trainAccuracy: trainEval?.accuracy ?? null,
-          testLoss: testEval.loss, testAccuracy: testEval.accuracy, confusion: testEval.confusion,
+          epoch, step, ...evaluated.values,
+          testAccuracy: testEval.accuracy, confusion: testEval.confusion,
           samplesPerSec: epochTrainMs > 0 ? (epochSamples / epochTrainMs) * 1000 : 0,
           trainMs: Math.round(epochTrainMs), evalMs: Math.round(performance.now() - evalStarted),
         };
@@ -199,6 +204,7 @@ export function createTrainer(opts: TrainerOptions, sink: EventSink): Trainer {
         epochsCompleted = epoch;
         position = { epoch: epoch + 1, batch: 0 };
         emitter.emit({ type: 'metrics:epoch', summary });
+        for (const e of evaluated.events) emitter.emit(e);
         emitter.emit({ type: 'misclassified', epoch, total: testEval.misclassifiedTotal, items: testEval.misclassified });
         await checkpoint('epoch');
         numTensorsAtEpochEnd.push(tf.memory().numTensors);

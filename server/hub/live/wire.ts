@@ -19,6 +19,8 @@ export function toWireEvent(event: TrainerEvent, receivedAt: number): WireEvent 
     case 'checkpoint':
     case 'status':
     case 'control':
+    // Its note reaches watchers as an annotation once stored.
+    case 'metrics:nonfinite':
       return { seq, kind: 'silent' };
     default:
       return assertNever(event);

@@ -10,6 +10,7 @@ import type { Snapshots } from '../live/snapshot';
 import { runRoom } from '../live/stream';
 import type { Actor, Annotations } from '../runs/annotations';
 import type { RunCommands } from '../runs/commands';
+import type { DatabaseWatch } from '../runs/database';
 import type { HubServer } from '../sockets';
 import { acked } from './acked';
 import { clientAddress, type Auth } from './auth';
@@ -27,6 +28,7 @@ export interface BrowserDeps {
   cluster: Pick<Cluster, 'follow' | 'unfollow'>;
   commands: RunCommands;
   annotations: Annotations;
+  database: Pick<DatabaseWatch, 'state'>;
   log: (line: string) => void;
 }
 
@@ -41,7 +43,7 @@ const tooLarge = (payload: unknown) => {
   }
 };
 
-export function attachBrowsers({ io, auth, identities, participants, presence, snapshots, cluster, commands, annotations, log }: BrowserDeps): void {
+export function attachBrowsers({ io, auth, identities, participants, presence, snapshots, cluster, commands, annotations, database, log }: BrowserDeps): void {
   io.use((socket, next) => {
     const hello = handshakeSchema.safeParse(socket.handshake.auth);
     if (!hello.success) return next(handshakeError('INVALID', `handshake auth must be { protocolVersion: ${PROTOCOL_VERSION}, token? }`));
@@ -55,6 +57,8 @@ export function attachBrowsers({ io, auth, identities, participants, presence, s
 
   io.on('connection', (socket) => {
     const address = clientAddress(socket.request);
+    // Arriving while the database is away: say so at once (changes come as they happen).
+    if (!database.state.available) socket.emit('hub:database', database.state);
     /** Runs whose room this socket joined. */
     const watching = new Set<string>();
     /** Runs whose live stream this socket keeps fed on this hub (cluster.follow). */

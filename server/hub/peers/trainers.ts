@@ -5,6 +5,7 @@
  */
 import { assertNever, checkpointUploadSchema, PROTOCOL_VERSION, trainerEventsSchema, trainerHandshakeSchema, trainerReportSchema, type TrainerReport } from '../../protocol';
 import { fieldErrors, handshakeCheck, handshakeError, HubError } from '../errors';
+import type { MessageLimits } from './messageLimits';
 import type { Ingest } from '../runs/ingest';
 import type { EventReceiver } from '../runs/receive';
 import type { RunRegistry } from '../runs/registry';
@@ -30,6 +31,7 @@ export interface TrainerPeerDeps {
   updates: Pick<RunUpdates, 'setStatus'>;
   scheduler: Scheduler;
   trainers: TrainerDirectory;
+  limits: MessageLimits;
   log: (line: string) => void;
 }
 
@@ -99,6 +101,8 @@ export function attachTrainers(deps: TrainerPeerDeps): TrainerPeers {
       return next(handshakeError('CONFLICT', `a trainer with id "${trainerId}" is already connected; start this one with another --id`));
     }
     socket.data.trainer = { trainerId, host: backend.host, backend: backend.name, device: backend.device, concurrency, instance };
+    // Authenticated: this connection may now send event batches and checkpoints.
+    deps.limits.allowLarge(socket.conn);
     next();
   });
 

@@ -72,6 +72,11 @@ export function createAnnotations({ storage, updates, io, perMinute }: Annotatio
       return added(await storage.notes.add({ runId, step, kind: 'event', text, authorId: actor.id, authorName: actor.name }));
     },
 
+    /** Shows watchers the notes stored with a run's events `seqs` (committed by now). */
+    async recorded(runId: string, seqs: number[]): Promise<void> {
+      for (const annotation of await storage.notes.ofEvents(runId, seqs)) added(annotation);
+    },
+
     async addNote(actor: Actor, input: { runId: string; step: number; text: string }): Promise<WireAnnotation> {
       if (!(await storage.runs.exists(input.runId))) throw new HubError('NOT_FOUND', `no run ${input.runId}`);
       checkRate(actor);

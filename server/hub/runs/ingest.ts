@@ -26,6 +26,8 @@ export interface IngestOptions {
   flushMs?: number;
   maxRows?: number;
   log?: (line: string) => void;
+  /** Called with each failed write's error (the database may be away). */
+  onWriteFailed?: (error: unknown) => void;
 }
 
 export interface Ingest {
@@ -94,6 +96,7 @@ export function createIngest(opts: IngestOptions): Ingest {
     try {
       await opts.events.write(batch, gaplessOf(after));
     } catch (error) {
+      opts.onWriteFailed?.(error);
       opts.log?.(`ingest: a write of ${runs.size} runs failed (${error instanceof Error ? error.message : error}); writing each run on its own`);
       // Each run once, so the healthy ones commit now; then the failing ones with retries.
       const failing: Pending[][] = [];
@@ -133,6 +136,7 @@ export function createIngest(opts: IngestOptions): Ingest {
         await opts.events.write(group, gaplessOf(after));
         break;
       } catch (error) {
+        opts.onWriteFailed?.(error);
         if (attempt >= RETRY_DELAYS_MS.length) {
           const err = error instanceof Error ? error : new Error(String(error));
           opts.log?.(`ingest: giving up on ${group.length} writes of run ${group[0].runId}: ${err.message}`);

@@ -17,9 +17,12 @@ export interface ReceiverDeps {
   streams: LiveStreams;
   cluster: Cluster;
   ingest: Ingest;
+  /** Called once events that carry notes (a metric became NaN...) are committed, with their seqs. */
+  onNotesStored: (runId: string, seqs: number[]) => Promise<void>;
+  log: (line: string) => void;
 }
 
-export function createEventReceiver({ registry, streams, cluster, ingest }: ReceiverDeps) {
+export function createEventReceiver({ registry, streams, cluster, ingest, onNotesStored, log }: ReceiverDeps) {
   /**
    * Whether the run is the trainer's. When this hub's memory says no, the database decides:
    * another hub's scheduler may have assigned it, or the trainer moved here from another hub.
@@ -56,7 +59,14 @@ export function createEventReceiver({ registry, streams, cluster, ingest }: Rece
       const wire = fresh.map((e) => toWireEvent(e, receivedAt));
       streams.publish(runId, wire);
       cluster.append(runId, wire, streams.storedSeq(runId) ?? 0);
-      return { stored: registry.storing(state, ingest.store(runId, fresh, patch, state.dbSeq), fresh[0].seq) };
+      const stored = registry.storing(state, ingest.store(runId, fresh, patch, state.dbSeq), fresh[0].seq);
+      const noted = fresh.filter((e) => e.type === 'metrics:nonfinite').map((e) => e.seq);
+      if (noted.length) {
+        stored
+          .then(() => onNotesStored(runId, noted))
+          .catch((error: unknown) => log(`run ${runId}: notes at seqs ${noted.join(', ')} not shown: ${error instanceof Error ? error.message : error}`));
+      }
+      return { stored };
     });
     return stored;
   }

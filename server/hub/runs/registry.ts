@@ -146,6 +146,7 @@ export function createRunRegistry({ storage, streams, log }: RunRegistryDeps) {
         case 'phase':
         case 'misclassified':
         case 'checkpoint':
+        case 'metrics:nonfinite':
           break;
         default:
           assertNever(e);

@@ -7,6 +7,7 @@ import { bulkInsert } from '../../db/bulk';
 import type { Db, DbStatement } from '../../db/client';
 import type { CheckpointInsert, RunUpdate } from '../../db/rows';
 import type { DigitPrediction, WireEpoch, WireEvent, WireEventKind, WirePanel, WirePoint } from '../../protocol';
+import { describeNonFinite } from '../../trainer/divergence';
 import { assertNever, type TrainerEvent } from '../../trainer/events';
 import { storedProbabilities, toWireEpoch, toWirePanel, toWirePoint } from './toWire';
 
@@ -86,6 +87,7 @@ export function createEventQueries(db: Db, provider: 'sqlite' | 'postgresql') {
       const misclassified: unknown[][] = [];
       const panels: unknown[][] = [];
       const checkpoints: CheckpointInsert[] = [];
+      const notes: DbStatement[] = [];
       const patches = new Map<string, RunUpdate & { lastSeq: number }>();
       for (const p of batch) {
         for (const e of p.events) {
@@ -109,6 +111,12 @@ export function createEventQueries(db: Db, provider: 'sqlite' | 'postgresql') {
             case 'checkpoint':
               checkpoints.push({ runId, seq, epoch: e.epoch, step: e.step, reason: e.reason, path: e.path });
               break;
+            case 'metrics:nonfinite': {
+              // A note on the run, written with its events: keyed by seq, a resend keeps one.
+              const note = { runId, seq, step: e.step, kind: 'event', text: describeNonFinite(e), authorId: null, authorName: 'trainer' };
+              notes.push(db.annotation.upsert({ where: { runId_seq: { runId, seq } }, create: note, update: {} }));
+              break;
+            }
             case 'run:started':
             case 'phase':
             case 'status':
@@ -131,6 +139,7 @@ export function createEventQueries(db: Db, provider: 'sqlite' | 'postgresql') {
       ops.push(...bulkInsert(db, provider, 'Misclassified', MISCLASSIFIED_COLUMNS, misclassified));
       ops.push(...bulkInsert(db, provider, 'PredictionPanel', PANEL_COLUMNS, panels));
       if (freshCheckpoints.length) ops.push(db.checkpoint.createMany({ data: freshCheckpoints }));
+      ops.push(...notes);
       for (const [id, data] of patches) ops.push(db.run.update({ where: { id }, data }));
       await db.$transaction(ops);
     },

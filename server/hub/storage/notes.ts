@@ -18,6 +18,12 @@ export function createNoteQueries(db: Db) {
       return toWireAnnotation(await db.annotation.create({ data: note, include: withEdits }));
     },
 
+    /** The notes recorded from a run's events with these seqs (a trainer's, e.g. a loss that became NaN). */
+    async ofEvents(runId: string, seqs: number[]): Promise<WireAnnotation[]> {
+      const rows = await db.annotation.findMany({ where: { runId, seq: { in: seqs } }, orderBy: { id: 'asc' }, include: withEdits });
+      return rows.map(toWireAnnotation);
+    },
+
     /** The stored annotation, or null. */
     find(id: number): Promise<AnnotationRow | null> {
       return db.annotation.findUnique({ where: { id } });

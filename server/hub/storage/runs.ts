@@ -138,10 +138,11 @@ export function createRunQueries(db: Db, provider: 'sqlite' | 'postgresql') {
       const out: Record<string, number[]> = {};
       for (const run of runs) {
         const span = Math.max(1, run.lastStep);
-        const rows = await db.$queryRaw<Array<{ bucket: number | bigint; loss: number }>>`
+        const rows = await db.$queryRaw<Array<{ bucket: number | bigint; loss: number | null }>>`
           SELECT ((step - 1) * CAST(${points} AS INTEGER)) / CAST(${span} AS INTEGER) AS bucket, CAST(AVG(loss) AS DOUBLE PRECISION) AS loss
           FROM "BatchMetric" WHERE "runId" = ${run.id} GROUP BY bucket ORDER BY bucket`;
-        out[run.id] = rows.map((r) => Number(r.loss)).filter(Number.isFinite);
+        // A bucket of a diverged stretch averages no loss (NULL): left out, not drawn as 0.
+        out[run.id] = rows.map((r) => (r.loss === null ? NaN : Number(r.loss))).filter(Number.isFinite);
       }
       return out;
     },

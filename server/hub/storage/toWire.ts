@@ -22,7 +22,9 @@ export function storedJson<T>(schema: z.ZodType<T>, value: unknown, what: string
 }
 
 /** The 10 class probabilities of a stored misclassified digit (checked by hand: 10,000 a list). */
-export function storedProbabilities(value: unknown, what: string): number[] {
+export function storedProbabilities(value: unknown, what: string): number[] | null {
+  // null: the model's outputs were not finite (a diverged run).
+  if (value === null) return null;
   if (!Array.isArray(value) || value.length !== 10 || !value.every((p) => typeof p === 'number')) throw new Error(`stored ${what} is not 10 probabilities`);
   return value;
 }
