@@ -1,6 +1,7 @@
 /**
  * The database going away mid-run: a private PostgreSQL cluster (Debian's initdb/pg_ctl, run as
- * the postgres user) that the test stops and starts again. While it is away the hub
+ * the postgres user) that the test stops and starts again; and SQLite whose disk fills up
+ * (`max_page_count`) and whose file turns read-only (`query_only`), on the hub's own connection. While it is away the hub
  * acknowledges nothing and its health check says so with a 503 (a balancer sends people
  * elsewhere) and its browsers are told (and told again when it answers); when it is back, the
  * trainer's resend is stored, every event exactly once.
@@ -106,4 +107,55 @@ test('PostgreSQL stopped and started again mid-run: nothing is acknowledged whil
     await b.waitFor('hub:database', (m) => m.available);
     assert.deepEqual(b.received.filter((r) => r.event === 'hub:database').map((r) => (r.payload as DatabaseState).available), [false, true]);
   }
+});
+
+test('SQLite: a full disk, then a read-only database, mid-run: nothing acknowledged, health 503, browsers told why; once writable, every event stored once', async (t) => {
+  const hub = await startHub();
+  const ada = await connectBrowser(hub.url, 'Ada');
+  const { socket: trainer, job } = await fakeTrainerTakingAJob(hub.url, 'sqlite-full');
+  t.after(async () => {
+    ada.close();
+    trainer.close();
+    await hub.close().catch(() => undefined);
+  });
+  assert.ok((await ada.call('run:start', { hyperparams: { epochs: 1 } })).ok);
+  const runId = await job;
+  const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+  const send = (seqs: number[]) => trainer.timeout(30_000).emitWithAck('trainer:events', { runId, events: seqs.map((s) => point(runId, s)) });
+  const pragma = (sql: string) => hub.db.prisma.$queryRawUnsafe<Array<Record<string, bigint | number>>>(`PRAGMA ${sql}`);
+  assert.ok((await send(range(1, 3))).ok);
+
+  // Each way the storage refuses writes (SQLite's own limits on this hub's connection: a disk
+  // that is full, a file that is read-only), and then takes them again.
+  const outages: Array<{ refuse: () => Promise<unknown>; restore: () => Promise<unknown>; why: RegExp }> = [
+    {
+      refuse: async () => pragma(`max_page_count = ${Number((await pragma('page_count'))[0].page_count)}`),
+      restore: () => pragma('max_page_count = 1073741823'),
+      why: /disk holding the database is full/,
+    },
+    { refuse: () => pragma('query_only = ON'), restore: () => pragma('query_only = OFF'), why: /read-only/ },
+  ];
+  let stored = 3;
+  for (const outage of outages) {
+    const mark = ada.mark();
+    await outage.refuse();
+    const during = await send(range(stored + 1, stored + 2000));
+    assert.ok(!during.ok, `nothing is acknowledged while writes fail: ${JSON.stringify(during).slice(0, 200)}`);
+    const told = await ada.waitForAfter(mark, 'hub:database', (m) => !m.available);
+    assert.match(told.message ?? '', outage.why);
+    const health = await fetch(`${hub.url}/api/health`);
+    assert.equal(health.status, 503, 'reads still work, but a hub that stores nothing is not healthy');
+    const body = (await health.json()) as { details?: { database?: string }; message?: string };
+    assert.equal(body.details?.database, 'unavailable');
+    assert.match(body.message ?? '', outage.why);
+
+    await outage.restore();
+    const after = await send(range(stored - 1, stored + 2000));
+    assert.ok(after.ok && after.data.storedSeq === stored + 2000, JSON.stringify(after).slice(0, 200));
+    stored += 2000;
+    await ada.waitForAfter(mark, 'hub:database', (m) => m.available);
+    assert.equal((await fetch(`${hub.url}/api/health`)).status, 200, 'healthy again');
+  }
+  const seqs = (await hub.db.prisma.batchMetric.findMany({ where: { runId }, orderBy: { seq: 'asc' }, select: { seq: true } })).map((p) => p.seq);
+  assert.deepEqual(seqs, range(1, stored), 'every event once');
 });

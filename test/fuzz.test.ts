@@ -1,12 +1,15 @@
 /**
  * Hostile input, generated (fast-check): thousands of random and malformed payloads on every
  * browser event, the trainer namespace and the HTTP routes, random handshakes and a flood of
- * annotations. The hub never crashes, answers each with the error envelope (or refuses the
+ * annotations, hostile trainers, and requests and handshakes from other sites or naming other
+ * hosts. The hub never crashes, answers each with the error envelope (or refuses the
  * connection), and rejected requests change nothing in the database.
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
+import { io } from 'socket.io-client';
 import { browserSchemas, ERROR_CODES, PROTOCOL_VERSION, TRAINER_NAMESPACE, trainerEventsSchema, type BrowserCommand } from '../server/protocol';
 import { assertOnlyAdded, dbState } from './helpers/dbState';
 import { connectBrowser, eventually, fakeTrainer, runOnFakeTrainer, handshakeOutcome, startHub, trainerAuth, type TestBrowser, type TestHub } from './helpers/hub';
@@ -422,4 +425,108 @@ test('a hostile trainer (seq jumps, repeats, extreme and out-of-range values) ge
   const run = await hub.db.prisma.run.findUniqueOrThrow({ where: { id: runId } });
   assert.equal(run.lastSeq, lastAck, "the run's stored seq is the acknowledged one");
   assert.equal((await fetch(`${hub.url}/api/health`)).status, 200, 'the hub keeps serving');
+});
+
+interface HostileRequest {
+  /** What the request is: the first three must be refused, the last two let through. */
+  kind: 'foreign host' | 'foreign origin' | 'cross-site fetch' | 'own page' | 'script';
+  ownHost: string;
+  foreignHost: string;
+  foreignOrigin: string;
+  fetchSite: 'cross-site' | 'same-site';
+  method: string;
+  path: string;
+  contentType: string;
+}
+
+test('hostile origins: any request or handshake from another site, or naming another host, is refused and changes nothing; the hub\'s own pages and scripts get through', async (t) => {
+  const hub = await startHub({ publicUrls: ['https://livetrain.example.com'] });
+  t.after(() => hub.close());
+  const port = new URL(hub.url).port;
+  const own = [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, 'livetrain.example.com'];
+  const label = fc.stringMatching(/^[a-z0-9-]{1,12}$/);
+  // Names that are not this hub's: other sites, look-alikes of its own, rebinding names.
+  const foreignHost = fc.oneof(
+    label.map((l) => `${l}.evil.example`),
+    fc.constantFrom(`localhost.evil.example:${port}`, `127.0.0.1.nip.io:${port}`, `livetrain.example.com.evil.example`, `evil-livetrain.example.com`, `10.0.0.7:${port}`, `0.0.0.0:${port}`, `[::2]:${port}`),
+    fc.tuple(label, fc.integer({ min: 1, max: 65535 })).map(([l, p]) => `${l}:${p}`),
+  );
+  // Origins of other sites' pages, or of none that a page may claim (sandboxed frames: "null").
+  const foreignOrigin = fc.oneof(
+    fc.tuple(fc.constantFrom('http', 'https'), label).map(([s, l]) => `${s}://${l}.evil.example`),
+    fc.constantFrom('null', `http://localhost.evil.example:${port}`, 'https://livetrain.example.com.evil.example', `http://127.0.0.1:${Number(port) === 65535 ? 1 : Number(port) + 1}`, 'not a url'),
+  );
+  const request: fc.Arbitrary<HostileRequest> = fc.record({
+    kind: fc.constantFrom('foreign host', 'foreign origin', 'cross-site fetch', 'own page', 'script'),
+    ownHost: fc.constantFrom(...own),
+    foreignHost,
+    foreignOrigin,
+    fetchSite: fc.constantFrom('cross-site', 'same-site'),
+    method: fc.constantFrom('POST', 'PUT', 'DELETE', 'PATCH'),
+    path: fc.constantFrom('/api/runs', '/api/runs/x/stop', '/api/runs/x/annotations', '/logout', '/api/runs/x'),
+    contentType: fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x'),
+  });
+  const BODY = JSON.stringify({ name: 'from the fuzzer', hyperparams: { epochs: 1, trainLimit: 64, testLimit: 32 } });
+  // http.request, not fetch: fetch does not let a caller set Host, Origin or Sec-Fetch-Site.
+  const send = (r: { method: string; path: string; headers: Record<string, string> }) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, method: r.method, path: r.path, headers: { ...r.headers, 'content-length': String(Buffer.byteLength(BODY)) } }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end(BODY);
+    });
+  const headersOf = (r: HostileRequest): Record<string, string> => {
+    const ownPage = r.ownHost.startsWith('livetrain.example.com') ? 'https://livetrain.example.com' : `http://${r.ownHost}`;
+    switch (r.kind) {
+      case 'foreign host':
+        return { host: r.foreignHost, 'content-type': r.contentType };
+      case 'foreign origin':
+        return { host: r.ownHost, origin: r.foreignOrigin, 'content-type': r.contentType };
+      case 'cross-site fetch':
+        return { host: r.ownHost, 'sec-fetch-site': r.fetchSite, 'content-type': r.contentType };
+      case 'own page':
+        return { host: r.ownHost, origin: ownPage, 'sec-fetch-site': 'same-origin', 'content-type': r.contentType };
+      case 'script':
+        return { host: r.ownHost, 'content-type': r.contentType };
+    }
+  };
+  await fc.assert(
+    fc.asyncProperty(request, async (r) => {
+      const refused = r.kind === 'foreign host' || r.kind === 'foreign origin' || r.kind === 'cross-site fetch';
+      const before = refused ? await counts(hub) : null;
+      const answer = await send({ method: r.method, path: r.path, headers: headersOf(r) });
+      assert.notEqual(answer.status, 500, `no internal error: ${answer.body}`);
+      if (refused) {
+        assert.equal(answer.status, 403, `${r.kind}: ${JSON.stringify(headersOf(r))} → ${answer.status} ${answer.body}`);
+        assert.equal((JSON.parse(answer.body) as { error: string }).error, 'FORBIDDEN');
+        assert.deepEqual(await counts(hub), before, 'a refused request changes nothing');
+      } else {
+        assert.notEqual(answer.status, 403, `${r.kind}: ${JSON.stringify(headersOf(r))} → ${answer.body}`);
+      }
+    }),
+    { numRuns: Math.min(RUNS, 120) },
+  );
+
+  // Handshakes on both namespaces: the same categories, the same verdicts.
+  const handshake = (namespace: string, headers: Record<string, string>) =>
+    new Promise<string>((resolve) => {
+      const { host, origin } = headers;
+      const s = io(new URL(namespace, hub.url).toString(), {
+        transports: ['websocket'], forceNew: true, reconnection: false, auth: namespace === '/' ? { protocolVersion: PROTOCOL_VERSION } : trainerAuth(`fuzz-${Math.random().toString(36).slice(2, 10)}`),
+        extraHeaders: { ...(host ? { host } : {}), ...(origin ? { origin } : {}), ...(headers['sec-fetch-site'] ? { 'sec-fetch-site': headers['sec-fetch-site'] } : {}) },
+      });
+      s.once('connect', () => (s.close(), resolve('connected')));
+      s.once('connect_error', () => (s.close(), resolve('refused')));
+    });
+  await fc.assert(
+    fc.asyncProperty(request, fc.constantFrom('/', TRAINER_NAMESPACE), async (r, namespace) => {
+      const refused = r.kind === 'foreign host' || r.kind === 'foreign origin' || r.kind === 'cross-site fetch';
+      assert.equal(await handshake(namespace, headersOf(r)), refused ? 'refused' : 'connected', `${r.kind} on ${namespace}: ${JSON.stringify(headersOf(r))}`);
+    }),
+    { numRuns: Math.min(RUNS, 60) },
+  );
 });

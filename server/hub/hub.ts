@@ -148,7 +148,7 @@ export async function createHub(httpServer: HttpServer, deps: HubDeps): Promise<
   const identities = await createIdentities(storage.peers);
   attachBrowsers({ io, auth, identities, participants, presence, snapshots, cluster, commands, annotations, database, log });
   const digits = createDigitService(storage, { dataDir: deps.dataDir });
-  const api = createApi({ io, auth, storage, snapshots, commands, updates, annotations, trainers, cluster, ingest, digits, log });
+  const api = createApi({ io, auth, storage, snapshots, commands, updates, annotations, trainers, cluster, ingest, database, digits, log });
   await trainerPeers.recover();
 
   return {

@@ -11,6 +11,7 @@ import { fieldErrors, HubError, toFailure } from '../errors';
 import type { Snapshots } from '../live/snapshot';
 import type { Actor, Annotations } from '../runs/annotations';
 import type { RunCommands } from '../runs/commands';
+import type { DatabaseWatch } from '../runs/database';
 import type { Ingest } from '../runs/ingest';
 import type { TrainerDirectory } from '../runs/trainerDirectory';
 import type { RunUpdates } from '../runs/updates';
@@ -31,6 +32,7 @@ export interface ApiDeps {
   trainers: TrainerDirectory;
   cluster: Cluster;
   ingest: Pick<Ingest, 'eventsStored'>;
+  database: Pick<DatabaseWatch, 'state'>;
   digits: DigitService;
   log: (line: string) => void;
 }
@@ -114,7 +116,7 @@ function decodePart(part: string): string {
 }
 
 /** Handles /api/* requests; returns false for other paths. */
-export function createApi({ io, auth, storage, snapshots, commands, updates, annotations, trainers, cluster, ingest, digits, log }: ApiDeps) {
+export function createApi({ io, auth, storage, snapshots, commands, updates, annotations, trainers, cluster, ingest, database, digits, log }: ApiDeps) {
   const started = Date.now();
 
 
@@ -127,8 +129,10 @@ export function createApi({ io, auth, storage, snapshots, commands, updates, ann
       // A health check must answer while Redis is away (a balancer would drop every hub).
       const { trainers: reachable, everywhere } = await trainers.reachable(500);
       // A hub without its database stores nothing: a balancer should send people elsewhere.
-      const database = await storage.runs.ping().then(() => true, () => false);
-      if (!database) throw new HubError('UNAVAILABLE', 'the database does not answer: nothing can be stored until it is back', { database: 'unavailable' });
+      // Writes failing (a full disk) count as much as no answer at all.
+      const answers = await storage.runs.ping().then(() => true, () => false);
+      if (!answers) throw new HubError('UNAVAILABLE', 'the database does not answer: nothing can be stored until it is back', { database: 'unavailable' });
+      if (!database.state.available) throw new HubError('UNAVAILABLE', `the database takes no writes (${database.state.message}): nothing can be stored until it does`, { database: 'unavailable' });
       const redis = cluster.shared ? (cluster.reachable() && everywhere ? 'ok' : 'unreachable') : 'none';
       const status = redis === 'unreachable' ? 'degraded' : 'ok';
       // Without the token (a load balancer's probe, anyone), only whether the hub is well.

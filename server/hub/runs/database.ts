@@ -1,8 +1,10 @@
 /**
  * Whether this hub's database answers, as people need to know it: a write that fails makes it
- * suspect, a ping decides (a bad row is not an outage), and while it is away a ping every few
- * seconds notices its return. Each change is announced (the hub tells its browsers: what they
- * see is live but not being saved, and nothing acknowledged is lost).
+ * suspect; a failure of the storage itself (a full disk, a read-only file or file system) makes
+ * it unavailable until a commit succeeds again; otherwise a ping decides (a bad row is not an
+ * outage), and while it does not answer a ping every few seconds notices its return. Each
+ * change is announced (the hub tells its browsers: what they see is live but not being saved,
+ * and nothing acknowledged is lost).
  */
 import type { DatabaseState } from '../../protocol';
 
@@ -32,11 +34,46 @@ function messageOf(error: unknown): string {
   return (text || code).slice(0, 300);
 }
 
+/** Driver codes of a storage that cannot take writes now, in words for people. */
+const STORAGE_FAILURES: Record<string, string> = {
+  SQLITE_FULL: 'the disk holding the database is full',
+  SQLITE_READONLY: 'the database is read-only (its file or its file system)',
+  SQLITE_IOERR: 'the disk holding the database fails to read or write',
+  SQLITE_CANTOPEN: 'the database file cannot be opened',
+  // PostgreSQL's SQLSTATEs: disk_full, read_only_sql_transaction, out_of_memory.
+  '53100': "the database server's disk is full",
+  '25006': 'the database is read-only (a standby, or default_transaction_read_only)',
+  '53200': 'the database server is out of memory',
+};
+
+/** The storage failure `error` is (searching its causes: Prisma wraps the driver's), or null. */
+export function storageFailure(error: unknown): string | null {
+  const seen = new Set<unknown>();
+  const visit = (value: unknown, depth: number): string | null => {
+    if (depth > 6 || typeof value !== 'object' || value === null || seen.has(value)) return null;
+    seen.add(value);
+    const v = value as Record<string, unknown>;
+    for (const key of ['originalCode', 'code']) {
+      const code = typeof v[key] === 'string' ? (v[key] as string) : null;
+      const hit = code && (STORAGE_FAILURES[code] ?? STORAGE_FAILURES[code.replace(/_[A-Z_]+$/, '')]);
+      if (hit) return hit;
+    }
+    for (const key of ['cause', 'meta', 'driverAdapterError']) {
+      const found = visit(v[key], depth + 1);
+      if (found) return found;
+    }
+    return null;
+  };
+  return visit(error, 0);
+}
+
 export function createDatabaseWatch({ ping, onChange, log, retryMs = 2000 }: DatabaseWatchDeps): DatabaseWatch {
   let state: DatabaseState = { available: true, since: Date.now(), message: null };
   let timer: NodeJS.Timeout | null = null;
   let checking = false;
   let closed = false;
+  /** Writes failed for want of storage: only a commit clears that, not a ping (reads still work). */
+  let writesFailing = false;
 
   function set(next: DatabaseState): void {
     if (next.available === state.available) return;
@@ -50,7 +87,7 @@ export function createDatabaseWatch({ ping, onChange, log, retryMs = 2000 }: Dat
     checking = true;
     try {
       await ping();
-      set({ available: true, since: Date.now(), message: null });
+      if (!writesFailing) set({ available: true, since: Date.now(), message: null });
     } catch (error) {
       const message = messageOf(cause) || messageOf(error) || 'it does not answer';
       set({ available: false, since: state.available ? Date.now() : state.since, message });
@@ -68,8 +105,16 @@ export function createDatabaseWatch({ ping, onChange, log, retryMs = 2000 }: Dat
     get state() {
       return state;
     },
-    suspect: (error) => void check(error),
+    suspect(error) {
+      const failure = storageFailure(error);
+      // Reads may still work: only a commit shows it takes writes again (see answered).
+      if (failure) {
+        writesFailing = true;
+        set({ available: false, since: state.available ? Date.now() : state.since, message: failure });
+      } else void check(error);
+    },
     answered() {
+      writesFailing = false;
       if (!state.available) set({ available: true, since: Date.now(), message: null });
     },
     close() {
