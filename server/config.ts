@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { proxyEntryProblem } from './hub/peers/proxies';
 import { backendChoiceSchema } from './trainer/config';
 
 export const USAGE = `usage: npm start -- [--port N] [--host ADDR] [--database-url URL] [--no-local-trainer] [--dev] [--no-web]
@@ -19,6 +20,8 @@ export const USAGE = `usage: npm start -- [--port N] [--host ADDR] [--database-u
   --redis-prefix      prefix of this deployment's Redis keys and channels (default livetrain, or LIVETRAIN_REDIS_PREFIX)
   --public-url        an address people reach the hub by, e.g. https://livetrain.example.com (repeatable, or
                       LIVETRAIN_PUBLIC_URL, comma-separated); requests naming any other host are refused
+  --trusted-proxy     address or CIDR range of a proxy on another host (repeatable, or LIVETRAIN_TRUSTED_PROXIES,
+                      comma-separated) whose X-Forwarded-For/-Proto are believed; one on this machine always is
 environment: LIVETRAIN_TOKEN (team token for browsers and API clients), LIVETRAIN_TRAINER_TOKEN (for trainers)`;
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -42,10 +45,17 @@ const schema = z.object({
       .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), 'must be an http:// or https:// URL, e.g. https://livetrain.example.com')
       .refine((u) => !URL.canParse(u) || new URL(u).pathname === '/', 'must be the hub\'s root, without a path'),
   ),
+  trustedProxies: z.array(z.string().superRefine((entry, ctx) => {
+    const problem = proxyEntryProblem(entry);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })),
 });
 export type HubConfig = z.infer<typeof schema> & { loopback: boolean; localTrainerToken: string | null };
 
 export class ConfigError extends Error {}
+
+/** A comma-separated environment list. */
+const list = (value: string | undefined) => (value ? value.split(',').map((u) => u.trim()).filter(Boolean) : []);
 
 /** Reads flags and environment; throws ConfigError with a readable message. */
 export function readConfig(argv: string[], env: NodeJS.ProcessEnv): HubConfig {
@@ -65,6 +75,7 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): HubConfig {
         'redis-url': { type: 'string' },
         'redis-prefix': { type: 'string' },
         'public-url': { type: 'string', multiple: true },
+        'trusted-proxy': { type: 'string', multiple: true },
       },
     }));
   } catch (error) {
@@ -83,7 +94,8 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): HubConfig {
     redisPrefix: values['redis-prefix'] ?? env.LIVETRAIN_REDIS_PREFIX ?? 'livetrain',
     browserToken: env.LIVETRAIN_TOKEN || null,
     trainerToken: env.LIVETRAIN_TRAINER_TOKEN || null,
-    publicUrls: values['public-url'] ?? (env.LIVETRAIN_PUBLIC_URL ? env.LIVETRAIN_PUBLIC_URL.split(',').map((u) => u.trim()).filter(Boolean) : []),
+    publicUrls: values['public-url'] ?? list(env.LIVETRAIN_PUBLIC_URL),
+    trustedProxies: values['trusted-proxy'] ?? list(env.LIVETRAIN_TRUSTED_PROXIES),
   });
   if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n'));
   const config = parsed.data;

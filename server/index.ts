@@ -53,6 +53,7 @@ async function main(): Promise<number> {
     redisUrl: config.redisUrl,
     redisPrefix: config.redisPrefix,
     publicUrls: config.publicUrls,
+    trustedProxies: config.trustedProxies,
     dev: config.dev,
     log: (line) => process.stderr.write(`[hub] ${line}\n`),
   });

@@ -7,10 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import os from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { io, Manager } from 'socket.io-client';
 import { PROTOCOL_VERSION, TRAINER_NAMESPACE } from '../server/protocol';
 import { PRE_AUTH_MESSAGE_BYTES } from '../server/hub/peers/messageLimits';
+import { createProxyTrust } from '../server/hub/peers/proxies';
+import { ConfigError, readConfig } from '../server/config';
 import { launchChromium, startHubProcess } from './helpers/browser';
 import { connectBrowser, eventually, fakeTrainer, handshakeOutcome, startHub, trainerAuth, type TestHub } from './helpers/hub';
 
@@ -266,6 +269,56 @@ describe('a hub with team and trainer tokens, against its own users and peers', 
     const hello = await ada.call('hello', { name: 'Ada' });
     assert.ok(hello.ok && hello.data.tokenRequired === true, JSON.stringify(hello));
     ada.close();
+  });
+});
+
+describe('which proxies are believed (X-Forwarded-For, X-Forwarded-Proto)', () => {
+  const req = (remoteAddress: string, headers: Record<string, string> = {}) => ({ socket: { remoteAddress } as never, headers });
+
+  test('by default only a proxy on this machine; --trusted-proxy adds addresses and ranges; a chain is walked back to the client', () => {
+    const plain = createProxyTrust();
+    assert.equal(plain.clientAddress(req('127.0.0.1', { 'x-forwarded-for': '203.0.113.9' })), '203.0.113.9');
+    assert.equal(plain.clientAddress(req('::ffff:127.0.0.1', { 'x-forwarded-for': '203.0.113.9' })), '203.0.113.9');
+    assert.equal(plain.clientAddress(req('192.0.2.7', { 'x-forwarded-for': '203.0.113.9' })), '192.0.2.7', 'a remote peer cannot name someone else');
+    assert.equal(plain.overHttps(req('192.0.2.7', { 'x-forwarded-proto': 'https' })), false);
+    assert.equal(plain.overHttps(req('127.0.0.1', { 'x-forwarded-proto': 'https' })), true);
+
+    const team = createProxyTrust(['192.0.2.0/24', '2001:db8::1']);
+    assert.equal(team.clientAddress(req('::ffff:192.0.2.7', { 'x-forwarded-for': '203.0.113.9' })), '203.0.113.9');
+    assert.equal(team.clientAddress(req('2001:db8::1', { 'x-forwarded-for': '203.0.113.9' })), '203.0.113.9');
+    assert.equal(team.overHttps(req('192.0.2.7', { 'x-forwarded-proto': 'https' })), true);
+    // A client's own X-Forwarded-For is kept by proxies, in front: it proves nothing. The last
+    // entry not itself a trusted proxy is who the first trusted proxy heard from.
+    assert.equal(team.clientAddress(req('192.0.2.7', { 'x-forwarded-for': '10.9.9.9, 203.0.113.9, 192.0.2.8' })), '203.0.113.9');
+    assert.equal(team.clientAddress(req('198.51.100.1', { 'x-forwarded-for': '203.0.113.9' })), '198.51.100.1', 'outside the range: not believed');
+  });
+
+  test('bad --trusted-proxy entries are refused at start with a reason', () => {
+    for (const [entry, why] of [['nginx.internal', /not an IP address or a CIDR range/], ['10.0.0.0/33', /prefix length must be 0–32/], ['10.0.0.0/8/1', /not an IP address/]] as const) {
+      assert.throws(() => readConfig(['--trusted-proxy', entry], {}), (e: Error) => e instanceof ConfigError && why.test(e.message), entry);
+    }
+    assert.deepEqual(readConfig(['--trusted-proxy', '10.0.0.0/8', '--trusted-proxy', '192.0.2.5'], {}).trustedProxies, ['10.0.0.0/8', '192.0.2.5']);
+    assert.deepEqual(readConfig([], { LIVETRAIN_TRUSTED_PROXIES: '10.0.0.0/8, fd00::/8' }).trustedProxies, ['10.0.0.0/8', 'fd00::/8']);
+  });
+
+  test('through the real network: a proxy on another host is believed only when trusted (Secure cookie, throttling per client)', async (t) => {
+    const outside = Object.values(os.networkInterfaces()).flat().find((i) => i && !i.internal && i.family === 'IPv4')?.address;
+    if (!outside) return t.skip('this machine has no non-loopback IPv4 address to come from');
+    const TEAM = 'team-secret-1';
+    const hubs = await Promise.all([undefined, [`${outside}/32`]].map((trustedProxies) => startHub({ browserToken: TEAM, trainerToken: 'trainer-secret-1', listenHost: '0.0.0.0', trustedProxies })));
+    t.after(() => Promise.all(hubs.map((h) => h.close())));
+    for (const [hub, believed] of [[hubs[0], false], [hubs[1], true]] as const) {
+      const port = new URL(hub.url).port;
+      const at = `http://${outside}:${port}`;
+      const headers = { host: `localhost:${port}`, 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-proto': 'https' };
+      const signIn = await raw(at, { method: 'POST', path: '/login', headers: { ...headers, 'x-forwarded-for': '203.0.113.20' }, body: `token=${TEAM}` });
+      assert.equal(signIn.status, 303);
+      assert.equal(/; Secure/.test(String(signIn.headers['set-cookie'])), believed, `Secure cookie when the proxy is ${believed ? '' : 'not '}trusted`);
+      // Ten wrong tokens "from" one client: only a believed proxy keeps its neighbour unaffected.
+      for (let i = 0; i < 10; i++) await raw(at, { path: '/api/runs', headers: { host: headers.host, 'x-forwarded-for': '203.0.113.9', authorization: `Bearer wrong-${i}` } });
+      const neighbour = await raw(at, { path: '/api/runs', headers: { host: headers.host, 'x-forwarded-for': '203.0.113.10', authorization: `Bearer ${TEAM}` } });
+      assert.equal(neighbour.status, believed ? 200 : 429, `another client behind the proxy, ${believed ? 'trusted' : 'untrusted'}`);
+    }
   });
 });
 

@@ -25,6 +25,7 @@ import { createRequestGuard } from './peers/guard';
 import { createApi, sendFailure } from './peers/http';
 import { createMessageLimits } from './peers/messageLimits';
 import { createParticipantWriter } from './peers/participants';
+import { createProxyTrust } from './peers/proxies';
 import { createPresence } from './peers/presence';
 import { attachTrainers } from './peers/trainers';
 import { createAnnotations } from './runs/annotations';
@@ -72,6 +73,11 @@ export interface HubDeps extends Partial<HubOptions> {
   redisPrefix?: string;
   /** Addresses people reach the hub by besides loopback (see peers/guard.ts). */
   publicUrls?: readonly string[];
+  /**
+   * Proxies besides one on this machine whose X-Forwarded-For / X-Forwarded-Proto are
+   * believed (`--trusted-proxy`): addresses or CIDR ranges.
+   */
+  trustedProxies?: readonly string[];
   /** The dashboard runs on Next's dev server (its pages need a looser script policy). */
   dev?: boolean;
 }
@@ -143,7 +149,7 @@ export async function createHub(httpServer: HttpServer, deps: HubDeps): Promise<
   // The peers.
   const participants = createParticipantWriter({ peers: storage.peers, log });
   const presence = createPresence({ io, shared, log });
-  const auth = createAuth({ browserToken: options.browserToken, trainerToken: options.trainerToken });
+  const auth = createAuth({ browserToken: options.browserToken, trainerToken: options.trainerToken, proxies: createProxyTrust(deps.trustedProxies) });
   const trainerPeers = attachTrainers({ nsp: trainerNsp, auth, graceMs: options.graceMs, shared, storage, registry, receiver, ingest, updates, scheduler, trainers, limits, log });
   const identities = await createIdentities(storage.peers);
   attachBrowsers({ io, auth, identities, participants, presence, snapshots, cluster, commands, annotations, database, log });

@@ -23,8 +23,11 @@ export interface TestHub {
   close(): Promise<void>;
 }
 
-/** A hub on 127.0.0.1 and a free port; SQLite in a temp dir unless `databaseUrl` is given. */
-export async function startHub(opts: Partial<Omit<HubDeps, 'db' | 'provider'>> & { databaseUrl?: string } = {}): Promise<TestHub> {
+/**
+ * A hub on 127.0.0.1 (or `listenHost`) and a free port; SQLite in a temp dir unless
+ * `databaseUrl` is given.
+ */
+export async function startHub(opts: Partial<Omit<HubDeps, 'db' | 'provider'>> & { databaseUrl?: string; listenHost?: string } = {}): Promise<TestHub> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'livetrain-hub-'));
   const db = await openDatabase({ url: opts.databaseUrl ?? `file:${path.join(dir, 'hub.db')}` });
   const logs: string[] = [];
@@ -35,7 +38,7 @@ export async function startHub(opts: Partial<Omit<HubDeps, 'db' | 'provider'>> &
     });
   });
   hub = await createHub(server, { graceMs: 1500, ...opts, db: db.prisma, provider: db.provider, log: (l) => logs.push(l) });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, opts.listenHost ?? '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
   return {
     url: `http://127.0.0.1:${port}`,

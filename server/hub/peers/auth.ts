@@ -9,6 +9,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HubError } from '../errors';
 import { createRateLimiter } from '../rateLimit';
+import type { ProxyTrust } from './proxies';
 
 export const TOKEN_COOKIE = 'livetrain_token';
 const COOKIE_MAX_AGE_S = 30 * 24 * 3600;
@@ -44,25 +45,6 @@ export function presentedToken(req: Pick<IncomingMessage, 'headers'>): string | 
   return parseCookies(req.headers.cookie)[TOKEN_COOKIE];
 }
 
-const isLoopback = (address: string | undefined) => address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
-
-/**
- * Who is asking, as far as this hub can tell: the peer's address, or, when the peer is a proxy
- * on this machine (nginx in front of the hub), the client it names last in X-Forwarded-For.
- */
-export function clientAddress(req: Pick<IncomingMessage, 'headers' | 'socket'>): string {
-  const peer = req.socket.remoteAddress ?? 'unknown';
-  const forwarded = req.headers['x-forwarded-for'];
-  if (!isLoopback(peer) || typeof forwarded !== 'string') return peer;
-  return forwarded.split(',').pop()?.trim() || peer;
-}
-
-/** Whether the request reached the hub over HTTPS, directly or through a proxy on this machine. */
-export function overHttps(req: Pick<IncomingMessage, 'headers' | 'socket'>): boolean {
-  if ('encrypted' in req.socket && req.socket.encrypted) return true;
-  return isLoopback(req.socket.remoteAddress) && req.headers['x-forwarded-proto'] === 'https';
-}
-
 const LOGIN_PAGE = (problem: string | null, next: string) => `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Livetrain · sign in</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -78,11 +60,14 @@ ${problem ? `<p class="err" role="alert">${problem}</p>` : ''}
 export interface AuthOptions {
   browserToken: string | null;
   trainerToken: string | null;
+  /** Who may say who the client is, and that it came over HTTPS. */
+  proxies: ProxyTrust;
   /** Wrong tokens an address may present a minute before it is throttled. */
   failuresPerMinute?: number;
 }
 
-export function createAuth({ browserToken, trainerToken, failuresPerMinute = 10 }: AuthOptions) {
+export function createAuth({ browserToken, trainerToken, proxies, failuresPerMinute = 10 }: AuthOptions) {
+  const { clientAddress, overHttps } = proxies;
   const failures = createRateLimiter(failuresPerMinute, 60_000);
   const throttled = (address: string) => !failures.allows(address);
 
@@ -100,6 +85,8 @@ export function createAuth({ browserToken, trainerToken, failuresPerMinute = 10 
   }
 
   return {
+    /** Who is asking (the address throttling and budgets count). */
+    clientAddress,
     /** Whether browsers and API clients must present a token. */
     required: browserToken !== null,
     /** A browser's or API client's request (cookie or bearer); `token` from a handshake's auth. */

@@ -13,14 +13,14 @@ import type { RunCommands } from '../runs/commands';
 import type { DatabaseWatch } from '../runs/database';
 import type { HubServer } from '../sockets';
 import { acked } from './acked';
-import { clientAddress, type Auth } from './auth';
+import type { Auth } from './auth';
 import type { Identities } from './identities';
 import type { ParticipantWriter } from './participants';
 import { colourFor, type Presence } from './presence';
 
 export interface BrowserDeps {
   io: HubServer;
-  auth: Pick<Auth, 'browser' | 'required'>;
+  auth: Pick<Auth, 'browser' | 'required' | 'clientAddress'>;
   identities: Identities;
   participants: ParticipantWriter;
   presence: Presence;
@@ -56,7 +56,7 @@ export function attachBrowsers({ io, auth, identities, participants, presence, s
   });
 
   io.on('connection', (socket) => {
-    const address = clientAddress(socket.request);
+    const address = auth.clientAddress(socket.request);
     // Arriving while the database is away: say so at once (changes come as they happen).
     if (!database.state.available) socket.emit('hub:database', database.state);
     /** Runs whose room this socket joined. */

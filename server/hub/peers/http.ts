@@ -17,13 +17,13 @@ import type { TrainerDirectory } from '../runs/trainerDirectory';
 import type { RunUpdates } from '../runs/updates';
 import type { HubServer } from '../sockets';
 import type { Storage } from '../storage/storage';
-import { clientAddress, type Auth } from './auth';
+import type { Auth } from './auth';
 import type { DigitService } from './digits';
 import { exportRun } from './export';
 
 export interface ApiDeps {
   io: HubServer;
-  auth: Pick<Auth, 'browser' | 'allows'>;
+  auth: Pick<Auth, 'browser' | 'allows' | 'clientAddress'>;
   storage: Storage;
   snapshots: Snapshots;
   commands: RunCommands;
@@ -121,7 +121,7 @@ export function createApi({ io, auth, storage, snapshots, commands, updates, ann
 
 
   async function route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const apiActor = (name?: string): Actor => ({ id: null, name: name ?? 'api', address: clientAddress(req) });
+    const apiActor = (name?: string): Actor => ({ id: null, name: name ?? 'api', address: auth.clientAddress(req) });
     const parts = url.pathname.split('/').filter(Boolean).slice(1).map(decodePart);
     const method = req.method ?? 'GET';
     const [head, id, sub, extra] = parts;

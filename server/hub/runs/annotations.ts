@@ -15,7 +15,7 @@ import type { RunUpdates } from './updates';
 export interface Actor {
   id: string | null;
   name: string;
-  /** The client's address (peers/auth.ts clientAddress). */
+  /** The client's address (peers/proxies.ts clientAddress). */
   address: string;
 }
 
