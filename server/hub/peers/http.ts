@@ -32,7 +32,7 @@ export interface ApiDeps {
   trainers: TrainerDirectory;
   cluster: Cluster;
   ingest: Pick<Ingest, 'eventsStored'>;
-  database: Pick<DatabaseWatch, 'state'>;
+  database: Pick<DatabaseWatch, 'state' | 'pinged'>;
   digits: DigitService;
   log: (line: string) => void;
 }
@@ -131,6 +131,7 @@ export function createApi({ io, auth, storage, snapshots, commands, updates, ann
       // A hub without its database stores nothing: a balancer should send people elsewhere.
       // Writes failing (a full disk) count as much as no answer at all.
       const answers = await storage.runs.ping().then(() => true, () => false);
+      database.pinged(answers);
       if (!answers) throw new HubError('UNAVAILABLE', 'the database does not answer: nothing can be stored until it is back', { database: 'unavailable' });
       if (!database.state.available) throw new HubError('UNAVAILABLE', `the database takes no writes (${database.state.message}): nothing can be stored until it does`, { database: 'unavailable' });
       const redis = cluster.shared ? (cluster.reachable() && everywhere ? 'ok' : 'unreachable') : 'none';

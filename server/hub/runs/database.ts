@@ -23,6 +23,8 @@ export interface DatabaseWatch {
   suspect(error: unknown): void;
   /** Something succeeded against it (a commit): it is back, if it was away. */
   answered(): void;
+  /** Someone else pinged it (the health check): an answer ends an outage of no answers, none starts one. */
+  pinged(answered: boolean, error?: unknown): void;
   close(): void;
 }
 
@@ -112,6 +114,10 @@ export function createDatabaseWatch({ ping, onChange, log, retryMs = 2000 }: Dat
         writesFailing = true;
         set({ available: false, since: state.available ? Date.now() : state.since, message: failure });
       } else void check(error);
+    },
+    pinged(answered, error) {
+      if (!answered) void check(error ?? null);
+      else if (!writesFailing) set({ available: true, since: Date.now(), message: null });
     },
     answered() {
       writesFailing = false;
