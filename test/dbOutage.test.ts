@@ -18,7 +18,7 @@ import { promisify } from 'node:util';
 import type { DatabaseState } from '../server/protocol';
 import type { TrainerEvent } from '../server/trainer/events';
 import { servicesRequired } from './helpers/db';
-import { connectBrowser, eventually, fakeTrainerTakingAJob, startHub } from './helpers/hub';
+import { connectBrowser, runOnFakeTrainer } from './helpers/hub';
 
 const BIN = process.env.LIVETRAIN_PG_BIN ?? '/usr/lib/postgresql/15/bin';
 const run = promisify(execFile);
@@ -63,16 +63,7 @@ const point = (runId: string, seq: number): TrainerEvent => ({ runId, seq, type:
 test('PostgreSQL stopped and started again mid-run: nothing is acknowledged while it is away, health says 503, every event is stored once after', async (t) => {
   const pg = await privateCluster(t);
   if (!pg) return;
-  const hub = await startHub({ databaseUrl: pg.url });
-  const ada = await connectBrowser(hub.url, 'Ada');
-  const { socket: trainer, job } = await fakeTrainerTakingAJob(hub.url, 'outage');
-  t.after(async () => {
-    ada.close();
-    trainer.close();
-    await hub.close().catch(() => undefined);
-  });
-  assert.ok((await ada.call('run:start', { hyperparams: { epochs: 1 } })).ok);
-  const runId = await job;
+  const { hub, ada, trainer, runId } = await runOnFakeTrainer(t, 'outage', { databaseUrl: pg.url });
   const send = (seqs: number[]) => trainer.timeout(30_000).emitWithAck('trainer:events', { runId, events: seqs.map((s) => point(runId, s)) });
   const first = await send([1, 2, 3]);
   assert.ok(first.ok && first.data.storedSeq === 3);
@@ -110,16 +101,7 @@ test('PostgreSQL stopped and started again mid-run: nothing is acknowledged whil
 });
 
 test('SQLite: a full disk, then a read-only database, mid-run: nothing acknowledged, health 503, browsers told why; once writable, every event stored once', async (t) => {
-  const hub = await startHub();
-  const ada = await connectBrowser(hub.url, 'Ada');
-  const { socket: trainer, job } = await fakeTrainerTakingAJob(hub.url, 'sqlite-full');
-  t.after(async () => {
-    ada.close();
-    trainer.close();
-    await hub.close().catch(() => undefined);
-  });
-  assert.ok((await ada.call('run:start', { hyperparams: { epochs: 1 } })).ok);
-  const runId = await job;
+  const { hub, ada, trainer, runId } = await runOnFakeTrainer(t, 'sqlite-full');
   const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
   const send = (seqs: number[]) => trainer.timeout(30_000).emitWithAck('trainer:events', { runId, events: seqs.map((s) => point(runId, s)) });
   const pragma = (sql: string) => hub.db.prisma.$queryRawUnsafe<Array<Record<string, bigint | number>>>(`PRAGMA ${sql}`);

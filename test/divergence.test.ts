@@ -21,7 +21,7 @@ import type { MnistData } from '../server/trainer/data/mnist';
 import type { BackendInfo, TrainerEvent, UnstampedEvent } from '../server/trainer/events';
 import type { WireAnnotation } from '../server/protocol';
 import { ofType, recordingSink, wasmFixture } from './helpers/trainer';
-import { connectBrowser, eventually, fakeTrainerTakingAJob, startHub } from './helpers/hub';
+import { connectBrowser, eventually, fakeTrainerTakingAJob, runOnFakeTrainer } from './helpers/hub';
 import { launchChromium, startHubProcess } from './helpers/browser';
 
 describe('the divergence watch (pure)', () => {
@@ -120,17 +120,7 @@ function send(trainer: Socket, runId: string, events: TrainerEvent[]): Promise<{
 }
 
 test('the hub stores the nulls, notes "loss became NaN at step N" once (also when sent twice), and shows the run failed with the reason', async (t) => {
-  const hub = await startHub();
-  const ada = await connectBrowser(hub.url, 'Ada');
-  const { socket: trainer, job } = await fakeTrainerTakingAJob(hub.url, 'diverging');
-  t.after(async () => {
-    ada.close();
-    trainer.close();
-    await hub.close();
-  });
-  const started = await ada.call('run:start', { hyperparams: { epochs: 1 } });
-  assert.ok(started.ok, JSON.stringify(started));
-  const runId = await job;
+  const { hub, ada, trainer, runId } = await runOnFakeTrainer(t, 'diverging');
   const watched = await ada.call('run:watch', { runId });
   assert.ok(watched.ok);
   const events = asRun(runId, diverged.events);

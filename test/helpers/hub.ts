@@ -211,9 +211,9 @@ export async function fakeTrainerTakingAJob(url: string, trainerId: string): Pro
   return { socket, job };
 }
 
-/** A hub, Ada, and a hand-written trainer holding the run Ada started; all closed after `t`. */
-export async function runOnFakeTrainer(t: TestContext, trainerId: string): Promise<{ hub: TestHub; ada: TestBrowser; trainer: Socket; runId: string }> {
-  const hub = await startHub();
+/** A hub (with `hubOpts`), Ada, and a hand-written trainer holding the run Ada started; all closed after `t`. */
+export async function runOnFakeTrainer(t: TestContext, trainerId: string, hubOpts: Parameters<typeof startHub>[0] = {}): Promise<{ hub: TestHub; ada: TestBrowser; trainer: Socket; runId: string }> {
+  const hub = await startHub(hubOpts);
   const ada = await connectBrowser(hub.url, 'Ada');
   const { socket: trainer, job } = await fakeTrainerTakingAJob(hub.url, trainerId);
   t.after(async () => {
