@@ -6,7 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
-import { backendChoiceSchema } from '../server/trainer/config';
+import { backendChoiceSchema, hyperparamsSchema } from '../server/trainer/config';
 import { initBackend } from '../server/trainer/backend';
 import { epochPermutation } from '../server/trainer/data/shuffle';
 import { loadMnist } from '../server/trainer/data/mnist';
@@ -23,7 +23,7 @@ const batch = Number(values['batch-size']);
 const data = await loadMnist({});
 const backend = await initBackend(backendChoiceSchema.parse(values.backend), { allowSoftwareWebGpu: true });
 const model = createModel(1);
-const optimizer = createOptimizer(model.params, { name: 'sgd', learningRate: 0.01, momentum: 0.5 });
+const optimizer = createOptimizer(model.params, { ...hyperparamsSchema.parse({}), name: 'sgd' });
 const order = epochPermutation(data.train.count, 1, 1);
 const step = async (i: number) => {
   const m = trainStep(model, optimizer, data.train, order.subarray(i * batch, (i + 1) * batch), i);

@@ -83,7 +83,21 @@ export interface RunSummary {
   finalTestLoss: number | null;
   finalTestAccuracy: number | null;
   samplesPerSec: number | null;
+  /**
+   * The learning rate's history: the first value, then each change at the step from which it
+   * applied (a set-lr). The last one is the current value; empty before the run starts.
+   */
+  learningRates: LearningRateChange[];
 }
+
+/** A learning rate in force from `step` on. */
+export interface LearningRateChange {
+  step: number;
+  value: number;
+}
+/** The most changes a run keeps (then the first and the latest ones). */
+export const MAX_LEARNING_RATE_CHANGES = 1000;
+export const learningRatesSchema = z.array(z.object({ step: z.number().int().min(0), value: z.number().positive() })).max(MAX_LEARNING_RATE_CHANGES);
 
 const seq = z.number().int().min(1).max(INT_COLUMN_MAX);
 export const wirePointSchema = batchPointSchema.extend({ seq });

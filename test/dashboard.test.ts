@@ -132,11 +132,18 @@ test('two people share runs in real browsers: start, watch, annotate, control, r
   const status = (p: Page) => p.getByTestId('run-status').first();
   await ada.getByRole('button', { name: 'Pause' }).click();
   await eventually(async () => (await status(bob).innerText()) === 'paused', 'Bob sees paused');
-  await ada.getByLabel('Learning rate').fill('0.05');
+  // Paused: no speed and no ETA that pretend it is training.
+  await eventually(async () => (await bob.getByTestId('progress-eta').innerText()) === 'paused', 'the ETA says paused');
+  assert.equal(await bob.getByTestId('progress-speed').innerText(), 'paused');
+  await ada.getByLabel('Learning rate', { exact: true }).fill('0.05');
   await ada.getByRole('button', { name: 'Set', exact: true }).click();
   await bob.getByTestId('annotation').filter({ hasText: 'Ada changed the learning rate' }).waitFor();
   await ada.getByRole('button', { name: 'Resume' }).click();
   await eventually(async () => (await status(bob).innerText()) === 'running', 'Bob sees running');
+  // The new rate shows where people look: the header (with its history) and its own chart.
+  await eventually(async () => /^lr 0\.05 \(0\.01 → 0\.05 at step [\d,]+\)$/.test(await bob.getByTestId('run-lr').innerText()), 'the header shows lr 0.05 and its history');
+  assert.match(await bob.getByTestId('progress-speed').innerText(), /^[\d,]+$/, 'training again: a speed');
+  await eventually(async () => ((await bob.getByTestId('lr-chart').locator('[role="img"]').getAttribute('aria-label')) ?? '').includes('learning rate 0.05'), 'the learning-rate chart reaches 0.05');
   await shot(bob, '3-run-live');
   await ada.getByRole('button', { name: 'Stop' }).click();
   await eventually(async () => (await status(bob).innerText()) === 'stopped', 'Bob sees stopped');
@@ -166,6 +173,8 @@ test('two people share runs in real browsers: start, watch, annotate, control, r
   const table = ada.getByTestId('compare-table');
   await table.getByText('short run').waitFor();
   await table.getByText('shared run').waitFor();
+  const rates = await table.getByTestId('compare-learningRate').allInnerTexts();
+  assert.ok(rates.some((r) => /^0\.05 \(0\.01 → 0\.05 at step [\d,]+\)$/.test(r)) && rates.includes('0.01'), `the compare table shows the rates as they are: ${rates.join(' | ')}`);
   assert.ok((await ada.getByTestId('compare-batch').locator('canvas').count()) >= 2);
   await shot(ada, '5-compare');
 

@@ -122,7 +122,14 @@ describe('hub with a real trainer', () => {
     assert.ok(stopped.ok);
     const final = await bob.waitFor('run:status', (p) => p.runId === runId && p.status === 'stopped');
     assert.ok(final.run.endedAt);
-    const events = await hub.db.prisma.annotation.findMany({ where: { runId, kind: 'event' }, orderBy: { id: 'asc' } });
+    // Each note is written once the trainer says at which step the command took effect.
+    const events = await eventually(async () => {
+      const rows = await hub.db.prisma.annotation.findMany({ where: { runId, kind: 'event' }, orderBy: { id: 'asc' } });
+      return rows.length >= 5 ? rows : undefined;
+    }, 'the five control notes');
+    assert.equal(events.at(-1)!.step, final.run.lastStep, 'the stop is logged at the step the run stopped at');
+    const control = await hub.db.prisma.batchMetric.findMany({ where: { runId }, orderBy: { seq: 'asc' }, select: { step: true, learningRate: true } });
+    assert.equal(events[2].step, control.filter((p) => p.learningRate === 0.01).at(-1)!.step, 'the rate change at the last step trained with the old rate');
     assert.deepEqual(events.map((e) => e.text), [
       'Ada started the run',
       'Ada paused the run',

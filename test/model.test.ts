@@ -61,7 +61,7 @@ test('training mode applies dropout deterministically per seed; inference mode h
 
 test('SGD with momentum follows v = mu*v + g, p = p - lr*v (PyTorch formulation)', () => {
   const p = tf.variable(tf.tensor1d([1, 2]), true, 'sgd-test-p');
-  const opt = createOptimizer(new Map([['p', p]]), { name: 'sgd', learningRate: 0.1, momentum: 0.5 });
+  const opt = createOptimizer(new Map([['p', p]]), { ...hyperparamsSchema.parse({}), name: 'sgd', learningRate: 0.1, momentum: 0.5 });
   opt.apply({ [p.name]: tf.tensor1d([1, 1]) }); // v = 1, p = p - 0.1
   opt.apply({ [p.name]: tf.tensor1d([1, 1]) }); // v = 1.5, p = p - 0.15
   const got = Array.from(p.dataSync());
@@ -75,12 +75,28 @@ test('SGD with momentum follows v = mu*v + g, p = p - lr*v (PyTorch formulation)
 
 test('Adam takes a first step of size lr in the gradient\'s direction', () => {
   const p = tf.variable(tf.tensor1d([1, -1]), true, 'adam-test-p');
-  const opt = createOptimizer(new Map([['p', p]]), { name: 'adam', learningRate: 0.01, momentum: 0 });
+  const opt = createOptimizer(new Map([['p', p]]), { ...hyperparamsSchema.parse({}), name: 'adam', learningRate: 0.01 });
   opt.apply({ [p.name]: tf.tensor1d([3, -0.5]) });
   const got = Array.from(p.dataSync());
   assert.ok(Math.abs(got[0] - 0.99) < 1e-5 && Math.abs(got[1] + 0.99) < 1e-5, `got ${got}`);
   assert.equal(opt.state().step, 1);
   assert.equal(opt.state().tensors.size, 2);
+  opt.dispose();
+  p.dispose();
+});
+
+test("Adam's β₁, β₂ and ε are the run's: two steps match the update written out by hand", () => {
+  const [beta1, beta2, epsilon, lr] = [0.5, 0.75, 0.1, 0.01];
+  const p = tf.variable(tf.tensor1d([1]), true, 'adam-params-p');
+  const opt = createOptimizer(new Map([['p', p]]), { ...hyperparamsSchema.parse({}), name: 'adam', learningRate: lr, beta1, beta2, epsilon });
+  let [m, v, x] = [0, 0, 1];
+  for (const [t, g] of [[1, 2], [2, -1]]) {
+    opt.apply({ [p.name]: tf.tensor1d([g]) });
+    m = beta1 * m + (1 - beta1) * g;
+    v = beta2 * v + (1 - beta2) * g * g;
+    x -= (lr / (1 - beta1 ** t)) * (m / (Math.sqrt(v) / Math.sqrt(1 - beta2 ** t) + epsilon));
+  }
+  assert.ok(Math.abs(p.dataSync()[0] - x) < 1e-6, `got ${p.dataSync()[0]}, by hand ${x}`);
   opt.dispose();
   p.dispose();
 });
@@ -92,12 +108,12 @@ test('NLL loss of a uniform prediction is ln 10', () => {
 
 test('hyperparameters default to the tutorial and reject absurd values with the field named', () => {
   assert.deepEqual(hyperparamsSchema.parse({}), {
-    epochs: 1, batchSize: 32, learningRate: 0.01, momentum: 0.5, optimizer: 'sgd', seed: 1, trainLimit: null, testLimit: null,
+    epochs: 1, batchSize: 32, learningRate: 0.01, momentum: 0.5, optimizer: 'sgd', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, seed: 1, trainLimit: null, testLimit: null,
   });
   const bad: Array<[Record<string, unknown>, string]> = [
     [{ epochs: 0 }, 'epochs'], [{ epochs: 1.5 }, 'epochs'], [{ batchSize: -32 }, 'batchSize'], [{ batchSize: 1e9 }, 'batchSize'],
     [{ learningRate: 0 }, 'learningRate'], [{ learningRate: Number.NaN }, 'learningRate'], [{ learningRate: 1e6 }, 'learningRate'],
-    [{ momentum: 1 }, 'momentum'], [{ optimizer: 'rmsprop' }, 'optimizer'], [{ seed: -1 }, 'seed'], [{ trainLimit: 0 }, 'trainLimit'],
+    [{ momentum: 1 }, 'momentum'], [{ beta1: 1 }, 'beta1'], [{ beta2: -0.1 }, 'beta2'], [{ epsilon: 0 }, 'epsilon'], [{ optimizer: 'rmsprop' }, 'optimizer'], [{ seed: -1 }, 'seed'], [{ trainLimit: 0 }, 'trainLimit'],
     [{ epochs: '3' }, 'epochs'],
   ];
   for (const [input, field] of bad) {

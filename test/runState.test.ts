@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { applyAnnotation, applyMessage, applySnapshot, emptyRunView, etaSeconds } from '../app/lib/runState';
+import { learningRateText } from '../app/components/format';
+import { createThroughputMeter } from '../server/trainer/throughput';
+import { applyAnnotation, applyMessage, applySnapshot, emptyRunView, etaSeconds, samplesPerSecond } from '../app/lib/runState';
 import type { RunSnapshot, RunSummary, WireAnnotation, WirePoint } from '../server/protocol';
 
 const point = (seq: number, step = seq): WirePoint => ({ seq, step, epoch: 1, batch: step - 1, loss: 1 / step, accuracy: 50, learningRate: 0.01, samplesPerSec: 320, time: seq });
@@ -55,5 +57,71 @@ test('annotations are added once, edited and deleted in place; ETA from recent t
   applyAnnotation(s, { deleted: 1 });
   assert.equal(s.annotations.length, 0);
   // 98 steps left × 32 samples at 320 samples/s = 9.8 s.
-  assert.ok(Math.abs(etaSeconds(s)! - 9.8) < 1e-9);
+  assert.ok(Math.abs((etaSeconds(s) as number) - 9.8) < 1e-9);
+});
+
+test('the evaluation progress goes once the run trains again or the epoch results arrive', () => {
+  const s = emptyRunView();
+  applySnapshot(s, snapshot([point(1)], 1), 0);
+  applyMessage(s, { event: 'run:progress', msg: { runId: 'r', fromSeq: 2, toSeq: 2, phase: 'eval-test', epoch: 1, done: 10, total: 10 } });
+  assert.equal(s.progress?.done, 10);
+  applyMessage(s, batch(3, 3, [point(3)]));
+  assert.equal(s.progress, null, 'the next epoch trains: "evaluating 100 %" is over');
+  applyMessage(s, { event: 'run:progress', msg: { runId: 'r', fromSeq: 4, toSeq: 4, phase: 'eval-train', epoch: 2, done: 5, total: 10 } });
+  const epoch = { seq: 5, epoch: 2, step: 3, trainLoss: 1, trainAccuracy: 50, testLoss: 1, testAccuracy: 50, confusion: [], samplesPerSec: 1, trainMs: 1, evalMs: 1, time: 0 };
+  applyMessage(s, { event: 'metrics:epoch', msg: { runId: 'r', fromSeq: 5, toSeq: 5, epoch } });
+  assert.equal(s.progress, null, 'the epoch results are in');
+});
+
+test('ETA: evaluation counted before the first epoch end measures it, what is left of one under way, "paused" while paused', () => {
+  const big = { ...run, trainSize: 60_000, testSize: 10_000, totalSteps: 100, hyperparams: { batchSize: 32, epochs: 2 } } as unknown as RunSummary;
+  const s = emptyRunView();
+  applySnapshot(s, { ...snapshot([point(1), point(2)], 2), run: big }, 0);
+  // 98 steps × 32 / 320 = 9.8 s of training, and two epoch ends of 70,000 digits at 8 × 320/s.
+  const perEval = 70_000 / (320 * 8);
+  assert.ok(Math.abs((etaSeconds(s) as number) - (9.8 + 2 * perEval)) < 1e-9);
+  // Half-way through epoch 1's test-set evaluation (after its training-set one).
+  applyMessage(s, { event: 'run:progress', msg: { runId: 'r', fromSeq: 3, toSeq: 3, phase: 'eval-test', epoch: 1, done: 5, total: 10 } });
+  const left = 1 - (6 / 7 + (1 / 7) * 0.5);
+  assert.ok(Math.abs((etaSeconds(s) as number) - (9.8 + (1 + left) * perEval)) < 1e-9);
+  // Once an epoch end is measured (12 s), that is what the ETA counts.
+  const epoch = { seq: 4, epoch: 1, step: 2, trainLoss: 1, trainAccuracy: 50, testLoss: 1, testAccuracy: 50, confusion: [], samplesPerSec: 320, trainMs: 200, evalMs: 12_000, time: 0 };
+  applyMessage(s, { event: 'metrics:epoch', msg: { runId: 'r', fromSeq: 4, toSeq: 4, epoch } });
+  assert.ok(Math.abs((etaSeconds(s) as number) - (9.8 + 12)) < 1e-9);
+  s.run = { ...big, status: 'paused' };
+  assert.equal(etaSeconds(s), 'paused');
+  assert.equal(samplesPerSecond(s), 'paused');
+});
+
+test('samples/s: the moving average while training, over all the training once finished', () => {
+  const s = emptyRunView();
+  applySnapshot(s, snapshot([point(1), { ...point(2), samplesPerSec: 400 }], 2), 0);
+  assert.equal(samplesPerSecond(s), 400);
+  const e = (epoch: number, sps: number, trainMs: number) => ({ seq: epoch, epoch, step: 1, trainLoss: 1, trainAccuracy: 1, testLoss: 1, testAccuracy: 1, confusion: [], samplesPerSec: sps, trainMs, evalMs: 1, time: 0 });
+  s.epochs = [e(1, 300, 1000), e(2, 600, 3000)];
+  s.run = { ...run, status: 'completed' };
+  assert.equal(samplesPerSecond(s), (300 * 1000 + 600 * 3000) / 4000);
+});
+
+test('the learning rate for people: the current value, and its changes with their steps', () => {
+  const hp = { learningRate: 0.01 } as RunSummary['hyperparams'];
+  assert.deepEqual(learningRateText({ hyperparams: hp, learningRates: [] }), { current: '0.01', history: null });
+  assert.deepEqual(learningRateText({ hyperparams: hp, learningRates: [{ step: 1, value: 0.01 }, { step: 279, value: 0.05 }] }), { current: '0.05', history: '0.01 → 0.05 at step 279' });
+  assert.equal(learningRateText({ hyperparams: hp, learningRates: [{ step: 1, value: 0.01 }] }, 0.02).current, '0.02', 'the live value first');
+  const many = Array.from({ length: 10 }, (_, i) => ({ step: 1 + i * 100, value: 0.01 * (i + 1) }));
+  assert.equal(learningRateText({ hyperparams: hp, learningRates: many }).history, '0.01 → … → 0.06 at step 501 → 0.07 at step 601 → 0.08 at step 701 → 0.09 at step 801 → 0.1 at step 901');
+});
+
+test('the trainer\'s samples/s: an average over its last 5 s of training time, following a change within them', () => {
+  const meter = createThroughputMeter(5000);
+  // 32 samples per 10 ms (3,200/s) for 20 s, then 32 per 20 ms (1,600/s).
+  let rate = 0;
+  for (let i = 0; i < 2000; i++) rate = meter.record(32, 10);
+  assert.equal(rate, 3200);
+  for (let i = 0; i < 125; i++) rate = meter.record(32, 20); // 2.5 s of the slower rate
+  assert.ok(rate < 3200 && rate > 1600, `half-way through the window: ${rate}`);
+  for (let i = 0; i < 250; i++) rate = meter.record(32, 20); // 5 s more
+  assert.equal(rate, 1600, 'the window holds only the new rate');
+  // One batch longer than the window is its own average.
+  assert.equal(createThroughputMeter(5000).record(64, 8000), 8);
 });

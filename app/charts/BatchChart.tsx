@@ -9,6 +9,7 @@
  */
 import { useEffect, useRef } from 'react';
 import type { WireAnnotation, WirePoint } from '../../server/protocol';
+import type { MetricKind } from './batchColumns';
 import { BatchView } from './batchView';
 import './charts.css';
 
@@ -24,7 +25,7 @@ export interface BatchSeries {
 export interface BatchChartProps {
   /** One run live, or several (compare page). */
   series: readonly BatchSeries[];
-  metric: 'loss' | 'accuracy';
+  metric: MetricKind;
   /**
    * `epoch` is fractional: `epoch - 1 + batch / batchesPerEpoch`; `time` is the elapsed time
    * since each series' first point (so compared runs line up).

@@ -11,7 +11,24 @@ import { emaRun, emaStart, lowerBound, type EmaState } from '../lib/series';
 /** Which value is plotted along x. */
 export type XAxisKind = 'step' | 'epoch' | 'time';
 /** Which batch metric is plotted along y. */
-export type MetricKind = 'loss' | 'accuracy';
+export type MetricKind = 'loss' | 'accuracy' | 'learningRate' | 'samplesPerSec';
+
+/** Each metric as people call it (chart descriptions, tooltips). */
+export const METRIC_NAMES: Record<MetricKind, string> = { loss: 'loss', accuracy: 'accuracy', learningRate: 'learning rate', samplesPerSec: 'samples/s' };
+
+/** A point's value of `metric`; a diverged batch's null is NaN (the line breaks there). */
+export function valueOf(p: WirePoint, metric: MetricKind): number {
+  switch (metric) {
+    case 'loss':
+      return p.loss ?? NaN;
+    case 'accuracy':
+      return p.accuracy ?? NaN;
+    case 'learningRate':
+      return p.learningRate;
+    case 'samplesPerSec':
+      return p.samplesPerSec;
+  }
+}
 
 function grow(a: Float64Array<ArrayBuffer>, length: number, need: number): Float64Array<ArrayBuffer> {
   if (need <= a.length) return a;
@@ -79,8 +96,7 @@ export class SeriesColumns {
     for (let i = from; i < n; i++) {
       const p = points[i];
       steps[i] = p.step;
-      // A diverged batch's null is NaN here: the line breaks there.
-      ys[i] = (metric === 'loss' ? p.loss : p.accuracy) ?? NaN;
+      ys[i] = valueOf(p, metric);
       xs[i] = xAxis === 'step' ? p.step : xAxis === 'epoch' ? p.epoch - 1 + p.batch / perEpoch : (p.time - this.t0) / 1000;
     }
     if (this.ema.weight > 0) {

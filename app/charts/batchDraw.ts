@@ -71,7 +71,9 @@ export function formatX(kind: XAxisKind, v: number): string {
 export function formatY(metric: MetricKind, v: number): string {
   // A diverged batch's value is stored as null (drawn as a gap).
   if (!Number.isFinite(v)) return 'not finite';
-  return metric === 'accuracy' ? `${d3.format('.2f')(v)}%` : d3.format('.4~g')(v);
+  if (metric === 'accuracy') return `${d3.format('.2f')(v)}%`;
+  if (metric === 'samplesPerSec') return `${d3.format(',.0f')(v)}/s`;
+  return d3.format('.4~g')(v);
 }
 
 /** What the back layer shows besides the axes. */
@@ -98,7 +100,7 @@ export function drawBack(svg: Svg, plot: Plot, x: Linear, y: Linear, xAxis: XAxi
   const xa = d3.axisBottom(x).tickFormat((d) => formatX(xAxis, +d)).tickSizeOuter(0);
   xa.tickValues(xAxis === 'time' ? timeTicks(x, xTicks) : x.ticks(xTicks).filter((v) => xAxis !== 'step' || Number.isInteger(v)));
   layer(svg, 'lt-axis lt-axis-x').attr('transform', `translate(0,${plot.bottom})`).call(xa);
-  const ya = d3.axisLeft(y).ticks(yTicks).tickFormat((d) => (metric === 'accuracy' ? `${+d}%` : d3.format('~g')(+d)));
+  const ya = d3.axisLeft(y).ticks(yTicks).tickFormat((d) => (metric === 'accuracy' ? `${+d}%` : metric === 'samplesPerSec' ? d3.format('~s')(+d) : d3.format('~g')(+d)));
   layer(svg, 'lt-axis lt-axis-y').attr('transform', `translate(${plot.left},0)`).call(ya.tickSizeOuter(0));
 
   const head = layer(svg, 'lt-head');

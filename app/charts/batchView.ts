@@ -7,7 +7,7 @@
 import * as d3 from 'd3';
 import type { WireAnnotation } from '../../server/protocol';
 import { minMaxBuckets, niceExtent, visibleRange } from '../lib/series';
-import { SeriesColumns } from './batchColumns';
+import { METRIC_NAMES, SeriesColumns } from './batchColumns';
 import type { BatchChartProps } from './BatchChart';
 import { drawAnnotations, drawBack, drawHover, drawLine, formatX, formatY, layer, plotLayout, type Hover, type PlacedAnnotation, type Plot } from './batchDraw';
 
@@ -114,14 +114,24 @@ export class BatchView {
     const [px] = d3.pointer(e, this.nodes.front);
     if (!onAddAnnotation || e.detail > 1 || px < this.plot.left || px > this.plot.right) return;
     clearTimeout(this.clickTimer);
+    const step = this.stepAt(px);
+    if (Number.isFinite(step)) this.clickTimer = setTimeout(() => onAddAnnotation(step), CLICK_MS);
+  }
+
+  /**
+   * The step under pixel column `px`: the nearest point of any series. The tooltip shows it
+   * and a click pins a note to it, so the two always agree. NaN when nothing is drawn.
+   */
+  private stepAt(px: number): number {
     const xv = this.x.invert(px);
     let best = Infinity;
     let step = NaN;
-    for (const c of this.cols.values()) {
-      const i = c.nearest(xv);
-      if (i >= 0 && Math.abs(c.xs[i] - xv) < best) [best, step] = [Math.abs(c.xs[i] - xv), c.steps[i]];
+    for (const s of this.props.series) {
+      const c = this.cols.get(s.id);
+      const i = c ? c.nearest(xv) : -1;
+      if (c && i >= 0 && Math.abs(c.xs[i] - xv) < best) [best, step] = [Math.abs(c.xs[i] - xv), c.steps[i]];
     }
-    if (Number.isFinite(step)) this.clickTimer = setTimeout(() => onAddAnnotation(step), CLICK_MS);
+    return step;
   }
 
   private draw(): void {
@@ -190,7 +200,7 @@ export class BatchView {
     const pad = (hi - lo) * 0.05 || Math.abs(hi) * 0.1 || 1;
     let domain = [lo - pad, hi + pad];
     if (p.metric === 'accuracy') domain = [Math.max(0, domain[0]), Math.min(100, domain[1])];
-    if (p.metric === 'loss') domain[0] = Math.max(0, domain[0]);
+    if (p.metric !== 'accuracy') domain[0] = Math.max(0, domain[0]);
     this.y = d3.scaleLinear().domain(domain).range([plot.bottom, plot.top]).nice();
 
     const ctx = canvas.getContext('2d')!;
@@ -263,7 +273,7 @@ export class BatchView {
       const value = formatY(p.metric, c.ys[i]) + (p.smoothing > 0 ? ` · smoothed ${formatY(p.metric, c.smooth[i])}` : '');
       rows.push({ colour: s.colour, label: p.series.length > 1 ? s.label : '', value, px: this.x(c.xs[i]), py: this.y(c.smooth[i]) });
       if (!hover) {
-        const step = `step ${d3.format(',d')(c.steps[i])}`;
+        const step = `step ${d3.format(',d')(this.stepAt(px))}`;
         hover = { px: this.x(c.xs[i]), header: p.xAxis === 'step' ? step : `${p.xAxis} ${formatX(p.xAxis, c.xs[i])} · ${step}`, rows };
       }
     }
@@ -278,7 +288,7 @@ export class BatchView {
       if (!c || c.length === 0) return `${s.label}: no data yet`;
       const i = c.length - 1;
       const sm = p.smoothing > 0 ? ` (smoothed ${formatY(p.metric, c.smooth[i])})` : '';
-      return `${s.label}: ${p.metric} ${formatY(p.metric, c.ys[i])}${sm} at step ${c.steps[i]}`;
+      return `${s.label}: ${METRIC_NAMES[p.metric]} ${formatY(p.metric, c.ys[i])}${sm} at step ${c.steps[i]}`;
     });
     const label = `${p.title ?? `Batch ${p.metric}`} chart. ${parts.join('; ') || 'No data yet'}.`;
     if (this.nodes.layers.getAttribute('aria-label') !== label) this.nodes.layers.setAttribute('aria-label', label);

@@ -10,11 +10,11 @@ import { useCallback, useRef, useState } from 'react';
 import type { RunSummary } from '../../server/protocol';
 import { BatchChart, type BatchSeries } from '../charts/BatchChart';
 import { EpochChart } from '../charts/EpochChart';
-import type { RunView } from '../lib/runState';
+import { samplesPerSecond, type RunView } from '../lib/runState';
 import { useRun } from '../lib/useRun';
 import { useRuns } from '../lib/useRuns';
 import { ChartControls } from './CurvesPanel';
-import { fmtInt, fmtNum, fmtPct } from './format';
+import { fmtInt, fmtNum, fmtPct, learningRateText } from './format';
 import { StatusBadge } from './StatusBadge';
 
 export const PALETTE = ['#0969da', '#cf222e', '#1a7f37', '#8250df', '#bc4c00', '#0598bc', '#bf3989', '#6e7781'];
@@ -67,7 +67,13 @@ export function ComparePage({ ids }: { ids: string[] }) {
   const version = entries.reduce((a, e) => a + e.version, 0);
   const batchSeries: BatchSeries[] = runs.map((r) => ({ id: r.id, label: r.run.name, colour: r.colour, points: r.state.points }));
   const epochSeries = runs.map((r) => ({ id: r.id, label: r.run.name, colour: r.colour, epochs: r.state.epochs }));
-  const differs = (k: (typeof HP_KEYS)[number]) => new Set(runs.map((r) => String(r.run.hyperparams[k]))).size > 1;
+  /** What the table shows for a hyperparameter: the learning rate as it is now, with its changes. */
+  const shown = (run: RunSummary, k: (typeof HP_KEYS)[number]): string => {
+    if (k !== 'learningRate') return String(run.hyperparams[k] ?? 'all');
+    const lr = learningRateText(run);
+    return lr.history ? `${lr.current} (${lr.history})` : lr.current;
+  };
+  const differs = (k: (typeof HP_KEYS)[number]) => new Set(runs.map((r) => shown(r.run, k))).size > 1;
   return (
     <div className="compare-page">
       {ids.map((id) => (
@@ -110,7 +116,7 @@ export function ComparePage({ ids }: { ids: string[] }) {
                 <tr key={k} className={differs(k) ? 'differs' : undefined}>
                   <th scope="row">{k}</th>
                   {runs.map((r) => (
-                    <td key={r.id}>{String(r.run.hyperparams[k] ?? 'all')}</td>
+                    <td key={r.id} data-testid={`compare-${k}`}>{shown(r.run, k)}</td>
                   ))}
                 </tr>
               ))}
@@ -128,7 +134,6 @@ export function ComparePage({ ids }: { ids: string[] }) {
                   ['test loss', (r: RunSummary) => fmtNum(r.finalTestLoss)],
                   ['train accuracy', (r: RunSummary) => fmtPct(r.finalTrainAccuracy)],
                   ['train loss', (r: RunSummary) => fmtNum(r.finalTrainLoss)],
-                  ['samples/s', (r: RunSummary) => fmtInt(r.samplesPerSec)],
                   ['backend', (r: RunSummary) => `${r.backend ?? '–'}${r.trainerHost ? ` (${r.trainerHost})` : ''}`],
                 ] as const
               ).map(([label, f]) => (
@@ -139,6 +144,19 @@ export function ComparePage({ ids }: { ids: string[] }) {
                   ))}
                 </tr>
               ))}
+              <tr>
+                <th scope="row" title="training samples per second of training time (pauses and evaluation excluded): over the last seconds while a run trains, over all of it once finished">
+                  samples/s
+                </th>
+                {runs.map((r) => {
+                  const speed = samplesPerSecond(r.state);
+                  return (
+                    <td key={r.id} data-testid="compare-speed">
+                      {speed === 'paused' ? 'paused' : fmtInt(speed)}
+                    </td>
+                  );
+                })}
+              </tr>
             </tbody>
           </table>
         </div>

@@ -50,6 +50,8 @@ export function CurvesPanel({ state, version, colourOf }: { state: RunView; vers
   const [error, setError] = useState<string | null>(null);
   const lossRef = useRef<HTMLDivElement>(null);
   const accRef = useRef<HTMLDivElement>(null);
+  const lrRef = useRef<HTMLDivElement>(null);
+  const speedRef = useRef<HTMLDivElement>(null);
   const run = state.run;
   if (!run) return null;
   const series: BatchSeries[] = [{ id: run.id, label: run.name, colour: '#0969da', points: state.points }];
@@ -103,6 +105,21 @@ export function CurvesPanel({ state, version, colourOf }: { state: RunView; vers
             Accuracy <ExportButtons target={() => accRef.current} name={`${run.name}-accuracy`} />
           </div>
           <BatchChart {...common} metric="accuracy" />
+        </div>
+      </div>
+      <div className="chart-pair">
+        <div ref={lrRef} data-testid="lr-chart">
+          <div className="chart-title">
+            Learning rate <ExportButtons target={() => lrRef.current} name={`${run.name}-learning-rate`} />
+          </div>
+          {/* Unsmoothed: a rate changes in steps, and each step is drawn where it happened. */}
+          <BatchChart {...common} smoothing={0} metric="learningRate" height={140} title="Learning rate" />
+        </div>
+        <div ref={speedRef} data-testid="speed-chart">
+          <div className="chart-title">
+            Samples/s <ExportButtons target={() => speedRef.current} name={`${run.name}-samples-per-second`} />
+          </div>
+          <BatchChart {...common} metric="samplesPerSec" height={140} title="Training samples per second" />
         </div>
       </div>
     </section>

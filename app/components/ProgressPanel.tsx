@@ -1,6 +1,6 @@
 /** Where the run is: epoch, batch, samples/s, ETA, what it is doing; backend and device. */
 import type { RunView } from '../lib/runState';
-import { etaSeconds } from '../lib/runState';
+import { etaSeconds, samplesPerSecond } from '../lib/runState';
 import { fmtDuration, fmtInt } from './format';
 
 const PHASES = { train: 'training', 'eval-train': 'evaluating the training set', 'eval-test': 'evaluating the test set' } as const;
@@ -11,6 +11,8 @@ export function ProgressPanel({ state }: { state: RunView }) {
   const last = state.points[state.points.length - 1];
   const pct = run.totalSteps ? Math.min(100, (100 * (last?.step ?? run.lastStep)) / run.totalSteps) : 0;
   const active = run.status === 'running' || run.status === 'paused';
+  const speed = samplesPerSecond(state);
+  const eta = active ? etaSeconds(state) : null;
   const phase = state.progress && active && state.progress.phase !== 'train' ? `${PHASES[state.progress.phase]} ${Math.round((100 * state.progress.done) / Math.max(1, state.progress.total))} %` : null;
   return (
     <section className="card progress-panel" aria-label="Progress">
@@ -37,12 +39,12 @@ export function ProgressPanel({ state }: { state: RunView }) {
           </dd>
         </div>
         <div>
-          <dt>Samples/s</dt>
-          <dd>{last ? fmtInt(last.samplesPerSec) : fmtInt(run.samplesPerSec)}</dd>
+          <dt title="training samples per second of training time, over the last seconds (pauses and evaluation excluded); for a finished run, over all of it">Samples/s</dt>
+          <dd data-testid="progress-speed">{speed === 'paused' ? 'paused' : fmtInt(speed)}</dd>
         </div>
         <div>
           <dt>ETA</dt>
-          <dd>{active ? fmtDuration(etaSeconds(state)) : run.status === 'completed' ? 'done' : '–'}</dd>
+          <dd data-testid="progress-eta">{eta === 'paused' ? 'paused' : active ? fmtDuration(eta) : run.status === 'completed' ? 'done' : '–'}</dd>
         </div>
         <div>
           <dt>Backend</dt>

@@ -14,7 +14,7 @@ import { AnnotationsPanel } from './AnnotationsPanel';
 import { ConfusionSection } from './ConfusionSection';
 import { CurvesPanel, ExportButtons } from './CurvesPanel';
 import { DrawDigit } from './DrawDigit';
-import { fmtNum, fmtPct, fmtTime } from './format';
+import { fmtNum, fmtPct, fmtTime, learningRateText } from './format';
 import { MisclassifiedGallery } from './MisclassifiedGallery';
 import { PredictionPanel } from './PredictionPanel';
 import { PresenceList } from './PresenceList';
@@ -50,13 +50,19 @@ export function RunPage({ runId }: { runId: string }) {
   const last = state.points[state.points.length - 1];
   const epochSeries = [{ id: run.id, label: run.name, colour: '#0969da', epochs: state.epochs }];
   const hasCheckpoint = state.epochs.length > 0 || run.status === 'stopped';
+  const lr = learningRateText(run, last?.learningRate);
   return (
     <div className="run-page" data-version={version}>
       <header className="run-header">
         <div>
           <h1 data-testid="run-name">{run.name}</h1>
           <p className="muted small">
-            started by {run.createdBy} · {fmtTime(run.createdAt)} · {run.hyperparams.optimizer} lr {run.hyperparams.learningRate} momentum {run.hyperparams.momentum} · batch {run.hyperparams.batchSize} · seed {run.hyperparams.seed}
+            started by {run.createdBy} · {fmtTime(run.createdAt)} · {run.hyperparams.optimizer}{' '}
+            <span data-testid="run-lr">
+              lr {lr.current}
+              {lr.history ? ` (${lr.history})` : ''}
+            </span>{' '}
+            momentum {run.hyperparams.momentum} · batch {run.hyperparams.batchSize} · seed {run.hyperparams.seed}
           </p>
         </div>
         <div className="run-header-right">

@@ -9,7 +9,7 @@ import type { HttpBodies, RunSummary, ServerToClientEvents } from '../../server/
 import { Sparkline } from '../charts/Sparkline';
 import { apiGet } from '../lib/api';
 import { useHub } from '../lib/HubProvider';
-import { fmtPct, fmtTime } from './format';
+import { fmtPct, fmtTime, learningRateText } from './format';
 import { StatusBadge } from './StatusBadge';
 
 const SPARK_POINTS = 60;
@@ -69,6 +69,7 @@ export function RunsTable({ runs }: { runs: readonly RunSummary[] }) {
             <th scope="col">Progress</th>
             <th scope="col">Loss</th>
             <th scope="col">Test accuracy</th>
+            <th scope="col">Learning rate</th>
             <th scope="col">Backend</th>
             <th scope="col">Started by</th>
           </tr>
@@ -98,6 +99,7 @@ export function RunsTable({ runs }: { runs: readonly RunSummary[] }) {
                 </td>
                 <td>{lines[r.id]?.length ? <Sparkline values={lines[r.id]} label={`${r.name} loss`} width={120} height={28} /> : <span className="muted">–</span>}</td>
                 <td>{fmtPct(r.finalTestAccuracy)}</td>
+                <LearningRateCell run={r} />
                 <td>
                   {r.backend ?? '–'}
                   {r.trainerHost ? <div className="muted small">{r.trainerHost}</div> : null}
@@ -109,5 +111,16 @@ export function RunsTable({ runs }: { runs: readonly RunSummary[] }) {
         </tbody>
       </table>
     </div>
+  );
+}
+
+/** The current learning rate; when it changed, how (shown below, in full on hover). */
+function LearningRateCell({ run }: { run: RunSummary }) {
+  const lr = learningRateText(run);
+  return (
+    <td data-testid="run-lr" title={lr.history ?? undefined}>
+      {lr.current}
+      {lr.history ? <div className="muted small">{lr.history}</div> : null}
+    </td>
   );
 }

@@ -1,4 +1,5 @@
 /** Number and time formatting shared by the pages. */
+import type { RunSummary } from '../../server/protocol';
 
 export const fmtInt = (n: number | null | undefined) => (n === null || n === undefined ? '–' : Math.round(n).toLocaleString('en-US'));
 export const fmtPct = (n: number | null | undefined, digits = 2) => (n === null || n === undefined ? '–' : `${n.toFixed(digits)} %`);
@@ -13,4 +14,19 @@ export function fmtTime(iso: string | number): string {
   return today
     ? d.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit' })
     : d.toLocaleString('en-GB', { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+}
+
+/**
+ * A run's learning rate for people: the current value (the live one if given), and when it
+ * changed, its history, e.g. "0.01 → 0.05 at step 279" (the last few changes when there are
+ * many).
+ */
+export function learningRateText(run: Pick<RunSummary, 'hyperparams' | 'learningRates'>, live?: number | null): { current: string; history: string | null } {
+  const rates = run.learningRates;
+  const current = live ?? rates.at(-1)?.value ?? run.hyperparams.learningRate;
+  if (rates.length < 2) return { current: fmtNum(current), history: null };
+  const shown = rates.length > 6 ? [rates[0], ...rates.slice(-5)] : rates;
+  const parts = shown.map((r, i) => (i === 0 ? fmtNum(r.value) : `${fmtNum(r.value)} at step ${fmtInt(r.step)}`));
+  if (shown !== rates) parts.splice(1, 0, '…');
+  return { current: fmtNum(current), history: parts.join(' → ') };
 }

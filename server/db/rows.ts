@@ -21,8 +21,13 @@ export type AnnotationEditRow = Sqlite.AnnotationEdit;
 export type ParticipantRow = Sqlite.Participant;
 export type TrainerRow = Sqlite.Trainer;
 export type HubSecretRow = Sqlite.HubSecret;
-/** Scalar fields of a Run row that an update may set (JSON columns are written whole, elsewhere). */
-export type RunUpdate = Partial<Omit<RunRow, 'id' | 'hyperparams' | 'reporting' | 'createdAt'>>;
+/**
+ * Fields of a Run row that an update may set: the scalars, and the learning-rate history
+ * (written whole; other JSON columns are written elsewhere).
+ */
+export type RunUpdate = Partial<Omit<RunRow, 'id' | 'hyperparams' | 'reporting' | 'createdAt' | 'learningRates'>> & {
+  learningRates?: Array<{ step: number; value: number }>;
+};
 export type CheckpointInsert = Sqlite.Prisma.CheckpointCreateManyInput;
 
 export type RowsAgree = [

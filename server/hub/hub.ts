@@ -30,6 +30,7 @@ import { createPresence } from './peers/presence';
 import { attachTrainers } from './peers/trainers';
 import { createAnnotations } from './runs/annotations';
 import { createRunCommands } from './runs/commands';
+import { createControlLog } from './runs/controlLog';
 import { createDatabaseWatch } from './runs/database';
 import { createIngest, type Ingest } from './runs/ingest';
 import { createEventReceiver } from './runs/receive';
@@ -142,9 +143,10 @@ export async function createHub(httpServer: HttpServer, deps: HubDeps): Promise<
   ingest.onCommitted(() => database.answered());
   const updates = createRunUpdates({ storage, registry, ingest, streams, snapshots, cluster, io, log });
   const annotations = createAnnotations({ storage, updates, io, perMinute: options.annotationsPerMinute });
-  const receiver = createEventReceiver({ registry, streams, cluster, ingest, onNotesStored: annotations.recorded, log });
+  const controlLog = createControlLog({ annotations, lastStep: (runId) => registry.get(runId)?.lastStep ?? 0, log });
+  const receiver = createEventReceiver({ registry, streams, cluster, ingest, onNotesStored: annotations.recorded, onControlApplied: controlLog.applied, log });
   const scheduler = createScheduler({ storage, registry, trainers, cluster, updates, log });
-  const commands = createRunCommands({ storage, registry, updates, annotations, trainers, scheduler, cluster, io, queuedPerPerson: options.queuedPerPerson });
+  const commands = createRunCommands({ storage, registry, updates, annotations, controlLog, trainers, scheduler, cluster, io, queuedPerPerson: options.queuedPerPerson });
 
   // The peers.
   const participants = createParticipantWriter({ peers: storage.peers, log });
@@ -196,6 +198,7 @@ export async function createHub(httpServer: HttpServer, deps: HubDeps): Promise<
       scheduler.close();
       holes.close();
       database.close();
+      controlLog.close();
       await new Promise<void>((resolve) => io.close(() => resolve()));
       await ingest.close();
       await participants.close();

@@ -30,8 +30,15 @@ export const hyperparamsSchema = z
     epochs: z.number().int().min(1).max(1000).default(1),
     batchSize: z.number().int().min(1).max(8192).default(32),
     learningRate: z.number().gt(0).max(10).default(0.01),
+    /** SGD's momentum (Adam does not use it). */
     momentum: z.number().min(0).lt(1).default(0.5),
     optimizer: z.enum(OPTIMIZERS).default('sgd'),
+    /** Adam's decay rate of the gradient's running mean (SGD does not use it). */
+    beta1: z.number().min(0).lt(1).default(0.9),
+    /** Adam's decay rate of the squared gradient's running mean. */
+    beta2: z.number().min(0).lt(1).default(0.999),
+    /** Adam's ε, added to the denominator for numerical stability. */
+    epsilon: z.number().gt(0).max(1).default(1e-8),
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
     /** Use only the first N training images (quick runs, tests); null = all. */
     trainLimit: z.number().int().min(1).nullable().default(null),
@@ -41,6 +48,9 @@ export const hyperparamsSchema = z
   .strip();
 
 export type Hyperparams = z.infer<typeof hyperparamsSchema>;
+
+/** The hyperparameters each optimizer reads (the others are kept but do not matter to it). */
+export const OPTIMIZER_PARAMS = { sgd: ['momentum'], adam: ['beta1', 'beta2', 'epsilon'] } as const satisfies Record<OptimizerName, readonly (keyof Hyperparams)[]>;
 export type HyperparamsInput = z.input<typeof hyperparamsSchema>;
 
 /** How the run reports; not part of the model's hyperparameters. */

@@ -20,13 +20,13 @@ export interface Optimizer {
 export interface OptimizerOptions {
   name: OptimizerName;
   learningRate: number;
+  /** SGD's momentum μ. */
   momentum: number;
+  /** Adam's decay rates and ε (PyTorch's defaults: 0.9, 0.999, 1e-8). */
+  beta1: number;
+  beta2: number;
+  epsilon: number;
 }
-
-/** Adam's constants, as PyTorch's defaults. */
-const BETA1 = 0.9;
-const BETA2 = 0.999;
-const EPSILON = 1e-8;
 
 export function createOptimizer(params: ReadonlyMap<string, tf.Variable>, opts: OptimizerOptions): Optimizer {
   const slotNames = opts.name === 'sgd' ? ['momentum'] : ['m', 'v'];
@@ -55,13 +55,14 @@ export function createOptimizer(params: ReadonlyMap<string, tf.Variable>, opts: 
             param.assign(tf.sub(param, tf.mul(nv, lr)));
           }
         } else {
-          const b1 = tf.scalar(BETA1);
-          const b2 = tf.scalar(BETA2);
-          const c1 = tf.scalar(1 - BETA1);
-          const c2 = tf.scalar(1 - BETA2);
-          const stepSize = tf.scalar(optimizer.learningRate / (1 - BETA1 ** step));
-          const bias2 = tf.scalar(Math.sqrt(1 - BETA2 ** step));
-          const eps = tf.scalar(EPSILON);
+          const { beta1, beta2, epsilon } = opts;
+          const b1 = tf.scalar(beta1);
+          const b2 = tf.scalar(beta2);
+          const c1 = tf.scalar(1 - beta1);
+          const c2 = tf.scalar(1 - beta2);
+          const stepSize = tf.scalar(optimizer.learningRate / (1 - beta1 ** step));
+          const bias2 = tf.scalar(Math.sqrt(1 - beta2 ** step));
+          const eps = tf.scalar(epsilon);
           for (const [name, param] of params) {
             const g = grads[param.name];
             if (!g) continue;

@@ -97,7 +97,7 @@ export function createTrainer(opts: TrainerOptions, sink: EventSink): Trainer {
   async function run(): Promise<RunResult> {
     if (status !== 'idle') throw new Error('a trainer runs once');
     const model = createModel(hp.seed);
-    const optimizer = createOptimizer(model.params, { name: hp.optimizer, learningRate: hp.learningRate, momentum: hp.momentum });
+    const optimizer = createOptimizer(model.params, { name: hp.optimizer, learningRate: hp.learningRate, momentum: hp.momentum, beta1: hp.beta1, beta2: hp.beta2, epsilon: hp.epsilon });
     let step = 0;
     let position = { epoch: 1, batch: 0 };
     let epochsCompleted = 0;

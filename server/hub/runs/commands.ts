@@ -10,6 +10,7 @@ import { HubError } from '../errors';
 import type { HubServer } from '../sockets';
 import type { Storage } from '../storage/storage';
 import { actorKey, type Actor, type Annotations } from './annotations';
+import type { ControlLog } from './controlLog';
 import { describeControl, planControl, type ControlVerb } from './lifecycle';
 import type { RunRegistry } from './registry';
 import type { Scheduler } from './scheduler';
@@ -26,6 +27,7 @@ export interface RunCommandDeps {
   registry: RunRegistry;
   updates: RunUpdates;
   annotations: Pick<Annotations, 'addEvent'>;
+  controlLog: Pick<ControlLog, 'expect' | 'now'>;
   trainers: TrainerDirectory;
   scheduler: Pick<Scheduler, 'schedule'>;
   cluster: Pick<Cluster, 'shared'>;
@@ -34,7 +36,7 @@ export interface RunCommandDeps {
   queuedPerPerson: number;
 }
 
-export function createRunCommands({ storage, registry, updates, annotations, trainers, scheduler, cluster, io, queuedPerPerson }: RunCommandDeps) {
+export function createRunCommands({ storage, registry, updates, annotations, controlLog, trainers, scheduler, cluster, io, queuedPerPerson }: RunCommandDeps) {
   return {
     /** Creates a queued run and asks the scheduler for a trainer. */
     async start(input: { name?: string; hyperparams: Hyperparams; reporting?: Partial<z.infer<typeof reportingSchema>> }, actor: Actor): Promise<RunSummary> {
@@ -85,7 +87,10 @@ export function createRunCommands({ storage, registry, updates, annotations, tra
           break;
         }
       }
-      await annotations.addEvent(runId, state.lastStep, actor, describeControl(actor.name, verb, { learningRate, from }));
+      const text = describeControl(actor.name, verb, { learningRate, from });
+      // A forwarded command takes effect at the step the trainer reports; the others now.
+      if (plan.kind === 'forward') controlLog.expect(runId, verb, actor, text);
+      else await controlLog.now(runId, state.lastStep, actor, text);
       return run;
     },
   };

@@ -4,7 +4,10 @@
  * say to the run (its registry state and its row). Acceptance is serialised per run.
  */
 import { isFinished } from '../../protocol';
+import type { CONTROL_ACTIONS } from '../../trainer/eventSchema';
 import type { TrainerEvent } from '../../trainer/events';
+
+type ControlAction = (typeof CONTROL_ACTIONS)[number];
 import type { Cluster } from '../cluster/cluster';
 import { HubError } from '../errors';
 import type { LiveStreams } from '../live/stream';
@@ -19,10 +22,12 @@ export interface ReceiverDeps {
   ingest: Ingest;
   /** Called once events that carry notes (a metric became NaN...) are committed, with their seqs. */
   onNotesStored: (runId: string, seqs: number[]) => Promise<void>;
+  /** A trainer applied a person's control command (its `control` event), at this step. */
+  onControlApplied: (runId: string, action: ControlAction, step: number) => void;
   log: (line: string) => void;
 }
 
-export function createEventReceiver({ registry, streams, cluster, ingest, onNotesStored, log }: ReceiverDeps) {
+export function createEventReceiver({ registry, streams, cluster, ingest, onNotesStored, onControlApplied, log }: ReceiverDeps) {
   /**
    * Whether the run is the trainer's. When this hub's memory says no, the database decides:
    * another hub's scheduler may have assigned it, or the trainer moved here from another hub.
@@ -60,6 +65,7 @@ export function createEventReceiver({ registry, streams, cluster, ingest, onNote
       streams.publish(runId, wire);
       cluster.append(runId, wire, streams.storedSeq(runId) ?? 0);
       const stored = registry.storing(state, ingest.store(runId, fresh, patch, state.dbSeq), fresh[0].seq);
+      for (const e of fresh) if (e.type === 'control') onControlApplied(runId, e.action, e.step);
       const noted = fresh.filter((e) => e.type === 'metrics:nonfinite').map((e) => e.seq);
       if (noted.length) {
         stored

@@ -5,7 +5,7 @@
  * Work on one run (its events, its status changes) is serialised through {@link RunRegistry.serialise}.
  */
 import type { RunUpdate } from '../../db/rows';
-import { isFinished, MAX_SEQ_AHEAD, type HubRunStatus } from '../../protocol';
+import { isFinished, MAX_LEARNING_RATE_CHANGES, MAX_SEQ_AHEAD, type HubRunStatus, type LearningRateChange } from '../../protocol';
 import { assertNever, type TrainerEvent } from '../../trainer/events';
 import { HubError } from '../errors';
 import type { LiveStreams } from '../live/stream';
@@ -24,6 +24,8 @@ export interface RunState {
   readonly dbSeq: number;
   readonly lastStep: number;
   readonly learningRate: number | null;
+  /** The learning rate's history (protocol's RunSummary.learningRates). */
+  readonly learningRates: readonly LearningRateChange[];
   /** Latest batch loss received. */
   readonly lastLoss: number | null;
   /** Status last announced to browsers (run:status). */
@@ -76,7 +78,8 @@ export function createRunRegistry({ storage, streams, log }: RunRegistryDeps) {
       accepted: new SeqSet(run.lastSeq),
       dbSeq: run.lastSeq,
       lastStep: run.lastStep,
-      learningRate: null,
+      learningRate: run.learningRates.at(-1)?.value ?? null,
+      learningRates: run.learningRates,
       lastLoss: null,
       lastStore: Promise.resolve(run.lastSeq),
       announcedStatus: run.status,
@@ -120,12 +123,20 @@ export function createRunRegistry({ storage, streams, log }: RunRegistryDeps) {
           held.learningRate = e.hyperparams.learningRate;
           setStatus(held, patch, 'running', null);
           break;
-        case 'metrics:batch':
-          // A stretch filled in late (after a hole) does not move the step back.
+        case 'metrics:batch': {
+          // A stretch filled in late (after a hole) moves neither the step nor the rate back.
+          const newest = e.point.step > held.lastStep || held.learningRates.length === 0;
           patch.lastStep = held.lastStep = Math.max(held.lastStep, e.point.step);
+          if (!newest) break;
           held.learningRate = e.point.learningRate;
           held.lastLoss = e.point.loss;
+          if (held.learningRates.at(-1)?.value !== e.point.learningRate) {
+            const next = [...held.learningRates, { step: e.point.step, value: e.point.learningRate }];
+            // A run that changes it at every step keeps its first value and the latest changes.
+            patch.learningRates = held.learningRates = next.length > MAX_LEARNING_RATE_CHANGES ? [next[0], ...next.slice(-(MAX_LEARNING_RATE_CHANGES - 1))] : next;
+          }
           break;
+        }
         case 'metrics:epoch':
           Object.assign(patch, {
             finalTrainLoss: e.summary.trainLoss,

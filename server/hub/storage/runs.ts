@@ -4,9 +4,9 @@
  */
 import type { Db } from '../../db/client';
 import type { RunUpdate } from '../../db/rows';
-import { ACTIVE_STATUSES, type HubRunStatus, type RunSummary } from '../../protocol';
+import { ACTIVE_STATUSES, type HubRunStatus, type LearningRateChange, type RunSummary } from '../../protocol';
 import type { Hyperparams, Reporting } from '../../trainer/config';
-import { storedStatus, toRunSummary } from './toWire';
+import { storedLearningRates, storedStatus, toRunSummary } from './toWire';
 
 /** What the hub keeps in memory of a run, as stored. */
 export interface StoredRunState {
@@ -14,6 +14,7 @@ export interface StoredRunState {
   trainerId: string | null;
   lastSeq: number;
   lastStep: number;
+  learningRates: LearningRateChange[];
 }
 
 /** A queued run waiting for a trainer, with what its job needs. */
@@ -50,8 +51,8 @@ export function createRunQueries(db: Db, provider: 'sqlite' | 'postgresql') {
 
     /** The run's status, trainer and stored seq, or null. */
     async state(runId: string): Promise<StoredRunState | null> {
-      const row = await db.run.findUnique({ where: { id: runId }, select: { status: true, trainerId: true, lastSeq: true, lastStep: true } });
-      return row ? { status: storedStatus(row.status, runId), trainerId: row.trainerId, lastSeq: row.lastSeq, lastStep: row.lastStep } : null;
+      const row = await db.run.findUnique({ where: { id: runId }, select: { status: true, trainerId: true, lastSeq: true, lastStep: true, learningRates: true } });
+      return row ? { status: storedStatus(row.status, runId), trainerId: row.trainerId, lastSeq: row.lastSeq, lastStep: row.lastStep, learningRates: storedLearningRates(row.learningRates, runId) } : null;
     },
 
     async exists(runId: string): Promise<boolean> {

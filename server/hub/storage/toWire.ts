@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import type { AnnotationRow, BatchMetricRow, EpochMetricRow, PredictionPanelRow, RunRow } from '../../db/rows';
-import { RUN_STATUSES, type DigitPrediction, type HubRunStatus, type RunSummary, type WireAnnotation, type WireEpoch, type WirePanel, type WirePoint } from '../../protocol';
+import { learningRatesSchema, RUN_STATUSES, type DigitPrediction, type LearningRateChange, type HubRunStatus, type RunSummary, type WireAnnotation, type WireEpoch, type WirePanel, type WirePoint } from '../../protocol';
 import { hyperparamsSchema } from '../../trainer/config';
 import { confusionSchema, digitPredictionSchema } from '../../trainer/eventSchema';
 
@@ -59,7 +59,13 @@ export function toRunSummary(run: RunRow): RunSummary {
     finalTestLoss: run.finalTestLoss,
     finalTestAccuracy: run.finalTestAccuracy,
     samplesPerSec: run.samplesPerSec,
+    learningRates: storedLearningRates(run.learningRates, run.id),
   };
+}
+
+/** A run's stored learning-rate history (none stored yet: empty). */
+export function storedLearningRates(value: unknown, runId: string): LearningRateChange[] {
+  return value === null || value === undefined ? [] : storedJson(learningRatesSchema, value, `learning rates of run ${runId}`);
 }
 
 export function toWirePoint(row: BatchMetricRow): WirePoint {
