@@ -14,7 +14,7 @@ import { AnnotationsPanel } from './AnnotationsPanel';
 import { ConfusionSection } from './ConfusionSection';
 import { CurvesPanel, ExportButtons } from './CurvesPanel';
 import { DrawDigit } from './DrawDigit';
-import { fmtNum, fmtPct, fmtTime, learningRateText } from './format';
+import { fmtNum, fmtPct, fmtTime, learningRateText, optimizerSettings } from './format';
 import { MisclassifiedGallery } from './MisclassifiedGallery';
 import { PredictionPanel } from './PredictionPanel';
 import { PresenceList } from './PresenceList';
@@ -62,7 +62,7 @@ export function RunPage({ runId }: { runId: string }) {
               lr {lr.current}
               {lr.history ? ` (${lr.history})` : ''}
             </span>{' '}
-            momentum {run.hyperparams.momentum} · batch {run.hyperparams.batchSize} · seed {run.hyperparams.seed}
+            <span data-testid="run-optimizer">{optimizerSettings(run.hyperparams)}</span> · batch {run.hyperparams.batchSize} · seed {run.hyperparams.seed}
           </p>
         </div>
         <div className="run-header-right">

@@ -1,5 +1,5 @@
 /** Number and time formatting shared by the pages. */
-import type { RunSummary } from '../../server/protocol';
+import { OPTIMIZER_PARAMS, type RunSummary } from '../../server/protocol';
 
 export const fmtInt = (n: number | null | undefined) => (n === null || n === undefined ? '–' : Math.round(n).toLocaleString('en-US'));
 export const fmtPct = (n: number | null | undefined, digits = 2) => (n === null || n === undefined ? '–' : `${n.toFixed(digits)} %`);
@@ -29,4 +29,12 @@ export function learningRateText(run: Pick<RunSummary, 'hyperparams' | 'learning
   const parts = shown.map((r, i) => (i === 0 ? fmtNum(r.value) : `${fmtNum(r.value)} at step ${fmtInt(r.step)}`));
   if (shown !== rates) parts.splice(1, 0, '…');
   return { current: fmtNum(current), history: parts.join(' → ') };
+}
+
+/** How each optimizer setting is written for people. */
+export const OPTIMIZER_PARAM_LABELS = { momentum: 'momentum', beta1: 'β₁', beta2: 'β₂', epsilon: 'ε' } as const;
+
+/** The settings the run's optimizer uses, e.g. "momentum 0.5" or "β₁ 0.9 · β₂ 0.999 · ε 1e-8". */
+export function optimizerSettings(hp: RunSummary['hyperparams']): string {
+  return OPTIMIZER_PARAMS[hp.optimizer].map((k) => `${OPTIMIZER_PARAM_LABELS[k]} ${hp[k]}`).join(' · ');
 }
