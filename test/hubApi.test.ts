@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { ConfigError, readConfig } from '../server/config';
-import { PROTOCOL_VERSION, TRAINER_NAMESPACE } from '../server/protocol';
+import { PROTOCOL_VERSION, TRAINER_NAMESPACE, type WireEpoch } from '../server/protocol';
 import { postgresDatabases } from './helpers/db';
 import { connectBrowser, handshakeOutcome, pointsSeen, SMALL, startHub, startTrainer, trainerAuth, type TestHub } from './helpers/hub';
 
@@ -46,7 +46,7 @@ async function fullFlow(hub: TestHub): Promise<void> {
     assert.equal(spark.json!.data.sparklines.nope, undefined);
     const list = await api<{ runs: Array<{ id: string; status: string }> }>(hub, 'GET', '/api/runs');
     assert.equal(list.json!.data.runs.find((r) => r.id === runId)?.status, 'completed');
-    const one = await api<{ run: { totalSteps: number; finalTestAccuracy: number }; epochs: Array<{ epoch: number; confusion: number[][] }>; annotations: unknown[] }>(hub, 'GET', `/api/runs/${runId}`);
+    const one = await api<{ run: { totalSteps: number; finalTestAccuracy: number }; epochs: Array<Pick<WireEpoch, 'epoch' | 'confusion' | 'step' | 'trainLoss' | 'trainAccuracy' | 'testLoss' | 'testAccuracy'>>; annotations: unknown[] }>(hub, 'GET', `/api/runs/${runId}`);
     assert.equal(one.json!.data.epochs.length, 2);
     assert.equal(one.json!.data.epochs[1].confusion.flat().reduce((a, b) => a + b, 0), SMALL.testLimit, 'confusion counts every test digit');
     assert.ok(one.json!.data.run.finalTestAccuracy > 0);
@@ -67,11 +67,25 @@ async function fullFlow(hub: TestHub): Promise<void> {
 
     const csv = await api(hub, 'GET', `/api/runs/${runId}/export?format=csv`);
     assert.equal(csv.status, 200);
-    assert.match(csv.headers.get('content-disposition') ?? '', /attachment; filename="livetrain-over_http-/);
+    assert.match(csv.headers.get('content-disposition') ?? '', /attachment; filename="livetrain-over_http-.*-batches\.csv"/);
     const lines = csv.text.trim().split('\n');
-    assert.equal(lines[0], 'seq,step,epoch,batch,loss,accuracy,learningRate,samplesPerSec,time');
+    // Units in the names, batches numbered as the page numbers them (from 1), ISO time beside ms.
+    assert.equal(lines[0], 'seq,step,epoch,batch,loss,accuracy_percent,learning_rate,samples_per_second,time_ms,time_iso');
     assert.equal(lines.length, points.length + 1);
-    assert.equal(Number(lines[1].split(',')[4]), (points[0] as unknown as { loss: number }).loss);
+    const first = lines[1].split(',');
+    const p0 = points[0] as unknown as { loss: number; batch: number; time: number };
+    assert.equal(Number(first[4]), p0.loss);
+    assert.equal(Number(first[3]), p0.batch + 1);
+    assert.equal(first[9], new Date(p0.time).toISOString());
+    const perEpoch = await api(hub, 'GET', `/api/runs/${runId}/export?format=csv&table=epochs`);
+    assert.match(perEpoch.headers.get('content-disposition') ?? '', /-epochs\.csv"/);
+    const epochLines = perEpoch.text.trim().split('\n');
+    assert.equal(epochLines[0], 'epoch,step,train_loss,train_accuracy_percent,test_loss,test_accuracy_percent,samples_per_second,train_seconds,eval_seconds,time_ms,time_iso');
+    const stored = one.json!.data.epochs;
+    assert.equal(epochLines.length, stored.length + 1);
+    assert.deepEqual(epochLines.slice(1).map((l) => l.split(',').slice(0, 6).map(Number)), stored.map((e) => [e.epoch, e.step, e.trainLoss, e.trainAccuracy, e.testLoss, e.testAccuracy]));
+    const badTable = await api(hub, 'GET', `/api/runs/${runId}/export?format=csv&table=everything`);
+    assert.equal(badTable.status, 400);
     const json = await api(hub, 'GET', `/api/runs/${runId}/export?format=json`);
     const full = JSON.parse(json.text) as { run: { id: string }; epochs: unknown[]; batches: unknown[]; annotations: Array<{ text: string }> };
     assert.equal(full.run.id, runId);

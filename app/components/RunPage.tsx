@@ -140,8 +140,11 @@ export function RunPage({ runId }: { runId: string }) {
       </section>
       <AnnotationsPanel annotations={state.annotations} colourOf={colourOf} />
       <section className="card export-row" aria-label="Export">
-        <a className="button" href={`/api/runs/${run.id}/export?format=csv`} download>
-          Export CSV
+        <a className="button" href={`/api/runs/${run.id}/export?format=csv&table=batches`} download>
+          CSV: every batch
+        </a>
+        <a className="button" href={`/api/runs/${run.id}/export?format=csv&table=epochs`} download>
+          CSV: per epoch
         </a>
         <a className="button" href={`/api/runs/${run.id}/export?format=json`} download>
           Export JSON

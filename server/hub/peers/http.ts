@@ -195,7 +195,7 @@ export function createApi({ io, auth, storage, snapshots, commands, updates, ann
         return ok(res, 'POST /api/runs/:id/predict', await digits.predict(id, images));
       }
       case 'GET export':
-        return exportRun(storage, id, url.searchParams.get('format') ?? 'json', res);
+        return exportRun(storage, id, url.searchParams.get('format') ?? 'json', url.searchParams.get('table') ?? 'batches', res);
       case 'GET annotations':
         await updates.summary(id);
         return ok(res, 'GET /api/runs/:id/annotations', { annotations: await annotations.list(id) });
