@@ -145,6 +145,30 @@ test('two people share runs in real browsers: start, watch, annotate, control, r
   assert.match(await bob.getByTestId('progress-speed').innerText(), /^[\d,]+$/, 'training again: a speed');
   await eventually(async () => ((await bob.getByTestId('lr-chart').locator('[role="img"]').getAttribute('aria-label')) ?? '').includes('learning rate 0.05'), 'the learning-rate chart reaches 0.05');
   await shot(bob, '3-run-live');
+  // The tab says which run; the hub serves the icon the page links to.
+  assert.equal(await bob.title(), 'shared run · Livetrain');
+  const icon = await bob.locator('link[rel="icon"]').first().getAttribute('href');
+  assert.ok(icon, 'a favicon link');
+  const iconAnswer = await fetch(new URL(icon, hub.url));
+  assert.equal(iconAnswer.status, 200);
+  assert.match(iconAnswer.headers.get('content-type') ?? '', /image\/svg\+xml/);
+  // A log-scale y axis: a decade's minor ticks go unlabelled, which a linear axis never has.
+  const unlabelledTicks = () => bob.getByTestId('loss-chart').locator('.lt-axis-y .tick text').evaluateAll((ts) => ts.filter((t) => (t.textContent ?? '') === '').length);
+  assert.equal(await unlabelledTicks(), 0);
+  await bob.getByRole('checkbox', { name: 'log scale' }).check();
+  await eventually(async () => (await unlabelledTicks()) > 0, 'the loss axis turns logarithmic');
+  await bob.getByRole('checkbox', { name: 'log scale' }).uncheck();
+  // An exported chart says what it is and whose: its title, the metric, the run's name.
+  const [download] = await Promise.all([bob.waitForEvent('download'), bob.getByTestId('loss-chart').getByRole('button', { name: 'SVG' }).click()]);
+  const svg = await new Promise<string>((resolve, reject) => {
+    void download.createReadStream().then((stream) => {
+      let text = '';
+      stream.on('data', (c) => (text += c));
+      stream.on('end', () => resolve(text));
+      stream.on('error', reject);
+    });
+  });
+  assert.ok(svg.includes('Batch loss') && svg.includes('shared run'), `the SVG carries its title and run name (${svg.length} bytes)`);
   await ada.getByRole('button', { name: 'Stop' }).click();
   await eventually(async () => (await status(bob).innerText()) === 'stopped', 'Bob sees stopped');
   for (const verb of ['paused', 'resumed', 'stopped']) await bob.getByTestId('annotation').filter({ hasText: `Ada ${verb} the run` }).waitFor();
@@ -173,6 +197,7 @@ test('two people share runs in real browsers: start, watch, annotate, control, r
   const table = ada.getByTestId('compare-table');
   await table.getByText('short run').waitFor();
   await table.getByText('shared run').waitFor();
+  assert.equal(await ada.title(), 'Compare shared run, short run · Livetrain');
   const rates = await table.getByTestId('compare-learningRate').allInnerTexts();
   assert.ok(rates.some((r) => /^0\.05 \(0\.01 → 0\.05 at step [\d,]+\)$/.test(r)) && rates.includes('0.01'), `the compare table shows the rates as they are: ${rates.join(' | ')}`);
   assert.ok((await ada.getByTestId('compare-batch').locator('canvas').count()) >= 2);

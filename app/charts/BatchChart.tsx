@@ -35,6 +35,8 @@ export interface BatchChartProps {
   batchesPerEpoch?: number | null;
   /** 0..0.99, debiased EMA weight; applied before downsampling. */
   smoothing: number;
+  /** A logarithmic y axis (values ≤ 0 are not drawn on it). */
+  logY?: boolean;
   /** Bumped by the parent whenever points were appended (arrays may be mutated in place). */
   version: number;
   /** Markers at their step (on the series whose id is the annotation's runId, else the first). */

@@ -121,7 +121,8 @@ export function drawEpochChart(svg: Svg, width: number, height: number, props: E
 
   // Title, then the train/test key, then one swatch per run.
   const head = layer(svg, 'lt-head');
-  let cursor = Math.max(m.left, drawTitle(head, props.title ?? ''));
+  // Titled always, so that an exported image says what it shows (its legend names the runs).
+  let cursor = Math.max(m.left, drawTitle(head, props.title ?? `Per epoch: ${props.metric}, train and test`));
   const items = [
     { key: 'train', text: 'train', dash: '5 4', colour: null as string | null },
     { key: 'test', text: 'test', dash: null as string | null, colour: null as string | null },

@@ -21,6 +21,8 @@ export interface Plot {
 type Svg = d3.Selection<SVGSVGElement, unknown, null, undefined>;
 type G = d3.Selection<SVGGElement, unknown, null, undefined>;
 type Linear = d3.ScaleLinear<number, number>;
+/** The y scale: linear, or logarithmic (the log-scale toggle). */
+export type YScale = d3.ScaleLinear<number, number> | d3.ScaleLogarithmic<number, number>;
 
 /** Margins leave room for the title/legend row, the axes and the caption row. */
 export function plotLayout(width: number, height: number): Plot {
@@ -86,7 +88,7 @@ export interface BackText {
 }
 
 /** Gridlines, axes, title, legend and caption (the back SVG, under the canvas). */
-export function drawBack(svg: Svg, plot: Plot, x: Linear, y: Linear, xAxis: XAxisKind, metric: MetricKind, text: BackText): void {
+export function drawBack(svg: Svg, plot: Plot, x: Linear, y: YScale, xAxis: XAxisKind, metric: MetricKind, text: BackText): void {
   const xTicks = Math.max(2, Math.floor(plot.width / 90));
   const yTicks = Math.max(2, Math.floor(plot.height / 40));
   layer(svg, 'lt-grid')
@@ -100,7 +102,10 @@ export function drawBack(svg: Svg, plot: Plot, x: Linear, y: Linear, xAxis: XAxi
   const xa = d3.axisBottom(x).tickFormat((d) => formatX(xAxis, +d)).tickSizeOuter(0);
   xa.tickValues(xAxis === 'time' ? timeTicks(x, xTicks) : x.ticks(xTicks).filter((v) => xAxis !== 'step' || Number.isInteger(v)));
   layer(svg, 'lt-axis lt-axis-x').attr('transform', `translate(0,${plot.bottom})`).call(xa);
-  const ya = d3.axisLeft(y).ticks(yTicks).tickFormat((d) => (metric === 'accuracy' ? `${+d}%` : metric === 'samplesPerSec' ? d3.format('~s')(+d) : d3.format('~g')(+d)));
+  const yTickFormat = (d: d3.NumberValue) => (metric === 'accuracy' ? `${+d}%` : metric === 'samplesPerSec' ? d3.format('~s')(+d) : d3.format('~g')(+d));
+  // A log axis has ticks at every 1–9 of each decade: label only those the scale keeps.
+  const keep = 'base' in y ? y.tickFormat(yTicks) : null;
+  const ya = (d3.axisLeft(y as Linear) as d3.Axis<d3.NumberValue>).ticks(yTicks).tickFormat((d) => (keep && keep(d) === '' ? '' : yTickFormat(d)));
   layer(svg, 'lt-axis lt-axis-y').attr('transform', `translate(${plot.left},0)`).call(ya.tickSizeOuter(0));
 
   const head = layer(svg, 'lt-head');
@@ -149,7 +154,7 @@ export function drawLine(
   ys: Float64Array,
   idx: Uint32Array,
   x: Linear,
-  y: Linear,
+  y: YScale,
   style: { colour: string; width: number; alpha: number },
 ): void {
   ctx.beginPath();
@@ -170,6 +175,11 @@ export function drawLine(
     }
     const px = x(xs[i]);
     const py = y(v);
+    // Off a log scale (a value ≤ 0): a gap, like a value that is not finite.
+    if (!Number.isFinite(py)) {
+      pen = false;
+      continue;
+    }
     if (pen) ctx.lineTo(px, py);
     else ctx.moveTo(px, py);
     pen = true;

@@ -9,7 +9,7 @@ import type { WireAnnotation } from '../../server/protocol';
 import { minMaxBuckets, niceExtent, visibleRange } from '../lib/series';
 import { METRIC_NAMES, SeriesColumns } from './batchColumns';
 import type { BatchChartProps } from './BatchChart';
-import { drawAnnotations, drawBack, drawHover, drawLine, formatX, formatY, layer, plotLayout, type Hover, type PlacedAnnotation, type Plot } from './batchDraw';
+import { drawAnnotations, drawBack, drawHover, drawLine, formatX, formatY, layer, plotLayout, type Hover, type PlacedAnnotation, type Plot, type YScale } from './batchDraw';
 
 /** Share of the highest visible loss values left out of the y extent. */
 const LOSS_CLIP = 0.005;
@@ -50,7 +50,7 @@ export class BatchView {
   private clickTimer: ReturnType<typeof setTimeout> | undefined;
   private base = d3.scaleLinear();
   private x = d3.scaleLinear();
-  private y = d3.scaleLinear();
+  private y: YScale = d3.scaleLinear();
   /** Zoomed x domain, or null when showing (and following) everything. */
   private view: [number, number] | null = null;
   private viewAxis = '';
@@ -176,6 +176,7 @@ export class BatchView {
     let lo = Infinity;
     let hi = -Infinity;
     let rawHi = -Infinity;
+    let minPositive = Infinity;
     let points = 0;
     let drawn = 0;
     const plans = p.series.map((s) => {
@@ -190,7 +191,11 @@ export class BatchView {
           const [a, b] = niceExtent(ys, { start, end, pad: 0, clipTop: p.metric === 'loss' ? LOSS_CLIP : 0 });
           [lo, hi] = [Math.min(lo, a), Math.max(hi, b)];
         }
-        for (const i of raw) if (c.ys[i] > rawHi) rawHi = c.ys[i];
+        for (const i of raw) {
+          const v = c.ys[i];
+          if (v > rawHi) rawHi = v;
+          if (v > 0 && v < minPositive) minPositive = v;
+        }
       }
       points += end - start;
       drawn += smooth.length;
@@ -201,7 +206,10 @@ export class BatchView {
     let domain = [lo - pad, hi + pad];
     if (p.metric === 'accuracy') domain = [Math.max(0, domain[0]), Math.min(100, domain[1])];
     if (p.metric !== 'accuracy') domain[0] = Math.max(0, domain[0]);
-    this.y = d3.scaleLinear().domain(domain).range([plot.bottom, plot.top]).nice();
+    this.y =
+      p.logY && minPositive < Infinity
+        ? d3.scaleLog().domain([Math.max(minPositive, domain[0]) / 1.1, Math.max(domain[1], minPositive * 1.1) * 1.1]).range([plot.bottom, plot.top]).nice()
+        : d3.scaleLinear().domain(domain).range([plot.bottom, plot.top]).nice();
 
     const ctx = canvas.getContext('2d')!;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -219,7 +227,8 @@ export class BatchView {
     const n = d3.format(',d');
     const clipped = rawHi > this.y.domain()[1] ? ` · top ${LOSS_CLIP * 100} % of loss off-scale` : '';
     drawBack(this.back, plot, this.x, this.y, p.xAxis, p.metric, {
-      title: p.title ?? '',
+      // Titled always, so that an exported image says what it shows (its legend names the runs).
+      title: p.title ?? `Batch ${METRIC_NAMES[p.metric]}`,
       legend: p.series,
       caption: `${smoothing ? `smoothing ${p.smoothing}` : 'no smoothing'} · ${n(points)} point${points === 1 ? '' : 's'} → ${n(drawn)} drawn${clipped}${this.view ? ' · zoomed, double-click to reset' : ''}`,
       captionTitle:

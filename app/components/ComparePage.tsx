@@ -11,6 +11,7 @@ import { BatchChart, type BatchSeries } from '../charts/BatchChart';
 import { EpochChart } from '../charts/EpochChart';
 import { OPTIMIZER_PARAMS, type RunSummary } from '../../server/protocol';
 import { samplesPerSecond, type RunView } from '../lib/runState';
+import { usePageTitle } from '../lib/usePageTitle';
 import { useRun } from '../lib/useRun';
 import { useRuns } from '../lib/useRuns';
 import { ChartControls } from './CurvesPanel';
@@ -57,12 +58,15 @@ export function ComparePage({ ids }: { ids: string[] }) {
   const [, setTick] = useState(0);
   const [smoothing, setSmoothing] = useState(0.6);
   const [xAxis, setXAxis] = useState<'step' | 'epoch' | 'time'>('step');
+  const [logY, setLogY] = useState(false);
   const onChange = useCallback((id: string, state: RunView, version: number) => {
     const known = states.current.get(id);
     if (known?.version === version && known.state === state) return;
     states.current.set(id, { state, version });
     queueMicrotask(() => setTick((t) => t + 1));
   }, []);
+  const names = ids.map((id) => states.current.get(id)?.state.run?.name).filter(Boolean);
+  usePageTitle(ids.length < 2 ? 'Compare runs' : `Compare ${names.join(', ') || `${ids.length} runs`}`);
   if (ids.length < 2) return <Picker />;
   const entries = ids.map((id, i) => ({ id, colour: PALETTE[i % PALETTE.length], ...(states.current.get(id) ?? { state: null, version: 0 }) }));
   const runs = entries.filter((e) => e.state?.run).map((e) => ({ ...e, run: e.state!.run as RunSummary, state: e.state! }));
@@ -86,11 +90,11 @@ export function ComparePage({ ids }: { ids: string[] }) {
       <section className="card">
         <div className="card-head">
           <h2>Batch metrics</h2>
-          <ChartControls smoothing={smoothing} setSmoothing={setSmoothing} xAxis={xAxis} setXAxis={setXAxis} />
+          <ChartControls smoothing={smoothing} setSmoothing={setSmoothing} xAxis={xAxis} setXAxis={setXAxis} logY={logY} setLogY={setLogY} />
         </div>
         <div className="chart-pair" data-testid="compare-batch">
-          <BatchChart series={batchSeries} metric="loss" xAxis={xAxis} smoothing={smoothing} version={version} batchesPerEpoch={runs[0]?.run.batchesPerEpoch ?? null} title="Loss" />
-          <BatchChart series={batchSeries} metric="accuracy" xAxis={xAxis} smoothing={smoothing} version={version} batchesPerEpoch={runs[0]?.run.batchesPerEpoch ?? null} title="Accuracy" />
+          <BatchChart series={batchSeries} metric="loss" xAxis={xAxis} smoothing={smoothing} logY={logY} version={version} batchesPerEpoch={runs[0]?.run.batchesPerEpoch ?? null} title="Loss" />
+          <BatchChart series={batchSeries} metric="accuracy" xAxis={xAxis} smoothing={smoothing} logY={logY} version={version} batchesPerEpoch={runs[0]?.run.batchesPerEpoch ?? null} title="Accuracy" />
         </div>
       </section>
       <section className="card">

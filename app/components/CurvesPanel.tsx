@@ -11,7 +11,16 @@ import { exportPng, exportSvg } from '../lib/chartExport';
 import { useHub } from '../lib/HubProvider';
 import type { RunView } from '../lib/runState';
 
-export function ChartControls({ smoothing, setSmoothing, xAxis, setXAxis }: { smoothing: number; setSmoothing(v: number): void; xAxis: 'step' | 'epoch' | 'time'; setXAxis(v: 'step' | 'epoch' | 'time'): void }) {
+export interface ChartControlsProps {
+  smoothing: number;
+  setSmoothing(v: number): void;
+  xAxis: 'step' | 'epoch' | 'time';
+  setXAxis(v: 'step' | 'epoch' | 'time'): void;
+  logY: boolean;
+  setLogY(v: boolean): void;
+}
+
+export function ChartControls({ smoothing, setSmoothing, xAxis, setXAxis, logY, setLogY }: ChartControlsProps) {
   return (
     <div className="chart-controls">
       <label htmlFor="smoothing">
@@ -24,6 +33,9 @@ export function ChartControls({ smoothing, setSmoothing, xAxis, setXAxis }: { sm
         <option value="epoch">epoch</option>
         <option value="time">time (elapsed)</option>
       </select>
+      <label>
+        <input type="checkbox" checked={logY} onChange={(e) => setLogY(e.target.checked)} /> log scale
+      </label>
     </div>
   );
 }
@@ -45,6 +57,7 @@ export function CurvesPanel({ state, version, colourOf }: { state: RunView; vers
   const { call, me } = useHub();
   const [smoothing, setSmoothing] = useState(0.6);
   const [xAxis, setXAxis] = useState<'step' | 'epoch' | 'time'>('step');
+  const [logY, setLogY] = useState(false);
   const [draftStep, setDraftStep] = useState<number | null>(null);
   const [text, setText] = useState('');
   const [error, setError] = useState<string | null>(null);
@@ -66,12 +79,12 @@ export function CurvesPanel({ state, version, colourOf }: { state: RunView; vers
     setError(null);
   };
 
-  const common = { series, xAxis, smoothing, version, batchesPerEpoch: run.batchesPerEpoch, annotations: state.annotations, annotationColour: colourOf, onAddAnnotation: me ? setDraftStep : undefined };
+  const common = { series, xAxis, smoothing, logY, version, batchesPerEpoch: run.batchesPerEpoch, annotations: state.annotations, annotationColour: colourOf, onAddAnnotation: me ? setDraftStep : undefined };
   return (
     <section className="card" aria-labelledby="curves-title">
       <div className="card-head">
         <h2 id="curves-title">Batch metrics</h2>
-        <ChartControls smoothing={smoothing} setSmoothing={setSmoothing} xAxis={xAxis} setXAxis={setXAxis} />
+        <ChartControls smoothing={smoothing} setSmoothing={setSmoothing} xAxis={xAxis} setXAxis={setXAxis} logY={logY} setLogY={setLogY} />
       </div>
       <p className="muted small">Click a curve to pin a note at that step. Scroll to zoom, drag to pan, double-click to reset.</p>
       {draftStep !== null ? (

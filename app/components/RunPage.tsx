@@ -9,6 +9,7 @@ import { useCallback, useRef } from 'react';
 import type { WireAnnotation } from '../../server/protocol';
 import { EpochChart } from '../charts/EpochChart';
 import { useHub } from '../lib/HubProvider';
+import { usePageTitle } from '../lib/usePageTitle';
 import { useRun } from '../lib/useRun';
 import { AnnotationsPanel } from './AnnotationsPanel';
 import { ConfusionSection } from './ConfusionSection';
@@ -37,6 +38,7 @@ export function RunPage({ runId }: { runId: string }) {
   const accRef = useRef<HTMLDivElement>(null);
   const colourOf = useCallback((a: WireAnnotation) => authorColour(a), []);
   const run = state.run;
+  usePageTitle(run?.name ?? (error && !loaded ? 'Run not available' : null));
   if (error && !loaded) {
     return (
       <div className="card" role="alert">

@@ -1,11 +1,13 @@
 'use client';
 /** The runs page: the live list of runs, the start form and who is online. */
+import { usePageTitle } from '../lib/usePageTitle';
 import { useRuns } from '../lib/useRuns';
 import { RunsTable } from './RunsTable';
 import { StartRunForm } from './StartRunForm';
 
 export function RunsPage() {
   const { runs, error, loading } = useRuns();
+  usePageTitle('Runs');
   return (
     <div className="runs-layout">
       <section aria-labelledby="runs-title" className="runs-main">

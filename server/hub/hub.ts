@@ -175,7 +175,7 @@ export async function createHub(httpServer: HttpServer, deps: HubDeps): Promise<
       if (!auth.required) return false;
       const path = new URL(req.url ?? '/', 'http://hub').pathname;
       // Next's own assets are not secret; the pages and their data are.
-      if (path.startsWith('/_next/static/') || path === '/favicon.ico') return false;
+      if (path.startsWith('/_next/static/') || path === '/favicon.ico' || path === '/icon.svg') return false;
       try {
         auth.browser(req);
         return false;
