@@ -62,6 +62,11 @@ export function isFinished(status: HubRunStatus): boolean {
 export interface RunSummary {
   id: string;
   name: string;
+  /** Markdown, as people wrote it (the dashboard shows it as text-safe HTML). */
+  description: string;
+  tags: string[];
+  /** ISO time it was archived; null while it is not (archived runs are hidden by default). */
+  archivedAt: string | null;
   status: HubRunStatus;
   statusMessage: string | null;
   hyperparams: z.infer<typeof hyperparamsSchema>;
@@ -203,6 +208,8 @@ export type ServerToClientEvents = { [E in StreamEvent]: (msg: StreamRange & Str
   presence: (msg: { runId: string | null; users: PresenceUser[]; total: number }) => void;
   /** `loss`: the latest batch loss, for the runs list's live sparkline. */
   'runs:changed': (msg: { run: RunSummary; loss?: number | null }) => void;
+  /** A run was deleted for good (to everyone: lists drop it, its page says so). */
+  'runs:deleted': (msg: { runId: string; by: string }) => void;
   /**
    * Broadcasts from other hubs may have been lost (their Redis went away and came back):
    * reload what is not seq-covered (watch again with afterSeq, reload the runs list).
@@ -226,6 +233,31 @@ export interface DatabaseState {
 // Browser → hub payloads
 
 const colour = z.string().regex(/^#[0-9a-fA-F]{6}$/, 'a #rrggbb colour');
+
+/** A tag: a word or two, lower-case (so "Baseline" and "baseline" are one tag). */
+export const tagSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^[\p{L}\p{N}][\p{L}\p{N} _.-]{0,31}$/u, 'a tag is 1–32 letters, digits, spaces, _ . or -, starting with a letter or digit');
+export const MAX_TAGS = 20;
+export const MAX_DESCRIPTION_CHARS = 10_000;
+export const runNameSchema = z.string().trim().min(1, 'a name needs at least one character').max(120, 'a name has at most 120 characters');
+
+/** What people may change about a run (`run:edit`, `PATCH /api/runs/:id`): at least one field. */
+export const runEditSchema = z
+  .object({
+    name: runNameSchema.optional(),
+    description: z.string().max(MAX_DESCRIPTION_CHARS, `a description has at most ${MAX_DESCRIPTION_CHARS.toLocaleString('en-US')} characters`).optional(),
+    tags: z
+      .array(tagSchema)
+      .max(MAX_TAGS, `at most ${MAX_TAGS} tags`)
+      .transform((tags) => [...new Set(tags)])
+      .optional(),
+  })
+  .refine((e) => e.name !== undefined || e.description !== undefined || e.tags !== undefined, 'nothing to change: give a name, a description or tags');
+/** Deleting a run for good: the person types its name again. */
+export const runDeleteSchema = z.object({ confirmName: z.string().max(200) });
 
 /** The most batch points one run may record (epochs × batches per epoch). */
 export const MAX_POINTS_PER_RUN = 2_000_000;
@@ -271,6 +303,10 @@ export const browserSchemas = {
   'run:pause': z.object({ runId: runIdSchema }),
   'run:resume': z.object({ runId: runIdSchema }),
   'run:set-lr': z.object({ runId: runIdSchema, learningRate: hyperparamsSchema.shape.learningRate.unwrap() }),
+  'run:edit': z.intersection(z.object({ runId: runIdSchema }), runEditSchema),
+  'run:archive': z.object({ runId: runIdSchema }),
+  'run:restore': z.object({ runId: runIdSchema }),
+  'run:delete': runDeleteSchema.extend({ runId: runIdSchema }),
   'annotation:add': z.object({ runId: runIdSchema, step: z.number().int().min(0).max(INT_COLUMN_MAX), text: z.string().trim().min(1).max(MAX_ANNOTATION_CHARS) }),
   'annotation:edit': z.object({ id: z.number().int().min(1).max(INT_COLUMN_MAX), text: z.string().trim().min(1).max(MAX_ANNOTATION_CHARS) }),
   'annotation:delete': z.object({ id: z.number().int().min(1).max(INT_COLUMN_MAX) }),
@@ -290,6 +326,10 @@ export interface BrowserAckData {
   'run:pause': { run: RunSummary };
   'run:resume': { run: RunSummary };
   'run:set-lr': { run: RunSummary };
+  'run:edit': { run: RunSummary };
+  'run:archive': { run: RunSummary };
+  'run:restore': { run: RunSummary };
+  'run:delete': { runId: string };
   'annotation:add': { annotation: WireAnnotation };
   'annotation:edit': { annotation: WireAnnotation };
   'annotation:delete': { id: number };
@@ -410,6 +450,9 @@ export interface HttpBodies {
   'GET /api/runs/sparklines': { sparklines: Record<string, number[]> };
   'GET /api/runs/:id': { run: RunSummary; epochs: WireEpoch[]; annotations: WireAnnotation[]; predictions: WirePanel | null; lastSeq: number };
   'POST /api/runs/:id/control': { run: RunSummary };
+  'PATCH /api/runs/:id': { run: RunSummary };
+  'POST /api/runs/:id/archive': { run: RunSummary };
+  'DELETE /api/runs/:id': { runId: string };
   'GET /api/runs/:id/metrics': { points: WirePoint[]; complete: boolean };
   'GET /api/runs/:id/misclassified': { epoch: number | null; items: DigitPrediction[] };
   'POST /api/runs/:id/predict': { checkpoint: { step: number; epoch: number; seq: number }; predictions: Array<{ predicted: number; probabilities: number[] | null }> };

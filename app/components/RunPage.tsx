@@ -21,6 +21,7 @@ import { PredictionPanel } from './PredictionPanel';
 import { PresenceList } from './PresenceList';
 import { ProgressPanel } from './ProgressPanel';
 import { RunControls } from './RunControls';
+import { RunManage } from './RunManage';
 import { StatusBadge } from './StatusBadge';
 
 /** A stable colour per author name; control events are grey. */
@@ -77,6 +78,7 @@ export function RunPage({ runId }: { runId: string }) {
           {error}
         </div>
       ) : null}
+      <RunManage run={run} />
       <RunControls run={run} learningRate={last?.learningRate ?? null} />
       <ProgressPanel state={state} />
       <CurvesPanel state={state} version={version} colourOf={colourOf} />

@@ -4,8 +4,9 @@
  * protocol's own schema before sending, field errors from the hub shown next to their fields.
  */
 import { useRouter } from 'next/navigation';
-import { useState, type FormEvent } from 'react';
-import { browserSchemas } from '../../server/protocol';
+import { useEffect, useState, type FormEvent } from 'react';
+import { browserSchemas, type HttpBodies } from '../../server/protocol';
+import { apiGet } from '../lib/api';
 import { useHub } from '../lib/HubProvider';
 
 const FIELDS = [
@@ -20,7 +21,8 @@ const FIELDS = [
 
 type Key = (typeof FIELDS)[number]['key'];
 
-export function StartRunForm() {
+/** @param copyOf - a run whose settings fill the form ("start a copy with these settings"). */
+export function StartRunForm({ copyOf = null }: { copyOf?: string | null }) {
   const { call, me } = useHub();
   const router = useRouter();
   const [values, setValues] = useState<Record<Key, string>>(() => Object.fromEntries(FIELDS.map((f) => [f.key, f.def])) as Record<Key, string>);
@@ -29,6 +31,23 @@ export function StartRunForm() {
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [message, setMessage] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [notice, setNotice] = useState<string | null>(null);
+
+  useEffect(() => {
+    if (!copyOf) return;
+    const controller = new AbortController();
+    apiGet<HttpBodies['GET /api/runs/:id']>(`/api/runs/${encodeURIComponent(copyOf)}`, controller.signal).then(
+      ({ run }) => {
+        const hp = run.hyperparams;
+        setValues(Object.fromEntries(FIELDS.map((f) => [f.key, hp[f.key] === null ? '' : String(hp[f.key])])) as Record<Key, string>);
+        setOptimizer(hp.optimizer);
+        setName(`${run.name} (copy)`.slice(0, 120));
+        setNotice(`Filled in with the settings of “${run.name}”.`);
+      },
+      (e: Error) => !controller.signal.aborted && setMessage(`Could not read the run to copy: ${e.message}`),
+    );
+    return () => controller.abort();
+  }, [copyOf]);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -95,6 +114,11 @@ export function StartRunForm() {
           </select>
         </div>
       </div>
+      {notice ? (
+        <p className="muted small" data-testid="form-notice">
+          {notice}
+        </p>
+      ) : null}
       {message ? (
         <p className="form-error" role="alert">
           {message}

@@ -1,14 +1,14 @@
 'use client';
 /**
- * The runs list, live: loaded over HTTP, then kept current by `runs:changed`. Also keeps a
- * loss sparkline per run (from /api/runs/sparklines, then the latest losses as they come).
+ * The runs list, live: loaded over HTTP, then kept current by `runs:changed` and
+ * `runs:deleted`. Archived runs are left out unless `withArchived`.
  */
 import { useEffect, useState } from 'react';
 import type { HttpBodies, RunSummary, ServerToClientEvents } from '../../server/protocol';
 import { apiGet } from './api';
 import { useHub } from './HubProvider';
 
-export function useRuns(): { runs: RunSummary[]; error: string | null; loading: boolean } {
+export function useRuns(withArchived = false): { runs: RunSummary[]; error: string | null; loading: boolean } {
   const { socket, session } = useHub();
   const [runs, setRuns] = useState<RunSummary[]>([]);
   const [error, setError] = useState<string | null>(null);
@@ -16,7 +16,7 @@ export function useRuns(): { runs: RunSummary[]; error: string | null; loading: 
 
   useEffect(() => {
     const controller = new AbortController();
-    apiGet<HttpBodies['GET /api/runs']>('/api/runs', controller.signal).then(
+    apiGet<HttpBodies['GET /api/runs']>(`/api/runs?archived=${withArchived ? 'include' : 'exclude'}`, controller.signal).then(
       (data) => {
         setRuns(data.runs);
         setError(null);
@@ -30,23 +30,28 @@ export function useRuns(): { runs: RunSummary[]; error: string | null; loading: 
     );
     return () => controller.abort();
     // Reload after each (re)connect so nothing missed while away stays missing.
-  }, [session]);
+  }, [session, withArchived]);
 
   useEffect(() => {
     if (!socket) return;
     const onChanged: ServerToClientEvents['runs:changed'] = ({ run }) =>
       setRuns((list) => {
         const at = list.findIndex((r) => r.id === run.id);
+        // Archived while the list hides them: it leaves the list.
+        if (run.archivedAt && !withArchived) return at < 0 ? list : list.filter((r) => r.id !== run.id);
         if (at < 0) return [run, ...list];
         const next = list.slice();
         next[at] = run;
         return next;
       });
+    const onDeleted: ServerToClientEvents['runs:deleted'] = ({ runId }) => setRuns((list) => list.filter((r) => r.id !== runId));
     socket.on('runs:changed', onChanged);
+    socket.on('runs:deleted', onDeleted);
     return () => {
       socket.off('runs:changed', onChanged);
+      socket.off('runs:deleted', onDeleted);
     };
-  }, [socket]);
+  }, [socket, withArchived]);
 
   return { runs, error, loading };
 }

@@ -31,6 +31,7 @@ import { attachTrainers } from './peers/trainers';
 import { createAnnotations } from './runs/annotations';
 import { createRunCommands } from './runs/commands';
 import { createControlLog } from './runs/controlLog';
+import { createRunManagement } from './runs/manage';
 import { createDatabaseWatch } from './runs/database';
 import { createIngest, type Ingest } from './runs/ingest';
 import { createEventReceiver } from './runs/receive';
@@ -146,6 +147,7 @@ export async function createHub(httpServer: HttpServer, deps: HubDeps): Promise<
   const controlLog = createControlLog({ annotations, lastStep: (runId) => registry.get(runId)?.lastStep ?? 0, log });
   const receiver = createEventReceiver({ registry, streams, cluster, ingest, onNotesStored: annotations.recorded, onControlApplied: controlLog.applied, log });
   const scheduler = createScheduler({ storage, registry, trainers, cluster, updates, log });
+  const manage = createRunManagement({ storage, registry, updates, annotations, io });
   const commands = createRunCommands({ storage, registry, updates, annotations, controlLog, trainers, scheduler, cluster, io, queuedPerPerson: options.queuedPerPerson });
 
   // The peers.
@@ -154,9 +156,9 @@ export async function createHub(httpServer: HttpServer, deps: HubDeps): Promise<
   const auth = createAuth({ browserToken: options.browserToken, trainerToken: options.trainerToken, proxies: createProxyTrust(deps.trustedProxies) });
   const trainerPeers = attachTrainers({ nsp: trainerNsp, auth, graceMs: options.graceMs, shared, storage, registry, receiver, ingest, updates, scheduler, trainers, limits, log });
   const identities = await createIdentities(storage.peers);
-  attachBrowsers({ io, auth, identities, participants, presence, snapshots, cluster, commands, annotations, database, log });
+  attachBrowsers({ io, auth, identities, participants, presence, snapshots, cluster, commands, manage, annotations, database, log });
   const digits = createDigitService(storage, { dataDir: deps.dataDir });
-  const api = createApi({ io, auth, storage, snapshots, commands, updates, annotations, trainers, cluster, ingest, database, digits, log });
+  const api = createApi({ io, auth, storage, snapshots, commands, manage, updates, annotations, trainers, cluster, ingest, database, digits, log });
   await trainerPeers.recover();
 
   return {

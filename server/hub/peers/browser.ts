@@ -11,6 +11,7 @@ import { runRoom } from '../live/stream';
 import type { Actor, Annotations } from '../runs/annotations';
 import type { RunCommands } from '../runs/commands';
 import type { DatabaseWatch } from '../runs/database';
+import type { RunManagement } from '../runs/manage';
 import type { HubServer } from '../sockets';
 import { acked } from './acked';
 import type { Auth } from './auth';
@@ -27,6 +28,7 @@ export interface BrowserDeps {
   snapshots: Snapshots;
   cluster: Pick<Cluster, 'follow' | 'unfollow'>;
   commands: RunCommands;
+  manage: RunManagement;
   annotations: Annotations;
   database: Pick<DatabaseWatch, 'state'>;
   log: (line: string) => void;
@@ -43,7 +45,7 @@ const tooLarge = (payload: unknown) => {
   }
 };
 
-export function attachBrowsers({ io, auth, identities, participants, presence, snapshots, cluster, commands, annotations, database, log }: BrowserDeps): void {
+export function attachBrowsers({ io, auth, identities, participants, presence, snapshots, cluster, commands, manage, annotations, database, log }: BrowserDeps): void {
   io.use((socket, next) => {
     const hello = handshakeSchema.safeParse(socket.handshake.auth);
     if (!hello.success) return next(handshakeError('INVALID', `handshake auth must be { protocolVersion: ${PROTOCOL_VERSION}, token? }`));
@@ -134,6 +136,10 @@ export function attachBrowsers({ io, auth, identities, participants, presence, s
     on('run:pause', browserSchemas['run:pause'], async ({ runId }) => ({ run: await commands.control(runId, 'pause', actor()) }));
     on('run:resume', browserSchemas['run:resume'], async ({ runId }) => ({ run: await commands.control(runId, 'resume', actor()) }));
     on('run:set-lr', browserSchemas['run:set-lr'], async ({ runId, learningRate }) => ({ run: await commands.control(runId, 'set-lr', actor(), learningRate) }));
+    on('run:edit', browserSchemas['run:edit'], async ({ runId, ...fields }) => ({ run: await manage.edit(runId, fields, actor()) }));
+    on('run:archive', browserSchemas['run:archive'], async ({ runId }) => ({ run: await manage.archive(runId, actor()) }));
+    on('run:restore', browserSchemas['run:restore'], async ({ runId }) => ({ run: await manage.restore(runId, actor()) }));
+    on('run:delete', browserSchemas['run:delete'], async ({ runId, confirmName }) => manage.remove(runId, confirmName, actor()));
     on('annotation:add', browserSchemas['annotation:add'], async (input) => ({ annotation: await annotations.addNote(actor(), input) }));
     on('annotation:edit', browserSchemas['annotation:edit'], async (input) => ({ annotation: await annotations.editNote(actor(), input) }));
     on('annotation:delete', browserSchemas['annotation:delete'], async (input) => annotations.deleteNote(actor(), input));

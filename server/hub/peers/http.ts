@@ -4,13 +4,14 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { browserSchemas, PROTOCOL_VERSION, runStartSchema, type ErrorCode, type Failure, type HealthDetails, type HttpBodies } from '../../protocol';
+import { browserSchemas, PROTOCOL_VERSION, runDeleteSchema, runEditSchema, runStartSchema, type ErrorCode, type Failure, type HealthDetails, type HttpBodies } from '../../protocol';
 import { INT_COLUMN_MAX } from '../../trainer/eventSchema';
 import type { Cluster } from '../cluster/cluster';
 import { fieldErrors, HubError, toFailure } from '../errors';
 import type { Snapshots } from '../live/snapshot';
 import type { Actor, Annotations } from '../runs/annotations';
 import type { RunCommands } from '../runs/commands';
+import type { RunManagement } from '../runs/manage';
 import type { DatabaseWatch } from '../runs/database';
 import type { Ingest } from '../runs/ingest';
 import type { TrainerDirectory } from '../runs/trainerDirectory';
@@ -27,6 +28,7 @@ export interface ApiDeps {
   storage: Storage;
   snapshots: Snapshots;
   commands: RunCommands;
+  manage: RunManagement;
   updates: Pick<RunUpdates, 'summary'>;
   annotations: Annotations;
   trainers: TrainerDirectory;
@@ -57,6 +59,8 @@ const digitsQuery = z.object({
     .transform((s) => s.split(',').map(Number))
     .refine((a) => a.length <= 1000, 'at most 1000 digits at a time'),
 });
+/** Which runs the list holds: those not archived (the default), only archived ones, or all. */
+const archivedQuery = z.enum(['exclude', 'only', 'include']).default('exclude');
 const sparklineQuery = z.object({
   ids: z.string().transform((s) => s.split(',').filter(Boolean)).refine((a) => a.length >= 1 && a.length <= 200, '1 to 200 run ids'),
   points: z.coerce.number().int().min(2).max(500).default(60),
@@ -116,7 +120,7 @@ function decodePart(part: string): string {
 }
 
 /** Handles /api/* requests; returns false for other paths. */
-export function createApi({ io, auth, storage, snapshots, commands, updates, annotations, trainers, cluster, ingest, database, digits, log }: ApiDeps) {
+export function createApi({ io, auth, storage, snapshots, commands, manage, updates, annotations, trainers, cluster, ingest, database, digits, log }: ApiDeps) {
   const started = Date.now();
 
 
@@ -154,7 +158,8 @@ export function createApi({ io, auth, storage, snapshots, commands, updates, ann
     if (!id) {
       if (method === 'GET') {
         const limit = parse(z.coerce.number().int().min(1).max(1000).default(200), url.searchParams.get('limit') ?? undefined, 'limit');
-        return ok(res, 'GET /api/runs', { runs: await storage.runs.recent(limit) });
+        const archived = parse(archivedQuery, url.searchParams.get('archived') ?? undefined, 'archived');
+        return ok(res, 'GET /api/runs', { runs: await storage.runs.recent(limit, archived) });
       }
       if (method === 'POST') {
         const body = parse(runStartSchema, await readJson(req), 'run');
@@ -168,6 +173,14 @@ export function createApi({ io, auth, storage, snapshots, commands, updates, ann
         const snap = await snapshots.build(id, NO_POINTS, () => {});
         return ok(res, 'GET /api/runs/:id', { run: snap.run, epochs: snap.epochs, annotations: snap.annotations, predictions: snap.predictions, lastSeq: snap.lastSeq });
       }
+      case 'PATCH ':
+        return ok(res, 'PATCH /api/runs/:id', { run: await manage.edit(id, parse(runEditSchema, await readJson(req), 'run'), apiActor()) });
+      case 'DELETE ':
+        return ok(res, 'DELETE /api/runs/:id', await manage.remove(id, parse(runDeleteSchema, await readJson(req), 'deletion').confirmName, apiActor()));
+      case 'POST archive':
+        return ok(res, 'POST /api/runs/:id/archive', { run: await manage.archive(id, apiActor()) });
+      case 'POST restore':
+        return ok(res, 'POST /api/runs/:id/archive', { run: await manage.restore(id, apiActor()) });
       case 'POST stop':
       case 'POST pause':
       case 'POST resume':

@@ -59,10 +59,26 @@ export function createRunQueries(db: Db, provider: 'sqlite' | 'postgresql') {
       return (await db.run.count({ where: { id: runId } })) > 0;
     },
 
-    /** The newest runs first. */
-    async recent(limit: number): Promise<RunSummary[]> {
-      const rows = await db.run.findMany({ orderBy: { createdAt: 'desc' }, take: limit });
+    /** The newest runs first: those not archived, the archived ones, or both. */
+    async recent(limit: number, archived: 'exclude' | 'only' | 'include' = 'exclude'): Promise<RunSummary[]> {
+      const where = archived === 'include' ? {} : { archivedAt: archived === 'only' ? { not: null } : null };
+      const rows = await db.run.findMany({ where, orderBy: { createdAt: 'desc' }, take: limit });
       return rows.map(toRunSummary);
+    },
+
+    /** Changes what people wrote about a run (its name, description, tags). */
+    async edit(runId: string, fields: { name?: string; description?: string; tags?: string[] }): Promise<RunSummary> {
+      return toRunSummary(await db.run.update({ where: { id: runId }, data: fields }));
+    },
+
+    /** Archives (a time) or restores (null) a run. */
+    async setArchived(runId: string, at: Date | null): Promise<RunSummary> {
+      return toRunSummary(await db.run.update({ where: { id: runId }, data: { archivedAt: at } }));
+    },
+
+    /** Deletes a run and everything stored of it (events, notes, checkpoints: the rows cascade). */
+    async remove(runId: string): Promise<void> {
+      await db.run.delete({ where: { id: runId } });
     },
 
     async create(run: { id: string; name: string; hyperparams: Hyperparams; reporting?: Partial<Reporting>; createdBy: string; createdById: string }): Promise<RunSummary> {

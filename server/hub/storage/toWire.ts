@@ -38,6 +38,9 @@ export function toRunSummary(run: RunRow): RunSummary {
   return {
     id: run.id,
     name: run.name,
+    description: run.description,
+    tags: storedTags(run.tags, run.id),
+    archivedAt: iso(run.archivedAt),
     status: storedStatus(run.status, run.id),
     statusMessage: run.statusMessage,
     hyperparams: hp.success ? hp.data : hyperparamsSchema.parse({}),
@@ -61,6 +64,12 @@ export function toRunSummary(run: RunRow): RunSummary {
     samplesPerSec: run.samplesPerSec,
     learningRates: storedLearningRates(run.learningRates, run.id),
   };
+}
+
+const storedTagsSchema = z.array(z.string());
+/** A run's stored tags (none stored yet: none). */
+export function storedTags(value: unknown, runId: string): string[] {
+  return value === null || value === undefined ? [] : storedJson(storedTagsSchema, value, `tags of run ${runId}`);
 }
 
 /** A run's stored learning-rate history (none stored yet: empty). */
