@@ -115,6 +115,7 @@ const drawCard = (page: Page) =>
 async function checkRunsPage(t: TestContext, page: Page, url: string, width: number): Promise<void> {
   await page.goto(`${url}/`);
   await page.locator('[data-testid="run-row"]').nth(1).waitFor();
+  await page.locator('.conn', { hasText: 'live' }).waitFor();
   await t.test(`runs page at ${width}px: no sideways scroll`, async () => {
     const over = await sidewaysOverflow(page);
     assert.ok(over <= 0, `the runs page is ${over}px wider than its ${width}px window`);
