@@ -24,7 +24,7 @@ export interface ConfusionMatrixProps {
   matrix: number[][];
   selected?: ConfusionCell | null;
   onSelect?: (cell: ConfusionCell) => void;
-  /** Width and height in CSS pixels, default 360. */
+  /** Width and height in CSS pixels, default 360; in a narrower container it scales down to fit. */
   size?: number;
 }
 

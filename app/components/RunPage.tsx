@@ -100,28 +100,30 @@ export function RunPage({ runId }: { runId: string }) {
           </div>
         </div>
         {state.epochs.length ? (
-          <table className="epoch-table">
-            <thead>
-              <tr>
-                <th scope="col">Epoch</th>
-                <th scope="col">Train loss</th>
-                <th scope="col">Train accuracy</th>
-                <th scope="col">Test loss</th>
-                <th scope="col">Test accuracy</th>
-              </tr>
-            </thead>
-            <tbody>
-              {state.epochs.map((e) => (
-                <tr key={e.epoch}>
-                  <td>{e.epoch}</td>
-                  <td>{fmtNum(e.trainLoss)}</td>
-                  <td>{fmtPct(e.trainAccuracy)}</td>
-                  <td>{fmtNum(e.testLoss)}</td>
-                  <td>{fmtPct(e.testAccuracy)}</td>
+          <div className="table-scroll">
+            <table className="epoch-table">
+              <thead>
+                <tr>
+                  <th scope="col">Epoch</th>
+                  <th scope="col">Train loss</th>
+                  <th scope="col">Train accuracy</th>
+                  <th scope="col">Test loss</th>
+                  <th scope="col">Test accuracy</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {state.epochs.map((e) => (
+                  <tr key={e.epoch}>
+                    <td>{e.epoch}</td>
+                    <td>{fmtNum(e.trainLoss)}</td>
+                    <td>{fmtPct(e.trainAccuracy)}</td>
+                    <td>{fmtNum(e.testLoss)}</td>
+                    <td>{fmtPct(e.testAccuracy)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
         ) : null}
       </section>
       <section className="card" aria-labelledby="panel-title">

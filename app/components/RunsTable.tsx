@@ -60,56 +60,59 @@ export function RunsTable({ runs }: { runs: readonly RunSummary[] }) {
           Compare selected ({selected.length})
         </Link>
       </div>
-      <table className="runs-table">
-        <thead>
-          <tr>
-            <th scope="col"><span className="sr-only">Select</span></th>
-            <th scope="col">Run</th>
-            <th scope="col">Status</th>
-            <th scope="col">Progress</th>
-            <th scope="col">Loss</th>
-            <th scope="col">Test accuracy</th>
-            <th scope="col">Learning rate</th>
-            <th scope="col">Backend</th>
-            <th scope="col">Started by</th>
-          </tr>
-        </thead>
-        <tbody>
-          {runs.map((r) => {
-            const pct = r.totalSteps ? Math.min(100, (100 * r.lastStep) / r.totalSteps) : 0;
-            return (
-              <tr key={r.id} data-testid="run-row" data-run-id={r.id}>
-                <td>
-                  <input type="checkbox" aria-label={`Select ${r.name} to compare`} checked={selected.includes(r.id)} onChange={() => toggle(r.id)} />
-                </td>
-                <td>
-                  <Link href={`/runs/${r.id}`}>{r.name}</Link>
-                  <div className="muted small">{fmtTime(r.createdAt)}</div>
-                </td>
-                <td>
-                  <StatusBadge status={r.status} />
-                </td>
-                <td>
-                  <div className="progress" role="progressbar" aria-valuenow={Math.round(pct)} aria-valuemin={0} aria-valuemax={100} aria-label={`${r.name} progress`}>
-                    <div style={{ width: `${pct}%` }} />
-                  </div>
-                  <span className="small muted">
-                    {r.lastStep.toLocaleString('en-US')} / {r.totalSteps?.toLocaleString('en-US') ?? '–'} steps
-                  </span>
-                </td>
-                <td>{lines[r.id]?.length ? <Sparkline values={lines[r.id]} label={`${r.name} loss`} width={120} height={28} /> : <span className="muted">–</span>}</td>
-                <td>{fmtPct(r.finalTestAccuracy)}</td>
-                <LearningRateCell run={r} />
-                <td>
-                  {r.backend ?? '–'}
-                  {r.trainerHost ? <div className="muted small">{r.trainerHost}</div> : null}
-                </td>
-                <td>{r.createdBy}</td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
+      {/* Every column stays: a narrow window scrolls the table in this box, not the page. */}
+      <div className="table-scroll">
+        <table className="runs-table">
+          <thead>
+            <tr>
+              <th scope="col"><span className="sr-only">Select</span></th>
+              <th scope="col">Run</th>
+              <th scope="col">Status</th>
+              <th scope="col">Progress</th>
+              <th scope="col">Loss</th>
+              <th scope="col">Test accuracy</th>
+              <th scope="col">Learning rate</th>
+              <th scope="col">Backend</th>
+              <th scope="col">Started by</th>
+            </tr>
+          </thead>
+          <tbody>
+            {runs.map((r) => {
+              const pct = r.totalSteps ? Math.min(100, (100 * r.lastStep) / r.totalSteps) : 0;
+              return (
+                <tr key={r.id} data-testid="run-row" data-run-id={r.id}>
+                  <td>
+                    <input type="checkbox" aria-label={`Select ${r.name} to compare`} checked={selected.includes(r.id)} onChange={() => toggle(r.id)} />
+                  </td>
+                  <td>
+                    <Link href={`/runs/${r.id}`}>{r.name}</Link>
+                    <div className="muted small">{fmtTime(r.createdAt)}</div>
+                  </td>
+                  <td>
+                    <StatusBadge status={r.status} />
+                  </td>
+                  <td>
+                    <div className="progress" role="progressbar" aria-valuenow={Math.round(pct)} aria-valuemin={0} aria-valuemax={100} aria-label={`${r.name} progress`}>
+                      <div style={{ width: `${pct}%` }} />
+                    </div>
+                    <span className="small muted">
+                      {r.lastStep.toLocaleString('en-US')} / {r.totalSteps?.toLocaleString('en-US') ?? '–'} steps
+                    </span>
+                  </td>
+                  <td>{lines[r.id]?.length ? <Sparkline values={lines[r.id]} label={`${r.name} loss`} width={120} height={28} /> : <span className="muted">–</span>}</td>
+                  <td>{fmtPct(r.finalTestAccuracy)}</td>
+                  <LearningRateCell run={r} />
+                  <td>
+                    {r.backend ?? '–'}
+                    {r.trainerHost ? <div className="muted small">{r.trainerHost}</div> : null}
+                  </td>
+                  <td>{r.createdBy}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
     </div>
   );
 }

@@ -17,8 +17,17 @@ export const ARTIFACTS = path.join(ROOT, 'artifacts', 'screenshots');
 /** Chromium's flags for a closed network and a root user (see the env notes). */
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
 
+/** Options for {@link launchChromium}. */
+export interface LaunchOptions {
+  /**
+   * Show classic scrollbars that take room from the page, as on a desktop (Playwright hides
+   * them in headless mode by default, which leaves a page 15 px wider than people see it).
+   */
+  scrollbars?: boolean;
+}
+
 /** Launches Chromium, or skips `t` (fails under LIVETRAIN_REQUIRE_SERVICES=1) when it is missing. */
-export async function launchChromium(t: TestContext): Promise<Browser | null> {
+export async function launchChromium(t: TestContext, opts: LaunchOptions = {}): Promise<Browser | null> {
   if (!existsSync(CHROMIUM)) {
     const reason = `Chromium not found at ${CHROMIUM} (apt-get install chromium, or set LIVETRAIN_CHROMIUM)`;
     if (servicesRequired()) throw new Error(`${reason}; LIVETRAIN_REQUIRE_SERVICES=1 requires it`);
@@ -26,7 +35,7 @@ export async function launchChromium(t: TestContext): Promise<Browser | null> {
     return null;
   }
   await mkdir(ARTIFACTS, { recursive: true });
-  return chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  return chromium.launch({ executablePath: CHROMIUM, args: FLAGS, ignoreDefaultArgs: opts.scrollbars ? ['--hide-scrollbars'] : [] });
 }
 
 export { startHubProcess, type HubProcess } from './hubProcess';
