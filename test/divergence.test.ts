@@ -134,13 +134,15 @@ test('the hub stores the nulls, notes "loss became NaN at step N" once (also whe
 
   const nanAt = ofType(events, 'metrics:nonfinite')[0];
   const text = describeNonFinite(nanAt);
-  await eventually(() => notesSeen.length > 0, 'the note reached the watcher');
-  assert.deepEqual(notesSeen.map((a) => [a.kind, a.text, a.step, a.authorName]), [['event', text, nanAt.step, 'trainer']]);
+  const failedAt = ofType(events, 'status').at(-1)!;
+  const ending = `the run failed at step ${failedAt.step}: ${failedAt.message}`;
+  await eventually(() => notesSeen.length >= 2, 'the notes reached the watcher');
+  assert.deepEqual(notesSeen.map((a) => [a.kind, a.text, a.step, a.authorName]), [['event', text, nanAt.step, 'trainer'], ['event', ending, failedAt.step, 'trainer']]);
 
   const after = await ada.call('run:watch', { runId });
   assert.ok(after.ok);
   assert.deepEqual(after.data.points.map((p) => p.loss), [null, null, null, null], 'stored as null, sent as null');
-  assert.deepEqual(after.data.annotations.filter((a) => a.kind === 'event' && a.authorName === 'trainer').map((a) => a.text), [text], 'stored once');
+  assert.deepEqual(after.data.annotations.filter((a) => a.kind === 'event' && a.authorName === 'trainer').map((a) => a.text), [text, ending], 'stored once each');
   assert.equal(after.data.run.status, 'failed');
   assert.match(after.data.run.statusMessage ?? '', /the run diverged/);
 

@@ -49,8 +49,12 @@ test('rename, describe, tag, archive, restore and delete a finished run; everyon
   assert.deepEqual(await dbState(hub), before, 'refused edits change nothing');
 
   // Finished, it is archived: gone from the list by default, there on request, data kept.
+  assert.ok((await bob.call('run:watch', { runId })).ok);
   assert.ok((await trainer.timeout(10_000).emitWithAck('trainer:events', { runId, events: [{ runId, seq: 8, type: 'status', status: 'completed', step: 5, time: Date.now() }] })).ok);
   await bob.waitFor('runs:changed', (m) => m.run.id === runId && m.run.status === 'completed');
+  // How it ended is in its history, beside people's commands.
+  const end = await bob.waitFor('annotation:added', (m) => m.annotation.runId === runId && m.annotation.authorName === 'trainer');
+  assert.deepEqual([end.annotation.text, end.annotation.step], ['the run completed at step 5', 5]);
   const archived = await ada.call('run:archive', { runId });
   assert.ok(archived.ok && archived.data.run.archivedAt, JSON.stringify(archived));
   await bob.waitFor('runs:changed', (m) => m.run.id === runId && m.run.archivedAt !== null);

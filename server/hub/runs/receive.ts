@@ -12,6 +12,7 @@ import type { Cluster } from '../cluster/cluster';
 import { HubError } from '../errors';
 import type { LiveStreams } from '../live/stream';
 import { toWireEvent } from '../live/wire';
+import { notesIn } from '../storage/events';
 import type { Ingest } from './ingest';
 import type { RunRegistry, RunState } from './registry';
 
@@ -66,7 +67,7 @@ export function createEventReceiver({ registry, streams, cluster, ingest, onNote
       cluster.append(runId, wire, streams.storedSeq(runId) ?? 0);
       const stored = registry.storing(state, ingest.store(runId, fresh, patch, state.dbSeq), fresh[0].seq);
       for (const e of fresh) if (e.type === 'control') onControlApplied(runId, e.action, e.step);
-      const noted = fresh.filter((e) => e.type === 'metrics:nonfinite').map((e) => e.seq);
+      const noted = notesIn(fresh);
       if (noted.length) {
         stored
           .then(() => onNotesStored(runId, noted))

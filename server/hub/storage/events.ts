@@ -42,7 +42,21 @@ const PANEL_COLUMNS = ['runId', 'seq', 'step', 'epoch', 'items', 'time'] as cons
 type UnstoredKind = 'progress' | 'silent';
 type SeqRange = { gte: number; lte: number };
 
+/** The note a run's end gets: "the run completed at step 1,875", "the run failed at step 12: …". */
+export function describeEnd(status: 'completed' | 'failed', step: number, message?: string): string {
+  return `the run ${status} at step ${step.toLocaleString('en-US')}${message ? `: ${message}` : ''}`;
+}
+
+/** Trainer events that become notes on the run (stored with the events, once per seq). */
+export function notesIn(events: readonly TrainerEvent[]): number[] {
+  return events.filter((e) => e.type === 'metrics:nonfinite' || (e.type === 'status' && (e.status === 'completed' || e.status === 'failed'))).map((e) => e.seq);
+}
+
 export function createEventQueries(db: Db, provider: 'sqlite' | 'postgresql') {
+  /** A note by the trainer, written with its events: keyed by seq, a resend keeps one. */
+  const noteOf = (runId: string, seq: number, step: number, text: string) =>
+    db.annotation.upsert({ where: { runId_seq: { runId, seq } }, create: { runId, seq, step, kind: 'event', text, authorId: null, authorName: 'trainer' }, update: {} });
+
   /** Epoch results with their confusion matrices, in seq order, for seqs in `seq` (a Prisma filter). */
   async function epochsWithConfusion(runId: string, seq: { gte?: number; lte?: number }): Promise<WireEpoch[]> {
     const [epochs, matrices] = await Promise.all([
@@ -111,15 +125,15 @@ export function createEventQueries(db: Db, provider: 'sqlite' | 'postgresql') {
             case 'checkpoint':
               checkpoints.push({ runId, seq, epoch: e.epoch, step: e.step, reason: e.reason, path: e.path });
               break;
-            case 'metrics:nonfinite': {
-              // A note on the run, written with its events: keyed by seq, a resend keeps one.
-              const note = { runId, seq, step: e.step, kind: 'event', text: describeNonFinite(e), authorId: null, authorName: 'trainer' };
-              notes.push(db.annotation.upsert({ where: { runId_seq: { runId, seq } }, create: note, update: {} }));
+            case 'metrics:nonfinite':
+              notes.push(noteOf(runId, seq, e.step, describeNonFinite(e)));
               break;
-            }
+            case 'status':
+              // How a run ended, in its history beside people's commands ("Ada stopped the run").
+              if (e.status === 'completed' || e.status === 'failed') notes.push(noteOf(runId, seq, e.step, describeEnd(e.status, e.step, e.message)));
+              break;
             case 'run:started':
             case 'phase':
-            case 'status':
             case 'control':
               break;
             default:
