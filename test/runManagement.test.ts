@@ -123,7 +123,7 @@ test('in Chromium: edit a run (markdown shown text-safe), start a copy, filter t
   await page.getByTestId('form-notice').waitFor();
   assert.equal(await page.getByLabel('Name (optional)').inputValue(), 'baseline (copy)');
   assert.equal(await page.getByLabel('Learning rate').inputValue(), '0.05');
-  assert.equal(await page.getByLabel('Optimizer').inputValue(), 'adam');
+  assert.equal(await page.locator('#hp-optimizer').inputValue(), 'adam');
 
   // The list filters by text and tag.
   const row = page.locator(`[data-run-id="${runId}"]`);
@@ -134,6 +134,12 @@ test('in Chromium: edit a run (markdown shown text-safe), start a copy, filter t
   await page.getByLabel('Tag').selectOption('mnist');
   await row.waitFor();
   await page.getByLabel('Tag').selectOption('');
+  // The date has its time; hyperparameters can be shown as columns; a header sorts.
+  assert.match(await row.getByTestId('run-created').innerText(), /^\d{1,2} \w{3} \d{4}, \d{2}:\d{2}$/);
+  await page.locator('.column-picker').getByLabel('Optimizer').check();
+  assert.equal(await row.getByTestId('run-optimizer').innerText(), 'adam');
+  await page.getByRole('button', { name: 'Run', exact: true }).click();
+  assert.equal(await page.locator('th[aria-sort]').getAttribute('aria-sort'), 'ascending');
 
   // Archived: gone from the list unless asked for; restored: back.
   await page.goto(`${hub.url}/runs/${runId}`);

@@ -4,26 +4,12 @@
  * on request), the start form and who is online.
  */
 import { useEffect, useMemo, useState } from 'react';
-import { RUN_STATUSES, type RunSummary } from '../../server/protocol';
+import { RUN_STATUSES } from '../../server/protocol';
 import { usePageTitle } from '../lib/usePageTitle';
+import { matches, type Filter } from '../lib/runsList';
 import { useRuns } from '../lib/useRuns';
 import { RunsTable } from './RunsTable';
 import { StartRunForm } from './StartRunForm';
-
-interface Filter {
-  text: string;
-  status: string;
-  tag: string;
-}
-
-/** Whether a run passes the filter: its status, one of its tags, and the text in its name, description, tags or creator. */
-export function matches(run: RunSummary, f: Filter): boolean {
-  if (f.status && run.status !== f.status) return false;
-  if (f.tag && !run.tags.includes(f.tag)) return false;
-  const text = f.text.trim().toLowerCase();
-  if (!text) return true;
-  return [run.name, run.description, run.createdBy, run.id, ...run.tags].some((s) => s.toLowerCase().includes(text));
-}
 
 export function RunsPage() {
   const [withArchived, setWithArchived] = useState(false);

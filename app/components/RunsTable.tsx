@@ -4,12 +4,13 @@
  * started it; select two or more to compare them.
  */
 import Link from 'next/link';
-import { useEffect, useRef, useState } from 'react';
+import { Fragment, useEffect, useRef, useState } from 'react';
 import type { HttpBodies, RunSummary, ServerToClientEvents } from '../../server/protocol';
 import { Sparkline } from '../charts/Sparkline';
 import { apiGet } from '../lib/api';
 import { useHub } from '../lib/HubProvider';
-import { fmtPct, fmtTime, learningRateText } from './format';
+import { fmtDateTime, fmtPct, learningRateText } from './format';
+import { HP_COLUMNS, sortRuns, type HpColumn, type SortKey } from '../lib/runsList';
 import { StatusBadge } from './StatusBadge';
 
 const SPARK_POINTS = 60;
@@ -45,9 +46,24 @@ function useSparklines(runs: readonly RunSummary[]): Record<string, number[]> {
 
 export function RunsTable({ runs }: { runs: readonly RunSummary[] }) {
   const [selected, setSelected] = useState<string[]>([]);
+  const [sort, setSort] = useState<{ key: SortKey; dir: 1 | -1 }>({ key: 'created', dir: -1 });
+  const [columns, setColumns] = useState<HpColumn[]>([]);
+  const [sharedScale, setSharedScale] = useState(false);
   const lines = useSparklines(runs);
   const toggle = (id: string) => setSelected((s) => (s.includes(id) ? s.filter((x) => x !== id) : [...s, id]));
   if (runs.length === 0) return <p className="muted">No runs yet: start one with the form.</p>;
+  const sorted = sortRuns(runs, sort.key, sort.dir, lines);
+  // One loss scale for every sparkline shown, so their heights compare.
+  const shown = sorted.flatMap((r) => (lines[r.id] ?? []).filter(Number.isFinite));
+  const extent = sharedScale && shown.length ? ([Math.min(...shown), Math.max(...shown)] as const) : undefined;
+  const header = (key: SortKey, label: string) => (
+    <th scope="col" aria-sort={sort.key === key ? (sort.dir === 1 ? 'ascending' : 'descending') : undefined}>
+      <button type="button" className="sort" onClick={() => setSort((s) => ({ key, dir: s.key === key ? (-s.dir as 1 | -1) : key === 'created' ? -1 : 1 }))}>
+        {label}
+        <span aria-hidden="true">{sort.key === key ? (sort.dir === 1 ? ' ▲' : ' ▼') : ''}</span>
+      </button>
+    </th>
+  );
   return (
     <div className="runs-table-wrap">
       <div className="toolbar">
@@ -59,6 +75,17 @@ export function RunsTable({ runs }: { runs: readonly RunSummary[] }) {
         >
           Compare selected ({selected.length})
         </Link>
+        <fieldset className="column-picker">
+          <legend className="small muted">Columns</legend>
+          {HP_COLUMNS.map(([key, label]) => (
+            <label key={key} className="small">
+              <input type="checkbox" checked={columns.includes(key)} onChange={() => setColumns((c) => (c.includes(key) ? c.filter((x) => x !== key) : [...c, key]))} /> {label}
+            </label>
+          ))}
+          <label className="small">
+            <input type="checkbox" checked={sharedScale} onChange={(e) => setSharedScale(e.target.checked)} /> same loss scale
+          </label>
+        </fieldset>
       </div>
       {/* Every column stays: a narrow window scrolls the table in this box, not the page. */}
       <div className="table-scroll">
@@ -66,18 +93,22 @@ export function RunsTable({ runs }: { runs: readonly RunSummary[] }) {
           <thead>
             <tr>
               <th scope="col"><span className="sr-only">Select</span></th>
-              <th scope="col">Run</th>
-              <th scope="col">Status</th>
-              <th scope="col">Progress</th>
-              <th scope="col">Loss</th>
-              <th scope="col">Test accuracy</th>
-              <th scope="col">Learning rate</th>
-              <th scope="col">Backend</th>
-              <th scope="col">Started by</th>
+              {header('name', 'Run')}
+              {header('created', 'Created')}
+              {header('status', 'Status')}
+              {header('progress', 'Progress')}
+              {header('loss', 'Loss')}
+              {header('accuracy', 'Test accuracy')}
+              {header('lr', 'Learning rate')}
+              {HP_COLUMNS.filter(([k]) => columns.includes(k)).map(([k, label]) => (
+                <Fragment key={k}>{header(k, label)}</Fragment>
+              ))}
+              {header('backend', 'Backend')}
+              {header('creator', 'Started by')}
             </tr>
           </thead>
           <tbody>
-            {runs.map((r) => {
+            {sorted.map((r) => {
               const pct = r.totalSteps ? Math.min(100, (100 * r.lastStep) / r.totalSteps) : 0;
               return (
                 <tr key={r.id} data-testid="run-row" data-run-id={r.id}>
@@ -86,7 +117,10 @@ export function RunsTable({ runs }: { runs: readonly RunSummary[] }) {
                   </td>
                   <td>
                     <Link href={`/runs/${r.id}`}>{r.name}</Link>
-                    <div className="muted small">{fmtTime(r.createdAt)}</div>
+                    {r.tags.length ? <div className="muted small">{r.tags.join(' · ')}</div> : null}
+                  </td>
+                  <td className="small" data-testid="run-created">
+                    {fmtDateTime(r.createdAt)}
                   </td>
                   <td>
                     <StatusBadge status={r.status} />
@@ -99,9 +133,14 @@ export function RunsTable({ runs }: { runs: readonly RunSummary[] }) {
                       {r.lastStep.toLocaleString('en-US')} / {r.totalSteps?.toLocaleString('en-US') ?? '–'} steps
                     </span>
                   </td>
-                  <td>{lines[r.id]?.length ? <Sparkline values={lines[r.id]} label={`${r.name} loss`} width={120} height={28} /> : <span className="muted">–</span>}</td>
+                  <td>{lines[r.id]?.length ? <Sparkline values={lines[r.id]} extent={extent} label={`${r.name} loss`} width={120} height={28} /> : <span className="muted">–</span>}</td>
                   <td>{fmtPct(r.finalTestAccuracy)}</td>
                   <LearningRateCell run={r} />
+                  {HP_COLUMNS.filter(([k]) => columns.includes(k)).map(([k]) => (
+                    <td key={k} data-testid={`run-${k}`}>
+                      {String(r.hyperparams[k])}
+                    </td>
+                  ))}
                   <td>
                     {r.backend ?? '–'}
                     {r.trainerHost ? <div className="muted small">{r.trainerHost}</div> : null}

@@ -38,3 +38,8 @@ export const OPTIMIZER_PARAM_LABELS = { momentum: 'momentum', beta1: 'β₁', be
 export function optimizerSettings(hp: RunSummary['hyperparams']): string {
   return OPTIMIZER_PARAMS[hp.optimizer].map((k) => `${OPTIMIZER_PARAM_LABELS[k]} ${hp[k]}`).join(' · ');
 }
+
+/** A date with its time, always: "1 Dec 2026, 14:05". */
+export function fmtDateTime(iso: string | number): string {
+  return new Date(iso).toLocaleString('en-GB', { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' });
+}
