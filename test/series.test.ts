@@ -190,3 +190,24 @@ describe('niceExtent', () => {
     assert.deepEqual(niceExtent(ys, { start: 3, end: 6, pad: 0 }), [10, 12]);
   });
 });
+
+describe('the elapsed-time axis across a pause', () => {
+  test('the line breaks where the trainer paused (not between epochs), and is whole on the step axis', async () => {
+    const { SeriesColumns, PAUSE_MS } = await import('../app/charts/batchColumns');
+    const { drawLine } = await import('../app/charts/batchDraw');
+    const at = [0, 100, 200, 300, 300 + PAUSE_MS + 5000, 300 + PAUSE_MS + 5100, 300 + 2 * PAUSE_MS + 9000];
+    const epochs = [1, 1, 1, 1, 1, 1, 2]; // the last gap is an epoch end's evaluation
+    const points = at.map((time, i) => ({ seq: i + 1, step: i + 1, epoch: epochs[i], batch: i, loss: 1, accuracy: 50, learningRate: 0.01, samplesPerSec: 1, time }));
+    const moves = (axis: 'time' | 'step') => {
+      const c = new SeriesColumns();
+      c.sync(points, axis, 'loss', 7, 0);
+      const calls: string[] = [];
+      const ctx = { beginPath() {}, moveTo: () => calls.push('M'), lineTo: () => calls.push('L'), stroke() {}, arc() {}, fill() {}, set globalAlpha(_: number) {}, set strokeStyle(_: string) {}, set lineWidth(_: number) {} };
+      const line = (v: number) => v;
+      drawLine(ctx as unknown as CanvasRenderingContext2D, c.xs, c.ys, Uint32Array.from({ length: c.length }, (_, i) => i), line as never, line as never, { colour: '#000', width: 1, alpha: 1 }, c.breaks);
+      return calls.join('');
+    };
+    assert.equal(moves('time'), 'MLLLMLL', 'one break, at the pause; none at the epoch end');
+    assert.equal(moves('step'), 'MLLLLLL');
+  });
+});

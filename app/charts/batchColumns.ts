@@ -8,6 +8,9 @@
 import type { WirePoint } from '../../server/protocol';
 import { emaRun, emaStart, lowerBound, type EmaState } from '../lib/series';
 
+/** A gap in a run's batch times longer than this, within an epoch, is a pause or a stop. */
+export const PAUSE_MS = 3000;
+
 /** Which value is plotted along x. */
 export type XAxisKind = 'step' | 'epoch' | 'time';
 /** Which batch metric is plotted along y. */
@@ -44,6 +47,11 @@ export class SeriesColumns {
   steps = new Float64Array(0);
   /** Smoothed ys; the same array as `ys` when smoothing is 0. */
   smooth = new Float64Array(0);
+  /**
+   * On the time axis, how many pauses or stops lie before each point (a gap in the trainer's
+   * clock of more than {@link PAUSE_MS} within an epoch): the line is not drawn across them.
+   */
+  breaks = new Uint32Array(0);
   length = 0;
   private key = '';
   private firstSeq = NaN;
@@ -88,13 +96,22 @@ export class SeriesColumns {
     this.perEpoch = perEpoch;
     const from = this.length;
     if (n === from) return 0;
+    if (this.breaks.length < n) {
+      const next = new Uint32Array(Math.max(n, this.breaks.length * 2, 1024));
+      next.set(this.breaks.subarray(0, from));
+      this.breaks = next;
+    }
     this.xs = grow(this.xs, from, n);
     this.ys = grow(this.ys, from, n);
     this.steps = grow(this.steps, from, n);
     if (from === 0) this.t0 = points[0].time;
     const { xs, ys, steps } = this;
+    const breaks = this.breaks;
     for (let i = from; i < n; i++) {
       const p = points[i];
+      const before = i > 0 ? points[i - 1] : null;
+      // Between epochs the trainer evaluates for a while: that is not a pause.
+      breaks[i] = (i > 0 ? breaks[i - 1] : 0) + (xAxis === 'time' && before && p.epoch === before.epoch && p.time - before.time > PAUSE_MS ? 1 : 0);
       steps[i] = p.step;
       ys[i] = valueOf(p, metric);
       xs[i] = xAxis === 'step' ? p.step : xAxis === 'epoch' ? p.epoch - 1 + p.batch / perEpoch : (p.time - this.t0) / 1000;
@@ -123,6 +140,11 @@ export class SeriesColumns {
     if (i <= 0) return 0;
     if (i >= n) return n - 1;
     return x - this.xs[i - 1] <= this.xs[i] - x ? i - 1 : i;
+  }
+
+  /** The x of wall-clock time `ms` on the time axis (seconds since the series' first point). */
+  xOfTime(ms: number): number {
+    return this.length === 0 || !Number.isFinite(ms) ? NaN : (ms - this.t0) / 1000;
   }
 
   /** The x of the first point at or after `step`; NaN when `step` lies outside the series. */

@@ -156,6 +156,8 @@ export function drawLine(
   x: Linear,
   y: YScale,
   style: { colour: string; width: number; alpha: number },
+  /** Cumulative count of breaks (a pause, a stop) before each index: no segment crosses one. */
+  breaks?: Uint32Array,
 ): void {
   ctx.beginPath();
   if (idx.length === 1 && Number.isFinite(ys[idx[0]])) {
@@ -166,9 +168,12 @@ export function drawLine(
     return;
   }
   let pen = false;
+  let prev = -1;
   for (let k = 0; k < idx.length; k++) {
     const i = idx[k];
     const v = ys[i];
+    if (breaks && prev >= 0 && breaks[i] !== breaks[prev]) pen = false;
+    prev = i;
     if (!Number.isFinite(v)) {
       pen = false;
       continue;

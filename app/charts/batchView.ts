@@ -220,8 +220,8 @@ export class BatchView {
     ctx.clip();
     ctx.lineJoin = 'round';
     // Every faint raw line first, so no run's raw noise covers another run's smoothed line.
-    if (smoothing) for (const { s, c, raw } of plans) drawLine(ctx, c.xs, c.ys, raw, this.x, this.y, { colour: s.colour, width: 1, alpha: 0.2 });
-    for (const { s, c, smooth } of plans) drawLine(ctx, c.xs, c.smooth, smooth, this.x, this.y, { colour: s.colour, width: smoothing ? 1.75 : 1.25, alpha: 1 });
+    if (smoothing) for (const { s, c, raw } of plans) drawLine(ctx, c.xs, c.ys, raw, this.x, this.y, { colour: s.colour, width: 1, alpha: 0.2 }, c.breaks);
+    for (const { s, c, smooth } of plans) drawLine(ctx, c.xs, c.smooth, smooth, this.x, this.y, { colour: s.colour, width: smoothing ? 1.75 : 1.25, alpha: 1 }, c.breaks);
     ctx.restore();
 
     const n = d3.format(',d');
@@ -260,7 +260,9 @@ export class BatchView {
     const placed: PlacedAnnotation[] = [];
     for (const a of annotations) {
       const c = this.cols.get(a.runId) ?? first;
-      const px = this.props.xAxis === 'step' ? this.x(a.step) : c ? this.x(c.xOfStep(a.step)) : NaN;
+      // On the time axis a note sits at the time it was made (a resume after a pause is not
+      // at the pause's step's time); on the others, at its step.
+      const px = this.props.xAxis === 'step' ? this.x(a.step) : !c ? NaN : this.props.xAxis === 'time' ? this.x(c.xOfTime(Date.parse(a.createdAt))) : this.x(c.xOfStep(a.step));
       if (!(px >= this.plot.left && px <= this.plot.right)) continue;
       placed.push({ a, px, colour: a.kind === 'note' ? (this.props.annotationColour?.(a) ?? '') : '' });
     }
