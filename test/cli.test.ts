@@ -25,7 +25,7 @@ test('--json trains headless and prints one JSON result as the last stdout line'
   assert.equal(result.backend, 'wasm');
   assert.match(result.device, /WebAssembly/);
   assert.deepEqual(result.config, {
-    epochs: 2, batchSize: 32, learningRate: 0.01, momentum: 0.5, optimizer: 'sgd', seed: 1, trainLimit: 640, testLimit: 200,
+    epochs: 2, batchSize: 32, learningRate: 0.01, momentum: 0.5, optimizer: 'sgd', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, seed: 1, trainLimit: 640, testLimit: 200,
   });
   assert.ok(result.samplesPerSec > 0);
   assert.equal(result.epochs.length, 2);
