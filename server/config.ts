@@ -7,12 +7,13 @@ import { z } from 'zod';
 import { proxyEntryProblem } from './hub/peers/proxies';
 import { backendChoiceSchema } from './trainer/config';
 
-export const USAGE = `usage: npm start -- [--port N] [--host ADDR] [--database-url URL] [--no-local-trainer] [--dev] [--no-web]
+export const USAGE = `usage: npm start -- [--port N] [--host ADDR] [--database-url URL] [--no-local-trainer] [--dev] [--no-web] [--verbose]
   --port              HTTP port for the dashboard, API and Socket.IO (default 3000, or PORT)
   --host              address to bind (default 127.0.0.1, or HOST); anything else needs LIVETRAIN_TOKEN
   --database-url      file:path.db (SQLite, default file:.livetrain/livetrain.db) or postgres://… (or DATABASE_URL)
   --no-local-trainer  do not start a trainer daemon here (use npm run trainer -- --hub URL elsewhere)
   --trainer-backend   backend of the local trainer (default auto)
+  --verbose           the local trainer says in full why each better backend was not used (Dawn's messages too)
   --grace-ms          how long a disconnected trainer may take to come back (default 15000)
   --dev               serve the dashboard with Next's dev server (hot reload)
   --no-web            API and Socket.IO only, no dashboard
@@ -32,6 +33,7 @@ const schema = z.object({
   databaseUrl: z.string().min(1),
   localTrainer: z.boolean(),
   trainerBackend: backendChoiceSchema,
+  verbose: z.boolean(),
   graceMs: z.coerce.number().int().min(100).max(3_600_000),
   dev: z.boolean(),
   web: z.boolean(),
@@ -69,6 +71,7 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): HubConfig {
         'database-url': { type: 'string' },
         'no-local-trainer': { type: 'boolean', default: false },
         'trainer-backend': { type: 'string', default: 'auto' },
+        verbose: { type: 'boolean', default: false },
         'grace-ms': { type: 'string' },
         dev: { type: 'boolean', default: false },
         'no-web': { type: 'boolean', default: false },
@@ -87,6 +90,7 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): HubConfig {
     databaseUrl: values['database-url'] ?? env.DATABASE_URL ?? 'file:.livetrain/livetrain.db',
     localTrainer: !values['no-local-trainer'],
     trainerBackend: values['trainer-backend'],
+    verbose: values.verbose,
     graceMs: values['grace-ms'] ?? env.LIVETRAIN_GRACE_MS ?? 15_000,
     dev: values.dev,
     web: !values['no-web'],

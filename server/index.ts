@@ -77,7 +77,13 @@ async function main(): Promise<number> {
   let trainer: LocalTrainer | null = null;
   if (config.localTrainer) {
     const local = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : shown;
-    trainer = startLocalTrainer({ hubUrl: `http://${local}:${port}`, token: config.localTrainerToken, backend: config.trainerBackend, log });
+    trainer = startLocalTrainer({
+      hubUrl: `http://${local}:${port}`,
+      token: config.localTrainerToken,
+      backend: config.trainerBackend,
+      log,
+      extraArgs: config.verbose ? ['--verbose'] : [],
+    });
   }
 
   await new Promise<void>((resolve) => {

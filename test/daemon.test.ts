@@ -9,14 +9,15 @@ import path from 'node:path';
 import readline from 'node:readline';
 import type { DaemonMessage } from '../server/trainer/daemon';
 import type { TrainerEvent } from '../server/trainer/events';
+import { assertQuietBackendChoice, assertVerboseBackendChoice } from './helpers/backendReport';
 import { spawnEntry } from './helpers/proc';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'livetrain-daemon-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** A daemon process with a message log and a way to wait for a message. */
-function startDaemon() {
-  const child = spawnEntry('server/trainer/daemonMain.ts', ['--backend', 'wasm', '--checkpoint-dir', tmp]);
+function startDaemon(args = ['--backend', 'wasm']) {
+  const child = spawnEntry('server/trainer/daemonMain.ts', [...args, '--checkpoint-dir', tmp]);
   const messages: DaemonMessage[] = [];
   const events: TrainerEvent[] = [];
   const waiters: Array<{ match: (m: DaemonMessage, e?: TrainerEvent) => boolean; resolve: () => void }> = [];
@@ -50,6 +51,19 @@ function startDaemon() {
       }),
   };
 }
+
+test('the daemon says one line on stderr about its backend, and the whole search with --verbose', async () => {
+  for (const verbose of [false, true]) {
+    const d = startDaemon(['--backend', 'auto', ...(verbose ? ['--verbose'] : [])]);
+    await d.waitFor((m) => m.kind === 'ready', 'ready');
+    d.send({ kind: 'shutdown' });
+    assert.equal(await d.exited, 0, d.stderr);
+    const report = verbose ? assertVerboseBackendChoice(d.stderr) : assertQuietBackendChoice(d.stderr);
+    const ready = d.messages[0];
+    assert.ok(ready.kind === 'ready' && ready.backend.name === report.name, 'the line names the backend in use');
+    if (!verbose) assert.equal(d.stderr.trim().split('\n').length, 1, d.stderr);
+  }
+});
 
 test('the daemon takes a job, obeys pause / set-lr / resume / stop, and rejects bad input', async () => {
   const d = startDaemon();

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { connectBrowser, eventually, SMALL } from './helpers/hub';
+import { assertQuietBackendChoice, assertVerboseBackendChoice } from './helpers/backendReport';
 import { startHubProcess } from './helpers/hubProcess';
 import { runEntry } from './helpers/proc';
 
@@ -39,6 +40,20 @@ test('the hub process serves the dashboard, the API and Socket.IO on one port an
   hub.child.kill('SIGTERM');
   assert.equal(await hub.exited, 0, hub.output());
   assert.match(hub.output(), /shutting down/);
+});
+
+test('the hub\'s local trainer says one line about its backend, and the whole search with --verbose', async (t) => {
+  for (const verbose of [false, true]) {
+    // The helper asks for wasm; a later --trainer-backend wins, so the search runs.
+    const hub = await startHubProcess(['--no-web', '--trainer-backend', 'auto', ...(verbose ? ['--verbose'] : [])]);
+    t.after(() => hub.stop());
+    const trainer = /^\[trainer local-\d+\] /;
+    await eventually(() => /\[trainer local-\d+\] connected/.test(hub.output()), 'the local trainer connected');
+    const output = hub.output();
+    const report = verbose ? assertVerboseBackendChoice(output, trainer) : assertQuietBackendChoice(output, trainer);
+    assert.match(output, new RegExp(`trainer local-\\d+ connected: ${report.name} on `), 'the hub sees the backend the line names');
+    await hub.stop();
+  }
 });
 
 test('the hub refuses to start on a public address without a token, with usage', async () => {

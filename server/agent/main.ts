@@ -7,18 +7,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { initBackend } from '../trainer/backend';
+import { chooseBackend, describeBackendChoice } from '../trainer/backend';
 import { backendChoiceSchema } from '../trainer/config';
 import { loadMnist, resolveDataDir, type MnistData } from '../trainer/data/mnist';
 import { connectToHub } from './hubLink';
 import { runMain } from '../trainer/runMain';
 
 const USAGE = `usage: npm run trainer -- [--hub URL] [--token TOKEN] [--backend ${backendChoiceSchema.options.join('|')}]
-                           [--concurrency N] [--data-dir DIR] [--checkpoint-dir DIR] [--id NAME]
+                           [--concurrency N] [--data-dir DIR] [--checkpoint-dir DIR] [--id NAME] [--verbose]
   --hub            hub address (default http://127.0.0.1:3000, or LIVETRAIN_HUB)
   --token          trainer token (default LIVETRAIN_TRAINER_TOKEN)
   --concurrency    runs trained at once by this daemon (default 1)
-  --id             trainer id shown in the dashboard (default host-pid)`;
+  --id             trainer id shown in the dashboard (default host-pid)
+  --verbose        say in full why each better backend was not used (Dawn's messages too)`;
 
 async function main(): Promise<number> {
   let values;
@@ -34,6 +35,7 @@ async function main(): Promise<number> {
         id: { type: 'string', default: `${os.hostname()}-${process.pid}` },
         'allow-software-webgpu': { type: 'boolean', default: false },
         'exit-on-stdin-close': { type: 'boolean', default: false },
+        verbose: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -58,8 +60,12 @@ async function main(): Promise<number> {
     return 2;
   }
   const log = (line: string) => process.stderr.write(`[trainer ${flags.data.id}] ${line}\n`);
-  const backend = await initBackend(flags.data.backend, { log, allowSoftwareWebGpu: values['allow-software-webgpu'] });
-  log(`backend ${backend.name} (${backend.device})`);
+  const chosen = await chooseBackend(flags.data.backend, {
+    allowSoftwareWebGpu: values['allow-software-webgpu'],
+    ...(values.verbose ? { log } : {}),
+  });
+  const backend = chosen.backend;
+  log(`backend: ${describeBackendChoice(chosen)}`);
   const dataDir = resolveDataDir(values['data-dir']);
   let data: Promise<MnistData> | null = null;
   const link = connectToHub({

@@ -24,26 +24,39 @@ export const runIdSchema = z
 export const OPTIMIZERS = ['sgd', 'adam'] as const;
 export type OptimizerName = (typeof OPTIMIZERS)[number];
 
+/** The bounds of the numeric hyperparameters, shared by the schema, the words for it and the form's inputs. */
+export const HYPERPARAM_BOUNDS = {
+  epochs: { min: 1, max: 1000 },
+  batchSize: { min: 1, max: 8192 },
+  learningRate: { above: 0, max: 10 },
+  momentum: { min: 0, below: 1 },
+  beta1: { min: 0, below: 1 },
+  beta2: { min: 0, below: 1 },
+  epsilon: { above: 0, max: 1 },
+  seed: { min: 0, max: 2 ** 31 - 1 },
+  limit: { min: 1 },
+} as const;
+
 /** The tutorial's hyperparameters: SGD lr 0.01 momentum 0.5, batch 32. */
 export const hyperparamsSchema = z
   .object({
-    epochs: z.number().int().min(1).max(1000).default(1),
-    batchSize: z.number().int().min(1).max(8192).default(32),
-    learningRate: z.number().gt(0).max(10).default(0.01),
+    epochs: z.number().int().min(HYPERPARAM_BOUNDS.epochs.min).max(HYPERPARAM_BOUNDS.epochs.max).default(1),
+    batchSize: z.number().int().min(HYPERPARAM_BOUNDS.batchSize.min).max(HYPERPARAM_BOUNDS.batchSize.max).default(32),
+    learningRate: z.number().gt(HYPERPARAM_BOUNDS.learningRate.above).max(HYPERPARAM_BOUNDS.learningRate.max).default(0.01),
     /** SGD's momentum (Adam does not use it). */
-    momentum: z.number().min(0).lt(1).default(0.5),
+    momentum: z.number().min(HYPERPARAM_BOUNDS.momentum.min).lt(HYPERPARAM_BOUNDS.momentum.below).default(0.5),
     optimizer: z.enum(OPTIMIZERS).default('sgd'),
     /** Adam's decay rate of the gradient's running mean (SGD does not use it). */
-    beta1: z.number().min(0).lt(1).default(0.9),
+    beta1: z.number().min(HYPERPARAM_BOUNDS.beta1.min).lt(HYPERPARAM_BOUNDS.beta1.below).default(0.9),
     /** Adam's decay rate of the squared gradient's running mean. */
-    beta2: z.number().min(0).lt(1).default(0.999),
+    beta2: z.number().min(HYPERPARAM_BOUNDS.beta2.min).lt(HYPERPARAM_BOUNDS.beta2.below).default(0.999),
     /** Adam's ε, added to the denominator for numerical stability. */
-    epsilon: z.number().gt(0).max(1).default(1e-8),
-    seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
+    epsilon: z.number().gt(HYPERPARAM_BOUNDS.epsilon.above).max(HYPERPARAM_BOUNDS.epsilon.max).default(1e-8),
+    seed: z.number().int().min(HYPERPARAM_BOUNDS.seed.min).max(HYPERPARAM_BOUNDS.seed.max).default(1),
     /** Use only the first N training images (quick runs, tests); null = all. */
-    trainLimit: z.number().int().min(1).nullable().default(null),
+    trainLimit: z.number().int().min(HYPERPARAM_BOUNDS.limit.min).nullable().default(null),
     /** Use only the first N test images; null = all. */
-    testLimit: z.number().int().min(1).nullable().default(null),
+    testLimit: z.number().int().min(HYPERPARAM_BOUNDS.limit.min).nullable().default(null),
   })
   .strip();
 
@@ -93,4 +106,55 @@ export function describeZodError(
       return `${opts.label?.(field) ?? field}: ${issue.message}`;
     })
     .join(opts.separator ?? '\n');
+}
+
+const n = (x: number) => x.toLocaleString('en-US');
+
+/** Each hyperparameter's rule in words, as a person is told it when a value breaks it. */
+export const HYPERPARAM_RULES: Readonly<Record<keyof Hyperparams, string>> = {
+  epochs: `a whole number from ${n(HYPERPARAM_BOUNDS.epochs.min)} to ${n(HYPERPARAM_BOUNDS.epochs.max)}`,
+  batchSize: `a whole number from ${n(HYPERPARAM_BOUNDS.batchSize.min)} to ${n(HYPERPARAM_BOUNDS.batchSize.max)}`,
+  learningRate: `a number above ${n(HYPERPARAM_BOUNDS.learningRate.above)} and at most ${n(HYPERPARAM_BOUNDS.learningRate.max)}`,
+  momentum: `a number from ${n(HYPERPARAM_BOUNDS.momentum.min)} up to but not including ${n(HYPERPARAM_BOUNDS.momentum.below)}`,
+  optimizer: `one of ${OPTIMIZERS.join(', ')}`,
+  beta1: `a number from ${n(HYPERPARAM_BOUNDS.beta1.min)} up to but not including ${n(HYPERPARAM_BOUNDS.beta1.below)}`,
+  beta2: `a number from ${n(HYPERPARAM_BOUNDS.beta2.min)} up to but not including ${n(HYPERPARAM_BOUNDS.beta2.below)}`,
+  epsilon: `a number above ${n(HYPERPARAM_BOUNDS.epsilon.above)} and at most ${n(HYPERPARAM_BOUNDS.epsilon.max)}`,
+  seed: `a whole number from ${n(HYPERPARAM_BOUNDS.seed.min)} to ${n(HYPERPARAM_BOUNDS.seed.max)}`,
+  trainLimit: `a whole number of training images, at least ${n(HYPERPARAM_BOUNDS.limit.min)}`,
+  testLimit: `a whole number of test images, at least ${n(HYPERPARAM_BOUNDS.limit.min)}`,
+};
+
+/** A value as it is quoted back: numbers as they are, text in quotes. */
+function quote(value: unknown): string {
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'string') return JSON.stringify(value);
+  return value === null ? 'nothing' : typeof value;
+}
+
+/**
+ * One issue of {@link hyperparamsSchema} in words, whatever zod's code for it:
+ * `epochs: a whole number from 1 to 1,000, got 0`. `input` is what was parsed (to quote the
+ * value back); `label` renames a field (the CLI passes its flag, `--epochs`). Issues on other
+ * fields keep zod's message.
+ */
+export function describeHyperparamIssue(
+  issue: z.core.$ZodIssue,
+  opts: { input?: unknown; label?: (field: string) => string | undefined } = {},
+): string {
+  const field = issue.path.length ? issue.path.join('.') : '(input)';
+  const name = opts.label?.(field) ?? field;
+  const rule = issue.path.length === 1 ? HYPERPARAM_RULES[field as keyof Hyperparams] : undefined;
+  if (!rule) return `${name}: ${issue.message}`;
+  const input = opts.input as Record<string, unknown> | undefined;
+  const got = input && typeof input === 'object' && field in input ? `, got ${quote(input[field])}` : '';
+  return `${name}: ${rule}${got}`;
+}
+
+/** Every issue of a hyperparameter ZodError in words ({@link describeHyperparamIssue}), joined. */
+export function describeHyperparamError(
+  error: z.ZodError,
+  opts: { input?: unknown; label?: (field: string) => string | undefined; separator?: string } = {},
+): string {
+  return error.issues.map((issue) => describeHyperparamIssue(issue, opts)).join(opts.separator ?? '; ');
 }

@@ -8,6 +8,8 @@
  *
  * stdout is written through an asynchronous stream: a reader that falls behind makes events
  * queue up in batches, never blocks training (Node writes pipes synchronously otherwise).
+ * stderr gets one line about the backend (`--verbose`: why each better one was not used, in
+ * full).
  */
 import { createWriteStream } from 'node:fs';
 import path from 'node:path';
@@ -15,10 +17,16 @@ import readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { backendChoiceSchema } from './config';
-import { initBackend } from './backend';
+import { chooseBackend, describeBackendChoice } from './backend';
 import { createDaemon, type DaemonMessage } from './daemon';
 import { loadMnist, resolveDataDir, type MnistData } from './data/mnist';
 import { runMain } from './runMain';
+
+const USAGE = `usage: npm run daemon -- [--backend ${backendChoiceSchema.options.join('|')}] [--data-dir DIR]
+                          [--checkpoint-dir DIR] [--concurrency N] [--verbose]
+  takes jobs and control messages as JSON lines on stdin, writes events as JSON lines on stdout
+  --concurrency    runs trained at once (default 1)
+  --verbose        say in full why each better backend was not used (Dawn's messages too)`;
 
 const inputSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('job'), job: z.unknown() }),
@@ -44,12 +52,21 @@ async function main(): Promise<number> {
       'data-dir': { type: 'string' },
       'checkpoint-dir': { type: 'string', default: path.join('.livetrain', 'checkpoints') },
       concurrency: { type: 'string', default: '1' },
+      verbose: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
   const backendChoice = backendChoiceSchema.parse(values.backend);
   const concurrency = z.coerce.number().int().min(1).max(16).parse(values.concurrency);
   const out = createLineWriter(createWriteStream('', { fd: 1 }));
-  const backend = await initBackend(backendChoice, { log: (line) => process.stderr.write(`${line}\n`) });
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const chosen = await chooseBackend(backendChoice, values.verbose ? { log } : {});
+  const backend = chosen.backend;
+  log(`backend: ${describeBackendChoice(chosen)}`);
   let data: Promise<MnistData> | null = null;
   const dataDir = resolveDataDir(values['data-dir']);
   const daemon = createDaemon({

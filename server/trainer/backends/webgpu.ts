@@ -27,11 +27,18 @@ export interface WebGpuProbe {
   isRealGpu: boolean;
   reason?: string;
   adapterInfo?: Record<string, string>;
+  /** Which way of asking Dawn found the adapter (`default`, `opengles-compat`). */
+  attempt?: string;
 }
 
 export interface WebGpuOptions {
   /** Accept a software adapter (llvmpipe, SwiftShader…) in `initWebGpuBackend`. Default false. */
   allowSoftware?: boolean;
+  /**
+   * Ask Dawn only this way (an `attempt` a probe reported): the other ways are not tried, so
+   * they print nothing (Dawn logs each failed backend to stderr itself, e.g. a missing Vulkan).
+   */
+  only?: string;
 }
 
 /** One way of asking Dawn for an adapter. */
@@ -139,9 +146,9 @@ function describe(info: Record<string, string>, attempt: Attempt, real: boolean)
   return `WebGPU: ${name}${details} via ${attempt.via} (${real ? 'GPU' : 'software'})`;
 }
 
-async function findAdapter(): Promise<Found> {
+async function findAdapter(only?: string): Promise<Found> {
   const failures: string[] = [];
-  for (const attempt of ATTEMPTS) {
+  for (const attempt of ATTEMPTS.filter((a) => only === undefined || a.name === only)) {
     let gpu: GPU;
     let adapter: GPUAdapter | null;
     try {
@@ -157,7 +164,7 @@ async function findAdapter(): Promise<Found> {
     }
     const adapterInfo = readAdapterInfo(adapter);
     const isRealGpu = isRealGpuAdapter(adapterInfo);
-    return { adapter, gpu, probe: { ok: true, device: describe(adapterInfo, attempt, isRealGpu), isRealGpu, adapterInfo } };
+    return { adapter, gpu, probe: { ok: true, device: describe(adapterInfo, attempt, isRealGpu), isRealGpu, adapterInfo, attempt: attempt.name } };
   }
   const reason = `no WebGPU adapter (${failures.join('; ')})`;
   return { probe: { ok: false, device: 'WebGPU: none', isRealGpu: false, reason } };
@@ -175,7 +182,7 @@ function withPolicy(probe: WebGpuProbe, opts: WebGpuOptions): WebGpuProbe {
 export async function probeWebGpu(opts: WebGpuOptions = {}): Promise<WebGpuProbe> {
   if (active) return withPolicy(active.probe, opts);
   try {
-    return withPolicy((await findAdapter()).probe, opts);
+    return withPolicy((await findAdapter(opts.only)).probe, opts);
   } catch (error) {
     // Dawn's native module failed to load (unsupported platform, missing shared library).
     const message = error instanceof Error ? error.message : String(error);
@@ -231,7 +238,7 @@ function installGlobals(globals: object, gpu: GPU): void {
 }
 
 async function init(opts: WebGpuOptions): Promise<WebGpuProbe> {
-  const { probe, adapter, gpu } = await findAdapter();
+  const { probe, adapter, gpu } = await findAdapter(opts.only);
   if (!probe.ok || !adapter || !gpu) throw new Error(`WebGPU backend unavailable: ${probe.reason ?? 'no adapter'}`);
   if (!probe.isRealGpu && !opts.allowSoftware) {
     throw new Error(`WebGPU backend refused: ${probe.device} is a software adapter (allowSoftware is off)`);
