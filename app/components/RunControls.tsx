@@ -4,8 +4,8 @@
  * as an event on the curve for everyone; the button state follows the run's status as the
  * hub reports it, so everyone's controls agree.
  */
-import { useState, type FormEvent } from 'react';
-import type { RunSummary } from '../../server/protocol';
+import { useEffect, useState, type FormEvent } from 'react';
+import { HYPERPARAM_BOUNDS, HYPERPARAM_RULES, type RunSummary } from '../../server/protocol';
 import { useHub } from '../lib/HubProvider';
 
 export function RunControls({ run, learningRate }: { run: RunSummary; learningRate: number | null }) {
@@ -13,6 +13,8 @@ export function RunControls({ run, learningRate }: { run: RunSummary; learningRa
   const [lr, setLr] = useState('');
   const [message, setMessage] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // A message about what was tried in another status (e.g. "pausing a paused run") is stale once it changes.
+  useEffect(() => setMessage(null), [run.status]);
   const act = async (verb: 'run:pause' | 'run:resume' | 'run:stop') => {
     setBusy(true);
     const result = await call(verb, { runId: run.id });
@@ -22,7 +24,8 @@ export function RunControls({ run, learningRate }: { run: RunSummary; learningRa
   const setRate = async (e: FormEvent) => {
     e.preventDefault();
     const value = Number(lr);
-    if (!(value > 0 && value <= 10)) return setMessage('The learning rate must be above 0 and at most 10.');
+    const { above, max } = HYPERPARAM_BOUNDS.learningRate;
+    if (lr.trim() === '' || !(value > above && value <= max)) return setMessage(`Learning rate: ${HYPERPARAM_RULES.learningRate}${lr.trim() ? `, got ${lr.trim()}` : ''}.`);
     setBusy(true);
     const result = await call('run:set-lr', { runId: run.id, learningRate: value });
     setBusy(false);
@@ -51,7 +54,7 @@ export function RunControls({ run, learningRate }: { run: RunSummary; learningRa
       {training ? (
         <form onSubmit={setRate} className="lr-form">
           <label htmlFor="lr-input">Learning rate</label>
-          <input id="lr-input" type="number" step="any" min="0" placeholder={learningRate !== null ? String(learningRate) : String(run.hyperparams.learningRate)} value={lr} onChange={(e) => setLr(e.target.value)} />
+          <input id="lr-input" type="number" step="any" max={HYPERPARAM_BOUNDS.learningRate.max} placeholder={learningRate !== null ? String(learningRate) : String(run.hyperparams.learningRate)} value={lr} onChange={(e) => setLr(e.target.value)} />
           <button type="submit" disabled={busy || !lr}>
             Set
           </button>

@@ -1,37 +1,76 @@
 'use client';
 /**
- * Start a run: the tutorial's hyperparameters as defaults, validated in the browser with the
- * protocol's own schema before sending, field errors from the hub shown next to their fields.
+ * Start a run: the tutorial's hyperparameters as defaults, each optimizer with its own
+ * settings. Every field is checked before anything is sent: an empty or unreadable field is
+ * an error next to it in words ("Epochs: a whole number from 1 to 1,000"), never silently the
+ * default; only the two limits may be left empty, and their placeholder says what is used. The
+ * inputs' min/max are the schema's own bounds (an exclusive bound, "above 0", is said in words
+ * only). Field errors from the hub are shown the same way.
  */
 import { useRouter } from 'next/navigation';
 import { useEffect, useState, type FormEvent } from 'react';
-import { browserSchemas, type HttpBodies } from '../../server/protocol';
+import { browserSchemas, describeHyperparamIssue, HYPERPARAM_BOUNDS, HYPERPARAM_RULES, OPTIMIZER_PARAMS, type HttpBodies } from '../../server/protocol';
 import { apiGet } from '../lib/api';
 import { useHub } from '../lib/HubProvider';
 
-const FIELDS = [
-  { key: 'epochs', label: 'Epochs', step: '1', def: '1' },
-  { key: 'batchSize', label: 'Batch size', step: '1', def: '32' },
-  { key: 'learningRate', label: 'Learning rate', step: 'any', def: '0.01' },
-  { key: 'momentum', label: 'Momentum', step: 'any', def: '0.5' },
-  { key: 'seed', label: 'Seed', step: '1', def: '1' },
-  { key: 'trainLimit', label: 'Training digits (empty = all 60,000)', step: '1', def: '' },
-  { key: 'testLimit', label: 'Test digits (empty = all 10,000)', step: '1', def: '' },
-] as const;
+type Key = 'epochs' | 'batchSize' | 'learningRate' | 'momentum' | 'beta1' | 'beta2' | 'epsilon' | 'seed' | 'trainLimit' | 'testLimit';
 
-type Key = (typeof FIELDS)[number]['key'];
+interface Field {
+  key: Key;
+  label: string;
+  def: string;
+  /** Whole numbers only. */
+  int?: boolean;
+  /** May be left empty: what is used then (the placeholder). */
+  optional?: string;
+}
+
+const FIELDS: readonly Field[] = [
+  { key: 'epochs', label: 'Epochs', def: '1', int: true },
+  { key: 'batchSize', label: 'Batch size', def: '32', int: true },
+  { key: 'learningRate', label: 'Learning rate', def: '0.01' },
+  { key: 'momentum', label: 'Momentum', def: '0.5' },
+  { key: 'beta1', label: 'β₁', def: '0.9' },
+  { key: 'beta2', label: 'β₂', def: '0.999' },
+  { key: 'epsilon', label: 'ε', def: '1e-8' },
+  { key: 'seed', label: 'Seed', def: '1', int: true },
+  { key: 'trainLimit', label: 'Training digits', def: '', int: true, optional: 'all 60,000' },
+  { key: 'testLimit', label: 'Test digits', def: '', int: true, optional: 'all 10,000' },
+];
+const LABEL = Object.fromEntries(FIELDS.map((f) => [f.key, f.label])) as Record<string, string>;
+/** Settings only one optimizer reads: the form shows those of the chosen one. */
+const OPTIMIZER_ONLY = new Set<string>(Object.values(OPTIMIZER_PARAMS).flat());
+const OPTIMIZER_LABELS = { sgd: 'SGD with momentum', adam: 'Adam' } as const;
+
+/** The inputs' inclusive bounds; an exclusive one ("above 0") has no HTML attribute. */
+function bounds(key: Key): { min?: number; max?: number } {
+  const b: { min?: number; max?: number } = HYPERPARAM_BOUNDS[key === 'trainLimit' || key === 'testLimit' ? 'limit' : key];
+  return { min: b.min, max: b.max };
+}
+
+/** What is wrong with a field's text before the schema sees it, or null. */
+function unreadable(f: Field, raw: string, badInput: boolean): string | null {
+  const rule = HYPERPARAM_RULES[f.key];
+  if (badInput) return `${f.label}: ${rule} — what is typed is not a number`;
+  if (raw === '' && !f.optional) return `${f.label}: required — ${rule}`;
+  if (raw !== '' && !Number.isFinite(Number(raw))) return `${f.label}: ${rule}, got “${raw}”`;
+  return null;
+}
 
 /** @param copyOf - a run whose settings fill the form ("start a copy with these settings"). */
 export function StartRunForm({ copyOf = null }: { copyOf?: string | null }) {
   const { call, me } = useHub();
   const router = useRouter();
   const [values, setValues] = useState<Record<Key, string>>(() => Object.fromEntries(FIELDS.map((f) => [f.key, f.def])) as Record<Key, string>);
+  /** Fields whose text the browser cannot read as a number (letters typed into them). */
+  const [bad, setBad] = useState<ReadonlySet<Key>>(new Set());
   const [optimizer, setOptimizer] = useState<'sgd' | 'adam'>('sgd');
   const [name, setName] = useState('');
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [message, setMessage] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const shown = FIELDS.filter((f) => !OPTIMIZER_ONLY.has(f.key) || (OPTIMIZER_PARAMS[optimizer] as readonly string[]).includes(f.key));
 
   useEffect(() => {
     if (!copyOf) return;
@@ -51,25 +90,33 @@ export function StartRunForm({ copyOf = null }: { copyOf?: string | null }) {
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
+    const found: Record<string, string> = {};
     const hyperparams: Record<string, unknown> = { optimizer };
-    for (const f of FIELDS) {
+    for (const f of shown) {
       const raw = values[f.key].trim();
-      hyperparams[f.key] = raw === '' ? (f.key === 'trainLimit' || f.key === 'testLimit' ? null : undefined) : Number(raw);
+      const problem = unreadable(f, raw, bad.has(f.key));
+      if (problem) found[f.key] = problem;
+      else hyperparams[f.key] = raw === '' ? null : Number(raw);
     }
     const payload = { ...(name.trim() ? { name: name.trim() } : {}), hyperparams };
     const parsed = browserSchemas['run:start'].safeParse(payload);
     if (!parsed.success) {
-      setErrors(Object.fromEntries(parsed.error.issues.map((i) => [String(i.path[i.path.length - 1]), i.message])));
-      setMessage('Some values are not valid.');
-      return;
+      for (const issue of parsed.error.issues) {
+        const key = String(issue.path[issue.path.length - 1] ?? 'name');
+        if (found[key]) continue;
+        const inner = issue.path[0] === 'hyperparams' ? { ...issue, path: issue.path.slice(1) } : issue;
+        found[key] = describeHyperparamIssue(inner, { input: hyperparams, label: (field) => LABEL[field] ?? (field === 'name' ? 'Name' : undefined) });
+      }
     }
-    setErrors({});
+    setErrors(found);
+    if (Object.keys(found).length) return setMessage('Some values are not valid: see the fields marked.');
+    if (!parsed.success) return;
     setBusy(true);
     const result = await call('run:start', parsed.data);
     setBusy(false);
     if (!result.ok) {
       const details = (result.details ?? {}) as Record<string, string>;
-      setErrors(Object.fromEntries(Object.entries(details).map(([k, v]) => [k.split('.').pop()!, v])));
+      setErrors(Object.fromEntries(Object.entries(details).map(([k, v]) => [k.split('.').pop()!, `${LABEL[k.split('.').pop()!] ?? k}: ${v}`])));
       setMessage(result.message);
       return;
     }
@@ -85,19 +132,41 @@ export function StartRunForm({ copyOf = null }: { copyOf?: string | null }) {
         <input id="run-name" value={name} maxLength={120} onChange={(e) => setName(e.target.value)} placeholder="e.g. lr 0.05" />
       </div>
       <div className="grid-fields">
-        {FIELDS.map((f) => (
+        <div className="field">
+          <label htmlFor="hp-optimizer">Optimizer</label>
+          <select id="hp-optimizer" value={optimizer} onChange={(e) => setOptimizer(e.target.value as 'sgd' | 'adam')}>
+            {Object.entries(OPTIMIZER_LABELS).map(([k, label]) => (
+              <option key={k} value={k}>
+                {label}
+              </option>
+            ))}
+          </select>
+        </div>
+        {shown.map((f) => (
           <div className="field" key={f.key}>
             <label htmlFor={`hp-${f.key}`}>{f.label}</label>
             <input
               id={`hp-${f.key}`}
               name={f.key}
               type="number"
-              step={f.step}
-              inputMode="decimal"
+              step={f.int ? 1 : 'any'}
+              {...bounds(f.key)}
+              inputMode={f.int ? 'numeric' : 'decimal'}
+              placeholder={f.optional}
               value={values[f.key]}
               aria-invalid={errors[f.key] ? true : undefined}
               aria-describedby={errors[f.key] ? `err-${f.key}` : undefined}
-              onChange={(e) => setValues((v) => ({ ...v, [f.key]: e.target.value }))}
+              onChange={(e) => {
+                const { value, validity } = e.target;
+                setValues((v) => ({ ...v, [f.key]: value }));
+                setBad((s) => {
+                  const next = new Set(s);
+                  if (validity.badInput) next.add(f.key);
+                  else next.delete(f.key);
+                  return next;
+                });
+                if (errors[f.key]) setErrors(({ [f.key]: _gone, ...rest }) => rest);
+              }}
             />
             {errors[f.key] ? (
               <span className="field-error" id={`err-${f.key}`}>
@@ -106,13 +175,6 @@ export function StartRunForm({ copyOf = null }: { copyOf?: string | null }) {
             ) : null}
           </div>
         ))}
-        <div className="field">
-          <label htmlFor="hp-optimizer">Optimizer</label>
-          <select id="hp-optimizer" value={optimizer} onChange={(e) => setOptimizer(e.target.value as 'sgd' | 'adam')}>
-            <option value="sgd">SGD with momentum</option>
-            <option value="adam">Adam</option>
-          </select>
-        </div>
       </div>
       {notice ? (
         <p className="muted small" data-testid="form-notice">
