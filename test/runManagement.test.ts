@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import type { RunSummary } from '../server/protocol';
 import type { TrainerEvent } from '../server/trainer/events';
 import { dbState } from './helpers/dbState';
-import { launchChromium, startHubProcess } from './helpers/browser';
+import { chromiumAndHub } from './helpers/browser';
 import { connectBrowser, eventually, runOnFakeTrainer } from './helpers/hub';
 
 test('rename, describe, tag, archive, restore and delete a finished run; everyone sees each change', async (t) => {
@@ -86,13 +86,9 @@ test('rename, describe, tag, archive, restore and delete a finished run; everyon
 });
 
 test('in Chromium: edit a run (markdown shown text-safe), start a copy, filter the list, archive, restore and delete it', async (t) => {
-  const browser = await launchChromium(t);
-  if (!browser) return;
-  const hub = await startHubProcess(['--no-local-trainer']);
-  t.after(async () => {
-    await browser.close();
-    await hub.stop();
-  });
+  const both = await chromiumAndHub(t);
+  if (!both) return;
+  const { browser, hub } = both;
   const created = await fetch(`${hub.url}/api/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'lr sweep 1', hyperparams: { epochs: 1, learningRate: 0.05, optimizer: 'adam', beta1: 0.8 } }) });
   const runId = ((await created.json()) as { data: { run: { id: string } } }).data.run.id;
   // No trainer here: the run waits, and stopping it ends it at once.

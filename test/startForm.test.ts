@@ -9,16 +9,12 @@ import path from 'node:path';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import type { RunSummary } from '../server/protocol';
-import { ARTIFACTS, launchChromium, startHubProcess } from './helpers/browser';
+import { ARTIFACTS, chromiumAndHub } from './helpers/browser';
 
 test('the start form: errors in words next to their fields, nothing started on bad input, Adam\'s own settings', async (t) => {
-  const browser = await launchChromium(t);
-  if (!browser) return;
-  const hub = await startHubProcess(['--no-local-trainer']);
-  t.after(async () => {
-    await browser.close();
-    await hub.stop();
-  });
+  const both = await chromiumAndHub(t);
+  if (!both) return;
+  const { browser, hub } = both;
   const runs = async () => ((await (await fetch(`${hub.url}/api/runs`)).json()) as { data: { runs: RunSummary[] } }).data.runs;
   // 768 px: the form has several fields a row, so an error has neighbours beside it.
   const page = await browser.newPage({ viewport: { width: 768, height: 1000 } });

@@ -10,6 +10,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import Markdown from 'react-markdown';
 import { isFinished, MAX_DESCRIPTION_CHARS, type RunSummary, type ServerToClientEvents } from '../../server/protocol';
 import { useHub } from '../lib/HubProvider';
+import { FormError } from './FormError';
 
 type Mode = 'view' | 'edit' | 'delete';
 
@@ -162,11 +163,7 @@ export function RunManage({ run }: { run: RunSummary }) {
           </div>
         </form>
       ) : null}
-      {message ? (
-        <p className="form-error" role="alert">
-          {message}
-        </p>
-      ) : null}
+      <FormError message={message} />
     </section>
   );
 }

@@ -12,6 +12,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { browserSchemas, describeHyperparamIssue, HYPERPARAM_BOUNDS, HYPERPARAM_RULES, OPTIMIZER_PARAMS, type HttpBodies } from '../../server/protocol';
 import { apiGet } from '../lib/api';
 import { useHub } from '../lib/HubProvider';
+import { FormError } from './FormError';
 
 type Key = 'epochs' | 'batchSize' | 'learningRate' | 'momentum' | 'beta1' | 'beta2' | 'epsilon' | 'seed' | 'trainLimit' | 'testLimit';
 
@@ -181,11 +182,7 @@ export function StartRunForm({ copyOf = null }: { copyOf?: string | null }) {
           {notice}
         </p>
       ) : null}
-      {message ? (
-        <p className="form-error" role="alert">
-          {message}
-        </p>
-      ) : null}
+      <FormError message={message} />
       <button type="submit" disabled={busy || !me}>
         {busy ? 'Starting…' : 'Start run'}
       </button>

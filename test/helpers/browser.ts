@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
 import { servicesRequired } from './db';
+import { startHubProcess, type HubProcess } from './hubProcess';
 import { ROOT } from './proc';
 
 export const CHROMIUM = process.env.LIVETRAIN_CHROMIUM ?? '/usr/bin/chromium';
@@ -38,4 +39,20 @@ export async function launchChromium(t: TestContext, opts: LaunchOptions = {}): 
   return chromium.launch({ executablePath: CHROMIUM, args: FLAGS, ignoreDefaultArgs: opts.scrollbars ? ['--hide-scrollbars'] : [] });
 }
 
-export { startHubProcess, type HubProcess } from './hubProcess';
+export { startHubProcess, type HubProcess };
+
+/**
+ * Chromium and a hub process without a local trainer (runs wait, so a test drives them), both
+ * closed after `t`; null when Chromium is missing (`t` skipped, or failed under
+ * LIVETRAIN_REQUIRE_SERVICES=1).
+ */
+export async function chromiumAndHub(t: TestContext): Promise<{ browser: Browser; hub: HubProcess } | null> {
+  const browser = await launchChromium(t);
+  if (!browser) return null;
+  const hub = await startHubProcess(['--no-local-trainer']);
+  t.after(async () => {
+    await browser.close();
+    await hub.stop();
+  });
+  return { browser, hub };
+}
