@@ -201,6 +201,15 @@ test('two people share runs in real browsers: start, watch, annotate, control, r
   const rates = await table.getByTestId('compare-learningRate').allInnerTexts();
   assert.ok(rates.some((r) => /^0\.05 \(0\.01 → 0\.05 at step [\d,]+\)$/.test(r)) && rates.includes('0.01'), `the compare table shows the rates as they are: ${rates.join(' | ')}`);
   assert.ok((await ada.getByTestId('compare-batch').locator('canvas').count()) >= 2);
+  // Hovering the loss chart just inside its plot's left edge (the first steps, which both runs
+  // have): both runs' values.
+  const lossCanvas = (await ada.getByTestId('compare-batch').locator('canvas').first().boundingBox())!;
+  await ada.mouse.move(lossCanvas.x + 64, lossCanvas.y + lossCanvas.height * 0.5);
+  const readout = ada.getByTestId('compare-batch').locator('.lt-readout').first();
+  await eventually(async () => {
+    const text = (await readout.textContent()) ?? '';
+    return text.includes('shared run') && text.includes('short run') && !text.includes('no point here');
+  }, 'the compare hover shows both runs\' values at that step');
   await shot(ada, '5-compare');
 
   // Draw a digit on the completed run: the checkpoint predicts it.

@@ -15,6 +15,8 @@ import { drawAnnotations, drawBack, drawHover, drawLine, formatX, formatY, layer
 const LOSS_CLIP = 0.005;
 /** Delay that tells a single click (add a note) from the first half of a double-click (reset). */
 const CLICK_MS = 250;
+/** How far (CSS px) a series' nearest point may be from the cursor to count as under it. */
+const HOVER_PX = 6;
 
 let drawProbe: ((ms: number) => void) | null = null;
 /**
@@ -281,8 +283,11 @@ export class BatchView {
       const c = this.cols.get(s.id);
       const i = c ? c.nearest(xv) : -1;
       if (!c || i < 0) continue;
-      const value = formatY(p.metric, c.ys[i]) + (p.smoothing > 0 ? ` · smoothed ${formatY(p.metric, c.smooth[i])}` : '');
-      rows.push({ colour: s.colour, label: p.series.length > 1 ? s.label : '', value, px: this.x(c.xs[i]), py: this.y(c.smooth[i]) });
+      // A run with no point under the cursor (it ended sooner) says so, rather than show its
+      // nearest value as if it were this one's.
+      const here = Math.abs(this.x(c.xs[i]) - px) <= HOVER_PX;
+      const value = !here ? 'no point here' : formatY(p.metric, c.ys[i]) + (p.smoothing > 0 ? ` · smoothed ${formatY(p.metric, c.smooth[i])}` : '');
+      rows.push({ colour: s.colour, label: p.series.length > 1 ? s.label : '', value, px: this.x(c.xs[i]), py: here ? this.y(c.smooth[i]) : NaN });
       if (!hover) {
         const step = `step ${d3.format(',d')(this.stepAt(px))}`;
         hover = { px: this.x(c.xs[i]), header: p.xAxis === 'step' ? step : `${p.xAxis} ${formatX(p.xAxis, c.xs[i])} · ${step}`, rows };
