@@ -37,6 +37,8 @@ export interface BatchChartProps {
   smoothing: number;
   /** A logarithmic y axis (values ≤ 0 are not drawn on it). */
   logY?: boolean;
+  /** Redraw for new points at most this often (a secondary chart); zoom and resize at once. */
+  liveEveryMs?: number;
   /** Bumped by the parent whenever points were appended (arrays may be mutated in place). */
   version: number;
   /** Markers at their step (on the series whose id is the annotation's runId, else the first). */

@@ -48,6 +48,9 @@ export class BatchView {
   private width = 0;
   private plot: Plot = plotLayout(0, 0);
   private frame = 0;
+  /** When the last redraw began (performance.now()), and the timer of a throttled one. */
+  private lastDrawAt = -Infinity;
+  private liveTimer: ReturnType<typeof setTimeout> | undefined;
   private overlayFrame = 0;
   private clickTimer: ReturnType<typeof setTimeout> | undefined;
   private base = d3.scaleLinear();
@@ -92,10 +95,19 @@ export class BatchView {
     this.width = nodes.root.clientWidth;
   }
 
-  /** New props (any render); the redraw happens on the next animation frame. */
+  /**
+   * New props (any render); the redraw happens on the next animation frame, or, for a chart
+   * with `liveEveryMs`, no sooner than that after its last one (zoom and resize stay at once).
+   */
   update(props: BatchChartProps): void {
     this.props = props;
-    this.schedule();
+    const every = props.liveEveryMs ?? 0;
+    const wait = this.lastDrawAt + every - performance.now();
+    if (every <= 0 || wait <= 0) return this.schedule();
+    this.liveTimer ??= setTimeout(() => {
+      this.liveTimer = undefined;
+      this.schedule();
+    }, wait);
   }
 
   /** Cancels pending frames and timers and detaches every listener. */
@@ -103,6 +115,7 @@ export class BatchView {
     cancelAnimationFrame(this.frame);
     cancelAnimationFrame(this.overlayFrame);
     clearTimeout(this.clickTimer);
+    clearTimeout(this.liveTimer);
     this.ro.disconnect();
     this.front.on('.zoom', null).on('.lt', null);
   }
@@ -137,6 +150,7 @@ export class BatchView {
   }
 
   private draw(): void {
+    this.lastDrawAt = performance.now();
     const t0 = performance.now();
     const p = this.props;
     const height = p.height ?? 280;
