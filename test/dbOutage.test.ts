@@ -10,7 +10,6 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -19,17 +18,10 @@ import type { DatabaseState } from '../server/protocol';
 import type { TrainerEvent } from '../server/trainer/events';
 import { servicesRequired } from './helpers/db';
 import { connectBrowser, runOnFakeTrainer } from './helpers/hub';
+import { freePort } from './helpers/proc';
 
 const BIN = process.env.LIVETRAIN_PG_BIN ?? '/usr/lib/postgresql/15/bin';
 const run = promisify(execFile);
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** A PostgreSQL cluster of the test's own (as the postgres user when run as root), or null (skipped). */
 async function privateCluster(t: TestContext) {

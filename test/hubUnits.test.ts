@@ -8,6 +8,7 @@ import { createLiveStreams } from '../server/hub/live/stream';
 import { createRateLimiter } from '../server/hub/rateLimit';
 import { canTransition, describeControl, planControl } from '../server/hub/runs/lifecycle';
 import { SeqSet } from '../server/hub/runs/seqSet';
+import { storageFailure } from '../server/hub/runs/database';
 import { isFinished, RUN_STATUSES, type WireEvent } from '../server/protocol';
 
 test('run lifecycle: allowed transitions and what each control command does', () => {
@@ -156,4 +157,14 @@ test('rate limiter: a sliding window per key', () => {
   assert.equal(limiter.take('a'), false);
   now = 1001;
   assert.equal(limiter.take('a'), true, 'the window slid');
+});
+
+test('a storage failure is found in the error Prisma wraps, extended SQLite codes included; other errors are not one', () => {
+  const wrapped = (originalCode: string) => ({ code: 'P2010', meta: { driverAdapterError: { cause: { originalCode } } } });
+  assert.equal(storageFailure(wrapped('SQLITE_FULL')), 'the disk holding the database is full');
+  assert.equal(storageFailure(wrapped('SQLITE_IOERR_WRITE')), 'the disk holding the database fails to read or write');
+  assert.equal(storageFailure(wrapped('SQLITE_READONLY_DBMOVED')), 'the database is read-only (its file or its file system)');
+  assert.equal(storageFailure({ cause: { code: '53100' } }), "the database server's disk is full");
+  assert.equal(storageFailure(wrapped('SQLITE_CONSTRAINT_PRIMARYKEY')), null, 'a bad row is not an outage');
+  assert.equal(storageFailure(new Error('boom')), null);
 });

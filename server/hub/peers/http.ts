@@ -134,8 +134,9 @@ export function createApi({ io, auth, storage, snapshots, commands, manage, upda
       const { trainers: reachable, everywhere } = await trainers.reachable(500);
       // A hub without its database stores nothing: a balancer should send people elsewhere.
       // Writes failing (a full disk) count as much as no answer at all.
-      const answers = await storage.runs.ping().then(() => true, () => false);
-      database.pinged(answers);
+      const failure = await storage.runs.ping().then(() => null, (error: unknown) => error ?? new Error('no answer'));
+      const answers = failure === null;
+      database.pinged(answers, failure);
       if (!answers) throw new HubError('UNAVAILABLE', 'the database does not answer: nothing can be stored until it is back', { database: 'unavailable' });
       if (!database.state.available) throw new HubError('UNAVAILABLE', `the database takes no writes (${database.state.message}): nothing can be stored until it does`, { database: 'unavailable' });
       const redis = cluster.shared ? (cluster.reachable() && everywhere ? 'ok' : 'unreachable') : 'none';

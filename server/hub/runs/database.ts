@@ -57,7 +57,8 @@ export function storageFailure(error: unknown): string | null {
     const v = value as Record<string, unknown>;
     for (const key of ['originalCode', 'code']) {
       const code = typeof v[key] === 'string' ? (v[key] as string) : null;
-      const hit = code && (STORAGE_FAILURES[code] ?? STORAGE_FAILURES[code.replace(/_[A-Z_]+$/, '')]);
+      // SQLite's extended codes (SQLITE_IOERR_WRITE, SQLITE_READONLY_DBMOVED…) count as their primary one.
+      const hit = code && (STORAGE_FAILURES[code] ?? STORAGE_FAILURES[/^SQLITE_[A-Z]+/.exec(code)?.[0] ?? '']);
       if (hit) return hit;
     }
     for (const key of ['cause', 'meta', 'driverAdapterError']) {
@@ -77,11 +78,27 @@ export function createDatabaseWatch({ ping, onChange, log, retryMs = 2000 }: Dat
   /** Writes failed for want of storage: only a commit clears that, not a ping (reads still work). */
   let writesFailing = false;
 
-  function set(next: DatabaseState): void {
-    if (next.available === state.available) return;
-    state = next;
-    log(next.available ? 'database: answering again' : `database: unavailable (${next.message})`);
+  /** A change of availability is announced; the same one again changes nothing (not `since`). */
+  function set(available: boolean, message: string | null): void {
+    if (available === state.available) return;
+    state = { available, since: Date.now(), message };
+    log(available ? 'database: answering again' : `database: unavailable (${message})`);
     onChange(state);
+  }
+
+  /** It answered a ping: back, unless writes are what fail. */
+  function pingAnswered(): void {
+    if (!writesFailing) set(true, null);
+  }
+
+  /** It did not answer (`cause`: what failed first): away, and pinged again until it answers. */
+  function noAnswer(cause: unknown, error: unknown): void {
+    set(false, messageOf(cause) || messageOf(error) || 'it does not answer');
+    timer ??= setTimeout(() => {
+      timer = null;
+      void check(null);
+    }, retryMs);
+    timer.unref();
   }
 
   async function check(cause: unknown): Promise<void> {
@@ -89,15 +106,9 @@ export function createDatabaseWatch({ ping, onChange, log, retryMs = 2000 }: Dat
     checking = true;
     try {
       await ping();
-      if (!writesFailing) set({ available: true, since: Date.now(), message: null });
+      pingAnswered();
     } catch (error) {
-      const message = messageOf(cause) || messageOf(error) || 'it does not answer';
-      set({ available: false, since: state.available ? Date.now() : state.since, message });
-      timer ??= setTimeout(() => {
-        timer = null;
-        void check(null);
-      }, retryMs);
-      timer.unref();
+      noAnswer(cause, error);
     } finally {
       checking = false;
     }
@@ -112,16 +123,17 @@ export function createDatabaseWatch({ ping, onChange, log, retryMs = 2000 }: Dat
       // Reads may still work: only a commit shows it takes writes again (see answered).
       if (failure) {
         writesFailing = true;
-        set({ available: false, since: state.available ? Date.now() : state.since, message: failure });
+        set(false, failure);
       } else void check(error);
     },
     pinged(answered, error) {
-      if (!answered) void check(error ?? null);
-      else if (!writesFailing) set({ available: true, since: Date.now(), message: null });
+      // The caller's ping is the answer: no second one.
+      if (answered) pingAnswered();
+      else if (!closed) noAnswer(null, error);
     },
     answered() {
       writesFailing = false;
-      if (!state.available) set({ available: true, since: Date.now(), message: null });
+      set(true, null);
     },
     close() {
       closed = true;
