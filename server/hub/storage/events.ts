@@ -47,9 +47,20 @@ export function describeEnd(status: 'completed' | 'failed', step: number, messag
   return `the run ${status} at step ${step.toLocaleString('en-US')}${message ? `: ${message}` : ''}`;
 }
 
-/** Trainer events that become notes on the run (stored with the events, once per seq). */
+/**
+ * The note a trainer event becomes on its run (stored with the events, once per seq), or
+ * null: a metric that stopped being finite, and how a run ended, beside people's commands
+ * ("Ada stopped the run").
+ */
+export function trainerNote(e: TrainerEvent): { step: number; text: string } | null {
+  if (e.type === 'metrics:nonfinite') return { step: e.step, text: describeNonFinite(e) };
+  if (e.type === 'status' && (e.status === 'completed' || e.status === 'failed')) return { step: e.step, text: describeEnd(e.status, e.step, e.message) };
+  return null;
+}
+
+/** The seqs of the events that become notes ({@link trainerNote}). */
 export function notesIn(events: readonly TrainerEvent[]): number[] {
-  return events.filter((e) => e.type === 'metrics:nonfinite' || (e.type === 'status' && (e.status === 'completed' || e.status === 'failed'))).map((e) => e.seq);
+  return events.filter((e) => trainerNote(e) !== null).map((e) => e.seq);
 }
 
 export function createEventQueries(db: Db, provider: 'sqlite' | 'postgresql') {
@@ -106,6 +117,8 @@ export function createEventQueries(db: Db, provider: 'sqlite' | 'postgresql') {
       for (const p of batch) {
         for (const e of p.events) {
           const { runId, seq } = e;
+          const note = trainerNote(e);
+          if (note) notes.push(noteOf(runId, seq, note.step, note.text));
           switch (e.type) {
             case 'metrics:batch':
               batches.push([runId, seq, e.point.epoch, e.point.batch, e.point.step, exact(e.point.loss), exact(e.point.accuracy), exact(e.point.learningRate), exact(e.point.samplesPerSec), exact(e.point.time)]);
@@ -125,13 +138,9 @@ export function createEventQueries(db: Db, provider: 'sqlite' | 'postgresql') {
             case 'checkpoint':
               checkpoints.push({ runId, seq, epoch: e.epoch, step: e.step, reason: e.reason, path: e.path });
               break;
+            // A note from these (trainerNote) is written above; no row of their own.
             case 'metrics:nonfinite':
-              notes.push(noteOf(runId, seq, e.step, describeNonFinite(e)));
-              break;
             case 'status':
-              // How a run ended, in its history beside people's commands ("Ada stopped the run").
-              if (e.status === 'completed' || e.status === 'failed') notes.push(noteOf(runId, seq, e.step, describeEnd(e.status, e.step, e.message)));
-              break;
             case 'run:started':
             case 'phase':
             case 'control':
