@@ -502,4 +502,4 @@ export const relayEventsSchema = z.array(wireEventSchema).min(1).max(10_000);
 export type { BackendInfo, BatchPoint, DigitPrediction, EpochSummary };
 export { assertNever } from './trainer/events';
 /** Which hyperparameters each optimizer reads (the dashboard shows only those). */
-export { describeHyperparamIssue, HYPERPARAM_BOUNDS, HYPERPARAM_RULES, OPTIMIZER_PARAMS } from './trainer/config';
+export { describeHyperparamIssue, HYPERPARAM_BOUNDS, HYPERPARAM_RULES, OPTIMIZER_PARAMS, optimizerReads } from './trainer/config';

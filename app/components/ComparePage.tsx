@@ -9,7 +9,7 @@ import { useRouter } from 'next/navigation';
 import { useCallback, useRef, useState } from 'react';
 import { BatchChart, type BatchSeries } from '../charts/BatchChart';
 import { EpochChart } from '../charts/EpochChart';
-import { OPTIMIZER_PARAMS, type RunSummary } from '../../server/protocol';
+import { optimizerReads, type RunSummary } from '../../server/protocol';
 import { samplesPerSecond, type RunView } from '../lib/runState';
 import { usePageTitle } from '../lib/usePageTitle';
 import { useRun } from '../lib/useRun';
@@ -20,8 +20,6 @@ import { StatusBadge } from './StatusBadge';
 
 export const PALETTE = ['#0969da', '#cf222e', '#1a7f37', '#8250df', '#bc4c00', '#0598bc', '#bf3989', '#6e7781'];
 const HP_KEYS = ['epochs', 'batchSize', 'learningRate', 'optimizer', 'momentum', 'beta1', 'beta2', 'epsilon', 'seed', 'trainLimit', 'testLimit'] as const;
-/** Settings only some optimizers read: shown as "not used" for the others. */
-const OPTIMIZER_ONLY = new Set<string>(Object.values(OPTIMIZER_PARAMS).flat());
 
 /** Watches one run and hands its state up; renders nothing. */
 function Source({ id, onChange }: { id: string; onChange: (id: string, state: RunView, version: number) => void }) {
@@ -75,7 +73,8 @@ export function ComparePage({ ids }: { ids: string[] }) {
   const epochSeries = runs.map((r) => ({ id: r.id, label: r.run.name, colour: r.colour, epochs: r.state.epochs }));
   /** What the table shows for a hyperparameter: the learning rate as it is now, with its changes. */
   const shown = (run: RunSummary, k: (typeof HP_KEYS)[number]): string => {
-    if (OPTIMIZER_ONLY.has(k) && !(OPTIMIZER_PARAMS[run.hyperparams.optimizer] as readonly string[]).includes(k)) return 'not used';
+    // Another optimizer's setting.
+    if (!optimizerReads(run.hyperparams.optimizer, k)) return 'not used';
     if (k !== 'learningRate') return String(run.hyperparams[k] ?? 'all');
     const lr = learningRateText(run);
     return lr.history ? `${lr.current} (${lr.history})` : lr.current;

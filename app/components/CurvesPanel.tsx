@@ -4,7 +4,7 @@
  * EMA, applied before downsampling) and the x axis chosen here. Clicking a curve pins a note
  * at that step for everyone.
  */
-import { useRef, useState, type FormEvent } from 'react';
+import { useRef, useState, type FormEvent, type ReactNode } from 'react';
 import type { WireAnnotation } from '../../server/protocol';
 import { BatchChart, type BatchSeries } from '../charts/BatchChart';
 import { exportPng, exportSvg } from '../lib/chartExport';
@@ -40,6 +40,19 @@ export function ChartControls({ smoothing, setSmoothing, xAxis, setXAxis, logY, 
   );
 }
 
+/** A chart under its title with PNG and SVG export buttons (the export takes the chart inside). */
+export function ChartBox({ testId, title, exportName, children }: { testId: string; title: string; exportName: string; children: ReactNode }) {
+  const ref = useRef<HTMLDivElement>(null);
+  return (
+    <div ref={ref} data-testid={testId}>
+      <div className="chart-title">
+        {title} <ExportButtons target={() => ref.current} name={exportName} />
+      </div>
+      {children}
+    </div>
+  );
+}
+
 export function ExportButtons({ target, name }: { target: () => HTMLElement | null; name: string }) {
   return (
     <span className="export-buttons">
@@ -69,10 +82,6 @@ export function CurvesPanel({ state, version, colourOf }: { state: RunView; vers
   const [draftStep, setDraftStep] = useState<number | null>(null);
   const [text, setText] = useState('');
   const [error, setError] = useState<string | null>(null);
-  const lossRef = useRef<HTMLDivElement>(null);
-  const accRef = useRef<HTMLDivElement>(null);
-  const lrRef = useRef<HTMLDivElement>(null);
-  const speedRef = useRef<HTMLDivElement>(null);
   const run = state.run;
   if (!run) return null;
   const series: BatchSeries[] = [{ id: run.id, label: run.name, colour: '#0969da', points: state.points }];
@@ -115,33 +124,21 @@ export function CurvesPanel({ state, version, colourOf }: { state: RunView; vers
         </form>
       ) : null}
       <div className="chart-pair">
-        <div ref={lossRef} data-testid="loss-chart">
-          <div className="chart-title">
-            Loss <ExportButtons target={() => lossRef.current} name={`${run.name}-loss`} />
-          </div>
+        <ChartBox testId="loss-chart" title="Loss" exportName={`${run.name}-loss`}>
           <BatchChart {...common} metric="loss" />
-        </div>
-        <div ref={accRef} data-testid="accuracy-chart">
-          <div className="chart-title">
-            Accuracy <ExportButtons target={() => accRef.current} name={`${run.name}-accuracy`} />
-          </div>
+        </ChartBox>
+        <ChartBox testId="accuracy-chart" title="Accuracy" exportName={`${run.name}-accuracy`}>
           <BatchChart {...common} metric="accuracy" />
-        </div>
+        </ChartBox>
       </div>
       <div className="chart-pair">
-        <div ref={lrRef} data-testid="lr-chart">
-          <div className="chart-title">
-            Learning rate <ExportButtons target={() => lrRef.current} name={`${run.name}-learning-rate`} />
-          </div>
+        <ChartBox testId="lr-chart" title="Learning rate" exportName={`${run.name}-learning-rate`}>
           {/* Unsmoothed: a rate changes in steps, and each step is drawn where it happened. */}
           <BatchChart {...common} smoothing={0} metric="learningRate" height={140} title="Learning rate" liveEveryMs={SECONDARY_CHART_MS} />
-        </div>
-        <div ref={speedRef} data-testid="speed-chart">
-          <div className="chart-title">
-            Samples/s <ExportButtons target={() => speedRef.current} name={`${run.name}-samples-per-second`} />
-          </div>
+        </ChartBox>
+        <ChartBox testId="speed-chart" title="Samples/s" exportName={`${run.name}-samples-per-second`}>
           <BatchChart {...common} metric="samplesPerSec" height={140} title="Training samples per second" liveEveryMs={SECONDARY_CHART_MS} />
-        </div>
+        </ChartBox>
       </div>
     </section>
   );

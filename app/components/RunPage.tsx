@@ -5,7 +5,7 @@
  * digits, notes, and drawing a digit for the model to read.
  */
 import Link from 'next/link';
-import { useCallback, useRef } from 'react';
+import { useCallback } from 'react';
 import type { WireAnnotation } from '../../server/protocol';
 import { EpochChart } from '../charts/EpochChart';
 import { useHub } from '../lib/HubProvider';
@@ -13,7 +13,7 @@ import { usePageTitle } from '../lib/usePageTitle';
 import { useRun } from '../lib/useRun';
 import { AnnotationsPanel } from './AnnotationsPanel';
 import { ConfusionSection } from './ConfusionSection';
-import { CurvesPanel, ExportButtons } from './CurvesPanel';
+import { ChartBox, CurvesPanel } from './CurvesPanel';
 import { DrawDigit } from './DrawDigit';
 import { fmtNum, fmtPct, fmtTime, learningRateText, optimizerSettings } from './format';
 import { MisclassifiedGallery } from './MisclassifiedGallery';
@@ -35,8 +35,6 @@ export function authorColour(a: Pick<WireAnnotation, 'kind' | 'authorName'>): st
 export function RunPage({ runId }: { runId: string }) {
   const { me } = useHub();
   const { state, version, error, loaded } = useRun(runId);
-  const lossRef = useRef<HTMLDivElement>(null);
-  const accRef = useRef<HTMLDivElement>(null);
   const colourOf = useCallback((a: WireAnnotation) => authorColour(a), []);
   const run = state.run;
   usePageTitle(run?.name ?? (error && !loaded ? 'Run not available' : null));
@@ -86,18 +84,12 @@ export function RunPage({ runId }: { runId: string }) {
         <h2 id="epochs-title">Per epoch: train vs test</h2>
         {state.epochs.length === 0 ? <p className="muted">The first epoch's results appear when it ends.</p> : null}
         <div className="chart-pair">
-          <div ref={lossRef} data-testid="epoch-loss-chart">
-            <div className="chart-title">
-              Loss <ExportButtons target={() => lossRef.current} name={`${run.name}-epoch-loss`} />
-            </div>
+          <ChartBox testId="epoch-loss-chart" title="Loss" exportName={`${run.name}-epoch-loss`}>
             <EpochChart series={epochSeries} metric="loss" />
-          </div>
-          <div ref={accRef} data-testid="epoch-accuracy-chart">
-            <div className="chart-title">
-              Accuracy <ExportButtons target={() => accRef.current} name={`${run.name}-epoch-accuracy`} />
-            </div>
+          </ChartBox>
+          <ChartBox testId="epoch-accuracy-chart" title="Accuracy" exportName={`${run.name}-epoch-accuracy`}>
             <EpochChart series={epochSeries} metric="accuracy" />
-          </div>
+          </ChartBox>
         </div>
         {state.epochs.length ? (
           <div className="table-scroll">

@@ -53,9 +53,14 @@ export function RunsTable({ runs }: { runs: readonly RunSummary[] }) {
   const toggle = (id: string) => setSelected((s) => (s.includes(id) ? s.filter((x) => x !== id) : [...s, id]));
   if (runs.length === 0) return <p className="muted">No runs yet: start one with the form.</p>;
   const sorted = sortRuns(runs, sort.key, sort.dir, lines);
-  // One loss scale for every sparkline shown, so their heights compare.
-  const shown = sorted.flatMap((r) => (lines[r.id] ?? []).filter(Number.isFinite));
-  const extent = sharedScale && shown.length ? ([Math.min(...shown), Math.max(...shown)] as const) : undefined;
+  // One loss scale for every sparkline shown, so their heights compare (only when asked for;
+  // a loop, not Math.min(...all): 200 runs × 240 values would be one call's arguments).
+  let extent: readonly [number, number] | undefined;
+  if (sharedScale) {
+    let [lo, hi] = [Infinity, -Infinity];
+    for (const r of sorted) for (const v of lines[r.id] ?? []) if (Number.isFinite(v)) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
+    extent = lo <= hi ? [lo, hi] : undefined;
+  }
   const header = (key: SortKey, label: string) => (
     <th scope="col" aria-sort={sort.key === key ? (sort.dir === 1 ? 'ascending' : 'descending') : undefined}>
       <button type="button" className="sort" onClick={() => setSort((s) => ({ key, dir: s.key === key ? (-s.dir as 1 | -1) : key === 'created' ? -1 : 1 }))}>

@@ -9,7 +9,7 @@
  */
 import { useRouter } from 'next/navigation';
 import { useEffect, useState, type FormEvent } from 'react';
-import { browserSchemas, describeHyperparamIssue, HYPERPARAM_BOUNDS, HYPERPARAM_RULES, OPTIMIZER_PARAMS, type HttpBodies } from '../../server/protocol';
+import { browserSchemas, describeHyperparamIssue, HYPERPARAM_BOUNDS, HYPERPARAM_RULES, optimizerReads, type HttpBodies } from '../../server/protocol';
 import { apiGet } from '../lib/api';
 import { useHub } from '../lib/HubProvider';
 import { FormError } from './FormError';
@@ -39,8 +39,6 @@ const FIELDS: readonly Field[] = [
   { key: 'testLimit', label: 'Test digits', def: '', int: true, optional: 'all 10,000' },
 ];
 const LABEL = Object.fromEntries(FIELDS.map((f) => [f.key, f.label])) as Record<string, string>;
-/** Settings only one optimizer reads: the form shows those of the chosen one. */
-const OPTIMIZER_ONLY = new Set<string>(Object.values(OPTIMIZER_PARAMS).flat());
 const OPTIMIZER_LABELS = { sgd: 'SGD with momentum', adam: 'Adam' } as const;
 
 /** The inputs' inclusive bounds; an exclusive one ("above 0") has no HTML attribute. */
@@ -71,7 +69,8 @@ export function StartRunForm({ copyOf = null }: { copyOf?: string | null }) {
   const [message, setMessage] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const shown = FIELDS.filter((f) => !OPTIMIZER_ONLY.has(f.key) || (OPTIMIZER_PARAMS[optimizer] as readonly string[]).includes(f.key));
+  // The chosen optimizer's own settings, not the other's.
+  const shown = FIELDS.filter((f) => optimizerReads(optimizer, f.key));
 
   useEffect(() => {
     if (!copyOf) return;
@@ -117,7 +116,8 @@ export function StartRunForm({ copyOf = null }: { copyOf?: string | null }) {
     setBusy(false);
     if (!result.ok) {
       const details = (result.details ?? {}) as Record<string, string>;
-      setErrors(Object.fromEntries(Object.entries(details).map(([k, v]) => [k.split('.').pop()!, `${LABEL[k.split('.').pop()!] ?? k}: ${v}`])));
+      const fieldOf = (path: string) => path.split('.').pop()!;
+      setErrors(Object.fromEntries(Object.entries(details).map(([path, v]) => [fieldOf(path), `${LABEL[fieldOf(path)] ?? path}: ${v}`])));
       setMessage(result.message);
       return;
     }

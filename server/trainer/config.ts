@@ -64,6 +64,12 @@ export type Hyperparams = z.infer<typeof hyperparamsSchema>;
 
 /** The hyperparameters each optimizer reads (the others are kept but do not matter to it). */
 export const OPTIMIZER_PARAMS = { sgd: ['momentum'], adam: ['beta1', 'beta2', 'epsilon'] } as const satisfies Record<OptimizerName, readonly (keyof Hyperparams)[]>;
+const OPTIMIZER_ONLY = new Set<string>(Object.values(OPTIMIZER_PARAMS).flat());
+
+/** Whether a run with `optimizer` reads hyperparameter `key` (false only for another optimizer's setting). */
+export function optimizerReads(optimizer: OptimizerName, key: string): boolean {
+  return !OPTIMIZER_ONLY.has(key) || (OPTIMIZER_PARAMS[optimizer] as readonly string[]).includes(key);
+}
 export type HyperparamsInput = z.input<typeof hyperparamsSchema>;
 
 /** How the run reports; not part of the model's hyperparameters. */
