@@ -4,10 +4,8 @@
  * say to the run (its registry state and its row). Acceptance is serialised per run.
  */
 import { isFinished } from '../../protocol';
-import type { CONTROL_ACTIONS } from '../../trainer/eventSchema';
+import type { ControlAction } from '../../trainer/control';
 import type { TrainerEvent } from '../../trainer/events';
-
-type ControlAction = (typeof CONTROL_ACTIONS)[number];
 import type { Cluster } from '../cluster/cluster';
 import { HubError } from '../errors';
 import type { LiveStreams } from '../live/stream';
