@@ -2,8 +2,8 @@
  * The hub process's settings: flags over environment over embedded defaults, validated once.
  * Binding beyond loopback without a team token is refused.
  */
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { describeFlagIssues, readFlags, UsageError, type FlagWords } from './cliFlags';
 import { proxyEntryProblem } from './hub/peers/proxies';
 import { backendChoiceSchema } from './trainer/config';
 
@@ -23,6 +23,7 @@ export const USAGE = `usage: npm start -- [--port N] [--host ADDR] [--database-u
                       LIVETRAIN_PUBLIC_URL, comma-separated); requests naming any other host are refused
   --trusted-proxy     address or CIDR range of a proxy on another host (repeatable, or LIVETRAIN_TRUSTED_PROXIES,
                       comma-separated) whose X-Forwarded-For/-Proto are believed; one on this machine always is
+  -h, --help          show this help
 environment: LIVETRAIN_TOKEN (team token for browsers and API clients), LIVETRAIN_TRAINER_TOKEN (for trainers)`;
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -56,6 +57,21 @@ export type HubConfig = z.infer<typeof schema> & { loopback: boolean; localTrain
 
 export class ConfigError extends Error {}
 
+/** How each setting is named in an error, and what it allows. */
+const WORDS: Record<string, FlagWords> = {
+  port: { label: '--port (or PORT)', rule: 'a port number from 0 to 65535' },
+  host: { label: '--host (or HOST)', rule: 'an address to bind, e.g. 127.0.0.1' },
+  databaseUrl: { label: '--database-url (or DATABASE_URL)', rule: 'file:path.db or postgres://…' },
+  trainerBackend: { label: '--trainer-backend', rule: `one of ${backendChoiceSchema.options.join(', ')}` },
+  graceMs: { label: '--grace-ms (or LIVETRAIN_GRACE_MS)', rule: 'a whole number of milliseconds from 100 to 3,600,000' },
+  redisUrl: { label: '--redis-url (or REDIS_URL)' },
+  redisPrefix: { label: '--redis-prefix (or LIVETRAIN_REDIS_PREFIX)' },
+  browserToken: { label: 'LIVETRAIN_TOKEN', rule: 'a secret of at least 8 characters' },
+  trainerToken: { label: 'LIVETRAIN_TRAINER_TOKEN', rule: 'a secret of at least 8 characters' },
+  publicUrls: { label: '--public-url (or LIVETRAIN_PUBLIC_URL)' },
+  trustedProxies: { label: '--trusted-proxy (or LIVETRAIN_TRUSTED_PROXIES)' },
+};
+
 /** A comma-separated environment list. */
 const list = (value: string | undefined) => (value ? value.split(',').map((u) => u.trim()).filter(Boolean) : []);
 
@@ -63,7 +79,7 @@ const list = (value: string | undefined) => (value ? value.split(',').map((u) =>
 export function readConfig(argv: string[], env: NodeJS.ProcessEnv): HubConfig {
   let values;
   try {
-    ({ values } = parseArgs({
+    ({ values } = readFlags({
       args: argv,
       options: {
         port: { type: 'string' },
@@ -82,9 +98,9 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): HubConfig {
       },
     }));
   } catch (error) {
-    throw new ConfigError(error instanceof Error ? error.message : String(error));
+    throw new ConfigError(error instanceof UsageError ? error.message : String(error));
   }
-  const parsed = schema.safeParse({
+  const input = {
     port: values.port ?? env.PORT ?? 3000,
     host: values.host ?? env.HOST ?? '127.0.0.1',
     databaseUrl: values['database-url'] ?? env.DATABASE_URL ?? 'file:.livetrain/livetrain.db',
@@ -100,8 +116,13 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): HubConfig {
     trainerToken: env.LIVETRAIN_TRAINER_TOKEN || null,
     publicUrls: values['public-url'] ?? list(env.LIVETRAIN_PUBLIC_URL),
     trustedProxies: values['trusted-proxy'] ?? list(env.LIVETRAIN_TRUSTED_PROXIES),
-  });
-  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n'));
+  };
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    // Tokens are secrets: their problem is named, their value is not echoed.
+    const shown = { ...input, browserToken: undefined, trainerToken: undefined };
+    throw new ConfigError(describeFlagIssues(parsed.error, WORDS, shown));
+  }
   const config = parsed.data;
   // A hub bound to one address is reached by it; one bound to every interface is told how.
   if (!LOOPBACK.has(config.host) && config.host !== '0.0.0.0' && config.host !== '::') {

@@ -20,12 +20,17 @@ async function main(): Promise<number> {
   // A server keeps serving through one failed background promise (a Redis publish while Redis
   // restarts, say); it says so in its log.
   process.on('unhandledRejection', (reason) => log(`unhandled rejection: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`));
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
   let config;
   try {
-    config = readConfig(process.argv.slice(2), process.env);
+    config = readConfig(argv, process.env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${error.message}\n\n${USAGE}\n`);
+    process.stderr.write(`${error.message.replace(/^/gm, 'error: ')}\nsee npm start -- --help\n`);
     return 2;
   }
   const db = await openDatabase({ url: config.databaseUrl });

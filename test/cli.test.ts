@@ -158,6 +158,36 @@ for (const [args, message] of badFlags) {
   });
 }
 
+/** The hub, the remote trainer and the stdio daemon: the same one-line wording, never Node's or zod's. */
+const otherBadFlags: Array<[string, string, string[], Record<string, string>, string]> = [
+  ['server/index.ts', 'npm start', ['--port', '-1'], {}, '--port needs a value (--port VALUE, or --port=VALUE for one that starts with -)'],
+  ['server/index.ts', 'npm start', ['--port=70000'], {}, '--port (or PORT): a port number from 0 to 65535, got "70000"'],
+  ['server/index.ts', 'npm start', ['--frobnicate'], {}, 'unknown option --frobnicate'],
+  ['server/index.ts', 'npm start', ['--grace-ms', 'soon'], {}, '--grace-ms (or LIVETRAIN_GRACE_MS): a whole number of milliseconds from 100 to 3,600,000, got "soon"'],
+  ['server/index.ts', 'npm start', ['--trainer-backend', 'tpu'], {}, '--trainer-backend: one of auto, tensorflow-gpu, tensorflow, webgpu, wasm, cpu, got "tpu"'],
+  ['server/index.ts', 'npm start', [], { LIVETRAIN_TOKEN: 'short', LIVETRAIN_TRAINER_TOKEN: 'also-short-but-long-enough' }, 'LIVETRAIN_TOKEN: a secret of at least 8 characters'],
+  ['server/agent/main.ts', 'npm run trainer', ['--concurrency', '0'], {}, '--concurrency: a whole number of runs from 1 to 16, got "0"'],
+  ['server/agent/main.ts', 'npm run trainer', ['--hub', 'gpu-box'], {}, '--hub: a URL like http://host:3000, got "gpu-box"'],
+  ['server/agent/main.ts', 'npm run trainer', ['--verbose=yes'], {}, '--verbose takes no value'],
+  ['server/trainer/daemonMain.ts', 'npm run daemon', ['--backend', 'tpu'], {}, '--backend: one of auto, tensorflow-gpu, tensorflow, webgpu, wasm, cpu, got "tpu"'],
+  ['server/trainer/daemonMain.ts', 'npm run daemon', ['stray'], {}, 'unexpected argument "stray": every option starts with --'],
+];
+for (const [entry, command, args, env, message] of otherBadFlags) {
+  test(`${command}: a bad setting exits 2 with one line in words: ${args.join(' ') || Object.keys(env).join(' ')}`, async () => {
+    const r = await runEntry(entry, args, env);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr, `error: ${message}\nsee ${command} -- --help\n`);
+    assert.equal(r.stdout, '');
+  });
+}
+
+test('npm start -- --help prints the usage on stdout and starts nothing', async () => {
+  const r = await runEntry('server/index.ts', ['--help']);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /^usage: npm start/);
+  assert.equal(r.stderr, '');
+});
+
 test('--help prints the usage on stdout', async () => {
   const r = await runEntry(CLI, ['--help']);
   assert.equal(r.code, 0);

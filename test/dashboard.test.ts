@@ -138,7 +138,13 @@ test('two people share runs in real browsers: start, watch, annotate, control, r
   await ada.getByLabel('Learning rate', { exact: true }).fill('0.05');
   await ada.getByRole('button', { name: 'Set', exact: true }).click();
   await bob.getByTestId('annotation').filter({ hasText: 'Ada changed the learning rate' }).waitFor();
+  // A refused rate says why, in words, and the message goes once the run's status changes.
+  await ada.getByLabel('Learning rate', { exact: true }).fill('0');
+  await ada.getByRole('button', { name: 'Set', exact: true }).click();
+  const controlsError = ada.getByRole('group', { name: 'Run controls' }).getByRole('alert');
+  assert.equal(await controlsError.innerText(), 'Learning rate: a number above 0 and at most 10, got 0.');
   await ada.getByRole('button', { name: 'Resume' }).click();
+  await controlsError.waitFor({ state: 'detached' });
   await eventually(async () => (await status(bob).innerText()) === 'running', 'Bob sees running');
   // The new rate shows where people look: the header (with its history) and its own chart.
   await eventually(async () => /^lr 0\.05 \(0\.01 → 0\.05 at step [\d,]+\)$/.test(await bob.getByTestId('run-lr').innerText()), 'the header shows lr 0.05 and its history');

@@ -35,3 +35,23 @@ test('filtering by status, tag and text (name, description, tags, who)', () => {
   for (const text of ['sweep 3', 'adam', 'bob', 'SWEEP']) assert.ok(matches(r, { ...none, text }), text);
   assert.ok(!matches(r, { ...none, text: 'resnet' }));
 });
+
+test('the prediction grid spreads any panel size over even rows: never full rows and a lone digit', async () => {
+  const { columnsFor } = await import('../app/lib/evenColumns');
+  assert.equal(columnsFor(16, 8), 8);
+  assert.equal(columnsFor(16, 4), 4);
+  assert.equal(columnsFor(10, 8), 5, 'ten digits: 5 + 5, not 8 + 2');
+  assert.equal(columnsFor(7, 4), 4, 'seven at most four a row: 4 + 3');
+  assert.equal(columnsFor(9, 8), 5, 'nine: 5 + 4, not 8 + 1');
+  assert.equal(columnsFor(3, 8), 3);
+  assert.equal(columnsFor(64, 8), 8);
+  for (let n = 1; n <= 64; n++) {
+    for (const most of [2, 4, 8]) {
+      const c = columnsFor(n, most);
+      const rows = Math.ceil(n / c);
+      assert.ok(c <= most, `${n} at most ${most}: ${c} columns`);
+      assert.equal(rows, Math.ceil(n / most), `${n} at most ${most}: no more rows than needed`);
+      assert.ok(rows * c - n < rows, `${n} at most ${most}: the last row is short by less than one cell per row (${c} columns)`);
+    }
+  }
+});

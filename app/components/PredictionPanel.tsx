@@ -5,6 +5,7 @@
  * while the run trains. Wrong predictions are outlined in red.
  */
 import { memo } from 'react';
+import { evenColumns } from '../lib/evenColumns';
 import type { DigitPrediction, WirePanel } from '../../server/protocol';
 import { useDigits, type Digit } from '../lib/digits';
 import { DigitImage } from './DigitImage';
@@ -76,7 +77,7 @@ export function PredictionPanel({ panel }: PredictionPanelProps) {
           {error}
         </p>
       )}
-      <ul className="prediction-grid">
+      <ul className="prediction-grid" style={evenColumns(items.length)}>
         {items.map((item) => (
           <PanelCell key={item.index} item={item} digit={digits.get(item.index)} />
         ))}

@@ -5,13 +5,15 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { describeFlagIssues, readFlags, UsageError } from '../cliFlags';
 import { chooseBackend, describeBackendChoice } from '../trainer/backend';
 import { backendChoiceSchema } from '../trainer/config';
 import { loadMnist, resolveDataDir, type MnistData } from '../trainer/data/mnist';
 import { connectToHub } from './hubLink';
 import { runMain } from '../trainer/runMain';
+
+const HELP_HINT = 'see npm run trainer -- --help';
 
 const USAGE = `usage: npm run trainer -- [--hub URL] [--token TOKEN] [--backend ${backendChoiceSchema.options.join('|')}]
                            [--concurrency N] [--data-dir DIR] [--checkpoint-dir DIR] [--id NAME] [--verbose]
@@ -24,7 +26,7 @@ const USAGE = `usage: npm run trainer -- [--hub URL] [--token TOKEN] [--backend 
 async function main(): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({
+    ({ values } = readFlags({
       options: {
         hub: { type: 'string', default: process.env.LIVETRAIN_HUB ?? 'http://127.0.0.1:3000' },
         token: { type: 'string', default: process.env.LIVETRAIN_TRAINER_TOKEN },
@@ -40,7 +42,8 @@ async function main(): Promise<number> {
       },
     }));
   } catch (error) {
-    process.stderr.write(`${error instanceof Error ? error.message : error}\n${USAGE}\n`);
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`error: ${error.message}\n${HELP_HINT}\n`);
     return 2;
   }
   if (values.help) {
@@ -56,7 +59,14 @@ async function main(): Promise<number> {
     })
     .safeParse(values);
   if (!flags.success) {
-    process.stderr.write(`${flags.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n')}\n${USAGE}\n`);
+    const words = {
+      hub: { label: '--hub', rule: 'a URL like http://host:3000' },
+      backend: { label: '--backend', rule: `one of ${backendChoiceSchema.options.join(', ')}` },
+      concurrency: { label: '--concurrency', rule: 'a whole number of runs from 1 to 16' },
+      id: { label: '--id', rule: 'letters, digits, _ . - only, at most 128' },
+    };
+    const text = describeFlagIssues(flags.error, words, values);
+    process.stderr.write(`${text.replace(/^/gm, 'error: ')}\n${HELP_HINT}\n`);
     return 2;
   }
   const log = (line: string) => process.stderr.write(`[trainer ${flags.data.id}] ${line}\n`);

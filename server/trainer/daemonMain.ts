@@ -14,13 +14,15 @@
 import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { describeFlagIssues, readFlags, UsageError } from '../cliFlags';
 import { backendChoiceSchema } from './config';
 import { chooseBackend, describeBackendChoice } from './backend';
 import { createDaemon, type DaemonMessage } from './daemon';
 import { loadMnist, resolveDataDir, type MnistData } from './data/mnist';
 import { runMain } from './runMain';
+
+const HELP_HINT = 'see npm run daemon -- --help';
 
 const USAGE = `usage: npm run daemon -- [--backend ${backendChoiceSchema.options.join('|')}] [--data-dir DIR]
                           [--checkpoint-dir DIR] [--concurrency N] [--verbose]
@@ -46,22 +48,37 @@ function createLineWriter(stream: NodeJS.WritableStream) {
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      backend: { type: 'string', default: 'auto' },
-      'data-dir': { type: 'string' },
-      'checkpoint-dir': { type: 'string', default: path.join('.livetrain', 'checkpoints') },
-      concurrency: { type: 'string', default: '1' },
-      verbose: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
+  let values;
+  try {
+    ({ values } = readFlags({
+      options: {
+        backend: { type: 'string', default: 'auto' },
+        'data-dir': { type: 'string' },
+        'checkpoint-dir': { type: 'string', default: path.join('.livetrain', 'checkpoints') },
+        concurrency: { type: 'string', default: '1' },
+        verbose: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`error: ${error.message}\n${HELP_HINT}\n`);
+    return 2;
+  }
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const backendChoice = backendChoiceSchema.parse(values.backend);
-  const concurrency = z.coerce.number().int().min(1).max(16).parse(values.concurrency);
+  const flags = z.object({ backend: backendChoiceSchema, concurrency: z.coerce.number().int().min(1).max(16) }).safeParse(values);
+  if (!flags.success) {
+    const words = {
+      backend: { label: '--backend', rule: `one of ${backendChoiceSchema.options.join(', ')}` },
+      concurrency: { label: '--concurrency', rule: 'a whole number of runs from 1 to 16' },
+    };
+    process.stderr.write(`${describeFlagIssues(flags.error, words, values).replace(/^/gm, 'error: ')}\n${HELP_HINT}\n`);
+    return 2;
+  }
+  const { backend: backendChoice, concurrency } = flags.data;
   const out = createLineWriter(createWriteStream('', { fd: 1 }));
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const chosen = await chooseBackend(backendChoice, values.verbose ? { log } : {});

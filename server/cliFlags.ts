@@ -1,0 +1,61 @@
+/**
+ * Flag problems in words, for the command lines that have no hand-written parser (the hub's
+ * `npm start`, `npm run trainer`, `npm run daemon`): Node's parseArgs and zod explain to a
+ * developer ("Option '--port <value>' argument is ambiguous", "Too small: expected number to be
+ * >=1"); these say what is allowed and what was given, one line per problem. `npm run train`
+ * has its own tokenizer (cliArgs.ts) because it accepts negative numbers as values.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ZodError } from 'zod';
+
+/** A problem with the command line; its message is for a person, one line per problem. */
+export class UsageError extends Error {}
+
+/** The option a parseArgs message names (`'--port <value>'`, `'--x'`). */
+function optionIn(message: string): string {
+  return /'(-{1,2}[\w-]+)/.exec(message)?.[1] ?? 'an option';
+}
+
+/** Node's parseArgs, strict, with its errors said in words. */
+export function readFlags<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    const message = error instanceof Error ? error.message : String(error);
+    const option = optionIn(message);
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option ${option}`);
+    if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
+      const arg = /argument '([^']*)'/.exec(message)?.[1] ?? '';
+      throw new UsageError(`unexpected argument "${arg}": every option starts with --`);
+    }
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      if (/does not take an argument/.test(message)) throw new UsageError(`${option} takes no value`);
+      throw new UsageError(`${option} needs a value (${option} VALUE, or ${option}=VALUE for one that starts with -)`);
+    }
+    throw new UsageError(message);
+  }
+}
+
+/** How one setting is named to the person (`--port (or PORT)`) and, optionally, what it allows. */
+export interface FlagWords {
+  label: string;
+  rule?: string;
+}
+
+/**
+ * Each failed field as `label: what is allowed, got "value"`. A field without a rule keeps the
+ * schema's own message (the schemas here give their refinements a message in words).
+ */
+export function describeFlagIssues(error: ZodError, words: Record<string, FlagWords>, input: Record<string, unknown>): string {
+  const lines = new Set<string>();
+  for (const issue of error.issues) {
+    const key = String(issue.path[0] ?? '');
+    const word = words[key];
+    const given = input[key];
+    const shown = Array.isArray(given) ? given[Number(issue.path[1])] : given;
+    const got = shown === undefined || shown === null ? '' : `, got "${String(shown)}"`;
+    lines.add(`${word?.label ?? key}: ${word?.rule ?? issue.message}${got}`);
+  }
+  return [...lines].join('\n');
+}
