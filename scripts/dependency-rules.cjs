@@ -38,7 +38,7 @@ module.exports = {
       comment: 'app/ may import from server/ only the protocol module and the shared formatting',
       severity: 'error',
       from: { path: '^app/' },
-      to: { path: '^server/', pathNot: '^server/(protocol|format)\\.ts$' },
+      to: { path: '^server/', pathNot: '^server/(protocol|format|columns)\\.ts$' },
     },
   ],
   options: {

@@ -11,8 +11,13 @@ import { hyperparamsSchema, reportingSchema, runIdSchema } from './trainer/confi
 import { batchPointSchema, digitPredictionSchema, epochSummarySchema, INT_COLUMN_MAX, TRAINING_PHASES, trainerEventSchema } from './trainer/eventSchema';
 import type { BackendInfo, BatchPoint, DigitPrediction, EpochSummary, TrainerEvent } from './trainer/events';
 import type { ControlCommand, JobInput } from './trainer/daemon';
+import { RANGE_MAX_COLUMNS, SERIES, type BucketColumns, type PointColumns, type SeriesName } from './columns';
 
-export const PROTOCOL_VERSION = 1;
+/**
+ * 2: snapshots carry a run's batch series as an overview of buckets plus a raw tail, numbers
+ * travel as binary columns (server/columns.ts), `run:series` answers a step range.
+ */
+export const PROTOCOL_VERSION = 2;
 
 /** Error codes in `{ ok: false, error }` envelopes (acks and HTTP). */
 export const ERROR_CODES = [
@@ -132,19 +137,65 @@ export interface PresenceUser {
 }
 export interface Participant extends PresenceUser {}
 
+/**
+ * A run's batch series in a snapshot, bounded whatever the run's length. `full`: `overview`
+ * (buckets of one width, null when the tail holds every point) and `tail` (every point after
+ * the overview's last bucket) are the whole series up to the snapshot's lastSeq. Not full (a
+ * catch-up, `run:watch` with `afterSeq`): `tail` holds the points with seq in (afterSeq, lastSeq]
+ * and continues what the watcher holds. `points` counts the run's points up to lastSeq.
+ */
+export interface SnapshotSeries {
+  full: boolean;
+  overview: BucketColumns | null;
+  tail: PointColumns;
+  points: number;
+}
+
 /** `run:watch` answer: everything needed to draw the run, consistent with the live frames. */
 export interface RunSnapshot {
   run: RunSummary;
+  /**
+   * Every epoch's results; the confusion matrix only on the latest (the others `[]`: ask
+   * `GET /api/runs/:id/confusion?epoch=N`), so a 1,000-epoch run's snapshot stays small.
+   */
   epochs: WireEpoch[];
+  /** The newest {@link SNAPSHOT_MAX_NOTES} notes (`GET /api/runs/:id/annotations` has them all). */
   annotations: WireAnnotation[];
+  /** How many notes the run has in all. */
+  annotationsTotal: number;
   presence: PresenceUser[];
-  /** Batch points with seq in (afterSeq, lastSeq]. */
-  points: WirePoint[];
+  series: SnapshotSeries;
   /** Latest prediction panel at or before lastSeq, if any. */
   predictions: WirePanel | null;
   /** Live frames for this run that follow start at lastSeq + 1. */
   lastSeq: number;
 }
+
+/** Notes a snapshot carries at most (the newest). */
+export const SNAPSHOT_MAX_NOTES = 500;
+/** A catch-up (`afterSeq`) that misses more points than this gets a full snapshot instead. */
+export const CATCH_UP_MAX_POINTS = 20_000;
+
+/** `run:series`: one series over a step range, for a chart `columns` pixels wide. */
+export const seriesRangeSchema = z
+  .object({
+    runId: runIdSchema,
+    series: z.enum(SERIES),
+    fromStep: z.number().int().min(0).max(INT_COLUMN_MAX),
+    toStep: z.number().int().min(0).max(INT_COLUMN_MAX),
+    columns: z.number().int().min(1).max(RANGE_MAX_COLUMNS),
+  })
+  .refine((r) => r.toStep >= r.fromStep, { message: 'toStep must be at least fromStep', path: ['toStep'] });
+
+/**
+ * The answer: raw points (every one in the range, all series) when the range holds few enough,
+ * else buckets of one width holding the series asked for. It covers what is stored up to
+ * `upToSeq`; points a watcher has live beyond it are newer.
+ */
+export type SeriesRange = { runId: string; series: SeriesName; fromStep: number; toStep: number; upToSeq: number } & (
+  | { kind: 'raw'; points: PointColumns }
+  | { kind: 'buckets'; buckets: BucketColumns }
+);
 
 // ---------------------------------------------------------------------------------------------
 // A run's live stream: declared once, here
@@ -180,8 +231,8 @@ export interface StreamRange {
 
 /** The socket event of each stream message and what it carries besides its seq range. */
 export interface StreamPayloads {
-  /** Batch points (kind `point`), several per message, and the silent seqs between them. */
-  'metrics:batch': { points: WirePoint[] };
+  /** Batch points (kind `point`), several per message as binary columns, and the silent seqs between them. */
+  'metrics:batch': { points: PointColumns };
   'metrics:epoch': { epoch: WireEpoch };
   'run:predictions': { panel: WirePanel };
   'run:misclassified': { epoch: number; total: number; items: DigitPrediction[] };
@@ -307,6 +358,7 @@ export const browserSchemas = {
   'run:archive': z.object({ runId: runIdSchema }),
   'run:restore': z.object({ runId: runIdSchema }),
   'run:delete': runDeleteSchema.extend({ runId: runIdSchema }),
+  'run:series': seriesRangeSchema,
   'annotation:add': z.object({ runId: runIdSchema, step: z.number().int().min(0).max(INT_COLUMN_MAX), text: z.string().trim().min(1).max(MAX_ANNOTATION_CHARS) }),
   'annotation:edit': z.object({ id: z.number().int().min(1).max(INT_COLUMN_MAX), text: z.string().trim().min(1).max(MAX_ANNOTATION_CHARS) }),
   'annotation:delete': z.object({ id: z.number().int().min(1).max(INT_COLUMN_MAX) }),
@@ -320,6 +372,7 @@ export interface BrowserAckData {
   /** `tokenRequired`: the hub asks for the team token (so the page offers to sign out). */
   hello: { participant: Participant; credential: string; protocolVersion: number; tokenRequired: boolean };
   'run:watch': RunSnapshot;
+  'run:series': SeriesRange;
   'run:unwatch': { runId: string };
   'run:start': { run: RunSummary };
   'run:stop': { run: RunSummary };
@@ -454,11 +507,36 @@ export interface HttpBodies {
   'POST /api/runs/:id/archive': { run: RunSummary };
   'DELETE /api/runs/:id': { runId: string };
   'GET /api/runs/:id/metrics': { points: WirePoint[]; complete: boolean };
+  /** `run:series` over HTTP, in JSON: the same answer with plain arrays (`?series=&from=&to=&columns=`). */
+  'GET /api/runs/:id/series': JsonSeriesRange;
+  'GET /api/runs/:id/confusion': { epoch: number; confusion: number[][] };
   'GET /api/runs/:id/misclassified': { epoch: number | null; items: DigitPrediction[] };
   'POST /api/runs/:id/predict': { checkpoint: { step: number; epoch: number; seq: number }; predictions: Array<{ predicted: number; probabilities: number[] | null }> };
   'GET /api/runs/:id/annotations': { annotations: WireAnnotation[] };
   'POST /api/runs/:id/annotations': { annotation: WireAnnotation };
 }
+
+/** A bucket in JSON (`GET /api/runs/:id/series`): one series' summary; NaN/none are null. */
+export interface JsonBucket {
+  index: number;
+  count: number;
+  firstStep: number;
+  lastStep: number;
+  firstTime: number;
+  lastTime: number;
+  min: number | null;
+  max: number | null;
+  minStep: number | null;
+  maxStep: number | null;
+  first: number | null;
+  last: number | null;
+  mean: number | null;
+  gapStep: number | null;
+}
+export type JsonSeriesRange = { runId: string; series: SeriesName; fromStep: number; toStep: number; upToSeq: number } & (
+  | { kind: 'raw'; points: WirePoint[] }
+  | { kind: 'buckets'; width: number; buckets: JsonBucket[] }
+);
 
 /** The digits route's body, for clients that validate what they get. */
 export const digitsBodySchema = z.object({ digits: z.array(wireDigitSchema) });

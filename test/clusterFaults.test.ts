@@ -11,7 +11,7 @@ import { applyMessage, applySnapshot, emptyRunView, type StreamMessage } from '.
 import type { WirePoint } from '../server/protocol';
 import { assertSawStored, startTwoHubs, trainerOnAWatchersOnBoth } from './helpers/cluster';
 import { postgresDatabases } from './helpers/db';
-import { connectBrowser, eventually, pointsSeen, startTrainer, SMALL, type TestBrowser } from './helpers/hub';
+import { connectBrowser, eventually, pointsSeen, startTrainer, SMALL, type TestBrowser, framePoints } from './helpers/hub';
 import { startHubProcess } from './helpers/hubProcess';
 import { privateRedis, sharedRedis } from './helpers/redis';
 
@@ -196,7 +196,7 @@ test('a trainer on hub A killed with SIGKILL: its run is interrupted, a trainer 
 
   const resumed = await bob.call('run:resume', { runId });
   assert.ok(resumed.ok, JSON.stringify(resumed));
-  await bob.waitFor('metrics:batch', (p) => p.runId === runId && p.points.some((pt) => pt.seq > run.lastSeq), 30_000);
+  await bob.waitFor('metrics:batch', (p) => p.runId === runId && framePoints(p).some((pt) => pt.seq > run.lastSeq), 30_000);
   assert.equal((await b.db.prisma.run.findUniqueOrThrow({ where: { id: runId } })).trainerId, 'spare');
   const stop = await bob.call('run:stop', { runId });
   assert.ok(stop.ok, JSON.stringify(stop));

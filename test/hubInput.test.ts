@@ -10,7 +10,7 @@ import { MAX_SEQ_AHEAD, PROTOCOL_VERSION, type BrowserCommand } from '../server/
 import { hyperparamsSchema } from '../server/trainer/config';
 import type { TrainerEvent } from '../server/trainer/events';
 import { dbState } from './helpers/dbState';
-import { connectBrowser, eventually, fakeTrainer, runOnFakeTrainer, startHub, trainerAuth, type TestBrowser, type TestHub } from './helpers/hub';
+import { connectBrowser, eventually, fakeTrainer, runOnFakeTrainer, startHub, trainerAuth, type TestBrowser, type TestHub, framePoints } from './helpers/hub';
 
 /** Row counts (kept as they were); `dbState` compares the rows themselves. */
 async function counts(hub: TestHub) {
@@ -267,7 +267,7 @@ test('a trainer that skips seqs does not stall the live stream: the missing seqs
     assert.ok(ack.ok, JSON.stringify(ack));
   }
   const last = await ada.waitFor('metrics:batch', (m) => m.runId === runId && m.toSeq === 8, 10_000);
-  assert.deepEqual(last.points.map((p) => p.seq), [7, 8]);
+  assert.deepEqual(framePoints(last).map((p) => p.seq), [7, 8]);
   // Frames chain 1..8 (seqs 4-6 covered without points), and the hub said what it saw.
   const seen = ada.received.filter((r) => r.event === 'metrics:batch').map((r) => r.payload as { fromSeq: number; toSeq: number });
   seen.reduce((prev, f) => (assert.equal(f.fromSeq, prev + 1), f.toSeq), watched.data.lastSeq);

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { WirePoint } from '../server/protocol';
-import { connectBrowser, eventually, pointsSeen, SMALL, startHub, startTrainer, type TestBrowser, type TestHub, type TrainerProcess } from './helpers/hub';
+import { connectBrowser, eventually, pointsSeen, SMALL, startHub, startTrainer, type TestBrowser, type TestHub, type TrainerProcess, snapshotPoints, framePoints } from './helpers/hub';
 
 function assertGapFree(points: WirePoint[]): void {
   for (let i = 1; i < points.length; i++) {
@@ -47,13 +47,14 @@ describe('hub with a real trainer', () => {
     const cy = await connectBrowser(hub.url, 'Cy');
     const wc = await cy.call('run:watch', { runId });
     assert.ok(wc.ok);
-    assert.ok(wc.data.points.length > 0, 'the late watcher gets the points so far');
+    assert.ok(snapshotPoints(wc.data).length > 0, 'the late watcher gets the points so far');
     assert.equal(wc.data.epochs.length >= 1, true);
-    const afterSeq = wc.data.points[Math.floor(wc.data.points.length / 2)].seq;
+    const wcPoints = snapshotPoints(wc.data);
+    const afterSeq = wcPoints[Math.floor(wcPoints.length / 2)].seq;
     const dee = await connectBrowser(hub.url, 'Dee');
     const wd = await dee.call('run:watch', { runId, afterSeq });
     assert.ok(wd.ok);
-    assert.ok(wd.data.points.every((p) => p.seq > afterSeq), 'afterSeq: only later points');
+    assert.ok(snapshotPoints(wd.data).every((p) => p.seq > afterSeq), 'afterSeq: only later points');
     assert.deepEqual(wd.data.presence.map((u) => u.name), ['Ada', 'Bob', 'Cy', 'Dee']);
 
     for (const b of [ada, bob, cy, dee]) await b.waitFor('run:status', (p) => p.runId === runId && p.status === 'completed', 60_000);
@@ -96,7 +97,7 @@ describe('hub with a real trainer', () => {
     const wb = await bob.call('run:watch', { runId });
     assert.ok(wb.ok);
     await bob.waitFor('run:status', (p) => p.runId === runId && p.status === 'running');
-    await bob.waitFor('metrics:batch', (p) => p.runId === runId && p.points.length > 0);
+    await bob.waitFor('metrics:batch', (p) => p.runId === runId && p.points.n > 0);
 
     const paused = await ada.call('run:pause', { runId });
     assert.ok(paused.ok, JSON.stringify(paused));
@@ -116,7 +117,7 @@ describe('hub with a real trainer', () => {
     const resumed = await ada.call('run:resume', { runId });
     assert.ok(resumed.ok);
     await bob.waitForAfter(beforeResume, 'run:status', (p) => p.runId === runId && p.status === 'running');
-    await bob.waitForAfter(beforeResume, 'metrics:batch', (p) => p.runId === runId && p.points.some((pt) => pt.learningRate === 0.05));
+    await bob.waitForAfter(beforeResume, 'metrics:batch', (p) => p.runId === runId && framePoints(p).some((pt) => pt.learningRate === 0.05));
 
     const stopped = await ada.call('run:stop', { runId });
     assert.ok(stopped.ok);

@@ -7,13 +7,18 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { learningRateText } from '../app/components/format';
 import { createThroughputMeter } from '../server/trainer/throughput';
-import { applyAnnotation, applyMessage, applySnapshot, emptyRunView, etaSeconds, samplesPerSecond } from '../app/lib/runState';
+import { applyAnnotation, applyMessage, applySnapshot, emptyRunView, etaSeconds, samplesPerSecond, TAIL_LIMIT } from '../app/lib/runState';
 import type { RunSnapshot, RunSummary, WireAnnotation, WirePoint } from '../server/protocol';
+import { bucketize, OVERVIEW_MAX_BUCKETS, toBucketColumns, toPointColumns, widthFor } from '../server/columns';
 
 const point = (seq: number, step = seq): WirePoint => ({ seq, step, epoch: 1, batch: step - 1, loss: 1 / step, accuracy: 50, learningRate: 0.01, samplesPerSec: 320, time: seq });
 const run = { id: 'r', status: 'running', totalSteps: 100, batchesPerEpoch: 100, hyperparams: { batchSize: 32, epochs: 1 } } as unknown as RunSummary;
-const snapshot = (points: WirePoint[], lastSeq: number): RunSnapshot => ({ run, epochs: [], annotations: [], presence: [], points, predictions: null, lastSeq });
-const batch = (fromSeq: number, toSeq: number, points: WirePoint[]) => ({ event: 'metrics:batch' as const, msg: { runId: 'r', fromSeq, toSeq, points } });
+/** A snapshot of a short run (every point in the tail); `full` false for a catch-up (afterSeq). */
+const snapshot = (points: WirePoint[], lastSeq: number, full = true): RunSnapshot => ({
+  run, epochs: [], annotations: [], annotationsTotal: 0, presence: [], predictions: null, lastSeq,
+  series: { full, overview: null, tail: toPointColumns(points), points: points.length },
+});
+const batch = (fromSeq: number, toSeq: number, points: WirePoint[]) => ({ event: 'metrics:batch' as const, msg: { runId: 'r', fromSeq, toSeq, points: toPointColumns(points) } });
 
 test('snapshot then live frames chain; a gap asks for a re-watch; seen frames are ignored', () => {
   const s = emptyRunView();
@@ -24,7 +29,7 @@ test('snapshot then live frames chain; a gap asks for a re-watch; seen frames ar
   assert.equal(applyMessage(s, batch(8, 9, [point(8), point(9)])), 'gap', 'seqs 6–7 are missing');
   assert.deepEqual(s.points.map((p) => p.seq), [1, 2, 4, 5]);
   // The re-watch with afterSeq = 5 brings 6..9 and the chain continues after it.
-  applySnapshot(s, snapshot([point(6), point(7), point(8), point(9)], 9), 5);
+  applySnapshot(s, snapshot([point(6), point(7), point(8), point(9)], 9, false), 5);
   assert.deepEqual(s.points.map((p) => p.seq), [1, 2, 4, 5, 6, 7, 8, 9]);
   assert.equal(applyMessage(s, batch(10, 10, [point(10)])), 'ok');
   assert.equal(s.lastSeq, 10);
@@ -124,4 +129,36 @@ test('the trainer\'s samples/s: an average over its last 5 s of training time, f
   assert.equal(rate, 1600, 'the window holds only the new rate');
   // One batch longer than the window is its own average.
   assert.equal(createThroughputMeter(5000).record(64, 8000), 8);
+});
+
+test('a long run: the overview and the tail make the whole series; watched for long, the tail stays bounded and the overview is what the hub would send', () => {
+  const total = 300_000;
+  const all = Array.from({ length: total }, (_, i) => point(i + 1));
+  const width = widthFor(200_000);
+  // The hub's snapshot at step 200,000: buckets up to the one before the last ~2,048 steps, then raw points.
+  const cut = Math.floor((200_000 - 2048) / width) * width;
+  const overview = bucketize(all.filter((p) => p.step < cut), width);
+  const tail = all.filter((p) => p.step >= cut && p.step <= 200_000);
+  const s = emptyRunView();
+  applySnapshot(s, { ...snapshot([], 200_000), series: { full: true, overview: toBucketColumns(overview, width), tail: toPointColumns(tail), points: 200_000 } }, 0);
+  assert.equal(s.pointCount, 200_000);
+  assert.equal(s.overview!.length, overview.length);
+  assert.equal(s.points[0].step, cut);
+  // 100,000 more points live, 50 a frame.
+  for (let from = 200_001; from <= total; from += 50) {
+    const frame = all.slice(from - 1, from + 49);
+    assert.equal(applyMessage(s, batch(from, from + frame.length - 1, frame)), 'ok');
+    assert.ok(s.points.length <= TAIL_LIMIT + 50, 'the raw tail stays bounded');
+  }
+  assert.equal(s.pointCount, total);
+  assert.equal(s.overview!.reduce((n, b) => n + b.count, 0) + s.points.length, total, 'every point is in the overview or the tail, once');
+  assert.ok(s.overview!.length <= 2 * OVERVIEW_MAX_BUCKETS);
+  // Folded on the client or summarised by the hub: the same buckets.
+  const hub = bucketize(all.filter((p) => p.step < s.points[0].step), s.overview![0].width);
+  assert.equal(s.overview!.length, hub.length);
+  for (const [i, b] of hub.entries()) {
+    const c = s.overview![i];
+    assert.deepEqual([c.index, c.count, c.firstStep, c.lastStep, c.series.loss.min, c.series.loss.max, c.series.loss.first, c.series.loss.last], [b.index, b.count, b.firstStep, b.lastStep, b.series.loss.min, b.series.loss.max, b.series.loss.first, b.series.loss.last], `bucket ${b.index}`);
+    assert.ok(Math.abs(c.series.loss.sum / c.series.loss.finite - b.series.loss.sum / b.series.loss.finite) < 1e-12);
+  }
 });

@@ -4,6 +4,7 @@
  * unit-tested: a message that starts after a gap asks for a re-watch with `afterSeq`, one
  * already seen is ignored.
  */
+import { bucketize, coarsen, fromBucketColumns, fromPointColumns, mergeBuckets, OVERVIEW_MAX_BUCKETS, TAIL_POINTS, widthFor, type Bucket } from '../../server/columns';
 import { assertNever, type PresenceUser, type RunSnapshot, type RunSummary, type StreamMessage, type WireAnnotation, type WireEpoch, type WirePanel, type WirePoint } from '../../server/protocol';
 
 export type { StreamMessage };
@@ -17,8 +18,18 @@ export interface Progress {
 
 export interface RunView {
   run: RunSummary | null;
-  /** Batch points in seq order; appended in place (watch `version`). */
+  /**
+   * The raw batch points after the overview, in seq order; appended in place (watch `version`).
+   * Bounded: once it holds more than {@link TAIL_LIMIT}, its oldest points are folded into the
+   * overview (a new array).
+   */
   points: WirePoint[];
+  /** Buckets of one width summarising every point before `points[0]`; null when `points` holds them all. */
+  overview: Bucket[] | null;
+  /** Batch points in the run up to lastSeq (overview + points). */
+  pointCount: number;
+  /** How many notes the run has (the snapshot carries the newest). */
+  annotationsTotal: number;
   epochs: WireEpoch[];
   annotations: WireAnnotation[];
   presence: PresenceUser[];
@@ -33,7 +44,45 @@ export interface RunView {
 }
 
 export function emptyRunView(): RunView {
-  return { run: null, points: [], epochs: [], annotations: [], presence: [], predictions: null, progress: null, misclassifiedTotals: new Map(), lastSeq: 0, version: 0 };
+  return {
+    run: null, points: [], overview: null, pointCount: 0, annotationsTotal: 0, epochs: [], annotations: [], presence: [], predictions: null,
+    progress: null, misclassifiedTotals: new Map(), lastSeq: 0, version: 0,
+  };
+}
+
+/** Raw points a view keeps at most before folding the oldest into its overview. */
+export const TAIL_LIMIT = 4 * TAIL_POINTS;
+
+/**
+ * Keeps a view bounded however long it is watched: raw points beyond {@link TAIL_LIMIT} are
+ * folded into the overview's buckets (the hub's widths, so the overview stays what the hub
+ * would send), keeping the last {@link TAIL_POINTS} steps or so raw; an overview grown past
+ * twice {@link OVERVIEW_MAX_BUCKETS} is coarsened to the next width (exact: 4 buckets make one).
+ */
+export function foldTail(state: RunView): void {
+  const points = state.points;
+  if (points.length <= TAIL_LIMIT) return;
+  const last = points[points.length - 1];
+  let width = state.overview?.[0]?.width ?? widthFor(last.step);
+  // Whole buckets only, up to the bucket before the last TAIL_POINTS steps.
+  const cut = (Math.floor((last.step - TAIL_POINTS) / width)) * width;
+  let keep = 0;
+  while (keep < points.length && points[keep].step < cut) keep++;
+  if (keep === 0) return;
+  const folded = bucketize(points.slice(0, keep), width);
+  const overview = state.overview ? state.overview.slice() : [];
+  for (const b of folded) {
+    const prev = overview[overview.length - 1];
+    if (prev && prev.index === b.index) overview[overview.length - 1] = mergeBuckets(prev, b);
+    else overview.push(b);
+  }
+  let coarse = overview;
+  while (coarse.length > 2 * OVERVIEW_MAX_BUCKETS) {
+    coarse = coarsen(coarse);
+    width = coarse[0].width;
+  }
+  state.overview = coarse;
+  state.points = points.slice(keep);
 }
 
 /**
@@ -41,14 +90,23 @@ export function emptyRunView(): RunView {
  * otherwise the snapshot's points continue the ones held.
  */
 export function applySnapshot(state: RunView, snap: RunSnapshot, afterSeq: number): void {
-  if (afterSeq === 0) state.points.length = 0;
-  else if (state.points.length && state.points[state.points.length - 1].seq > afterSeq) {
-    // Keep only what precedes the catch-up (it came from this same hub history).
-    let keep = state.points.length;
-    while (keep > 0 && state.points[keep - 1].seq > afterSeq) keep--;
-    state.points.length = keep;
+  const tail = fromPointColumns(snap.series.tail);
+  if (snap.series.full || afterSeq === 0) {
+    // The whole series: what was held is replaced.
+    state.points = tail;
+    state.overview = snap.series.overview ? fromBucketColumns(snap.series.overview) : null;
+  } else {
+    if (state.points.length && state.points[state.points.length - 1].seq > afterSeq) {
+      // Keep only what precedes the catch-up (it came from this same hub history).
+      let keep = state.points.length;
+      while (keep > 0 && state.points[keep - 1].seq > afterSeq) keep--;
+      state.points.length = keep;
+    }
+    for (const p of tail) state.points.push(p);
   }
-  for (const p of snap.points) state.points.push(p);
+  foldTail(state);
+  state.pointCount = countPoints(state);
+  state.annotationsTotal = snap.annotationsTotal;
   state.run = snap.run;
   state.epochs = snap.epochs;
   state.annotations = snap.annotations;
@@ -65,7 +123,12 @@ export function applyMessage(state: RunView, m: StreamMessage): 'ok' | 'seen' | 
   if (fromSeq > state.lastSeq + 1) return 'gap';
   switch (m.event) {
     case 'metrics:batch':
-      for (const p of m.msg.points) if (p.seq > state.lastSeq) state.points.push(p);
+      for (const p of fromPointColumns(m.msg.points)) {
+        if (p.seq <= state.lastSeq) continue;
+        state.points.push(p);
+        state.pointCount++;
+      }
+      foldTail(state);
       // Training again: the evaluation before is over.
       if (state.progress && state.progress.phase !== 'train') state.progress = null;
       break;
@@ -91,11 +154,23 @@ export function applyMessage(state: RunView, m: StreamMessage): 'ok' | 'seen' | 
   return 'ok';
 }
 
+function countPoints(state: RunView): number {
+  let n = state.points.length;
+  for (const b of state.overview ?? []) n += b.count;
+  return n;
+}
+
 /** Applies an annotation change from the room. */
 export function applyAnnotation(state: RunView, change: { added?: WireAnnotation; edited?: WireAnnotation; deleted?: number }): void {
-  if (change.added && !state.annotations.some((a) => a.id === change.added!.id)) state.annotations = [...state.annotations, change.added];
+  if (change.added && !state.annotations.some((a) => a.id === change.added!.id)) {
+    state.annotations = [...state.annotations, change.added];
+    state.annotationsTotal++;
+  }
   if (change.edited) state.annotations = state.annotations.map((a) => (a.id === change.edited!.id ? change.edited! : a));
-  if (change.deleted !== undefined) state.annotations = state.annotations.filter((a) => a.id !== change.deleted);
+  if (change.deleted !== undefined && state.annotations.some((a) => a.id === change.deleted)) {
+    state.annotations = state.annotations.filter((a) => a.id !== change.deleted);
+    state.annotationsTotal = Math.max(0, state.annotationsTotal - 1);
+  }
   state.version++;
 }
 

@@ -16,7 +16,8 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { io, type Socket } from 'socket.io-client';
 import { z } from 'zod';
-import { PROTOCOL_VERSION, type Result, type RunSnapshot, type WirePoint } from '../../server/protocol';
+import { fromPointColumns, readPointColumns, type PointColumns } from '../../server/columns';
+import { PROTOCOL_VERSION, type Result, type RunSnapshot } from '../../server/protocol';
 import { Histogram } from './histogram';
 import { toParent, watcherCommandSchema } from './messages';
 
@@ -29,7 +30,7 @@ interface StreamMessage {
   runId: string;
   fromSeq: number;
   toSeq: number;
-  points?: WirePoint[];
+  points?: PointColumns;
 }
 
 interface Watcher {
@@ -93,7 +94,7 @@ function apply(w: Watcher, index: number, event: string, msg: StreamMessage, at:
   }
   w.lastSeq = Math.max(w.lastSeq, msg.toSeq);
   if (event !== 'metrics:batch' || !msg.points) return;
-  for (const p of msg.points) {
+  for (const p of fromPointColumns(msg.points)) {
     if (!hold(w, p.seq)) continue;
     latency.add(at - p.time);
     if (p.time >= steadyFrom) steady.add(at - p.time);
@@ -149,8 +150,9 @@ async function watch(watchers: Watcher[], id: string): Promise<void> {
         return void failures.push(`watcher ${flags.first + i}: ${error instanceof Error ? error.message : String(error)}`);
       }
       if (!r.ok) return void failures.push(`watcher ${flags.first + i}: ${r.error} ${r.message}`);
-      for (const p of r.data.points) hold(w, p.seq);
-      totals.snapshotPoints += r.data.points.length;
+      const tail = readPointColumns(r.data.series.tail);
+      for (const seq of tail.seq) hold(w, seq);
+      totals.snapshotPoints += r.data.series.points;
       w.lastSeq = r.data.lastSeq;
       for (const e of w.early.splice(0)) apply(w, i, e.event, e.msg, e.at);
     }),

@@ -11,6 +11,7 @@ import { io, type Socket } from 'socket.io-client';
 import { openDatabase, type LivetrainDatabase } from '../../server/db/client';
 import { createHub, type Hub, type HubDeps } from '../../server/hub/hub';
 import { PROTOCOL_VERSION, TRAINER_NAMESPACE, type BrowserAckData, type BrowserCommand, type RunSnapshot, type WirePoint, type BrowserPayload, type ClientToServerEvents, type Result, type ServerToClientEvents } from '../../server/protocol';
+import { fromPointColumns, type PointColumns } from '../../server/columns';
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { spawnEntry } from './proc';
@@ -166,17 +167,31 @@ export async function eventually<T>(check: () => Promise<T | undefined | false> 
   }
 }
 
+/**
+ * A snapshot's raw points (its tail, decoded from binary columns). The runs these tests make
+ * are short: every point is in the tail, there is no overview of buckets (asserted).
+ */
+export function snapshotPoints(snapshot: RunSnapshot): WirePoint[] {
+  assert.equal(snapshot.series.overview, null, 'a short run: every point in the tail');
+  return fromPointColumns(snapshot.series.tail);
+}
+
+/** A live `metrics:batch` frame's points, decoded from binary columns. */
+export function framePoints(payload: unknown): WirePoint[] {
+  return fromPointColumns((payload as { points: PointColumns }).points);
+}
+
 /** A watcher's view of a run: snapshot points, then live frames; asserts seq ranges chain up. */
 export function pointsSeen(browser: TestBrowser, runId: string, snapshot: RunSnapshot): WirePoint[] {
-  const points = [...snapshot.points];
+  const points = snapshotPoints(snapshot);
   let last = snapshot.lastSeq;
   for (const r of browser.received) {
-    const p = r.payload as { runId?: string; fromSeq?: number; toSeq?: number; points?: WirePoint[] };
+    const p = r.payload as { runId?: string; fromSeq?: number; toSeq?: number };
     if (p.runId !== runId || p.fromSeq === undefined || p.toSeq === undefined) continue;
     assert.equal(p.fromSeq, last + 1, `${r.event} starts right after the previous message (seq ${last})`);
     assert.ok(p.toSeq >= p.fromSeq);
     last = p.toSeq;
-    if (r.event === 'metrics:batch') points.push(...p.points!);
+    if (r.event === 'metrics:batch') points.push(...framePoints(p));
   }
   return points;
 }

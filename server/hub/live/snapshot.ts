@@ -9,15 +9,36 @@
  * but the seq stream does not (annotations, the run's status) changes, makes a snapshot read
  * across such a change be read again.
  */
-import type { RunSnapshot, WireEvent, WirePanel, WirePoint } from '../../protocol';
+import { TAIL_POINTS, toBucketColumns, toPointColumns, widthFor, type BucketColumns, type SeriesName } from '../../columns';
+import { CATCH_UP_MAX_POINTS, SNAPSHOT_MAX_NOTES, type JsonSeriesRange, type RunSnapshot, type SeriesRange, type WireAnnotation, type WireEpoch, type WireEvent, type WirePanel, type WirePoint } from '../../protocol';
+import { INT_COLUMN_MAX } from '../../trainer/eventSchema';
 import { assertNever } from '../../trainer/events';
 import { HubError } from '../errors';
+import type { SeriesRange as StoredSeriesRange } from '../storage/series';
 import type { Storage } from '../storage/storage';
 import type { LiveStreams } from './stream';
 
+/** A snapshot before its tail is encoded: the live tail is appended to `tail`. */
+interface Building {
+  run: RunSnapshot['run'];
+  epochs: WireEpoch[];
+  annotations: WireAnnotation[];
+  annotationsTotal: number;
+  predictions: WirePanel | null;
+  lastSeq: number;
+  /** The overview, encoded once per read (everyone opening the run shares it). */
+  overview: BucketColumns | null;
+  overviewPoints: number;
+  tail: WirePoint[];
+  full: boolean;
+}
+
+/** `afterSeq` that asks for a run's record without its series (the HTTP route). */
+export const NO_SERIES = INT_COLUMN_MAX;
+
 /** What the database gave, up to `bound`; the live tail completes it. */
 interface StoredPart {
-  base: RunSnapshot;
+  base: Building;
   bound: number;
   version: number;
   afterSeq: number;
@@ -46,14 +67,75 @@ export interface Snapshots {
    * being built; all of them join in the tick it completes. Callers must not mutate the result.
    */
   shared(runId: string, afterSeq: number, join: () => void): Promise<RunSnapshot>;
+  /** One series over a step range at a chart's pixel width (`run:series`), as stored. */
+  range(q: SeriesRangeQuery): Promise<StoredRange>;
 }
 
-export function createSnapshots({ storage, streams }: { storage: Pick<Storage, 'runs' | 'events' | 'notes'>; streams: LiveStreams }): Snapshots {
+export type SeriesRangeQuery = { runId: string; series: SeriesName; fromStep: number; toStep: number; columns: number };
+/** A range as read: raw points or buckets, covering what was stored up to `upToSeq`. */
+export type StoredRange = SeriesRangeQuery & { upToSeq: number; answer: StoredSeriesRange };
+
+/** A range for the socket: numbers as binary columns, buckets with the one series asked for. */
+export function rangeToWire(r: StoredRange): SeriesRange {
+  const head = { runId: r.runId, series: r.series, fromStep: r.fromStep, toStep: r.toStep, upToSeq: r.upToSeq };
+  return r.answer.kind === 'raw'
+    ? { ...head, kind: 'raw', points: toPointColumns(r.answer.points) }
+    : { ...head, kind: 'buckets', buckets: toBucketColumns(r.answer.buckets, r.answer.width, [r.series]) };
+}
+
+/** A range for HTTP: plain JSON (NaN and "none" as null). */
+export function rangeToJson(r: StoredRange): JsonSeriesRange {
+  const head = { runId: r.runId, series: r.series, fromStep: r.fromStep, toStep: r.toStep, upToSeq: r.upToSeq };
+  if (r.answer.kind === 'raw') return { ...head, kind: 'raw', points: r.answer.points };
+  const v = (x: number) => (Number.isFinite(x) ? x : null);
+  const step = (x: number) => (x >= 0 ? x : null);
+  return {
+    ...head,
+    kind: 'buckets',
+    width: r.answer.width,
+    buckets: r.answer.buckets.map((b) => {
+      const s = b.series[r.series];
+      return {
+        index: b.index, count: b.count, firstStep: b.firstStep, lastStep: b.lastStep, firstTime: b.firstTime, lastTime: b.lastTime,
+        min: v(s.min), max: v(s.max), minStep: step(s.minStep), maxStep: step(s.maxStep), first: v(s.first), last: v(s.last),
+        mean: s.finite > 0 ? s.sum / s.finite : null, gapStep: step(s.gapStep),
+      };
+    }),
+  };
+}
+
+export function createSnapshots({ storage, streams }: { storage: Pick<Storage, 'runs' | 'events' | 'notes' | 'series'>; streams: LiveStreams }): Snapshots {
   const versions = new Map<string, number>();
   const cached = new Map<string, StoredPart & { timer: NodeJS.Timeout }>();
   const inFlight = new Map<string, InFlight>();
   const keyOf = (runId: string, afterSeq: number) => `${runId}\u0000${afterSeq}`;
   const versionOf = (runId: string) => versions.get(runId) ?? 0;
+
+  /**
+   * The series part up to seq `bound`: a catch-up's points after `afterSeq` when they are few;
+   * else the overview (the finest width with at most OVERVIEW_MAX_BUCKETS buckets, up to the
+   * bucket before the last TAIL_POINTS steps) and every point after its last bucket.
+   */
+  async function readSeries(runId: string, afterSeq: number, bound: number, lastStep: number): Promise<Pick<Building, 'overview' | 'overviewPoints' | 'tail' | 'full'>> {
+    if (afterSeq >= NO_SERIES) return { overview: null, overviewPoints: 0, tail: [], full: false };
+    if (afterSeq > 0 && bound - afterSeq <= CATCH_UP_MAX_POINTS) {
+      return { overview: null, overviewPoints: 0, tail: await storage.series.pointsBetween(runId, afterSeq, bound), full: false };
+    }
+    await storage.series.ensure(runId);
+    const width = widthFor(lastStep);
+    const lastBucket = Math.floor((lastStep - TAIL_POINTS) / width) - 1;
+    let buckets = lastBucket >= 0 ? await storage.series.buckets(runId, width, 0, lastBucket) : [];
+    // A bucket holding a point not yet sent (steps that went back) would overlap the frames.
+    while (buckets.length && buckets[buckets.length - 1].lastSeq > bound) buckets = buckets.slice(0, -1);
+    const after = buckets.length ? buckets[buckets.length - 1].lastSeq : 0;
+    const tail = await storage.series.pointsBetween(runId, after, bound);
+    return {
+      overview: buckets.length ? toBucketColumns(buckets, width) : null,
+      overviewPoints: buckets.reduce((n, b) => n + b.count, 0),
+      tail,
+      full: true,
+    };
+  }
 
   async function readStored(runId: string, afterSeq: number): Promise<StoredPart> {
     const version = versionOf(runId);
@@ -62,13 +144,14 @@ export function createSnapshots({ storage, streams }: { storage: Pick<Storage, '
     const bound = streams.bound(runId) ?? run.lastSeq;
     const release = streams.pin(runId, bound);
     try {
-      const [points, epochs, annotations, predictions] = await Promise.all([
-        storage.events.points(runId, afterSeq, { upTo: bound }),
-        storage.events.epochsWithConfusion(runId, bound),
-        storage.notes.list(runId),
+      const [series, epochs, notes, predictions] = await Promise.all([
+        readSeries(runId, afterSeq, bound, run.lastStep),
+        storage.events.epochsLatestConfusion(runId, bound),
+        storage.notes.latest(runId, SNAPSHOT_MAX_NOTES),
         storage.events.latestPanel(runId, bound),
       ]);
-      return { base: { run, epochs, annotations, presence: [], points, predictions, lastSeq: bound }, bound, version, afterSeq, release };
+      const base: Building = { run, epochs, annotations: notes.annotations, annotationsTotal: notes.total, predictions, lastSeq: bound, ...series };
+      return { base, bound, version, afterSeq, release };
     } catch (error) {
       release();
       throw error;
@@ -80,10 +163,10 @@ export function createSnapshots({ storage, streams }: { storage: Pick<Storage, '
     if (part.version !== versionOf(runId)) return null;
     const live = streams.since(runId, part.bound);
     if (!live) return null;
-    const snapshot: RunSnapshot = { ...part.base, epochs: [...part.base.epochs], points: [...part.base.points] };
+    const snapshot: Building = { ...part.base, epochs: [...part.base.epochs], tail: [...part.base.tail] };
     mergeTail(snapshot, live.events, part.afterSeq);
     snapshot.lastSeq = live.sentSeq;
-    return snapshot;
+    return toWire(snapshot);
   }
 
   function keepCached(runId: string, part: StoredPart): boolean {
@@ -116,7 +199,7 @@ export function createSnapshots({ storage, streams }: { storage: Pick<Storage, '
           if (now && now.lastSeq === part.bound && !streams.isOpen(runId) && part.version === versionOf(runId)) {
             part.base.run.status = now.status;
             join();
-            return part.base;
+            return toWire(part.base);
           }
         }
       } finally {
@@ -137,6 +220,11 @@ export function createSnapshots({ storage, streams }: { storage: Pick<Storage, '
       }
     },
     build,
+    async range(q) {
+      const state = await storage.runs.state(q.runId);
+      if (!state) throw new HubError('NOT_FOUND', `no run ${q.runId}`);
+      return { ...q, upToSeq: state.lastSeq, answer: await storage.series.range(q.runId, q.fromStep, q.toStep, q.columns, state.lastSeq) };
+    },
     shared(runId, afterSeq, join) {
       const key = keyOf(runId, afterSeq);
       const hit = cached.get(key);
@@ -163,14 +251,28 @@ export function createSnapshots({ storage, streams }: { storage: Pick<Storage, '
   };
 }
 
+/** The snapshot as sent: the tail encoded as columns. */
+function toWire(b: Building): RunSnapshot {
+  return {
+    run: b.run,
+    epochs: b.epochs,
+    annotations: b.annotations,
+    annotationsTotal: b.annotationsTotal,
+    presence: [],
+    predictions: b.predictions,
+    lastSeq: b.lastSeq,
+    series: { full: b.full, overview: b.overview, tail: toPointColumns(b.tail), points: b.overviewPoints + b.tail.length },
+  };
+}
+
 /** Adds the live tail's events to a snapshot read from the database. */
-function mergeTail(snapshot: RunSnapshot, events: WireEvent[], afterSeq: number): void {
+function mergeTail(snapshot: Building, events: WireEvent[], afterSeq: number): void {
   let panel: WirePanel | null = snapshot.predictions;
   const points: WirePoint[] = [];
   for (const e of events) {
     switch (e.kind) {
       case 'point':
-        if (e.seq > afterSeq) points.push(e.point);
+        if (e.seq > afterSeq && afterSeq < NO_SERIES) points.push(e.point);
         break;
       case 'epoch':
         snapshot.epochs.push(e.epoch);
@@ -187,6 +289,6 @@ function mergeTail(snapshot: RunSnapshot, events: WireEvent[], afterSeq: number)
         assertNever(e);
     }
   }
-  snapshot.points.push(...points);
+  for (const p of points) snapshot.tail.push(p);
   snapshot.predictions = panel;
 }

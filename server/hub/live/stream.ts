@@ -9,6 +9,7 @@
  * relay), so publish() takes them in any order and more than once: each seq is sent once,
  * in order; events beyond a missing seq wait (`hole`) until it is filled.
  */
+import { toPointColumns } from '../../columns';
 import type { ServerToClientEvents, WireEvent } from '../../protocol';
 import { assertNever } from '../../trainer/events';
 
@@ -96,7 +97,8 @@ export function createLiveStreams(broadcast: Broadcast, frameMs = 50): LiveStrea
     let points: Extract<WireEvent, { kind: 'point' }>['point'][] = [];
     const flushPoints = (to: number) => {
       if (to < from) return;
-      broadcast(room, 'metrics:batch', { runId, fromSeq: from, toSeq: to, points });
+      // Numbers as binary columns: encoded once for the whole room.
+      broadcast(room, 'metrics:batch', { runId, fromSeq: from, toSeq: to, points: toPointColumns(points) });
       points = [];
       from = to + 1;
     };

@@ -6,7 +6,7 @@ import type { z } from 'zod';
 import { browserSchemas, handshakeSchema, MAX_BROWSER_PAYLOAD_BYTES, PROTOCOL_VERSION, type BrowserAckData, type BrowserCommand } from '../../protocol';
 import type { Cluster } from '../cluster/cluster';
 import { handshakeCheck, handshakeError, HubError } from '../errors';
-import type { Snapshots } from '../live/snapshot';
+import { rangeToWire, type Snapshots } from '../live/snapshot';
 import { runRoom } from '../live/stream';
 import type { Actor, Annotations } from '../runs/annotations';
 import type { RunCommands } from '../runs/commands';
@@ -122,6 +122,11 @@ export function attachBrowsers({ io, auth, identities, participants, presence, s
       // The snapshot may be shared with others who asked at the same moment: copy, don't mutate.
       return { ...snapshot, presence: presence.local(runId) };
     }
+
+    on('run:series', browserSchemas['run:series'], async (query) => {
+      actor();
+      return rangeToWire(await snapshots.range(query));
+    });
 
     on('run:unwatch', browserSchemas['run:unwatch'], async ({ runId }) => {
       socket.leave(runRoom(runId));

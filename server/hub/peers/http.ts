@@ -4,11 +4,11 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { browserSchemas, PROTOCOL_VERSION, runDeleteSchema, runEditSchema, runStartSchema, type ErrorCode, type Failure, type HealthDetails, type HttpBodies } from '../../protocol';
+import { browserSchemas, PROTOCOL_VERSION, seriesRangeSchema, runDeleteSchema, runEditSchema, runStartSchema, type ErrorCode, type Failure, type HealthDetails, type HttpBodies } from '../../protocol';
 import { INT_COLUMN_MAX } from '../../trainer/eventSchema';
 import type { Cluster } from '../cluster/cluster';
 import { fieldErrors, HubError, toFailure } from '../errors';
-import type { Snapshots } from '../live/snapshot';
+import { NO_SERIES, rangeToJson, type Snapshots } from '../live/snapshot';
 import type { Actor, Annotations } from '../runs/annotations';
 import type { RunCommands } from '../runs/commands';
 import type { RunManagement } from '../runs/manage';
@@ -40,8 +40,6 @@ export interface ApiDeps {
 }
 
 export const MAX_BODY_BYTES = 64 * 1024;
-/** An afterSeq above any seq (and within a 32-bit integer column). */
-const NO_POINTS = INT_COLUMN_MAX;
 
 const STATUS: Record<ErrorCode, number> = {
   INVALID: 400, NO_HELLO: 400, UNSUPPORTED_VERSION: 400, UNAUTHORIZED: 401, FORBIDDEN: 403, NOT_FOUND: 404,
@@ -51,6 +49,12 @@ const STATUS: Record<ErrorCode, number> = {
 const annotationBody = z.object({ step: browserSchemas['annotation:add'].shape.step, text: browserSchemas['annotation:add'].shape.text, author: z.string().trim().min(1).max(64).optional() });
 const lrBody = z.object({ learningRate: browserSchemas['run:set-lr'].shape.learningRate });
 const seqQuery = z.coerce.number().int().min(0).max(INT_COLUMN_MAX);
+/** A whole-number query parameter: its number, `fallback` when absent, and the text as given when it is not a number (the schema then says so). */
+function intParam(q: URLSearchParams, name: string, fallback: number): number | string {
+  const v = q.get(name);
+  if (v === null) return fallback;
+  return v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
+}
 const digitsQuery = z.object({
   split: z.enum(['train', 'test']).default('test'),
   indices: z
@@ -171,7 +175,7 @@ export function createApi({ io, auth, storage, snapshots, commands, manage, upda
     switch (`${method} ${sub ?? ''}`) {
       case 'GET ': {
         // Points come from /metrics; this is the run's record without them.
-        const snap = await snapshots.build(id, NO_POINTS, () => {});
+        const snap = await snapshots.build(id, NO_SERIES, () => {});
         return ok(res, 'GET /api/runs/:id', { run: snap.run, epochs: snap.epochs, annotations: snap.annotations, predictions: snap.predictions, lastSeq: snap.lastSeq });
       }
       case 'PATCH ':
@@ -196,6 +200,20 @@ export function createApi({ io, auth, storage, snapshots, commands, manage, upda
         const limit = parse(z.coerce.number().int().min(1).max(100_000).default(100_000), url.searchParams.get('limit') ?? undefined, 'limit');
         const points = await storage.events.points(id, afterSeq, { limit });
         return ok(res, 'GET /api/runs/:id/metrics', { points, complete: points.length < limit });
+      }
+      case 'GET series': {
+        const q = url.searchParams;
+        const query = parse(seriesRangeSchema, {
+          runId: id, series: q.get('series') ?? 'loss', fromStep: intParam(q, 'from', 0), toStep: intParam(q, 'to', INT_COLUMN_MAX), columns: intParam(q, 'columns', 1000),
+        }, 'range');
+        return ok(res, 'GET /api/runs/:id/series', rangeToJson(await snapshots.range(query)));
+      }
+      case 'GET confusion': {
+        await updates.summary(id);
+        const epoch = parse(z.coerce.number().int().min(1).max(INT_COLUMN_MAX), url.searchParams.get('epoch') ?? undefined, 'epoch');
+        const confusion = await storage.events.confusion(id, epoch);
+        if (!confusion) throw new HubError('NOT_FOUND', `run ${id} has no confusion matrix for epoch ${epoch}`);
+        return ok(res, 'GET /api/runs/:id/confusion', { epoch, confusion });
       }
       case 'GET misclassified': {
         await updates.summary(id);

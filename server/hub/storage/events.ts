@@ -9,6 +9,7 @@ import type { CheckpointInsert, RunUpdate } from '../../db/rows';
 import type { DigitPrediction, WireEpoch, WireEvent, WireEventKind, WirePanel, WirePoint } from '../../protocol';
 import { describeNonFinite } from '../../trainer/divergence';
 import { assertNever, type TrainerEvent } from '../../trainer/events';
+import type { SeriesQueries } from './series';
 import { storedProbabilities, toWireEpoch, toWirePanel, toWirePoint } from './toWire';
 
 /** One run's contiguous, de-duplicated events and the Run row's changes they imply. */
@@ -63,7 +64,7 @@ export function notesIn(events: readonly TrainerEvent[]): number[] {
   return events.filter((e) => trainerNote(e) !== null).map((e) => e.seq);
 }
 
-export function createEventQueries(db: Db, provider: 'sqlite' | 'postgresql') {
+export function createEventQueries(db: Db, provider: 'sqlite' | 'postgresql', series: SeriesQueries) {
   /** A note by the trainer, written with its events: keyed by seq, a resend keeps one. */
   const noteOf = (runId: string, seq: number, step: number, text: string) =>
     db.annotation.upsert({ where: { runId_seq: { runId, seq } }, create: { runId, seq, step, kind: 'event', text, authorId: null, authorName: 'trainer' }, update: {} });
@@ -114,6 +115,7 @@ export function createEventQueries(db: Db, provider: 'sqlite' | 'postgresql') {
       const checkpoints: CheckpointInsert[] = [];
       const notes: DbStatement[] = [];
       const patches = new Map<string, RunUpdate & { lastSeq: number }>();
+      const pointsOf = new Map<string, WirePoint[]>();
       for (const p of batch) {
         for (const e of p.events) {
           const { runId, seq } = e;
@@ -122,6 +124,8 @@ export function createEventQueries(db: Db, provider: 'sqlite' | 'postgresql') {
           switch (e.type) {
             case 'metrics:batch':
               batches.push([runId, seq, e.point.epoch, e.point.batch, e.point.step, exact(e.point.loss), exact(e.point.accuracy), exact(e.point.learningRate), exact(e.point.samplesPerSec), exact(e.point.time)]);
+              if (!pointsOf.has(runId)) pointsOf.set(runId, []);
+              pointsOf.get(runId)!.push({ ...e.point, seq });
               break;
             case 'metrics:epoch': {
               const m = e.summary;
@@ -164,7 +168,11 @@ export function createEventQueries(db: Db, provider: 'sqlite' | 'postgresql') {
       if (freshCheckpoints.length) ops.push(db.checkpoint.createMany({ data: freshCheckpoints }));
       ops.push(...notes);
       for (const [id, data] of patches) ops.push(db.run.update({ where: { id }, data }));
+      // The series store's buckets change in the same transaction as the points they summarise.
+      const folds = await Promise.all([...pointsOf].map(([runId, points]) => series.plan(runId, points)));
+      for (const f of folds) ops.push(...f.ops);
       await db.$transaction(ops);
+      for (const f of folds) f.commit();
     },
 
     /** Batch points with seq in (afterSeq, upTo], in seq order, at most `limit`. */
@@ -175,6 +183,25 @@ export function createEventQueries(db: Db, provider: 'sqlite' | 'postgresql') {
 
     /** Every epoch's results with its confusion matrix, in seq order, up to seq `upTo`. */
     epochsWithConfusion: (runId: string, upTo?: number) => epochsWithConfusion(runId, upTo === undefined ? {} : { lte: upTo }),
+
+    /**
+     * Every epoch's results up to seq `upTo`, in seq order, the latest with its confusion matrix
+     * and the others with none (`[]`): what a snapshot carries, bounded for a 1,000-epoch run.
+     */
+    async epochsLatestConfusion(runId: string, upTo: number): Promise<WireEpoch[]> {
+      const epochs = await db.epochMetric.findMany({ where: { runId, seq: { lte: upTo } }, orderBy: { seq: 'asc' } });
+      const latest = epochs[epochs.length - 1];
+      const matrix = latest ? await db.confusionMatrix.findUnique({ where: { runId_seq: { runId, seq: latest.seq } } }) : null;
+      return epochs.map((e) => toWireEpoch(e, e === latest ? matrix?.matrix : undefined));
+    },
+
+    /** The confusion matrix of an epoch (its latest, if the epoch was recorded twice), or null. */
+    async confusion(runId: string, epoch: number): Promise<number[][] | null> {
+      const row = await db.confusionMatrix.findFirst({ where: { runId, epoch }, orderBy: { seq: 'desc' } });
+      if (!row) return null;
+      const e = await db.epochMetric.findUnique({ where: { runId_seq: { runId, seq: row.seq } } });
+      return e ? toWireEpoch(e, row.matrix).confusion : null;
+    },
 
     /** The newest prediction panel at or before seq `upTo`. */
     async latestPanel(runId: string, upTo: number): Promise<WirePanel | null> {

@@ -14,6 +14,16 @@ export function createNoteQueries(db: Db) {
       return rows.map(toWireAnnotation);
     },
 
+    /** The newest `limit` annotations (by id), in list order (step, then id), and how many there are. */
+    async latest(runId: string, limit: number): Promise<{ annotations: WireAnnotation[]; total: number }> {
+      const [rows, total] = await Promise.all([
+        db.annotation.findMany({ where: { runId }, orderBy: { id: 'desc' }, take: limit, include: withEdits }),
+        db.annotation.count({ where: { runId } }),
+      ]);
+      rows.sort((a, b) => a.step - b.step || a.id - b.id);
+      return { annotations: rows.map(toWireAnnotation), total };
+    },
+
     async add(note: { runId: string; step: number; kind: 'note' | 'event'; text: string; authorId: string | null; authorName: string }): Promise<WireAnnotation> {
       return toWireAnnotation(await db.annotation.create({ data: note, include: withEdits }));
     },

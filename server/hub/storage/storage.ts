@@ -8,14 +8,17 @@ import { createEventQueries } from './events';
 import { createNoteQueries } from './notes';
 import { createPeerQueries } from './peers';
 import { createRunQueries } from './runs';
+import { createSeriesQueries } from './series';
 
 export type Provider = 'sqlite' | 'postgresql';
 
 export function createStorage(db: Db, provider: Provider) {
+  const series = createSeriesQueries(db, provider);
   return {
     provider,
     runs: createRunQueries(db, provider),
-    events: createEventQueries(db, provider),
+    events: createEventQueries(db, provider, series),
+    series,
     notes: createNoteQueries(db),
     peers: createPeerQueries(db),
   };
