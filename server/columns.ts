@@ -4,8 +4,8 @@
  * **Buckets.** For each batch series ({@link SERIES}) the hub keeps summaries of fixed step
  * ranges: bucket `i` at width `w` covers steps `[i·w, (i+1)·w)`, at each width of
  * {@link BUCKET_WIDTHS} (each 4 × the one before, so 4 buckets of one width make exactly one
- * of the next). A bucket keeps, per series, its first and last value, its min and max with the
- * steps where they occur (the earliest, on a tie), the sum and count of its finite values (the
+ * of the next). A bucket keeps, per series, its first and last value (by step), its min and max
+ * with the steps where they occur (the earliest, on a tie), the sum and count of its finite values (the
  * mean) and the step of its first non-finite value (a diverged batch: the line breaks there).
  * That is M4 (Jugel et al., VLDB 2014): drawn per pixel column, the first, last, min and max
  * points of the buckets in a column are the ones the raw points would give, so a chart whose
@@ -97,53 +97,56 @@ export function bucketOf(width: number, p: WirePoint): Bucket {
   return { width, index: Math.floor(p.step / width), count: 1, firstStep: p.step, lastStep: p.step, firstSeq: p.seq, lastSeq: p.seq, firstTime: p.time, lastTime: p.time, series };
 }
 
-/** `a` followed by `b` (b's points come after a's): one series' summary of both. */
-function mergeStats(a: SeriesStats, b: SeriesStats): SeriesStats {
-  const takeMin = b.finite > 0 && (a.finite === 0 || b.min < a.min);
-  const takeMax = b.finite > 0 && (a.finite === 0 || b.max > a.max);
+/**
+ * One series' summary of two sets of points. Order-free (points may be stored out of seq
+ * order, around a hole): first and last are by step (then seq), min and max keep the earliest
+ * step on a tie, the first gap is the lowest step. So M4 per pixel column picks the same
+ * points from buckets as from the raw series.
+ */
+function mergeStats(a: SeriesStats, b: SeriesStats, bFirst: boolean, bLast: boolean): SeriesStats {
+  const takeMin = b.finite > 0 && (a.finite === 0 || b.min < a.min || (b.min === a.min && b.minStep < a.minStep));
+  const takeMax = b.finite > 0 && (a.finite === 0 || b.max > a.max || (b.max === a.max && b.maxStep < a.maxStep));
   return {
     min: takeMin ? b.min : a.min,
     minStep: takeMin ? b.minStep : a.minStep,
     max: takeMax ? b.max : a.max,
     maxStep: takeMax ? b.maxStep : a.maxStep,
-    first: a.first,
-    last: b.last,
+    first: bFirst ? b.first : a.first,
+    last: bLast ? b.last : a.last,
     sum: a.sum + b.sum,
     finite: a.finite + b.finite,
-    gapStep: a.gapStep >= 0 ? a.gapStep : b.gapStep,
+    gapStep: a.gapStep < 0 ? b.gapStep : b.gapStep < 0 ? a.gapStep : Math.min(a.gapStep, b.gapStep),
   };
 }
 
-/**
- * `b`'s points added after `a`'s, as a new bucket of `a`'s width and index (b may be a single
- * point's bucket, or, coarsening, the next of the 4 finer buckets that make `a`).
- */
+const before = (stepA: number, seqA: number, stepB: number, seqB: number) => stepA < stepB || (stepA === stepB && seqA < seqB);
+
+/** The summary of both buckets' points, as a bucket of `a`'s width and index (order-free). */
 export function mergeBuckets(a: Bucket, b: Bucket): Bucket {
+  const bFirst = before(b.firstStep, b.firstSeq, a.firstStep, a.firstSeq);
+  const bLast = before(a.lastStep, a.lastSeq, b.lastStep, b.lastSeq);
   const series = {} as Record<SeriesName, SeriesStats>;
-  for (const name of SERIES) series[name] = mergeStats(a.series[name], b.series[name]);
+  for (const name of SERIES) series[name] = mergeStats(a.series[name], b.series[name], bFirst, bLast);
   return {
     width: a.width,
     index: a.index,
     count: a.count + b.count,
-    firstStep: a.firstStep,
-    lastStep: b.lastStep,
-    firstSeq: a.firstSeq,
-    lastSeq: b.lastSeq,
-    firstTime: a.firstTime,
-    lastTime: b.lastTime,
+    firstStep: bFirst ? b.firstStep : a.firstStep,
+    firstSeq: bFirst ? b.firstSeq : a.firstSeq,
+    firstTime: bFirst ? b.firstTime : a.firstTime,
+    lastStep: bLast ? b.lastStep : a.lastStep,
+    lastSeq: bLast ? b.lastSeq : a.lastSeq,
+    lastTime: bLast ? b.lastTime : a.lastTime,
     series,
   };
 }
 
 /**
- * Adds a point to its bucket (`current`, or a new one when null). A point whose seq the bucket
- * already holds (a write retried after it was stored) changes nothing: points arrive in seq
- * order, so a seq at or below the bucket's last is one it has.
+ * Adds a point to its bucket (`current`, or a new one when null). The caller folds each point
+ * once (the hub folds only points it is storing for the first time).
  */
 export function addPoint(current: Bucket | null, width: number, p: WirePoint): Bucket {
-  if (!current) return bucketOf(width, p);
-  if (p.seq <= current.lastSeq) return current;
-  return mergeBuckets(current, bucketOf(width, p));
+  return current ? mergeBuckets(current, bucketOf(width, p)) : bucketOf(width, p);
 }
 
 /** A copy of a bucket that {@link foldPoint} may change. */
@@ -155,24 +158,25 @@ export function cloneBucket(b: Bucket): Bucket {
 
 /**
  * Adds a point to a bucket in place ({@link addPoint} without allocating: the ingest path folds
- * thousands of points a second into six widths). Skips a seq the bucket already holds.
+ * thousands of points a second into six widths).
  */
 export function foldPoint(b: Bucket, p: WirePoint): void {
-  if (p.seq <= b.lastSeq) return;
   b.count++;
-  b.lastStep = p.step;
-  b.lastSeq = p.seq;
-  b.lastTime = p.time;
+  const isFirst = before(p.step, p.seq, b.firstStep, b.firstSeq);
+  const isLast = before(b.lastStep, b.lastSeq, p.step, p.seq);
+  if (isFirst) [b.firstStep, b.firstSeq, b.firstTime] = [p.step, p.seq, p.time];
+  if (isLast) [b.lastStep, b.lastSeq, b.lastTime] = [p.step, p.seq, p.time];
   for (const name of SERIES) {
     const s = b.series[name];
     const v = pointValue(p, name);
-    s.last = v;
+    if (isFirst) s.first = v;
+    if (isLast) s.last = v;
     if (Number.isFinite(v)) {
-      if (s.finite === 0 || v < s.min) [s.min, s.minStep] = [v, p.step];
-      if (s.finite === 0 || v > s.max) [s.max, s.maxStep] = [v, p.step];
+      if (s.finite === 0 || v < s.min || (v === s.min && p.step < s.minStep)) [s.min, s.minStep] = [v, p.step];
+      if (s.finite === 0 || v > s.max || (v === s.max && p.step < s.maxStep)) [s.max, s.maxStep] = [v, p.step];
       s.sum += v;
       s.finite++;
-    } else if (s.gapStep < 0) s.gapStep = p.step;
+    } else if (s.gapStep < 0 || p.step < s.gapStep) s.gapStep = p.step;
   }
 }
 
@@ -216,8 +220,60 @@ export function widthFor(steps: number, maxBuckets = OVERVIEW_MAX_BUCKETS): numb
 // ---------------------------------------------------------------------------------------------
 // Columns on the wire
 
-/** Batch points as columns, one entry per point in seq order. */
-export interface PointColumns {
+/**
+ * Numbers as columns in one binary attachment (Socket.IO's decoder takes at most 10 per
+ * message, and one is cheapest): `data` holds the `f64` columns, then the `i32` columns, each
+ * `n` little-endian values, in the order named (so every float column starts at a multiple of
+ * 8 bytes). A receiver gets `data` as an ArrayBuffer (browsers), a Buffer (Node) or `bytes`
+ * (python-socketio); {@link unpack} reads any of them.
+ */
+export interface PackedColumns {
+  n: number;
+  f64: string[];
+  i32: string[];
+  data: Uint8Array | ArrayBuffer;
+}
+
+/** Packs named columns of `n` values into one {@link PackedColumns}. */
+export function pack(n: number, f64: Record<string, ArrayLike<number>>, i32: Record<string, ArrayLike<number>>): PackedColumns {
+  const fNames = Object.keys(f64);
+  const iNames = Object.keys(i32);
+  const buffer = new ArrayBuffer(n * (8 * fNames.length + 4 * iNames.length));
+  fNames.forEach((name, k) => new Float64Array(buffer, k * 8 * n, n).set(f64[name]));
+  iNames.forEach((name, k) => new Int32Array(buffer, fNames.length * 8 * n + k * 4 * n, n).set(i32[name]));
+  return { n, f64: fNames, i32: iNames, data: new Uint8Array(buffer) };
+}
+
+/**
+ * The columns of a {@link PackedColumns} as received, by name. Throws (in words) on anything
+ * malformed: a length that does not match, data that is not binary. Copies when the bytes do
+ * not start at a multiple of 8 (a Buffer cut from a larger one).
+ */
+export function unpack(raw: PackedColumns): { f64: Record<string, Float64Array>; i32: Record<string, Int32Array> } {
+  const n = raw?.n;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new Error('a column set has no valid length');
+  const fNames = Array.isArray(raw.f64) ? raw.f64 : [];
+  const iNames = Array.isArray(raw.i32) ? raw.i32 : [];
+  let bytes: Uint8Array;
+  const data: unknown = raw.data;
+  if (data instanceof ArrayBuffer) bytes = new Uint8Array(data);
+  else if (ArrayBuffer.isView(data)) bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+  else throw new Error('a column set\'s data is not binary');
+  const need = n * (8 * fNames.length + 4 * iNames.length);
+  if (bytes.byteLength !== need) throw new Error(`a column set has ${bytes.byteLength} bytes, expected ${need}`);
+  if (bytes.byteOffset % 8 !== 0) bytes = bytes.slice();
+  const f64: Record<string, Float64Array> = {};
+  const i32: Record<string, Int32Array> = {};
+  fNames.forEach((name, k) => (f64[String(name)] = new Float64Array(bytes.buffer as ArrayBuffer, bytes.byteOffset + k * 8 * n, n)));
+  iNames.forEach((name, k) => (i32[String(name)] = new Int32Array(bytes.buffer as ArrayBuffer, bytes.byteOffset + fNames.length * 8 * n + k * 4 * n, n)));
+  return { f64, i32 };
+}
+
+/** Batch points on the wire: columns `loss accuracy learningRate samplesPerSec time` (f64), `seq step epoch batch` (i32). */
+export type PointColumns = PackedColumns;
+
+/** Batch points as typed arrays, one entry per point in seq order. */
+export interface PointArrays {
   n: number;
   seq: Int32Array;
   step: Int32Array;
@@ -230,58 +286,49 @@ export interface PointColumns {
   time: Float64Array;
 }
 
-/** One series of {@link BucketColumns}. */
-export interface StatColumns {
-  min: Float64Array;
-  max: Float64Array;
-  first: Float64Array;
-  last: Float64Array;
-  mean: Float64Array;
-  minStep: Int32Array;
-  maxStep: Int32Array;
-  gapStep: Int32Array;
-}
-
-/** Buckets of one width as columns, in index order; `series` holds the series asked for. */
-export interface BucketColumns {
-  width: number;
-  n: number;
-  index: Int32Array;
-  count: Int32Array;
-  firstStep: Int32Array;
-  lastStep: Int32Array;
-  firstTime: Float64Array;
-  lastTime: Float64Array;
-  series: Partial<Record<SeriesName, StatColumns>>;
-}
-
 const INT_POINT_COLUMNS = ['seq', 'step', 'epoch', 'batch'] as const;
 const FLOAT_POINT_COLUMNS = ['loss', 'accuracy', 'learningRate', 'samplesPerSec', 'time'] as const;
 
 /** Points as {@link PointColumns}. */
 export function toPointColumns(points: readonly WirePoint[]): PointColumns {
   const n = points.length;
-  const c = { n } as PointColumns;
-  for (const k of INT_POINT_COLUMNS) c[k] = new Int32Array(n);
-  for (const k of FLOAT_POINT_COLUMNS) c[k] = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const p = points[i];
-    c.seq[i] = p.seq;
-    c.step[i] = p.step;
-    c.epoch[i] = p.epoch;
-    c.batch[i] = p.batch;
-    c.loss[i] = p.loss ?? NaN;
-    c.accuracy[i] = p.accuracy ?? NaN;
-    c.learningRate[i] = p.learningRate;
-    c.samplesPerSec[i] = p.samplesPerSec;
-    c.time[i] = p.time;
+  const f: Record<string, Float64Array> = {};
+  const i: Record<string, Int32Array> = {};
+  for (const k of FLOAT_POINT_COLUMNS) f[k] = new Float64Array(n);
+  for (const k of INT_POINT_COLUMNS) i[k] = new Int32Array(n);
+  for (let j = 0; j < n; j++) {
+    const p = points[j];
+    i.seq[j] = p.seq;
+    i.step[j] = p.step;
+    i.epoch[j] = p.epoch;
+    i.batch[j] = p.batch;
+    f.loss[j] = p.loss ?? NaN;
+    f.accuracy[j] = p.accuracy ?? NaN;
+    f.learningRate[j] = p.learningRate;
+    f.samplesPerSec[j] = p.samplesPerSec;
+    f.time[j] = p.time;
   }
-  return c;
+  return pack(n, f, i);
+}
+
+/** {@link PointColumns} as received, as typed arrays (throws when a column is missing). */
+export function readPointColumns(raw: PointColumns): PointArrays {
+  const { f64, i32 } = unpack(raw);
+  const out = { n: raw.n } as PointArrays;
+  for (const k of FLOAT_POINT_COLUMNS) {
+    if (!f64[k]) throw new Error(`points without a ${k} column`);
+    out[k] = f64[k];
+  }
+  for (const k of INT_POINT_COLUMNS) {
+    if (!i32[k]) throw new Error(`points without a ${k} column`);
+    out[k] = i32[k];
+  }
+  return out;
 }
 
 const orNull = (v: number) => (Number.isFinite(v) ? v : null);
 
-/** {@link PointColumns} (as received: typed arrays, ArrayBuffers or Buffers) back as points. */
+/** {@link PointColumns} as received, back as points. */
 export function fromPointColumns(raw: PointColumns): WirePoint[] {
   const c = readPointColumns(raw);
   const out: WirePoint[] = new Array(c.n);
@@ -294,44 +341,54 @@ export function fromPointColumns(raw: PointColumns): WirePoint[] {
   return out;
 }
 
+/**
+ * Buckets of one width on the wire, in index order: columns `firstTime lastTime` and, per
+ * series sent, `<series>.min .max .first .last .mean` (f64); `index count firstStep lastStep`
+ * and `<series>.minStep .maxStep .gapStep` (i32, -1 for none).
+ */
+export type BucketColumns = PackedColumns & { width: number };
+
+const BUCKET_F64 = ['min', 'max', 'first', 'last', 'mean'] as const;
+const BUCKET_I32 = ['minStep', 'maxStep', 'gapStep'] as const;
+
 /** Buckets as {@link BucketColumns}, with the series named (all by default). */
 export function toBucketColumns(buckets: readonly Bucket[], width: number, names: readonly SeriesName[] = SERIES): BucketColumns {
   const n = buckets.length;
-  const c: BucketColumns = {
-    width, n, index: new Int32Array(n), count: new Int32Array(n), firstStep: new Int32Array(n), lastStep: new Int32Array(n),
-    firstTime: new Float64Array(n), lastTime: new Float64Array(n), series: {},
-  };
+  const f: Record<string, Float64Array> = { firstTime: new Float64Array(n), lastTime: new Float64Array(n) };
+  const i: Record<string, Int32Array> = { index: new Int32Array(n), count: new Int32Array(n), firstStep: new Int32Array(n), lastStep: new Int32Array(n) };
   for (const name of names) {
-    c.series[name] = {
-      min: new Float64Array(n), max: new Float64Array(n), first: new Float64Array(n), last: new Float64Array(n), mean: new Float64Array(n),
-      minStep: new Int32Array(n), maxStep: new Int32Array(n), gapStep: new Int32Array(n),
-    };
+    for (const k of BUCKET_F64) f[`${name}.${k}`] = new Float64Array(n);
+    for (const k of BUCKET_I32) i[`${name}.${k}`] = new Int32Array(n);
   }
-  for (let i = 0; i < n; i++) {
-    const b = buckets[i];
-    c.index[i] = b.index;
-    c.count[i] = b.count;
-    c.firstStep[i] = b.firstStep;
-    c.lastStep[i] = b.lastStep;
-    c.firstTime[i] = b.firstTime;
-    c.lastTime[i] = b.lastTime;
+  for (let j = 0; j < n; j++) {
+    const b = buckets[j];
+    i.index[j] = b.index;
+    i.count[j] = b.count;
+    i.firstStep[j] = b.firstStep;
+    i.lastStep[j] = b.lastStep;
+    f.firstTime[j] = b.firstTime;
+    f.lastTime[j] = b.lastTime;
     for (const name of names) {
       const s = b.series[name];
-      const col = c.series[name]!;
-      col.min[i] = s.min;
-      col.max[i] = s.max;
-      col.first[i] = s.first;
-      col.last[i] = s.last;
-      col.mean[i] = s.finite > 0 ? s.sum / s.finite : NaN;
-      col.minStep[i] = s.minStep;
-      col.maxStep[i] = s.maxStep;
-      col.gapStep[i] = s.gapStep;
+      f[`${name}.min`][j] = s.min;
+      f[`${name}.max`][j] = s.max;
+      f[`${name}.first`][j] = s.first;
+      f[`${name}.last`][j] = s.last;
+      f[`${name}.mean`][j] = s.finite > 0 ? s.sum / s.finite : NaN;
+      i[`${name}.minStep`][j] = s.minStep;
+      i[`${name}.maxStep`][j] = s.maxStep;
+      i[`${name}.gapStep`][j] = s.gapStep;
     }
   }
-  return c;
+  return { width, ...pack(n, f, i) };
 }
 
 const EMPTY_STATS: SeriesStats = { min: NaN, max: NaN, minStep: -1, maxStep: -1, first: NaN, last: NaN, sum: 0, finite: 0, gapStep: -1 };
+
+/** The series a {@link BucketColumns} carries. */
+export function seriesIn(raw: BucketColumns): SeriesName[] {
+  return SERIES.filter((name) => raw.f64?.includes(`${name}.min`));
+}
 
 /**
  * {@link BucketColumns} (as received) back as buckets. Seqs are not on the wire (-1); a series
@@ -339,98 +396,34 @@ const EMPTY_STATS: SeriesStats = { min: NaN, max: NaN, minStep: -1, maxStep: -1,
  * where the mean is finite (what smoothing weighs a bucket by).
  */
 export function fromBucketColumns(raw: BucketColumns): Bucket[] {
-  const c = readBucketColumns(raw);
-  const out: Bucket[] = new Array(c.n);
-  for (let i = 0; i < c.n; i++) {
+  const { f64, i32 } = unpack(raw);
+  const n = raw.n;
+  const width = raw.width;
+  if (typeof width !== 'number' || !(width > 0)) throw new Error('buckets without a width');
+  for (const k of ['index', 'count', 'firstStep', 'lastStep']) if (!i32[k]) throw new Error(`buckets without a ${k} column`);
+  for (const k of ['firstTime', 'lastTime']) if (!f64[k]) throw new Error(`buckets without a ${k} column`);
+  const present = SERIES.filter((name) => f64[`${name}.min`] && f64[`${name}.mean`] && i32[`${name}.minStep`]);
+  const out: Bucket[] = new Array(n);
+  for (let j = 0; j < n; j++) {
     const series = {} as Record<SeriesName, SeriesStats>;
-    for (const name of SERIES) {
-      const col = c.series[name];
-      if (!col) {
-        series[name] = EMPTY_STATS;
-        continue;
-      }
-      const finite = Number.isFinite(col.mean[i]) ? c.count[i] : 0;
+    for (const name of SERIES) series[name] = EMPTY_STATS;
+    for (const name of present) {
+      const mean = f64[`${name}.mean`][j];
+      const finite = Number.isFinite(mean) ? i32.count[j] : 0;
       series[name] = {
-        min: col.min[i], max: col.max[i], minStep: col.minStep[i], maxStep: col.maxStep[i], first: col.first[i], last: col.last[i],
-        sum: finite ? col.mean[i] * finite : 0, finite, gapStep: col.gapStep[i],
+        min: f64[`${name}.min`][j], max: f64[`${name}.max`][j], minStep: i32[`${name}.minStep`][j], maxStep: i32[`${name}.maxStep`][j],
+        first: f64[`${name}.first`][j], last: f64[`${name}.last`][j], sum: finite ? mean * finite : 0, finite, gapStep: i32[`${name}.gapStep`][j],
       };
     }
-    out[i] = {
-      width: c.width, index: c.index[i], count: c.count[i], firstStep: c.firstStep[i], lastStep: c.lastStep[i], firstSeq: -1, lastSeq: -1,
-      firstTime: c.firstTime[i], lastTime: c.lastTime[i], series,
+    out[j] = {
+      width, index: i32.index[j], count: i32.count[j], firstStep: i32.firstStep[j], lastStep: i32.lastStep[j], firstSeq: -1, lastSeq: -1,
+      firstTime: f64.firstTime[j], lastTime: f64.lastTime[j], series,
     };
   }
   return out;
 }
 
-type Typed = Int32Array | Float64Array;
-
-/**
- * A column as a typed array, whatever the transport made of it: the typed array itself (in the
- * same process), an ArrayBuffer (browsers), a Buffer or other byte view (Node), copied when its
- * bytes do not start at a multiple of the element size. Throws on anything else or on a length
- * that is not `n` elements, so a malformed message fails loudly rather than draws garbage.
- */
-export function readColumn<T extends Typed>(raw: unknown, Type: { new (buffer: ArrayBuffer, byteOffset?: number, length?: number): T; new (length: number): T; BYTES_PER_ELEMENT: number }, n: number): T {
-  if (raw instanceof Type) {
-    if (raw.length !== n) throw new Error(`a column has ${raw.length} values, expected ${n}`);
-    return raw;
-  }
-  let buffer: ArrayBuffer;
-  let offset = 0;
-  let bytes: number;
-  if (raw instanceof ArrayBuffer) {
-    buffer = raw;
-    bytes = raw.byteLength;
-  } else if (ArrayBuffer.isView(raw)) {
-    buffer = raw.buffer as ArrayBuffer;
-    offset = raw.byteOffset;
-    bytes = raw.byteLength;
-  } else {
-    throw new Error('a column is not binary');
-  }
-  if (bytes !== n * Type.BYTES_PER_ELEMENT) throw new Error(`a column has ${bytes} bytes, expected ${n * Type.BYTES_PER_ELEMENT}`);
-  if (offset % Type.BYTES_PER_ELEMENT === 0) return new Type(buffer, offset, n);
-  const copy = new Uint8Array(bytes);
-  copy.set(new Uint8Array(buffer, offset, bytes));
-  return new Type(copy.buffer, 0, n);
-}
-
-const count = (n: unknown) => {
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new Error('a column set has no valid length');
-  return n;
-};
-
-/** {@link PointColumns} as received, with every column a typed array of length n. */
-export function readPointColumns(raw: PointColumns): PointColumns {
-  const n = count(raw?.n);
-  const c = { n } as PointColumns;
-  for (const k of INT_POINT_COLUMNS) c[k] = readColumn(raw[k], Int32Array, n);
-  for (const k of FLOAT_POINT_COLUMNS) c[k] = readColumn(raw[k], Float64Array, n);
-  return c;
-}
-
-/** {@link BucketColumns} as received, with every column a typed array of length n. */
-export function readBucketColumns(raw: BucketColumns): BucketColumns {
-  const n = count(raw?.n);
-  const c: BucketColumns = {
-    width: count(raw.width), n, index: readColumn(raw.index, Int32Array, n), count: readColumn(raw.count, Int32Array, n),
-    firstStep: readColumn(raw.firstStep, Int32Array, n), lastStep: readColumn(raw.lastStep, Int32Array, n),
-    firstTime: readColumn(raw.firstTime, Float64Array, n), lastTime: readColumn(raw.lastTime, Float64Array, n), series: {},
-  };
-  for (const name of SERIES) {
-    const s = raw.series?.[name];
-    if (!s) continue;
-    c.series[name] = {
-      min: readColumn(s.min, Float64Array, n), max: readColumn(s.max, Float64Array, n), first: readColumn(s.first, Float64Array, n),
-      last: readColumn(s.last, Float64Array, n), mean: readColumn(s.mean, Float64Array, n), minStep: readColumn(s.minStep, Int32Array, n),
-      maxStep: readColumn(s.maxStep, Int32Array, n), gapStep: readColumn(s.gapStep, Int32Array, n),
-    };
-  }
-  return c;
-}
-
-/** Bytes of numbers in a column set (what a message carries besides its few JSON fields). */
+/** Bytes of numbers in a message (its binary attachments). */
 export function columnBytes(value: unknown): number {
   if (ArrayBuffer.isView(value)) return value.byteLength;
   if (value instanceof ArrayBuffer) return value.byteLength;

@@ -119,7 +119,7 @@ export function createSeriesQueries(db: Db, provider: 'sqlite' | 'postgresql') {
           const at = open.get(w)!;
           for (const b of bucketize(page, w)) {
             const known = at.get(b.index);
-            at.set(b.index, known ? mergeInOrder(known, b) : b);
+            at.set(b.index, known ? mergeBuckets(known, b) : b);
           }
         }
       }
@@ -150,9 +150,20 @@ export function createSeriesQueries(db: Db, provider: 'sqlite' | 'postgresql') {
      * into its buckets, for the caller's transaction, and `commit` to call once it committed
      * (the in-memory newest buckets move on only then: a failed write leaves them as stored).
      */
-    async plan(runId: string, points: readonly WirePoint[]): Promise<{ ops: DbStatement[]; commit: () => void }> {
-      if (points.length === 0) return { ops: [], commit: () => {} };
+    async plan(runId: string, given: readonly WirePoint[]): Promise<{ ops: DbStatement[]; commit: () => void }> {
+      if (given.length === 0) return { ops: [], commit: () => {} };
       await this.ensure(runId);
+      // Fold each point once: a resend may repeat points stored above a hole (their rows are
+      // skipped by the insert), and the hub writes one transaction at a time, so what is
+      // stored now is what this write will not insert.
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (const p of given) [lo, hi] = [Math.min(lo, p.seq), Math.max(hi, p.seq)];
+      const stored = await db.batchMetric.findMany({ where: { runId, seq: { gte: lo, lte: hi } }, select: { seq: true } });
+      const have = new Set(stored.map((r) => r.seq));
+      // (A point queued twice before one write is folded once too.)
+      const points = given.filter((p) => !have.has(p.seq) && (have.add(p.seq), true));
+      if (points.length === 0) return { ops: [], commit: () => {} };
       // Each touched bucket: the one held in memory, none yet (past the newest this hub wrote),
       // or unknown (after a restart, or a step that went back): those are read.
       const touched = new Map<string, Bucket | null | 'unknown'>();
@@ -241,8 +252,3 @@ export function createSeriesQueries(db: Db, provider: 'sqlite' | 'postgresql') {
   };
 }
 export type SeriesQueries = ReturnType<typeof createSeriesQueries>;
-
-/** Two summaries of one bucket index (a rebuild's pages), merged in seq order. */
-function mergeInOrder(a: Bucket, b: Bucket): Bucket {
-  return a.firstSeq <= b.firstSeq ? mergeBuckets(a, b) : mergeBuckets(b, a);
-}
