@@ -200,7 +200,7 @@ describe('the elapsed-time axis across a pause', () => {
     const points = at.map((time, i) => ({ seq: i + 1, step: i + 1, epoch: epochs[i], batch: i, loss: 1, accuracy: 50, learningRate: 0.01, samplesPerSec: 1, time }));
     const moves = (axis: 'time' | 'step') => {
       const c = new SeriesColumns();
-      c.sync(points, axis, 'loss', 7, 0);
+      c.sync({ points }, axis, 'loss', 7, 0);
       const calls: string[] = [];
       const ctx = { beginPath() {}, moveTo: () => calls.push('M'), lineTo: () => calls.push('L'), stroke() {}, arc() {}, fill() {}, set globalAlpha(_: number) {}, set strokeStyle(_: string) {}, set lineWidth(_: number) {} };
       const line = (v: number) => v;

@@ -8,18 +8,23 @@
  * points in place; no per-point React work happens here.
  */
 import { useEffect, useRef } from 'react';
-import type { WireAnnotation, WirePoint } from '../../server/protocol';
-import type { MetricKind } from './batchColumns';
+import type { WireAnnotation } from '../../server/protocol';
+import type { MetricKind, SeriesSource } from './batchColumns';
 import { BatchView } from './batchView';
 import './charts.css';
 
-/** One line on the chart: a run's batch points (may be appended to in place). */
-export interface BatchSeries {
+/**
+ * One line on the chart: a run's raw batch points (may be appended to in place), the overview's
+ * buckets before them and, zoomed, the detail range the hub answered.
+ */
+export interface BatchSeries extends SeriesSource {
   id: string;
   label: string;
   colour: string;
-  points: readonly WirePoint[];
 }
+
+/** A zoomed view in steps, at the chart's width in pixel columns; null when showing everything. */
+export type BatchViewRange = { fromStep: number; toStep: number; columns: number } | null;
 
 /** Props of {@link BatchChart}; the controls (metric, axis, smoothing) live in the parent. */
 export interface BatchChartProps {
@@ -47,6 +52,11 @@ export interface BatchChartProps {
   annotationColour?: (a: WireAnnotation) => string;
   /** A click (not a drag) on the plot area, with the nearest step. */
   onAddAnnotation?: (step: number) => void;
+  /**
+   * The zoomed view changed (settled for a moment), in steps and pixel columns; null when reset.
+   * The parent asks the hub for detail there ({@link BatchSeries.detail}).
+   */
+  onViewChange?: (view: BatchViewRange) => void;
   /** A click or Enter/Space on an annotation's flag. */
   onSelectAnnotation?: (a: WireAnnotation) => void;
   /** Total height in CSS pixels, default 280; the width follows the container. */

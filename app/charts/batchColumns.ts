@@ -1,10 +1,13 @@
 /**
  * Columnar cache of one batch series for the batch chart: x (for the chosen axis), y (the
- * chosen metric), step and the smoothed y, in growable typed arrays. While the points array
- * only grows (same first and last-seen point), {@link SeriesColumns.sync} converts and smooths
- * just the new points, so a 100k-point series streaming at 1,000 points/s costs O(new) per
- * frame; any other change (new axis, metric, smoothing, a replaced history) rebuilds.
+ * chosen metric), step and the smoothed y, in growable typed arrays, built from the run's
+ * overview (each bucket's M4 representatives), a detail range the hub answered for a zoomed
+ * view, and the raw points after them. While the raw points only grow (same arrays, same first
+ * and last-seen point), {@link SeriesColumns.sync} converts and smooths just the new points, so
+ * a series streaming at 1,000 points/s costs O(new) per frame; any other change (new axis,
+ * metric, smoothing, overview or detail, a replaced history) rebuilds, O(entries).
  */
+import type { Bucket } from '../../server/columns';
 import type { WirePoint } from '../../server/protocol';
 import { emaRun, emaStart, lowerBound, type EmaState } from '../lib/series';
 
@@ -40,6 +43,73 @@ function grow(a: Float64Array<ArrayBuffer>, length: number, need: number): Float
   return next;
 }
 
+function growU32(a: Uint32Array<ArrayBuffer>, length: number, need: number): Uint32Array<ArrayBuffer> {
+  if (need <= a.length) return a;
+  const next = new Uint32Array(Math.max(need, a.length * 2, 1024));
+  next.set(a.subarray(0, length));
+  return next;
+}
+
+/**
+ * A range of one series the hub answered for a zoomed view (`run:series`): raw points, or
+ * buckets of one width. It stands in for the overview over [fromStep, toStep].
+ */
+export type SeriesDetail = { fromStep: number; toStep: number } & ({ kind: 'raw'; points: readonly WirePoint[] } | { kind: 'buckets'; width: number; buckets: readonly Bucket[] });
+
+/** What a line is drawn from: the overview's buckets, a detail range, then the raw points. */
+export interface SeriesSource {
+  /** Raw points in seq order, after every bucket of the overview (may be appended to in place). */
+  points: readonly WirePoint[];
+  /** Buckets (one width) before the first raw point; null when the points are the whole series. */
+  overview?: readonly Bucket[] | null;
+  detail?: SeriesDetail | null;
+}
+
+/** One entry of a series' columns before it is converted: a raw point or a bucket's representative. */
+interface Entry {
+  step: number;
+  value: number;
+  time: number;
+  epoch: number;
+  batch: number;
+  /** Points it stands for (a bucket's count on its first representative, 0 on the others; 1 for a raw point). */
+  weight: number;
+  /** The bucket width it comes from; 0 for a raw point. */
+  width: number;
+  /** For smoothing a bucket: its finite count and mean (the first representative carries them). */
+  finite: number;
+  mean: number;
+}
+
+/**
+ * A bucket's M4 representatives for a metric, in step order: its first, min, max and last
+ * points at their own steps, and its first gap (NaN) if any. Drawn per pixel column they give
+ * the column the same first, last, min and max points as the raw series (server/columns.ts).
+ */
+function representatives(b: Bucket, metric: MetricKind, perEpoch: number, out: Entry[]): void {
+  const s = b.series[metric];
+  const span = b.lastStep - b.firstStep;
+  const timeAt = (step: number) => (span > 0 ? b.firstTime + ((b.lastTime - b.firstTime) * (step - b.firstStep)) / span : b.firstTime);
+  const cands: Array<[number, number]> = [[b.firstStep, s.first], [s.minStep, s.min], [s.maxStep, s.max], [s.gapStep, NaN], [b.lastStep, s.last]];
+  cands.sort((x, y) => x[0] - y[0]);
+  const start = out.length;
+  let prev = -1;
+  for (const [step, value] of cands) {
+    if (step < 0 || step === prev) continue;
+    prev = step;
+    const first = out.length === start;
+    out.push({
+      step, value, time: step === b.firstStep ? b.firstTime : step === b.lastStep ? b.lastTime : timeAt(step),
+      epoch: Math.floor((step - 1) / perEpoch) + 1, batch: (step - 1) % perEpoch, weight: first ? b.count : 0, width: b.width,
+      finite: first ? s.finite : 0, mean: first && s.finite > 0 ? s.sum / s.finite : NaN,
+    });
+  }
+}
+
+const rawEntry = (p: WirePoint, metric: MetricKind): Entry => ({
+  step: p.step, value: valueOf(p, metric), time: p.time, epoch: p.epoch, batch: p.batch, weight: 1, width: 0, finite: 1, mean: NaN,
+});
+
 /** One series' columns; arrays are longer than {@link length} (capacity doubles). */
 export class SeriesColumns {
   xs = new Float64Array(0);
@@ -52,84 +122,186 @@ export class SeriesColumns {
    * clock of more than {@link PAUSE_MS} within an epoch): the line is not drawn across them.
    */
   breaks = new Uint32Array(0);
+  /** Points each entry stands for (1 for a raw point, a bucket's count on its first representative). */
+  weights = new Uint32Array(0);
+  /** The bucket width each entry comes from (0: raw). */
+  widths = new Uint32Array(0);
   length = 0;
+  /** Entries before the raw points (from the overview and the detail). */
+  head = 0;
   private key = '';
   private firstSeq = NaN;
   private lastSeq = NaN;
+  private overview: readonly Bucket[] | null | undefined = undefined;
+  private detail: SeriesDetail | null | undefined = undefined;
+  private points: readonly WirePoint[] | null = null;
   private ema: EmaState = emaStart(0);
   private t0 = 0;
+  private lastEpoch = NaN;
+  private lastTime = NaN;
   /** Batches per epoch in use (given, or the largest batch index seen + 1). */
   private perEpoch = 1;
 
   /**
-   * Brings the columns up to date with `points`. Returns how many points were converted
-   * (0 when nothing changed; the whole length after a rebuild).
+   * Brings the columns up to date with `source`. Returns how many entries were converted
+   * (0 when nothing changed; the whole length after a rebuild). While only the raw points grow
+   * (same arrays, same first and last-seen point) only the new ones are converted.
    */
-  sync(
-    points: readonly WirePoint[],
-    xAxis: XAxisKind,
-    metric: MetricKind,
-    batchesPerEpoch: number | null | undefined,
-    smoothing: number,
-  ): number {
+  sync(source: SeriesSource, xAxis: XAxisKind, metric: MetricKind, batchesPerEpoch: number | null | undefined, smoothing: number): number {
+    const points = source.points;
     const n = points.length;
     let perEpoch = this.perEpoch;
-    if (xAxis === 'epoch') {
-      if (batchesPerEpoch && batchesPerEpoch > 0) perEpoch = batchesPerEpoch;
-      else for (let i = this.length; i < n; i++) perEpoch = Math.max(perEpoch, points[i].batch + 1);
-    }
+    if (batchesPerEpoch && batchesPerEpoch > 0) perEpoch = batchesPerEpoch;
+    else if (xAxis === 'epoch') for (let i = this.length - this.head; i < n; i++) if (i >= 0) perEpoch = Math.max(perEpoch, points[i].batch + 1);
     const key = `${xAxis}|${metric}|${perEpoch}|${smoothing}`;
+    const tailLength = this.length - this.head;
     const grewOnly =
       key === this.key &&
-      n >= this.length &&
-      (this.length === 0 || (points[0].seq === this.firstSeq && points[this.length - 1].seq === this.lastSeq));
+      this.points === points &&
+      this.overview === (source.overview ?? null) &&
+      this.detail === (source.detail ?? null) &&
+      n >= tailLength &&
+      (tailLength === 0 || (points[0].seq === this.firstSeq && points[tailLength - 1].seq === this.lastSeq));
+    let from: number;
     if (!grewOnly) {
-      this.length = 0;
-      this.key = key;
-      this.ema = emaStart(smoothing);
-      if (xAxis === 'epoch' && !(batchesPerEpoch && batchesPerEpoch > 0)) {
+      if (!(batchesPerEpoch && batchesPerEpoch > 0) && xAxis === 'epoch') {
         perEpoch = 1;
         for (let i = 0; i < n; i++) perEpoch = Math.max(perEpoch, points[i].batch + 1);
-        this.key = `${xAxis}|${metric}|${perEpoch}|${smoothing}`;
+      }
+      this.key = `${xAxis}|${metric}|${perEpoch}|${smoothing}`;
+      this.perEpoch = perEpoch;
+      this.ema = emaStart(smoothing);
+      this.overview = source.overview ?? null;
+      this.detail = source.detail ?? null;
+      this.points = points;
+      this.length = 0;
+      this.head = 0;
+      const head = this.headEntries(source, metric, perEpoch);
+      this.t0 = head.length ? head[0].time : n ? points[0].time : 0;
+      this.lastEpoch = NaN;
+      this.lastTime = NaN;
+      this.append(head, xAxis);
+      this.head = head.length;
+      from = 0;
+    } else {
+      from = tailLength;
+    }
+    if (n === from) {
+      if (!grewOnly) this.finish(points);
+      return grewOnly ? 0 : this.length;
+    }
+    const fresh: Entry[] = new Array(n - from);
+    for (let i = from; i < n; i++) fresh[i - from] = rawEntry(points[i], metric);
+    this.append(fresh, xAxis);
+    this.finish(points);
+    return grewOnly ? n - from : this.length;
+  }
+
+  private finish(points: readonly WirePoint[]): void {
+    const n = points.length;
+    this.firstSeq = n ? points[0].seq : NaN;
+    this.lastSeq = n ? points[n - 1].seq : NaN;
+  }
+
+  /** The overview's and the detail's entries, in step order, all before the raw points. */
+  private headEntries(source: SeriesSource, metric: MetricKind, perEpoch: number): Entry[] {
+    const out: Entry[] = [];
+    const tailStart = source.points.length ? source.points[0].step : Infinity;
+    const d = source.detail ?? null;
+    const overview = source.overview ?? [];
+    let k = 0;
+    // Overview buckets before the detail (or before the raw points).
+    for (; k < overview.length; k++) {
+      const b = overview[k];
+      if (b.lastStep >= tailStart || (d && b.lastStep >= d.fromStep)) break;
+      representatives(b, metric, perEpoch, out);
+    }
+    if (d) {
+      if (d.kind === 'raw') {
+        for (const p of d.points) if (p.step >= d.fromStep && p.step <= d.toStep && p.step < tailStart) out.push(rawEntry(p, metric));
+      } else {
+        for (const b of d.buckets) if (b.lastStep < tailStart) representatives(b, metric, perEpoch, out);
+      }
+      // Overview buckets after the detail and before the raw points.
+      for (; k < overview.length; k++) {
+        const b = overview[k];
+        if (b.lastStep >= tailStart) break;
+        if (b.firstStep > d.toStep) representatives(b, metric, perEpoch, out);
       }
     }
-    this.perEpoch = perEpoch;
+    return out;
+  }
+
+  /** Converts entries (in step order, after what is held) into the columns and smooths them. */
+  private append(entries: Entry[], xAxis: XAxisKind): void {
     const from = this.length;
-    if (n === from) return 0;
-    if (this.breaks.length < n) {
-      const next = new Uint32Array(Math.max(n, this.breaks.length * 2, 1024));
-      next.set(this.breaks.subarray(0, from));
-      this.breaks = next;
-    }
+    const n = from + entries.length;
     this.xs = grow(this.xs, from, n);
     this.ys = grow(this.ys, from, n);
     this.steps = grow(this.steps, from, n);
-    if (from === 0) this.t0 = points[0].time;
-    const { xs, ys, steps } = this;
-    const breaks = this.breaks;
-    for (let i = from; i < n; i++) {
-      const p = points[i];
-      const before = i > 0 ? points[i - 1] : null;
-      // Between epochs the trainer evaluates for a while: that is not a pause.
-      breaks[i] = (i > 0 ? breaks[i - 1] : 0) + (xAxis === 'time' && before && p.epoch === before.epoch && p.time - before.time > PAUSE_MS ? 1 : 0);
-      steps[i] = p.step;
-      ys[i] = valueOf(p, metric);
-      xs[i] = xAxis === 'step' ? p.step : xAxis === 'epoch' ? p.epoch - 1 + p.batch / perEpoch : (p.time - this.t0) / 1000;
-    }
-    if (this.ema.weight > 0) {
-      if (this.smooth === ys || this.smooth.length < n) {
-        const next = new Float64Array(ys.length);
-        if (from > 0 && this.smooth !== ys) next.set(this.smooth.subarray(0, from));
+    this.breaks = growU32(this.breaks, from, n);
+    this.weights = growU32(this.weights, from, n);
+    this.widths = growU32(this.widths, from, n);
+    const smoothing = this.ema.weight > 0;
+    if (smoothing) {
+      if (this.smooth === this.ys || this.smooth.length < n) {
+        const next = new Float64Array(this.ys.length);
+        if (from > 0 && this.smooth !== this.ys) next.set(this.smooth.subarray(0, from));
         this.smooth = next;
       }
-      emaRun(this.ema, ys, from, n, this.smooth);
-    } else {
-      this.smooth = ys;
     }
+    const { xs, ys, steps, breaks, weights, widths } = this;
+    const perEpoch = this.perEpoch;
+    const ema = this.ema;
+    for (let j = 0; j < entries.length; j++) {
+      const i = from + j;
+      const e = entries[j];
+      // Between epochs the trainer evaluates for a while: that is not a pause.
+      const paused = xAxis === 'time' && e.epoch === this.lastEpoch && e.time - this.lastTime > PAUSE_MS;
+      breaks[i] = (i > 0 ? breaks[i - 1] : 0) + (paused ? 1 : 0);
+      this.lastEpoch = e.epoch;
+      this.lastTime = e.time;
+      steps[i] = e.step;
+      ys[i] = e.value;
+      weights[i] = e.weight;
+      widths[i] = e.width;
+      xs[i] = xAxis === 'step' ? e.step : xAxis === 'epoch' ? e.epoch - 1 + e.batch / perEpoch : (e.time - this.t0) / 1000;
+      if (!smoothing) continue;
+      if (e.width === 0) {
+        // A raw point: one step of the EMA (non-finite values pass through as gaps).
+        emaRun(ema, ys, i, i + 1, this.smooth);
+      } else if (e.weight > 0) {
+        // A bucket's first representative: the EMA advances by its finite points at their mean,
+        // w^c at once; the bucket's representatives share the value after it.
+        const before = ema.factor < 1 ? ema.last / (1 - ema.factor) : NaN;
+        if (e.finite > 0 && Number.isFinite(e.mean)) {
+          const wc = Math.pow(ema.weight, e.finite);
+          ema.last = ema.last * wc + (1 - wc) * e.mean;
+          ema.factor *= wc;
+        }
+        const afterValue = ema.factor < 1 ? ema.last / (1 - ema.factor) : NaN;
+        this.smooth[i] = Number.isFinite(e.value) ? (Number.isFinite(before) ? before : afterValue) : e.value;
+        this.groupEnd = afterValue;
+      } else {
+        this.smooth[i] = Number.isFinite(e.value) ? this.groupEnd : e.value;
+      }
+    }
+    if (!smoothing) this.smooth = ys;
     this.length = n;
-    this.firstSeq = points[0].seq;
-    this.lastSeq = points[n - 1].seq;
-    return n - from;
+  }
+
+  /** The smoothed value at the end of the bucket being converted. */
+  private groupEnd = NaN;
+
+  /** Points the entries in [start, end) stand for, and the widest bucket among them (0: all raw). */
+  represented(start: number, end: number): { points: number; width: number } {
+    let points = 0;
+    let width = 0;
+    for (let i = start; i < end; i++) {
+      points += this.weights[i];
+      if (this.widths[i] > width) width = this.widths[i];
+    }
+    return { points, width };
   }
 
   /** Index of the point nearest to `x` (-1 when empty). */
@@ -152,5 +324,11 @@ export class SeriesColumns {
     const n = this.length;
     if (n === 0 || step < this.steps[0] || step > this.steps[n - 1]) return NaN;
     return this.xs[lowerBound(this.steps, step, n)];
+  }
+
+  /** The step at x (the nearest entry's), NaN when empty. */
+  stepOfX(x: number): number {
+    const i = this.nearest(x);
+    return i < 0 ? NaN : this.steps[i];
   }
 }

@@ -8,7 +8,7 @@ import * as d3 from 'd3';
 import type { WireAnnotation } from '../../server/protocol';
 import { minMaxBuckets, niceExtent, visibleRange } from '../lib/series';
 import { METRIC_NAMES, SeriesColumns } from './batchColumns';
-import type { BatchChartProps } from './BatchChart';
+import type { BatchChartProps, BatchViewRange } from './BatchChart';
 import { drawAnnotations, drawBack, drawHover, drawLine, formatX, formatY, layer, plotLayout, type Hover, type PlacedAnnotation, type Plot, type YScale } from './batchDraw';
 
 /** Share of the highest visible loss values left out of the y extent. */
@@ -17,6 +17,8 @@ const LOSS_CLIP = 0.005;
 const CLICK_MS = 250;
 /** How far (CSS px) a series' nearest point may be from the cursor to count as under it. */
 const HOVER_PX = 6;
+/** How long a zoom or pan rests before the view is announced (detail is asked for it). */
+const VIEW_SETTLE_MS = 60;
 
 let drawProbe: ((ms: number) => void) | null = null;
 /**
@@ -61,6 +63,8 @@ export class BatchView {
   private viewAxis = '';
   private syncing = false;
   private hoverPx: number | null = null;
+  private viewTimer: ReturnType<typeof setTimeout> | undefined;
+  private announced = '';
 
   constructor(private readonly nodes: BatchNodes, private props: BatchChartProps) {
     this.back = d3.select(nodes.back);
@@ -73,6 +77,7 @@ export class BatchView {
         const t = e.transform;
         this.view = t.k <= 1.0001 ? null : (t.rescaleX(this.base).domain() as [number, number]);
         this.schedule();
+        this.viewChanged();
       });
     this.front
       .call(this.zoom)
@@ -116,8 +121,31 @@ export class BatchView {
     cancelAnimationFrame(this.overlayFrame);
     clearTimeout(this.clickTimer);
     clearTimeout(this.liveTimer);
+    clearTimeout(this.viewTimer);
     this.ro.disconnect();
     this.front.on('.zoom', null).on('.lt', null);
+  }
+
+  /**
+   * Tells the parent where the view settled (VIEW_SETTLE_MS after the last wheel or drag), in
+   * steps, so it can ask the hub for that range at this chart's width.
+   */
+  private viewChanged(): void {
+    if (!this.props.onViewChange) return;
+    clearTimeout(this.viewTimer);
+    this.viewTimer = setTimeout(() => {
+      const first = this.props.series[0] ? this.cols.get(this.props.series[0].id) : undefined;
+      let range: BatchViewRange = null;
+      if (this.view && first && first.length) {
+        const [a, b] = this.view;
+        const steps = this.props.xAxis === 'step' ? [a, b] : [first.stepOfX(a), first.stepOfX(b)];
+        if (steps.every(Number.isFinite)) range = { fromStep: Math.max(0, Math.floor(steps[0])), toStep: Math.max(0, Math.ceil(steps[1])), columns: Math.max(1, Math.round(this.plot.width)) };
+      }
+      const key = JSON.stringify(range);
+      if (key === this.announced) return;
+      this.announced = key;
+      this.props.onViewChange?.(range);
+    }, VIEW_SETTLE_MS);
   }
 
   private schedule(): void {
@@ -170,11 +198,11 @@ export class BatchView {
     for (const s of p.series) {
       let c = this.cols.get(s.id);
       if (!c) this.cols.set(s.id, (c = new SeriesColumns()));
-      c.sync(s.points, p.xAxis, p.metric, p.batchesPerEpoch, p.smoothing);
+      c.sync(s, p.xAxis, p.metric, p.batchesPerEpoch, p.smoothing);
       if (c.length === 0) continue;
       bx0 = Math.min(bx0, c.xs[0]);
       bx1 = Math.max(bx1, c.xs[c.length - 1]);
-      total = Math.max(total, c.length);
+      total = Math.max(total, c.represented(0, c.length).points);
     }
     if (!(bx1 > bx0)) [bx0, bx1] = Number.isFinite(bx0) ? [bx0, bx0 + 1] : [0, 1];
     this.base = d3.scaleLinear().domain([bx0, bx1]).range([plot.left, plot.right]);
@@ -186,9 +214,13 @@ export class BatchView {
     this.x = this.view ? d3.scaleLinear().domain(this.view).range([plot.left, plot.right]) : this.base;
     const [x0, x1] = this.x.domain();
 
-    // Downsample each visible range (after smoothing) and find the y extent.
+    // Downsample each visible range (after smoothing) to the first, min, max and last point of
+    // each pixel column (M4), and find the y extent. Columns are the x scale's, so a line drawn
+    // from the hub's buckets and one drawn from raw points pick the same points.
     const smoothing = p.smoothing > 0;
-    const buckets = Math.max(1, Math.ceil(plot.width / 2));
+    const buckets = Math.max(1, Math.round(plot.width));
+    const columns = { x0, x1 };
+    let widest = 0;
     let lo = Infinity;
     let hi = -Infinity;
     let rawHi = -Infinity;
@@ -198,8 +230,10 @@ export class BatchView {
     const plans = p.series.map((s) => {
       const c = this.cols.get(s.id)!;
       const { start, end } = visibleRange(c.xs, x0, x1, c.length);
-      const raw = minMaxBuckets(c.xs, c.ys, buckets, start, end);
-      const smooth = smoothing ? minMaxBuckets(c.xs, c.smooth, buckets, start, end) : raw;
+      const raw = minMaxBuckets(c.xs, c.ys, buckets, start, end, columns);
+      const smooth = smoothing ? minMaxBuckets(c.xs, c.smooth, buckets, start, end, columns) : raw;
+      const shown = c.represented(start, end);
+      widest = Math.max(widest, shown.width);
       if (end > start) {
         // Zoomed in, the smoothed line can lie outside the visible raw range (it remembers
         // earlier points); showing everything, it stays within the raw values' range.
@@ -213,7 +247,7 @@ export class BatchView {
           if (v > 0 && v < minPositive) minPositive = v;
         }
       }
-      points += end - start;
+      points += shown.points;
       drawn += smooth.length;
       return { s, c, raw, smooth };
     });
@@ -246,9 +280,9 @@ export class BatchView {
       // Titled always, so that an exported image says what it shows (its legend names the runs).
       title: p.title ?? `Batch ${METRIC_NAMES[p.metric]}`,
       legend: p.series,
-      caption: `${smoothing ? `smoothing ${p.smoothing}` : 'no smoothing'} · ${n(points)} point${points === 1 ? '' : 's'} → ${n(drawn)} drawn${clipped}${this.view ? ' · zoomed, double-click to reset' : ''}`,
+      caption: `${smoothing ? `smoothing ${p.smoothing}` : 'no smoothing'} · ${n(points)} point${points === 1 ? '' : 's'}${widest ? ` in buckets of ${n(widest)} steps` : ' (raw)'} → ${n(drawn)} drawn${clipped}${this.view ? ' · zoomed, double-click to reset' : ''}`,
       captionTitle:
-        'Debiased EMA smoothing (as TensorBoard) is applied to every point first; each line is then reduced to at most 2 points per pixel column by min/max buckets, so spikes stay visible. Wheel zooms, drag pans, click adds a note.',
+        'Every point is kept. Far from the live edge the hub sends each stretch of steps as a bucket (its first, last, min and max point, and the mean for smoothing); zoomed in, it sends the steps in view in finer buckets or raw. Each line is drawn through the first, min, max and last point of every pixel column (M4), so spikes keep their height. Debiased EMA smoothing as TensorBoard. Wheel zooms, drag pans, click adds a note.',
       xLabel: p.xAxis === 'time' ? 'elapsed time' : p.xAxis,
     });
     this.drawMarkers(p.annotations ?? []);

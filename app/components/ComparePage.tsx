@@ -8,6 +8,8 @@ import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { useCallback, useRef, useState } from 'react';
 import { BatchChart, type BatchSeries } from '../charts/BatchChart';
+import type { SeriesDetail } from '../charts/batchColumns';
+import { useSeriesDetail } from '../lib/useSeriesDetail';
 import { EpochChart } from '../charts/EpochChart';
 import { optimizerReads, type RunSummary } from '../../server/protocol';
 import { samplesPerSecond, type RunView } from '../lib/runState';
@@ -65,11 +67,19 @@ export function ComparePage({ ids }: { ids: string[] }) {
   }, []);
   const names = ids.map((id) => states.current.get(id)?.state.run?.name).filter(Boolean);
   usePageTitle(ids.length < 2 ? 'Compare runs' : `Compare ${names.join(', ') || `${ids.length} runs`}`);
+  // The loss and accuracy charts each ask for their detail when zoomed, for every run shown.
+  const detailRuns = ids.flatMap((id) => {
+    const held = states.current.get(id)?.state;
+    return held?.run ? [{ runId: id, source: held }] : [];
+  });
+  const lossDetail = useSeriesDetail(detailRuns, 'loss');
+  const accuracyDetail = useSeriesDetail(detailRuns, 'accuracy');
   if (ids.length < 2) return <Picker />;
   const entries = ids.map((id, i) => ({ id, colour: PALETTE[i % PALETTE.length], ...(states.current.get(id) ?? { state: null, version: 0 }) }));
   const runs = entries.filter((e) => e.state?.run).map((e) => ({ ...e, run: e.state!.run as RunSummary, state: e.state! }));
   const version = entries.reduce((a, e) => a + e.version, 0);
-  const batchSeries: BatchSeries[] = runs.map((r) => ({ id: r.id, label: r.run.name, colour: r.colour, points: r.state.points }));
+  const batchSeries = (details: ReadonlyMap<string, SeriesDetail>): BatchSeries[] =>
+    runs.map((r) => ({ id: r.id, label: r.run.name, colour: r.colour, points: r.state.points, overview: r.state.overview, detail: details.get(r.id) ?? null }));
   const epochSeries = runs.map((r) => ({ id: r.id, label: r.run.name, colour: r.colour, epochs: r.state.epochs }));
   /** What the table shows for a hyperparameter: the learning rate as it is now, with its changes. */
   const shown = (run: RunSummary, k: (typeof HP_KEYS)[number]): string => {
@@ -92,8 +102,8 @@ export function ComparePage({ ids }: { ids: string[] }) {
           <ChartControls smoothing={smoothing} setSmoothing={setSmoothing} xAxis={xAxis} setXAxis={setXAxis} logY={logY} setLogY={setLogY} />
         </div>
         <div className="chart-pair" data-testid="compare-batch">
-          <BatchChart series={batchSeries} metric="loss" xAxis={xAxis} smoothing={smoothing} logY={logY} version={version} batchesPerEpoch={runs[0]?.run.batchesPerEpoch ?? null} title="Loss" />
-          <BatchChart series={batchSeries} metric="accuracy" xAxis={xAxis} smoothing={smoothing} logY={logY} version={version} batchesPerEpoch={runs[0]?.run.batchesPerEpoch ?? null} title="Accuracy" />
+          <BatchChart series={batchSeries(lossDetail.details)} onViewChange={lossDetail.onViewChange} metric="loss" xAxis={xAxis} smoothing={smoothing} logY={logY} version={version} batchesPerEpoch={runs[0]?.run.batchesPerEpoch ?? null} title="Loss" />
+          <BatchChart series={batchSeries(accuracyDetail.details)} onViewChange={accuracyDetail.onViewChange} metric="accuracy" xAxis={xAxis} smoothing={smoothing} logY={logY} version={version} batchesPerEpoch={runs[0]?.run.batchesPerEpoch ?? null} title="Accuracy" />
         </div>
       </section>
       <section className="card">

@@ -4,8 +4,9 @@
  * a clicked cell: for an off-diagonal cell the digits of that true label that were predicted as
  * that class (from the epoch's misclassified list), for a diagonal cell how many were right.
  */
-import { useId, useMemo, useState } from 'react';
-import type { WireEpoch } from '../../server/protocol';
+import { useEffect, useId, useMemo, useState } from 'react';
+import type { HttpBodies, WireEpoch } from '../../server/protocol';
+import { apiGet, isAbortError } from '../lib/api';
 import { ConfusionMatrix } from '../charts/ConfusionMatrix';
 import { useMisclassified } from '../lib/digits';
 import { MisclassifiedGrid } from './MisclassifiedGallery';
@@ -82,11 +83,37 @@ function CellDigits({ runId, epoch, cell }: { runId: string; epoch: WireEpoch; c
  * The confusion matrix at a chosen epoch (the latest by default, following new epochs until the
  * slider is moved elsewhere), and the test digits behind the selected cell.
  */
+/**
+ * An epoch's confusion matrix: the snapshot carries only the latest one (a 1,000-epoch run's
+ * would be large), so an earlier epoch's is fetched when the slider shows it, and kept.
+ */
+function useConfusion(runId: string, epoch: WireEpoch | undefined): { matrix: number[][] | null; error: string | null } {
+  const [fetched, setFetched] = useState(new Map<string, number[][]>());
+  const [error, setError] = useState<string | null>(null);
+  const key = epoch ? `${runId}:${epoch.epoch}` : '';
+  const needed = Boolean(epoch && epoch.confusion.length === 0 && !fetched.has(key));
+  useEffect(() => {
+    if (!needed || !epoch) return;
+    const controller = new AbortController();
+    setError(null);
+    apiGet<HttpBodies['GET /api/runs/:id/confusion']>(`/api/runs/${encodeURIComponent(runId)}/confusion?epoch=${epoch.epoch}`, controller.signal).then(
+      (data) => setFetched((m) => new Map(m).set(key, data.confusion)),
+      (e: Error) => !isAbortError(e) && setError(`The confusion matrix of epoch ${epoch.epoch} could not be loaded: ${e.message}`),
+    );
+    return () => controller.abort();
+  }, [needed, key, runId, epoch]);
+  if (!epoch) return { matrix: null, error: null };
+  return { matrix: epoch.confusion.length ? epoch.confusion : (fetched.get(key) ?? null), error };
+}
+
 export function ConfusionSection({ runId, epochs }: ConfusionSectionProps) {
   const sliderId = useId();
   /** The epoch number the person chose; null follows the latest. */
   const [picked, setPicked] = useState<number | null>(null);
   const [cell, setCell] = useState<Cell | null>(null);
+  const pickedIndex = picked === null ? -1 : epochs.findIndex((e) => e.epoch === picked);
+  const shownEpoch = epochs.length ? epochs[pickedIndex >= 0 ? pickedIndex : epochs.length - 1] : undefined;
+  const confusion = useConfusion(runId, shownEpoch);
 
   if (epochs.length === 0) {
     return (
@@ -127,10 +154,19 @@ export function ConfusionSection({ runId, epochs }: ConfusionSectionProps) {
         <span className="muted">test accuracy {epoch.testAccuracy.toFixed(2)} %</span>
       </div>
       <p className="muted confusion-section__hint">Rows: true label · columns: predicted. Click a cell to see its digits.</p>
-      <ConfusionMatrix matrix={epoch.confusion} selected={cell} onSelect={select} size={MATRIX_SIZE} />
+      {confusion.error ? (
+        <p className="error" role="alert">
+          {confusion.error}
+        </p>
+      ) : null}
+      {confusion.matrix ? (
+        <ConfusionMatrix matrix={confusion.matrix} selected={cell} onSelect={select} size={MATRIX_SIZE} />
+      ) : (
+        <p className="muted">Loading epoch {epoch.epoch}'s matrix…</p>
+      )}
       <div className="confusion-section__detail">
         {cell ? (
-          <CellDigits runId={runId} epoch={epoch} cell={cell} />
+          <CellDigits runId={runId} epoch={confusion.matrix ? { ...epoch, confusion: confusion.matrix } : epoch} cell={cell} />
         ) : (
           <p className="muted">No cell selected.</p>
         )}

@@ -9,6 +9,7 @@ import type { WireAnnotation } from '../../server/protocol';
 import { BatchChart, type BatchSeries } from '../charts/BatchChart';
 import { exportPng, exportSvg } from '../lib/chartExport';
 import { useHub } from '../lib/HubProvider';
+import { useSeriesDetail } from '../lib/useSeriesDetail';
 import type { RunView } from '../lib/runState';
 
 export interface ChartControlsProps {
@@ -83,8 +84,19 @@ export function CurvesPanel({ state, version, colourOf }: { state: RunView; vers
   const [text, setText] = useState('');
   const [error, setError] = useState<string | null>(null);
   const run = state.run;
+  // Each chart asks for its own metric's detail when zoomed.
+  const detailRuns = run ? [{ runId: run.id, source: state }] : [];
+  const detail = {
+    loss: useSeriesDetail(detailRuns, 'loss'),
+    accuracy: useSeriesDetail(detailRuns, 'accuracy'),
+    learningRate: useSeriesDetail(detailRuns, 'learningRate'),
+    samplesPerSec: useSeriesDetail(detailRuns, 'samplesPerSec'),
+  };
   if (!run) return null;
-  const series: BatchSeries[] = [{ id: run.id, label: run.name, colour: '#0969da', points: state.points }];
+  const seriesFor = (metric: keyof typeof detail): BatchSeries[] => [
+    { id: run.id, label: run.name, colour: '#0969da', points: state.points, overview: state.overview, detail: detail[metric].details.get(run.id) ?? null },
+  ];
+  const forMetric = (metric: keyof typeof detail) => ({ metric, series: seriesFor(metric), onViewChange: detail[metric].onViewChange });
 
   const save = async (e: FormEvent) => {
     e.preventDefault();
@@ -96,7 +108,7 @@ export function CurvesPanel({ state, version, colourOf }: { state: RunView; vers
     setError(null);
   };
 
-  const common = { series, xAxis, smoothing, logY, version, batchesPerEpoch: run.batchesPerEpoch, annotations: state.annotations, annotationColour: colourOf, onAddAnnotation: me ? setDraftStep : undefined };
+  const common = { xAxis, smoothing, logY, version, batchesPerEpoch: run.batchesPerEpoch, annotations: state.annotations, annotationColour: colourOf, onAddAnnotation: me ? setDraftStep : undefined };
   return (
     <section className="card" aria-labelledby="curves-title">
       <div className="card-head">
@@ -125,19 +137,19 @@ export function CurvesPanel({ state, version, colourOf }: { state: RunView; vers
       ) : null}
       <div className="chart-pair">
         <ChartBox testId="loss-chart" title="Loss" exportName={`${run.name}-loss`}>
-          <BatchChart {...common} metric="loss" />
+          <BatchChart {...common} {...forMetric('loss')} />
         </ChartBox>
         <ChartBox testId="accuracy-chart" title="Accuracy" exportName={`${run.name}-accuracy`}>
-          <BatchChart {...common} metric="accuracy" />
+          <BatchChart {...common} {...forMetric('accuracy')} />
         </ChartBox>
       </div>
       <div className="chart-pair">
         <ChartBox testId="lr-chart" title="Learning rate" exportName={`${run.name}-learning-rate`}>
           {/* Unsmoothed: a rate changes in steps, and each step is drawn where it happened. */}
-          <BatchChart {...common} smoothing={0} metric="learningRate" height={140} title="Learning rate" liveEveryMs={SECONDARY_CHART_MS} />
+          <BatchChart {...common} smoothing={0} {...forMetric('learningRate')} height={140} title="Learning rate" liveEveryMs={SECONDARY_CHART_MS} />
         </ChartBox>
         <ChartBox testId="speed-chart" title="Samples/s" exportName={`${run.name}-samples-per-second`}>
-          <BatchChart {...common} metric="samplesPerSec" height={140} title="Training samples per second" liveEveryMs={SECONDARY_CHART_MS} />
+          <BatchChart {...common} {...forMetric('samplesPerSec')} height={140} title="Training samples per second" liveEveryMs={SECONDARY_CHART_MS} />
         </ChartBox>
       </div>
     </section>

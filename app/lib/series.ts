@@ -78,16 +78,23 @@ export function minMaxBuckets(
   buckets: number,
   start = 0,
   end = Math.min(xs.length, ys.length),
+  /**
+   * The x span the buckets divide, when they must be the chart's pixel columns (the x scale's
+   * domain): then every range goes through the buckets, so raw points and a bucketed overview
+   * are reduced alike. Points outside it fall in the first or last bucket.
+   */
+  columns?: { x0: number; x1: number },
 ): Uint32Array {
   const n = end - start;
   const nb = Number.isFinite(buckets) ? Math.max(1, Math.floor(buckets)) : 1;
-  if (n <= 4 * nb) return iota(start, end);
-  const out = new Uint32Array(5 * nb);
-  const x0 = xs[start];
-  const span = xs[end - 1] - x0;
+  if (!columns && n <= 4 * nb) return iota(start, end);
+  if (n <= 0) return new Uint32Array(0);
+  const out = new Uint32Array(5 * (nb + 2));
+  const x0 = columns ? columns.x0 : xs[start];
+  const span = columns ? columns.x1 - columns.x0 : xs[end - 1] - x0;
   const scale = span > 0 && Number.isFinite(span) ? nb / span : 0;
   let k = 0;
-  let bucket = -1;
+  let bucket = -2;
   let first = -1;
   let last = -1;
   let lo = -1;
@@ -114,11 +121,15 @@ export function minMaxBuckets(
   };
   for (let i = start; i < end; i++) {
     let bi = Math.floor((xs[i] - x0) * scale);
-    // NaN or out-of-order x stays in the current bucket, so there are never more than nb.
-    if (!(bi > bucket)) bi = bucket < 0 ? 0 : bucket;
-    else if (bi > nb - 1) bi = nb - 1;
+    // NaN or out-of-order x stays in the current bucket, so there are never more than nb; with
+    // pixel columns, a neighbour outside the view gets a bucket of its own on either side.
+    const lo0 = columns ? -1 : 0;
+    const hi0 = columns ? nb : nb - 1;
+    if (!(bi > bucket)) bi = bucket < lo0 ? lo0 : bucket;
+    else if (bi > hi0) bi = hi0;
+    else if (bi < lo0) bi = lo0;
     if (bi !== bucket) {
-      if (bucket >= 0) flush();
+      if (bucket > -2) flush();
       bucket = bi;
       first = i;
       lo = -1;

@@ -38,6 +38,8 @@ export interface BrowserDeps {
 export const MAX_WATCHED_RUNS = 32;
 /** `run:watch` calls one connection may have unanswered at once. */
 export const MAX_WATCHES_IN_FLIGHT = 16;
+/** `run:series` calls one connection may have unanswered at once (the compare page asks one per run). */
+export const MAX_RANGES_IN_FLIGHT = 16;
 
 const tooLarge = (payload: unknown) => {
   if ((JSON.stringify(payload) ?? '').length > MAX_BROWSER_PAYLOAD_BYTES) {
@@ -123,9 +125,16 @@ export function attachBrowsers({ io, auth, identities, participants, presence, s
       return { ...snapshot, presence: presence.local(runId) };
     }
 
+    let rangesInFlight = 0;
     on('run:series', browserSchemas['run:series'], async (query) => {
       actor();
-      return rangeToWire(await snapshots.range(query));
+      if (rangesInFlight >= MAX_RANGES_IN_FLIGHT) throw new HubError('RATE_LIMITED', `at most ${MAX_RANGES_IN_FLIGHT} run:series at a time on one connection; wait for the answers`);
+      rangesInFlight++;
+      try {
+        return rangeToWire(await snapshots.range(query));
+      } finally {
+        rangesInFlight--;
+      }
     });
 
     on('run:unwatch', browserSchemas['run:unwatch'], async ({ runId }) => {

@@ -1,0 +1,68 @@
+'use client';
+/**
+ * Detail on demand for the batch charts: when a chart's view settles on a step range, each run
+ * shown whose overview covers part of it is asked for that range (`run:series`) at the chart's
+ * width, with half a view of margin either side so a small pan needs nothing new. The answer
+ * (raw points, or buckets finer than the overview's) replaces the overview there; the raw tail
+ * after it is already at full resolution and never asked for. Resetting the zoom drops it.
+ */
+import { useCallback, useRef, useState } from 'react';
+import { fromBucketColumns, fromPointColumns, type SeriesName } from '../../server/columns';
+import type { BatchViewRange } from '../charts/BatchChart';
+import type { SeriesDetail, SeriesSource } from '../charts/batchColumns';
+import { useHub } from './HubProvider';
+
+/** Runs whose series a chart shows, by id. */
+export type DetailRuns = ReadonlyArray<{ runId: string; source: SeriesSource }>;
+
+/** Whether `d` already shows [from, to] finely enough for `columns` pixel columns. */
+function covers(d: SeriesDetail, from: number, to: number, columns: number): boolean {
+  if (d.fromStep > from || d.toStep < to) return false;
+  return d.kind === 'raw' || d.width <= Math.max(1, (to - from + 1) / columns);
+}
+
+export function useSeriesDetail(runs: DetailRuns, series: SeriesName): { details: ReadonlyMap<string, SeriesDetail>; onViewChange: (view: BatchViewRange) => void } {
+  const { call } = useHub();
+  const [details, setDetails] = useState<ReadonlyMap<string, SeriesDetail>>(new Map());
+  const latest = useRef(new Map<string, number>());
+  const runsRef = useRef(runs);
+  runsRef.current = runs;
+  const detailsRef = useRef(details);
+  detailsRef.current = details;
+
+  const onViewChange = useCallback(
+    (view: BatchViewRange) => {
+      if (!view) {
+        latest.current.clear();
+        if (detailsRef.current.size) setDetails(new Map());
+        return;
+      }
+      for (const { runId, source } of runsRef.current) {
+        const tailStart = source.points.length ? source.points[0].step : Infinity;
+        // Only what the overview summarises needs asking for.
+        if (!source.overview?.length || view.fromStep >= tailStart) continue;
+        const held = detailsRef.current.get(runId);
+        if (held && covers(held, view.fromStep, Math.min(view.toStep, tailStart - 1), view.columns)) continue;
+        const span = view.toStep - view.fromStep;
+        const fromStep = Math.max(0, Math.floor(view.fromStep - span / 2));
+        const toStep = Math.max(fromStep, Math.min(tailStart - 1, Math.ceil(view.toStep + span / 2)));
+        const columns = Math.min(8192, Math.ceil((view.columns * (toStep - fromStep + 1)) / Math.max(1, span + 1)));
+        const ticket = (latest.current.get(runId) ?? 0) + 1;
+        latest.current.set(runId, ticket);
+        void call('run:series', { runId, series, fromStep, toStep, columns }).then((result) => {
+          // An answer to a view since left, or after the zoom was reset, is dropped.
+          if (!result.ok || latest.current.get(runId) !== ticket) return;
+          const r = result.data;
+          const detail: SeriesDetail =
+            r.kind === 'raw'
+              ? { fromStep: r.fromStep, toStep: r.toStep, kind: 'raw', points: fromPointColumns(r.points) }
+              : { fromStep: r.fromStep, toStep: r.toStep, kind: 'buckets', width: r.buckets.width, buckets: fromBucketColumns(r.buckets) };
+          setDetails((now) => new Map(now).set(runId, detail));
+        });
+      }
+    },
+    [call, series],
+  );
+
+  return { details, onViewChange };
+}
