@@ -33,6 +33,12 @@ export const BUCKET_WIDTHS = [64, 256, 1024, 4096, 16384, 65536] as const;
 export const BUCKET_FACTOR = 4;
 /** The most buckets an overview holds (the finest width that fits is chosen). */
 export const OVERVIEW_MAX_BUCKETS = 2048;
+/**
+ * Steps at the start of a run a snapshot sends raw (the head, up to the first bucket boundary
+ * past it): the loss falls fastest there, too fast within a bucket for smoothing to be
+ * recovered from its summary.
+ */
+export const HEAD_STEPS = 1024;
 /** Raw points a snapshot's tail holds at least (up to one overview bucket more). */
 export const TAIL_POINTS = 2048;
 /** The most raw points a range answer holds: more than this per request is answered in buckets. */

@@ -138,14 +138,17 @@ export interface PresenceUser {
 export interface Participant extends PresenceUser {}
 
 /**
- * A run's batch series in a snapshot, bounded whatever the run's length. `full`: `overview`
- * (buckets of one width, null when the tail holds every point) and `tail` (every point after
- * the overview's last bucket) are the whole series up to the snapshot's lastSeq. Not full (a
+ * A run's batch series in a snapshot, bounded whatever the run's length. `full`: `head` (the
+ * first HEAD_STEPS or so raw), `overview` (buckets of one width, null when the tail holds every
+ * point) and `tail` (every point after the overview's last bucket) are the whole series up to
+ * the snapshot's lastSeq. Not full (a
  * catch-up, `run:watch` with `afterSeq`): `tail` holds the points with seq in (afterSeq, lastSeq]
  * and continues what the watcher holds. `points` counts the run's points up to lastSeq.
  */
 export interface SnapshotSeries {
   full: boolean;
+  /** With an overview: the run's first points raw (steps before the overview's first bucket). */
+  head: PointColumns | null;
   overview: BucketColumns | null;
   tail: PointColumns;
   points: number;

@@ -16,7 +16,7 @@ const run = { id: 'r', status: 'running', totalSteps: 100, batchesPerEpoch: 100,
 /** A snapshot of a short run (every point in the tail); `full` false for a catch-up (afterSeq). */
 const snapshot = (points: WirePoint[], lastSeq: number, full = true): RunSnapshot => ({
   run, epochs: [], annotations: [], annotationsTotal: 0, presence: [], predictions: null, lastSeq,
-  series: { full, overview: null, tail: toPointColumns(points), points: points.length },
+  series: { full, head: null, overview: null, tail: toPointColumns(points), points: points.length },
 });
 const batch = (fromSeq: number, toSeq: number, points: WirePoint[]) => ({ event: 'metrics:batch' as const, msg: { runId: 'r', fromSeq, toSeq, points: toPointColumns(points) } });
 
@@ -140,7 +140,7 @@ test('a long run: the overview and the tail make the whole series; watched for l
   const overview = bucketize(all.filter((p) => p.step < cut), width);
   const tail = all.filter((p) => p.step >= cut && p.step <= 200_000);
   const s = emptyRunView();
-  applySnapshot(s, { ...snapshot([], 200_000), series: { full: true, overview: toBucketColumns(overview, width), tail: toPointColumns(tail), points: 200_000 } }, 0);
+  applySnapshot(s, { ...snapshot([], 200_000), series: { full: true, head: null, overview: toBucketColumns(overview, width), tail: toPointColumns(tail), points: 200_000 } }, 0);
   assert.equal(s.pointCount, 200_000);
   assert.equal(s.overview!.length, overview.length);
   assert.equal(s.points[0].step, cut);

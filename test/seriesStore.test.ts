@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, test, type TestContext } from 'node:test';
-import { BUCKET_WIDTHS, bucketize, columnBytes, fromBucketColumns, fromPointColumns, seriesIn, OVERVIEW_MAX_BUCKETS, TAIL_POINTS, type Bucket } from '../server/columns';
+import { BUCKET_WIDTHS, bucketize, columnBytes, fromBucketColumns, fromPointColumns, HEAD_STEPS, seriesIn, OVERVIEW_MAX_BUCKETS, TAIL_POINTS, type Bucket } from '../server/columns';
 import { openDatabase, type LivetrainDatabase } from '../server/db/client';
 import { createStorage } from '../server/hub/storage/storage';
 import { PROTOCOL_VERSION, type SeriesRange, type WirePoint } from '../server/protocol';
@@ -121,14 +121,17 @@ test('a long run through a real hub: a bounded snapshot of overview + tail with 
   const snap = watched.data;
   assert.ok(snap.series.full && snap.series.overview, 'a long run: an overview of buckets');
   const overview = fromBucketColumns(snap.series.overview);
+  const head = fromPointColumns(snap.series.head!);
   const tail = fromPointColumns(snap.series.tail);
   assert.ok(overview.length <= OVERVIEW_MAX_BUCKETS);
   assert.ok(tail.length >= TAIL_POINTS && tail.length <= TAIL_POINTS + overview[0].width, `the tail: ${tail.length} points`);
-  assert.equal(overview.reduce((n, b) => n + b.count, 0) + tail.length, 30_000, 'overview and tail hold every point');
+  assert.deepEqual(head, points.filter((p) => p.step < HEAD_STEPS), 'the head: the first 1,024 steps raw (1,023 points: steps start at 1)');
+  assert.equal(head.length + overview.reduce((n, b) => n + b.count, 0) + tail.length, 30_000, 'head, overview and tail hold every point');
   assert.equal(snap.series.points, 30_000);
+  assert.equal(overview[0].firstStep, head.at(-1)!.step + 1, 'the overview starts right after the head');
   assert.equal(tail[0].step, overview.at(-1)!.lastStep + 1, 'the tail starts right after the overview');
   assert.deepEqual(tail, points.slice(tail[0].seq - 1), 'the tail is the raw points');
-  const expected = bucketize(points.filter((p) => p.step < tail[0].step), overview[0].width);
+  const expected = bucketize(points.filter((p) => p.step >= HEAD_STEPS && p.step < tail[0].step), overview[0].width);
   assert.deepEqual(overview.map(onWire), expected.map(onWire), 'the overview: the buckets the raw points make');
   const bytes = columnBytes(snap.series);
   assert.ok(bytes < 1_000_000, `snapshot series: ${bytes} bytes`);
@@ -180,8 +183,9 @@ test('a long run through a real hub: a bounded snapshot of overview + tail with 
   for (const s of [again.data, there.data]) {
     const o = fromBucketColumns(s.series.overview!);
     const tl = fromPointColumns(s.series.tail);
+    assert.deepEqual(fromPointColumns(s.series.head!), all.filter((p) => p.step < HEAD_STEPS));
     assert.deepEqual(tl, all.slice(tl[0].seq - 1), 'the tail: the raw points after the overview');
-    assert.deepEqual(o.map(onWire), bucketize(all.filter((p) => p.step < tl[0].step), o[0].width).map(onWire), 'the overview: every point before the tail');
+    assert.deepEqual(o.map(onWire), bucketize(all.filter((p) => p.step >= HEAD_STEPS && p.step < tl[0].step), o[0].width).map(onWire), 'the overview: every point between head and tail');
   }
   const rowsAfter = await hub.db.prisma.$queryRawUnsafe<Array<{ n: number | bigint }>>('SELECT COUNT(*) AS n FROM "SeriesBucket"');
   assert.equal(Number(rowsAfter[0].n), Number(rows[0].n), 'no bucket written by opening');

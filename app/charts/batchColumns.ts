@@ -62,6 +62,8 @@ export interface SeriesSource {
   points: readonly WirePoint[];
   /** Buckets (one width) before the first raw point; null when the points are the whole series. */
   overview?: readonly Bucket[] | null;
+  /** Raw points before the overview (the run's start). */
+  head?: readonly WirePoint[];
   detail?: SeriesDetail | null;
 }
 
@@ -109,6 +111,21 @@ function representatives(b: Bucket, metric: MetricKind, perEpoch: number, out: E
 const rawEntry = (p: WirePoint, metric: MetricKind): Entry => ({
   step: p.step, value: valueOf(p, metric), time: p.time, epoch: p.epoch, batch: p.batch, weight: 1, width: 0, finite: 1, mean: NaN,
 });
+
+/**
+ * Advances an EMA over `k` points lying on a line: `a + d·i` for i = 1…k (k may be fractional
+ * when a bucket's count and its steps disagree), in closed form. Non-finite inputs do nothing.
+ */
+function emaRamp(ema: EmaState, a: number, d: number, k: number): void {
+  if (!(k > 0) || !Number.isFinite(a) || !Number.isFinite(d)) return;
+  const w = ema.weight;
+  const wk = Math.pow(w, k);
+  // Σ_{i=1..k} w^(k-i) = (1 - w^k) / (1 - w);  Σ_{i=1..k} w^(k-i)·i = (k - w·(1 - w^k)/(1 - w)) / (1 - w).
+  const s0 = (1 - wk) / (1 - w);
+  const s1 = (k - (w * (1 - wk)) / (1 - w)) / (1 - w);
+  ema.last = wk * ema.last + (1 - w) * (a * s0 + d * s1);
+  ema.factor *= wk;
+}
 
 /** One series' columns; arrays are longer than {@link length} (capacity doubles). */
 export class SeriesColumns {
@@ -203,33 +220,36 @@ export class SeriesColumns {
     this.lastSeq = n ? points[n - 1].seq : NaN;
   }
 
-  /** The overview's and the detail's entries, in step order, all before the raw points. */
+  /**
+   * The head's, the overview's and the detail's entries, in step order, all before the raw
+   * points: the detail replaces whatever else covers its steps.
+   */
   private headEntries(source: SeriesSource, metric: MetricKind, perEpoch: number): Entry[] {
-    const out: Entry[] = [];
     const tailStart = source.points.length ? source.points[0].step : Infinity;
     const d = source.detail ?? null;
-    const overview = source.overview ?? [];
-    let k = 0;
-    // Overview buckets before the detail (or before the raw points).
-    for (; k < overview.length; k++) {
-      const b = overview[k];
-      if (b.lastStep >= tailStart || (d && b.lastStep >= d.fromStep)) break;
-      representatives(b, metric, perEpoch, out);
+    const outside = (from: number, to: number) => !d || to < d.fromStep || from > d.toStep;
+    const groups: Array<{ start: number; entries: Entry[] }> = [];
+    for (const p of source.head ?? []) if (p.step < tailStart && outside(p.step, p.step)) groups.push({ start: p.step, entries: [rawEntry(p, metric)] });
+    for (const b of source.overview ?? []) {
+      if (b.lastStep >= tailStart || !outside(b.firstStep, b.lastStep)) continue;
+      const entries: Entry[] = [];
+      representatives(b, metric, perEpoch, entries);
+      groups.push({ start: b.firstStep, entries });
     }
     if (d) {
       if (d.kind === 'raw') {
-        for (const p of d.points) if (p.step >= d.fromStep && p.step <= d.toStep && p.step < tailStart) out.push(rawEntry(p, metric));
+        for (const p of d.points) if (p.step >= d.fromStep && p.step <= d.toStep && p.step < tailStart) groups.push({ start: p.step, entries: [rawEntry(p, metric)] });
       } else {
-        for (const b of d.buckets) if (b.lastStep < tailStart) representatives(b, metric, perEpoch, out);
-      }
-      // Overview buckets after the detail and before the raw points.
-      for (; k < overview.length; k++) {
-        const b = overview[k];
-        if (b.lastStep >= tailStart) break;
-        if (b.firstStep > d.toStep) representatives(b, metric, perEpoch, out);
+        for (const b of d.buckets) {
+          if (b.lastStep >= tailStart) continue;
+          const entries: Entry[] = [];
+          representatives(b, metric, perEpoch, entries);
+          groups.push({ start: b.firstStep, entries });
+        }
       }
     }
-    return out;
+    groups.sort((a, b) => a.start - b.start);
+    return groups.flatMap((g) => g.entries);
   }
 
   /** Converts entries (in step order, after what is held) into the columns and smooths them. */
@@ -271,27 +291,43 @@ export class SeriesColumns {
         // A raw point: one step of the EMA (non-finite values pass through as gaps).
         emaRun(ema, ys, i, i + 1, this.smooth);
       } else if (e.weight > 0) {
-        // A bucket's first representative: the EMA advances by its finite points at their mean,
-        // w^c at once; the bucket's representatives share the value after it.
-        const before = ema.factor < 1 ? ema.last / (1 - ema.factor) : NaN;
-        if (e.finite > 0 && Number.isFinite(e.mean)) {
-          const wc = Math.pow(ema.weight, e.finite);
-          ema.last = ema.last * wc + (1 - wc) * e.mean;
-          ema.factor *= wc;
+        // A bucket: its representatives (first, min, max, last: the points that matter most,
+        // spikes among them) are EMA steps of their own; the points between them, unknown, are
+        // taken at the mean of the rest, w^k at once. So a spike moves the smoothed line as it
+        // does when smoothed point by point, and the stretch around it follows the mean.
+        let end = j + 1;
+        while (end < entries.length && entries[end].width > 0 && entries[end].weight === 0) end++;
+        let repSum = 0;
+        let reps = 0;
+        for (let k = j; k < end; k++) if (Number.isFinite(entries[k].value)) [repSum, reps] = [repSum + entries[k].value, reps + 1];
+        const others = Math.max(0, e.finite - reps);
+        const restMean = others > 0 ? (e.mean * e.finite - repSum) / others : NaN;
+        let gaps = 0;
+        for (let k = j + 1; k < end; k++) gaps += Math.max(0, entries[k].step - entries[k - 1].step - 1);
+        const scale = gaps > 0 ? others / gaps : 0;
+        for (let k = j; k < end; k++) {
+          const between = k === j ? 0 : Math.max(0, entries[k].step - entries[k - 1].step - 1) * scale;
+          if (between > 0) emaRamp(ema, restMean, 0, between);
+          const v = entries[k].value;
+          if (Number.isFinite(v)) {
+            ema.last = ema.last * ema.weight + (1 - ema.weight) * v;
+            ema.factor *= ema.weight;
+            this.pendingSmooth[k - j] = ema.last / (1 - ema.factor);
+          } else this.pendingSmooth[k - j] = v;
         }
-        const afterValue = ema.factor < 1 ? ema.last / (1 - ema.factor) : NaN;
-        this.smooth[i] = Number.isFinite(e.value) ? (Number.isFinite(before) ? before : afterValue) : e.value;
-        this.groupEnd = afterValue;
+        this.smooth[i] = this.pendingSmooth[0];
+        this.pendingAt = 1;
       } else {
-        this.smooth[i] = Number.isFinite(e.value) ? this.groupEnd : e.value;
+        this.smooth[i] = this.pendingSmooth[this.pendingAt++];
       }
     }
     if (!smoothing) this.smooth = ys;
     this.length = n;
   }
 
-  /** The smoothed value at the end of the bucket being converted. */
-  private groupEnd = NaN;
+  /** Smoothed values of the bucket being converted, one per representative (at most 5). */
+  private readonly pendingSmooth = new Float64Array(5);
+  private pendingAt = 0;
 
   /** Points the entries in [start, end) stand for, and the widest bucket among them (0: all raw). */
   represented(start: number, end: number): { points: number; width: number } {

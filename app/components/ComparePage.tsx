@@ -79,7 +79,7 @@ export function ComparePage({ ids }: { ids: string[] }) {
   const runs = entries.filter((e) => e.state?.run).map((e) => ({ ...e, run: e.state!.run as RunSummary, state: e.state! }));
   const version = entries.reduce((a, e) => a + e.version, 0);
   const batchSeries = (details: ReadonlyMap<string, SeriesDetail>): BatchSeries[] =>
-    runs.map((r) => ({ id: r.id, label: r.run.name, colour: r.colour, points: r.state.points, overview: r.state.overview, detail: details.get(r.id) ?? null }));
+    runs.map((r) => ({ id: r.id, label: r.run.name, colour: r.colour, points: r.state.points, overview: r.state.overview, head: r.state.head, detail: details.get(r.id) ?? null }));
   const epochSeries = runs.map((r) => ({ id: r.id, label: r.run.name, colour: r.colour, epochs: r.state.epochs }));
   /** What the table shows for a hyperparameter: the learning rate as it is now, with its changes. */
   const shown = (run: RunSummary, k: (typeof HP_KEYS)[number]): string => {

@@ -94,7 +94,7 @@ export function CurvesPanel({ state, version, colourOf }: { state: RunView; vers
   };
   if (!run) return null;
   const seriesFor = (metric: keyof typeof detail): BatchSeries[] => [
-    { id: run.id, label: run.name, colour: '#0969da', points: state.points, overview: state.overview, detail: detail[metric].details.get(run.id) ?? null },
+    { id: run.id, label: run.name, colour: '#0969da', points: state.points, overview: state.overview, head: state.head, detail: detail[metric].details.get(run.id) ?? null },
   ];
   const forMetric = (metric: keyof typeof detail) => ({ metric, series: seriesFor(metric), onViewChange: detail[metric].onViewChange });
 

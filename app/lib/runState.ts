@@ -4,7 +4,7 @@
  * unit-tested: a message that starts after a gap asks for a re-watch with `afterSeq`, one
  * already seen is ignored.
  */
-import { bucketize, coarsen, fromBucketColumns, fromPointColumns, mergeBuckets, OVERVIEW_MAX_BUCKETS, TAIL_POINTS, widthFor, type Bucket } from '../../server/columns';
+import { bucketize, coarsen, fromBucketColumns, fromPointColumns, HEAD_STEPS, mergeBuckets, OVERVIEW_MAX_BUCKETS, TAIL_POINTS, widthFor, type Bucket } from '../../server/columns';
 import { assertNever, type PresenceUser, type RunSnapshot, type RunSummary, type StreamMessage, type WireAnnotation, type WireEpoch, type WirePanel, type WirePoint } from '../../server/protocol';
 
 export type { StreamMessage };
@@ -24,8 +24,10 @@ export interface RunView {
    * overview (a new array).
    */
   points: WirePoint[];
-  /** Buckets of one width summarising every point before `points[0]`; null when `points` holds them all. */
+  /** Buckets of one width summarising the points between `head` and `points[0]`; null when `points` holds them all. */
   overview: Bucket[] | null;
+  /** With an overview: the run's first points, raw (the steep start of training). */
+  head: WirePoint[];
   /** Batch points in the run up to lastSeq (overview + points). */
   pointCount: number;
   /** How many notes the run has (the snapshot carries the newest). */
@@ -45,7 +47,7 @@ export interface RunView {
 
 export function emptyRunView(): RunView {
   return {
-    run: null, points: [], overview: null, pointCount: 0, annotationsTotal: 0, epochs: [], annotations: [], presence: [], predictions: null,
+    run: null, points: [], overview: null, head: [], pointCount: 0, annotationsTotal: 0, epochs: [], annotations: [], presence: [], predictions: null,
     progress: null, misclassifiedTotals: new Map(), lastSeq: 0, version: 0,
   };
 }
@@ -69,7 +71,14 @@ export function foldTail(state: RunView): void {
   let keep = 0;
   while (keep < points.length && points[keep].step < cut) keep++;
   if (keep === 0) return;
-  const folded = bucketize(points.slice(0, keep), width);
+  let folding = points.slice(0, keep);
+  if (!state.overview) {
+    // The first fold keeps the start raw, as the hub's snapshot does (HEAD_STEPS).
+    const headEnd = Math.ceil(HEAD_STEPS / width) * width;
+    state.head = folding.filter((p) => p.step < headEnd);
+    folding = folding.filter((p) => p.step >= headEnd);
+  }
+  const folded = bucketize(folding, width);
   const overview = state.overview ? state.overview.slice() : [];
   for (const b of folded) {
     const prev = overview[overview.length - 1];
@@ -95,6 +104,7 @@ export function applySnapshot(state: RunView, snap: RunSnapshot, afterSeq: numbe
     // The whole series: what was held is replaced.
     state.points = tail;
     state.overview = snap.series.overview ? fromBucketColumns(snap.series.overview) : null;
+    state.head = snap.series.head ? fromPointColumns(snap.series.head) : [];
   } else {
     if (state.points.length && state.points[state.points.length - 1].seq > afterSeq) {
       // Keep only what precedes the catch-up (it came from this same hub history).
@@ -155,7 +165,7 @@ export function applyMessage(state: RunView, m: StreamMessage): 'ok' | 'seen' | 
 }
 
 function countPoints(state: RunView): number {
-  let n = state.points.length;
+  let n = state.points.length + state.head.length;
   for (const b of state.overview ?? []) n += b.count;
   return n;
 }

@@ -39,8 +39,9 @@ export function useSeriesDetail(runs: DetailRuns, series: SeriesName): { details
       }
       for (const { runId, source } of runsRef.current) {
         const tailStart = source.points.length ? source.points[0].step : Infinity;
-        // Only what the overview summarises needs asking for.
-        if (!source.overview?.length || view.fromStep >= tailStart) continue;
+        // Only what the overview summarises needs asking for (the head and the tail are raw).
+        const overview = source.overview;
+        if (!overview?.length || view.fromStep >= tailStart || view.toStep < overview[0].firstStep) continue;
         const held = detailsRef.current.get(runId);
         if (held && covers(held, view.fromStep, Math.min(view.toStep, tailStart - 1), view.columns)) continue;
         const span = view.toStep - view.fromStep;

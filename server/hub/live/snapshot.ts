@@ -9,7 +9,7 @@
  * but the seq stream does not (annotations, the run's status) changes, makes a snapshot read
  * across such a change be read again.
  */
-import { TAIL_POINTS, toBucketColumns, toPointColumns, widthFor, type BucketColumns, type SeriesName } from '../../columns';
+import { HEAD_STEPS, TAIL_POINTS, toBucketColumns, toPointColumns, widthFor, type BucketColumns, type SeriesName } from '../../columns';
 import { CATCH_UP_MAX_POINTS, SNAPSHOT_MAX_NOTES, type JsonSeriesRange, type RunSnapshot, type SeriesRange, type WireAnnotation, type WireEpoch, type WireEvent, type WirePanel, type WirePoint } from '../../protocol';
 import { INT_COLUMN_MAX } from '../../trainer/eventSchema';
 import { assertNever } from '../../trainer/events';
@@ -29,6 +29,7 @@ interface Building {
   /** The overview, encoded once per read (everyone opening the run shares it). */
   overview: BucketColumns | null;
   overviewPoints: number;
+  head: WirePoint[];
   tail: WirePoint[];
   full: boolean;
 }
@@ -116,10 +117,10 @@ export function createSnapshots({ storage, streams }: { storage: Pick<Storage, '
    * else the overview (the finest width with at most OVERVIEW_MAX_BUCKETS buckets, up to the
    * bucket before the last TAIL_POINTS steps) and every point after its last bucket.
    */
-  async function readSeries(runId: string, afterSeq: number, bound: number, lastStep: number): Promise<Pick<Building, 'overview' | 'overviewPoints' | 'tail' | 'full'>> {
-    if (afterSeq >= NO_SERIES) return { overview: null, overviewPoints: 0, tail: [], full: false };
+  async function readSeries(runId: string, afterSeq: number, bound: number, lastStep: number): Promise<Pick<Building, 'overview' | 'overviewPoints' | 'head' | 'tail' | 'full'>> {
+    if (afterSeq >= NO_SERIES) return { overview: null, overviewPoints: 0, head: [], tail: [], full: false };
     if (afterSeq > 0 && bound - afterSeq <= CATCH_UP_MAX_POINTS) {
-      return { overview: null, overviewPoints: 0, tail: await storage.series.pointsBetween(runId, afterSeq, bound), full: false };
+      return { overview: null, overviewPoints: 0, head: [], tail: await storage.series.pointsBetween(runId, afterSeq, bound), full: false };
     }
     await storage.series.ensure(runId);
     const width = widthFor(lastStep);
@@ -129,9 +130,19 @@ export function createSnapshots({ storage, streams }: { storage: Pick<Storage, '
     while (buckets.length && buckets[buckets.length - 1].lastSeq > bound) buckets = buckets.slice(0, -1);
     const after = buckets.length ? buckets[buckets.length - 1].lastSeq : 0;
     const tail = await storage.series.pointsBetween(runId, after, bound);
+    // The head: the first buckets' points raw (found by their seqs, the table's key).
+    const headBuckets = Math.ceil(HEAD_STEPS / width);
+    let head: WirePoint[] = [];
+    if (buckets.length > headBuckets) {
+      const firstSeq = Math.min(...buckets.slice(0, headBuckets).map((b) => b.firstSeq));
+      const lastSeq = Math.max(...buckets.slice(0, headBuckets).map((b) => b.lastSeq));
+      head = (await storage.series.pointsBetween(runId, firstSeq - 1, lastSeq)).filter((p) => p.step < headBuckets * width);
+      buckets = buckets.slice(headBuckets);
+    }
     return {
       overview: buckets.length ? toBucketColumns(buckets, width) : null,
       overviewPoints: buckets.reduce((n, b) => n + b.count, 0),
+      head,
       tail,
       full: true,
     };
@@ -261,7 +272,7 @@ function toWire(b: Building): RunSnapshot {
     presence: [],
     predictions: b.predictions,
     lastSeq: b.lastSeq,
-    series: { full: b.full, overview: b.overview, tail: toPointColumns(b.tail), points: b.overviewPoints + b.tail.length },
+    series: { full: b.full, head: b.head.length ? toPointColumns(b.head) : null, overview: b.overview, tail: toPointColumns(b.tail), points: b.head.length + b.overviewPoints + b.tail.length },
   };
 }
 
