@@ -32,7 +32,7 @@ const CHROMIUM = process.env.LIVETRAIN_CHROMIUM ?? '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
 
 const flagsSchema = z.object({
-  points: z.coerce.number().int().min(100).max(1_000_000),
+  points: z.coerce.number().int().min(100).max(2_000_000),
   reference: z.coerce.number().int().min(100).max(1_000_000),
   rate: z.coerce.number().int().min(20).max(20_000),
   seconds: z.coerce.number().min(1).max(300),
@@ -56,6 +56,10 @@ function readFlags(): Flags {
 }
 
 const note = (line: string) => process.stderr.write(`[bench:chart] ${line}\n`);
+const pctl = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : NaN;
+};
 
 /** One scenario's figures: first renders (one per fresh page load) and the streaming phase. */
 interface Scenario {
@@ -68,6 +72,8 @@ interface Scenario {
   hubReadMs: number;
   /** CPU while streaming, in cores. */
   load: TreeLoad | null;
+  /** Zoom to a 1,000-step window: run:series request → redraw showing its raw points (ms). */
+  zooms: number[];
 }
 
 /** Measures one run: `flags.loads` cold page loads, then streaming on the last page. */
@@ -89,6 +95,9 @@ async function measure(browser: Browser, url: string, trainer: FakeTrainer, runI
     loads.push(first);
   }
   await page!.page.waitForTimeout(500);
+  // Zooming where the overview summarises (a short run is raw everywhere: nothing to ask).
+  const zooms = points >= 20_000 ? await page!.zoomTimes([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.15, 0.25, 0.35, 0.45, 0.55], points, 1000) : [];
+  if (zooms.length) note(`${label}: zoom to ~1,000 steps, request → drawn: ${zooms.map((z) => num(z, 0)).join(', ')} ms`);
   await page!.startRecording();
   note(`${label}: streaming ${flags.rate} points/s for ${flags.seconds} s`);
   const meter = meterTree();
@@ -96,7 +105,7 @@ async function measure(browser: Browser, url: string, trainer: FakeTrainer, runI
   const rec = await page!.stopRecording(trainer.points(runId));
   const load = meter.stop();
   await page!.close();
-  return { label, points, loads, stream: streamFigures(rec, sent), endPoints: trainer.points(runId), hubReadMs: median(reads), load };
+  return { label, points, loads, stream: streamFigures(rec, sent), endPoints: trainer.points(runId), hubReadMs: median(reads), load, zooms };
 }
 
 /** Preloads a run with `n` points and waits until the hub reports them stored. */
@@ -141,6 +150,8 @@ function report(main: Scenario, ref: Scenario, flags: Flags): void {
     [`CPU: bench tree / other processes (cores of ${os.availableParallelism()})`, (x) => (x.load ? `${num(x.load.ours, 2)} / ${num(x.load.others, 2)}` : '–'), (x) => x.load?.ours ?? NaN],
   ];
   for (const [name, show, value] of streamRows) rows.push([name, show(main), show(ref), ratio(value(main), value(ref))]);
+  const zoom = (x: Scenario) => (x.zooms.length ? `${num(pctl(x.zooms, 50), 0)} / ${num(pctl(x.zooms, 95), 0)}` : 'raw already');
+  rows.push(['zoom to 1,000 steps: run:series → drawn p50/p95 (ms)', zoom(main), zoom(ref), '']);
   const head = (x: Scenario) => `${int(x.points)} points`;
   process.stdout.write(`\nbench:chart — run page, Chromium ${browserVersion} headless 1280×800, ${flags.loads} cold load(s) each (medians), then ${int(flags.rate)} points/s for ${flags.seconds} s\n\n`);
   process.stdout.write(`${table(['', head(main), `${head(ref)} (reference)`, 'ratio'], rows, new Set([1, 2, 3]))}\n\n`);

@@ -19,7 +19,7 @@ const stepOf = async (page: Page) => Number((await page.getByTestId('progress-st
 const drawnOf = (page: Page) =>
   page.getByTestId('loss-chart').evaluate((el) => {
     const caption = el.querySelector('.lt-caption')?.textContent ?? '';
-    const points = Number((/([\d,]+) points?(?: \(raw\)| in buckets of [\d,]+ steps)? →/.exec(caption)?.[1] ?? '0').replace(/,/g, ''));
+    const points = Number((/([\d,]+) points?(?: \((?:raw|[\d,]+-step buckets)\))? →/.exec(caption)?.[1] ?? '0').replace(/,/g, ''));
     const canvas = el.querySelector('canvas');
     const ctx = canvas?.getContext('2d');
     let painted = 0;

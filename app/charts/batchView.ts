@@ -280,7 +280,7 @@ export class BatchView {
       // Titled always, so that an exported image says what it shows (its legend names the runs).
       title: p.title ?? `Batch ${METRIC_NAMES[p.metric]}`,
       legend: p.series,
-      caption: `${smoothing ? `smoothing ${p.smoothing}` : 'no smoothing'} · ${n(points)} point${points === 1 ? '' : 's'}${widest ? ` in buckets of ${n(widest)} steps` : ' (raw)'} → ${n(drawn)} drawn${clipped}${this.view ? ' · zoomed, double-click to reset' : ''}`,
+      caption: `${smoothing ? `smoothing ${p.smoothing}` : 'no smoothing'} · ${n(points)} point${points === 1 ? '' : 's'}${widest ? ` (${n(widest)}-step buckets)` : ' (raw)'} → ${n(drawn)} drawn${clipped}${this.view ? ' · zoomed, double-click resets' : ''}`,
       captionTitle:
         'Every point is kept. Far from the live edge the hub sends each stretch of steps as a bucket (its first, last, min and max point, and the mean for smoothing); zoomed in, it sends the steps in view in finer buckets or raw. Each line is drawn through the first, min, max and last point of every pixel column (M4), so spikes keep their height. Debiased EMA smoothing as TensorBoard. Wheel zooms, drag pans, click adds a note.',
       xLabel: p.xAxis === 'time' ? 'elapsed time' : p.xAxis,

@@ -22,7 +22,7 @@ const CAPTIONS = ['loss-chart', 'accuracy-chart'].map((id) => `[data-testid="${i
 const INIT_SCRIPT = `(() => {
   const expect = __EXPECT__;
   const captions = ${JSON.stringify(CAPTIONS)};
-  const b = (window.__bench = { draws: [], frames: [], longTasks: [], recording: false, firstDraw: null, firstRender: null, firstFrame: null, watchSent: null, snapshot: null, bigMsg: null, rxChars: 0 });
+  const b = (window.__bench = { rangeSent: [], rawAt: null, draws: [], frames: [], longTasks: [], recording: false, firstDraw: null, firstRender: null, firstFrame: null, watchSent: null, snapshot: null, bigMsg: null, rxChars: 0 });
   localStorage.setItem('livetrain.name', 'bench');
   const shown = () => {
     let n = Infinity;
@@ -39,6 +39,8 @@ const INIT_SCRIPT = `(() => {
     const frame = document.timeline.currentTime;
     const n = shown();
     b.draws.push([frame, ms, Date.now(), n]);
+    // A zoomed loss chart drawn from the raw points of its detail (the zoom bench).
+    if (b.rawAt === null && (document.querySelector(captions[0])?.firstChild?.nodeValue ?? '').includes('(raw)') && b.rangeSent.length) b.rawAt = now;
     if (b.firstDraw === null) b.firstDraw = now;
     if (b.firstRender === null && n >= expect) {
       b.firstRender = now;
@@ -50,10 +52,12 @@ const INIT_SCRIPT = `(() => {
     constructor(url, protocols) {
       super(url, protocols);
       this.addEventListener('message', (e) => {
-        if (typeof e.data !== 'string') return;
+        // Binary frames (protocol 2's columns) count by their bytes.
+        if (typeof e.data !== 'string') return void (b.rxChars += e.data.byteLength ?? e.data.size ?? 0);
         b.rxChars += e.data.length;
-        // The first ack ("43<id>[…]") after run:watch went out is the snapshot.
-        if (b.watchSent !== null && b.snapshot === null && e.data.startsWith('43')) {
+        // The first ack after run:watch went out is the snapshot: "43<id>[…]", or "63<n>-<id>[…]"
+        // with binary attachments (protocol 2).
+        if (b.watchSent !== null && b.snapshot === null && /^(43|6\d+-)/.test(e.data)) {
           b.snapshot = { at: performance.now(), chars: e.data.length };
           b.bigMsg = e.data;
         }
@@ -61,6 +65,7 @@ const INIT_SCRIPT = `(() => {
     }
     send(data) {
       if (b.watchSent === null && typeof data === 'string' && data.includes('"run:watch"')) b.watchSent = performance.now();
+      if (typeof data === 'string' && data.includes('"run:series"')) b.rangeSent.push(performance.now());
       return super.send(data);
     }
   };
@@ -177,6 +182,31 @@ export class ChartPage {
       return { draws: b.draws, frames: b.frames, longTasks: b.longTasks, rxBytes: b.rxChars,
         captions: ${JSON.stringify(CAPTIONS)}.map((s) => document.querySelector(s)?.firstChild?.nodeValue ?? '') };
     })()`)) as Recording;
+  }
+
+  /**
+   * Zooms the loss chart (wheel at `fraction` of its width) until about `window` steps of
+   * `total` are in view, and times from the `run:series` request the chart then sends to the
+   * redraw that shows the raw points it answered; double-click resets. Returns ms, one per zoom.
+   */
+  async zoomTimes(fractions: number[], total: number, window: number): Promise<number[]> {
+    const front = this.page.locator('[data-testid="loss-chart"] .lt-chart-front');
+    const box = (await front.boundingBox())!;
+    const out: number[] = [];
+    // d3-zoom: a wheel deltaY of -500 zooms 2×.
+    const wheels = Math.max(1, Math.ceil(Math.log2(total / window)));
+    for (const f of fractions) {
+      await this.page.evaluate('window.__bench.rangeSent = []; window.__bench.rawAt = null');
+      const x = box.x + 52 + (box.width - 76) * f;
+      await this.page.mouse.move(x, box.y + box.height / 2);
+      for (let i = 0; i < wheels; i++) await this.page.mouse.wheel(0, -500);
+      await this.page.waitForFunction('window.__bench.rawAt !== null', null, { timeout: 30_000, polling: 20 });
+      const t = (await this.page.evaluate('(() => { const b = window.__bench; return b.rawAt - b.rangeSent[b.rangeSent.length - 1]; })()')) as number;
+      out.push(t);
+      await front.dblclick({ position: { x: box.width / 2, y: box.height / 2 } });
+      await this.page.waitForTimeout(300);
+    }
+    return out;
   }
 
   /** Closes the page's browser context. */
