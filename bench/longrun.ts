@@ -36,6 +36,7 @@ const PER_MESSAGE = 2000;
 const IN_FLIGHT = 4;
 const PER_EPOCH = 2000;
 const SPIKE_AT = 777_777;
+const CONFUSION = Array.from({ length: 10 }, (_, i) => Array.from({ length: 10 }, (_, j) => (i === j ? 960 : 4)));
 
 const ms = (x: number) => (Number.isFinite(x) ? `${x < 10 ? x.toFixed(1) : Math.round(x)} ms` : '–');
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(2)} MB`;
@@ -44,10 +45,13 @@ const pctl = (xs: number[], p: number) => {
   return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : NaN;
 };
 
+/** The seq of a step's point: run:started is seq 1, and each epoch end's results take one seq. */
+const seqOf = (step: number) => 1 + step + Math.floor((step - 1) / PER_EPOCH);
+
 function point(step: number): WirePoint {
   const noise = (((step * 2654435761) >>> 0) % 1000) / 1000;
   return {
-    seq: step + 1, step, epoch: Math.ceil(step / PER_EPOCH), batch: (step - 1) % PER_EPOCH,
+    seq: seqOf(step), step, epoch: Math.ceil(step / PER_EPOCH), batch: (step - 1) % PER_EPOCH,
     loss: step === SPIKE_AT ? 40 : 2.3 / Math.sqrt(step) + 0.05 * noise, accuracy: 60 + 40 * (1 - 1 / Math.sqrt(step)), learningRate: 0.01,
     samplesPerSec: 2400 + 100 * noise, time: 1_700_000_000_000 + step * 13,
   };
@@ -119,6 +123,8 @@ async function scenario(points: number): Promise<Figures> {
         for (let step = from; step < next; step++) {
           const { seq, ...p } = point(step);
           events.push({ runId, seq, type: 'metrics:batch', point: p });
+          // Every epoch's results too (1,000 of them at 2 M points): the snapshot carries them all.
+          if (step % PER_EPOCH === 0) events.push({ runId, seq: seqOf(step) + 1, type: 'metrics:epoch', summary: { epoch: step / PER_EPOCH, step, trainLoss: 0.1, trainAccuracy: 97, testLoss: 0.12, testAccuracy: 96.5, confusion: CONFUSION, samplesPerSec: 2400, trainMs: 25_000, evalMs: 5000 } });
         }
         if (from === 1) events.unshift({ runId, seq: 1, type: 'run:started', time: Date.now(), startStep: 0, parameterCount: 21_840, hyperparams: { epochs, batchSize: 30, learningRate: 0.01, momentum: 0.5, optimizer: 'sgd', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, seed: 1, trainLimit: null, testLimit: null }, backend: { name: 'wasm', device: 'bench', host: 'bench' }, trainSize: 60_000, testSize: 10_000, batchesPerEpoch: PER_EPOCH, totalSteps: epochs * PER_EPOCH });
         const r = (await trainer.timeout(120_000).emitWithAck('trainer:events', { runId, events })) as Result<{ storedSeq: number }>;
