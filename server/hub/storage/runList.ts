@@ -6,7 +6,9 @@
  * hyperparameter or searching 10,000 runs is one indexed Prisma query on SQLite and
  * PostgreSQL alike rather than JSON read back row by row (README "The runs list at 10,000 runs").
  */
+import type { Prisma } from '../../db/generated/sqlite/client';
 import type { RunRow } from '../../db/rows';
+import type { RunSortKey, RunsQuery } from '../../protocol';
 import { hyperparamsSchema } from '../../trainer/config';
 
 /**
@@ -50,4 +52,38 @@ export function hyperparamColumns(stored: unknown, learningRates: ReadonlyArray<
 /** Steps done over steps to do; null while the number of steps is not known. */
 export function progressOf(lastStep: number, totalSteps: number | null): number | null {
   return totalSteps && totalSteps > 0 ? lastStep / totalSteps : null;
+}
+
+/** The column each sort key orders by, and whether runs may lack a value of it. */
+const SORT_COLUMNS = {
+  created: { column: 'createdAt', nullable: false },
+  name: { column: 'sortName', nullable: false },
+  status: { column: 'status', nullable: false },
+  progress: { column: 'progress', nullable: true },
+  loss: { column: 'lastLoss', nullable: true },
+  accuracy: { column: 'finalTestAccuracy', nullable: true },
+  lr: { column: 'currentLearningRate', nullable: true },
+  backend: { column: 'backend', nullable: true },
+  creator: { column: 'sortCreator', nullable: false },
+  epochs: { column: 'hpEpochs', nullable: true },
+  batchSize: { column: 'hpBatchSize', nullable: true },
+  optimizer: { column: 'hpOptimizer', nullable: true },
+  seed: { column: 'hpSeed', nullable: true },
+} as const satisfies Record<RunSortKey, { column: keyof RunRow; nullable: boolean }>;
+
+/** The filter of a runs query: archived or not, status, tag, creator and text. */
+export function listWhere(q: Pick<RunsQuery, 'archived' | 'status' | 'tag' | 'creator' | 'q'>): Prisma.RunWhereInput {
+  return {
+    ...(q.archived === 'include' ? {} : { archivedAt: q.archived === 'only' ? { not: null } : null }),
+    ...(q.status ? { status: q.status } : {}),
+    ...(q.tag ? { runTags: { some: { tag: q.tag } } } : {}),
+    ...(q.creator ? { sortCreator: q.creator.toLowerCase() } : {}),
+    ...(q.q ? { searchText: { contains: searchKey(q.q) } } : {}),
+  };
+}
+
+/** The ordering of a runs query: its column (missing values last either way), then the id, so that pages are stable. */
+export function listOrder(sort: RunSortKey, order: 'asc' | 'desc'): Prisma.RunOrderByWithRelationInput[] {
+  const { column, nullable } = SORT_COLUMNS[sort];
+  return [{ [column]: nullable ? { sort: order, nulls: 'last' } : order }, { id: order }];
 }
