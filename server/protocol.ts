@@ -510,6 +510,8 @@ export interface RunsPage {
   order: SortOrder;
   /** Every tag in use on any run, sorted (the tag filter's choices). */
   tags: string[];
+  /** The hub's time (ISO) just before it read the page: a run created later is new to it. */
+  asOf: string;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import { optimizerReads, type RunSummary } from '../../server/protocol';
 import { samplesPerSecond, type RunView } from '../lib/runState';
 import { usePageTitle } from '../lib/usePageTitle';
 import { useRun } from '../lib/useRun';
+import { DEFAULT_VIEW } from '../lib/runsList';
 import { useRuns } from '../lib/useRuns';
 import { ChartControls } from './CurvesPanel';
 import { fmtInt, fmtNum, fmtPct, learningRateText } from './format';
@@ -28,8 +29,11 @@ function Source({ id, onChange }: { id: string; onChange: (id: string, state: Ru
   return null;
 }
 
+/** The newest runs the picker offers. */
+const PICKER_RUNS = 200;
+
 function Picker() {
-  const { runs } = useRuns();
+  const runs = useRuns(DEFAULT_VIEW, PICKER_RUNS).held?.runs ?? [];
   const router = useRouter();
   const [picked, setPicked] = useState<string[]>([]);
   return (

@@ -172,8 +172,9 @@ export function createApi({ io, auth, storage, snapshots, commands, manage, upda
     if (!id) {
       if (method === 'GET') {
         const q = runsQuery(url);
+        const asOf = new Date().toISOString();
         const [{ runs, total }, tags] = await Promise.all([storage.runs.list(q), storage.runs.tags()]);
-        return ok(res, 'GET /api/runs', { runs, total, offset: q.offset, limit: q.limit, sort: q.sort, order: q.order, tags });
+        return ok(res, 'GET /api/runs', { runs, total, offset: q.offset, limit: q.limit, sort: q.sort, order: q.order, tags, asOf });
       }
       if (method === 'POST') {
         const body = parse(runStartSchema, await readJson(req), 'run');
