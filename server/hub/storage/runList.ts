@@ -62,13 +62,13 @@ const SORT_COLUMNS = {
   progress: { column: 'progress', nullable: true },
   loss: { column: 'lastLoss', nullable: true },
   accuracy: { column: 'finalTestAccuracy', nullable: true },
-  lr: { column: 'currentLearningRate', nullable: true },
+  lr: { column: 'currentLearningRate', nullable: false },
   backend: { column: 'backend', nullable: true },
   creator: { column: 'sortCreator', nullable: false },
-  epochs: { column: 'hpEpochs', nullable: true },
-  batchSize: { column: 'hpBatchSize', nullable: true },
-  optimizer: { column: 'hpOptimizer', nullable: true },
-  seed: { column: 'hpSeed', nullable: true },
+  epochs: { column: 'hpEpochs', nullable: false },
+  batchSize: { column: 'hpBatchSize', nullable: false },
+  optimizer: { column: 'hpOptimizer', nullable: false },
+  seed: { column: 'hpSeed', nullable: false },
 } as const satisfies Record<RunSortKey, { column: keyof RunRow; nullable: boolean }>;
 
 /** The filter of a runs query: archived or not, status, tag, creator and text. */

@@ -1,14 +1,17 @@
 -- AlterTable
-ALTER TABLE "Run" ADD COLUMN     "currentLearningRate" DOUBLE PRECISION,
-ADD COLUMN     "hpBatchSize" INTEGER,
-ADD COLUMN     "hpEpochs" INTEGER,
-ADD COLUMN     "hpOptimizer" TEXT,
-ADD COLUMN     "hpSeed" INTEGER,
+ALTER TABLE "Run" ADD COLUMN     "currentLearningRate" DOUBLE PRECISION NOT NULL DEFAULT 0.01,
+ADD COLUMN     "hpBatchSize" INTEGER NOT NULL DEFAULT 32,
+ADD COLUMN     "hpEpochs" INTEGER NOT NULL DEFAULT 1,
+ADD COLUMN     "hpOptimizer" TEXT NOT NULL DEFAULT 'sgd',
+ADD COLUMN     "hpSeed" INTEGER NOT NULL DEFAULT 1,
 ADD COLUMN     "lastLoss" DOUBLE PRECISION,
 ADD COLUMN     "progress" DOUBLE PRECISION,
 ADD COLUMN     "searchText" TEXT NOT NULL DEFAULT '',
 ADD COLUMN     "sortCreator" TEXT NOT NULL DEFAULT '',
 ADD COLUMN     "sortName" TEXT NOT NULL DEFAULT '';
+
+-- DropIndex
+DROP INDEX "Run_archivedAt_idx";
 
 -- CreateTable
 CREATE TABLE "RunTag" (
