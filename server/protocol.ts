@@ -496,8 +496,6 @@ export const runsQuerySchema = z
   )
   .transform((q) => ({ ...q, q: q.q || undefined, order: q.order ?? defaultOrder(q.sort) }));
 export type RunsQuery = z.output<typeof runsQuerySchema>;
-/** The names {@link runsQuerySchema} takes. */
-export const RUNS_QUERY_KEYS: readonly string[] = RUNS_QUERY_PARAMS;
 
 /** One page of the runs list, and what it is a page of. */
 export interface RunsPage {
