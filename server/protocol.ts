@@ -469,6 +469,106 @@ export const checkpointUploadSchema = z.object({
 });
 
 // ---------------------------------------------------------------------------------------------
+// The runs list (`GET /api/runs`): sorted, filtered and paged by the hub's database
+
+/**
+ * Columns the runs list sorts by (`sort=`), named as the dashboard's table names them:
+ * when it was created, its name, status, progress (steps done / steps), the latest batch loss,
+ * the final test accuracy, the learning rate in force, the backend, who started it, and the
+ * hyperparameters epochs, batch size, optimizer and seed.
+ */
+export const RUN_SORT_KEYS = ['created', 'name', 'status', 'progress', 'loss', 'accuracy', 'lr', 'backend', 'creator', 'epochs', 'batchSize', 'optimizer', 'seed'] as const;
+export type RunSortKey = (typeof RUN_SORT_KEYS)[number];
+export const SORT_ORDERS = ['asc', 'desc'] as const;
+export type SortOrder = (typeof SORT_ORDERS)[number];
+/** Which runs the list holds: those not archived (the default), only archived ones, or all. */
+export const ARCHIVED_CHOICES = ['exclude', 'only', 'include'] as const;
+export type ArchivedChoice = (typeof ARCHIVED_CHOICES)[number];
+/** The most runs one page of the list holds (`limit=`), and how many without a limit. */
+export const RUNS_PAGE_MAX = 1000;
+export const RUNS_PAGE_DEFAULT = 200;
+/** The longest text search (`q=`). */
+export const RUNS_SEARCH_MAX_CHARS = 200;
+/** The order a sort key takes without `order=`: newest first, every other column ascending. */
+export function defaultOrder(sort: RunSortKey): SortOrder {
+  return sort === 'created' ? 'desc' : 'asc';
+}
+
+const quoted = (input: unknown) => JSON.stringify(String(input).slice(0, 100));
+const oneOf = <const T extends readonly [string, ...string[]]>(param: string, values: T, what: string) =>
+  z.enum(values, { error: (issue) => `${param}: ${quoted(issue.input)} is not ${what}; use one of ${values.join(', ')}` });
+const wholeNumber = (param: string, min: number, max: number) =>
+  z.string().transform((text, ctx) => {
+    const n = /^\d{1,16}$/.test(text) ? Number(text) : NaN;
+    if (Number.isSafeInteger(n) && n >= min && n <= max) return n;
+    ctx.addIssue({ code: 'custom', message: `${param}: a whole number from ${min.toLocaleString('en-US')} to ${max.toLocaleString('en-US')}, got ${quoted(text)}` });
+    return z.NEVER;
+  });
+const RUNS_QUERY_PARAMS = ['sort', 'order', 'status', 'tag', 'q', 'creator', 'archived', 'limit', 'offset'] as const;
+
+/**
+ * `GET /api/runs` query parameters, as strings from the URL (each given at most once). Every
+ * value that is not valid is refused with a message that says what it must be; an unknown
+ * parameter (a typo) is refused too, naming the ones there are. Omitted ones take a default:
+ * sort `created`, order {@link defaultOrder}, archived `exclude`, limit {@link RUNS_PAGE_DEFAULT},
+ * offset 0. Runs tie-break by id in the same order, so pages never overlap or skip a run;
+ * runs without a value of the sort column (no loss yet) come last in either order.
+ */
+export const runsQuerySchema = z
+  .strictObject(
+    {
+      sort: oneOf('sort', RUN_SORT_KEYS, 'a column the runs list sorts by').default('created'),
+      order: oneOf('order', SORT_ORDERS, 'an order').optional(),
+      status: oneOf('status', RUN_STATUSES, 'a run status').optional(),
+      tag: z
+        .string()
+        .transform((text, ctx) => {
+          const tag = tagSchema.safeParse(text);
+          if (tag.success) return tag.data;
+          ctx.addIssue({ code: 'custom', message: `tag: ${quoted(text)} is not a tag (${tag.error.issues[0]?.message ?? 'invalid'})` });
+          return z.NEVER;
+        })
+        .optional(),
+      /** Text in the name, description, tags, creator or id, without regard to case. */
+      q: z
+        .string()
+        .max(RUNS_SEARCH_MAX_CHARS, `q: a search is at most ${RUNS_SEARCH_MAX_CHARS} characters`)
+        .regex(/^[^\p{Cc}]*$/u, 'q: a search is one line of text, without control characters')
+        .transform((text) => text.trim())
+        .optional(),
+      /** Who started the runs (their display name, or `api`), without regard to case. */
+      creator: z.string().trim().min(1, 'creator: a name of at least one character').max(MAX_NAME_CHARS, `creator: a name is at most ${MAX_NAME_CHARS} characters`).optional(),
+      archived: oneOf('archived', ARCHIVED_CHOICES, 'a choice of archived runs').default('exclude'),
+      limit: wholeNumber('limit', 1, RUNS_PAGE_MAX).default(RUNS_PAGE_DEFAULT),
+      /** How many runs of the ordering come before this page; past the end, a page is empty. */
+      offset: wholeNumber('offset', 0, INT_COLUMN_MAX).default(0),
+    },
+    {
+      error: (issue) =>
+        issue.code === 'unrecognized_keys'
+          ? `unknown parameter${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map(quoted).join(', ')}: GET /api/runs takes ${RUNS_QUERY_PARAMS.join(', ')}`
+          : undefined,
+    },
+  )
+  .transform((q) => ({ ...q, q: q.q || undefined, order: q.order ?? defaultOrder(q.sort) }));
+export type RunsQuery = z.output<typeof runsQuerySchema>;
+
+/** One page of the runs list, and what it is a page of. */
+export interface RunsPage {
+  runs: RunSummary[];
+  /** How many runs match the filter (every page together). */
+  total: number;
+  offset: number;
+  limit: number;
+  sort: RunSortKey;
+  order: SortOrder;
+  /** Every tag in use on any run, sorted (the tag filter's choices). */
+  tags: string[];
+  /** The hub's time (ISO) just before it read the page: a run created later is new to it. */
+  asOf: string;
+}
+
+// ---------------------------------------------------------------------------------------------
 // HTTP API response bodies (`data` of the envelope), by route
 
 /** A test digit: its label and 784 grey values 0–255, row-major, base64. */
@@ -501,7 +601,7 @@ export interface HealthDetails extends HealthSummary {
 export interface HttpBodies {
   'GET /api/health': HealthSummary | HealthDetails;
   'GET /api/digits': { split: 'train' | 'test'; digits: WireDigit[] };
-  'GET /api/runs': { runs: RunSummary[] };
+  'GET /api/runs': RunsPage;
   'POST /api/runs': { run: RunSummary };
   'GET /api/runs/sparklines': { sparklines: Record<string, number[]> };
   'GET /api/runs/:id': { run: RunSummary; epochs: WireEpoch[]; annotations: WireAnnotation[]; predictions: WirePanel | null; lastSeq: number };

@@ -13,10 +13,13 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { DEFAULT_DATABASE_URL, DatabaseUrlError, openDatabase, resolveDatabaseUrl, type Db } from '../server/db/client';
 import { MIGRATIONS_DIRS, MigrationError, applyMigrations, type Provider } from '../server/db/migrate';
+import { hyperparamColumns, searchKey, textColumns } from '../server/hub/storage/runList';
 import { postgresDatabases, tempSqlite, type TempSqlite } from './helpers/db';
 import { ROOT } from './helpers/proc';
 
 const pgdb = postgresDatabases();
+/** The migration that added the runs list's sort and search columns. */
+const LIST_MIGRATION = '20261202120000_runs_list_columns';
 const temps: TempSqlite[] = [];
 const dirs: string[] = [];
 after(async () => {
@@ -220,6 +223,46 @@ for (const provider of ['sqlite', 'postgresql'] as const) {
       });
     }
 
+    test('the runs_list_columns migration fills the list\'s keys and tag rows of the runs stored before it', async (t) => {
+      const url = await fresh(provider, t);
+      if (!url) return;
+      // The database as it was before: every migration but this one, and runs written then.
+      const before = await copyMigrations(provider);
+      await rm(path.join(before, LIST_MIGRATION), { recursive: true });
+      const old = await openDatabase({ url, migrationsDir: before });
+      const json = provider === 'postgresql' ? '::jsonb' : '';
+      const hp = { epochs: 3, batchSize: 64, learningRate: 0.05, optimizer: 'adam', seed: 7 };
+      try {
+        const insert = (id: string, name: string, cols: string, values: string) =>
+          old.prisma.$executeRawUnsafe(`INSERT INTO "Run" ("id", "name", "status", "createdBy", "updatedAt"${cols}) VALUES ('${id}', '${name}', 'completed', 'Ada Lovelace', CURRENT_TIMESTAMP${values})`);
+        await insert('old-1', 'LR Sweep_50%', ', "description", "tags", "hyperparams", "learningRates", "lastStep", "totalSteps"',
+          `, 'With **Adam**', '["baseline","lr sweep"]'${json}, '${JSON.stringify(hp)}'${json}, '[{"step":0,"value":0.05},{"step":10,"value":0.02}]'${json}, 50, 200`);
+        // Written before hyperparameters had defaults: an empty object, no tags, no steps.
+        await insert('old-2', 'Bare', ', "hyperparams"', `, '{}'${json}`);
+        const batch = (seq: number, step: number, loss: string) => `('old-1', ${seq}, 1, ${step - 1}, ${step}, ${loss}, 50, 0.05, 100, 0)`;
+        await old.prisma.$executeRawUnsafe(`INSERT INTO "BatchMetric" ("runId", "seq", "epoch", "batch", "step", "loss", "accuracy", "learningRate", "samplesPerSec", "time") VALUES ${[batch(1, 1, '2.5'), batch(2, 2, '0.75'), batch(3, 3, 'NULL')].join(', ')}`);
+      } finally {
+        await old.close();
+      }
+      const db = await openDatabase({ url });
+      try {
+        assert.deepEqual(db.migrations?.applied, [LIST_MIGRATION]);
+        const runs = await db.prisma.run.findMany({ orderBy: { id: 'asc' } });
+        const keys = (r: (typeof runs)[number]) => ({ sortName: r.sortName, sortCreator: r.sortCreator, searchText: r.searchText, lastLoss: r.lastLoss, progress: r.progress, currentLearningRate: r.currentLearningRate, hpEpochs: r.hpEpochs, hpBatchSize: r.hpBatchSize, hpOptimizer: r.hpOptimizer, hpSeed: r.hpSeed });
+        assert.deepEqual(keys(runs[0]!), {
+          ...textColumns({ id: 'old-1', name: 'LR Sweep_50%', description: 'With **Adam**', tags: ['baseline', 'lr sweep'], createdBy: 'Ada Lovelace' }),
+          ...hyperparamColumns(hp, [{ value: 0.05 }, { value: 0.02 }]),
+          lastLoss: 0.75,
+          progress: 0.25,
+        }, 'as the storage layer derives them; the latest finite loss');
+        assert.deepEqual(keys(runs[1]!), { ...textColumns({ id: 'old-2', name: 'Bare', description: '', tags: [], createdBy: 'Ada Lovelace' }), ...hyperparamColumns({}), lastLoss: null, progress: null }, 'missing hyperparameters: their defaults, as the run shows them');
+        assert.deepEqual(await db.prisma.runTag.findMany({ orderBy: [{ runId: 'asc' }, { tag: 'asc' }] }), [{ runId: 'old-1', tag: 'baseline' }, { runId: 'old-1', tag: 'lr sweep' }]);
+        assert.ok(runs[0]!.searchText.includes(searchKey('sweep_50%')) && !runs[0]!.searchText.includes('_'), 'LIKE\'s wildcards are out of the key');
+      } finally {
+        await db.close();
+      }
+    });
+
     test('every model round-trips through the Prisma client; deleting a run cascades', async (t) => {
       const url = await fresh(provider, t);
       if (!url) return;
@@ -278,11 +321,15 @@ for (const provider of ['sqlite', 'postgresql'] as const) {
         assert.equal((await prisma.trainer.update({ where: { id: 'tr1' }, data: { concurrency: 4 } })).concurrency, 4);
         assert.ok(await prisma.participant.findUnique({ where: { id: 'p1' } }));
 
+        await prisma.runTag.createMany({ data: [{ runId: 'run-1', tag: 'baseline' }, { runId: 'run-1', tag: 'mnist' }] });
+        assert.deepEqual((await prisma.runTag.findMany({ where: { runId: 'run-1' }, orderBy: { tag: 'asc' } })).map((r) => r.tag), ['baseline', 'mnist']);
+        await assert.rejects(prisma.runTag.create({ data: { runId: 'run-1', tag: 'mnist' } }), (e: Error & { code?: string }) => e.code === 'P2002', 'a tag once per run');
+
         await prisma.run.delete({ where: { id: 'run-1' } });
         const left = await Promise.all([prisma.batchMetric.count(), prisma.epochMetric.count(), prisma.confusionMatrix.count(),
           prisma.misclassified.count(), prisma.predictionPanel.count(), prisma.checkpoint.count(), prisma.annotation.count(),
-          prisma.annotationEdit.count()]);
-        assert.deepEqual(left, [0, 0, 0, 0, 0, 0, 0, 0]);
+          prisma.annotationEdit.count(), prisma.runTag.count()]);
+        assert.deepEqual(left, [0, 0, 0, 0, 0, 0, 0, 0, 0]);
         assert.deepEqual([await prisma.participant.count(), await prisma.trainer.count()], [1, 1]);
       } finally {
         await close();

@@ -201,6 +201,6 @@ test('Redis settings: REDIS_URL or --redis-url (redis:// or rediss://), a key pr
   const shared = readConfig(['--redis-prefix', 'team-a'], { REDIS_URL: 'redis://cache:6379' });
   assert.deepEqual([shared.redisUrl, shared.redisPrefix], ['redis://cache:6379', 'team-a']);
   assert.equal(readConfig(['--redis-url', 'rediss://:secret@cache:6380'], {}).redisUrl, 'rediss://:secret@cache:6380');
-  assert.throws(() => readConfig(['--redis-url', 'http://cache'], {}), (e: Error) => e instanceof ConfigError && /redisUrl/.test(e.message));
+  assert.throws(() => readConfig(['--redis-url', 'http://cache'], {}), (e: Error) => e instanceof ConfigError && e.message === '--redis-url (or REDIS_URL): must be a redis:// or rediss:// URL, got "http://cache"');
   assert.throws(() => readConfig(['--redis-prefix', 'a b'], {}), ConfigError);
 });

@@ -56,9 +56,9 @@ test('the hub\'s local trainer says one line about its backend, and the whole se
   }
 });
 
-test('the hub refuses to start on a public address without a token, with usage', async () => {
+test('the hub refuses to start on a public address without a token, saying where help is', async () => {
   const result = await runEntry('server/index.ts', ['--host', '0.0.0.0', '--no-local-trainer', '--no-web'], { LIVETRAIN_TOKEN: '' });
   assert.equal(result.code, 2);
   assert.match(result.stderr, /refusing to listen on 0\.0\.0\.0 without LIVETRAIN_TOKEN/);
-  assert.match(result.stderr, /usage: npm start/);
+  assert.match(result.stderr, /\nsee npm start -- --help\n$/);
 });

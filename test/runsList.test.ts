@@ -1,7 +1,10 @@
-/** The runs list's sorting and filtering (app/lib/runsList.ts): pure, no React. */
+/**
+ * The runs page's view of the list (app/lib/runsList.ts): pure, no React. The sorting itself
+ * is the hub's now, tested at 10,000 runs in test/runsPaging.test.ts.
+ */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { matches, sortRuns } from '../app/lib/runsList';
+import { apiQuery, DEFAULT_VIEW, matches, PAGE_SIZE, rangeText, runChanged, runDeleted, searchFromView, sortBy, viewFromSearch, type HeldPage, type ListView } from '../app/lib/runsList';
 import type { RunSummary } from '../server/protocol';
 import { hyperparamsSchema } from '../server/trainer/config';
 
@@ -13,17 +16,57 @@ const run = (id: string, over: Partial<RunSummary> = {}): RunSummary =>
     finalTestLoss: null, finalTestAccuracy: null, samplesPerSec: null, learningRates: [], ...over,
   }) satisfies RunSummary;
 
-test('sorting by any column, both ways, with missing values last either way', () => {
-  const runs = [run('b', { finalTestAccuracy: 91 }), run('a', { finalTestAccuracy: null }), run('c', { finalTestAccuracy: 97 })];
-  assert.deepEqual(sortRuns(runs, 'accuracy', 1).map((r) => r.id), ['b', 'c', 'a']);
-  assert.deepEqual(sortRuns(runs, 'accuracy', -1).map((r) => r.id), ['c', 'b', 'a']);
-  assert.deepEqual(sortRuns(runs, 'name', 1).map((r) => r.id), ['a', 'b', 'c']);
-  // The learning rate sorts by its current value, after changes.
-  const lr = [run('x', { learningRates: [{ step: 1, value: 0.01 }, { step: 9, value: 0.5 }] }), run('y', { hyperparams: hyperparamsSchema.parse({ learningRate: 0.1 }) })];
-  assert.deepEqual(sortRuns(lr, 'lr', 1).map((r) => r.id), ['y', 'x']);
-  // Loss by the latest value the list has drawn; hyperparameter columns by their value.
-  assert.deepEqual(sortRuns([run('p'), run('q')], 'loss', 1, { p: [2, 0.9], q: [3, 0.2] }).map((r) => r.id), ['q', 'p']);
-  assert.deepEqual(sortRuns([run('e5', { hyperparams: hyperparamsSchema.parse({ epochs: 5 }) }), run('e2', { hyperparams: hyperparamsSchema.parse({ epochs: 2 }) })], 'epochs', 1).map((r) => r.id), ['e2', 'e5']);
+test('the view in the page URL: defaults left out, other parameters kept, read back the same', () => {
+  assert.equal(searchFromView(DEFAULT_VIEW), '');
+  assert.deepEqual(viewFromSearch(''), DEFAULT_VIEW);
+  const view: ListView = { text: ' adam 50% ', status: 'failed', tag: 'lr sweep', sort: 'epochs', order: 'desc', archived: true, page: 3 };
+  const search = searchFromView(view, '?copy=run-1');
+  assert.equal(new URLSearchParams(search).get('copy'), 'run-1', "another parameter (the start form's copy) is kept");
+  assert.deepEqual(viewFromSearch(search), { ...view, text: 'adam 50%' });
+  // A sort in its default order leaves the order out; a header click turns it round, back to page 1.
+  assert.equal(searchFromView({ ...DEFAULT_VIEW, sort: 'name', order: 'asc' }), '?sort=name');
+  assert.deepEqual(sortBy({ ...view, sort: 'name', order: 'asc' }, 'name'), { ...view, sort: 'name', order: 'desc', page: 1 });
+  assert.deepEqual(sortBy(view, 'created'), { ...view, sort: 'created', order: 'desc', page: 1 }, 'another column: its default order (newest first)');
+  assert.deepEqual(sortBy(view, 'loss'), { ...view, sort: 'loss', order: 'asc', page: 1 });
+  // A sort the hub does not know is sent as it is, for the hub to say what is wrong.
+  assert.equal(new URLSearchParams(apiQuery(viewFromSearch('?sort=nmae'))).get('sort'), 'nmae');
+  assert.equal(viewFromSearch('?page=-2').page, 1);
+});
+
+test('the API query of a view: page 3 of 50 is offset 100; empty filters left out', () => {
+  const q = new URLSearchParams(apiQuery({ ...DEFAULT_VIEW, text: '  sweep ', tag: 'mnist', page: 3 }));
+  assert.deepEqual(Object.fromEntries(q), { sort: 'created', order: 'desc', tag: 'mnist', q: 'sweep', archived: 'exclude', limit: String(PAGE_SIZE), offset: String(2 * PAGE_SIZE) });
+  assert.equal(new URLSearchParams(apiQuery({ ...DEFAULT_VIEW, archived: true })).get('archived'), 'include');
+  assert.equal(rangeText(50, 50, 10_000), 'runs 51–100 of 10,000');
+  assert.equal(rangeText(9_950, 50, 10_000), 'runs 9,951–10,000 of 10,000');
+  assert.equal(rangeText(0, 0, 0), 'no runs');
+  assert.equal(rangeText(500, 0, 20), 'no runs here (20 in all)');
+});
+
+test('live: a changed run on the page changes in place or leaves it; a new one goes on top of the newest first, or into the notice', () => {
+  const asOf = '2026-12-01T12:00:00.000Z';
+  const page = (runs: RunSummary[], total = 100): HeldPage => ({ runs, offset: 0, total, asOf, newRuns: [] });
+  const [a, b, c] = ['a', 'b', 'c'].map((id) => run(id));
+  const held = page([a, b, c]);
+  const renamed = { ...b, name: 'renamed' };
+  assert.deepEqual(runChanged(held, renamed, DEFAULT_VIEW).runs, [a, renamed, c], 'in place: not moved while people look at it');
+  const failedOnly = { ...DEFAULT_VIEW, status: 'completed' };
+  assert.deepEqual(runChanged(held, { ...b, status: 'failed' }, failedOnly), { ...held, runs: [a, c], total: 99 }, 'no longer matching: it leaves the page');
+  assert.deepEqual(runChanged(held, { ...b, archivedAt: asOf }, DEFAULT_VIEW).runs, [a, c], 'archived while they are hidden');
+  assert.equal(runChanged(held, { ...b, archivedAt: asOf }, { ...DEFAULT_VIEW, archived: true }).runs.length, 3);
+
+  const fresh = run('new', { createdAt: '2026-12-01T12:00:01.000Z' });
+  assert.deepEqual(runChanged(held, fresh, DEFAULT_VIEW, 3), { ...held, runs: [fresh, a, b], total: 101 }, 'newest first, page 1: on top, the page stays its size');
+  const elsewhere = runChanged(held, fresh, { ...DEFAULT_VIEW, sort: 'name', order: 'asc' });
+  assert.deepEqual([elsewhere.runs, elsewhere.newRuns], [held.runs, ['new']], 'another order: counted for the notice');
+  assert.deepEqual(runChanged(elsewhere, { ...fresh, status: 'running' }, { ...DEFAULT_VIEW, sort: 'name' }).newRuns, ['new'], 'counted once');
+  assert.deepEqual(runChanged(held, fresh, { ...DEFAULT_VIEW, page: 2 }).newRuns, ['new'], 'a later page of the newest: counted');
+  assert.equal(runChanged(held, fresh, { ...DEFAULT_VIEW, text: 'zzz' }), held, 'a new run the filter hides: nothing');
+  assert.equal(runChanged(held, run('old', { createdAt: '2026-12-01T11:00:00.000Z' }), DEFAULT_VIEW), held, 'an older run elsewhere in the order: left where it is');
+
+  assert.deepEqual(runDeleted(held, 'b'), { ...held, runs: [a, c], total: 99 });
+  assert.deepEqual(runDeleted(elsewhere, 'new').newRuns, []);
+  assert.equal(runDeleted(held, 'zzz'), held);
 });
 
 test('filtering by status, tag and text (name, description, tags, who)', () => {

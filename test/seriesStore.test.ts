@@ -160,6 +160,17 @@ test('a long run through a real hub: a bounded snapshot of overview + tail with 
   const httpWide = await (await fetch(`${hub.url}/api/runs/${runId}/series?series=loss&from=0&to=30099&columns=100`)).json();
   assert.equal(httpWide.data.kind, 'buckets');
   assert.deepEqual(httpWide.data.buckets.map((b: { max: number | null }) => b.max), buckets.map((b) => b.series.loss.max));
+  // The runs list's sparkline of a long run comes from the buckets (a hundred rows, not 30,000
+  // points): the mean loss in 40 stretches, falling, with the spike's stretch above its neighbours.
+  const spark = (await (await fetch(`${hub.url}/api/runs/sparklines?ids=${runId}&points=40`)).json()).data.sparklines[runId] as number[];
+  assert.equal(spark.length, 40);
+  const rawMean = (k: number) => {
+    const inStretch = [...points, ...more].filter((p) => Math.floor(((p.step - 1) * 40) / 30_100) === k && p.loss !== null);
+    return inStretch.reduce((a, p) => a + p.loss!, 0) / inStretch.length;
+  };
+  for (const k of [0, 10, 39]) assert.ok(Math.abs(spark[k] - rawMean(k)) / rawMean(k) < 0.1, `stretch ${k}: ${spark[k]} against ${rawMean(k)} from the raw points`);
+  const spikeStretch = Math.floor(((12_345 - 1) * 40) / 30_100);
+  assert.ok(spark[spikeStretch] > spark[spikeStretch - 1] && spark[spikeStretch] > spark[spikeStretch + 1], 'the spike lifts its stretch');
   // Bad ranges are refused in words; so is an old client.
   const bad = await fetch(`${hub.url}/api/runs/${runId}/series?series=los&from=10&to=5&columns=0`);
   assert.equal(bad.status, 400);

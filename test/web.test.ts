@@ -92,7 +92,7 @@ describe('the built dashboard behind a plain HTTP server', () => {
     assert.equal(page.status, 200);
     assert.match(page.headers.get('content-type') ?? '', /text\/html/);
     const html = await page.text();
-    assert.match(html, /<title>Livetrain<\/title>/);
+    assert.match(html, /<title>Runs · Livetrain<\/title>/, 'the server-rendered page names its tab');
     assert.match(html, /<h1 class="sr-only">Livetrain runs<\/h1>/);
 
     const assets = [...new Set(html.match(/\/_next\/static\/[^"'\s<>]+/g) ?? [])];

@@ -13,8 +13,9 @@ import { useSeriesDetail } from '../lib/useSeriesDetail';
 import { EpochChart } from '../charts/EpochChart';
 import { optimizerReads, type RunSummary } from '../../server/protocol';
 import { samplesPerSecond, type RunView } from '../lib/runState';
-import { usePageTitle } from '../lib/usePageTitle';
+import { PageTitle } from '../lib/PageTitle';
 import { useRun } from '../lib/useRun';
+import { DEFAULT_VIEW } from '../lib/runsList';
 import { useRuns } from '../lib/useRuns';
 import { ChartControls } from './CurvesPanel';
 import { fmtInt, fmtNum, fmtPct, learningRateText } from './format';
@@ -30,8 +31,11 @@ function Source({ id, onChange }: { id: string; onChange: (id: string, state: Ru
   return null;
 }
 
+/** The newest runs the picker offers. */
+const PICKER_RUNS = 200;
+
 function Picker() {
-  const { runs } = useRuns();
+  const runs = useRuns(DEFAULT_VIEW, PICKER_RUNS).held?.runs ?? [];
   const router = useRouter();
   const [picked, setPicked] = useState<string[]>([]);
   return (
@@ -66,7 +70,7 @@ export function ComparePage({ ids }: { ids: string[] }) {
     queueMicrotask(() => setTick((t) => t + 1));
   }, []);
   const names = ids.map((id) => states.current.get(id)?.state.run?.name).filter(Boolean);
-  usePageTitle(ids.length < 2 ? 'Compare runs' : `Compare ${names.join(', ') || `${ids.length} runs`}`);
+  const title = ids.length < 2 ? 'Compare runs' : `Compare ${names.join(', ') || `${ids.length} runs`}`;
   // The loss and accuracy charts each ask for their detail when zoomed, for every run shown.
   const detailRuns = ids.flatMap((id) => {
     const held = states.current.get(id)?.state;
@@ -74,7 +78,14 @@ export function ComparePage({ ids }: { ids: string[] }) {
   });
   const lossDetail = useSeriesDetail(detailRuns, 'loss');
   const accuracyDetail = useSeriesDetail(detailRuns, 'accuracy');
-  if (ids.length < 2) return <Picker />;
+  if (ids.length < 2) {
+    return (
+      <>
+        <PageTitle what={title} />
+        <Picker />
+      </>
+    );
+  }
   const entries = ids.map((id, i) => ({ id, colour: PALETTE[i % PALETTE.length], ...(states.current.get(id) ?? { state: null, version: 0 }) }));
   const runs = entries.filter((e) => e.state?.run).map((e) => ({ ...e, run: e.state!.run as RunSummary, state: e.state! }));
   const version = entries.reduce((a, e) => a + e.version, 0);
@@ -92,6 +103,7 @@ export function ComparePage({ ids }: { ids: string[] }) {
   const differs = (k: (typeof HP_KEYS)[number]) => new Set(runs.map((r) => shown(r.run, k))).size > 1;
   return (
     <div className="compare-page">
+      <PageTitle what={title} />
       {ids.map((id) => (
         <Source key={id} id={id} onChange={onChange} />
       ))}

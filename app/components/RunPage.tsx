@@ -9,7 +9,7 @@ import { useCallback } from 'react';
 import type { WireAnnotation } from '../../server/protocol';
 import { EpochChart } from '../charts/EpochChart';
 import { useHub } from '../lib/HubProvider';
-import { usePageTitle } from '../lib/usePageTitle';
+import { PageTitle } from '../lib/PageTitle';
 import { useRun } from '../lib/useRun';
 import { AnnotationsPanel } from './AnnotationsPanel';
 import { ConfusionSection } from './ConfusionSection';
@@ -37,23 +37,31 @@ export function RunPage({ runId }: { runId: string }) {
   const { state, version, error, loaded } = useRun(runId);
   const colourOf = useCallback((a: WireAnnotation) => authorColour(a), []);
   const run = state.run;
-  usePageTitle(run?.name ?? (error && !loaded ? 'Run not available' : null));
   if (error && !loaded) {
     return (
       <div className="card" role="alert">
+        <PageTitle what="Run not available" />
         <h1>Run not available</h1>
         <p>{error}</p>
         <Link href="/">Back to the runs</Link>
       </div>
     );
   }
-  if (!run) return <p className="muted">Loading the run…</p>;
+  if (!run) {
+    return (
+      <p className="muted">
+        <PageTitle what={null} />
+        Loading the run…
+      </p>
+    );
+  }
   const last = state.points[state.points.length - 1];
   const epochSeries = [{ id: run.id, label: run.name, colour: '#0969da', epochs: state.epochs }];
   const hasCheckpoint = state.epochs.length > 0 || run.status === 'stopped';
   const lr = learningRateText(run, last?.learningRate);
   return (
     <div className="run-page" data-version={version}>
+      <PageTitle what={run.name} />
       <header className="run-header">
         <div>
           <h1 data-testid="run-name">{run.name}</h1>

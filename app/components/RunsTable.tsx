@@ -1,16 +1,17 @@
 'use client';
 /**
- * All runs, live: status, progress, a loss sparkline, final test accuracy, backend and who
- * started it; select two or more to compare them.
+ * A page of runs, live, in the order the hub sorted them: status, progress, a loss sparkline,
+ * final test accuracy, backend and who started it; a header click asks for another order;
+ * select two or more to compare them.
  */
 import Link from 'next/link';
 import { Fragment, useEffect, useRef, useState } from 'react';
-import type { HttpBodies, RunSummary, ServerToClientEvents } from '../../server/protocol';
+import type { HttpBodies, RunSortKey, RunSummary, ServerToClientEvents } from '../../server/protocol';
 import { Sparkline } from '../charts/Sparkline';
 import { apiGet } from '../lib/api';
 import { useHub } from '../lib/HubProvider';
 import { fmtDateTime, fmtPct, learningRateText } from './format';
-import { HP_COLUMNS, sortRuns, type HpColumn, type SortKey } from '../lib/runsList';
+import { HP_COLUMNS, type HpColumn } from '../lib/runsList';
 import { StatusBadge } from './StatusBadge';
 
 const SPARK_POINTS = 60;
@@ -44,28 +45,36 @@ function useSparklines(runs: readonly RunSummary[]): Record<string, number[]> {
   return lines;
 }
 
-export function RunsTable({ runs }: { runs: readonly RunSummary[] }) {
+export interface RunsTableProps {
+  /** The page's runs, in the hub's order. */
+  runs: readonly RunSummary[];
+  /** The column and order they are sorted by (as the page's URL says). */
+  sort: string;
+  order: string;
+  /** A header was clicked. */
+  onSort: (key: RunSortKey) => void;
+}
+
+export function RunsTable({ runs, sort, order, onSort }: RunsTableProps) {
   const [selected, setSelected] = useState<string[]>([]);
-  const [sort, setSort] = useState<{ key: SortKey; dir: 1 | -1 }>({ key: 'created', dir: -1 });
   const [columns, setColumns] = useState<HpColumn[]>([]);
   const [sharedScale, setSharedScale] = useState(false);
   const lines = useSparklines(runs);
   const toggle = (id: string) => setSelected((s) => (s.includes(id) ? s.filter((x) => x !== id) : [...s, id]));
-  if (runs.length === 0) return <p className="muted">No runs yet: start one with the form.</p>;
-  const sorted = sortRuns(runs, sort.key, sort.dir, lines);
+  if (runs.length === 0) return <p className="muted">No runs on this page.</p>;
   // One loss scale for every sparkline shown, so their heights compare (only when asked for;
   // a loop, not Math.min(...all): 200 runs × 240 values would be one call's arguments).
   let extent: readonly [number, number] | undefined;
   if (sharedScale) {
     let [lo, hi] = [Infinity, -Infinity];
-    for (const r of sorted) for (const v of lines[r.id] ?? []) if (Number.isFinite(v)) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
+    for (const r of runs) for (const v of lines[r.id] ?? []) if (Number.isFinite(v)) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
     extent = lo <= hi ? [lo, hi] : undefined;
   }
-  const header = (key: SortKey, label: string) => (
-    <th scope="col" aria-sort={sort.key === key ? (sort.dir === 1 ? 'ascending' : 'descending') : undefined}>
-      <button type="button" className="sort" onClick={() => setSort((s) => ({ key, dir: s.key === key ? (-s.dir as 1 | -1) : key === 'created' ? -1 : 1 }))}>
+  const header = (key: RunSortKey, label: string) => (
+    <th scope="col" aria-sort={sort === key ? (order === 'asc' ? 'ascending' : 'descending') : undefined}>
+      <button type="button" className="sort" onClick={() => onSort(key)}>
         {label}
-        <span aria-hidden="true">{sort.key === key ? (sort.dir === 1 ? ' ▲' : ' ▼') : ''}</span>
+        <span aria-hidden="true">{sort === key ? (order === 'asc' ? ' ▲' : ' ▼') : ''}</span>
       </button>
     </th>
   );
@@ -113,7 +122,7 @@ export function RunsTable({ runs }: { runs: readonly RunSummary[] }) {
             </tr>
           </thead>
           <tbody>
-            {sorted.map((r) => {
+            {runs.map((r) => {
               const pct = r.totalSteps ? Math.min(100, (100 * r.lastStep) / r.totalSteps) : 0;
               return (
                 <tr key={r.id} data-testid="run-row" data-run-id={r.id}>

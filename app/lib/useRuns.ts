@@ -1,24 +1,48 @@
 'use client';
 /**
- * The runs list, live: loaded over HTTP, then kept current by `runs:changed` and
- * `runs:deleted`. Archived runs are left out unless `withArchived`.
+ * One page of the runs list, live: the hub sorts, filters and pages it (`GET /api/runs`, read
+ * again when the view changes and after each (re)connect); `runs:changed` and `runs:deleted`
+ * change the rows shown in place, and new runs go on top of the newest-first first page or
+ * into the "new runs" notice (runsList.ts runChanged).
  */
-import { useEffect, useState } from 'react';
-import type { HttpBodies, RunSummary, ServerToClientEvents } from '../../server/protocol';
+import { useCallback, useEffect, useRef, useState } from 'react';
+import type { HttpBodies, ServerToClientEvents } from '../../server/protocol';
 import { apiGet } from './api';
 import { useHub } from './HubProvider';
+import { apiQuery, heldPage, PAGE_SIZE, runChanged, runDeleted, type HeldPage, type ListView } from './runsList';
 
-export function useRuns(withArchived = false): { runs: RunSummary[]; error: string | null; loading: boolean } {
+export interface RunsList {
+  /** The page held, null before the first answer. */
+  held: HeldPage | null;
+  /** Every tag in use (the tag filter's choices). */
+  tags: string[];
+  error: string | null;
+  /** A request is in flight (the rows shown are the previous answer's until it lands). */
+  loading: boolean;
+  /** Reads the page again (the "new runs — show" notice). */
+  reload: () => void;
+}
+
+/** The page `view` describes, of `pageSize` runs; nothing is asked for while `view` is null (not read from the URL yet). */
+export function useRuns(view: ListView | null, pageSize = PAGE_SIZE): RunsList {
   const { socket, session } = useHub();
-  const [runs, setRuns] = useState<RunSummary[]>([]);
+  const [held, setHeld] = useState<HeldPage | null>(null);
+  const [tags, setTags] = useState<string[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState(true);
+  const [reloads, setReloads] = useState(0);
+  const viewRef = useRef(view);
+  viewRef.current = view;
+  const query = view ? apiQuery(view, pageSize) : null;
 
   useEffect(() => {
+    if (query === null) return;
     const controller = new AbortController();
-    apiGet<HttpBodies['GET /api/runs']>(`/api/runs?archived=${withArchived ? 'include' : 'exclude'}`, controller.signal).then(
+    setLoading(true);
+    apiGet<HttpBodies['GET /api/runs']>(`/api/runs?${query}`, controller.signal).then(
       (data) => {
-        setRuns(data.runs);
+        setHeld(heldPage(data));
+        setTags(data.tags);
         setError(null);
         setLoading(false);
       },
@@ -29,29 +53,25 @@ export function useRuns(withArchived = false): { runs: RunSummary[]; error: stri
       },
     );
     return () => controller.abort();
-    // Reload after each (re)connect so nothing missed while away stays missing.
-  }, [session, withArchived]);
+    // Read again after each (re)connect so nothing missed while away stays missing.
+  }, [session, query, reloads]);
 
   useEffect(() => {
     if (!socket) return;
-    const onChanged: ServerToClientEvents['runs:changed'] = ({ run }) =>
-      setRuns((list) => {
-        const at = list.findIndex((r) => r.id === run.id);
-        // Archived while the list hides them: it leaves the list.
-        if (run.archivedAt && !withArchived) return at < 0 ? list : list.filter((r) => r.id !== run.id);
-        if (at < 0) return [run, ...list];
-        const next = list.slice();
-        next[at] = run;
-        return next;
-      });
-    const onDeleted: ServerToClientEvents['runs:deleted'] = ({ runId }) => setRuns((list) => list.filter((r) => r.id !== runId));
+    const onChanged: ServerToClientEvents['runs:changed'] = ({ run }) => {
+      const v = viewRef.current;
+      if (v) setHeld((h) => h && runChanged(h, run, v, pageSize));
+      if (run.tags.length) setTags((t) => (run.tags.every((tag) => t.includes(tag)) ? t : [...new Set([...t, ...run.tags])].sort()));
+    };
+    const onDeleted: ServerToClientEvents['runs:deleted'] = ({ runId }) => setHeld((h) => h && runDeleted(h, runId));
     socket.on('runs:changed', onChanged);
     socket.on('runs:deleted', onDeleted);
     return () => {
       socket.off('runs:changed', onChanged);
       socket.off('runs:deleted', onDeleted);
     };
-  }, [socket, withArchived]);
+  }, [socket, pageSize]);
 
-  return { runs, error, loading };
+  const reload = useCallback(() => setReloads((n) => n + 1), []);
+  return { held, tags, error, loading, reload };
 }

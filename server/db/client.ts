@@ -16,7 +16,7 @@ import { PrismaClient as SqlitePrismaClient, type Prisma } from './generated/sql
 import { applyMigrations, type MigrationReport, type MigrationTarget, type Provider } from './migrate';
 
 /** The models of Livetrain's schema, by their client property. */
-type ModelKey = 'run' | 'batchMetric' | 'epochMetric' | 'confusionMatrix' | 'misclassified' | 'predictionPanel' | 'checkpoint' | 'annotation' | 'annotationEdit' | 'participant' | 'trainer' | 'hubSecret';
+type ModelKey = 'run' | 'runTag' | 'batchMetric' | 'epochMetric' | 'confusionMatrix' | 'misclassified' | 'predictionPanel' | 'checkpoint' | 'annotation' | 'annotationEdit' | 'participant' | 'trainer' | 'hubSecret';
 /**
  * The model methods Livetrain uses. Both generated clients have them with the same types
  * (`aggregate` and `groupBy` are left out: their generic result types differ per provider).

@@ -10,6 +10,7 @@ type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type Check<T extends true> = T;
 
 export type RunRow = Sqlite.Run;
+export type RunTagRow = Sqlite.RunTag;
 export type BatchMetricRow = Sqlite.BatchMetric;
 export type EpochMetricRow = Sqlite.EpochMetric;
 export type ConfusionMatrixRow = Sqlite.ConfusionMatrix;
@@ -32,6 +33,7 @@ export type CheckpointInsert = Sqlite.Prisma.CheckpointCreateManyInput;
 
 export type RowsAgree = [
   Check<Same<RunRow, Pg.Run>>,
+  Check<Same<RunTagRow, Pg.RunTag>>,
   Check<Same<BatchMetricRow, Pg.BatchMetric>>,
   Check<Same<EpochMetricRow, Pg.EpochMetric>>,
   Check<Same<ConfusionMatrixRow, Pg.ConfusionMatrix>>,

@@ -13,6 +13,7 @@ export async function dbState(hub: TestHub) {
   const bySeq = [{ runId: 'asc' }, { seq: 'asc' }] as const;
   return {
     runs: await db.run.findMany({ orderBy: { id: 'asc' } }),
+    runTags: await db.runTag.findMany({ orderBy: [{ runId: 'asc' }, { tag: 'asc' }] }),
     batchMetrics: await db.batchMetric.findMany({ orderBy: [...bySeq] }),
     epochMetrics: await db.epochMetric.findMany({ orderBy: [...bySeq] }),
     confusionMatrices: await db.confusionMatrix.findMany({ orderBy: [...bySeq] }),
@@ -27,9 +28,10 @@ export async function dbState(hub: TestHub) {
 }
 export type DbState = Awaited<ReturnType<typeof dbState>>;
 
-/** A row's key in its table (the tables above all have `id`, or `runId` + `seq` (+ `index`)). */
+/** A row's key in its table (the tables above all have `id`, or `runId` + `seq` (+ `index`), or `runId` + `tag`). */
 function keyOf(row: object): string {
-  const r = row as { id?: unknown; runId?: unknown; seq?: unknown; index?: unknown };
+  const r = row as { id?: unknown; runId?: unknown; seq?: unknown; index?: unknown; tag?: unknown };
+  if (r.tag !== undefined) return `${String(r.runId)}/tag ${String(r.tag)}`;
   return r.id !== undefined ? `id ${String(r.id)}` : `${String(r.runId)}/${String(r.seq)}${r.index !== undefined ? `/${String(r.index)}` : ''}`;
 }
 

@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { browserSchemas, PROTOCOL_VERSION, seriesRangeSchema, runDeleteSchema, runEditSchema, runStartSchema, type ErrorCode, type Failure, type HealthDetails, type HttpBodies } from '../../protocol';
+import { browserSchemas, PROTOCOL_VERSION, runDeleteSchema, runEditSchema, runsQuerySchema, runStartSchema, seriesRangeSchema, type ErrorCode, type Failure, type HealthDetails, type HttpBodies, type RunsQuery } from '../../protocol';
 import { INT_COLUMN_MAX } from '../../trainer/eventSchema';
 import type { Cluster } from '../cluster/cluster';
 import { fieldErrors, HubError, toFailure } from '../errors';
@@ -63,8 +63,6 @@ const digitsQuery = z.object({
     .transform((s) => s.split(',').map(Number))
     .refine((a) => a.length <= 1000, 'at most 1000 digits at a time'),
 });
-/** Which runs the list holds: those not archived (the default), only archived ones, or all. */
-const archivedQuery = z.enum(['exclude', 'only', 'include']).default('exclude');
 const sparklineQuery = z.object({
   ids: z.string().transform((s) => s.split(',').filter(Boolean)).refine((a) => a.length >= 1 && a.length <= 200, '1 to 200 run ids'),
   points: z.coerce.number().int().min(2).max(500).default(60),
@@ -111,6 +109,21 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 function parse<T extends z.ZodType>(schema: T, input: unknown, what: string): z.infer<T> {
   const parsed = schema.safeParse(input);
   if (!parsed.success) throw new HubError('INVALID', `invalid ${what}`, fieldErrors(parsed.error));
+  return parsed.data;
+}
+
+/**
+ * The runs list's query (protocol's runsQuerySchema): each parameter once, every value valid,
+ * no unknown names; refused with what is wrong in words otherwise.
+ */
+function runsQuery(url: URL): RunsQuery {
+  const params = new Map<string, string>();
+  for (const [name, value] of url.searchParams) {
+    if (params.has(name)) throw new HubError('INVALID', `${JSON.stringify(name.slice(0, 100))} is given more than once: give each parameter once`, { [name]: 'given more than once' });
+    params.set(name, value);
+  }
+  const parsed = runsQuerySchema.safeParse(Object.fromEntries(params));
+  if (!parsed.success) throw new HubError('INVALID', parsed.error.issues.map((i) => i.message).join('; '), fieldErrors(parsed.error));
   return parsed.data;
 }
 
@@ -162,9 +175,10 @@ export function createApi({ io, auth, storage, snapshots, commands, manage, upda
     }
     if (!id) {
       if (method === 'GET') {
-        const limit = parse(z.coerce.number().int().min(1).max(1000).default(200), url.searchParams.get('limit') ?? undefined, 'limit');
-        const archived = parse(archivedQuery, url.searchParams.get('archived') ?? undefined, 'archived');
-        return ok(res, 'GET /api/runs', { runs: await storage.runs.recent(limit, archived) });
+        const q = runsQuery(url);
+        const asOf = new Date().toISOString();
+        const [{ runs, total }, tags] = await Promise.all([storage.runs.list(q), storage.runs.tags()]);
+        return ok(res, 'GET /api/runs', { runs, total, offset: q.offset, limit: q.limit, sort: q.sort, order: q.order, tags, asOf });
       }
       if (method === 'POST') {
         const body = parse(runStartSchema, await readJson(req), 'run');

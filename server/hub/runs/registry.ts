@@ -9,6 +9,7 @@ import { isFinished, MAX_LEARNING_RATE_CHANGES, MAX_SEQ_AHEAD, type HubRunStatus
 import { assertNever, type TrainerEvent } from '../../trainer/events';
 import { HubError } from '../errors';
 import type { LiveStreams } from '../live/stream';
+import { progressOf } from '../storage/runList';
 import type { Storage } from '../storage/storage';
 import { canTransition } from './lifecycle';
 import { SeqSet, type SeqView } from './seqSet';
@@ -28,6 +29,8 @@ export interface RunState {
   readonly learningRates: readonly LearningRateChange[];
   /** Latest batch loss received. */
   readonly lastLoss: number | null;
+  /** How many steps the run takes, once its trainer said (for the list's progress column). */
+  readonly totalSteps: number | null;
   /** Status last announced to browsers (run:status). */
   readonly announcedStatus: HubRunStatus;
   /** When runs:changed last went out for this run (ms). */
@@ -81,6 +84,7 @@ export function createRunRegistry({ storage, streams, log }: RunRegistryDeps) {
       learningRate: run.learningRates.at(-1)?.value ?? null,
       learningRates: run.learningRates,
       lastLoss: null,
+      totalSteps: run.totalSteps,
       lastStore: Promise.resolve(run.lastSeq),
       announcedStatus: run.status,
       announcedAt: 0,
@@ -119,7 +123,9 @@ export function createRunRegistry({ storage, streams, log }: RunRegistryDeps) {
             batchesPerEpoch: e.batchesPerEpoch,
             totalSteps: e.totalSteps,
             ...(e.startStep === 0 ? { startedAt: new Date(e.time) } : {}),
+            progress: progressOf(held.lastStep, e.totalSteps),
           });
+          held.totalSteps = e.totalSteps;
           held.learningRate = e.hyperparams.learningRate;
           setStatus(held, patch, 'running', null);
           break;
@@ -127,10 +133,14 @@ export function createRunRegistry({ storage, streams, log }: RunRegistryDeps) {
           // A stretch filled in late (after a hole) moves neither the step nor the rate back.
           const newest = e.point.step > held.lastStep || held.learningRates.length === 0;
           patch.lastStep = held.lastStep = Math.max(held.lastStep, e.point.step);
+          patch.progress = progressOf(held.lastStep, held.totalSteps);
           if (!newest) break;
           held.learningRate = e.point.learningRate;
           held.lastLoss = e.point.loss;
+          // The list sorts by the latest loss there is: a diverged batch's (null) keeps the one before.
+          if (e.point.loss !== null) patch.lastLoss = e.point.loss;
           if (held.learningRates.at(-1)?.value !== e.point.learningRate) {
+            patch.currentLearningRate = e.point.learningRate;
             const next = [...held.learningRates, { step: e.point.step, value: e.point.learningRate }];
             // A run that changes it at every step keeps its first value and the latest changes.
             patch.learningRates = held.learningRates = next.length > MAX_LEARNING_RATE_CHANGES ? [next[0], ...next.slice(-(MAX_LEARNING_RATE_CHANGES - 1))] : next;

@@ -2,11 +2,14 @@
  * Queries about runs: their records, their status and trainer, the queue, and the claims that
  * give a queued run to a trainer.
  */
+import { join, raw, sqltag } from '@prisma/client/runtime/client';
+import { BUCKET_WIDTHS } from '../../columns';
 import type { Db } from '../../db/client';
 import type { RunUpdate } from '../../db/rows';
-import { ACTIVE_STATUSES, type HubRunStatus, type LearningRateChange, type RunSummary } from '../../protocol';
+import { ACTIVE_STATUSES, type HubRunStatus, type LearningRateChange, type RunSummary, type RunsQuery } from '../../protocol';
 import type { Hyperparams, Reporting } from '../../trainer/config';
-import { storedLearningRates, storedStatus, toRunSummary } from './toWire';
+import { hyperparamColumns, listOrder, listWhere, progressOf, textColumns } from './runList';
+import { storedLearningRates, storedStatus, storedTags, toRunSummary } from './toWire';
 
 /** What the hub keeps in memory of a run, as stored. */
 export interface StoredRunState {
@@ -15,6 +18,30 @@ export interface StoredRunState {
   lastSeq: number;
   lastStep: number;
   learningRates: LearningRateChange[];
+  totalSteps: number | null;
+}
+
+/** A run as stored, to insert many at once (an import; seeding a test or a benchmark). */
+export interface RunImport {
+  id: string;
+  name: string;
+  description?: string;
+  tags?: string[];
+  hyperparams: Hyperparams;
+  status: HubRunStatus;
+  createdBy: string;
+  createdById?: string | null;
+  createdAt?: Date;
+  archivedAt?: Date | null;
+  backend?: string | null;
+  trainerHost?: string | null;
+  lastStep?: number;
+  totalSteps?: number | null;
+  /** The latest finite batch loss. */
+  lastLoss?: number | null;
+  finalTrainLoss?: number | null;
+  finalTestAccuracy?: number | null;
+  learningRates?: LearningRateChange[];
 }
 
 /** A queued run waiting for a trainer, with what its job needs. */
@@ -34,6 +61,9 @@ export interface ClaimingTrainer {
   concurrency: number;
 }
 
+/** Rows per INSERT of {@link createRunQueries}' insertMany (10,000 runs at once took 3× as long as in 500s). */
+const INSERT_CHUNK = 500;
+
 export function createRunQueries(db: Db, provider: 'sqlite' | 'postgresql') {
   const active = { in: [...ACTIVE_STATUSES] };
   return {
@@ -51,24 +81,45 @@ export function createRunQueries(db: Db, provider: 'sqlite' | 'postgresql') {
 
     /** The run's status, trainer and stored seq, or null. */
     async state(runId: string): Promise<StoredRunState | null> {
-      const row = await db.run.findUnique({ where: { id: runId }, select: { status: true, trainerId: true, lastSeq: true, lastStep: true, learningRates: true } });
-      return row ? { status: storedStatus(row.status, runId), trainerId: row.trainerId, lastSeq: row.lastSeq, lastStep: row.lastStep, learningRates: storedLearningRates(row.learningRates, runId) } : null;
+      const row = await db.run.findUnique({ where: { id: runId }, select: { status: true, trainerId: true, lastSeq: true, lastStep: true, learningRates: true, totalSteps: true } });
+      return row ? { status: storedStatus(row.status, runId), trainerId: row.trainerId, lastSeq: row.lastSeq, lastStep: row.lastStep, learningRates: storedLearningRates(row.learningRates, runId), totalSteps: row.totalSteps } : null;
     },
 
     async exists(runId: string): Promise<boolean> {
       return (await db.run.count({ where: { id: runId } })) > 0;
     },
 
-    /** The newest runs first: those not archived, the archived ones, or both. */
-    async recent(limit: number, archived: 'exclude' | 'only' | 'include' = 'exclude'): Promise<RunSummary[]> {
-      const where = archived === 'include' ? {} : { archivedAt: archived === 'only' ? { not: null } : null };
-      const rows = await db.run.findMany({ where, orderBy: { createdAt: 'desc' }, take: limit });
-      return rows.map(toRunSummary);
+    /**
+     * One page of the runs list, sorted and filtered by the database (runList.ts), with how
+     * many runs match, read in one transaction so that the two agree.
+     */
+    async list(q: RunsQuery): Promise<{ runs: RunSummary[]; total: number }> {
+      const where = listWhere(q);
+      const [rows, total] = await db.$transaction([db.run.findMany({ where, orderBy: listOrder(q.sort, q.order), skip: q.offset, take: q.limit }), db.run.count({ where })]);
+      return { runs: rows.map(toRunSummary), total };
     },
 
-    /** Changes what people wrote about a run (its name, description, tags). */
+    /** Every tag in use on any run, sorted. */
+    async tags(): Promise<string[]> {
+      const rows = await db.$queryRaw<Array<{ tag: string }>>`SELECT DISTINCT "tag" FROM "RunTag" ORDER BY "tag"`;
+      return rows.map((r) => r.tag);
+    },
+
+    /**
+     * Changes what people wrote about a run (its name, description, tags), with the list's
+     * keys derived from them and its tag rows, in one transaction.
+     */
     async edit(runId: string, fields: { name?: string; description?: string; tags?: string[] }): Promise<RunSummary> {
-      return toRunSummary(await db.run.update({ where: { id: runId }, data: fields }));
+      return db.$transaction(async (tx) => {
+        const before = await tx.run.findUniqueOrThrow({ where: { id: runId }, select: { id: true, name: true, description: true, tags: true, createdBy: true } });
+        const text = { ...before, tags: storedTags(before.tags, runId), ...fields };
+        const row = await tx.run.update({ where: { id: runId }, data: { ...fields, ...textColumns(text) } });
+        if (fields.tags) {
+          await tx.runTag.deleteMany({ where: { runId } });
+          await tx.runTag.createMany({ data: fields.tags.map((tag) => ({ runId, tag })) });
+        }
+        return toRunSummary(row);
+      });
     },
 
     /** Archives (a time) or restores (null) a run. */
@@ -82,8 +133,38 @@ export function createRunQueries(db: Db, provider: 'sqlite' | 'postgresql') {
     },
 
     async create(run: { id: string; name: string; hyperparams: Hyperparams; reporting?: Partial<Reporting>; createdBy: string; createdById: string }): Promise<RunSummary> {
-      const row = await db.run.create({ data: { ...run, status: 'queued' } });
+      const keys = { ...textColumns({ ...run, description: '', tags: [] }), ...hyperparamColumns(run.hyperparams) };
+      const row = await db.run.create({ data: { ...run, ...keys, status: 'queued' } });
       return toRunSummary(row);
+    },
+
+    /** Inserts many runs (and their tags) in one transaction, with the list's keys; returns how many. */
+    async insertMany(runs: readonly RunImport[]): Promise<number> {
+      const rows = runs.map(({ tags = [], learningRates = [], description = '', ...run }) => ({
+        ...run,
+        description,
+        tags,
+        learningRates: learningRates.map(({ step, value }) => ({ step, value })),
+        ...textColumns({ ...run, description, tags }),
+        ...hyperparamColumns(run.hyperparams, learningRates),
+        progress: progressOf(run.lastStep ?? 0, run.totalSteps ?? null),
+      }));
+      const tagRows = runs.flatMap((r) => [...new Set(r.tags ?? [])].map((tag) => ({ runId: r.id, tag })));
+      // In statements of INSERT_CHUNK rows: Prisma's cost per row grows with the statement's size.
+      const chunks = <T>(all: T[]) => Array.from({ length: Math.ceil(all.length / INSERT_CHUNK) }, (_, i) => all.slice(i * INSERT_CHUNK, (i + 1) * INSERT_CHUNK));
+      const inserted = await db.$transaction(
+        async (tx) => {
+          let n = 0;
+          for (const data of chunks(rows)) n += (await tx.run.createMany({ data })).count;
+          for (const data of chunks(tagRows)) await tx.runTag.createMany({ data });
+          return n;
+        },
+        { timeout: 600_000 },
+      );
+      // PostgreSQL plans the list's queries from statistics its autovacuum gathers some time
+      // after a bulk insert; until then it scans and sorts. (SQLite's planner keeps none here.)
+      if (provider === 'postgresql') await db.$executeRawUnsafe('ANALYZE "Run", "RunTag"');
+      return inserted;
     },
 
     /** Sets the run's status (and what goes with it), from the hub's side. */
@@ -147,19 +228,39 @@ export function createRunQueries(db: Db, provider: 'sqlite' | 'postgresql') {
     },
 
     /**
-     * A loss sparkline per run: the mean loss in `points` equal step buckets, computed in the
-     * database (a run may have hundreds of thousands of batches).
+     * A loss sparkline per run: the mean loss in `points` equal step buckets of each run's
+     * steps, computed in the database (a run may have hundreds of thousands of batches) in one
+     * query for every run asked for. A run without batches gets an empty line; unknown ids none.
      */
     async sparklines(ids: string[], points: number): Promise<Record<string, number[]>> {
-      const runs = await db.run.findMany({ where: { id: { in: ids } }, select: { id: true, lastStep: true } });
+      if (ids.length === 0) return {};
+      // Long runs from the series store (the coarsest width that still gives `points` buckets,
+      // so a 2,000,000-step run reads a hundred rows, not two million), short ones from their
+      // points; one statement either way.
+      const span = sqltag`(CASE WHEN r."lastStep" > 1 THEN r."lastStep" ELSE 1 END)`;
+      const widths = [...BUCKET_WIDTHS].reverse();
+      const width = raw(`CASE ${widths.map((w) => `WHEN r."lastStep" >= ${w * points} THEN ${w}`).join(' ')} ELSE ${BUCKET_WIDTHS[0]} END`);
+      const long = BUCKET_WIDTHS[0] * points;
+      // ("stretch", not "bucket": SeriesBucket has a column of that name, which GROUP BY would take.)
+      const rows = await db.$queryRaw<Array<{ runId: string; stretch: number | bigint | null; s: number | null; n: number | bigint | null }>>`
+        SELECT r."id" AS "runId", ((b."firstStep" - 1) * CAST(${points} AS INTEGER)) / ${span} AS stretch,
+               CAST(SUM(b."lossSum") AS DOUBLE PRECISION) AS s, SUM(b."lossFinite") AS n
+        FROM "Run" r LEFT JOIN "SeriesBucket" b ON b."runId" = r."id" AND b."width" = ${width}
+        WHERE r."id" IN (${join(ids)}) AND r."lastStep" >= ${long}
+        GROUP BY r."id", stretch
+        UNION ALL
+        SELECT r."id" AS "runId", ((b."step" - 1) * CAST(${points} AS INTEGER)) / ${span} AS stretch,
+               CAST(SUM(b."loss") AS DOUBLE PRECISION) AS s, COUNT(b."loss") AS n
+        FROM "Run" r LEFT JOIN "BatchMetric" b ON b."runId" = r."id"
+        WHERE r."id" IN (${join(ids)}) AND r."lastStep" < ${long}
+        GROUP BY r."id", stretch
+        ORDER BY 1, 2`;
       const out: Record<string, number[]> = {};
-      for (const run of runs) {
-        const span = Math.max(1, run.lastStep);
-        const rows = await db.$queryRaw<Array<{ bucket: number | bigint; loss: number | null }>>`
-          SELECT ((step - 1) * CAST(${points} AS INTEGER)) / CAST(${span} AS INTEGER) AS bucket, CAST(AVG(loss) AS DOUBLE PRECISION) AS loss
-          FROM "BatchMetric" WHERE "runId" = ${run.id} GROUP BY bucket ORDER BY bucket`;
+      for (const r of rows) {
+        const line = (out[r.runId] ??= []);
         // A bucket of a diverged stretch averages no loss (NULL): left out, not drawn as 0.
-        out[run.id] = rows.map((r) => (r.loss === null ? NaN : Number(r.loss))).filter(Number.isFinite);
+        const n = Number(r.n ?? 0);
+        if (r.stretch !== null && n > 0 && r.s !== null && Number.isFinite(Number(r.s))) line.push(Number(r.s) / n);
       }
       return out;
     },
