@@ -237,7 +237,27 @@ export interface PackedColumns {
   n: number;
   f64: string[];
   i32: string[];
-  data: Uint8Array | ArrayBuffer;
+  /** The bytes, or the same bytes as base64 text (live frames: see {@link toPointColumns}). */
+  data: Uint8Array | ArrayBuffer | string;
+}
+
+/** Bytes as base64 (Node's Buffer where there is one, else btoa). */
+function toBase64(bytes: Uint8Array): string {
+  const B = (globalThis as { Buffer?: { from(b: Uint8Array): { toString(enc: string): string } } }).Buffer;
+  if (B) return B.from(bytes).toString('base64');
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+/** Base64 text back as bytes (8-byte aligned: a fresh buffer). */
+function fromBase64(text: string): Uint8Array {
+  const B = (globalThis as { Buffer?: { from(s: string, enc: string): Uint8Array } }).Buffer;
+  if (B) return new Uint8Array(B.from(text, 'base64'));
+  const bin = atob(text);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
 }
 
 /** Packs named columns of `n` values into one {@link PackedColumns}. */
@@ -262,7 +282,8 @@ export function unpack(raw: PackedColumns): { f64: Record<string, Float64Array>;
   const iNames = Array.isArray(raw.i32) ? raw.i32 : [];
   let bytes: Uint8Array;
   const data: unknown = raw.data;
-  if (data instanceof ArrayBuffer) bytes = new Uint8Array(data);
+  if (typeof data === 'string') bytes = fromBase64(data);
+  else if (data instanceof ArrayBuffer) bytes = new Uint8Array(data);
   else if (ArrayBuffer.isView(data)) bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
   else throw new Error('a column set\'s data is not binary');
   const need = n * (8 * fNames.length + 4 * iNames.length);
@@ -295,8 +316,11 @@ export interface PointArrays {
 const INT_POINT_COLUMNS = ['seq', 'step', 'epoch', 'batch'] as const;
 const FLOAT_POINT_COLUMNS = ['loss', 'accuracy', 'learningRate', 'samplesPerSec', 'time'] as const;
 
-/** Points as {@link PointColumns}. */
-export function toPointColumns(points: readonly WirePoint[]): PointColumns {
+/**
+ * Points as {@link PointColumns}; `as: 'text'` puts the bytes in base64 instead (what live
+ * frames use: see stream.ts).
+ */
+export function toPointColumns(points: readonly WirePoint[], as: 'binary' | 'text' = 'binary'): PointColumns {
   const n = points.length;
   const f: Record<string, Float64Array> = {};
   const i: Record<string, Int32Array> = {};
@@ -314,7 +338,8 @@ export function toPointColumns(points: readonly WirePoint[]): PointColumns {
     f.samplesPerSec[j] = p.samplesPerSec;
     f.time[j] = p.time;
   }
-  return pack(n, f, i);
+  const packed = pack(n, f, i);
+  return as === 'text' ? { ...packed, data: toBase64(packed.data as Uint8Array) } : packed;
 }
 
 /** {@link PointColumns} as received, as typed arrays (throws when a column is missing). */

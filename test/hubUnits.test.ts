@@ -2,6 +2,7 @@
  * The hub's pure parts: the run state machine, the live stream's framing (contiguous seq
  * ranges, throttling, the tail kept for snapshots) and the annotation rate limiter.
  */
+import { fromPointColumns, type PointColumns } from '../server/columns';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createLiveStreams } from '../server/hub/live/stream';
@@ -41,14 +42,14 @@ const silent = (seq: number): WireEvent => ({ seq, kind: 'silent' });
 const epoch = (seq: number): WireEvent => ({ seq, kind: 'epoch', epoch: { seq, epoch: 1, step: 3, trainLoss: 1, trainAccuracy: 1, testLoss: 1, testAccuracy: 1, confusion: [], samplesPerSec: 1, trainMs: 1, evalMs: 1, time: 0 } });
 
 test('live stream: messages cover contiguous seq ranges, points coalesce, other events keep their place', async () => {
-  const sent: Array<{ room: string; event: string; msg: { fromSeq: number; toSeq: number; points?: unknown[] } }> = [];
+  const sent: Array<{ room: string; event: string; msg: { fromSeq: number; toSeq: number; points?: PointColumns } }> = [];
   const streams = createLiveStreams((room, event, msg) => sent.push({ room, event, msg: msg as never }), 20);
   streams.open('r', 0);
   streams.publish('r', [silent(1), point(2, 1), point(3, 2)]);
   streams.publish('r', [epoch(4), silent(5), point(6, 3), silent(7)]);
   await new Promise((r) => setTimeout(r, 30));
   assert.deepEqual(
-    sent.map((s) => [s.room, s.event, s.msg.fromSeq, s.msg.toSeq, s.msg.points?.length ?? null]),
+    sent.map((s) => [s.room, s.event, s.msg.fromSeq, s.msg.toSeq, s.msg.points?.n ?? null]),
     [
       ['run:r', 'metrics:batch', 1, 3, 2],
       ['run:r', 'metrics:epoch', 4, 4, null],
@@ -58,12 +59,12 @@ test('live stream: messages cover contiguous seq ranges, points coalesce, other 
   // Only silent events pending still advance the range, in an empty frame.
   streams.publish('r', [silent(8)]);
   await new Promise((r) => setTimeout(r, 30));
-  assert.deepEqual([sent[3].msg.fromSeq, sent[3].msg.toSeq, sent[3].msg.points], [8, 8, []]);
+  assert.deepEqual([sent[3].msg.fromSeq, sent[3].msg.toSeq, fromPointColumns(sent[3].msg.points!)], [8, 8, []]);
   // Throttled: a burst within one interval is one frame.
   for (let s = 9; s < 100; s++) streams.publish('r', [point(s, s)]);
   await new Promise((r) => setTimeout(r, 30));
   assert.equal(sent.length, 5);
-  assert.deepEqual([sent[4].msg.fromSeq, sent[4].msg.toSeq, sent[4].msg.points!.length], [9, 99, 91]);
+  assert.deepEqual([sent[4].msg.fromSeq, sent[4].msg.toSeq, fromPointColumns(sent[4].msg.points!).map((p) => p.seq)], [9, 99, Array.from({ length: 91 }, (_, i) => i + 9)]);
   streams.closeAll();
 });
 
