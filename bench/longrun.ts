@@ -196,7 +196,12 @@ function encodings(n: number): string[] {
   const json = JSON.stringify(points);
   const packed = toPointColumns(points);
   const bytes = columnBytes(packed) + JSON.stringify({ ...packed, data: 0 }).length;
-  return [int(n), int(json.length), int(bytes), `${(json.length / bytes).toFixed(2)}×`, ms(time(() => JSON.stringify(points))), ms(time(() => toPointColumns(points))), ms(time(() => JSON.parse(json))), ms(time(() => fromPointColumns(packed)))];
+  const text = JSON.stringify(toPointColumns(points, 'text'));
+  return [
+    int(n), int(json.length), int(bytes), `${(json.length / bytes).toFixed(2)}×`, int(text.length), `${(json.length / text.length).toFixed(2)}×`,
+    ms(time(() => JSON.stringify(points))), ms(time(() => toPointColumns(points))), ms(time(() => JSON.stringify(toPointColumns(points, 'text')))),
+    ms(time(() => JSON.parse(json))), ms(time(() => fromPointColumns(packed))), ms(time(() => fromPointColumns(JSON.parse(text)))),
+  ];
 }
 
 async function main(): Promise<number> {
@@ -216,7 +221,14 @@ async function main(): Promise<number> {
   const last = results[results.length - 1];
   process.stdout.write(`\ngoals at ${int(last.points)} points: run:watch < 1 MB and < 300 ms → ${mb(last.watchBytes)}, ${ms(last.watchMs)}: ${last.watchBytes < 1e6 && last.watchMs < 300 ? 'MET' : 'MISSED'}; ${flags.watchers} watchers within 3 s, RSS growth < 200 MB → ${last.crowdOk}/${flags.watchers} in ${ms(last.crowdMs)}, ${mb(last.rssGrowth)}: ${last.crowdOk === flags.watchers && last.crowdMs < 3000 && last.rssGrowth < 200e6 ? 'MET' : 'MISSED'}\n`);
   process.stdout.write('\nbinary columns against protocol 1\'s JSON objects (points; times per message, this process)\n\n');
-  process.stdout.write(table(['points', 'JSON bytes', 'binary bytes', 'ratio', 'JSON encode', 'binary encode', 'JSON decode', 'binary decode'], [50, 2048, 100_000].map(encodings), new Set([0, 1, 2, 3, 4, 5, 6, 7])));
+  process.stdout.write('(binary: snapshots and ranges; base64 text in JSON: live frames, one pre-encoded WebSocket frame per room)\n\n');
+  process.stdout.write(
+    table(
+      ['points', 'JSON bytes', 'binary bytes', 'ratio', 'base64 text bytes', 'ratio', 'JSON encode', 'binary encode', 'text encode', 'JSON decode', 'binary decode', 'text decode'],
+      [50, 2048, 100_000].map(encodings),
+      new Set([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]),
+    ),
+  );
   return 0;
 }
 

@@ -4,8 +4,9 @@
  *   tsx scripts/ensure-build.ts [--dir DIR]      (npm run build:if-stale; npm start runs it first)
  *
  * A build is stale when `.next/BUILD_ID` is older than any file or folder under app/
- * (a folder's time changes when a file in it is added, removed or renamed), than
- * next.config.js, or than the installed Next.js (`npm ci` rewrites node_modules).
+ * (a folder's time changes when a file in it is added, removed or renamed), than the server
+ * modules the dashboard imports, than next.config.js, or than the installed Next.js (`npm ci`
+ * rewrites node_modules).
  * Exit status: 0 when the build is fresh or was just made, 1 when `next build` failed.
  */
 import { spawn } from 'node:child_process';
@@ -51,8 +52,16 @@ function newestUnder(root: string): { file: string; mtimeMs: number } | null {
   return newest;
 }
 
-/** The sources a build depends on, relative to the project directory. */
-const BUILD_INPUTS = ['app', 'next.config.js', 'node_modules/next/package.json'];
+/**
+ * The sources a build depends on, relative to the project directory: app/, and the server
+ * modules the dashboard imports (only these three, scripts/dependency-rules.cjs enforces it)
+ * with the ones they import at run time. A change to server/columns.ts once left a stale
+ * dashboard decoding frames the hub no longer sent.
+ */
+const BUILD_INPUTS = [
+  'app', 'next.config.js', 'node_modules/next/package.json',
+  'server/protocol.ts', 'server/format.ts', 'server/columns.ts', 'server/trainer/config.ts', 'server/trainer/eventSchema.ts', 'server/trainer/events.ts',
+];
 
 /** Decides whether `dir` needs a `next build`, by comparing modification times. */
 export function buildState(dir: string): BuildState {

@@ -15,7 +15,8 @@ import { RANGE_MAX_COLUMNS, SERIES, type BucketColumns, type PointColumns, type 
 
 /**
  * 2: snapshots carry a run's batch series as an overview of buckets plus a raw tail, numbers
- * travel as binary columns (server/columns.ts), `run:series` answers a step range.
+ * travel as columns (server/columns.ts: binary in snapshots and ranges, base64 in live frames),
+ * `run:series` answers a step range.
  */
 export const PROTOCOL_VERSION = 2;
 
@@ -234,7 +235,7 @@ export interface StreamRange {
 
 /** The socket event of each stream message and what it carries besides its seq range. */
 export interface StreamPayloads {
-  /** Batch points (kind `point`), several per message as binary columns, and the silent seqs between them. */
+  /** Batch points (kind `point`), several per message as columns (base64 text: one pre-encoded frame for the room), and the silent seqs between them. */
   'metrics:batch': { points: PointColumns };
   'metrics:epoch': { epoch: WireEpoch };
   'run:predictions': { panel: WirePanel };

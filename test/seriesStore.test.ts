@@ -107,7 +107,7 @@ test('the series store on PostgreSQL: the same', async (t) => {
   await checkStore(t, url);
 });
 
-test('a long run through a real hub: a bounded snapshot of overview + tail with every point once, binary frames and ranges, the same after a restart', async (t) => {
+test('a long run through a real hub: a bounded snapshot of overview + tail with every point once, columns in frames and ranges, the same after a restart', async (t) => {
   const file = await tempSqlite();
   t.after(() => file.cleanup());
   const { hub, ada, trainer, runId } = await runOnFakeTrainer(t, 'long-trainer', { databaseUrl: file.url });
@@ -140,7 +140,9 @@ test('a long run through a real hub: a bounded snapshot of overview + tail with 
   const more = makePoints(30_100).slice(30_000);
   assert.ok((await trainer.timeout(30_000).emitWithAck('trainer:events', { runId, events: more.map((p) => eventOf(runId, p)) })).ok);
   const frame = await ada.waitFor('metrics:batch', (p) => p.runId === runId);
-  assert.ok(frame.points.data instanceof ArrayBuffer || ArrayBuffer.isView(frame.points.data), 'numbers arrive as binary');
+  // Live frames carry the columns' bytes as base64 text (one pre-encoded frame per room); the snapshot as binary.
+  assert.equal(typeof frame.points.data, 'string', 'a live frame: columns in base64');
+  assert.ok(Buffer.isBuffer(snap.series.tail.data) || snap.series.tail.data instanceof ArrayBuffer, 'the snapshot: a binary attachment');
   assert.equal(frame.fromSeq, snap.lastSeq + 1);
   await eventually(() => ada.received.filter((r) => r.event === 'metrics:batch').flatMap((r) => framePoints(r.payload)).length === 100, 'the 100 live points arrive');
 

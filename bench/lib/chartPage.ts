@@ -52,13 +52,23 @@ const INIT_SCRIPT = `(() => {
     constructor(url, protocols) {
       super(url, protocols);
       this.addEventListener('message', (e) => {
-        // Binary frames (protocol 2's columns) count by their bytes.
-        if (typeof e.data !== 'string') return void (b.rxChars += e.data.byteLength ?? e.data.size ?? 0);
+        // Binary messages (the snapshot's attachments) count by their bytes.
+        if (typeof e.data !== 'string') {
+          const bytes = e.data.byteLength ?? e.data.size ?? 0;
+          b.rxChars += bytes;
+          if (b.snapshot && b.snapshot.pending > 0) {
+            b.snapshot.chars += bytes;
+            if (--b.snapshot.pending === 0) b.snapshot.at = performance.now();
+          }
+          return;
+        }
         b.rxChars += e.data.length;
-        // The first ack after run:watch went out is the snapshot: "43<id>[…]", or "63<n>-<id>[…]"
-        // with binary attachments (protocol 2).
-        if (b.watchSent !== null && b.snapshot === null && /^(43|6\d+-)/.test(e.data)) {
-          b.snapshot = { at: performance.now(), chars: e.data.length };
+        // The first ack after run:watch went out is the snapshot: Engine.IO "4" + Socket.IO "3<id>[…]",
+        // or "6<n>-<id>[…]" followed by n binary attachments (protocol 2).
+        const ack = b.watchSent !== null && b.snapshot === null && /^4(3|6(\d+)-)/.exec(e.data);
+        if (ack) {
+          const pending = ack[2] ? Number(ack[2]) : 0;
+          b.snapshot = { at: pending ? NaN : performance.now(), chars: e.data.length, pending };
           b.bigMsg = e.data;
         }
       });
