@@ -6,10 +6,25 @@
  * has its own tokenizer (cliArgs.ts) because it accepts negative numbers as values.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { ZodError } from 'zod';
+import { z, type ZodError } from 'zod';
+import { backendChoiceSchema } from './trainer/config';
 
-/** A problem with the command line; its message is for a person, one line per problem. */
+/** A problem with the command line (every entry point's); its message is for a person, one line per problem. */
 export class UsageError extends Error {}
+
+/** What a command prints on stderr for a usage problem: each line after "error: ", then where help is. */
+export function usageText(message: string, command: string): string {
+  return `${message.replace(/^/gm, 'error: ')}\nsee ${command} -- --help\n`;
+}
+
+/** What the backend flags allow, in words (the hub's --trainer-backend, the trainers' --backend). */
+export const BACKEND_RULE = `one of ${backendChoiceSchema.options.join(', ')}`;
+
+/** The trainer daemons' --concurrency (npm run trainer, npm run daemon): its schema and its words. */
+export const concurrencyFlag = {
+  schema: z.coerce.number().int().min(1).max(16),
+  words: { label: '--concurrency', rule: 'a whole number of runs from 1 to 16' },
+} as const;
 
 /** The option a parseArgs message names (`'--port <value>'`, `'--x'`). */
 function optionIn(message: string): string {

@@ -3,7 +3,7 @@
  * Binding beyond loopback without a team token is refused.
  */
 import { z } from 'zod';
-import { describeFlagIssues, readFlags, UsageError, type FlagWords } from './cliFlags';
+import { BACKEND_RULE, describeFlagIssues, readFlags, UsageError, type FlagWords } from './cliFlags';
 import { proxyEntryProblem } from './hub/peers/proxies';
 import { backendChoiceSchema } from './trainer/config';
 
@@ -62,7 +62,7 @@ const WORDS: Record<string, FlagWords> = {
   port: { label: '--port (or PORT)', rule: 'a port number from 0 to 65535' },
   host: { label: '--host (or HOST)', rule: 'an address to bind, e.g. 127.0.0.1' },
   databaseUrl: { label: '--database-url (or DATABASE_URL)', rule: 'file:path.db or postgres://…' },
-  trainerBackend: { label: '--trainer-backend', rule: `one of ${backendChoiceSchema.options.join(', ')}` },
+  trainerBackend: { label: '--trainer-backend', rule: BACKEND_RULE },
   graceMs: { label: '--grace-ms (or LIVETRAIN_GRACE_MS)', rule: 'a whole number of milliseconds from 100 to 3,600,000' },
   redisUrl: { label: '--redis-url (or REDIS_URL)' },
   redisPrefix: { label: '--redis-prefix (or LIVETRAIN_REDIS_PREFIX)' },

@@ -7,6 +7,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openDatabase } from './db/client';
+import { usageText } from './cliFlags';
 import { ConfigError, readConfig, USAGE } from './config';
 import { createHub, type Hub } from './hub/hub';
 import { startLocalTrainer, type LocalTrainer } from './localTrainer';
@@ -30,7 +31,7 @@ async function main(): Promise<number> {
     config = readConfig(argv, process.env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${error.message.replace(/^/gm, 'error: ')}\nsee npm start -- --help\n`);
+    process.stderr.write(usageText(error.message, 'npm start'));
     return 2;
   }
   const db = await openDatabase({ url: config.databaseUrl });

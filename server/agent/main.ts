@@ -6,14 +6,12 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { describeFlagIssues, readFlags, UsageError } from '../cliFlags';
+import { BACKEND_RULE, concurrencyFlag, describeFlagIssues, readFlags, usageText, UsageError } from '../cliFlags';
 import { chooseBackend, describeBackendChoice } from '../trainer/backend';
 import { backendChoiceSchema } from '../trainer/config';
 import { loadMnist, resolveDataDir, type MnistData } from '../trainer/data/mnist';
 import { connectToHub } from './hubLink';
 import { runMain } from '../trainer/runMain';
-
-const HELP_HINT = 'see npm run trainer -- --help';
 
 const USAGE = `usage: npm run trainer -- [--hub URL] [--token TOKEN] [--backend ${backendChoiceSchema.options.join('|')}]
                            [--concurrency N] [--data-dir DIR] [--checkpoint-dir DIR] [--id NAME] [--verbose]
@@ -43,7 +41,7 @@ async function main(): Promise<number> {
     }));
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`error: ${error.message}\n${HELP_HINT}\n`);
+    process.stderr.write(usageText(error.message, 'npm run trainer'));
     return 2;
   }
   if (values.help) {
@@ -54,19 +52,18 @@ async function main(): Promise<number> {
     .object({
       hub: z.string().url('--hub must be a URL like http://host:3000'),
       backend: backendChoiceSchema,
-      concurrency: z.coerce.number().int().min(1).max(16),
+      concurrency: concurrencyFlag.schema,
       id: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, '--id: letters, digits, _ . - only'),
     })
     .safeParse(values);
   if (!flags.success) {
     const words = {
       hub: { label: '--hub', rule: 'a URL like http://host:3000' },
-      backend: { label: '--backend', rule: `one of ${backendChoiceSchema.options.join(', ')}` },
-      concurrency: { label: '--concurrency', rule: 'a whole number of runs from 1 to 16' },
+      backend: { label: '--backend', rule: BACKEND_RULE },
+      concurrency: concurrencyFlag.words,
       id: { label: '--id', rule: 'letters, digits, _ . - only, at most 128' },
     };
-    const text = describeFlagIssues(flags.error, words, values);
-    process.stderr.write(`${text.replace(/^/gm, 'error: ')}\n${HELP_HINT}\n`);
+    process.stderr.write(usageText(describeFlagIssues(flags.error, words, values), 'npm run trainer'));
     return 2;
   }
   const log = (line: string) => process.stderr.write(`[trainer ${flags.data.id}] ${line}\n`);

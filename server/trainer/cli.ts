@@ -9,7 +9,8 @@ import { ZodError } from 'zod';
 import { describeZodError, hyperparamsSchema, type Hyperparams } from './config';
 import { chooseBackend, describeBackendChoice } from './backend';
 import { CheckpointError, latestCheckpoint, loadCheckpoint, type Checkpoint } from './checkpoint';
-import { HELP_HINT, parseCli, USAGE, UsageError, type CliOptions } from './cliArgs';
+import { usageText } from '../cliFlags';
+import { parseCli, USAGE, UsageError, type CliOptions } from './cliArgs';
 import { loadMnist, type MnistData } from './data/mnist';
 import { createProgress } from './progress';
 import { createTrainer, runCheckpointDir, type RunResult } from './trainer';
@@ -90,7 +91,7 @@ export async function main(argv: string[]): Promise<number> {
     opts = parseCli(argv);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`error: ${error.message}\n${HELP_HINT}\n`);
+    process.stderr.write(usageText(error.message, 'npm run train'));
     return 2;
   }
   if (opts === 'help') {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { backendChoiceSchema, describeHyperparamError, hyperparamsSchema, HYPERPARAM_RULES, reportingSchema, type HyperparamsInput } from './config';
 import { resolveDataDir } from './data/mnist';
+import { UsageError } from '../cliFlags';
 
 export const USAGE = `Usage: npm run train -- [options]
 
@@ -42,8 +43,6 @@ Options:
   -h, --help          show this help
 `;
 
-/** The line that follows a usage error. */
-export const HELP_HINT = 'see npm run train -- --help';
 
 /** The flag that sets each hyperparameter. */
 export const FLAG_OF: Record<string, string> = {
@@ -59,8 +58,7 @@ const BOOLEAN_FLAGS = ['no-checkpoint', 'no-train-eval', 'allow-software-gpu', '
 type StringFlag = (typeof STRING_FLAGS)[number];
 type BooleanFlag = (typeof BOOLEAN_FLAGS)[number];
 
-/** A flag problem; the message is one line for a person. */
-export class UsageError extends Error {}
+export { UsageError };
 
 export interface CliOptions {
   hyperparams: HyperparamsInput;

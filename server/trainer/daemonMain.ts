@@ -15,14 +15,12 @@ import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { z } from 'zod';
-import { describeFlagIssues, readFlags, UsageError } from '../cliFlags';
+import { BACKEND_RULE, concurrencyFlag, describeFlagIssues, readFlags, usageText, UsageError } from '../cliFlags';
 import { backendChoiceSchema } from './config';
 import { chooseBackend, describeBackendChoice } from './backend';
 import { createDaemon, type DaemonMessage } from './daemon';
 import { loadMnist, resolveDataDir, type MnistData } from './data/mnist';
 import { runMain } from './runMain';
-
-const HELP_HINT = 'see npm run daemon -- --help';
 
 const USAGE = `usage: npm run daemon -- [--backend ${backendChoiceSchema.options.join('|')}] [--data-dir DIR]
                           [--checkpoint-dir DIR] [--concurrency N] [--verbose]
@@ -62,20 +60,17 @@ async function main(): Promise<number> {
     }));
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`error: ${error.message}\n${HELP_HINT}\n`);
+    process.stderr.write(usageText(error.message, 'npm run daemon'));
     return 2;
   }
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const flags = z.object({ backend: backendChoiceSchema, concurrency: z.coerce.number().int().min(1).max(16) }).safeParse(values);
+  const flags = z.object({ backend: backendChoiceSchema, concurrency: concurrencyFlag.schema }).safeParse(values);
   if (!flags.success) {
-    const words = {
-      backend: { label: '--backend', rule: `one of ${backendChoiceSchema.options.join(', ')}` },
-      concurrency: { label: '--concurrency', rule: 'a whole number of runs from 1 to 16' },
-    };
-    process.stderr.write(`${describeFlagIssues(flags.error, words, values).replace(/^/gm, 'error: ')}\n${HELP_HINT}\n`);
+    const words = { backend: { label: '--backend', rule: BACKEND_RULE }, concurrency: concurrencyFlag.words };
+    process.stderr.write(usageText(describeFlagIssues(flags.error, words, values), 'npm run daemon'));
     return 2;
   }
   const { backend: backendChoice, concurrency } = flags.data;
