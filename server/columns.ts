@@ -104,47 +104,45 @@ export function bucketOf(width: number, p: WirePoint): Bucket {
 }
 
 /**
- * One series' summary of two sets of points. Order-free (points may be stored out of seq
- * order, around a hole): first and last are by step (then seq), min and max keep the earliest
- * step on a tie, the first gap is the lowest step. So M4 per pixel column picks the same
- * points from buckets as from the raw series.
+ * Adds `b`'s summary of one series to `a`'s, in place. Order-free (points may be stored out of
+ * seq order, around a hole): first and last are by step (then seq), min and max keep the
+ * earliest step on a tie, the first gap is the lowest step. So M4 per pixel column picks the
+ * same points from buckets as from the raw series.
  */
-function mergeStats(a: SeriesStats, b: SeriesStats, bFirst: boolean, bLast: boolean): SeriesStats {
-  const takeMin = b.finite > 0 && (a.finite === 0 || b.min < a.min || (b.min === a.min && b.minStep < a.minStep));
-  const takeMax = b.finite > 0 && (a.finite === 0 || b.max > a.max || (b.max === a.max && b.maxStep < a.maxStep));
-  return {
-    min: takeMin ? b.min : a.min,
-    minStep: takeMin ? b.minStep : a.minStep,
-    max: takeMax ? b.max : a.max,
-    maxStep: takeMax ? b.maxStep : a.maxStep,
-    first: bFirst ? b.first : a.first,
-    last: bLast ? b.last : a.last,
-    sum: a.sum + b.sum,
-    finite: a.finite + b.finite,
-    gapStep: a.gapStep < 0 ? b.gapStep : b.gapStep < 0 ? a.gapStep : Math.min(a.gapStep, b.gapStep),
-  };
+function mergeStatsInto(a: SeriesStats, b: SeriesStats, bFirst: boolean, bLast: boolean): void {
+  if (b.finite > 0 && (a.finite === 0 || b.min < a.min || (b.min === a.min && b.minStep < a.minStep))) [a.min, a.minStep] = [b.min, b.minStep];
+  if (b.finite > 0 && (a.finite === 0 || b.max > a.max || (b.max === a.max && b.maxStep < a.maxStep))) [a.max, a.maxStep] = [b.max, b.maxStep];
+  if (bFirst) a.first = b.first;
+  if (bLast) a.last = b.last;
+  a.sum += b.sum;
+  a.finite += b.finite;
+  if (b.gapStep >= 0 && (a.gapStep < 0 || b.gapStep < a.gapStep)) a.gapStep = b.gapStep;
 }
 
 const before = (stepA: number, seqA: number, stepB: number, seqB: number) => stepA < stepB || (stepA === stepB && seqA < seqB);
 
-/** The summary of both buckets' points, as a bucket of `a`'s width and index (order-free). */
-export function mergeBuckets(a: Bucket, b: Bucket): Bucket {
+/** Adds `b`'s points to `a`, in place (`a` keeps its width and index). */
+function mergeInto(a: Bucket, b: Bucket): void {
   const bFirst = before(b.firstStep, b.firstSeq, a.firstStep, a.firstSeq);
   const bLast = before(a.lastStep, a.lastSeq, b.lastStep, b.lastSeq);
+  a.count += b.count;
+  if (bFirst) [a.firstStep, a.firstSeq, a.firstTime] = [b.firstStep, b.firstSeq, b.firstTime];
+  if (bLast) [a.lastStep, a.lastSeq, a.lastTime] = [b.lastStep, b.lastSeq, b.lastTime];
+  for (const name of SERIES) mergeStatsInto(a.series[name], b.series[name], bFirst, bLast);
+}
+
+/** A copy of a bucket that {@link foldPoint} may change. */
+export function cloneBucket(b: Bucket): Bucket {
   const series = {} as Record<SeriesName, SeriesStats>;
-  for (const name of SERIES) series[name] = mergeStats(a.series[name], b.series[name], bFirst, bLast);
-  return {
-    width: a.width,
-    index: a.index,
-    count: a.count + b.count,
-    firstStep: bFirst ? b.firstStep : a.firstStep,
-    firstSeq: bFirst ? b.firstSeq : a.firstSeq,
-    firstTime: bFirst ? b.firstTime : a.firstTime,
-    lastStep: bLast ? b.lastStep : a.lastStep,
-    lastSeq: bLast ? b.lastSeq : a.lastSeq,
-    lastTime: bLast ? b.lastTime : a.lastTime,
-    series,
-  };
+  for (const name of SERIES) series[name] = { ...b.series[name] };
+  return { ...b, series };
+}
+
+/** The summary of both buckets' points, as a new bucket of `a`'s width and index (order-free). */
+export function mergeBuckets(a: Bucket, b: Bucket): Bucket {
+  const out = cloneBucket(a);
+  mergeInto(out, b);
+  return out;
 }
 
 /**
@@ -155,35 +153,9 @@ export function addPoint(current: Bucket | null, width: number, p: WirePoint): B
   return current ? mergeBuckets(current, bucketOf(width, p)) : bucketOf(width, p);
 }
 
-/** A copy of a bucket that {@link foldPoint} may change. */
-export function cloneBucket(b: Bucket): Bucket {
-  const series = {} as Record<SeriesName, SeriesStats>;
-  for (const name of SERIES) series[name] = { ...b.series[name] };
-  return { ...b, series };
-}
-
-/**
- * Adds a point to a bucket in place ({@link addPoint} without allocating: the ingest path folds
- * thousands of points a second into six widths).
- */
+/** Adds a point to a bucket in place (the ingest path: no copy of the bucket per point). */
 export function foldPoint(b: Bucket, p: WirePoint): void {
-  b.count++;
-  const isFirst = before(p.step, p.seq, b.firstStep, b.firstSeq);
-  const isLast = before(b.lastStep, b.lastSeq, p.step, p.seq);
-  if (isFirst) [b.firstStep, b.firstSeq, b.firstTime] = [p.step, p.seq, p.time];
-  if (isLast) [b.lastStep, b.lastSeq, b.lastTime] = [p.step, p.seq, p.time];
-  for (const name of SERIES) {
-    const s = b.series[name];
-    const v = pointValue(p, name);
-    if (isFirst) s.first = v;
-    if (isLast) s.last = v;
-    if (Number.isFinite(v)) {
-      if (s.finite === 0 || v < s.min || (v === s.min && p.step < s.minStep)) [s.min, s.minStep] = [v, p.step];
-      if (s.finite === 0 || v > s.max || (v === s.max && p.step < s.maxStep)) [s.max, s.maxStep] = [v, p.step];
-      s.sum += v;
-      s.finite++;
-    } else if (s.gapStep < 0 || p.step < s.gapStep) s.gapStep = p.step;
-  }
+  mergeInto(b, bucketOf(b.width, p));
 }
 
 /**

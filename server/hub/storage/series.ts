@@ -243,12 +243,6 @@ export function createSeriesQueries(db: Db, provider: 'sqlite' | 'postgresql') {
       if (width === finest) return { kind: 'buckets', width, buckets: edge };
       return { kind: 'buckets', width, buckets: await read(runId, `"width" = $1 AND "bucket" >= $2 AND "bucket" <= $3`, width, Math.floor(fromStep / width), Math.floor(toStep / width)) };
     },
-
-    /** Forget a deleted run. */
-    forget(runId: string): void {
-      newest.delete(runId);
-      ready.delete(runId);
-    },
   };
 }
 export type SeriesQueries = ReturnType<typeof createSeriesQueries>;
