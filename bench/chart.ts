@@ -23,7 +23,7 @@ import { ensureBuild } from '../scripts/ensure-build';
 import { cleanupAll, installCleanup } from './lib/children';
 import { api, FakeTrainer, startHub } from './lib/chartHub';
 import { ChartPage, type FirstRender } from './lib/chartPage';
-import { LONG_FRAME_MS, median, meterTree, num, ratio, streamFigures, triple, type StreamFigures, type TreeLoad } from './lib/chartStats';
+import { LONG_FRAME_MS, median, meterTree, num, ratio, spread, streamFigures, triple, type StreamFigures, type TreeLoad } from './lib/chartStats';
 import { int, table } from './lib/histogram';
 
 const TARGET_P95_MS = 16;
@@ -56,10 +56,6 @@ function readFlags(): Flags {
 }
 
 const note = (line: string) => process.stderr.write(`[bench:chart] ${line}\n`);
-const pctl = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : NaN;
-};
 
 /** One scenario's figures: first renders (one per fresh page load) and the streaming phase. */
 interface Scenario {
@@ -157,7 +153,7 @@ function report(main: Scenario, ref: Scenario, flags: Flags): void {
     [`CPU: bench tree / other processes (cores of ${os.availableParallelism()})`, (x) => (x.load ? `${num(x.load.ours, 2)} / ${num(x.load.others, 2)}` : '–'), (x) => x.load?.ours ?? NaN],
   ];
   for (const [name, show, value] of streamRows) rows.push([name, show(main), show(ref), ratio(value(main), value(ref))]);
-  const zoom = (x: Scenario) => (x.zooms.length ? `${num(pctl(x.zooms, 50), 0)} / ${num(pctl(x.zooms, 95), 0)}` : 'raw already');
+  const zoom = (x: Scenario) => (x.zooms.length ? `${num(spread(x.zooms).p50, 0)} / ${num(spread(x.zooms).p95, 0)}` : 'raw already');
   rows.push(['zoom to 1,000 steps: run:series → drawn p50/p95 (ms)', zoom(main), zoom(ref), '']);
   const head = (x: Scenario) => `${int(x.points)} points`;
   process.stdout.write(`\nbench:chart — run page, Chromium ${browserVersion} headless 1280×800, ${flags.loads} cold load(s) each (medians), then ${int(flags.rate)} points/s for ${flags.seconds} s\n\n`);

@@ -21,6 +21,7 @@ import { columnBytes, fromBucketColumns, fromPointColumns, toPointColumns } from
 import { PROTOCOL_VERSION, TRAINER_NAMESPACE, type Result, type RunSnapshot, type SeriesRange, type WirePoint } from '../server/protocol';
 import { runMain } from '../server/trainer/runMain';
 import { cleanupAll, installCleanup, nextMessage, removeDir, ROOT, tempDir } from './lib/children';
+import { spread } from './lib/chartStats';
 import { int, table } from './lib/histogram';
 import { hubMessageSchema } from './lib/messages';
 
@@ -40,10 +41,6 @@ const CONFUSION = Array.from({ length: 10 }, (_, i) => Array.from({ length: 10 }
 
 const ms = (x: number) => (Number.isFinite(x) ? `${x < 10 ? x.toFixed(1) : Math.round(x)} ms` : '–');
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(2)} MB`;
-const pctl = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : NaN;
-};
 
 /** The seq of a step's point: run:started is seq 1, and each epoch end's results take one seq. */
 const seqOf = (step: number) => 1 + step + Math.floor((step - 1) / PER_EPOCH);
@@ -174,7 +171,7 @@ async function scenario(points: number): Promise<Figures> {
     }
     ada.close();
     trainer.close();
-    return { points, ingestSec, watchMs, watchBytes, crowdOk, crowdMs, rssGrowth: rssMax - rssBefore, rangeP50: pctl(times, 50), rangeP95: pctl(times, 95), rangeKinds: [...kinds].join('+') };
+    return { points, ingestSec, watchMs, watchBytes, crowdOk, crowdMs, rssGrowth: rssMax - rssBefore, rangeP50: spread(times).p50, rangeP95: spread(times).p95, rangeKinds: [...kinds].join('+') };
   } finally {
     hub.send({ kind: 'stop' });
     await new Promise((r) => setTimeout(r, 1500));

@@ -36,16 +36,10 @@ export function valueOf(p: WirePoint, metric: MetricKind): number {
   }
 }
 
-function grow(a: Float64Array<ArrayBuffer>, length: number, need: number): Float64Array<ArrayBuffer> {
+/** `a` with room for `need` entries (capacity doubles), its first `length` kept. */
+function grow<T extends Float64Array<ArrayBuffer> | Uint32Array<ArrayBuffer>>(a: T, length: number, need: number): T {
   if (need <= a.length) return a;
-  const next = new Float64Array(Math.max(need, a.length * 2, 1024));
-  next.set(a.subarray(0, length));
-  return next;
-}
-
-function growU32(a: Uint32Array<ArrayBuffer>, length: number, need: number): Uint32Array<ArrayBuffer> {
-  if (need <= a.length) return a;
-  const next = new Uint32Array(Math.max(need, a.length * 2, 1024));
+  const next = new (a.constructor as new (n: number) => T)(Math.max(need, a.length * 2, 1024));
   next.set(a.subarray(0, length));
   return next;
 }
@@ -144,6 +138,8 @@ export class SeriesColumns {
   /** The bucket width each entry comes from (0: raw). */
   widths = new Uint32Array(0);
   length = 0;
+  /** Points all the entries stand for (the sum of {@link weights}). */
+  total = 0;
   /** Entries before the raw points (from the overview and the detail). */
   head = 0;
   private key = '';
@@ -192,6 +188,7 @@ export class SeriesColumns {
       this.detail = source.detail ?? null;
       this.points = points;
       this.length = 0;
+      this.total = 0;
       this.head = 0;
       const head = this.headEntries(source, metric, perEpoch);
       this.t0 = head.length ? head[0].time : n ? points[0].time : 0;
@@ -259,9 +256,9 @@ export class SeriesColumns {
     this.xs = grow(this.xs, from, n);
     this.ys = grow(this.ys, from, n);
     this.steps = grow(this.steps, from, n);
-    this.breaks = growU32(this.breaks, from, n);
-    this.weights = growU32(this.weights, from, n);
-    this.widths = growU32(this.widths, from, n);
+    this.breaks = grow(this.breaks, from, n);
+    this.weights = grow(this.weights, from, n);
+    this.widths = grow(this.widths, from, n);
     const smoothing = this.ema.weight > 0;
     if (smoothing) {
       if (this.smooth === this.ys || this.smooth.length < n) {
@@ -284,6 +281,7 @@ export class SeriesColumns {
       steps[i] = e.step;
       ys[i] = e.value;
       weights[i] = e.weight;
+      this.total += e.weight;
       widths[i] = e.width;
       xs[i] = xAxis === 'step' ? e.step : xAxis === 'epoch' ? e.epoch - 1 + e.batch / perEpoch : (e.time - this.t0) / 1000;
       if (!smoothing) continue;

@@ -202,7 +202,7 @@ export class BatchView {
       if (c.length === 0) continue;
       bx0 = Math.min(bx0, c.xs[0]);
       bx1 = Math.max(bx1, c.xs[c.length - 1]);
-      total = Math.max(total, c.represented(0, c.length).points);
+      total = Math.max(total, c.total);
     }
     if (!(bx1 > bx0)) [bx0, bx1] = Number.isFinite(bx0) ? [bx0, bx0 + 1] : [0, 1];
     this.base = d3.scaleLinear().domain([bx0, bx1]).range([plot.left, plot.right]);

@@ -65,7 +65,7 @@ export function foldTail(state: RunView): void {
   const points = state.points;
   if (points.length <= TAIL_LIMIT) return;
   const last = points[points.length - 1];
-  let width = state.overview?.[0]?.width ?? widthFor(last.step);
+  const width = state.overview?.[0]?.width ?? widthFor(last.step);
   // Whole buckets only, up to the bucket before the last TAIL_POINTS steps.
   const cut = (Math.floor((last.step - TAIL_POINTS) / width)) * width;
   let keep = 0;
@@ -86,10 +86,7 @@ export function foldTail(state: RunView): void {
     else overview.push(b);
   }
   let coarse = overview;
-  while (coarse.length > 2 * OVERVIEW_MAX_BUCKETS) {
-    coarse = coarsen(coarse);
-    width = coarse[0].width;
-  }
+  while (coarse.length > 2 * OVERVIEW_MAX_BUCKETS) coarse = coarsen(coarse);
   state.overview = coarse;
   state.points = points.slice(keep);
 }
