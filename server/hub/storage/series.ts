@@ -227,21 +227,24 @@ export function createSeriesQueries(db: Db, provider: 'sqlite' | 'postgresql') {
      */
     async range(runId: string, fromStep: number, toStep: number, columns: number, upToSeq: number): Promise<SeriesRange> {
       await this.ensure(runId);
-      const finest = BUCKET_WIDTHS[0];
-      const edge = await read(runId, `"width" = $1 AND "bucket" >= $2 AND "bucket" <= $3`, finest, Math.floor(fromStep / finest), Math.floor(toStep / finest));
-      const inRange = edge.reduce((n, b) => n + b.count, 0);
-      const rawLimit = Math.min(RANGE_MAX_POINTS, Math.max(4 * columns, 1000));
-      if (inRange <= rawLimit) {
-        if (edge.length === 0) return { kind: 'raw', points: [] };
-        const firstSeq = Math.min(...edge.map((b) => b.firstSeq));
-        const lastSeq = Math.min(upToSeq, Math.max(...edge.map((b) => b.lastSeq)));
-        const rows = await db.batchMetric.findMany({ where: { runId, seq: { gte: firstSeq, lte: lastSeq }, step: { gte: fromStep, lte: toStep } }, orderBy: { seq: 'asc' } });
-        return { kind: 'raw', points: rows.map(toWirePoint) };
-      }
       const span = toStep - fromStep + 1;
       const width = BUCKET_WIDTHS.find((w) => Math.ceil(span / w) <= 4 * columns) ?? BUCKET_WIDTHS[BUCKET_WIDTHS.length - 1];
-      if (width === finest) return { kind: 'buckets', width, buckets: edge };
-      return { kind: 'buckets', width, buckets: await read(runId, `"width" = $1 AND "bucket" >= $2 AND "bucket" <= $3`, width, Math.floor(fromStep / width), Math.floor(toStep / width)) };
+      const rawLimit = Math.min(RANGE_MAX_POINTS, Math.max(4 * columns, 1000));
+      const at = (w: number) => read(runId, `"width" = $1 AND "bucket" >= $2 AND "bucket" <= $3`, w, Math.floor(fromStep / w), Math.floor(toStep / w));
+      const count = (buckets: Bucket[]) => buckets.reduce((n, b) => n + b.count, 0);
+      // The answer's own buckets first: those wholly inside the range hold more points than a
+      // raw answer may (the usual wide range), which settles it without reading the finest
+      // buckets of the whole range. Otherwise the points are counted at the finest width.
+      const coarse = await at(width);
+      const edges = new Set([Math.floor(fromStep / width), Math.floor(toStep / width)]);
+      if (count(coarse.filter((b) => !edges.has(b.index))) > rawLimit) return { kind: 'buckets', width, buckets: coarse };
+      const finest = width === BUCKET_WIDTHS[0] ? coarse : await at(BUCKET_WIDTHS[0]);
+      if (count(finest) > rawLimit) return { kind: 'buckets', width, buckets: coarse };
+      if (finest.length === 0) return { kind: 'raw', points: [] };
+      const firstSeq = Math.min(...finest.map((b) => b.firstSeq));
+      const lastSeq = Math.min(upToSeq, Math.max(...finest.map((b) => b.lastSeq)));
+      const rows = await db.batchMetric.findMany({ where: { runId, seq: { gte: firstSeq, lte: lastSeq }, step: { gte: fromStep, lte: toStep } }, orderBy: { seq: 'asc' } });
+      return { kind: 'raw', points: rows.map(toWirePoint) };
     },
   };
 }
