@@ -17,8 +17,10 @@ import { RANGE_MAX_COLUMNS, SERIES, type BucketColumns, type PointColumns, type 
  * 2: snapshots carry a run's batch series as an overview of buckets plus a raw tail, numbers
  * travel as columns (server/columns.ts: binary in snapshots and ranges, base64 in live frames),
  * `run:series` answers a step range.
+ * 3: `run:misclassified` says how many digits an epoch got wrong, not which (they are read on
+ * demand, like a past epoch's).
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** Error codes in `{ ok: false, error }` envelopes (acks and HTTP). */
 export const ERROR_CODES = [
@@ -239,7 +241,13 @@ export interface StreamPayloads {
   'metrics:batch': { points: PointColumns };
   'metrics:epoch': { epoch: WireEpoch };
   'run:predictions': { panel: WirePanel };
-  'run:misclassified': { epoch: number; total: number; items: DigitPrediction[] };
+  /**
+   * An epoch's misclassified digits were stored: how many the model got wrong (`total`) and
+   * how many are listed (`listed`, up to the run's cap). The digits themselves are fetched
+   * with `GET /api/runs/:id/misclassified?epoch=N`: at 1,000 listed digits they are ~200 KB,
+   * which sent to 500 watchers at once was 100 MB written in one burst (an 856 ms stall).
+   */
+  'run:misclassified': { epoch: number; total: number; listed: number };
   'run:progress': { phase: (typeof TRAINING_PHASES)[number]; epoch: number; done: number; total: number };
 }
 export type StreamEvent = keyof StreamPayloads;

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { DEFAULT_DATABASE_URL, DatabaseUrlError, openDatabase, resolveDatabaseUrl, type Db } from '../server/db/client';
 import { MIGRATIONS_DIRS, MigrationError, applyMigrations, type Provider } from '../server/db/migrate';
+import { createPeerQueries } from '../server/hub/storage/peers';
 import { hyperparamColumns, searchKey, textColumns } from '../server/hub/storage/runList';
 import { postgresDatabases, tempSqlite, type TempSqlite } from './helpers/db';
 import { ROOT } from './helpers/proc';
@@ -97,6 +98,31 @@ test('openDatabase creates the SQLite directory and uses WAL, synchronous=FULL, 
 
 for (const provider of ['sqlite', 'postgresql'] as const) {
   describe(provider, () => {
+    test('participants are saved in bulk: new ones created, known ones renamed and seen again, createdAt kept', async (t) => {
+      const url = await fresh(provider, t);
+      if (!url) return;
+      const db = await openDatabase({ url });
+      try {
+        const peers = createPeerQueries(db.prisma, provider);
+        const before = new Date(Date.now() - 1000);
+        await peers.saveParticipants(new Map(Array.from({ length: 700 }, (_, i) => [`p${i}`, { name: `Person ${i}`, colour: '#112233' }])));
+        assert.equal(await db.prisma.participant.count(), 700, 'more than one statement of rows');
+        const first = await db.prisma.participant.findUniqueOrThrow({ where: { id: 'p3' } });
+        assert.equal(first.name, 'Person 3');
+        assert.ok(first.createdAt instanceof Date && first.createdAt >= before && first.lastSeenAt.getTime() === first.createdAt.getTime(), 'timestamps read back as Dates');
+        await new Promise((r) => setTimeout(r, 20));
+        await peers.saveParticipants(new Map([['p3', { name: 'Ada', colour: '#abcdef' }], ['new', { name: "O'Brien; DROP TABLE", colour: '#000000' }]]));
+        const again = await db.prisma.participant.findUniqueOrThrow({ where: { id: 'p3' } });
+        assert.deepEqual([again.name, again.colour], ['Ada', '#abcdef']);
+        assert.equal(again.createdAt.getTime(), first.createdAt.getTime(), 'createdAt kept');
+        assert.ok(again.lastSeenAt > first.lastSeenAt, 'lastSeenAt moved on');
+        assert.equal((await db.prisma.participant.findUniqueOrThrow({ where: { id: 'new' } })).name, "O'Brien; DROP TABLE", 'names are parameters, not SQL');
+        assert.equal(await db.prisma.participant.count(), 701);
+      } finally {
+        await db.close();
+      }
+    });
+
     test('applies the committed migrations as Prisma records them; re-applying is a no-op', async (t) => {
       const url = await fresh(provider, t);
       if (!url) return;

@@ -73,3 +73,20 @@ test('seq continues from lastSeq after a resume', async () => {
   await emitter.flush();
   assert.deepEqual(got, [42]);
 });
+
+test('an event after a pause is written at the next turn; those close behind it wait for the interval', async () => {
+  const writes: number[][] = [];
+  const emitter = createEmitter('lead', { write: (evs) => void writes.push(evs.map((e) => e.seq)) }, { flushMs: 200 });
+  const nextTurn = () => new Promise((r) => setImmediate(r));
+  emitter.emit(point(1));
+  assert.deepEqual(writes, [], 'emit itself never writes');
+  await nextTurn();
+  assert.deepEqual(writes, [[1]], 'the first event goes at the next turn, not after 200 ms');
+  emitter.emit(point(2));
+  emitter.emit(point(3));
+  await nextTurn();
+  assert.deepEqual(writes, [[1]], 'events right behind a write wait for the interval');
+  await new Promise((r) => setTimeout(r, 250));
+  assert.deepEqual(writes, [[1], [2, 3]], 'and then go as one write');
+  await emitter.flush();
+});

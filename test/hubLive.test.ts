@@ -79,6 +79,15 @@ describe('hub with a real trainer', () => {
     const epochs = await hub.db.prisma.epochMetric.count({ where: { runId } });
     assert.equal(epochs, 3);
     assert.ok((await hub.db.prisma.misclassified.count({ where: { runId } })) > 0);
+    // Each epoch's misclassified frame says how many digits are listed, not which: they are read over HTTP.
+    const frames3 = ada.received.flatMap((r) => (r.event === 'run:misclassified' ? [r.payload] : []));
+    assert.equal(frames3.length, 3);
+    for (const f of frames3) {
+      assert.equal('items' in f, false, 'no digits in the live frame');
+      const listed = await hub.db.prisma.misclassified.count({ where: { runId, epoch: f.epoch } });
+      assert.equal(f.listed, listed, `epoch ${f.epoch}: listed = stored rows`);
+      assert.ok(f.total >= listed);
+    }
     assert.ok((await hub.db.prisma.confusionMatrix.count({ where: { runId } })) === 3);
     assert.ok(run.finalTestAccuracy !== null && run.backend === 'wasm' && run.trainerHost);
     // Only presence sent after Cy and Dee left counts: Bob saw Ada and Bob alone before they came.

@@ -32,11 +32,18 @@ function track(child: ChildProcess): ChildProcess {
   return child;
 }
 
+/**
+ * Node flags for every child: `--cpu-prof` into $BENCH_CPU_PROF_DIR when it is set, so a
+ * benchmark's hub, trainer and watchers can be profiled in the very run that is measured
+ * (NODE_OPTIONS refuses --cpu-prof). A profile is written when the child exits cleanly.
+ */
+const nodeFlags = ['--import', 'tsx', ...(process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [])];
+
 /** A project entry (path from the repo root) in its own node + tsx process, with an IPC channel. */
 export function forkEntry(entry: string, args: string[] = [], opts: { nice?: number } = {}): ChildProcess {
   const child = fork(path.join(ROOT, entry), args, {
     cwd: ROOT,
-    execArgv: ['--import', 'tsx'],
+    execArgv: nodeFlags,
     stdio: ['pipe', 'pipe', 'pipe', 'ipc'],
   });
   if (opts.nice && child.pid) os.setPriority(child.pid, opts.nice);
@@ -45,7 +52,7 @@ export function forkEntry(entry: string, args: string[] = [], opts: { nice?: num
 
 /** A project entry in its own node + tsx process, stdin/stdout/stderr piped, no IPC. */
 export function spawnEntry(entry: string, args: string[] = []): ChildProcess {
-  return track(spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry), ...args], { cwd: ROOT, env: process.env }));
+  return track(spawn(process.execPath, [...nodeFlags, path.join(ROOT, entry), ...args], { cwd: ROOT, env: process.env }));
 }
 
 /** The last 32 KiB a tracked child wrote to stdout and stderr. */

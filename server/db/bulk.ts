@@ -4,8 +4,17 @@
  * ≈ 700 ms through `createMany` (Prisma 7's query compiler runs on the hub's event loop) and
  * ≈ 70 ms this way on SQLite; 300 batch rows ≈ 55 ms vs ≈ 30 ms.
  */
-import type { Prisma } from './generated/sqlite/client';
-import type { Db } from './client';
+import type { Db, DbClient } from './client';
+
+/**
+ * One raw SQL statement and its parameters, not yet bound to a client: a caller runs it in a
+ * batch (`db.$transaction(statements.map(…))`, which skips the query compiler when every
+ * statement is raw) or inside an interactive transaction ({@link runStatements}).
+ */
+export interface RawStatement {
+  sql: string;
+  values: unknown[];
+}
 
 /** Rows per statement: far below SQLite's 32,766 and PostgreSQL's 65,535 bound parameters. */
 const ROWS_PER_STATEMENT = 500;
@@ -13,18 +22,37 @@ const ROWS_PER_STATEMENT = 500;
 /**
  * Statements inserting `rows` into `table` (columns in `columns` order), to run inside the
  * caller's transaction. Rows whose key is already stored are skipped (ON CONFLICT DO NOTHING,
- * in SQLite and PostgreSQL alike), so writing a batch again is harmless. `table` and
- * `columns` are code constants, never input.
+ * in SQLite and PostgreSQL alike), so writing a batch again is harmless; with `upsert`, the
+ * stored row's `upsert.set` columns take the new values instead. `table` and the column
+ * names are code constants, never input.
  */
-export function bulkInsert(db: Db, provider: 'sqlite' | 'postgresql', table: string, columns: readonly string[], rows: readonly unknown[][]): Prisma.PrismaPromise<number>[] {
-  const ops: Prisma.PrismaPromise<number>[] = [];
+export function bulkInsert(
+  provider: 'sqlite' | 'postgresql',
+  table: string,
+  columns: readonly string[],
+  rows: readonly unknown[][],
+  upsert?: { key: readonly string[]; set: readonly string[] },
+): RawStatement[] {
+  const ops: RawStatement[] = [];
   const head = `INSERT INTO "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) VALUES `;
-  const tail = ' ON CONFLICT DO NOTHING';
+  const tail = upsert
+    ? ` ON CONFLICT (${upsert.key.map((c) => `"${c}"`).join(', ')}) DO UPDATE SET ${upsert.set.map((c) => `"${c}" = excluded."${c}"`).join(', ')}`
+    : ' ON CONFLICT DO NOTHING';
   for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) {
     const chunk = rows.slice(start, start + ROWS_PER_STATEMENT);
     let n = 0;
     const values = chunk.map(() => `(${columns.map(() => (provider === 'postgresql' ? `$${++n}` : '?')).join(', ')})`).join(', ');
-    ops.push(db.$executeRawUnsafe(head + values + tail, ...chunk.flat()));
+    ops.push({ sql: head + values + tail, values: chunk.flat() });
   }
   return ops;
+}
+
+/** Runs `statements` in order on `client` (an interactive transaction's, usually). */
+export async function runStatements(client: Pick<DbClient, '$executeRawUnsafe'>, statements: readonly RawStatement[]): Promise<void> {
+  for (const s of statements) await client.$executeRawUnsafe(s.sql, ...s.values);
+}
+
+/** Runs raw `statements` as one batch transaction (all raw: no query compiler). */
+export async function inBatch(db: Db, statements: readonly RawStatement[]): Promise<void> {
+  if (statements.length) await db.$transaction(statements.map((s) => db.$executeRawUnsafe(s.sql, ...s.values)));
 }

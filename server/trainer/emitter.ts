@@ -1,13 +1,15 @@
 /**
  * Stamps trainer events with the run id and a gap-free sequence number, and hands them to
- * the sink in batches. `emit` never waits: events are buffered and flushed on a timer (or
- * sooner when the buffer is large), one write in flight at a time, so a slow consumer
- * costs the training loop only the push onto an array.
+ * the sink in batches. `emit` never waits: events are buffered and written at the next turn
+ * of the event loop, at most one write per `flushMs` (leading edge: an event after a quiet
+ * spell goes at once, those close behind it wait for the interval) or sooner when the buffer
+ * is large, one write in flight at a time; so a slow consumer costs the training loop only
+ * the push onto an array, and a watcher does not wait for a batching window at ~60 steps/s.
  */
 import type { EventSink, TrainerEvent, UnstampedEvent } from './events';
 
 export interface EmitterOptions {
-  /** Flush at most this long after the first buffered event. */
+  /** At most one write per this many ms; an event arriving after a longer pause is written at once. */
   flushMs?: number;
   /** Flush as soon as this many events are buffered. */
   maxBatch?: number;
@@ -28,18 +30,28 @@ export function createEmitter(runId: string, sink: EventSink, opts: EmitterOptio
   const maxBatch = opts.maxBatch ?? 512;
   let seq = opts.lastSeq ?? 0;
   let buffer: TrainerEvent[] = [];
-  let timer: NodeJS.Timeout | null = null;
+  let timer: { kind: 'timeout'; handle: NodeJS.Timeout } | { kind: 'immediate'; handle: NodeJS.Immediate } | null = null;
   let inFlight: Promise<void> | null = null;
+  /** When the last write started (ms). */
+  let wroteAt = Number.NEGATIVE_INFINITY;
 
+  const cancel = () => {
+    if (timer?.kind === 'timeout') clearTimeout(timer.handle);
+    else if (timer?.kind === 'immediate') clearImmediate(timer.handle);
+    timer = null;
+  };
+
+  /** A write `delay` ms from now; 0 = the next turn of the event loop (after the current step). */
   function schedule(delay: number): void {
     if (timer) {
       if (delay > 0) return;
-      clearTimeout(timer);
+      cancel();
     }
-    timer = setTimeout(() => {
+    const fire = () => {
       timer = null;
       void drain();
-    }, delay);
+    };
+    timer = delay > 0 ? { kind: 'timeout', handle: setTimeout(fire, delay) } : { kind: 'immediate', handle: setImmediate(fire) };
   }
 
   /** Writes buffered events, one sink write at a time, until the buffer is empty. */
@@ -49,6 +61,7 @@ export function createEmitter(runId: string, sink: EventSink, opts: EmitterOptio
       while (buffer.length > 0) {
         const batch = buffer;
         buffer = [];
+        wroteAt = Date.now();
         try {
           await sink.write(batch);
         } catch (error) {
@@ -67,15 +80,12 @@ export function createEmitter(runId: string, sink: EventSink, opts: EmitterOptio
     emit(event) {
       const stamped = { ...event, runId, seq: ++seq } as TrainerEvent;
       buffer.push(stamped);
-      if (!inFlight) schedule(buffer.length >= maxBatch ? 0 : flushMs);
+      if (!inFlight) schedule(buffer.length >= maxBatch ? 0 : Math.max(0, wroteAt + flushMs - Date.now()));
       else if (buffer.length >= maxBatch) schedule(0);
       return stamped;
     },
     async flush() {
-      if (timer) {
-        clearTimeout(timer);
-        timer = null;
-      }
+      cancel();
       while (buffer.length > 0 || inFlight) await drain();
     },
     get lastSeq() {

@@ -119,7 +119,7 @@ export function createLiveStreams(broadcast: Broadcast, frameMs = 50): LiveStrea
           broadcast(room, 'run:predictions', { ...range(), panel: e.panel });
           break;
         case 'misclassified':
-          broadcast(room, 'run:misclassified', { ...range(), epoch: e.epoch, total: e.total, items: e.items });
+          broadcast(room, 'run:misclassified', { ...range(), epoch: e.epoch, total: e.total, listed: e.items.length });
           break;
         case 'progress':
           broadcast(room, 'run:progress', { ...range(), phase: e.phase, epoch: e.epoch, done: e.done, total: e.total });

@@ -17,6 +17,7 @@ import { acked } from './acked';
 import type { Auth } from './auth';
 import type { Identities } from './identities';
 import type { ParticipantWriter } from './participants';
+import { createPacer } from './pacer';
 import { colourFor, type Presence } from './presence';
 
 export interface BrowserDeps {
@@ -40,6 +41,8 @@ export const MAX_WATCHED_RUNS = 32;
 export const MAX_WATCHES_IN_FLIGHT = 16;
 /** `run:series` calls one connection may have unanswered at once (the compare page asks one per run). */
 export const MAX_RANGES_IN_FLIGHT = 16;
+/** `run:watch` answers written per turn of the event loop when many arrive at once (see pacer.ts). */
+export const WATCH_ANSWERS_PER_TURN = 16;
 
 const tooLarge = (payload: unknown) => {
   if ((JSON.stringify(payload) ?? '').length > MAX_BROWSER_PAYLOAD_BYTES) {
@@ -58,6 +61,8 @@ export function attachBrowsers({ io, auth, identities, participants, presence, s
     if (refused) return next(refused);
     next();
   });
+
+  const answers = createPacer(WATCH_ANSWERS_PER_TURN);
 
   io.on('connection', (socket) => {
     const address = auth.clientAddress(socket.request);
@@ -86,6 +91,7 @@ export function attachBrowsers({ io, auth, identities, participants, presence, s
       const colour = input.colour ?? colourFor(id);
       participants.remember(id, input.name, colour);
       socket.data.participant = { id, name: input.name, colour };
+      if (watching.size > 0) presence.renamed();
       presence.announce(null);
       for (const runId of watching) presence.announce(runId);
       return { participant: socket.data.participant, credential, protocolVersion: PROTOCOL_VERSION, tokenRequired: auth.required };
@@ -121,6 +127,7 @@ export function attachBrowsers({ io, auth, identities, participants, presence, s
           throw error;
         });
       presence.announce(runId);
+      await answers.turn();
       // The snapshot may be shared with others who asked at the same moment: copy, don't mutate.
       return { ...snapshot, presence: presence.local(runId) };
     }

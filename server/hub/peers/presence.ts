@@ -15,6 +15,17 @@ const byName = (a: PresenceUser, b: PresenceUser) => a.name.localeCompare(b.name
 
 export function createPresence({ io, shared, log }: { io: HubServer; shared: boolean; log: (line: string) => void }) {
   const pending = new Map<string, NodeJS.Timeout>();
+  /**
+   * {@link local}'s answer per room, until someone joins or leaves it (or says who they are):
+   * the 500 people opening a run at once are answered from one list, not 500 walks of the room.
+   */
+  const listed = new Map<string, PresenceUser[]>();
+  const forget = (room: unknown) => {
+    if (typeof room === 'string') listed.delete(room);
+  };
+  io.sockets.adapter.on('join-room', forget);
+  io.sockets.adapter.on('leave-room', forget);
+  io.sockets.adapter.on('delete-room', forget);
 
   /** Participants in a room (or everyone connected, for `null`), each once, by name. */
   async function presenceOf(runId: string | null): Promise<PresenceUser[]> {
@@ -39,13 +50,23 @@ export function createPresence({ io, shared, log }: { io: HubServer; shared: boo
      * fetchSockets over the room cost 125,000 objects and a 1.3 s stall. Capped at `max`.
      */
     local(runId: string, max = PRESENCE_LIST_MAX): PresenceUser[] {
-      const ids = io.sockets.adapter.rooms.get(runRoom(runId));
-      const users = new Map<string, PresenceUser>();
-      for (const id of ids ?? []) {
-        const p = io.sockets.sockets.get(id)?.data.participant;
-        if (p && !users.has(p.id)) users.set(p.id, { id: p.id, name: p.name, colour: p.colour });
+      const room = runRoom(runId);
+      let list = listed.get(room);
+      if (!list) {
+        const users = new Map<string, PresenceUser>();
+        for (const id of io.sockets.adapter.rooms.get(room) ?? []) {
+          const p = io.sockets.sockets.get(id)?.data.participant;
+          if (p && !users.has(p.id)) users.set(p.id, { id: p.id, name: p.name, colour: p.colour });
+        }
+        list = [...users.values()].sort(byName);
+        listed.set(room, list);
       }
-      return [...users.values()].sort(byName).slice(0, max);
+      return list.slice(0, max);
+    },
+
+    /** A participant's name or colour changed: every listed room may name them. */
+    renamed(): void {
+      listed.clear();
     },
 
     /**

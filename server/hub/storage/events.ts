@@ -3,8 +3,8 @@
  * runs in a batch) and the reads that give them back as wire shapes (snapshots, exports, the
  * live stream's read-back of a hole).
  */
-import { bulkInsert } from '../../db/bulk';
-import type { Db, DbStatement } from '../../db/client';
+import { bulkInsert, runStatements, type RawStatement } from '../../db/bulk';
+import type { Db, DbClient } from '../../db/client';
 import type { CheckpointInsert, RunUpdate } from '../../db/rows';
 import type { DigitPrediction, WireEpoch, WireEvent, WireEventKind, WirePanel, WirePoint } from '../../protocol';
 import { describeNonFinite } from '../../trainer/divergence';
@@ -39,6 +39,12 @@ const EPOCH_COLUMNS = ['runId', 'seq', 'epoch', 'step', 'trainLoss', 'trainAccur
 const CONFUSION_COLUMNS = ['runId', 'seq', 'epoch', 'matrix'] as const;
 const PANEL_COLUMNS = ['runId', 'seq', 'step', 'epoch', 'items', 'time'] as const;
 
+/**
+ * Limits of one write's transaction: waiting for another transaction (SQLite has one writer)
+ * and running. Far above what a write takes (milliseconds); a write that fails is retried.
+ */
+const WRITE_TRANSACTION = { maxWait: 10_000, timeout: 60_000 };
+
 /** Wire kinds that are not stored: a read-back fills their seqs with `silent`. */
 type UnstoredKind = 'progress' | 'silent';
 type SeqRange = { gte: number; lte: number };
@@ -66,8 +72,8 @@ export function notesIn(events: readonly TrainerEvent[]): number[] {
 
 export function createEventQueries(db: Db, provider: 'sqlite' | 'postgresql', series: SeriesQueries) {
   /** A note by the trainer, written with its events: keyed by seq, a resend keeps one. */
-  const noteOf = (runId: string, seq: number, step: number, text: string) =>
-    db.annotation.upsert({ where: { runId_seq: { runId, seq } }, create: { runId, seq, step, kind: 'event', text, authorId: null, authorName: 'trainer' }, update: {} });
+  const noteOf = (runId: string, seq: number, step: number, text: string) => (tx: DbClient) =>
+    tx.annotation.upsert({ where: { runId_seq: { runId, seq } }, create: { runId, seq, step, kind: 'event', text, authorId: null, authorName: 'trainer' }, update: {} });
 
   /** Epoch results with their confusion matrices, in seq order, for seqs in `seq` (a Prisma filter). */
   async function epochsWithConfusion(runId: string, seq: { gte?: number; lte?: number }): Promise<WireEpoch[]> {
@@ -113,7 +119,7 @@ export function createEventQueries(db: Db, provider: 'sqlite' | 'postgresql', se
       const misclassified: unknown[][] = [];
       const panels: unknown[][] = [];
       const checkpoints: CheckpointInsert[] = [];
-      const notes: DbStatement[] = [];
+      const notes: Array<(tx: DbClient) => Promise<unknown>> = [];
       const patches = new Map<string, RunUpdate & { lastSeq: number }>();
       const pointsOf = new Map<string, WirePoint[]>();
       for (const p of batch) {
@@ -158,20 +164,30 @@ export function createEventQueries(db: Db, provider: 'sqlite' | 'postgresql', se
       // Checkpoint rows have a generated id: skip the ones a previous write of this batch stored.
       const stored = checkpoints.length ? await db.checkpoint.findMany({ where: { OR: checkpoints.map((c) => ({ runId: c.runId, seq: c.seq })) }, select: { runId: true, seq: true } }) : [];
       const freshCheckpoints = checkpoints.filter((c) => !stored.some((s) => s.runId === c.runId && s.seq === c.seq));
-      const ops: DbStatement[] = [];
       // Event rows bypass the query compiler (server/db/bulk.ts) and skip rows already stored.
-      ops.push(...bulkInsert(db, provider, 'BatchMetric', BATCH_COLUMNS, batches));
-      ops.push(...bulkInsert(db, provider, 'EpochMetric', EPOCH_COLUMNS, epochs));
-      ops.push(...bulkInsert(db, provider, 'ConfusionMatrix', CONFUSION_COLUMNS, confusions));
-      ops.push(...bulkInsert(db, provider, 'Misclassified', MISCLASSIFIED_COLUMNS, misclassified));
-      ops.push(...bulkInsert(db, provider, 'PredictionPanel', PANEL_COLUMNS, panels));
-      if (freshCheckpoints.length) ops.push(db.checkpoint.createMany({ data: freshCheckpoints }));
-      ops.push(...notes);
-      for (const [id, data] of patches) ops.push(db.run.update({ where: { id }, data }));
+      const rows: RawStatement[] = [
+        ...bulkInsert(provider, 'BatchMetric', BATCH_COLUMNS, batches),
+        ...bulkInsert(provider, 'EpochMetric', EPOCH_COLUMNS, epochs),
+        ...bulkInsert(provider, 'ConfusionMatrix', CONFUSION_COLUMNS, confusions),
+        ...bulkInsert(provider, 'Misclassified', MISCLASSIFIED_COLUMNS, misclassified),
+        ...bulkInsert(provider, 'PredictionPanel', PANEL_COLUMNS, panels),
+      ];
       // The series store's buckets change in the same transaction as the points they summarise.
       const folds = await Promise.all([...pointsOf].map(([runId, points]) => series.plan(runId, points)));
-      for (const f of folds) ops.push(...f.ops);
-      await db.$transaction(ops);
+      for (const f of folds) rows.push(...f.ops);
+      // An interactive transaction, not a batch: Prisma compiles a batch that holds one
+      // non-raw statement (the run's patch) as a whole, and every write's batch differs (its
+      // multi-row INSERTs), so each write paid 1–30 ms of compiling on the event loop. Here
+      // the raw statements skip the compiler and the patches' few shapes are compiled once.
+      await db.$transaction(
+        async (tx) => {
+          await runStatements(tx, rows);
+          if (freshCheckpoints.length) await tx.checkpoint.createMany({ data: freshCheckpoints });
+          for (const note of notes) await note(tx);
+          for (const [id, data] of patches) await tx.run.update({ where: { id }, data });
+        },
+        WRITE_TRANSACTION,
+      );
       for (const f of folds) f.commit();
     },
 

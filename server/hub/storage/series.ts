@@ -9,7 +9,8 @@
  * at a given number of pixel columns (raw points when few enough, else the finest width that
  * fits), and raw points by seq (the snapshot's tail).
  */
-import type { Db, DbStatement } from '../../db/client';
+import { inBatch, type RawStatement } from '../../db/bulk';
+import type { Db } from '../../db/client';
 import { BUCKET_WIDTHS, RANGE_MAX_POINTS, SERIES, bucketOf, bucketize, cloneBucket, foldPoint, mergeBuckets, type Bucket, type SeriesName, type SeriesStats } from '../../columns';
 import type { WirePoint } from '../../protocol';
 import { toWirePoint } from './toWire';
@@ -53,8 +54,8 @@ function fromRow(r: Row): Bucket {
 }
 
 /** Upserts (or, `replace: false`, inserts where absent) bucket rows, as statements for the caller's transaction. */
-function writeRows(db: Db, provider: 'sqlite' | 'postgresql', runId: string, buckets: readonly Bucket[], replace: boolean): DbStatement[] {
-  const ops: DbStatement[] = [];
+function writeRows(provider: 'sqlite' | 'postgresql', runId: string, buckets: readonly Bucket[], replace: boolean): RawStatement[] {
+  const ops: RawStatement[] = [];
   const head = `INSERT INTO "SeriesBucket" (${COLUMNS.map((c) => `"${c}"`).join(', ')}) VALUES `;
   const update = COLUMNS.filter((c) => !KEY.includes(c)).map((c) => `"${c}" = excluded."${c}"`).join(', ');
   const tail = replace ? ` ON CONFLICT ("runId", "width", "bucket") DO UPDATE SET ${update}` : ' ON CONFLICT DO NOTHING';
@@ -64,7 +65,7 @@ function writeRows(db: Db, provider: 'sqlite' | 'postgresql', runId: string, buc
     const chunk = buckets.slice(start, start + ROWS_PER_STATEMENT);
     let n = 0;
     const values = chunk.map(() => `(${COLUMNS.map((c) => cast(c, ++n)).join(', ')})`).join(', ');
-    ops.push(db.$executeRawUnsafe(head + values + tail, ...chunk.flatMap((b) => toRow(runId, b))));
+    ops.push({ sql: head + values + tail, values: chunk.flatMap((b) => toRow(runId, b)) });
   }
   return ops;
 }
@@ -125,7 +126,7 @@ export function createSeriesQueries(db: Db, provider: 'sqlite' | 'postgresql') {
       }
       const all = [...open.values()].flatMap((m) => [...m.values()]);
       // Another hub may be rebuilding the same run: the same rows, so the first ones stay.
-      if (all.length) await db.$transaction(writeRows(db, provider, runId, all, false));
+      await inBatch(db, writeRows(provider, runId, all, false));
     }
     ready.add(runId);
   }
@@ -150,7 +151,7 @@ export function createSeriesQueries(db: Db, provider: 'sqlite' | 'postgresql') {
      * into its buckets, for the caller's transaction, and `commit` to call once it committed
      * (the in-memory newest buckets move on only then: a failed write leaves them as stored).
      */
-    async plan(runId: string, given: readonly WirePoint[]): Promise<{ ops: DbStatement[]; commit: () => void }> {
+    async plan(runId: string, given: readonly WirePoint[]): Promise<{ ops: RawStatement[]; commit: () => void }> {
       if (given.length === 0) return { ops: [], commit: () => {} };
       await this.ensure(runId);
       // Fold each point once: a resend may repeat points stored above a hole (their rows are
@@ -207,7 +208,7 @@ export function createSeriesQueries(db: Db, provider: 'sqlite' | 'postgresql') {
         }
       }
       const changed = [...touched.values()].filter((b): b is Bucket => b !== null && b !== 'unknown');
-      return { ops: writeRows(db, provider, runId, changed, true), commit: () => remember(runId, changed) };
+      return { ops: writeRows(provider, runId, changed, true), commit: () => remember(runId, changed) };
     },
 
     /** Buckets of `width` with index in [from, to], in order. */

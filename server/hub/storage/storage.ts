@@ -20,7 +20,7 @@ export function createStorage(db: Db, provider: Provider) {
     events: createEventQueries(db, provider, series),
     series,
     notes: createNoteQueries(db),
-    peers: createPeerQueries(db),
+    peers: createPeerQueries(db, provider),
   };
 }
 export type Storage = ReturnType<typeof createStorage>;
