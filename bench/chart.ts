@@ -17,19 +17,16 @@
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { z } from 'zod';
 import { ensureBuild } from '../scripts/ensure-build';
 import { cleanupAll, installCleanup } from './lib/children';
 import { api, FakeTrainer, startHub } from './lib/chartHub';
-import { ChartPage, type FirstRender } from './lib/chartPage';
+import { ChartPage, CHROMIUM_PATH, launchChromium, type FirstRender } from './lib/chartPage';
 import { LONG_FRAME_MS, median, meterTree, num, ratio, spread, streamFigures, triple, type StreamFigures, type TreeLoad } from './lib/chartStats';
 import { int, table } from './lib/histogram';
 
 const TARGET_P95_MS = 16;
-const CHROMIUM = process.env.LIVETRAIN_CHROMIUM ?? '/usr/bin/chromium';
-/** Chromium flags for a closed network and a root user, as test/helpers/browser.ts uses. */
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
 
 const flagsSchema = z.object({
   points: z.coerce.number().int().min(100).max(2_000_000),
@@ -182,7 +179,7 @@ async function main(): Promise<void> {
     interrupted = true;
     trainer?.close();
   });
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM} (apt-get install chromium, or set LIVETRAIN_CHROMIUM)`);
+  if (!existsSync(CHROMIUM_PATH)) throw new Error(`Chromium not found at ${CHROMIUM_PATH} (apt-get install chromium, or set LIVETRAIN_CHROMIUM)`);
   try {
     note('checking the dashboard build (next build when stale)');
     await ensureBuild({ log: note });
@@ -191,7 +188,7 @@ async function main(): Promise<void> {
     trainer = await FakeTrainer.connect(hub.url);
     const mainRun = await preparedRun(hub.url, trainer, `bench ${flags.points}`, flags.points);
     const refRun = await preparedRun(hub.url, trainer, `bench ${flags.reference}`, flags.reference);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, handleSIGINT: false, handleSIGTERM: false });
+    browser = await launchChromium();
     browserVersion = browser.version();
     // Warm up: the first request compiles nothing in production, but fills the hub's and
     // Next's caches and Chromium's code cache; its figures are not reported.

@@ -77,4 +77,9 @@ test('in Chromium: a long run opens as an overview, zooming draws the hub\'s raw
   await eventually(async () => /\(raw\).*zoomed/.test(await page.locator(`${compare} .lt-caption`).first().evaluate((el) => el.firstChild?.nodeValue ?? '')), 'zoomed, both runs drawn raw', 30_000);
   await page.screenshot({ path: path.join(ARTIFACTS, 'long-run-compare-zoomed.png') });
   assert.deepEqual(errors, []);
+  // A link naming more runs than the page overlays says so instead of dropping some in silence.
+  const many = [...ids, ...Array.from({ length: 11 }, (_, i) => `not-a-run-${i}`)];
+  await page.goto(`${hub.url}/compare?runs=${many.join(',')}`);
+  const capped = await page.getByTestId('compare-capped').innerText();
+  assert.match(capped, /names 13 runs; this page overlays at most 12, so it shows the first 12/);
 });

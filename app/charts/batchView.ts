@@ -20,6 +20,12 @@ const HOVER_PX = 6;
 /** How long a zoom or pan rests before the view is announced (detail is asked for it). */
 const VIEW_SETTLE_MS = 60;
 
+/** Whether two props objects hold the very same values (=== per key). */
+function sameProps(a: BatchChartProps, b: BatchChartProps): boolean {
+  const keys = Object.keys(a) as Array<keyof BatchChartProps>;
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
+}
+
 let drawProbe: ((ms: number) => void) | null = null;
 /**
  * Reports each frame's redraw time in ms (for bench/ and perf checks); null turns it off.
@@ -105,7 +111,11 @@ export class BatchView {
    * with `liveEveryMs`, no sooner than that after its last one (zoom and resize stay at once).
    */
   update(props: BatchChartProps): void {
+    // A parent's render that changed nothing of this chart's (the same series, version and
+    // settings) needs no redraw: the compare page renders once per run's detail answer.
+    const before = this.props;
     this.props = props;
+    if (sameProps(before, props)) return;
     const every = props.liveEveryMs ?? 0;
     const wait = this.lastDrawAt + every - performance.now();
     if (every <= 0 || wait <= 0) return this.schedule();

@@ -3,7 +3,7 @@ import { ComparePage } from '../components/ComparePage';
 /** Compare (`/compare?runs=a,b,c`). */
 export default async function Page({ searchParams }: { searchParams: Promise<{ runs?: string | string[] }> }) {
   const { runs } = await searchParams;
-  const ids = (Array.isArray(runs) ? runs.join(',') : (runs ?? '')).split(',').map((s) => s.trim()).filter(Boolean).slice(0, 8);
+  const ids = (Array.isArray(runs) ? runs.join(',') : (runs ?? '')).split(',').map((s) => s.trim()).filter(Boolean);
   return (
     <main className="wide">
       <ComparePage ids={ids} />

@@ -6,7 +6,7 @@
  */
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
-import { useCallback, useRef, useState } from 'react';
+import { useCallback, useMemo, useRef, useState } from 'react';
 import { BatchChart, type BatchSeries } from '../charts/BatchChart';
 import type { SeriesDetail } from '../charts/batchColumns';
 import { useSeriesDetail } from '../lib/useSeriesDetail';
@@ -21,7 +21,10 @@ import { ChartControls } from './CurvesPanel';
 import { fmtInt, fmtNum, fmtPct, learningRateText } from './format';
 import { StatusBadge } from './StatusBadge';
 
-export const PALETTE = ['#0969da', '#cf222e', '#1a7f37', '#8250df', '#bc4c00', '#0598bc', '#bf3989', '#6e7781'];
+/** One colour per run: as many as the page overlays, so no two runs share one. */
+export const PALETTE = ['#0969da', '#cf222e', '#1a7f37', '#8250df', '#bc4c00', '#0598bc', '#bf3989', '#6e7781', '#9a6700', '#1b1f24', '#54aeff', '#4ac26b'];
+/** Runs the page overlays at most (each is watched live and asked for its detail on zoom). */
+export const MAX_COMPARE_RUNS = PALETTE.length;
 const HP_KEYS = ['epochs', 'batchSize', 'learningRate', 'optimizer', 'momentum', 'beta1', 'beta2', 'epsilon', 'seed', 'trainLimit', 'testLimit'] as const;
 
 /** Watches one run and hands its state up; renders nothing. */
@@ -57,7 +60,8 @@ function Picker() {
   );
 }
 
-export function ComparePage({ ids }: { ids: string[] }) {
+export function ComparePage({ ids: asked }: { ids: string[] }) {
+  const ids = asked.slice(0, MAX_COMPARE_RUNS);
   const states = useRef(new Map<string, { state: RunView; version: number }>());
   const [, setTick] = useState(0);
   const [smoothing, setSmoothing] = useState(0.6);
@@ -78,6 +82,16 @@ export function ComparePage({ ids }: { ids: string[] }) {
   });
   const lossDetail = useSeriesDetail(detailRuns, 'loss');
   const accuracyDetail = useSeriesDetail(detailRuns, 'accuracy');
+  const entries = ids.map((id, i) => ({ id, colour: PALETTE[i % PALETTE.length], ...(states.current.get(id) ?? { state: null, version: 0 }) }));
+  const runs = entries.filter((e) => e.state?.run).map((e) => ({ ...e, run: e.state!.run as RunSummary, state: e.state! }));
+  const version = entries.reduce((a, e) => a + e.version, 0);
+  const batchSeries = (details: ReadonlyMap<string, SeriesDetail>): BatchSeries[] =>
+    runs.map((r) => ({ id: r.id, label: r.run.name, colour: r.colour, points: r.state.points, overview: r.state.overview, head: r.state.head, detail: details.get(r.id) ?? null }));
+  // The same series while neither the runs nor a chart's detail changed: a detail answer for
+  // the loss chart redraws that chart alone (ten runs' answers: ten redraws of both, before).
+  const shownRuns = runs.map((r) => r.id).join(',');
+  const lossSeries = useMemo(() => batchSeries(lossDetail.details), [lossDetail.details, version, shownRuns]);
+  const accuracySeries = useMemo(() => batchSeries(accuracyDetail.details), [accuracyDetail.details, version, shownRuns]);
   if (ids.length < 2) {
     return (
       <>
@@ -86,11 +100,6 @@ export function ComparePage({ ids }: { ids: string[] }) {
       </>
     );
   }
-  const entries = ids.map((id, i) => ({ id, colour: PALETTE[i % PALETTE.length], ...(states.current.get(id) ?? { state: null, version: 0 }) }));
-  const runs = entries.filter((e) => e.state?.run).map((e) => ({ ...e, run: e.state!.run as RunSummary, state: e.state! }));
-  const version = entries.reduce((a, e) => a + e.version, 0);
-  const batchSeries = (details: ReadonlyMap<string, SeriesDetail>): BatchSeries[] =>
-    runs.map((r) => ({ id: r.id, label: r.run.name, colour: r.colour, points: r.state.points, overview: r.state.overview, head: r.state.head, detail: details.get(r.id) ?? null }));
   const epochSeries = runs.map((r) => ({ id: r.id, label: r.run.name, colour: r.colour, epochs: r.state.epochs }));
   /** What the table shows for a hyperparameter: the learning rate as it is now, with its changes. */
   const shown = (run: RunSummary, k: (typeof HP_KEYS)[number]): string => {
@@ -108,14 +117,19 @@ export function ComparePage({ ids }: { ids: string[] }) {
         <Source key={id} id={id} onChange={onChange} />
       ))}
       <h1>Compare {ids.length} runs</h1>
+      {asked.length > ids.length && (
+        <p className="banner banner-warning" role="status" data-testid="compare-capped">
+          The link names {asked.length} runs; this page overlays at most {MAX_COMPARE_RUNS}, so it shows the first {MAX_COMPARE_RUNS}.
+        </p>
+      )}
       <section className="card">
         <div className="card-head">
           <h2>Batch metrics</h2>
           <ChartControls smoothing={smoothing} setSmoothing={setSmoothing} xAxis={xAxis} setXAxis={setXAxis} logY={logY} setLogY={setLogY} />
         </div>
         <div className="chart-pair" data-testid="compare-batch">
-          <BatchChart series={batchSeries(lossDetail.details)} onViewChange={lossDetail.onViewChange} metric="loss" xAxis={xAxis} smoothing={smoothing} logY={logY} version={version} batchesPerEpoch={runs[0]?.run.batchesPerEpoch ?? null} title="Loss" />
-          <BatchChart series={batchSeries(accuracyDetail.details)} onViewChange={accuracyDetail.onViewChange} metric="accuracy" xAxis={xAxis} smoothing={smoothing} logY={logY} version={version} batchesPerEpoch={runs[0]?.run.batchesPerEpoch ?? null} title="Accuracy" />
+          <BatchChart series={lossSeries} onViewChange={lossDetail.onViewChange} metric="loss" xAxis={xAxis} smoothing={smoothing} logY={logY} version={version} batchesPerEpoch={runs[0]?.run.batchesPerEpoch ?? null} title="Loss" />
+          <BatchChart series={accuracySeries} onViewChange={accuracyDetail.onViewChange} metric="accuracy" xAxis={xAxis} smoothing={smoothing} logY={logY} version={version} batchesPerEpoch={runs[0]?.run.batchesPerEpoch ?? null} title="Accuracy" />
         </div>
       </section>
       <section className="card">

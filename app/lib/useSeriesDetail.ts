@@ -6,11 +6,33 @@
  * (raw points, or buckets finer than the overview's) replaces the overview there; the raw tail
  * after it is already at full resolution and never asked for. Resetting the zoom drops it.
  */
-import { useCallback, useRef, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { fromBucketColumns, fromPointColumns, type SeriesName } from '../../server/columns';
 import type { BatchViewRange } from '../charts/BatchChart';
 import type { SeriesDetail, SeriesSource } from '../charts/batchColumns';
 import { useHub } from './HubProvider';
+
+/**
+ * `run:series` calls this page has in flight at once, all charts together: the hub answers at
+ * most 16 per connection and refuses more (RATE_LIMITED); the compare page's two charts ask
+ * for 12 runs each on one zoom. The rest wait their turn, in order.
+ */
+const RANGES_IN_FLIGHT = 8;
+let rangesInFlight = 0;
+const waitingRanges: Array<() => void> = [];
+
+async function oneAtATurn<T>(ask: () => Promise<T>): Promise<T> {
+  if (rangesInFlight >= RANGES_IN_FLIGHT) await new Promise<void>((resolve) => waitingRanges.push(resolve));
+  else rangesInFlight++;
+  try {
+    return await ask();
+  } finally {
+    // The slot passes straight to the next in line, so nobody overtakes it meanwhile.
+    const next = waitingRanges.shift();
+    if (next) next();
+    else rangesInFlight--;
+  }
+}
 
 /** Runs whose series a chart shows, by id. */
 export type DetailRuns = ReadonlyArray<{ runId: string; source: SeriesSource }>;
@@ -29,11 +51,30 @@ export function useSeriesDetail(runs: DetailRuns, series: SeriesName): { details
   runsRef.current = runs;
   const detailsRef = useRef(details);
   detailsRef.current = details;
+  /**
+   * Answers not yet handed to React: all that arrive before the next frame become one state
+   * change (one render of the page, one redraw), not one each (10 runs: 10 renders).
+   */
+  const arrived = useRef(new Map<string, SeriesDetail>());
+  const frame = useRef<number | null>(null);
+  const deliver = useCallback((runId: string, detail: SeriesDetail) => {
+    arrived.current.set(runId, detail);
+    frame.current ??= requestAnimationFrame(() => {
+      frame.current = null;
+      const batch = arrived.current;
+      arrived.current = new Map();
+      setDetails((now) => new Map([...now, ...batch]));
+    });
+  }, []);
+  useEffect(() => () => {
+    if (frame.current !== null) cancelAnimationFrame(frame.current);
+  }, []);
 
   const onViewChange = useCallback(
     (view: BatchViewRange) => {
       if (!view) {
         latest.current.clear();
+        arrived.current.clear();
         if (detailsRef.current.size) setDetails(new Map());
         return;
       }
@@ -50,19 +91,22 @@ export function useSeriesDetail(runs: DetailRuns, series: SeriesName): { details
         const columns = Math.min(8192, Math.ceil((view.columns * (toStep - fromStep + 1)) / Math.max(1, span + 1)));
         const ticket = (latest.current.get(runId) ?? 0) + 1;
         latest.current.set(runId, ticket);
-        void call('run:series', { runId, series, fromStep, toStep, columns }).then((result) => {
-          // An answer to a view since left, or after the zoom was reset, is dropped.
-          if (!result.ok || latest.current.get(runId) !== ticket) return;
+        const current = () => latest.current.get(runId) === ticket;
+        // A request still waiting when the view moves on is not sent at all.
+        void oneAtATurn(() => (current() ? call('run:series', { runId, series, fromStep, toStep, columns }) : Promise.resolve(null))).then((result) => {
+          // An answer to a view since left, or after the zoom was reset, is dropped; a refusal
+          // leaves the overview drawn there, and the caption says so (its buckets).
+          if (!result?.ok || !current()) return;
           const r = result.data;
           const detail: SeriesDetail =
             r.kind === 'raw'
               ? { fromStep: r.fromStep, toStep: r.toStep, kind: 'raw', points: fromPointColumns(r.points) }
               : { fromStep: r.fromStep, toStep: r.toStep, kind: 'buckets', width: r.buckets.width, buckets: fromBucketColumns(r.buckets) };
-          setDetails((now) => new Map(now).set(runId, detail));
+          deliver(runId, detail);
         });
       }
     },
-    [call, series],
+    [call, series, deliver],
   );
 
   return { details, onViewChange };

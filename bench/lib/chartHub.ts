@@ -129,11 +129,11 @@ export class FakeTrainer {
     });
   }
 
-  /** Connects to the hub's trainer namespace (concurrency 4: the bench holds several runs). */
-  static async connect(url: string): Promise<FakeTrainer> {
+  /** Connects to the hub's trainer namespace, taking up to `concurrency` runs at once. */
+  static async connect(url: string, concurrency = 4): Promise<FakeTrainer> {
     const socket: Socket<HubToTrainerEvents, TrainerToHubEvents> = io(new URL(TRAINER_NAMESPACE, url).toString(), {
       transports: ['websocket'], forceNew: true, reconnection: false,
-      auth: { protocolVersion: PROTOCOL_VERSION, trainerId: 'bench-chart', backend: { name: 'wasm', device: 'bench', host: os.hostname() }, concurrency: 4, runs: [] },
+      auth: { protocolVersion: PROTOCOL_VERSION, trainerId: 'bench-chart', backend: { name: 'wasm', device: 'bench', host: os.hostname() }, concurrency, runs: [] },
     });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);

@@ -5,7 +5,19 @@
  * size the `run:watch` answer, and on request records every animation frame's interval and
  * the long tasks. Everything is kept in `window.__bench` and read back with one evaluate.
  */
-import type { Browser, Page } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+const CHROMIUM = process.env.LIVETRAIN_CHROMIUM ?? '/usr/bin/chromium';
+/** Chromium flags for a closed network and a root user, as test/helpers/browser.ts uses. */
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
+
+/** Debian's Chromium (or $LIVETRAIN_CHROMIUM) headless, signals left to the bench's own cleanup. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: FLAGS, handleSIGINT: false, handleSIGTERM: false });
+}
+
+/** Where the benches look for Chromium. */
+export const CHROMIUM_PATH = CHROMIUM;
 
 /**
  * The charts whose points count as shown: loss and accuracy, which follow every frame. (The

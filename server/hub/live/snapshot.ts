@@ -108,6 +108,8 @@ export function rangeToJson(r: StoredRange): JsonSeriesRange {
 export function createSnapshots({ storage, streams }: { storage: Pick<Storage, 'runs' | 'events' | 'notes' | 'series'>; streams: LiveStreams }): Snapshots {
   const versions = new Map<string, number>();
   const cached = new Map<string, StoredPart & { timer: NodeJS.Timeout }>();
+  /** Range reads in flight, by run, steps, width and stored seq (see `range`). */
+  const ranges = new Map<string, Promise<StoredSeriesRange>>();
   const inFlight = new Map<string, InFlight>();
   const keyOf = (runId: string, afterSeq: number) => `${runId}\u0000${afterSeq}`;
   const versionOf = (runId: string) => versions.get(runId) ?? 0;
@@ -234,7 +236,15 @@ export function createSnapshots({ storage, streams }: { storage: Pick<Storage, '
     async range(q) {
       const state = await storage.runs.state(q.runId);
       if (!state) throw new HubError('NOT_FOUND', `no run ${q.runId}`);
-      return { ...q, upToSeq: state.lastSeq, answer: await storage.series.range(q.runId, q.fromStep, q.toStep, q.columns, state.lastSeq) };
+      // An answer holds every series (raw points, or buckets of all four), so the charts of one
+      // view asking for the same steps at the same width at once share one read.
+      const key = [q.runId, q.fromStep, q.toStep, q.columns, state.lastSeq].join('\u0000');
+      let answer = ranges.get(key);
+      if (!answer) {
+        answer = storage.series.range(q.runId, q.fromStep, q.toStep, q.columns, state.lastSeq).finally(() => ranges.delete(key));
+        ranges.set(key, answer);
+      }
+      return { ...q, upToSeq: state.lastSeq, answer: await answer };
     },
     shared(runId, afterSeq, join) {
       const key = keyOf(runId, afterSeq);

@@ -244,8 +244,20 @@ export function createSeriesQueries(db: Db, provider: 'sqlite' | 'postgresql') {
       if (finest.length === 0) return { kind: 'raw', points: [] };
       const firstSeq = Math.min(...finest.map((b) => b.firstSeq));
       const lastSeq = Math.min(upToSeq, Math.max(...finest.map((b) => b.lastSeq)));
-      const rows = await db.batchMetric.findMany({ where: { runId, seq: { gte: firstSeq, lte: lastSeq }, step: { gte: fromStep, lte: toStep } }, orderBy: { seq: 'asc' } });
-      return { kind: 'raw', points: rows.map(toWirePoint) };
+      // Raw SQL, not findMany: Prisma's result mapping took 6 of 10 ms for 2,000 rows, and the
+      // compare page asks for ten runs at once (the numbers come back as numbers either way).
+      const p = (n: number) => (provider === 'postgresql' ? `$${n}` : '?');
+      const rows = await db.$queryRawUnsafe<WirePoint[]>(
+        `SELECT "seq", "step", "epoch", "batch", "loss", "accuracy", "learningRate", "samplesPerSec", "time" FROM "BatchMetric" ` +
+          `WHERE "runId" = ${p(1)} AND "seq" >= ${p(2)} AND "seq" <= ${p(3)} AND "step" >= ${p(4)} AND "step" <= ${p(5)} ORDER BY "seq"`,
+        runId, firstSeq, lastSeq, fromStep, toStep,
+      );
+      const num = (x: unknown) => (x === null ? null : Number(x));
+      const points = rows.map((r) => ({
+        seq: Number(r.seq), step: Number(r.step), epoch: Number(r.epoch), batch: Number(r.batch), loss: num(r.loss), accuracy: num(r.accuracy),
+        learningRate: Number(r.learningRate), samplesPerSec: Number(r.samplesPerSec), time: Number(r.time),
+      }));
+      return { kind: 'raw', points };
     },
   };
 }
