@@ -52,20 +52,28 @@ export function useSeriesDetail(runs: DetailRuns, series: SeriesName): { details
   const detailsRef = useRef(details);
   detailsRef.current = details;
   /**
-   * Answers not yet handed to React: all that arrive before the next frame become one state
-   * change (one render of the page, one redraw), not one each (10 runs: 10 renders).
+   * Answers not yet handed to React. The last one outstanding goes at once with those held;
+   * while others are still awaited they are held until the next frame, so ten runs' answers
+   * are a few state changes (renders of the page, redraws), not ten.
    */
   const arrived = useRef(new Map<string, SeriesDetail>());
   const frame = useRef<number | null>(null);
-  const deliver = useCallback((runId: string, detail: SeriesDetail) => {
-    arrived.current.set(runId, detail);
-    frame.current ??= requestAnimationFrame(() => {
-      frame.current = null;
-      const batch = arrived.current;
-      arrived.current = new Map();
-      setDetails((now) => new Map([...now, ...batch]));
-    });
+  const awaited = useRef(0);
+  const flush = useCallback(() => {
+    if (frame.current !== null) cancelAnimationFrame(frame.current);
+    frame.current = null;
+    const batch = arrived.current;
+    arrived.current = new Map();
+    if (batch.size) setDetails((now) => new Map([...now, ...batch]));
   }, []);
+  const deliver = useCallback(
+    (runId: string, detail: SeriesDetail | null) => {
+      if (detail) arrived.current.set(runId, detail);
+      if (awaited.current === 0) flush();
+      else frame.current ??= requestAnimationFrame(flush);
+    },
+    [flush],
+  );
   useEffect(() => () => {
     if (frame.current !== null) cancelAnimationFrame(frame.current);
   }, []);
@@ -92,11 +100,13 @@ export function useSeriesDetail(runs: DetailRuns, series: SeriesName): { details
         const ticket = (latest.current.get(runId) ?? 0) + 1;
         latest.current.set(runId, ticket);
         const current = () => latest.current.get(runId) === ticket;
+        awaited.current++;
         // A request still waiting when the view moves on is not sent at all.
         void oneAtATurn(() => (current() ? call('run:series', { runId, series, fromStep, toStep, columns }) : Promise.resolve(null))).then((result) => {
+          awaited.current--;
           // An answer to a view since left, or after the zoom was reset, is dropped; a refusal
           // leaves the overview drawn there, and the caption says so (its buckets).
-          if (!result?.ok || !current()) return;
+          if (!result?.ok || !current()) return deliver(runId, null);
           const r = result.data;
           const detail: SeriesDetail =
             r.kind === 'raw'
