@@ -14,15 +14,13 @@
  * The redraw time is BatchView.draw alone; React's work and the canvas rasterisation show up in
  * the frame intervals and long tasks instead.
  */
-import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Browser } from 'playwright-core';
 import { z } from 'zod';
-import { ensureBuild } from '../scripts/ensure-build';
-import { cleanupAll, installCleanup } from './lib/children';
-import { api, FakeTrainer, startHub } from './lib/chartHub';
-import { ChartPage, CHROMIUM_PATH, launchChromium, type FirstRender } from './lib/chartPage';
+import { runBrowserBench } from './lib/browserBench';
+import { api, type FakeTrainer } from './lib/chartHub';
+import { ChartPage, type FirstRender } from './lib/chartPage';
 import { LONG_FRAME_MS, median, meterTree, num, ratio, spread, streamFigures, triple, type StreamFigures, type TreeLoad } from './lib/chartStats';
 import { int, table } from './lib/histogram';
 
@@ -166,49 +164,19 @@ function report(main: Scenario, ref: Scenario, flags: Flags): void {
 }
 
 let browserVersion = '';
-/** Set on Ctrl-C: installCleanup's handler then owns the cleanup and the exit. */
-let interrupted = false;
 
-async function main(): Promise<void> {
-  const flags = readFlags();
-  let browser: Browser | null = null;
-  let trainer: FakeTrainer | null = null;
-  // On Ctrl-C Chromium is left to Playwright's exit handler, which kills it and removes its
-  // profile synchronously; an async browser.close() here would be cut short by the exit.
-  installCleanup(() => {
-    interrupted = true;
-    trainer?.close();
-  });
-  if (!existsSync(CHROMIUM_PATH)) throw new Error(`Chromium not found at ${CHROMIUM_PATH} (apt-get install chromium, or set LIVETRAIN_CHROMIUM)`);
-  try {
-    note('checking the dashboard build (next build when stale)');
-    await ensureBuild({ log: note });
-    const hub = await startHub();
-    note(`hub on ${hub.url}`);
-    trainer = await FakeTrainer.connect(hub.url);
-    const mainRun = await preparedRun(hub.url, trainer, `bench ${flags.points}`, flags.points);
-    const refRun = await preparedRun(hub.url, trainer, `bench ${flags.reference}`, flags.reference);
-    browser = await launchChromium();
-    browserVersion = browser.version();
-    // Warm up: the first request compiles nothing in production, but fills the hub's and
-    // Next's caches and Chromium's code cache; its figures are not reported.
-    const warm = await ChartPage.open(browser, flags.reference);
-    await warm.firstRender(hub.url, refRun);
-    await warm.close();
-    const ref = await measure(browser, hub.url, trainer, refRun, `${flags.reference} points`, flags);
-    const big = await measure(browser, hub.url, trainer, mainRun, `${flags.points} points`, flags);
-    report(big, ref, flags);
-  } finally {
-    trainer?.close();
-    await browser?.close().catch(() => {});
-    // A second cleanupAll racing the signal handler's would exit before its rm finished.
-    if (!interrupted) await cleanupAll();
-  }
-}
-
-main().catch(async (error) => {
-  if (interrupted) return;
-  process.stderr.write(`bench:chart failed: ${error instanceof Error ? error.stack : String(error)}\n`);
-  await cleanupAll();
-  process.exit(1);
+const flags = readFlags();
+runBrowserBench('bench:chart', note, 4, async ({ url, trainer, browser: launch }) => {
+  const mainRun = await preparedRun(url, trainer, `bench ${flags.points}`, flags.points);
+  const refRun = await preparedRun(url, trainer, `bench ${flags.reference}`, flags.reference);
+  const browser = await launch();
+  browserVersion = browser.version();
+  // Warm up: the first request compiles nothing in production, but fills the hub's and
+  // Next's caches and Chromium's code cache; its figures are not reported.
+  const warm = await ChartPage.open(browser, flags.reference);
+  await warm.firstRender(url, refRun);
+  await warm.close();
+  const ref = await measure(browser, url, trainer, refRun, `${flags.reference} points`, flags);
+  const big = await measure(browser, url, trainer, mainRun, `${flags.points} points`, flags);
+  report(big, ref, flags);
 });

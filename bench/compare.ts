@@ -13,15 +13,12 @@
  * Targets (the issue's, for the run page, held here for the compare page): zoom to a
  * 1,000-step window p95 < 100 ms from request to drawn; a redraw < 16 ms.
  */
-import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import { z } from 'zod';
-import { ensureBuild } from '../scripts/ensure-build';
-import { cleanupAll, installCleanup } from './lib/children';
-import { api, FakeTrainer, startHub } from './lib/chartHub';
-import { CHROMIUM_PATH, launchChromium } from './lib/chartPage';
+import { runBrowserBench } from './lib/browserBench';
+import { api, type FakeTrainer } from './lib/chartHub';
 import { median, num, ratio, spread } from './lib/chartStats';
 import { int, table } from './lib/histogram';
 
@@ -246,44 +243,16 @@ function report(main: Scenario, ref: Scenario, flags: Flags, browserVersion: str
     `a chart's redraw < ${TARGET_REDRAW_MS} ms → ${num(redraw, 1)} ms: ${redraw < TARGET_REDRAW_MS ? 'MET' : 'MISSED'}\n`);
 }
 
-/** Set on Ctrl-C: installCleanup's handler then owns the cleanup and the exit. */
-let interrupted = false;
-
-async function main(): Promise<void> {
-  const flags = readFlags();
-  let browser: Browser | null = null;
-  let trainer: FakeTrainer | null = null;
-  installCleanup(() => {
-    interrupted = true;
-    trainer?.close();
-  });
-  if (!existsSync(CHROMIUM_PATH)) throw new Error(`Chromium not found at ${CHROMIUM_PATH} (apt-get install chromium, or set LIVETRAIN_CHROMIUM)`);
-  try {
-    note('checking the dashboard build (next build when stale)');
-    await ensureBuild({ log: note });
-    const hub = await startHub();
-    note(`hub on ${hub.url}`);
-    // Both sets are held at once: one trainer that takes every run.
-    trainer = await FakeTrainer.connect(hub.url, 2 * flags.runs);
-    const refIds = await preparedRuns(hub.url, trainer, flags.runs, flags.reference);
-    const mainIds = await preparedRuns(hub.url, trainer, flags.runs, flags.points);
-    browser = await launchChromium();
-    // Warm up Next's, the hub's and Chromium's caches; not reported.
-    const warm = await openCompare(browser, hub.url, refIds, flags.runs * flags.reference);
-    await warm.close();
-    const ref = await measure(browser, hub.url, refIds, flags.reference, `${flags.runs} × ${flags.reference}`, flags);
-    const big = await measure(browser, hub.url, mainIds, flags.points, `${flags.runs} × ${flags.points}`, flags);
-    report(big, ref, flags, browser.version());
-  } finally {
-    trainer?.close();
-    await browser?.close().catch(() => {});
-    if (!interrupted) await cleanupAll();
-  }
-}
-
-main().catch(async (error) => {
-  if (interrupted) return;
-  process.stderr.write(`bench:compare failed: ${error instanceof Error ? error.stack : String(error)}\n`);
-  await cleanupAll();
-  process.exit(1);
+const flags = readFlags();
+// Both sets are held at once: one trainer that takes every run.
+runBrowserBench('bench:compare', note, 2 * flags.runs, async ({ url, trainer, browser: launch }) => {
+  const refIds = await preparedRuns(url, trainer, flags.runs, flags.reference);
+  const mainIds = await preparedRuns(url, trainer, flags.runs, flags.points);
+  const browser = await launch();
+  // Warm up Next's, the hub's and Chromium's caches; not reported.
+  const warm = await openCompare(browser, url, refIds, flags.runs * flags.reference);
+  await warm.close();
+  const ref = await measure(browser, url, refIds, flags.reference, `${flags.runs} × ${flags.reference}`, flags);
+  const big = await measure(browser, url, mainIds, flags.points, `${flags.runs} × ${flags.points}`, flags);
+  report(big, ref, flags, browser.version());
 });
