@@ -21,7 +21,7 @@ const RANGES_IN_FLIGHT = 8;
 let rangesInFlight = 0;
 const waitingRanges: Array<() => void> = [];
 
-async function oneAtATurn<T>(ask: () => Promise<T>): Promise<T> {
+async function whenASlotIsFree<T>(ask: () => Promise<T>): Promise<T> {
   if (rangesInFlight >= RANGES_IN_FLIGHT) await new Promise<void>((resolve) => waitingRanges.push(resolve));
   else rangesInFlight++;
   try {
@@ -102,7 +102,7 @@ export function useSeriesDetail(runs: DetailRuns, series: SeriesName): { details
         const current = () => latest.current.get(runId) === ticket;
         awaited.current++;
         // A request still waiting when the view moves on is not sent at all.
-        void oneAtATurn(() => (current() ? call('run:series', { runId, series, fromStep, toStep, columns }) : Promise.resolve(null))).then((result) => {
+        void whenASlotIsFree(() => (current() ? call('run:series', { runId, series, fromStep, toStep, columns }) : Promise.resolve(null))).then((result) => {
           awaited.current--;
           // An answer to a view since left, or after the zoom was reset, is dropped; a refusal
           // leaves the overview drawn there, and the caption says so (its buckets).

@@ -16,6 +16,9 @@ export interface RawStatement {
   values: unknown[];
 }
 
+/** The `n`th (from 1) parameter of a raw statement: `$n` in PostgreSQL, `?` in SQLite. */
+export const placeholder = (provider: 'sqlite' | 'postgresql', n: number) => (provider === 'postgresql' ? `$${n}` : '?');
+
 /** Rows per statement: far below SQLite's 32,766 and PostgreSQL's 65,535 bound parameters. */
 const ROWS_PER_STATEMENT = 500;
 
@@ -41,7 +44,7 @@ export function bulkInsert(
   for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) {
     const chunk = rows.slice(start, start + ROWS_PER_STATEMENT);
     let n = 0;
-    const values = chunk.map(() => `(${columns.map(() => (provider === 'postgresql' ? `$${++n}` : '?')).join(', ')})`).join(', ');
+    const values = chunk.map(() => `(${columns.map(() => placeholder(provider, ++n)).join(', ')})`).join(', ');
     ops.push({ sql: head + values + tail, values: chunk.flat() });
   }
   return ops;

@@ -9,7 +9,7 @@
  * at a given number of pixel columns (raw points when few enough, else the finest width that
  * fits), and raw points by seq (the snapshot's tail).
  */
-import { inBatch, type RawStatement } from '../../db/bulk';
+import { inBatch, placeholder, type RawStatement } from '../../db/bulk';
 import type { Db } from '../../db/client';
 import { BUCKET_WIDTHS, RANGE_MAX_POINTS, SERIES, bucketOf, bucketize, cloneBucket, foldPoint, mergeBuckets, type Bucket, type SeriesName, type SeriesStats } from '../../columns';
 import type { WirePoint } from '../../protocol';
@@ -60,7 +60,7 @@ function writeRows(provider: 'sqlite' | 'postgresql', runId: string, buckets: re
   const update = COLUMNS.filter((c) => !KEY.includes(c)).map((c) => `"${c}" = excluded."${c}"`).join(', ');
   const tail = replace ? ` ON CONFLICT ("runId", "width", "bucket") DO UPDATE SET ${update}` : ' ON CONFLICT DO NOTHING';
   // PostgreSQL types an untyped text parameter by its column; a double column takes '0.1'.
-  const cast = (c: string, n: number) => (provider === 'postgresql' ? `$${n}` : '?') + (provider === 'postgresql' && /Min$|Max$|First$|Last$|Sum$|Time$/.test(c) ? '::double precision' : '');
+  const cast = (c: string, n: number) => placeholder(provider, n) + (provider === 'postgresql' && /Min$|Max$|First$|Last$|Sum$|Time$/.test(c) ? '::double precision' : '');
   for (let start = 0; start < buckets.length; start += ROWS_PER_STATEMENT) {
     const chunk = buckets.slice(start, start + ROWS_PER_STATEMENT);
     let n = 0;
@@ -82,6 +82,7 @@ export function createSeriesQueries(db: Db, provider: 'sqlite' | 'postgresql') {
   /** Runs known to have their buckets (stored with their points, or rebuilt). */
   const ready = new Set<string>();
   const rebuilding = new Map<string, Promise<void>>();
+  const p = (n: number) => placeholder(provider, n);
 
   function remember(runId: string, buckets: Iterable<Bucket>): void {
     const byWidth = newest.get(runId) ?? new Map<number, Bucket>();
@@ -95,7 +96,6 @@ export function createSeriesQueries(db: Db, provider: 'sqlite' | 'postgresql') {
   }
 
   async function read(runId: string, where: string, ...params: unknown[]): Promise<Bucket[]> {
-    const p = (n: number) => (provider === 'postgresql' ? `$${n}` : '?');
     const sql = `SELECT * FROM "SeriesBucket" WHERE "runId" = ${p(1)} AND ${where.replace(/\$(\d+)/g, (_, d: string) => p(Number(d) + 1))} ORDER BY "width", "bucket"`;
     return (await db.$queryRawUnsafe<Row[]>(sql, runId, ...params)).map(fromRow);
   }
@@ -112,7 +112,7 @@ export function createSeriesQueries(db: Db, provider: 'sqlite' | 'postgresql') {
   }
 
   async function rebuild(runId: string): Promise<void> {
-    const has = await db.$queryRawUnsafe<Row[]>(`SELECT "width" FROM "SeriesBucket" WHERE "runId" = ${provider === 'postgresql' ? '$1' : '?'} LIMIT 1`, runId);
+    const has = await db.$queryRawUnsafe<Row[]>(`SELECT "width" FROM "SeriesBucket" WHERE "runId" = ${p(1)} LIMIT 1`, runId);
     if (has.length === 0) {
       const open = new Map<number, Map<number, Bucket>>(BUCKET_WIDTHS.map((w) => [w, new Map()]));
       for await (const page of allPoints(runId)) {
@@ -245,18 +245,13 @@ export function createSeriesQueries(db: Db, provider: 'sqlite' | 'postgresql') {
       const firstSeq = Math.min(...finest.map((b) => b.firstSeq));
       const lastSeq = Math.min(upToSeq, Math.max(...finest.map((b) => b.lastSeq)));
       // Raw SQL, not findMany: Prisma's result mapping took 6 of 10 ms for 2,000 rows, and the
-      // compare page asks for ten runs at once (the numbers come back as numbers either way).
-      const p = (n: number) => (provider === 'postgresql' ? `$${n}` : '?');
-      const rows = await db.$queryRawUnsafe<WirePoint[]>(
+      // compare page asks for ten runs at once. The rows are the wire points: every column a
+      // JS number (or null) on both drivers (test/seriesStore compares them with deepEqual).
+      const points = await db.$queryRawUnsafe<WirePoint[]>(
         `SELECT "seq", "step", "epoch", "batch", "loss", "accuracy", "learningRate", "samplesPerSec", "time" FROM "BatchMetric" ` +
           `WHERE "runId" = ${p(1)} AND "seq" >= ${p(2)} AND "seq" <= ${p(3)} AND "step" >= ${p(4)} AND "step" <= ${p(5)} ORDER BY "seq"`,
         runId, firstSeq, lastSeq, fromStep, toStep,
       );
-      const num = (x: unknown) => (x === null ? null : Number(x));
-      const points = rows.map((r) => ({
-        seq: Number(r.seq), step: Number(r.step), epoch: Number(r.epoch), batch: Number(r.batch), loss: num(r.loss), accuracy: num(r.accuracy),
-        learningRate: Number(r.learningRate), samplesPerSec: Number(r.samplesPerSec), time: Number(r.time),
-      }));
       return { kind: 'raw', points };
     },
   };
