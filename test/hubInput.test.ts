@@ -204,7 +204,7 @@ describe('bad input', () => {
     // The rows once both trainers are registered and the run is the intruder's.
     await eventually(() => hub.logs.some((l) => /trainer other connected/.test(l)), 'trainer other registered');
     const beforeRows = await dbState(hub);
-    assert.equal(beforeRows.runs.find((r) => r.id === runId)?.trainerId, 'intruder');
+    assert.equal(beforeRows.run.find((r) => r.id === runId)?.trainerId, 'intruder');
     const forbidden = await other.timeout(5000).emitWithAck('trainer:events', { runId, events: [point(runId, 1, 1)] });
     assert.equal(forbidden.error, 'FORBIDDEN');
     const malformed = await intruder.timeout(5000).emitWithAck('trainer:events', { runId, events: [{ ...point(runId, 1, 1), point: { loss: 'NaN' } }] });

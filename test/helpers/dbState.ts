@@ -1,38 +1,60 @@
 /**
- * Every row of every table the hub writes, whole, for "a refused request changes nothing":
- * counting rows misses a refused request that rewrites a run's status, learning rate or
- * lastSeq, or a note's text.
+ * Every row of every table, whole, for "a refused request changes nothing": counting rows
+ * misses a refused request that rewrites a run's status, learning rate or lastSeq, or a note's
+ * text. The tables are Prisma's own model list, so a model added to the schema is compared
+ * without anyone remembering to list it here.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type * as runtime from '@prisma/client/runtime/client';
+import { Prisma } from '../../server/db/generated/sqlite/client';
 import type { TestHub } from './hub';
 
-/** All rows of all tables, each table in key order, after the hub wrote what it holds back. */
-export async function dbState(hub: TestHub) {
-  await hub.hub.flush();
-  const db = hub.db.prisma;
-  const bySeq = [{ runId: 'asc' }, { seq: 'asc' }] as const;
-  return {
-    runs: await db.run.findMany({ orderBy: { id: 'asc' } }),
-    runTags: await db.runTag.findMany({ orderBy: [{ runId: 'asc' }, { tag: 'asc' }] }),
-    batchMetrics: await db.batchMetric.findMany({ orderBy: [...bySeq] }),
-    epochMetrics: await db.epochMetric.findMany({ orderBy: [...bySeq] }),
-    confusionMatrices: await db.confusionMatrix.findMany({ orderBy: [...bySeq] }),
-    misclassified: await db.misclassified.findMany({ orderBy: [...bySeq, { index: 'asc' }] }),
-    predictionPanels: await db.predictionPanel.findMany({ orderBy: [...bySeq] }),
-    checkpoints: await db.checkpoint.findMany({ orderBy: { id: 'asc' } }),
-    annotations: await db.annotation.findMany({ orderBy: { id: 'asc' } }),
-    annotationEdits: await db.annotationEdit.findMany({ orderBy: { id: 'asc' } }),
-    participants: await db.participant.findMany({ orderBy: { id: 'asc' } }),
-    trainers: await db.trainer.findMany({ orderBy: { id: 'asc' } }),
-  };
-}
-export type DbState = Awaited<ReturnType<typeof dbState>>;
+type ModelName = Prisma.ModelName;
+/** A model's table as the client names it (`Run` → `run`). */
+type Table<M extends ModelName = ModelName> = Uncapitalize<M>;
+type Row<M extends ModelName> = runtime.Types.Utils.PayloadToResult<Prisma.TypeMap['model'][M]['payload']>;
 
-/** A row's key in its table (the tables above all have `id`, or `runId` + `seq` (+ `index`), or `runId` + `tag`). */
-function keyOf(row: object): string {
-  const r = row as { id?: unknown; runId?: unknown; seq?: unknown; index?: unknown; tag?: unknown };
-  if (r.tag !== undefined) return `${String(r.runId)}/tag ${String(r.tag)}`;
-  return r.id !== undefined ? `id ${String(r.id)}` : `${String(r.runId)}/${String(r.seq)}${r.index !== undefined ? `/${String(r.index)}` : ''}`;
+/** All rows of all tables, by table, each in primary-key order. */
+export type DbState = { [M in ModelName as Table<M>]: Row<M>[] };
+
+const SCHEMA = path.resolve(import.meta.dirname, '../../prisma/schema.prisma');
+
+/** Each model's primary-key fields, read from the schema (`@id` on a field, or `@@id([...])`). */
+function primaryKeys(): Map<ModelName, string[]> {
+  const text = readFileSync(SCHEMA, 'utf8');
+  const keys = new Map<ModelName, string[]>();
+  for (const [, model, body] of text.matchAll(/^model (\w+) \{\n([\s\S]*?)^\}/gm)) {
+    const compound = /^\s*@@id\(\[([^\]]+)\]\)/m.exec(body);
+    const single = /^\s*(\w+)\s+\S+.*\s@id\b/m.exec(body);
+    const fields = compound ? compound[1].split(',').map((f) => f.trim()) : single ? [single[1]] : [];
+    keys.set(model as ModelName, fields);
+  }
+  for (const model of Object.values(Prisma.ModelName)) {
+    assert.ok(keys.get(model)?.length, `dbState: no primary key found for model ${model} in ${SCHEMA}`);
+  }
+  return keys;
+}
+
+const tableOf = <M extends ModelName>(model: M) => (model[0].toLowerCase() + model.slice(1)) as Table<M>;
+const KEYS = new Map(Object.values(Prisma.ModelName).map((model) => [tableOf(model) as string, primaryKeys().get(model)!]));
+
+/** All rows of all tables, each table in key order, after the hub wrote what it holds back. */
+export async function dbState(hub: TestHub): Promise<DbState> {
+  await hub.hub.flush();
+  const state: Record<string, object[]> = {};
+  for (const [table, key] of KEYS) {
+    const delegate = (hub.db.prisma as unknown as Record<string, { findMany(args: object): Promise<object[]> }>)[table];
+    state[table] = await delegate.findMany({ orderBy: key.map((field) => ({ [field]: 'asc' })) });
+  }
+  return state as DbState;
+}
+
+/** A row's primary key in its table, e.g. `runId=r1 seq=3`. */
+function keyOf(table: string, row: object): string {
+  const r = row as Record<string, unknown>;
+  return KEYS.get(table)!.map((field) => `${field}=${String(r[field])}`).join(' ');
 }
 
 /**
@@ -46,10 +68,10 @@ export function assertOnlyAdded<T extends keyof DbState>(before: DbState, after:
       assert.deepEqual(after[table], before[table], `${message}: ${table} unchanged`);
       continue;
     }
-    const rows = new Map((after[table] as object[]).map((r) => [keyOf(r), r]));
+    const rows = new Map((after[table] as object[]).map((r) => [keyOf(table, r), r]));
     for (const row of before[table] as object[]) {
-      assert.deepEqual(rows.get(keyOf(row)), row, `${message}: ${table} ${keyOf(row)} unchanged`);
-      rows.delete(keyOf(row));
+      assert.deepEqual(rows.get(keyOf(table, row)), row, `${message}: ${table} ${keyOf(table, row)} unchanged`);
+      rows.delete(keyOf(table, row));
     }
     (added as Record<string, object[]>)[table] = [...rows.values()];
   }
