@@ -26,17 +26,6 @@ function sameProps(a: BatchChartProps, b: BatchChartProps): boolean {
   return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
 }
 
-let drawProbe: ((ms: number) => void) | null = null;
-/**
- * Reports each frame's redraw time in ms (for bench/ and perf checks); null turns it off.
- * A production build can be probed without importing this module: a function installed as
- * `globalThis.__livetrainDrawProbe` before the page loads (bench/chart.ts does so with an init
- * script) is called the same way. Absent, it costs one property read per redraw.
- */
-export function setBatchDrawProbe(probe: ((ms: number) => void) | null): void {
-  drawProbe = probe;
-}
-
 /** DOM nodes the view draws into; React renders and owns them. */
 export interface BatchNodes {
   root: HTMLElement;
@@ -299,7 +288,8 @@ export class BatchView {
     this.drawOverlay();
     this.describe();
     const ms = performance.now() - t0;
-    drawProbe?.(ms);
+    // Each redraw's time in ms goes to `globalThis.__livetrainDrawProbe` when a page installs one
+    // before it loads (bench/chart.ts does, with an init script); absent, one property read.
     const hook = (globalThis as { __livetrainDrawProbe?: unknown }).__livetrainDrawProbe;
     if (typeof hook === 'function') hook(ms);
   }

@@ -1,7 +1,8 @@
 /** Where the run is: epoch, batch, samples/s, ETA, what it is doing; backend and device. */
 import type { RunView } from '../lib/runState';
 import { etaSeconds, samplesPerSecond } from '../lib/runState';
-import { fmtDuration, fmtInt } from './format';
+import { formatDuration } from '../../server/format';
+import { fmtInt } from './format';
 
 const PHASES = { train: 'training', 'eval-train': 'evaluating the training set', 'eval-test': 'evaluating the test set' } as const;
 
@@ -44,7 +45,7 @@ export function ProgressPanel({ state }: { state: RunView }) {
         </div>
         <div>
           <dt>ETA</dt>
-          <dd data-testid="progress-eta">{eta === 'paused' ? 'paused' : active ? fmtDuration(eta) : run.status === 'completed' ? 'done' : '–'}</dd>
+          <dd data-testid="progress-eta">{eta === 'paused' ? 'paused' : active ? formatDuration(eta) : run.status === 'completed' ? 'done' : '–'}</dd>
         </div>
         <div>
           <dt>Backend</dt>

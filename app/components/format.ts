@@ -5,8 +5,6 @@ export const fmtInt = (n: number | null | undefined) => (n === null || n === und
 export const fmtPct = (n: number | null | undefined, digits = 2) => (n === null || n === undefined ? '–' : `${n.toFixed(digits)} %`);
 export const fmtNum = (n: number | null | undefined, digits = 4) => (n === null || n === undefined || !Number.isFinite(n) ? '–' : Number(n.toPrecision(digits)).toString());
 
-export { formatDuration as fmtDuration } from '../../server/format';
-
 /** "14:05:09" today, else "28 Nov 14:05". */
 export function fmtTime(iso: string | number): string {
   const d = new Date(iso);

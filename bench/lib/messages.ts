@@ -34,7 +34,6 @@ export type HubMessage = z.infer<typeof hubMessageSchema>;
 
 /** Commands to the hub process. */
 export const hubCommandSchema = z.discriminatedUnion('kind', [z.object({ kind: z.literal('report') }), z.object({ kind: z.literal('stop') })]);
-export type HubCommand = z.infer<typeof hubCommandSchema>;
 
 /** What a watcher process sends. */
 export const watcherMessageSchema = z.discriminatedUnion('kind', [
@@ -87,7 +86,6 @@ export const watcherCommandSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('report') }),
   z.object({ kind: z.literal('stop') }),
 ]);
-export type WatcherCommand = z.infer<typeof watcherCommandSchema>;
 
 /** Sends `message` to the parent over IPC (no-op when not forked). */
 export function toParent(message: HubMessage | WatcherMessage): void {

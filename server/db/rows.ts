@@ -31,6 +31,7 @@ export type RunUpdate = Partial<Omit<RunRow, 'id' | 'hyperparams' | 'reporting' 
 };
 export type CheckpointInsert = Sqlite.Prisma.CheckpointCreateManyInput;
 
+/** Compiles only while each SQLite row type equals PostgreSQL's. @public */
 export type RowsAgree = [
   Check<Same<RunRow, Pg.Run>>,
   Check<Same<RunTagRow, Pg.RunTag>>,

@@ -36,4 +36,3 @@ export function createRateLimiter(limit: number, windowMs: number, now: () => nu
     size: () => hits.size,
   };
 }
-export type RateLimiter = ReturnType<typeof createRateLimiter>;

@@ -93,11 +93,6 @@ export const reportingSchema = z
   .strip();
 export type Reporting = z.infer<typeof reportingSchema>;
 
-/** Parses hyperparameters, throwing a ZodError with field paths on bad input. */
-export function parseHyperparams(input: unknown): Hyperparams {
-  return hyperparamsSchema.parse(input ?? {});
-}
-
 /**
  * Formats a zod error as `field: message` items for CLIs and error envelopes; `label` may
  * rename a field (e.g. to the CLI flag that set it).

@@ -14,7 +14,6 @@ export type DigitPrediction = z.infer<typeof digitPredictionSchema>;
 export type EpochSummary = z.infer<typeof epochSummarySchema>;
 export type TrainerEvent = z.infer<typeof trainerEventSchema>;
 
-export type TrainerEventType = TrainerEvent['type'];
 /** An event before the emitter stamps it with `runId` and `seq`. */
 export type UnstampedEvent = TrainerEvent extends infer E ? (E extends TrainerEvent ? Omit<E, 'runId' | 'seq'> : never) : never;
 

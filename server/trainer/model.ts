@@ -12,9 +12,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRng, mixSeed } from './data/shuffle';
 
-export const IMAGE_SIZE = 28;
-export const NUM_CLASSES = 10;
-
 /** Parameter names and shapes, in a fixed order (checkpoints rely on it). */
 export const PARAM_SPECS = [
   { name: 'conv1.weight', shape: [5, 5, 1, 10], fanIn: 25 },

@@ -117,4 +117,3 @@ export function createRequestGuard(opts: GuardOptions = {}) {
     },
   };
 }
-export type RequestGuard = ReturnType<typeof createRequestGuard>;

@@ -20,6 +20,7 @@ import type { HubServer } from '../sockets';
 import type { Storage } from '../storage/storage';
 import type { Auth } from './auth';
 import type { DigitService } from './digits';
+import { DIGIT_PIXELS } from '../../trainer/predict';
 import { exportRun } from './export';
 
 export interface ApiDeps {
@@ -67,7 +68,7 @@ const sparklineQuery = z.object({
   ids: z.string().transform((s) => s.split(',').filter(Boolean)).refine((a) => a.length >= 1 && a.length <= 200, '1 to 200 run ids'),
   points: z.coerce.number().int().min(2).max(500).default(60),
 });
-const image = z.array(z.number().min(0).max(255)).length(784, 'a digit is 28×28 = 784 grey values');
+const image = z.array(z.number().min(0).max(255)).length(DIGIT_PIXELS, `a digit is 28×28 = ${DIGIT_PIXELS} grey values`);
 const predictBody = z.union([z.object({ pixels: image }).transform((b) => [b.pixels]), z.object({ images: z.array(image).min(1).max(16) }).transform((b) => b.images)]);
 
 /** Answers with the success envelope around the route's body (protocol's HttpBodies). */

@@ -53,4 +53,3 @@ export function createNoteQueries(db: Db) {
     },
   };
 }
-export type NoteQueries = ReturnType<typeof createNoteQueries>;

@@ -271,4 +271,3 @@ export function createRunQueries(db: Db, provider: 'sqlite' | 'postgresql') {
     },
   };
 }
-export type RunQueries = ReturnType<typeof createRunQueries>;

@@ -195,12 +195,3 @@ export function installWasmConvGradients(): void {
     registerKernel({ kernelName: name, backendName: BACKEND, kernelFunc });
   }
 }
-
-/** Restores wasm's stock input-gradient kernel and removes the filter-gradient kernel (tests). */
-export function uninstallWasmConvGradients(): void {
-  if (getKernel('Conv2DBackpropFilter', BACKEND)) unregisterKernel('Conv2DBackpropFilter', BACKEND);
-  if (stockInputGrad) {
-    unregisterKernel('Conv2DBackpropInput', BACKEND);
-    registerKernel(stockInputGrad);
-  }
-}

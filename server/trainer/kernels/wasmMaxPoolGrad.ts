@@ -11,7 +11,6 @@ import {
   getKernel,
   registerKernel,
   unregisterKernel,
-  type KernelConfig,
   type KernelFunc,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
@@ -29,7 +28,6 @@ interface MaxPoolGradAttrs {
 }
 
 const BACKEND = 'wasm';
-let stock: KernelConfig | undefined;
 
 export const maxPoolGradWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const b = backend as unknown as WasmHeapBackend;
@@ -109,14 +107,6 @@ function pool2x2(x: Float32Array, g: Float32Array, dx: Float32Array, N: number, 
 /** Registers the loop kernel on wasm; call after `setBackend('wasm')` resolved. Idempotent. */
 export function installWasmMaxPoolGrad(): void {
   const current = getKernel('MaxPoolGrad', BACKEND);
-  if (current && current.kernelFunc !== maxPoolGradWasm) stock = current;
   if (current) unregisterKernel('MaxPoolGrad', BACKEND);
   registerKernel({ kernelName: 'MaxPoolGrad', backendName: BACKEND, kernelFunc: maxPoolGradWasm });
-}
-
-/** Puts wasm's stock MaxPoolGrad back (benchmarks compare the two). */
-export function uninstallWasmMaxPoolGrad(): void {
-  if (!stock) return;
-  unregisterKernel('MaxPoolGrad', BACKEND);
-  registerKernel(stock);
 }
