@@ -127,7 +127,7 @@ async function openCompare(browser: Browser, url: string, ids: string[], expect:
     await page.waitForFunction('window.__cmp.firstRender !== null', null, { timeout: 300_000, polling: 200 });
   } catch (error) {
     const shown = await page.evaluate('window.__cmp?.shown?.()').catch(() => '?');
-    throw new Error(`${(error as Error).message}\ncharts show ${shown} of ${expect} points; ${problems.slice(0, 10).join('\n') || 'no page errors'}`);
+    throw new Error(`${(error as Error).message}\ncharts show ${shown} of ${expect} points; ${problems.slice(0, 10).join('\n') || 'no page errors'}`, { cause: error });
   }
   const load = (await page.evaluate(`(() => {
     const b = window.__cmp;

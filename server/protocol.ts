@@ -138,7 +138,7 @@ export interface PresenceUser {
   name: string;
   colour: string;
 }
-export interface Participant extends PresenceUser {}
+export type Participant = PresenceUser;
 
 /**
  * A run's batch series in a snapshot, bounded whatever the run's length. `full`: `head` (the

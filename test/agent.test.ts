@@ -38,7 +38,7 @@ test('a hostile hub cannot make the trainer write outside its checkpoint directo
   child.stderr.on('data', (d) => (output += d));
   t.after(async () => {
     child.kill('SIGKILL');
-    io.close();
+    void io.close();
     await rm(sandbox, { recursive: true, force: true });
   });
   const peer = await eventually(() => trainer ?? undefined, `the trainer connects (${output})`, 60_000);

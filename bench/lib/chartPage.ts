@@ -77,7 +77,7 @@ const INIT_SCRIPT = `(() => {
         b.rxChars += e.data.length;
         // The first ack after run:watch went out is the snapshot: Engine.IO "4" + Socket.IO "3<id>[…]",
         // or "6<n>-<id>[…]" followed by n binary attachments (protocol 2).
-        const ack = b.watchSent !== null && b.snapshot === null && /^4(3|6(\d+)-)/.exec(e.data);
+        const ack = b.watchSent !== null && b.snapshot === null && /^4(3|6(\\d+)-)/.exec(e.data);
         if (ack) {
           const pending = ack[2] ? Number(ack[2]) : 0;
           b.snapshot = { at: pending ? NaN : performance.now(), chars: e.data.length, pending };
@@ -170,7 +170,7 @@ export class ChartPage {
     } catch (error) {
       // A 404 on /_next/ chunks usually means someone rebuilt the dashboard under the running hub.
       const shown = await this.page.evaluate('window.__bench?.shown?.()').catch(() => '?');
-      throw new Error(`${(error as Error).message}\ncharts show ${shown} points; ${this.problems.slice(0, 10).join('\n') || 'no page errors'}`);
+      throw new Error(`${(error as Error).message}\ncharts show ${shown} points; ${this.problems.slice(0, 10).join('\n') || 'no page errors'}`, { cause: error });
     }
     return (await this.page.evaluate(`(() => {
       const b = window.__bench;

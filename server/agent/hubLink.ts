@@ -170,7 +170,7 @@ export function connectToHub(opts: HubLinkOptions): HubLink {
       const batch = b.events.slice(from, from + 2000);
       b.sentSeq = batch[batch.length - 1].seq;
       b.inFlight++;
-      socket
+      void socket
         .timeout(ackTimeoutMs)
         .emitWithAck('trainer:events', { runId, events: batch })
         .then(

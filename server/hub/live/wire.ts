@@ -19,8 +19,7 @@ export function toWireEvent(event: TrainerEvent, receivedAt: number): WireEvent 
     case 'checkpoint':
     case 'status':
     case 'control':
-    // Its note reaches watchers as an annotation once stored.
-    case 'metrics:nonfinite':
+    case 'metrics:nonfinite': // its note reaches watchers as an annotation once stored
       return { seq, kind: 'silent' };
     default:
       return assertNever(event);

@@ -119,7 +119,7 @@ export function attachBrowsers({ io, auth, identities, participants, presence, s
       }
       const snapshot = await snapshots
         .shared(runId, afterSeq ?? 0, () => {
-          socket.join(runRoom(runId));
+          void socket.join(runRoom(runId)); // the in-memory and Redis adapters join at once
           watching.add(runId);
         })
         .catch((error: unknown) => {
@@ -145,7 +145,7 @@ export function attachBrowsers({ io, auth, identities, participants, presence, s
     });
 
     on('run:unwatch', browserSchemas['run:unwatch'], async ({ runId }) => {
-      socket.leave(runRoom(runId));
+      void socket.leave(runRoom(runId));
       watching.delete(runId);
       unfollow(runId);
       presence.announce(runId);

@@ -75,7 +75,7 @@ export function createRequestGuard(opts: GuardOptions = {}) {
     const origin = req.headers.origin;
     if (origin !== undefined) {
       if (origins.has(origin)) return null;
-      let url: URL | null = null;
+      let url: URL | null;
       try {
         url = origin === 'null' ? null : new URL(origin);
       } catch {

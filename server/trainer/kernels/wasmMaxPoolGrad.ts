@@ -96,7 +96,7 @@ function pool2x2(x: Float32Array, g: Float32Array, dx: Float32Array, N: number, 
           if (v > best) { at = tl + c; best = v; }
           if (rightOk && (v = x[tl + C + c]) > best) { at = tl + C + c; best = v; }
           if (bottomOk && (v = x[tl + row + c]) > best) { at = tl + row + c; best = v; }
-          if (bottomOk && rightOk && (v = x[tl + row + C + c]) > best) { at = tl + row + C + c; best = v; }
+          if (bottomOk && rightOk && x[tl + row + C + c] > best) at = tl + row + C + c;
           if (at >= 0) dx[at] += g[out + c];
         }
       }

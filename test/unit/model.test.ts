@@ -4,10 +4,10 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { createModel, nllLoss, PARAM_SPECS } from '../server/trainer/model';
-import { createOptimizer } from '../server/trainer/optimizer';
-import { hyperparamsSchema } from '../server/trainer/config';
-import { wasmFixture } from './helpers/trainer';
+import { createModel, nllLoss, PARAM_SPECS } from '../../server/trainer/model';
+import { createOptimizer } from '../../server/trainer/optimizer';
+import { hyperparamsSchema } from '../../server/trainer/config';
+import { wasmFixture } from '../helpers/trainer';
 
 before(async () => {
   await wasmFixture();

@@ -4,8 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodePixels } from '../app/lib/digits';
-import { DIGIT_PIXELS, DIGIT_SIDE, inkBounds, mnistify, rgbaToGrey, type GreyImage } from '../app/lib/mnistify';
+import { decodePixels } from '../../app/lib/digits';
+import { DIGIT_PIXELS, DIGIT_SIDE, inkBounds, mnistify, rgbaToGrey, type GreyImage } from '../../app/lib/mnistify';
 
 /** A black `width`×`height` canvas with white ink where `ink(x, y)` is true. */
 function canvas(width: number, height: number, ink: (x: number, y: number) => boolean): GreyImage {

@@ -2,15 +2,15 @@
  * The hub's pure parts: the run state machine, the live stream's framing (contiguous seq
  * ranges, throttling, the tail kept for snapshots) and the annotation rate limiter.
  */
-import { fromPointColumns, type PointColumns } from '../server/columns';
+import { fromPointColumns, type PointColumns } from '../../server/columns';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createLiveStreams } from '../server/hub/live/stream';
-import { createRateLimiter } from '../server/hub/rateLimit';
-import { canTransition, describeControl, planControl } from '../server/hub/runs/lifecycle';
-import { SeqSet } from '../server/hub/runs/seqSet';
-import { storageFailure } from '../server/hub/runs/database';
-import { isFinished, RUN_STATUSES, type WireEvent } from '../server/protocol';
+import { createLiveStreams } from '../../server/hub/live/stream';
+import { createRateLimiter } from '../../server/hub/rateLimit';
+import { canTransition, describeControl, planControl } from '../../server/hub/runs/lifecycle';
+import { SeqSet } from '../../server/hub/runs/seqSet';
+import { storageFailure } from '../../server/hub/runs/database';
+import { isFinished, RUN_STATUSES, type WireEvent } from '../../server/protocol';
 
 test('run lifecycle: allowed transitions and what each control command does', () => {
   assert.ok(canTransition('queued', 'running'));

@@ -5,8 +5,8 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { initBackend } from '../server/trainer/backend';
-import { createRng } from '../server/trainer/data/shuffle';
+import { initBackend } from '../../server/trainer/backend';
+import { createRng } from '../../server/trainer/data/shuffle';
 
 type Shape4 = [number, number, number, number];
 interface Case { name: string; x: Shape4; filter: Shape4; strides: number; pad: 'valid' | 'same' | number }

@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { learningRateText } from '../app/components/format';
-import { createThroughputMeter } from '../server/trainer/throughput';
-import { applyAnnotation, applyMessage, applySnapshot, emptyRunView, etaSeconds, samplesPerSecond, TAIL_LIMIT } from '../app/lib/runState';
-import type { RunSnapshot, RunSummary, WireAnnotation, WirePoint } from '../server/protocol';
-import { bucketize, OVERVIEW_MAX_BUCKETS, toBucketColumns, toPointColumns, widthFor } from '../server/columns';
+import { learningRateText } from '../../app/components/format';
+import { createThroughputMeter } from '../../server/trainer/throughput';
+import { applyAnnotation, applyMessage, applySnapshot, emptyRunView, etaSeconds, samplesPerSecond, TAIL_LIMIT } from '../../app/lib/runState';
+import type { RunSnapshot, RunSummary, WireAnnotation, WirePoint } from '../../server/protocol';
+import { bucketize, OVERVIEW_MAX_BUCKETS, toBucketColumns, toPointColumns, widthFor } from '../../server/columns';
 
 const point = (seq: number, step = seq): WirePoint => ({ seq, step, epoch: 1, batch: step - 1, loss: 1 / step, accuracy: 50, learningRate: 0.01, samplesPerSec: 320, time: seq });
 const run = { id: 'r', status: 'running', totalSteps: 100, batchesPerEpoch: 100, hyperparams: { batchSize: 32, epochs: 1 } } as unknown as RunSummary;

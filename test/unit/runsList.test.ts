@@ -4,9 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { apiQuery, DEFAULT_VIEW, matches, PAGE_SIZE, rangeText, runChanged, runDeleted, searchFromView, sortBy, viewFromSearch, type HeldPage, type ListView } from '../app/lib/runsList';
-import type { RunSummary } from '../server/protocol';
-import { hyperparamsSchema } from '../server/trainer/config';
+import { apiQuery, DEFAULT_VIEW, matches, PAGE_SIZE, rangeText, runChanged, runDeleted, searchFromView, sortBy, viewFromSearch, type HeldPage, type ListView } from '../../app/lib/runsList';
+import type { RunSummary } from '../../server/protocol';
+import { hyperparamsSchema } from '../../server/trainer/config';
 
 const run = (id: string, over: Partial<RunSummary> = {}): RunSummary =>
   ({
@@ -80,7 +80,7 @@ test('filtering by status, tag and text (name, description, tags, who)', () => {
 });
 
 test('the prediction grid spreads any panel size over even rows: never full rows and a lone digit', async () => {
-  const { columnsFor } = await import('../app/lib/evenColumns');
+  const { columnsFor } = await import('../../app/lib/evenColumns');
   assert.equal(columnsFor(16, 8), 8);
   assert.equal(columnsFor(16, 4), 4);
   assert.equal(columnsFor(10, 8), 5, 'ten digits: 5 + 5, not 8 + 2');

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { DataError, parseIdx } from '../server/trainer/data/idx';
+import { DataError, parseIdx } from '../../server/trainer/data/idx';
 import {
   loadMnist,
   MNIST_FILES,
@@ -18,8 +18,8 @@ import {
   normalizeInto,
   resolveDataDir,
   type MnistData,
-} from '../server/trainer/data/mnist';
-import { createRng, epochPermutation, pickPanel } from '../server/trainer/data/shuffle';
+} from '../../server/trainer/data/mnist';
+import { createRng, epochPermutation, pickPanel } from '../../server/trainer/data/shuffle';
 
 const ROOT = mkdtempSync(path.join(os.tmpdir(), 'livetrain-data-'));
 after(() => rmSync(ROOT, { recursive: true, force: true }));

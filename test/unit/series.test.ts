@@ -11,7 +11,7 @@ import {
   minMaxBuckets,
   niceExtent,
   visibleRange,
-} from '../app/lib/series';
+} from '../../app/lib/series';
 
 /** Closed form of the debiased EMA at every index: Σ (1-w) w^(n-i) x_i / (1 - w^n). */
 function closedForm(xs: number[], w: number): number[] {
@@ -193,8 +193,8 @@ describe('niceExtent', () => {
 
 describe('the elapsed-time axis across a pause', () => {
   test('the line breaks where the trainer paused (not between epochs), and is whole on the step axis', async () => {
-    const { SeriesColumns, PAUSE_MS } = await import('../app/charts/batchColumns');
-    const { drawLine } = await import('../app/charts/batchDraw');
+    const { SeriesColumns, PAUSE_MS } = await import('../../app/charts/batchColumns');
+    const { drawLine } = await import('../../app/charts/batchDraw');
     const at = [0, 100, 200, 300, 300 + PAUSE_MS + 5000, 300 + PAUSE_MS + 5100, 300 + 2 * PAUSE_MS + 9000];
     const epochs = [1, 1, 1, 1, 1, 1, 2]; // the last gap is an epoch end's evaluation
     const points = at.map((time, i) => ({ seq: i + 1, step: i + 1, epoch: epochs[i], batch: i, loss: 1, accuracy: 50, learningRate: 0.01, samplesPerSec: 1, time }));

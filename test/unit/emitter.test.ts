@@ -3,8 +3,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createEmitter } from '../server/trainer/emitter';
-import type { TrainerEvent } from '../server/trainer/events';
+import { createEmitter } from '../../server/trainer/emitter';
+import type { TrainerEvent } from '../../server/trainer/events';
 
 const point = (step: number) => ({
   type: 'metrics:batch' as const,
