@@ -1,7 +1,7 @@
 /**
  * Which module may import which (dependency-cruiser, run by `npm run check:deps` in `npm test`):
  * no runtime import cycle in server/ or app/; the hub's layers import only those below them
- * (storage ← live ← cluster ← runs ← peers, README "Layout"); the trainer core knows nothing
+ * (storage ← live ← cluster ← runs ← peers, docs/architecture.md); the trainer core knows nothing
  * of Socket.IO, Prisma or the hub; the dashboard imports from server/ only the protocol and
  * the shared formatting.
  */

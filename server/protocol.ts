@@ -245,7 +245,7 @@ export interface StreamPayloads {
    * An epoch's misclassified digits were stored: how many the model got wrong (`total`) and
    * how many are listed (`listed`, up to the run's cap). The digits themselves are fetched
    * with `GET /api/runs/:id/misclassified?epoch=N`: at 1,000 listed digits they are ~200 KB,
-   * which sent to 500 watchers at once was 100 MB written in one burst (an 856 ms stall).
+   * which sent to every watcher at once stalled the hub at each epoch's end.
    */
   'run:misclassified': { epoch: number; total: number; listed: number };
   'run:progress': { phase: (typeof TRAINING_PHASES)[number]; epoch: number; done: number; total: number };

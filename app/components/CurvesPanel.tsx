@@ -69,8 +69,8 @@ export function ExportButtons({ target, name }: { target: () => HTMLElement | nu
 
 /**
  * The learning-rate and samples/s charts follow new points once a second, not at every frame:
- * redrawn at every frame they doubled the run page's redraw per frame (bench:chart: p95 8.4 →
- * 15.3–16.2 ms at 100,000 points), and they change slowly (the rate by a person's command,
+ * redrawn at every frame they doubled the run page's redraw per frame (`npm run bench:chart`,
+ * docs/benchmarks.md), and they change slowly (the rate by a person's command,
  * samples/s is a 5 s average). Zoom, pan and resize still redraw them at once.
  */
 const SECONDARY_CHART_MS = 1000;

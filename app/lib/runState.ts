@@ -182,9 +182,9 @@ export function applyAnnotation(state: RunView, change: { added?: WireAnnotation
 }
 
 /**
- * Evaluating runs forward passes only, in batches of 1,000: measured here (wasm) about 8 times
- * the training rate (≈ 6 s for the 70,000 digits of an epoch's evaluation against ≈ 41 s to
- * train on 60,000). Used for the ETA until the first epoch end measures it.
+ * Evaluating runs forward passes only, in batches of 1,000, several times faster than training
+ * (docs/benchmarks.md has the ratio measured on wasm). Used for the ETA until the first epoch
+ * end measures it.
  */
 const EVAL_SPEEDUP = 8;
 

@@ -1,8 +1,8 @@
 /**
  * Multi-row INSERTs through the Prisma client's raw path, for the tables written at training
- * speed (batch metrics, misclassified digits). Measured here: 5,000 misclassified rows take
- * ≈ 700 ms through `createMany` (Prisma 7's query compiler runs on the hub's event loop) and
- * ≈ 70 ms this way on SQLite; 300 batch rows ≈ 55 ms vs ≈ 30 ms.
+ * speed (batch metrics, misclassified digits): `createMany` runs Prisma 7's query compiler on
+ * the hub's event loop for every shape of write, a raw statement does not (`npm run
+ * bench:ingest` compares the two; docs/benchmarks.md).
  */
 import type { Db, DbClient } from './client';
 

@@ -49,7 +49,7 @@ export const SQLITE_BUSY_TIMEOUT_MS = 5000;
  * Set on every SQLite connection the client opens. WAL lets the dashboard read while the hub
  * writes; `synchronous=FULL` makes a commit durable through a power cut too (NORMAL, in WAL
  * mode, may lose the last transactions to one), which is what acknowledging a trainer's events
- * as stored promises; foreign keys make cascades work. README "Storage" states what FULL costs.
+ * as stored promises; foreign keys make cascades work. docs/benchmarks.md ("Storage") says what FULL costs.
  */
 export const SQLITE_PRAGMAS = [
   'PRAGMA journal_mode = WAL',

@@ -3,7 +3,7 @@
  * and the login page, over one HTTP server. createHub attaches to a server the caller owns
  * (which also serves the dashboard) and starts nothing else: no port, no process.
  *
- * What a hub holds is what this function builds, lowest layer first (see README "Layout"):
+ * What a hub holds is what this function builds, lowest layer first (see docs/architecture.md):
  * storage → live streams and snapshots → the cluster (other hubs) → the run registry and the
  * run logic → the peers (browsers, trainers, HTTP).
  */

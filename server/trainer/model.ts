@@ -1,6 +1,6 @@
 /**
- * The tutorial's CNN, written with TF.js ops and variables (a hand-written train step beats
- * the Layers API by 40–65 % per epoch here):
+ * The tutorial's CNN, written with TF.js ops and variables (a hand-written train step is
+ * faster per epoch than the Layers API's `model.fit` on the same backend; docs/benchmarks.md):
  *
  *   conv 1→10 k5 → max-pool 2 → ReLU; conv 10→20 k5 → Dropout2d(0.5) → max-pool 2 → ReLU;
  *   flatten 320; dense 320→50 → ReLU → dropout 0.5; dense 50→10; log-softmax.

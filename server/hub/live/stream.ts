@@ -99,7 +99,7 @@ export function createLiveStreams(broadcast: Broadcast, frameMs = 50): LiveStrea
       if (to < from) return;
       // Numbers as columns, their bytes in base64 text: Socket.IO pre-encodes a text packet once
       // for the whole room, while one with a binary attachment is written as two messages per
-      // socket, each encoded for it (500 watchers: hub CPU 31 → 41 %, p99 155 → 228 ms).
+      // socket, each encoded for it (slower at 500 watchers: docs/benchmarks.md, "Live fan-out").
       broadcast(room, 'metrics:batch', { runId, fromSeq: from, toSeq: to, points: toPointColumns(points, 'text') });
       points = [];
       from = to + 1;

@@ -1,8 +1,8 @@
 /**
  * Spreads a burst of answers over turns of the event loop. When 500 people open a run at once
  * they share one snapshot read, and all 500 answers (each encoded and written for its own
- * socket) would then go out in one microtask run: measured, a 250–430 ms stall in which no
- * trainer message is read and no live frame leaves. Awaiting {@link Pacer.turn} lets at most
+ * socket) would then go out in one microtask run, a stall in which no trainer message is read
+ * and no live frame leaves (docs/benchmarks.md, "Live fan-out"). Awaiting {@link Pacer.turn} lets at most
  * `perTurn` answers through per turn; the rest wait for the next (setImmediate), so I/O and
  * timers run between the groups.
  */

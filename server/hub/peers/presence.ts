@@ -46,8 +46,8 @@ export function createPresence({ io, shared, log }: { io: HubServer; shared: boo
   return {
     /**
      * The same list from this hub's own sockets only, without building a RemoteSocket per
-     * member (fetchSockets does): answering each of 500 people who open a run at once with a
-     * fetchSockets over the room cost 125,000 objects and a 1.3 s stall. Capped at `max`.
+     * member (fetchSockets does): answering each of N people who open a run at once with a
+     * fetchSockets over the room builds N² objects and stalls the hub. Capped at `max`.
      */
     local(runId: string, max = PRESENCE_LIST_MAX): PresenceUser[] {
       const room = runRoom(runId);

@@ -177,7 +177,7 @@ export function createEventQueries(db: Db, provider: 'sqlite' | 'postgresql', se
       for (const f of folds) rows.push(...f.ops);
       // An interactive transaction, not a batch: Prisma compiles a batch that holds one
       // non-raw statement (the run's patch) as a whole, and every write's batch differs (its
-      // multi-row INSERTs), so each write paid 1–30 ms of compiling on the event loop. Here
+      // multi-row INSERTs), so each write paid a compile on the event loop. Here
       // the raw statements skip the compiler and the patches' few shapes are compiled once.
       await db.$transaction(
         async (tx) => {

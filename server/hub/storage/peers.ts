@@ -22,9 +22,8 @@ export function createPeerQueries(db: Db, provider: 'sqlite' | 'postgresql') {
 
     /**
      * Saves participants' names and colours: new ones are created, known ones get this name,
-     * colour and `lastSeenAt`. Raw multi-row upserts: through `createMany` the 500 people
-     * arriving at once cost 167 ms of query compiling on the hub's event loop (a plan per
-     * row count), then one `update` each.
+     * colour and `lastSeenAt`. Raw multi-row upserts: `createMany` compiles a plan per row count
+     * on the hub's event loop (a crowd arriving at once stalls it), then needs one `update` each.
      */
     async saveParticipants(batch: ReadonlyMap<string, { name: string; colour: string }>): Promise<void> {
       const now = new Date();

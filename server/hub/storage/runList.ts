@@ -4,7 +4,7 @@
  * and search keys"), and the Prisma filter and ordering that `GET /api/runs` becomes. The keys
  * are plain typed columns, derived here when a run is written, so that sorting by a
  * hyperparameter or searching 10,000 runs is one indexed Prisma query on SQLite and
- * PostgreSQL alike rather than JSON read back row by row (README "The runs list at 10,000 runs").
+ * PostgreSQL alike rather than JSON read back row by row (docs/architecture.md, "The runs list at 10,000 runs").
  */
 import type { Prisma } from '../../db/generated/sqlite/client';
 import type { RunRow } from '../../db/rows';

@@ -244,8 +244,8 @@ export function createSeriesQueries(db: Db, provider: 'sqlite' | 'postgresql') {
       if (finest.length === 0) return { kind: 'raw', points: [] };
       const firstSeq = Math.min(...finest.map((b) => b.firstSeq));
       const lastSeq = Math.min(upToSeq, Math.max(...finest.map((b) => b.lastSeq)));
-      // Raw SQL, not findMany: Prisma's result mapping took 6 of 10 ms for 2,000 rows, and the
-      // compare page asks for ten runs at once. The rows are the wire points: every column a
+      // Raw SQL, not findMany: Prisma's result mapping is most of a range read's time, and the
+      // compare page asks for ten runs at once (docs/benchmarks.md). The rows are the wire points: every column a
       // JS number (or null) on both drivers (test/seriesStore compares them with deepEqual).
       const points = await db.$queryRawUnsafe<WirePoint[]>(
         `SELECT "seq", "step", "epoch", "batch", "loss", "accuracy", "learningRate", "samplesPerSec", "time" FROM "BatchMetric" ` +

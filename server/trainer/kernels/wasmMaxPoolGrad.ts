@@ -1,8 +1,8 @@
 /**
  * MaxPoolGrad for the wasm backend as a plain loop over wasm memory.
  *
- * wasm's stock MaxPoolGrad took a fifth of each training step of the tutorial CNN (3.6 of
- * 17.4 ms at batch 32, `bench/profile-step`); routing each output gradient to the position of
+ * wasm's stock MaxPoolGrad took a fifth of each training step of the tutorial CNN
+ * (`npm run bench:profile`; docs/benchmarks.md); routing each output gradient to the position of
  * its window's first maximum, reading the heap in place, takes a fraction of that. Same
  * semantics as the cpu backend: ties go to the first maximum in window order; NHWC only.
  */
