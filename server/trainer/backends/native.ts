@@ -1,0 +1,61 @@
+/**
+ * The `native` TF.js backend: tfjs-backend-cpu's storage and kernels, with the kernels where
+ * a training step's time goes (convolutions and their gradients, pooling, matrix products)
+ * replaced by oneDNN through the optional addon (server/trainer/native). Tensors are the cpu
+ * backend's Float32Arrays; the addon reads and writes them in place.
+ */
+import os from 'node:os';
+import * as tf from '@tensorflow/tfjs-core';
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { loadNativeAddon } from '../native/addon';
+import { useNativeAddon } from '../kernels/nativeCommon';
+import { NATIVE_CONV_KERNELS } from '../kernels/nativeConv';
+import { NATIVE_MATMUL_KERNELS } from '../kernels/nativeMatMul';
+import { NATIVE_POOL_KERNELS } from '../kernels/nativePool';
+
+export const NATIVE_BACKEND = 'native';
+
+/** The kernels the addon provides; every other kernel is the cpu backend's. */
+export const NATIVE_KERNELS: ReadonlyArray<readonly [string, tf.KernelFunc]> = [...NATIVE_CONV_KERNELS, ...NATIVE_MATMUL_KERNELS, ...NATIVE_POOL_KERNELS];
+
+/** The cpu backend's class under its own name, so that TF.js keeps the two apart. */
+class NativeBackend extends MathBackendCPU {}
+
+/** OpenMP threads for oneDNN: `LIVETRAIN_NATIVE_THREADS`, else one per core. */
+export function nativeThreads(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.LIVETRAIN_NATIVE_THREADS;
+  if (raw === undefined || raw === '') return os.availableParallelism();
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 1024) {
+    throw new Error(`LIVETRAIN_NATIVE_THREADS must be a whole number from 1 to 1024, got "${raw}"`);
+  }
+  return n;
+}
+
+function register(): void {
+  if (tf.findBackendFactory(NATIVE_BACKEND)) return;
+  // Lowest priority: TF.js never picks it by itself; chooseBackend() asks for it by name.
+  tf.registerBackend(NATIVE_BACKEND, () => new NativeBackend(), -1);
+  const native = new Map(NATIVE_KERNELS);
+  for (const config of tf.getKernelsForBackend('cpu')) {
+    if (native.has(config.kernelName)) continue;
+    tf.registerKernel({ ...config, backendName: NATIVE_BACKEND });
+  }
+  for (const [kernelName, kernelFunc] of native) tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND, kernelFunc });
+}
+
+/**
+ * Loads the addon, registers the backend and makes it the active one; returns the device
+ * line (`oneDNN 2.6.3 (avx512_core), 2 threads`). Throws NativeAddonUnavailable where the
+ * addon cannot load.
+ */
+export async function initNativeBackend(threads = nativeThreads()): Promise<string> {
+  const addon = loadNativeAddon();
+  addon.setThreads(threads);
+  useNativeAddon(addon);
+  register();
+  if (!(await tf.setBackend(NATIVE_BACKEND))) throw new Error(`tf.setBackend('${NATIVE_BACKEND}') failed`);
+  await tf.ready();
+  const info = addon.info();
+  return `oneDNN ${info.dnnl} (${info.isa}), ${threads} thread${threads === 1 ? '' : 's'}`;
+}

@@ -1,0 +1,38 @@
+// Shared pieces of the addon: the oneDNN engine and stream, and the kernels' entry points.
+// Every kernel works on caller-owned float buffers (the tensors' Float32Arrays), never copies.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <dnnl.hpp>
+
+namespace lt {
+
+dnnl::engine& engine();
+dnnl::stream& stream();
+
+/** A convolution's geometry, NHWC activations and HWIO filters (TF.js's layouts). */
+struct ConvShape {
+  int64_t n, h, w, ci, co, kh, kw, sh, sw, dh, dw, padT, padL, padB, padR, ho, wo;
+  std::string key() const;
+};
+
+void convForward(const ConvShape& s, const float* x, const float* w, const float* bias, float* y, bool relu);
+void convBackwardData(const ConvShape& s, const float* dy, const float* w, float* dx);
+void convBackwardWeights(const ConvShape& s, const float* x, const float* dy, float* dw);
+
+/** C[b] = op(A[b]) · op(B[b]) (+ bias[N]) (relu); a batch of 1 on one side is broadcast. */
+struct MatMulShape {
+  int64_t batchA, batchB, m, k, n;
+  bool transA, transB;
+  std::string key() const;
+};
+void matmul(const MatMulShape& s, const float* a, const float* b, const float* bias, float* c, bool relu);
+
+/** Max pooling, NHWC; ties go to the first maximum in window order (TF.js's cpu backend). */
+struct PoolShape {
+  int64_t n, h, w, c, kh, kw, sh, sw, padT, padL, ho, wo;
+};
+void maxPool(const PoolShape& s, const float* x, float* y);
+void maxPoolGrad(const PoolShape& s, const float* x, const float* dy, float* dx);
+
+}  // namespace lt
