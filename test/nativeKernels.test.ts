@@ -206,3 +206,44 @@ test('the addon refuses buffers that do not match the sizes, with a clear error'
   addon.convForward(new Float32Array(16).fill(1), new Float32Array(9).fill(1), null, y, sizes, false);
   assert.deepEqual([...y], [9, 9, 9, 9]);
 });
+
+const binaryCases: Array<{ name: string; a: number[]; b: number[] }> = [
+  { name: 'same shape', a: [3, 5, 7], b: [3, 5, 7] },
+  { name: 'a scalar', a: [4, 6], b: [] },
+  { name: 'bias over channels', a: [2, 5, 5, 10], b: [10] },
+  { name: 'Dropout2d\'s per-sample, per-channel mask', a: [4, 3, 3, 6], b: [4, 1, 1, 6] },
+  { name: 'both sides broadcast', a: [3, 1, 5], b: [1, 4, 1] },
+  { name: 'lower rank on the left', a: [5], b: [2, 3, 5] },
+];
+
+for (const c of binaryCases) {
+  test(`native element-wise binary ops match cpu, with broadcasting: ${c.name}`, { skip }, async () => {
+    const [a, b] = [random(c.a, 1), random(c.b, 2).map((v) => v + (v >= 0 ? 0.5 : -0.5))];
+    await sameOnBoth('binary', () => {
+      const at = tf.tensor(a, c.a);
+      const bt = tf.tensor(b, c.b);
+      return [tf.add(at, bt), tf.sub(at, bt), tf.mul(at, bt), tf.div(at, bt), tf.maximum(at, bt), tf.minimum(at, bt)];
+    });
+  });
+}
+
+test('native unary ops and Step match cpu, NaN and zero included', { skip }, async () => {
+  const values = Float32Array.from([...random([40], 3), 0, -0, NaN, 2.5, -3]);
+  await sameOnBoth('unary', () => {
+    const x = tf.tensor1d(values);
+    const pos = tf.abs(x);
+    return [tf.relu(x), tf.step(x), tf.step(x, 0.3), tf.neg(x), tf.exp(x), tf.log(pos), tf.sqrt(pos), tf.square(x), tf.abs(x)];
+  });
+});
+
+test('native Sum over contiguous axes matches cpu, keepDims too; other axes fall back', { skip }, async () => {
+  const shape = [3, 4, 5, 6];
+  const x = random(shape, 4);
+  await sameOnBoth('sum', () => {
+    const t = tf.tensor(x, shape);
+    return [
+      tf.sum(t), tf.sum(t, 0), tf.sum(t, [0, 1, 2]), tf.sum(t, [1, 2]), tf.sum(t, 3), tf.sum(t, -1, true), tf.sum(t, [1, 2], true),
+      tf.sum(t, [0, 2]), tf.sum(tf.tensor1d([1, 2, 3], 'int32')).toFloat(),
+    ];
+  });
+});

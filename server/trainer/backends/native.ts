@@ -10,13 +10,19 @@ import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { loadNativeAddon } from '../native/addon';
 import { useNativeAddon } from '../kernels/nativeCommon';
 import { NATIVE_CONV_KERNELS } from '../kernels/nativeConv';
+import { NATIVE_ELEMENTWISE_KERNELS } from '../kernels/nativeElementwise';
 import { NATIVE_MATMUL_KERNELS } from '../kernels/nativeMatMul';
 import { NATIVE_POOL_KERNELS } from '../kernels/nativePool';
 
 export const NATIVE_BACKEND = 'native';
 
 /** The kernels the addon provides; every other kernel is the cpu backend's. */
-export const NATIVE_KERNELS: ReadonlyArray<readonly [string, tf.KernelFunc]> = [...NATIVE_CONV_KERNELS, ...NATIVE_MATMUL_KERNELS, ...NATIVE_POOL_KERNELS];
+export const NATIVE_KERNELS: ReadonlyArray<readonly [string, tf.KernelFunc]> = [
+  ...NATIVE_CONV_KERNELS,
+  ...NATIVE_MATMUL_KERNELS,
+  ...NATIVE_POOL_KERNELS,
+  ...NATIVE_ELEMENTWISE_KERNELS,
+];
 
 /** The cpu backend's class under its own name, so that TF.js keeps the two apart. */
 class NativeBackend extends MathBackendCPU {}

@@ -17,6 +17,11 @@ export interface NativeAddon {
   matmul(a: Float32Array, b: Float32Array, bias: Float32Array | null, c: Float32Array, sizes: Int32Array, relu: boolean): void;
   maxPool(x: Float32Array, y: Float32Array, sizes: Int32Array): void;
   maxPoolGrad(x: Float32Array, dy: Float32Array, dx: Float32Array, sizes: Int32Array): void;
+  /** out = a ∘ b; sizes = [rank, shape…, a's element strides…, b's element strides…] (0 = broadcast). */
+  binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, sizes: Int32Array): void;
+  unary(op: number, x: Float32Array, y: Float32Array, alpha: number): void;
+  /** out[o,i] = Σ_m x[o,m,i]; sizes = [outer, mid, inner]. */
+  sumMiddle(x: Float32Array, out: Float32Array, sizes: Int32Array): void;
   setThreads(threads: number): void;
   info(): { dnnl: string; isa: string; threads: number };
 }

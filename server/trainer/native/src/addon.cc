@@ -5,6 +5,7 @@
 #include <omp.h>
 #include <exception>
 #include <string>
+#include <utility>
 #include "common.h"
 
 namespace lt {
@@ -182,6 +183,87 @@ napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
   });
 }
 
+/** A Float32Array argument of any length, and its length. */
+std::pair<float*, size_t> anyFloats(Args& a, size_t i, const char* what) {
+  bool isTyped = false;
+  if (i < a.argc) napi_is_typedarray(a.env, a.argv[i], &isTyped);
+  if (!isTyped) throw JsError(std::string(what) + ": expected a Float32Array");
+  napi_typedarray_type t;
+  size_t length;
+  void* data;
+  napi_get_typedarray_info(a.env, a.argv[i], &t, &length, &data, nullptr, nullptr);
+  if (t != napi_float32_array) throw JsError(std::string(what) + ": expected a Float32Array");
+  return {static_cast<float*>(data), length};
+}
+
+int32_t intArg(Args& a, size_t i, const char* what) {
+  int32_t v = 0;
+  if (i >= a.argc || napi_get_value_int32(a.env, a.argv[i], &v) != napi_ok) throw JsError(std::string(what) + ": expected a number");
+  return v;
+}
+
+// binary(op, a, b, out, sizes [rank, shape × rank, strides of a × rank, strides of b × rank])
+napi_value Binary(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info);
+    int32_t op = intArg(a, 0, "op");
+    if (op < 0 || op > int32_t(lt::BinaryOp::min)) throw JsError("op: unknown binary operation");
+    bool isTyped = false;
+    napi_is_typedarray(env, a.argv[4], &isTyped);
+    if (!isTyped) throw JsError("sizes: expected an Int32Array");
+    size_t count;
+    void* raw;
+    napi_typedarray_type t;
+    napi_get_typedarray_info(env, a.argv[4], &t, &count, &raw, nullptr, nullptr);
+    const int32_t* p = static_cast<const int32_t*>(raw);
+    if (t != napi_int32_array || count < 1) throw JsError("sizes: expected an Int32Array");
+    int rank = p[0];
+    if (rank < 1 || rank > 8 || count != size_t(1 + 3 * rank)) throw JsError("sizes: rank 1 to 8, then shape and two stride lists");
+    int64_t shape[8], sa[8], sb[8], total = 1, lastA = 0, lastB = 0;
+    for (int d = 0; d < rank; d++) {
+      shape[d] = p[1 + d];
+      sa[d] = p[1 + rank + d];
+      sb[d] = p[1 + 2 * rank + d];
+      if (shape[d] < 1 || sa[d] < 0 || sb[d] < 0) throw JsError("sizes: shape ≥ 1 and strides ≥ 0");
+      total *= shape[d];
+      lastA += (shape[d] - 1) * sa[d];
+      lastB += (shape[d] - 1) * sb[d];
+    }
+    auto [pa, na] = anyFloats(a, 1, "a");
+    auto [pb, nb] = anyFloats(a, 2, "b");
+    if (size_t(lastA) >= na || size_t(lastB) >= nb) throw JsError("sizes: strides reach past the end of an operand");
+    lt::binary(lt::BinaryOp(op), pa, pb, a.floats(3, total, "out"), rank, shape, sa, sb);
+    return undefined(env);
+  });
+}
+
+// unary(op, x, y, alpha)
+napi_value Unary(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info);
+    int32_t op = intArg(a, 0, "op");
+    if (op < 0 || op > int32_t(lt::UnaryOp::abs)) throw JsError("op: unknown unary operation");
+    auto [x, n] = anyFloats(a, 1, "x");
+    double alpha = 0;
+    if (a.argc > 3) napi_get_value_double(env, a.argv[3], &alpha);
+    lt::unary(lt::UnaryOp(op), x, a.floats(2, n, "y"), int64_t(n), float(alpha));
+    return undefined(env);
+  });
+}
+
+// sumMiddle(x, out, sizes [outer, mid, inner])
+napi_value SumMiddle(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info);
+    const int32_t* p = a.ints(2, 3);
+    for (int i = 0; i < 3; i++)
+      if (p[i] < 1) throw JsError("sizes: must be at least 1");
+    int64_t outer = p[0], mid = p[1], inner = p[2];
+    lt::sumMiddle(a.floats(0, outer * mid * inner, "x"), a.floats(1, outer * inner, "out"), outer, mid, inner);
+    return undefined(env);
+  });
+}
+
 // setThreads(n): the OpenMP pool oneDNN and the loops use.
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
@@ -230,6 +312,9 @@ napi_value Init(napi_env env, napi_value exports) {
       {"matmul", nullptr, MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPool", nullptr, MaxPool, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sumMiddle", nullptr, SumMiddle, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
   };

@@ -36,3 +36,20 @@ void maxPool(const PoolShape& s, const float* x, float* y);
 void maxPoolGrad(const PoolShape& s, const float* x, const float* dy, float* dx);
 
 }  // namespace lt
+
+namespace lt {
+/** Element-wise binary operations, in the order of the addon's op codes. */
+enum class BinaryOp { add, sub, mul, div, max, min };
+/**
+ * out = a ∘ b over `rank` dims of `shape`, where a and b are read at element strides
+ * `sa`/`sb` (0 along a broadcast dimension); out is dense.
+ */
+void binary(BinaryOp op, const float* a, const float* b, float* out, int rank, const int64_t* shape, const int64_t* sa, const int64_t* sb);
+
+enum class UnaryOp { relu, step, neg, exp, log, sqrt, square, abs };
+/** y = op(x) element-wise; `alpha` is Step's value for x ≤ 0 (NaN stays NaN). */
+void unary(UnaryOp op, const float* x, float* y, int64_t n, float alpha);
+
+/** out[o, i] = Σ_m x[o, m, i]: a sum over one contiguous block of axes, in double precision. */
+void sumMiddle(const float* x, float* out, int64_t outer, int64_t mid, int64_t inner);
+}  // namespace lt
