@@ -3,16 +3,18 @@
  * streaming events, and — where Debian's python3-torch is installed — the same model in
  * PyTorch in this invocation, with our/PyTorch ratios. A benchmark, not a test.
  *
- *   npm run bench:train -- [--steps N] [--full] [--backends wasm,cpu,webgpu] [--no-torch]
+ *   npm run bench:train -- [--steps N] [--full] [--backends native,wasm,cpu,webgpu] [--no-torch]
  *
- * wasm figures are the median of `--repeat` runs (default 3); the streaming comparison
- * interleaves its two setups so that a busy neighbour hurts both alike.
+ * native and wasm figures are the median of `--repeat` runs (default 3); native is measured
+ * with 1 and 2 oneDNN threads. The streaming comparison interleaves its two setups so that a
+ * busy neighbour hurts both alike.
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { hyperparamsSchema, type BackendName } from '../server/trainer/config';
 import { initBackend } from '../server/trainer/backend';
+import { loadNativeAddon } from '../server/trainer/native/addon';
 import { loadMnist, type MnistData } from '../server/trainer/data/mnist';
 import type { BackendInfo, EventSink, TrainerEvent } from '../server/trainer/events';
 import { createTrainer } from '../server/trainer/trainer';
@@ -22,7 +24,7 @@ const { values: args } = parseArgs({
     steps: { type: 'string', default: '400' },
     full: { type: 'boolean', default: false },
     repeat: { type: 'string', default: '3' },
-    backends: { type: 'string', default: 'wasm,cpu,webgpu,tensorflow-gpu,tensorflow' },
+    backends: { type: 'string', default: 'native,wasm,cpu,webgpu,tensorflow-gpu,tensorflow' },
     'no-torch': { type: 'boolean', default: false },
   },
 });
@@ -93,14 +95,23 @@ async function main(): Promise<void> {
       console.log(`${name.padEnd(15)} unavailable: ${(error as Error).message.split('\n')[0]}`);
       continue;
     }
+    // native: 1 and 2 oneDNN threads, the best of the two as the backend's figure.
+    const threadCounts = name === 'native' ? [1, 2] : [0];
     for (const batch of [32, 128]) {
       const steps = stepsFor(name, batch);
-      const runs: number[] = [];
-      await measure(data, backend, batch, Math.min(steps, 20), nullSink); // warm-up
-      for (let i = 0; i < (name === 'wasm' ? repeat : 1); i++) runs.push(await measure(data, backend, batch, steps, nullSink));
-      const sps = median(runs);
-      results.set(`${name}/${batch}`, sps);
-      console.log(`${name.padEnd(15)} batch ${String(batch).padStart(3)}: ${fmt(sps).padStart(6)} samples/s  (${steps} steps, ${runs.map(fmt).join(' / ')})  ${backend.device}`);
+      let best = 0;
+      for (const threads of threadCounts) {
+        if (threads) loadNativeAddon().setThreads(threads);
+        const runs: number[] = [];
+        await measure(data, backend, batch, Math.min(steps, 20), nullSink); // warm-up
+        for (let i = 0; i < (name === 'wasm' || name === 'native' ? repeat : 1); i++) runs.push(await measure(data, backend, batch, steps, nullSink));
+        const sps = median(runs);
+        best = Math.max(best, sps);
+        const label = threads ? `${name} ${threads}t` : name;
+        const device = threads ? backend.device.replace(/\d+ threads?$/, `${threads} thread${threads === 1 ? '' : 's'}`) : backend.device;
+        console.log(`${label.padEnd(15)} batch ${String(batch).padStart(3)}: ${fmt(sps).padStart(6)} samples/s  (${steps} steps, ${runs.map(fmt).join(' / ')})  ${device}`);
+      }
+      results.set(`${name}/${batch}`, best);
     }
   }
 
@@ -124,9 +135,12 @@ async function main(): Promise<void> {
       const t1 = median(Array.from({ length: repeat }, () => torchRun(batch, 1, steps)));
       const t2 = median(Array.from({ length: repeat }, () => torchRun(batch, 2, steps)));
       const best = Math.max(t1, t2);
-      const ours = results.get(`wasm/${batch}`);
+      const ratios = ['native', 'wasm'].flatMap((name) => {
+        const ours = results.get(`${name}/${batch}`);
+        return ours ? [`${name}/PyTorch = ${(ours / best).toFixed(2)}×`] : [];
+      });
       console.log(`pytorch         batch ${String(batch).padStart(3)}: ${fmt(best).padStart(6)} samples/s  (1 thread ${fmt(t1)}, 2 threads ${fmt(t2)})` +
-        (ours ? `  → wasm/PyTorch = ${(ours / best).toFixed(2)}×` : ''));
+        (ratios.length ? `  → ${ratios.join(', ')}` : ''));
     }
   } else {
     console.log('\nPyTorch not measured: /usr/bin/python3 has no torch (apt-get install python3-torch) or --no-torch given.');
