@@ -8,6 +8,7 @@ import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { loadNativeAddon } from '../native/addon';
+import { BufferPool } from './nativeBufferPool';
 import { useNativeAddon } from '../kernels/nativeCommon';
 import { NATIVE_CONV_KERNELS } from '../kernels/nativeConv';
 import { NATIVE_ELEMENTWISE_KERNELS } from '../kernels/nativeElementwise';
@@ -24,8 +25,47 @@ export const NATIVE_KERNELS: ReadonlyArray<readonly [string, tf.KernelFunc]> = [
   ...NATIVE_ELEMENTWISE_KERNELS,
 ];
 
-/** The cpu backend's class under its own name, so that TF.js keeps the two apart. */
-class NativeBackend extends MathBackendCPU {}
+type DataId = object;
+
+/**
+ * The cpu backend under its own name, so that TF.js keeps the two apart, with the native
+ * kernels' output arrays recycled through a {@link BufferPool}.
+ */
+class NativeBackend extends MathBackendCPU {
+  readonly pool = new BufferPool();
+
+  /** An output array for a native kernel (stale contents unless `zeroed`). */
+  allocFloat32(length: number, zeroed = false): Float32Array {
+    return this.pool.take(length, zeroed);
+  }
+
+  override write(values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType): DataId {
+    this.pool.stored(values);
+    return super.write(values, shape, dtype);
+  }
+
+  override move(dataId: DataId, values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType, refCount: number): void {
+    this.pool.stored(values);
+    super.move(dataId, values, shape, dtype, refCount);
+  }
+
+  override readSync(dataId: DataId): tf.backend_util.BackendValues {
+    const values = super.readSync(dataId);
+    this.pool.exposed(values);
+    return values;
+  }
+
+  override async read(dataId: DataId): Promise<tf.backend_util.BackendValues> {
+    return this.readSync(dataId);
+  }
+
+  override disposeData(dataId: DataId, force = false): boolean {
+    const values = this.data.has(dataId) ? this.data.get(dataId).values : undefined;
+    const released = super.disposeData(dataId, force);
+    if (released && values !== undefined && !this.data.has(dataId)) this.pool.released(values);
+    return released;
+  }
+}
 
 /** OpenMP threads for oneDNN: `LIVETRAIN_NATIVE_THREADS`, else one per core. */
 export function nativeThreads(env: NodeJS.ProcessEnv = process.env): number {

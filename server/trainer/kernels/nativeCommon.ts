@@ -10,6 +10,13 @@ import type { NativeAddon } from '../native/addon';
 export interface CpuStorageBackend {
   data: { get(dataId: object): { values?: unknown } };
   makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
+  /** A recycled output array, where the backend pools them (stale contents unless `zeroed`). */
+  allocFloat32?(length: number, zeroed?: boolean): Float32Array;
+}
+
+/** An output array of `length` floats for a kernel that writes every element (or asks `zeroed`). */
+export function output(backend: CpuStorageBackend, length: number, zeroed = false): Float32Array {
+  return backend.allocFloat32 ? backend.allocFloat32(length, zeroed) : new Float32Array(length);
 }
 
 let addon: NativeAddon | undefined;

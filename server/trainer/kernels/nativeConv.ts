@@ -4,7 +4,7 @@
  * activations, PReLU weights and NCHW go to the stock cpu kernels.
  */
 import { backend_util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
-import { f32, nativeAddon, sizeOf, withCpuFallback, type CpuStorageBackend } from './nativeCommon';
+import { f32, nativeAddon, output, sizeOf, withCpuFallback, type CpuStorageBackend } from './nativeCommon';
 
 type Shape4 = [number, number, number, number];
 interface ConvAttrs {
@@ -49,7 +49,7 @@ function forward(args: Parameters<KernelFunc>[0], fused: boolean): TensorInfo | 
     // A bias of any other shape broadcasts differently: the cpu kernel handles it.
     if (!bs || bs.length !== info.outChannels || bias.shape.at(-1) !== info.outChannels) return null;
   }
-  const y = new Float32Array(sizeOf(info.outShape));
+  const y = output(b, sizeOf(info.outShape));
   nativeAddon().convForward(xs, ws, bs, y, sizes(info), activation === 'relu');
   return b.makeTensorInfo(info.outShape, 'float32', y);
 }
@@ -67,7 +67,7 @@ export const conv2DBackpropInputNative = withCpuFallback('Conv2DBackpropInput', 
   const info = convInfo(a.inputShape, filter.shape as Shape4, a);
   if (!info || sizeOf(dy.shape) !== sizeOf(info.outShape)) return null;
   // Zeroed: input positions no output reaches get no gradient, and oneDNN leaves them alone.
-  const dx = new Float32Array(sizeOf(info.inShape));
+  const dx = output(b, sizeOf(info.inShape), true);
   nativeAddon().convBackwardData(dys, ws, dx, sizes(info));
   return b.makeTensorInfo([...a.inputShape], 'float32', dx);
 });
@@ -81,7 +81,7 @@ export const conv2DBackpropFilterNative = withCpuFallback('Conv2DBackpropFilter'
   if (!xs || !dys || !a.filterShape || x.shape.length !== 4) return null;
   const info = convInfo(x.shape as Shape4, a.filterShape, a);
   if (!info || sizeOf(dy.shape) !== sizeOf(info.outShape)) return null;
-  const dw = new Float32Array(sizeOf(a.filterShape));
+  const dw = output(b, sizeOf(a.filterShape));
   nativeAddon().convBackwardWeights(xs, dys, dw, sizes(info));
   return b.makeTensorInfo([...a.filterShape], 'float32', dw);
 });

@@ -5,7 +5,7 @@
  * only; other dtypes, and sums over axes that are not one contiguous block, go to the cpu.
  */
 import { backend_util, util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
-import { f32, nativeAddon, sizeOf, withCpuFallback, type CpuStorageBackend } from './nativeCommon';
+import { f32, nativeAddon, output, sizeOf, withCpuFallback, type CpuStorageBackend } from './nativeCommon';
 
 /** The addon's op codes (native/src/common.h). */
 const BINARY = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Maximum: 4, Minimum: 5 } as const;
@@ -52,7 +52,7 @@ function binary(name: keyof typeof BINARY): KernelFunc {
     if (!av || !bv) return null;
     const outShape = backend_util.assertAndGetBroadcastShape(a.shape, bt.shape);
     if (sizeOf(outShape) === 0) return null;
-    const out = new Float32Array(sizeOf(outShape));
+    const out = output(b, sizeOf(outShape));
     nativeAddon().binary(BINARY[name], av, bv, out, broadcastSizes(a.shape, bt.shape, outShape));
     return b.makeTensorInfo(outShape, 'float32', out);
   });
@@ -64,7 +64,7 @@ function unary(name: keyof typeof UNARY): KernelFunc {
     const { x } = inputs as Record<string, TensorInfo>;
     const xv = f32(b, x);
     if (!xv) return null;
-    const y = new Float32Array(xv.length);
+    const y = output(b, xv.length);
     nativeAddon().unary(UNARY[name], xv, y, Number((attrs as { alpha?: number } | undefined)?.alpha ?? 0));
     return b.makeTensorInfo(x.shape, 'float32', y);
   });
@@ -83,7 +83,7 @@ export const sumNative = withCpuFallback('Sum', ({ inputs, backend, attrs }) => 
   const outer = sizeOf(x.shape.slice(0, first));
   const mid = sizeOf(x.shape.slice(first, last + 1));
   const inner = sizeOf(x.shape.slice(last + 1));
-  const out = new Float32Array(outer * inner);
+  const out = output(b, outer * inner);
   nativeAddon().sumMiddle(xv, out, Int32Array.of(outer, mid, inner));
   const outShape = keepDims ? x.shape.map((n, d) => (axes.includes(d) ? 1 : n)) : x.shape.filter((_, d) => !axes.includes(d));
   return b.makeTensorInfo(outShape, 'float32', out);

@@ -4,7 +4,7 @@
  * broadcasts oneDNN's matmul does not express go to the stock cpu kernels.
  */
 import { backend_util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
-import { f32, nativeAddon, sizeOf, withCpuFallback, type CpuStorageBackend } from './nativeCommon';
+import { f32, nativeAddon, output, sizeOf, withCpuFallback, type CpuStorageBackend } from './nativeCommon';
 
 interface MatMulAttrs {
   transposeA?: boolean;
@@ -43,7 +43,7 @@ function matmul(args: Parameters<KernelFunc>[0], fused: boolean): TensorInfo | n
     biasValues = f32(b, bias);
     if (!biasValues || biasValues.length !== n || bias.shape.at(-1) !== n) return null;
   }
-  const c = new Float32Array(batch * m * n);
+  const c = output(b, batch * m * n);
   nativeAddon().matmul(as, bs, biasValues, c, Int32Array.of(batchA, batchB, m, k, n, transA ? 1 : 0, transB ? 1 : 0), activation === 'relu');
   return b.makeTensorInfo([...outer, m, n], 'float32', c);
 }

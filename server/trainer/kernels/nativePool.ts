@@ -3,7 +3,7 @@
  * the gradient goes to each window's first maximum, as on the cpu backend.
  */
 import { backend_util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
-import { f32, nativeAddon, sizeOf, withCpuFallback, type CpuStorageBackend } from './nativeCommon';
+import { f32, nativeAddon, output, sizeOf, withCpuFallback, type CpuStorageBackend } from './nativeCommon';
 
 type Shape4 = [number, number, number, number];
 interface PoolAttrs {
@@ -28,7 +28,7 @@ export const maxPoolNative = withCpuFallback('MaxPool', (args) => {
   const xs = f32(b, x);
   const pool = xs && poolInfo(x.shape, args.attrs as unknown as PoolAttrs);
   if (!xs || !pool) return null;
-  const y = new Float32Array(sizeOf(pool.info.outShape));
+  const y = output(b, sizeOf(pool.info.outShape));
   nativeAddon().maxPool(xs, y, pool.sizes);
   return b.makeTensorInfo(pool.info.outShape, 'float32', y);
 });
@@ -40,7 +40,7 @@ export const maxPoolGradNative = withCpuFallback('MaxPoolGrad', (args) => {
   const dys = f32(b, dy);
   const pool = xs && dys && poolInfo(input.shape, args.attrs as unknown as PoolAttrs);
   if (!xs || !dys || !pool || dys.length !== sizeOf(pool.info.outShape)) return null;
-  const dx = new Float32Array(xs.length);
+  const dx = output(b, xs.length);
   nativeAddon().maxPoolGrad(xs, dys, dx, pool.sizes);
   return b.makeTensorInfo(input.shape, 'float32', dx);
 });

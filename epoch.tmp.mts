@@ -1,0 +1,10 @@
+import { initBackend } from '/work/wt-native/server/trainer/backend';
+import { hyperparamsSchema } from '/work/wt-native/server/trainer/config';
+import { loadMnist } from '/work/wt-native/server/trainer/data/mnist';
+import { createTrainer } from '/work/wt-native/server/trainer/trainer';
+const [name, seed] = [process.argv[2], Number(process.argv[3])];
+const backend = await initBackend(name as never);
+const data = await loadMnist({});
+const t0 = performance.now();
+const r = await createTrainer({ runId: 'x', hyperparams: hyperparamsSchema.parse({ epochs: 1, seed }), data, backend, checkpointDir: null }, { write() {} }).run();
+console.log(name, seed, r.epochs[0].testAccuracy, r.epochs[0].testLoss, ((performance.now() - t0) / 1000).toFixed(1), 's');
