@@ -111,6 +111,7 @@ test('the gradient kernels called directly, with the shapes conv2d gives them', 
 const poolCases: Array<{ name: string; x: Shape4; size: number | [number, number]; strides: number | [number, number]; pad: 'valid' | 'same' | number; ties?: boolean }> = [
   { name: 'the model\'s 2×2/2 after conv1', x: [8, 24, 24, 10], size: 2, strides: 2, pad: 'valid' },
   { name: '2×2/2 on odd sizes, same padding', x: [2, 7, 5, 3], size: 2, strides: 2, pad: 'same' },
+  { name: '2×2/2 on odd sizes, valid: the last row and column get no gradient', x: [2, 7, 5, 3], size: 2, strides: 2, pad: 'valid' },
   { name: 'overlapping 3×3/1 same', x: [2, 6, 6, 4], size: 3, strides: 1, pad: 'same' },
   { name: '3×2 window, strides 2×1, explicit padding', x: [3, 9, 8, 2], size: [3, 2], strides: [2, 1], pad: 1 },
   { name: 'ties go to the first maximum', x: [2, 6, 6, 3], size: 2, strides: 2, pad: 'valid', ties: true },

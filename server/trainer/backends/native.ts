@@ -34,6 +34,13 @@ type DataId = object;
 class NativeBackend extends MathBackendCPU {
   readonly pool = new BufferPool();
 
+  constructor() {
+    super();
+    // The cpu backend greets its first tensor with advice to install tfjs-node, on stderr:
+    // wrong advice here, and noise beside the one backend line.
+    (this as unknown as { firstUse: boolean }).firstUse = false;
+  }
+
   /** An output array for a native kernel (stale contents unless `zeroed`). */
   allocFloat32(length: number, zeroed = false): Float32Array {
     return this.pool.take(length, zeroed);
