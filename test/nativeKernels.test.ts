@@ -248,3 +248,31 @@ test('native Sum over contiguous axes matches cpu, keepDims too; other axes fall
     ];
   });
 });
+
+for (const name of ['sgd', 'adam'] as const) {
+  test(`the fused ${name} update on native equals the optimizer's plain ops on cpu over several steps`, { skip }, async () => {
+    const { createOptimizer } = await import('../server/trainer/optimizer');
+    const shapes: Record<string, number[]> = { w: [5, 5, 3, 7], b: [7], fc: [33, 10] };
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      assert.equal(tf.getKernel('LivetrainSgdMomentum', backend) !== undefined, backend === 'native', 'the fused kernel exists on native only');
+      const params = new Map(Object.entries(shapes).map(([k, s], i) => [k, tf.variable(tf.tensor(random(s, i + 1), s), true, `${backend}-${name}-${k}`)]));
+      const opt = createOptimizer(params, { name, learningRate: 0.05, momentum: 0.5, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 });
+      for (let step = 0; step < 4; step++) {
+        tf.tidy(() => {
+          const grads: Record<string, tf.Tensor> = {};
+          for (const [k, p] of params) grads[p.name] = tf.tensor(random(p.shape, 100 * step + k.length), p.shape);
+          opt.apply(grads);
+        });
+        opt.learningRate *= 0.9; // a learning rate that changes between steps reaches the kernel
+      }
+      const out = [...params.values(), ...opt.state().tensors.values()].map((t) => Float32Array.from(t.dataSync()));
+      opt.dispose();
+      params.forEach((p) => p.dispose());
+      return out;
+    };
+    const ref = await run('cpu');
+    const got = await run('native');
+    got.forEach((values, i) => assertClose(values, ref[i], `${name} tensor ${i}`));
+  });
+}

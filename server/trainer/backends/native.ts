@@ -13,6 +13,7 @@ import { useNativeAddon } from '../kernels/nativeCommon';
 import { NATIVE_CONV_KERNELS } from '../kernels/nativeConv';
 import { NATIVE_ELEMENTWISE_KERNELS } from '../kernels/nativeElementwise';
 import { NATIVE_MATMUL_KERNELS } from '../kernels/nativeMatMul';
+import { NATIVE_OPTIMIZER_KERNELS } from '../kernels/nativeOptimizer';
 import { NATIVE_POOL_KERNELS } from '../kernels/nativePool';
 
 export const NATIVE_BACKEND = 'native';
@@ -23,6 +24,7 @@ export const NATIVE_KERNELS: ReadonlyArray<readonly [string, tf.KernelFunc]> = [
   ...NATIVE_MATMUL_KERNELS,
   ...NATIVE_POOL_KERNELS,
   ...NATIVE_ELEMENTWISE_KERNELS,
+  ...NATIVE_OPTIMIZER_KERNELS,
 ];
 
 type DataId = object;

@@ -22,6 +22,9 @@ export interface NativeAddon {
   unary(op: number, x: Float32Array, y: Float32Array, alpha: number): void;
   /** out[o,i] = Σ_m x[o,m,i]; sizes = [outer, mid, inner]. */
   sumMiddle(x: Float32Array, out: Float32Array, sizes: Int32Array): void;
+  sgdMomentum(p: Float32Array, v: Float32Array, g: Float32Array, pOut: Float32Array, vOut: Float32Array, lr: number, momentum: number): void;
+  /** hyper = [beta1, beta2, stepSize, bias2, epsilon]. */
+  adam(p: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, pOut: Float32Array, mOut: Float32Array, vOut: Float32Array, hyper: Float64Array): void;
   setThreads(threads: number): void;
   info(): { dnnl: string; isa: string; threads: number };
 }

@@ -264,6 +264,42 @@ napi_value SumMiddle(napi_env env, napi_callback_info info) {
   });
 }
 
+double numberArg(Args& a, size_t i, const char* what) {
+  double v = 0;
+  if (i >= a.argc || napi_get_value_double(a.env, a.argv[i], &v) != napi_ok) throw JsError(std::string(what) + ": expected a number");
+  return v;
+}
+
+// sgdMomentum(p, v, g, pOut, vOut, lr, momentum)
+napi_value SgdMomentum(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info);
+    auto [p, n] = anyFloats(a, 0, "param");
+    lt::sgdMomentum(p, a.floats(1, n, "velocity"), a.floats(2, n, "grad"), a.floats(3, n, "param out"), a.floats(4, n, "velocity out"),
+                    int64_t(n), float(numberArg(a, 5, "lr")), float(numberArg(a, 6, "momentum")));
+    return undefined(env);
+  });
+}
+
+// adam(p, m, v, g, pOut, mOut, vOut, [beta1, beta2, stepSize, bias2, eps] as a Float64Array)
+napi_value Adam(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info);
+    auto [p, n] = anyFloats(a, 0, "param");
+    bool isTyped = false;
+    if (a.argc > 7) napi_is_typedarray(env, a.argv[7], &isTyped);
+    napi_typedarray_type t = napi_int8_array;
+    size_t count = 0;
+    void* raw = nullptr;
+    if (isTyped) napi_get_typedarray_info(env, a.argv[7], &t, &count, &raw, nullptr, nullptr);
+    if (t != napi_float64_array || count != 5) throw JsError("hyperparameters: expected a Float64Array of 5");
+    const double* h = static_cast<const double*>(raw);
+    lt::adam(p, a.floats(1, n, "m"), a.floats(2, n, "v"), a.floats(3, n, "grad"), a.floats(4, n, "param out"), a.floats(5, n, "m out"),
+             a.floats(6, n, "v out"), int64_t(n), float(h[0]), float(h[1]), float(h[2]), float(h[3]), float(h[4]));
+    return undefined(env);
+  });
+}
+
 // setThreads(n): the OpenMP pool oneDNN and the loops use.
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
@@ -315,6 +351,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumMiddle", nullptr, SumMiddle, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sgdMomentum", nullptr, SgdMomentum, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adam", nullptr, Adam, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
   };

@@ -53,3 +53,11 @@ void unary(UnaryOp op, const float* x, float* y, int64_t n, float alpha);
 /** out[o, i] = Σ_m x[o, m, i]: a sum over one contiguous block of axes, in double precision. */
 void sumMiddle(const float* x, float* out, int64_t outer, int64_t mid, int64_t inner);
 }  // namespace lt
+
+namespace lt {
+/** SGD with momentum (PyTorch's form): v' = μv + g; p' = p − lr·v'. */
+void sgdMomentum(const float* p, const float* v, const float* g, float* pOut, float* vOut, int64_t n, float lr, float mu);
+/** Adam: m' = β1m + (1−β1)g; v' = β2v + (1−β2)g²; p' = p − stepSize·m' / (√v'/bias2 + ε). */
+void adam(const float* p, const float* m, const float* v, const float* g, float* pOut, float* mOut, float* vOut, int64_t n,
+          float beta1, float beta2, float stepSize, float bias2, float eps);
+}  // namespace lt
