@@ -5,13 +5,15 @@
  *
  *   npm run bench:train -- [--steps N] [--full] [--backends native,wasm,cpu,webgpu] [--no-torch]
  *
- * native and wasm figures are the median of `--repeat` runs (default 3); native is measured
- * with 1 and 2 oneDNN threads. The streaming comparison interleaves its two setups so that a
- * busy neighbour hurts both alike.
+ * native (1 and 2 oneDNN threads), wasm and PyTorch (1 and 2 threads) are measured in
+ * `--repeat` rounds (default 3), each once per round in turn, so that a busy neighbour hurts
+ * all alike; each figure is the median of its rounds, and the ratios take the best thread
+ * count of each side. The streaming comparison interleaves its two setups the same way.
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
 import { hyperparamsSchema, type BackendName } from '../server/trainer/config';
 import { initBackend } from '../server/trainer/backend';
 import { loadNativeAddon } from '../server/trainer/native/addon';
@@ -82,41 +84,80 @@ function torchRun(batch: number, threads: number, steps: number): number {
   return JSON.parse(out.trim().split('\n').at(-1)!).samplesPerSec;
 }
 
+/** One thing measured: a TF.js backend (native at a thread count) or PyTorch at a thread count. */
+interface Contender {
+  label: string;
+  run(batch: number, steps: number): Promise<number>;
+}
+
+/**
+ * native, wasm and PyTorch in rounds (each measured once per round, in turn), so that a busy
+ * neighbour slows all of them alike; the figure for each is the median of its rounds.
+ */
+async function interleaved(data: MnistData, infos: Map<BackendName, BackendInfo>, torch: boolean): Promise<void> {
+  const contenders: Contender[] = [];
+  const tfjs = (name: BackendName, threads?: number): Contender => ({
+    label: threads ? `${name} ${threads}t` : name,
+    async run(batch, steps) {
+      await tf.setBackend(name);
+      if (threads) loadNativeAddon().setThreads(threads);
+      return measure(data, infos.get(name)!, batch, steps, nullSink);
+    },
+  });
+  if (infos.has('native')) contenders.push(tfjs('native', 1), tfjs('native', 2));
+  if (infos.has('wasm')) contenders.push(tfjs('wasm'));
+  if (torch) for (const threads of [1, 2]) contenders.push({ label: `pytorch ${threads}t`, run: async (batch, steps) => torchRun(batch, threads, steps) });
+  for (const batch of [32, 128]) {
+    const steps = stepsFor('wasm', batch);
+    for (const c of contenders) if (!c.label.startsWith('pytorch')) await c.run(batch, Math.min(steps, 20)); // warm-up
+    const runs = new Map(contenders.map((c) => [c.label, [] as number[]]));
+    for (let round = 0; round < repeat; round++) for (const c of contenders) runs.get(c.label)!.push(await c.run(batch, steps));
+    const best = (prefix: string) => Math.max(0, ...contenders.filter((c) => c.label.startsWith(prefix)).map((c) => median(runs.get(c.label)!)));
+    console.log(`\nbatch ${batch}, ${steps} steps per run, ${repeat} rounds:`);
+    for (const c of contenders) {
+      const r = runs.get(c.label)!;
+      console.log(`  ${c.label.padEnd(11)} ${fmt(median(r)).padStart(6)} samples/s  (${r.map(fmt).join(' / ')})`);
+    }
+    const reference = best('pytorch');
+    if (reference) {
+      const ratios = ['native', 'wasm'].filter((n) => infos.has(n as BackendName)).map((n) => `${n}/PyTorch = ${(best(n) / reference).toFixed(2)}×`);
+      console.log(`  best of 1 and 2 threads: ${ratios.join(', ')}`);
+    }
+  }
+}
+
 async function main(): Promise<void> {
   const data = await loadMnist({});
   const wanted = args.backends.split(',') as BackendName[];
-  const results = new Map<string, number>();
+  const infos = new Map<BackendName, BackendInfo>();
   // wasm last so that it stays the active backend for the streaming comparison.
   for (const name of [...wanted.filter((b) => b !== 'wasm'), ...(wanted.includes('wasm') ? ['wasm' as const] : [])]) {
-    let backend: BackendInfo;
     try {
-      backend = await initBackend(name, { allowSoftwareWebGpu: true });
+      infos.set(name, await initBackend(name, { allowSoftwareWebGpu: true }));
     } catch (error) {
       console.log(`${name.padEnd(15)} unavailable: ${(error as Error).message.split('\n')[0]}`);
       continue;
     }
-    // native: 1 and 2 oneDNN threads, the best of the two as the backend's figure.
-    const threadCounts = name === 'native' ? [1, 2] : [0];
+    console.log(`${name.padEnd(15)} ${infos.get(name)!.device}`);
+  }
+  // Backends other than native and wasm: one run each, one after the other.
+  for (const [name, backend] of infos) {
+    if (name === 'native' || name === 'wasm') continue;
+    await tf.setBackend(name);
     for (const batch of [32, 128]) {
       const steps = stepsFor(name, batch);
-      let best = 0;
-      for (const threads of threadCounts) {
-        if (threads) loadNativeAddon().setThreads(threads);
-        const runs: number[] = [];
-        await measure(data, backend, batch, Math.min(steps, 20), nullSink); // warm-up
-        for (let i = 0; i < (name === 'wasm' || name === 'native' ? repeat : 1); i++) runs.push(await measure(data, backend, batch, steps, nullSink));
-        const sps = median(runs);
-        best = Math.max(best, sps);
-        const label = threads ? `${name} ${threads}t` : name;
-        const device = threads ? backend.device.replace(/\d+ threads?$/, `${threads} thread${threads === 1 ? '' : 's'}`) : backend.device;
-        console.log(`${label.padEnd(15)} batch ${String(batch).padStart(3)}: ${fmt(sps).padStart(6)} samples/s  (${steps} steps, ${runs.map(fmt).join(' / ')})  ${device}`);
-      }
-      results.set(`${name}/${batch}`, best);
+      await measure(data, backend, batch, Math.min(steps, 20), nullSink);
+      console.log(`${name.padEnd(15)} batch ${String(batch).padStart(3)}: ${fmt(await measure(data, backend, batch, steps, nullSink)).padStart(6)} samples/s  (${steps} steps)`);
     }
   }
+  const torch = torchAvailable();
+  if (torch) console.log('\nPyTorch: Debian python3-torch, OMP_WAIT_POLICY=PASSIVE (bench/pytorch/mnist_ref.py).');
+  else console.log('\nPyTorch not measured: /usr/bin/python3 has no torch (apt-get install python3-torch) or --no-torch given.');
+  await interleaved(data, infos, torch);
 
-  if (results.has('wasm/32')) {
-    const backend = await initBackend('wasm');
+  if (infos.has('wasm')) {
+    await tf.setBackend('wasm');
+    const backend = infos.get('wasm')!;
     const steps = stepsFor('wasm', 32);
     const plain: number[] = [];
     const streamed: number[] = [];
@@ -126,24 +167,6 @@ async function main(): Promise<void> {
     }
     const [a, b] = [median(plain), median(streamed)];
     console.log(`\nstreaming overhead, wasm batch 32: no consumer ${fmt(a)} samples/s, slow JSON consumer (20 ms/write) ${fmt(b)} samples/s: ${(((a - b) / a) * 100).toFixed(1)} % slower`);
-  }
-
-  if (torchAvailable()) {
-    console.log('\nPyTorch (Debian python3-torch, OMP_WAIT_POLICY=PASSIVE), best of 1 and 2 threads:');
-    for (const batch of [32, 128]) {
-      const steps = stepsFor('wasm', batch);
-      const t1 = median(Array.from({ length: repeat }, () => torchRun(batch, 1, steps)));
-      const t2 = median(Array.from({ length: repeat }, () => torchRun(batch, 2, steps)));
-      const best = Math.max(t1, t2);
-      const ratios = ['native', 'wasm'].flatMap((name) => {
-        const ours = results.get(`${name}/${batch}`);
-        return ours ? [`${name}/PyTorch = ${(ours / best).toFixed(2)}×`] : [];
-      });
-      console.log(`pytorch         batch ${String(batch).padStart(3)}: ${fmt(best).padStart(6)} samples/s  (1 thread ${fmt(t1)}, 2 threads ${fmt(t2)})` +
-        (ratios.length ? `  → ${ratios.join(', ')}` : ''));
-    }
-  } else {
-    console.log('\nPyTorch not measured: /usr/bin/python3 has no torch (apt-get install python3-torch) or --no-torch given.');
   }
 }
 
