@@ -276,3 +276,16 @@ for (const name of ['sgd', 'adam'] as const) {
     got.forEach((values, i) => assertClose(values, ref[i], `${name} tensor ${i}`));
   });
 }
+
+test('values read out of a native tensor stay intact after it is disposed and kernels run again', { skip }, async () => {
+  await tf.setBackend('native');
+  const x = tf.tensor4d(random([4, 12, 12, 10], 1), [4, 12, 12, 10]);
+  const w = tf.tensor4d(random([5, 5, 10, 20], 2), [5, 5, 10, 20]);
+  const y = tf.conv2d(x, w, 1, 'valid');
+  const read = y.dataSync();
+  const copy = Float32Array.from(read);
+  y.dispose();
+  for (let i = 0; i < 3; i++) tf.tidy(() => tf.relu(tf.conv2d(tf.neg(x), w, 1, 'valid')).dataSync());
+  assert.deepEqual(read, copy, 'nothing wrote into an array that was handed out');
+  tf.dispose([x, w]);
+});
