@@ -55,17 +55,32 @@ function slowSerialisingSink(): EventSink {
   };
 }
 
-/** Trains `steps` batches; returns samples/s of the training loop (wall clock, evaluation excluded). */
-async function measure(data: MnistData, backend: BackendInfo, batchSize: number, steps: number, sink: EventSink): Promise<number> {
+/** samples/s of wall time, and per second of CPU time (all threads; less moved by a busy box). */
+interface Rate {
+  wall: number;
+  cpu: number;
+}
+
+/** Trains `steps` batches; the training loop's rate (evaluation excluded). */
+async function measureRate(data: MnistData, backend: BackendInfo, batchSize: number, steps: number, sink: EventSink): Promise<Rate> {
   const hp = hyperparamsSchema.parse({ epochs: 1, batchSize, trainLimit: steps * batchSize, testLimit: 10 });
   const trainer = createTrainer(
     { runId: 'bench', hyperparams: hp, data, backend, checkpointDir: null, reporting: { evalTrainSet: false } },
     sink,
   );
   const started = performance.now();
+  const cpu0 = process.cpuUsage();
   const result = await trainer.run();
-  const wallMs = performance.now() - started - (result.epochs[0]?.evalMs ?? 0);
-  return (steps * batchSize * 1000) / wallMs;
+  const evalMs = result.epochs[0]?.evalMs ?? 0;
+  const wallMs = performance.now() - started - evalMs;
+  const cpu = process.cpuUsage(cpu0);
+  // Evaluation ran on one thread for about evalMs; take it off the CPU time as well.
+  const cpuMs = (cpu.user + cpu.system) / 1000 - evalMs;
+  return { wall: (steps * batchSize * 1000) / wallMs, cpu: (steps * batchSize * 1000) / cpuMs };
+}
+
+async function measure(data: MnistData, backend: BackendInfo, batchSize: number, steps: number, sink: EventSink): Promise<number> {
+  return (await measureRate(data, backend, batchSize, steps, sink)).wall;
 }
 
 function torchAvailable(): boolean {
@@ -78,16 +93,17 @@ function torchAvailable(): boolean {
   }
 }
 
-function torchRun(batch: number, threads: number, steps: number): number {
+function torchRun(batch: number, threads: number, steps: number): Rate {
   const out = execFileSync('/usr/bin/python3', [path.join(ROOT, 'bench/pytorch/mnist_ref.py'), '--batch-size', String(batch),
     '--threads', String(threads), '--steps', String(steps)], { env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' }, encoding: 'utf8' });
-  return JSON.parse(out.trim().split('\n').at(-1)!).samplesPerSec;
+  const line = JSON.parse(out.trim().split('\n').at(-1)!) as { samplesPerSec: number; samplesPerCpuSec: number };
+  return { wall: line.samplesPerSec, cpu: line.samplesPerCpuSec };
 }
 
 /** One thing measured: a TF.js backend (native at a thread count) or PyTorch at a thread count. */
 interface Contender {
   label: string;
-  run(batch: number, steps: number): Promise<number>;
+  run(batch: number, steps: number): Promise<Rate>;
 }
 
 /**
@@ -101,7 +117,7 @@ async function interleaved(data: MnistData, infos: Map<BackendName, BackendInfo>
     async run(batch, steps) {
       await tf.setBackend(name);
       if (threads) loadNativeAddon().setThreads(threads);
-      return measure(data, infos.get(name)!, batch, steps, nullSink);
+      return measureRate(data, infos.get(name)!, batch, steps, nullSink);
     },
   });
   if (infos.has('native')) contenders.push(tfjs('native', 1), tfjs('native', 2));
@@ -110,18 +126,20 @@ async function interleaved(data: MnistData, infos: Map<BackendName, BackendInfo>
   for (const batch of [32, 128]) {
     const steps = stepsFor('wasm', batch);
     for (const c of contenders) if (!c.label.startsWith('pytorch')) await c.run(batch, Math.min(steps, 20)); // warm-up
-    const runs = new Map(contenders.map((c) => [c.label, [] as number[]]));
+    const runs = new Map(contenders.map((c) => [c.label, [] as Rate[]]));
     for (let round = 0; round < repeat; round++) for (const c of contenders) runs.get(c.label)!.push(await c.run(batch, steps));
-    const best = (prefix: string) => Math.max(0, ...contenders.filter((c) => c.label.startsWith(prefix)).map((c) => median(runs.get(c.label)!)));
-    console.log(`\nbatch ${batch}, ${steps} steps per run, ${repeat} rounds:`);
+    const of = (label: string, key: keyof Rate) => median(runs.get(label)!.map((r) => r[key]));
+    const best = (prefix: string, key: keyof Rate) => Math.max(0, ...contenders.filter((c) => c.label.startsWith(prefix)).map((c) => of(c.label, key)));
+    console.log(`\nbatch ${batch}, ${steps} steps per run, ${repeat} rounds (samples/s of wall time; per CPU-second, all threads):`);
     for (const c of contenders) {
       const r = runs.get(c.label)!;
-      console.log(`  ${c.label.padEnd(11)} ${fmt(median(r)).padStart(6)} samples/s  (${r.map(fmt).join(' / ')})`);
+      console.log(`  ${c.label.padEnd(11)} ${fmt(of(c.label, 'wall')).padStart(6)} samples/s (${r.map((x) => fmt(x.wall)).join(' / ')}); ` +
+        `${fmt(of(c.label, 'cpu')).padStart(6)} per CPU-second`);
     }
-    const reference = best('pytorch');
-    if (reference) {
-      const ratios = ['native', 'wasm'].filter((n) => infos.has(n as BackendName)).map((n) => `${n}/PyTorch = ${(best(n) / reference).toFixed(2)}×`);
-      console.log(`  best of 1 and 2 threads: ${ratios.join(', ')}`);
+    if (best('pytorch', 'wall')) {
+      const ratio = (n: string, key: keyof Rate) => (best(n, key) / best('pytorch', key)).toFixed(2);
+      const names = ['native', 'wasm'].filter((n) => infos.has(n as BackendName));
+      console.log(`  against PyTorch, best of 1 and 2 threads each: ${names.map((n) => `${n} ${ratio(n, 'wall')}× (wall), ${ratio(n, 'cpu')}× (per CPU-second)`).join('; ')}`);
     }
   }
 }
