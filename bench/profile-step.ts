@@ -2,7 +2,9 @@
  * bench/profile-step: where one training step's time goes, kernel by kernel, on a backend
  * (default wasm), over `--steps` batches of the tutorial's batch size 32.
  *
- *   npm run bench:profile -- [--backend wasm] [--steps 200] [--batch-size 32]
+ *   npm run bench:profile -- [--backend wasm|native|…] [--steps 200] [--batch-size 32]
+ *
+ * On native, LIVETRAIN_NATIVE_THREADS sets oneDNN's threads (default: one per core).
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
