@@ -6,6 +6,7 @@
 #include <exception>
 #include <string>
 #include <utility>
+#include "args.h"
 #include "common.h"
 
 namespace lt {
@@ -20,76 +21,7 @@ dnnl::stream& stream() {
 }  // namespace lt
 
 namespace {
-
-struct JsError : std::exception {
-  std::string message;
-  explicit JsError(std::string m) : message(std::move(m)) {}
-};
-
-struct Args {
-  napi_env env;
-  napi_value argv[8];
-  size_t argc = 8;
-  Args(napi_env e, napi_callback_info info) : env(e) { napi_get_cb_info(e, info, &argc, argv, nullptr, nullptr); }
-
-  /** A Float32Array argument of exactly `expected` elements, or null where `nullable`. */
-  float* floats(size_t i, size_t expected, const char* what, bool nullable = false) {
-    napi_valuetype type;
-    if (i >= argc) throw JsError(std::string(what) + ": missing");
-    napi_typeof(env, argv[i], &type);
-    if (nullable && (type == napi_null || type == napi_undefined)) return nullptr;
-    bool isTyped = false;
-    napi_is_typedarray(env, argv[i], &isTyped);
-    if (!isTyped) throw JsError(std::string(what) + ": expected a Float32Array");
-    napi_typedarray_type t;
-    size_t length;
-    void* data;
-    napi_get_typedarray_info(env, argv[i], &t, &length, &data, nullptr, nullptr);
-    if (t != napi_float32_array) throw JsError(std::string(what) + ": expected a Float32Array");
-    if (length != expected)
-      throw JsError(std::string(what) + ": expected " + std::to_string(expected) + " values, got " + std::to_string(length));
-    return static_cast<float*>(data);
-  }
-
-  /** The Int32Array of sizes, which must hold `count` non-negative values. */
-  const int32_t* ints(size_t i, size_t count) {
-    bool isTyped = false;
-    if (i < argc) napi_is_typedarray(env, argv[i], &isTyped);
-    if (!isTyped) throw JsError("sizes: expected an Int32Array");
-    napi_typedarray_type t;
-    size_t length;
-    void* data;
-    napi_get_typedarray_info(env, argv[i], &t, &length, &data, nullptr, nullptr);
-    if (t != napi_int32_array || length != count) throw JsError("sizes: expected an Int32Array of " + std::to_string(count));
-    return static_cast<const int32_t*>(data);
-  }
-
-  bool flag(size_t i) {
-    bool v = false;
-    if (i < argc) napi_get_value_bool(env, argv[i], &v);
-    return v;
-  }
-};
-
-template <typename F>
-napi_value guarded(napi_env env, F&& body) {
-  try {
-    return body();
-  } catch (const JsError& e) {
-    napi_throw_type_error(env, "ERR_NATIVE_ARGS", e.message.c_str());
-  } catch (const dnnl::error& e) {
-    napi_throw_error(env, "ERR_NATIVE_DNNL", (std::string("oneDNN: ") + e.what()).c_str());
-  } catch (const std::exception& e) {
-    napi_throw_error(env, "ERR_NATIVE", e.what());
-  }
-  return nullptr;
-}
-
-napi_value undefined(napi_env env) {
-  napi_value u;
-  napi_get_undefined(env, &u);
-  return u;
-}
+using namespace lt::js;
 
 lt::ConvShape convShape(const int32_t* p) {
   lt::ConvShape s{};
@@ -183,123 +115,6 @@ napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
   });
 }
 
-/** A Float32Array argument of any length, and its length. */
-std::pair<float*, size_t> anyFloats(Args& a, size_t i, const char* what) {
-  bool isTyped = false;
-  if (i < a.argc) napi_is_typedarray(a.env, a.argv[i], &isTyped);
-  if (!isTyped) throw JsError(std::string(what) + ": expected a Float32Array");
-  napi_typedarray_type t;
-  size_t length;
-  void* data;
-  napi_get_typedarray_info(a.env, a.argv[i], &t, &length, &data, nullptr, nullptr);
-  if (t != napi_float32_array) throw JsError(std::string(what) + ": expected a Float32Array");
-  return {static_cast<float*>(data), length};
-}
-
-int32_t intArg(Args& a, size_t i, const char* what) {
-  int32_t v = 0;
-  if (i >= a.argc || napi_get_value_int32(a.env, a.argv[i], &v) != napi_ok) throw JsError(std::string(what) + ": expected a number");
-  return v;
-}
-
-// binary(op, a, b, out, sizes [rank, shape × rank, strides of a × rank, strides of b × rank])
-napi_value Binary(napi_env env, napi_callback_info info) {
-  return guarded(env, [&] {
-    Args a(env, info);
-    int32_t op = intArg(a, 0, "op");
-    if (op < 0 || op > int32_t(lt::BinaryOp::min)) throw JsError("op: unknown binary operation");
-    bool isTyped = false;
-    napi_is_typedarray(env, a.argv[4], &isTyped);
-    if (!isTyped) throw JsError("sizes: expected an Int32Array");
-    size_t count;
-    void* raw;
-    napi_typedarray_type t;
-    napi_get_typedarray_info(env, a.argv[4], &t, &count, &raw, nullptr, nullptr);
-    const int32_t* p = static_cast<const int32_t*>(raw);
-    if (t != napi_int32_array || count < 1) throw JsError("sizes: expected an Int32Array");
-    int rank = p[0];
-    if (rank < 1 || rank > 8 || count != size_t(1 + 3 * rank)) throw JsError("sizes: rank 1 to 8, then shape and two stride lists");
-    int64_t shape[8], sa[8], sb[8], total = 1, lastA = 0, lastB = 0;
-    for (int d = 0; d < rank; d++) {
-      shape[d] = p[1 + d];
-      sa[d] = p[1 + rank + d];
-      sb[d] = p[1 + 2 * rank + d];
-      if (shape[d] < 1 || sa[d] < 0 || sb[d] < 0) throw JsError("sizes: shape ≥ 1 and strides ≥ 0");
-      total *= shape[d];
-      lastA += (shape[d] - 1) * sa[d];
-      lastB += (shape[d] - 1) * sb[d];
-    }
-    auto [pa, na] = anyFloats(a, 1, "a");
-    auto [pb, nb] = anyFloats(a, 2, "b");
-    if (size_t(lastA) >= na || size_t(lastB) >= nb) throw JsError("sizes: strides reach past the end of an operand");
-    lt::binary(lt::BinaryOp(op), pa, pb, a.floats(3, total, "out"), rank, shape, sa, sb);
-    return undefined(env);
-  });
-}
-
-// unary(op, x, y, alpha)
-napi_value Unary(napi_env env, napi_callback_info info) {
-  return guarded(env, [&] {
-    Args a(env, info);
-    int32_t op = intArg(a, 0, "op");
-    if (op < 0 || op > int32_t(lt::UnaryOp::abs)) throw JsError("op: unknown unary operation");
-    auto [x, n] = anyFloats(a, 1, "x");
-    double alpha = 0;
-    if (a.argc > 3) napi_get_value_double(env, a.argv[3], &alpha);
-    lt::unary(lt::UnaryOp(op), x, a.floats(2, n, "y"), int64_t(n), float(alpha));
-    return undefined(env);
-  });
-}
-
-// sumMiddle(x, out, sizes [outer, mid, inner])
-napi_value SumMiddle(napi_env env, napi_callback_info info) {
-  return guarded(env, [&] {
-    Args a(env, info);
-    const int32_t* p = a.ints(2, 3);
-    for (int i = 0; i < 3; i++)
-      if (p[i] < 1) throw JsError("sizes: must be at least 1");
-    int64_t outer = p[0], mid = p[1], inner = p[2];
-    lt::sumMiddle(a.floats(0, outer * mid * inner, "x"), a.floats(1, outer * inner, "out"), outer, mid, inner);
-    return undefined(env);
-  });
-}
-
-double numberArg(Args& a, size_t i, const char* what) {
-  double v = 0;
-  if (i >= a.argc || napi_get_value_double(a.env, a.argv[i], &v) != napi_ok) throw JsError(std::string(what) + ": expected a number");
-  return v;
-}
-
-// sgdMomentum(p, v, g, pOut, vOut, lr, momentum)
-napi_value SgdMomentum(napi_env env, napi_callback_info info) {
-  return guarded(env, [&] {
-    Args a(env, info);
-    auto [p, n] = anyFloats(a, 0, "param");
-    lt::sgdMomentum(p, a.floats(1, n, "velocity"), a.floats(2, n, "grad"), a.floats(3, n, "param out"), a.floats(4, n, "velocity out"),
-                    int64_t(n), float(numberArg(a, 5, "lr")), float(numberArg(a, 6, "momentum")));
-    return undefined(env);
-  });
-}
-
-// adam(p, m, v, g, pOut, mOut, vOut, [beta1, beta2, stepSize, bias2, eps] as a Float64Array)
-napi_value Adam(napi_env env, napi_callback_info info) {
-  return guarded(env, [&] {
-    Args a(env, info);
-    auto [p, n] = anyFloats(a, 0, "param");
-    bool isTyped = false;
-    if (a.argc > 7) napi_is_typedarray(env, a.argv[7], &isTyped);
-    napi_typedarray_type t = napi_int8_array;
-    size_t count = 0;
-    void* raw = nullptr;
-    if (isTyped) napi_get_typedarray_info(env, a.argv[7], &t, &count, &raw, nullptr, nullptr);
-    if (t != napi_float64_array || count != 5) throw JsError("hyperparameters: expected a Float64Array of 5");
-    const double* h = static_cast<const double*>(raw);
-    lt::adam(p, a.floats(1, n, "m"), a.floats(2, n, "v"), a.floats(3, n, "grad"), a.floats(4, n, "param out"), a.floats(5, n, "m out"),
-             a.floats(6, n, "v out"), int64_t(n), float(h[0]), float(h[1]), float(h[2]), float(h[3]), float(h[4]));
-    return undefined(env);
-  });
-}
-
 // setThreads(n): the OpenMP pool oneDNN and the loops use.
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
@@ -361,5 +176,3 @@ napi_value Init(napi_env env, napi_value exports) {
 }
 
 }  // namespace
-
-NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
