@@ -176,3 +176,4 @@ napi_value Init(napi_env env, napi_value exports) {
 }
 
 }  // namespace
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
