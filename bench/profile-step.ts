@@ -2,7 +2,9 @@
  * bench/profile-step: where one training step's time goes, kernel by kernel, on a backend
  * (default wasm), over `--steps` batches of the tutorial's batch size 32.
  *
- *   npm run bench:profile -- [--backend wasm] [--steps 200] [--batch-size 32]
+ *   npm run bench:profile -- [--backend wasm|native|…] [--steps 200] [--batch-size 32]
+ *
+ * On native, LIVETRAIN_NATIVE_THREADS sets oneDNN's threads (default: one per core).
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
@@ -33,9 +35,13 @@ const step = async (i: number) => {
 for (let i = 0; i < 20; i++) await step(i);
 
 // Wall time without the profiler's overhead.
+// CPU time too: on a shared machine it moves far less with the neighbours' load than wall time.
 const t0 = performance.now();
+const cpu0 = process.cpuUsage();
 for (let i = 0; i < steps; i++) await step(i);
 const wallPerStep = (performance.now() - t0) / steps;
+const cpu = process.cpuUsage(cpu0);
+const cpuPerStep = (cpu.user + cpu.system) / 1000 / steps;
 
 const byKernel = new Map<string, { ms: number; calls: number }>();
 const profileSteps = Math.min(steps, 50);
@@ -54,7 +60,8 @@ const rows = [...byKernel.entries()].map(([name, v]) => ({ name, msPerStep: v.ms
 rows.sort((a, b) => b.msPerStep - a.msPerStep);
 const kernelTotal = rows.reduce((a, r) => a + r.msPerStep, 0);
 
-console.log(`${backend.name} (${backend.device}), batch ${batch}: ${wallPerStep.toFixed(2)} ms per step = ${Math.round((batch * 1000) / wallPerStep).toLocaleString('en-US')} samples/s`);
+console.log(`${backend.name} (${backend.device}), batch ${batch}: ${wallPerStep.toFixed(2)} ms per step = ${Math.round((batch * 1000) / wallPerStep).toLocaleString('en-US')} samples/s; ` +
+  `${cpuPerStep.toFixed(2)} ms of CPU per step = ${Math.round((batch * 1000) / cpuPerStep).toLocaleString('en-US')} samples per CPU-second`);
 console.log(`kernels account for ${kernelTotal.toFixed(2)} ms per step (profiled); the rest is JavaScript: batch assembly, tape, dispatch\n`);
 console.log('kernel                        ms/step   share  calls/step');
 for (const r of rows.slice(0, 25)) {

@@ -3,16 +3,20 @@
  * streaming events, and — where Debian's python3-torch is installed — the same model in
  * PyTorch in this invocation, with our/PyTorch ratios. A benchmark, not a test.
  *
- *   npm run bench:train -- [--steps N] [--full] [--backends wasm,cpu,webgpu] [--no-torch]
+ *   npm run bench:train -- [--steps N] [--full] [--backends native,wasm,cpu,webgpu] [--no-torch]
  *
- * wasm figures are the median of `--repeat` runs (default 3); the streaming comparison
- * interleaves its two setups so that a busy neighbour hurts both alike.
+ * native (1 and 2 oneDNN threads), wasm and PyTorch (1 and 2 threads) are measured in
+ * `--repeat` rounds (default 3), each once per round in turn, so that a busy neighbour hurts
+ * all alike; each figure is the median of its rounds, and the ratios take the best thread
+ * count of each side. The streaming comparison interleaves its two setups the same way.
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
 import { hyperparamsSchema, type BackendName } from '../server/trainer/config';
 import { initBackend } from '../server/trainer/backend';
+import { loadNativeAddon } from '../server/trainer/native/addon';
 import { loadMnist, type MnistData } from '../server/trainer/data/mnist';
 import type { BackendInfo, EventSink, TrainerEvent } from '../server/trainer/events';
 import { createTrainer } from '../server/trainer/trainer';
@@ -22,7 +26,7 @@ const { values: args } = parseArgs({
     steps: { type: 'string', default: '400' },
     full: { type: 'boolean', default: false },
     repeat: { type: 'string', default: '3' },
-    backends: { type: 'string', default: 'wasm,cpu,webgpu,tensorflow-gpu,tensorflow' },
+    backends: { type: 'string', default: 'native,wasm,cpu,webgpu,tensorflow-gpu,tensorflow' },
     'no-torch': { type: 'boolean', default: false },
   },
 });
@@ -51,17 +55,32 @@ function slowSerialisingSink(): EventSink {
   };
 }
 
-/** Trains `steps` batches; returns samples/s of the training loop (wall clock, evaluation excluded). */
-async function measure(data: MnistData, backend: BackendInfo, batchSize: number, steps: number, sink: EventSink): Promise<number> {
+/** samples/s of wall time, and per second of CPU time (all threads; less moved by a busy box). */
+interface Rate {
+  wall: number;
+  cpu: number;
+}
+
+/** Trains `steps` batches; the training loop's rate (evaluation excluded). */
+async function measureRate(data: MnistData, backend: BackendInfo, batchSize: number, steps: number, sink: EventSink): Promise<Rate> {
   const hp = hyperparamsSchema.parse({ epochs: 1, batchSize, trainLimit: steps * batchSize, testLimit: 10 });
   const trainer = createTrainer(
     { runId: 'bench', hyperparams: hp, data, backend, checkpointDir: null, reporting: { evalTrainSet: false } },
     sink,
   );
   const started = performance.now();
+  const cpu0 = process.cpuUsage();
   const result = await trainer.run();
-  const wallMs = performance.now() - started - (result.epochs[0]?.evalMs ?? 0);
-  return (steps * batchSize * 1000) / wallMs;
+  const evalMs = result.epochs[0]?.evalMs ?? 0;
+  const wallMs = performance.now() - started - evalMs;
+  const cpu = process.cpuUsage(cpu0);
+  // Evaluation ran on one thread for about evalMs; take it off the CPU time as well.
+  const cpuMs = (cpu.user + cpu.system) / 1000 - evalMs;
+  return { wall: (steps * batchSize * 1000) / wallMs, cpu: (steps * batchSize * 1000) / cpuMs };
+}
+
+async function measure(data: MnistData, backend: BackendInfo, batchSize: number, steps: number, sink: EventSink): Promise<number> {
+  return (await measureRate(data, backend, batchSize, steps, sink)).wall;
 }
 
 function torchAvailable(): boolean {
@@ -74,38 +93,89 @@ function torchAvailable(): boolean {
   }
 }
 
-function torchRun(batch: number, threads: number, steps: number): number {
+function torchRun(batch: number, threads: number, steps: number): Rate {
   const out = execFileSync('/usr/bin/python3', [path.join(ROOT, 'bench/pytorch/mnist_ref.py'), '--batch-size', String(batch),
     '--threads', String(threads), '--steps', String(steps)], { env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' }, encoding: 'utf8' });
-  return JSON.parse(out.trim().split('\n').at(-1)!).samplesPerSec;
+  const line = JSON.parse(out.trim().split('\n').at(-1)!) as { samplesPerSec: number; samplesPerCpuSec: number };
+  return { wall: line.samplesPerSec, cpu: line.samplesPerCpuSec };
+}
+
+/** One thing measured: a TF.js backend (native at a thread count) or PyTorch at a thread count. */
+interface Contender {
+  label: string;
+  run(batch: number, steps: number): Promise<Rate>;
+}
+
+/**
+ * native, wasm and PyTorch in rounds (each measured once per round, in turn), so that a busy
+ * neighbour slows all of them alike; the figure for each is the median of its rounds.
+ */
+async function interleaved(data: MnistData, infos: Map<BackendName, BackendInfo>, torch: boolean): Promise<void> {
+  const contenders: Contender[] = [];
+  const tfjs = (name: BackendName, threads?: number): Contender => ({
+    label: threads ? `${name} ${threads}t` : name,
+    async run(batch, steps) {
+      await tf.setBackend(name);
+      if (threads) loadNativeAddon().setThreads(threads);
+      return measureRate(data, infos.get(name)!, batch, steps, nullSink);
+    },
+  });
+  if (infos.has('native')) contenders.push(tfjs('native', 1), tfjs('native', 2));
+  if (infos.has('wasm')) contenders.push(tfjs('wasm'));
+  if (torch) for (const threads of [1, 2]) contenders.push({ label: `pytorch ${threads}t`, run: async (batch, steps) => torchRun(batch, threads, steps) });
+  for (const batch of [32, 128]) {
+    const steps = stepsFor('wasm', batch);
+    for (const c of contenders) if (!c.label.startsWith('pytorch')) await c.run(batch, Math.min(steps, 20)); // warm-up
+    const runs = new Map(contenders.map((c) => [c.label, [] as Rate[]]));
+    for (let round = 0; round < repeat; round++) for (const c of contenders) runs.get(c.label)!.push(await c.run(batch, steps));
+    const of = (label: string, key: keyof Rate) => median(runs.get(label)!.map((r) => r[key]));
+    const best = (prefix: string, key: keyof Rate) => Math.max(0, ...contenders.filter((c) => c.label.startsWith(prefix)).map((c) => of(c.label, key)));
+    console.log(`\nbatch ${batch}, ${steps} steps per run, ${repeat} rounds (samples/s of wall time; per CPU-second, all threads):`);
+    for (const c of contenders) {
+      const r = runs.get(c.label)!;
+      console.log(`  ${c.label.padEnd(11)} ${fmt(of(c.label, 'wall')).padStart(6)} samples/s (${r.map((x) => fmt(x.wall)).join(' / ')}); ` +
+        `${fmt(of(c.label, 'cpu')).padStart(6)} per CPU-second`);
+    }
+    if (best('pytorch', 'wall')) {
+      const ratio = (n: string, key: keyof Rate) => (best(n, key) / best('pytorch', key)).toFixed(2);
+      const names = ['native', 'wasm'].filter((n) => infos.has(n as BackendName));
+      console.log(`  against PyTorch, best of 1 and 2 threads each: ${names.map((n) => `${n} ${ratio(n, 'wall')}× (wall), ${ratio(n, 'cpu')}× (per CPU-second)`).join('; ')}`);
+    }
+  }
 }
 
 async function main(): Promise<void> {
   const data = await loadMnist({});
   const wanted = args.backends.split(',') as BackendName[];
-  const results = new Map<string, number>();
+  const infos = new Map<BackendName, BackendInfo>();
   // wasm last so that it stays the active backend for the streaming comparison.
   for (const name of [...wanted.filter((b) => b !== 'wasm'), ...(wanted.includes('wasm') ? ['wasm' as const] : [])]) {
-    let backend: BackendInfo;
     try {
-      backend = await initBackend(name, { allowSoftwareWebGpu: true });
+      infos.set(name, await initBackend(name, { allowSoftwareWebGpu: true }));
     } catch (error) {
       console.log(`${name.padEnd(15)} unavailable: ${(error as Error).message.split('\n')[0]}`);
       continue;
     }
+    console.log(`${name.padEnd(15)} ${infos.get(name)!.device}`);
+  }
+  // Backends other than native and wasm: one run each, one after the other.
+  for (const [name, backend] of infos) {
+    if (name === 'native' || name === 'wasm') continue;
+    await tf.setBackend(name);
     for (const batch of [32, 128]) {
       const steps = stepsFor(name, batch);
-      const runs: number[] = [];
-      await measure(data, backend, batch, Math.min(steps, 20), nullSink); // warm-up
-      for (let i = 0; i < (name === 'wasm' ? repeat : 1); i++) runs.push(await measure(data, backend, batch, steps, nullSink));
-      const sps = median(runs);
-      results.set(`${name}/${batch}`, sps);
-      console.log(`${name.padEnd(15)} batch ${String(batch).padStart(3)}: ${fmt(sps).padStart(6)} samples/s  (${steps} steps, ${runs.map(fmt).join(' / ')})  ${backend.device}`);
+      await measure(data, backend, batch, Math.min(steps, 20), nullSink);
+      console.log(`${name.padEnd(15)} batch ${String(batch).padStart(3)}: ${fmt(await measure(data, backend, batch, steps, nullSink)).padStart(6)} samples/s  (${steps} steps)`);
     }
   }
+  const torch = torchAvailable();
+  if (torch) console.log('\nPyTorch: Debian python3-torch, OMP_WAIT_POLICY=PASSIVE (bench/pytorch/mnist_ref.py).');
+  else console.log('\nPyTorch not measured: /usr/bin/python3 has no torch (apt-get install python3-torch) or --no-torch given.');
+  await interleaved(data, infos, torch);
 
-  if (results.has('wasm/32')) {
-    const backend = await initBackend('wasm');
+  if (infos.has('wasm')) {
+    await tf.setBackend('wasm');
+    const backend = infos.get('wasm')!;
     const steps = stepsFor('wasm', 32);
     const plain: number[] = [];
     const streamed: number[] = [];
@@ -115,21 +185,6 @@ async function main(): Promise<void> {
     }
     const [a, b] = [median(plain), median(streamed)];
     console.log(`\nstreaming overhead, wasm batch 32: no consumer ${fmt(a)} samples/s, slow JSON consumer (20 ms/write) ${fmt(b)} samples/s: ${(((a - b) / a) * 100).toFixed(1)} % slower`);
-  }
-
-  if (torchAvailable()) {
-    console.log('\nPyTorch (Debian python3-torch, OMP_WAIT_POLICY=PASSIVE), best of 1 and 2 threads:');
-    for (const batch of [32, 128]) {
-      const steps = stepsFor('wasm', batch);
-      const t1 = median(Array.from({ length: repeat }, () => torchRun(batch, 1, steps)));
-      const t2 = median(Array.from({ length: repeat }, () => torchRun(batch, 2, steps)));
-      const best = Math.max(t1, t2);
-      const ours = results.get(`wasm/${batch}`);
-      console.log(`pytorch         batch ${String(batch).padStart(3)}: ${fmt(best).padStart(6)} samples/s  (1 thread ${fmt(t1)}, 2 threads ${fmt(t2)})` +
-        (ours ? `  → wasm/PyTorch = ${(ours / best).toFixed(2)}×` : ''));
-    }
-  } else {
-    console.log('\nPyTorch not measured: /usr/bin/python3 has no torch (apt-get install python3-torch) or --no-torch given.');
   }
 }
 

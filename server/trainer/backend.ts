@@ -1,6 +1,7 @@
 /**
  * Backend selection: the best TF.js backend that works on this machine, or the one asked
- * for. Best first: tfjs-node-gpu (CUDA), tfjs-node, WebGPU on a real GPU adapter, wasm, cpu.
+ * for. Best first: tfjs-node-gpu (CUDA), tfjs-node, WebGPU on a real GPU adapter, native
+ * (oneDNN through the optional addon), wasm, cpu.
  * Nothing is imported or initialised until {@link chooseBackend} (or {@link initBackend}) is
  * called; {@link describeBackendChoice} is the one line a trainer prints about it.
  */
@@ -103,6 +104,16 @@ const attempts: Record<BackendName, (opts: InitBackendOptions) => Promise<string
     return `TensorFlow C library on CPU (tfjs-node), ${os.cpus().length} cores`;
   },
   webgpu: tryWebGpu,
+  native: async () => {
+    const { initNativeBackend } = await import('./backends/native');
+    const { NativeAddonUnavailable } = await import('./native/addon');
+    try {
+      return await initNativeBackend();
+    } catch (error) {
+      if (error instanceof NativeAddonUnavailable) throw new Skip(error.reason, error.message);
+      throw error;
+    }
+  },
   wasm: async () => {
     await import('@tensorflow/tfjs-backend-wasm');
     await activate('wasm');

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 
 /** Backends the trainer knows, best first; `auto` picks the best one that works here. */
-export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
+export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'native', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 export const backendChoiceSchema = z.enum(['auto', ...BACKENDS]);
 export type BackendChoice = z.infer<typeof backendChoiceSchema>;

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { OptimizerName } from './config';
+import { fusedAdam, fusedSgdMomentum } from './kernels/nativeOptimizer';
 
 export interface Optimizer {
   readonly name: OptimizerName;
@@ -50,6 +51,13 @@ export function createOptimizer(params: ReadonlyMap<string, tf.Variable>, opts: 
             const g = grads[param.name];
             if (!g) continue;
             const v = slot('momentum', name);
+            // One kernel instead of four where the backend has it (native).
+            const fused = fusedSgdMomentum(param, v, g, optimizer.learningRate, opts.momentum);
+            if (fused) {
+              param.assign(fused[0]);
+              v.assign(fused[1]);
+              continue;
+            }
             const nv = tf.add(tf.mul(v, mu), g);
             v.assign(nv);
             param.assign(tf.sub(param, tf.mul(nv, lr)));
@@ -68,6 +76,13 @@ export function createOptimizer(params: ReadonlyMap<string, tf.Variable>, opts: 
             if (!g) continue;
             const m = slot('m', name);
             const v = slot('v', name);
+            const fused = fusedAdam(param, m, v, g, { beta1, beta2, epsilon, stepSize: optimizer.learningRate / (1 - beta1 ** step), bias2: Math.sqrt(1 - beta2 ** step) });
+            if (fused) {
+              param.assign(fused[0]);
+              m.assign(fused[1]);
+              v.assign(fused[2]);
+              continue;
+            }
             const nm = tf.add(tf.mul(m, b1), tf.mul(g, c1));
             const nv = tf.add(tf.mul(v, b2), tf.mul(tf.square(g), c2));
             m.assign(nm);
