@@ -17,6 +17,7 @@ export default tseslint.config(
       'next-env.d.ts',
       '**/*.cjs',
       '**/*.js',
+      '**/*.mjs',
     ],
   },
   js.configs.recommended,
