@@ -273,8 +273,15 @@ export class SeriesColumns {
     for (let j = 0; j < entries.length; j++) {
       const i = from + j;
       const e = entries[j];
-      // Between epochs the trainer evaluates for a while: that is not a pause.
-      const paused = xAxis === 'time' && e.epoch === this.lastEpoch && e.time - this.lastTime > PAUSE_MS;
+      // Between epochs the trainer evaluates for a while: that is not a pause. Nor is the time
+      // between a bucket's representatives (its first, min, max, last): they stand for every
+      // step between them, and their times are interpolated, so only the gap before a bucket's
+      // first one is a gap between two real points. A constant series (the learning rate) has
+      // just a first and a last per bucket, far apart in a long bucket: breaking there left the
+      // line as isolated points, i.e. undrawn. A pause inside one bucket cannot be placed; the
+      // line runs through it until zooming in brings finer buckets or the raw points.
+      const inBucket = e.width > 0 && e.weight === 0;
+      const paused = xAxis === 'time' && !inBucket && e.epoch === this.lastEpoch && e.time - this.lastTime > PAUSE_MS;
       breaks[i] = (i > 0 ? breaks[i - 1] : 0) + (paused ? 1 : 0);
       this.lastEpoch = e.epoch;
       this.lastTime = e.time;
