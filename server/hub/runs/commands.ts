@@ -67,6 +67,11 @@ export function createRunCommands({ storage, registry, updates, annotations, con
       }
       const plan = planControl(state.status, verb);
       const from = state.learningRate ?? undefined;
+      // Setting the rate in force changes nothing: refused here, so no client logs "from 0.001
+      // to 0.001" or marks the curve for it.
+      if (verb === 'set-lr' && plan.kind !== 'reject' && learningRate === from) {
+        throw new HubError('CONFLICT', `The learning rate is ${from} already; enter a different rate to change it.`);
+      }
       let run: RunSummary;
       switch (plan.kind) {
         case 'reject':
