@@ -19,6 +19,12 @@ export type XAxisKind = 'step' | 'epoch' | 'time';
 /** Which batch metric is plotted along y. */
 export type MetricKind = 'loss' | 'accuracy' | 'learningRate' | 'samplesPerSec';
 
+/**
+ * The metrics the "log scale" setting applies to: losses and the learning rate span decades and
+ * are never ≤ 0; accuracy (0–100 %) and samples/s keep a linear axis whatever the setting.
+ */
+export const LOG_SCALE_METRICS: ReadonlySet<MetricKind> = new Set<MetricKind>(['loss', 'learningRate']);
+
 /** Each metric as people call it (chart descriptions, tooltips). */
 export const METRIC_NAMES: Record<MetricKind, string> = { loss: 'loss', accuracy: 'accuracy', learningRate: 'learning rate', samplesPerSec: 'samples/s' };
 

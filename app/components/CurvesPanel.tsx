@@ -7,6 +7,7 @@
 import { useRef, useState, type FormEvent, type ReactNode } from 'react';
 import type { WireAnnotation } from '../../server/protocol';
 import { BatchChart, type BatchSeries } from '../charts/BatchChart';
+import { fileSlug } from '../../server/format';
 import { exportPng, exportSvg } from '../lib/chartExport';
 import { useHub } from '../lib/HubProvider';
 import { useSeriesDetail } from '../lib/useSeriesDetail';
@@ -35,7 +36,7 @@ export function ChartControls({ smoothing, setSmoothing, xAxis, setXAxis, logY, 
         <option value="time">time (elapsed)</option>
       </select>
       <label>
-        <input type="checkbox" checked={logY} onChange={(e) => setLogY(e.target.checked)} /> log scale
+        <input type="checkbox" checked={logY} onChange={(e) => setLogY(e.target.checked)} /> log scale <span className="muted">(loss, learning rate)</span>
       </label>
     </div>
   );
@@ -54,13 +55,20 @@ export function ChartBox({ testId, title, exportName, children }: { testId: stri
   );
 }
 
+/** A chart's download name: `livetrain-<run name>-<run id>-<what>`, slugged as the CSV export's. */
+export function chartFileName(run: { name: string; id: string }, what: string): string {
+  return `livetrain-${fileSlug(run.name)}-${run.id}-${what}`;
+}
+
+/** PNG and SVG download buttons; `name` is slugged (no spaces or brackets in a file name). */
 export function ExportButtons({ target, name }: { target: () => HTMLElement | null; name: string }) {
+  const file = fileSlug(name, 200);
   return (
     <span className="export-buttons">
-      <button type="button" className="small" onClick={() => target() && exportPng(target()!, `${name}.png`)}>
+      <button type="button" className="small" onClick={() => target() && exportPng(target()!, `${file}.png`)}>
         PNG
       </button>
-      <button type="button" className="small" onClick={() => target() && exportSvg(target()!, `${name}.svg`)}>
+      <button type="button" className="small" onClick={() => target() && exportSvg(target()!, `${file}.svg`)}>
         SVG
       </button>
     </span>
@@ -136,19 +144,19 @@ export function CurvesPanel({ state, version, colourOf }: { state: RunView; vers
         </form>
       ) : null}
       <div className="chart-pair">
-        <ChartBox testId="loss-chart" title="Loss" exportName={`${run.name}-loss`}>
+        <ChartBox testId="loss-chart" title="Loss" exportName={chartFileName(run, 'loss')}>
           <BatchChart {...common} {...forMetric('loss')} />
         </ChartBox>
-        <ChartBox testId="accuracy-chart" title="Accuracy" exportName={`${run.name}-accuracy`}>
+        <ChartBox testId="accuracy-chart" title="Accuracy" exportName={chartFileName(run, 'accuracy')}>
           <BatchChart {...common} {...forMetric('accuracy')} />
         </ChartBox>
       </div>
       <div className="chart-pair">
-        <ChartBox testId="lr-chart" title="Learning rate" exportName={`${run.name}-learning-rate`}>
+        <ChartBox testId="lr-chart" title="Learning rate" exportName={chartFileName(run, 'learning-rate')}>
           {/* Unsmoothed: a rate changes in steps, and each step is drawn where it happened. */}
           <BatchChart {...common} smoothing={0} {...forMetric('learningRate')} height={140} title="Learning rate" liveEveryMs={SECONDARY_CHART_MS} />
         </ChartBox>
-        <ChartBox testId="speed-chart" title="Samples/s" exportName={`${run.name}-samples-per-second`}>
+        <ChartBox testId="speed-chart" title="Samples/s" exportName={chartFileName(run, 'samples-per-second')}>
           <BatchChart {...common} {...forMetric('samplesPerSec')} height={140} title="Training samples per second" liveEveryMs={SECONDARY_CHART_MS} />
         </ChartBox>
       </div>

@@ -13,12 +13,13 @@ import { PageTitle } from '../lib/PageTitle';
 import { useRun } from '../lib/useRun';
 import { AnnotationsPanel } from './AnnotationsPanel';
 import { ConfusionSection } from './ConfusionSection';
-import { ChartBox, CurvesPanel } from './CurvesPanel';
+import { ChartBox, chartFileName, CurvesPanel } from './CurvesPanel';
 import { DrawDigit } from './DrawDigit';
 import { fmtInt, fmtNum, fmtPct, fmtTime, learningRateText, optimizerSettings } from './format';
 import { MisclassifiedGallery } from './MisclassifiedGallery';
 import { PredictionPanel } from './PredictionPanel';
 import { PresenceList } from './PresenceList';
+import { QueuedPanel } from './QueuedPanel';
 import { ProgressPanel } from './ProgressPanel';
 import { RunControls } from './RunControls';
 import { RunManage } from './RunManage';
@@ -79,6 +80,8 @@ export function RunPage({ runId }: { runId: string }) {
   const epochSeries = [{ id: run.id, label: run.name, colour: '#0969da', epochs: state.epochs }];
   const hasCheckpoint = state.epochs.length > 0 || run.status === 'stopped';
   const lr = learningRateText(run, last);
+  // Queued and never trained (a run resumed from its checkpoint has points to show): where it waits, no empty charts.
+  const waiting = run.status === 'queued' && state.pointCount === 0 && state.epochs.length === 0;
   return (
     <div className="run-page" data-version={version}>
       <PageTitle what={run.name} />
@@ -106,16 +109,18 @@ export function RunPage({ runId }: { runId: string }) {
       ) : null}
       <RunManage run={run} />
       <RunControls run={run} learningRate={lr.value} />
-      <ProgressPanel state={state} />
-      <CurvesPanel state={state} version={version} colourOf={colourOf} />
+      {waiting ? <QueuedPanel runId={run.id} /> : null}
+      {waiting ? null : <ProgressPanel state={state} />}
+      {waiting ? null : <CurvesPanel state={state} version={version} colourOf={colourOf} />}
+      {waiting ? null : (
       <section className="card" aria-labelledby="epochs-title">
         <h2 id="epochs-title">Per epoch: train vs test</h2>
         {state.epochs.length === 0 ? <p className="muted">The first epoch's results appear when it ends.</p> : null}
         <div className="chart-pair">
-          <ChartBox testId="epoch-loss-chart" title="Loss" exportName={`${run.name}-epoch-loss`}>
+          <ChartBox testId="epoch-loss-chart" title="Loss" exportName={chartFileName(run, 'epoch-loss')}>
             <EpochChart series={epochSeries} metric="loss" />
           </ChartBox>
-          <ChartBox testId="epoch-accuracy-chart" title="Accuracy" exportName={`${run.name}-epoch-accuracy`}>
+          <ChartBox testId="epoch-accuracy-chart" title="Accuracy" exportName={chartFileName(run, 'epoch-accuracy')}>
             <EpochChart series={epochSeries} metric="accuracy" />
           </ChartBox>
         </div>
@@ -146,10 +151,13 @@ export function RunPage({ runId }: { runId: string }) {
           </div>
         ) : null}
       </section>
-      <section className="card" aria-labelledby="panel-title">
-        <h2 id="panel-title">Live predictions</h2>
-        <PredictionPanel panel={state.predictions} />
-      </section>
+      )}
+      {waiting ? null : (
+        <section className="card" aria-labelledby="panel-title">
+          <h2 id="panel-title">Live predictions</h2>
+          <PredictionPanel panel={state.predictions} />
+        </section>
+      )}
       <div className="two-col">
         <section className="card" aria-labelledby="confusion-title">
           <h2 id="confusion-title">Confusion matrix</h2>
