@@ -14,8 +14,10 @@ import { emaRun, emaStart, lowerBound, type EmaState } from '../lib/series';
 /** A gap in a run's batch times longer than this, within an epoch, is a pause or a stop. */
 export const PAUSE_MS = 3000;
 
+/** The values x can plot, in the order the axis menus offer them. */
+export const X_AXES = ['step', 'epoch', 'time'] as const;
 /** Which value is plotted along x. */
-export type XAxisKind = 'step' | 'epoch' | 'time';
+export type XAxisKind = (typeof X_AXES)[number];
 /** Which batch metric is plotted along y. */
 export type MetricKind = 'loss' | 'accuracy' | 'learningRate' | 'samplesPerSec';
 
