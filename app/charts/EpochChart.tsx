@@ -10,7 +10,7 @@ import { useEffect, useRef } from 'react';
 import * as d3 from 'd3';
 import type { WireEpoch } from '../../server/protocol';
 import { niceExtent } from '../lib/series';
-import { drawTitle, layer, layoutLegend, LEGEND_ROW, type LegendPlace } from './batchDraw';
+import { drawTitle, epochDomain, layer, layoutLegend, LEGEND_ROW, type LegendPlace } from './batchDraw';
 import './charts.css';
 
 /** One run's epoch summaries. */
@@ -58,14 +58,6 @@ function marksOf(series: readonly EpochSeries[], metric: EpochChartProps['metric
         .filter((p) => Number.isFinite(p.value)),
     })),
   );
-}
-
-/**
- * The epoch axis' domain: from epoch 1 to the last; a single epoch sits in the middle of
- * [0.5, 1.5] (not as a lone dot at the left end of a 1–2 axis).
- */
-export function epochDomain(lastEpoch: number): [number, number] {
-  return lastEpoch <= 1 ? [0.5, 1.5] : [1, lastEpoch];
 }
 
 /** Draws the whole chart into `svg` (pure apart from the DOM it is given). */

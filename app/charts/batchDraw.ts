@@ -92,6 +92,14 @@ export function layoutLegend(items: readonly { label: string; colour: string }[]
   return { placed, rows: row + 1, more: items.length - placed.length, moreAt: { x, row } };
 }
 
+/**
+ * The per-epoch charts' x domain: from epoch 1 to the last; a single epoch sits in the middle
+ * of [0.5, 1.5] (not as a lone dot at the left end of a 1–2 axis).
+ */
+export function epochDomain(lastEpoch: number): [number, number] {
+  return lastEpoch <= 1 ? [0.5, 1.5] : [1, lastEpoch];
+}
+
 const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
 
 /** Ticks for an elapsed-seconds axis at clock-friendly intervals (1 s … 1 day). */
