@@ -1,4 +1,8 @@
 /**
+ * The run page's hub side (issue 18), through a real hub and real socket.io-client peers.
+ *
+ * Where a queued run waits (`GET /api/runs/:id/queue`): its place follows the runs ahead of it.
+ *
  * Changing a paused run's learning rate, through a real hub, a hand-written trainer that
  * answers job:control as the trainer does (a paused trainer takes a new rate at once) and
  * two real socket.io-client browsers: the new rate is the run's rate for everyone as soon as
@@ -9,7 +13,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Socket } from 'socket.io-client';
 import type { TrainerEvent } from '../server/trainer/events';
-import { connectBrowser, eventually, runOnFakeTrainer } from './helpers/hub';
+import { connectBrowser, eventually, fakeTrainerTakingAJob, runOnFakeTrainer, startHub } from './helpers/hub';
 
 test('a rate set while paused is the run\'s rate for every watcher at once; the same rate again is refused and logs nothing', async (t) => {
   const { hub, ada, trainer, runId } = await runOnFakeTrainer(t, 'lr-trainer');
@@ -81,4 +85,41 @@ test('a rate set while paused is the run\'s rate for every watcher at once; the 
   assert.deepEqual(rates, [{ step: 1, value: 0.01 }, { step: changeStep, value: 0.05 }]);
   const notes = await hub.db.prisma.annotation.findMany({ where: { runId, kind: 'event' }, orderBy: { id: 'asc' }, select: { text: true } });
   assert.deepEqual(notes.map((n) => n.text), ['Ada started the run', 'Ada paused the run', 'Ada changed the learning rate from 0.01 to 0.05', 'Ada resumed the run']);
+});
+
+test('a queued run\'s place: runs ahead of it, whether any trainer is connected; it follows the queue', async (t) => {
+  const hub = await startHub();
+  const ada = await connectBrowser(hub.url, 'Ada');
+  const sockets: Socket[] = [];
+  t.after(async () => {
+    ada.close();
+    sockets.forEach((s) => s.close());
+    await hub.close();
+  });
+  const start = async (name: string) => {
+    const r = await ada.call('run:start', { name, hyperparams: { epochs: 1 } });
+    assert.ok(r.ok, JSON.stringify(r));
+    return r.data.run.id;
+  };
+  const place = async (runId: string) => {
+    const r = await fetch(`${hub.url}/api/runs/${runId}/queue`);
+    assert.equal(r.status, 200);
+    return ((await r.json()) as { data: unknown }).data;
+  };
+  const [a, b, c] = [await start('first'), await start('second'), await start('third')];
+  assert.deepEqual(await place(a), { queued: true, ahead: 0, trainers: 0 });
+  assert.deepEqual(await place(b), { queued: true, ahead: 1, trainers: 0 });
+  assert.deepEqual(await place(c), { queued: true, ahead: 2, trainers: 0 });
+  // The second leaves the queue: the third moves up.
+  assert.ok((await ada.call('run:stop', { runId: b })).ok);
+  assert.deepEqual(await place(b), { queued: false, ahead: 0, trainers: 0 });
+  assert.deepEqual(await place(c), { queued: true, ahead: 1, trainers: 0 });
+  // A trainer takes the first: the third is next, and there is a trainer.
+  const trainer = await fakeTrainerTakingAJob(hub.url, 'queue-trainer');
+  sockets.push(trainer.socket);
+  assert.equal(await trainer.job, a);
+  assert.deepEqual(await place(a), { queued: false, ahead: 0, trainers: 1 });
+  assert.deepEqual(await place(c), { queued: true, ahead: 0, trainers: 1 });
+  const missing = await fetch(`${hub.url}/api/runs/rnope/queue`);
+  assert.equal(missing.status, 404);
 });
