@@ -164,7 +164,11 @@ export class BatchView {
 
   private click(e: MouseEvent): void {
     const { onAddAnnotation } = this.props;
-    const [px] = d3.pointer(e, this.nodes.front);
+    const [clickPx] = d3.pointer(e, this.nodes.front);
+    // A click's coordinates are whole pixels, a pointer move's are not: at a few steps per
+    // pixel the click's own position named a step a few before the one the readout showed.
+    // The readout (drawn from the last move) is what the person aimed at.
+    const px = this.hoverPx !== null && Math.abs(this.hoverPx - clickPx) < 2 ? this.hoverPx : clickPx;
     if (!onAddAnnotation || e.detail > 1 || px < this.plot.left || px > this.plot.right) return;
     clearTimeout(this.clickTimer);
     const step = this.stepAt(px);
