@@ -7,15 +7,15 @@
 import Link from 'next/link';
 import { Fragment, useCallback } from 'react';
 import type { RunSummary, WireAnnotation } from '../../server/protocol';
-import { EpochChart } from '../charts/EpochChart';
 import { useHub } from '../lib/HubProvider';
 import { PageTitle } from '../lib/PageTitle';
 import { useRun } from '../lib/useRun';
 import { AnnotationsPanel } from './AnnotationsPanel';
 import { ConfusionSection } from './ConfusionSection';
-import { ChartBox, chartFileName, CurvesPanel } from './CurvesPanel';
+import { CurvesPanel } from './CurvesPanel';
 import { DrawDigit } from './DrawDigit';
-import { fmtInt, fmtNum, fmtPct, fmtTime, learningRateText, optimizerSettings } from './format';
+import { EpochSection } from './EpochSection';
+import { fmtInt, fmtTime, learningRateText, optimizerSettings } from './format';
 import { MisclassifiedGallery } from './MisclassifiedGallery';
 import { PredictionPanel } from './PredictionPanel';
 import { PresenceList } from './PresenceList';
@@ -77,7 +77,6 @@ export function RunPage({ runId }: { runId: string }) {
     );
   }
   const last = state.points[state.points.length - 1];
-  const epochSeries = [{ id: run.id, label: run.name, colour: '#0969da', epochs: state.epochs }];
   const hasCheckpoint = state.epochs.length > 0 || run.status === 'stopped';
   const lr = learningRateText(run, last);
   // Queued and never trained (a run resumed from its checkpoint has points to show): where it waits, no empty charts.
@@ -112,46 +111,7 @@ export function RunPage({ runId }: { runId: string }) {
       {waiting ? <QueuedPanel runId={run.id} /> : null}
       {waiting ? null : <ProgressPanel state={state} />}
       {waiting ? null : <CurvesPanel state={state} version={version} colourOf={colourOf} />}
-      {waiting ? null : (
-      <section className="card" aria-labelledby="epochs-title">
-        <h2 id="epochs-title">Per epoch: train vs test</h2>
-        {state.epochs.length === 0 ? <p className="muted">The first epoch's results appear when it ends.</p> : null}
-        <div className="chart-pair">
-          <ChartBox testId="epoch-loss-chart" title="Loss" exportName={chartFileName(run, 'epoch-loss')}>
-            <EpochChart series={epochSeries} metric="loss" />
-          </ChartBox>
-          <ChartBox testId="epoch-accuracy-chart" title="Accuracy" exportName={chartFileName(run, 'epoch-accuracy')}>
-            <EpochChart series={epochSeries} metric="accuracy" />
-          </ChartBox>
-        </div>
-        {state.epochs.length ? (
-          <div className="table-scroll">
-            <table className="epoch-table">
-              <thead>
-                <tr>
-                  <th scope="col">Epoch</th>
-                  <th scope="col">Train loss</th>
-                  <th scope="col">Train accuracy</th>
-                  <th scope="col">Test loss</th>
-                  <th scope="col">Test accuracy</th>
-                </tr>
-              </thead>
-              <tbody>
-                {state.epochs.map((e) => (
-                  <tr key={e.epoch}>
-                    <td>{e.epoch}</td>
-                    <td>{fmtNum(e.trainLoss)}</td>
-                    <td>{fmtPct(e.trainAccuracy)}</td>
-                    <td>{fmtNum(e.testLoss)}</td>
-                    <td>{fmtPct(e.testAccuracy)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        ) : null}
-      </section>
-      )}
+      {waiting ? null : <EpochSection run={run} epochs={state.epochs} />}
       {waiting ? null : (
         <section className="card" aria-labelledby="panel-title">
           <h2 id="panel-title">Live predictions</h2>
