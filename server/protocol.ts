@@ -624,8 +624,19 @@ export interface HttpBodies {
   'GET /api/runs/:id/confusion': { epoch: number; confusion: number[][] };
   'GET /api/runs/:id/misclassified': { epoch: number | null; items: DigitPrediction[] };
   'POST /api/runs/:id/predict': { checkpoint: { step: number; epoch: number; seq: number }; predictions: Array<{ predicted: number; probabilities: number[] | null }> };
+  'GET /api/runs/:id/queue': RunQueuePlace;
   'GET /api/runs/:id/annotations': { annotations: WireAnnotation[] };
   'POST /api/runs/:id/annotations': { annotation: WireAnnotation };
+}
+
+/** Where a run waits for a trainer (`GET /api/runs/:id/queue`). */
+export interface RunQueuePlace {
+  /** Whether it waits for a trainer now. */
+  queued: boolean;
+  /** Runs the scheduler hands out before it (oldest first); 0 when not queued. */
+  ahead: number;
+  /** Trainers connected (to any hub that this one can reach): 0 means nothing can take it. */
+  trainers: number;
 }
 
 /** A bucket in JSON (`GET /api/runs/:id/series`): one series' summary; NaN/none are null. */

@@ -9,7 +9,7 @@
  */
 import { useEffect, useRef } from 'react';
 import type { WireAnnotation } from '../../server/protocol';
-import type { MetricKind, SeriesSource } from './batchColumns';
+import type { MetricKind, SeriesSource, XAxisKind } from './batchColumns';
 import { BatchView } from './batchView';
 import './charts.css';
 
@@ -35,7 +35,7 @@ export interface BatchChartProps {
    * `epoch` is fractional: `epoch - 1 + batch / batchesPerEpoch`; `time` is the elapsed time
    * since each series' first point (so compared runs line up).
    */
-  xAxis: 'step' | 'epoch' | 'time';
+  xAxis: XAxisKind;
   /** Used for the epoch axis; inferred from the largest batch index seen when absent. */
   batchesPerEpoch?: number | null;
   /** 0..0.99, debiased EMA weight; applied before downsampling. */

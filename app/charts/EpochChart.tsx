@@ -10,7 +10,7 @@ import { useEffect, useRef } from 'react';
 import * as d3 from 'd3';
 import type { WireEpoch } from '../../server/protocol';
 import { niceExtent } from '../lib/series';
-import { drawTitle, layer } from './batchDraw';
+import { drawTitle, epochDomain, layer, layoutLegend, LEGEND_ROW, type LegendPlace } from './batchDraw';
 import './charts.css';
 
 /** One run's epoch summaries. */
@@ -63,11 +63,17 @@ function marksOf(series: readonly EpochSeries[], metric: EpochChartProps['metric
 /** Draws the whole chart into `svg` (pure apart from the DOM it is given). */
 export function drawEpochChart(svg: Svg, width: number, height: number, props: EpochChartProps): void {
   const { metric } = props;
-  const m = { left: 52, top: 30, right: 20, bottom: 34 };
   const marks = marksOf(props.series, metric);
+  // Title, then the train/test key, then one swatch per run, wrapping onto more rows.
+  const head = layer(svg, 'lt-head');
+  // Titled always, so that an exported image says what it shows (its legend names the runs).
+  const titleEnd = drawTitle(head, props.title ?? `Per epoch: ${props.metric}, train and test`);
+  const legend = layoutLegend([{ label: 'train', colour: '' }, { label: 'test', colour: '' }, ...props.series.map((s) => ({ label: s.label, colour: s.colour }))], Math.max(52, titleEnd), 4, width - 20);
+  const m = { left: 52, top: 30 + LEGEND_ROW * (legend.rows - 1), right: 20, bottom: 34 };
   const values = marks.flatMap((k) => k.points.map((p) => p.value));
-  const maxEpoch = Math.max(2, ...marks.flatMap((k) => k.points.map((p) => p.epoch)));
-  const x = d3.scaleLinear().domain([1, maxEpoch]).range([m.left + 8, Math.max(m.left + 20, width - m.right - 8)]);
+  const lastEpoch = Math.max(1, ...marks.flatMap((k) => k.points.map((p) => p.epoch)));
+  const single = lastEpoch === 1;
+  const x = d3.scaleLinear().domain(epochDomain(lastEpoch)).range([m.left + 8, Math.max(m.left + 20, width - m.right - 8)]);
   let [lo, hi] = values.length ? niceExtent(values, { pad: 0.08 }) : metric === 'accuracy' ? [90, 100] : [0, 1];
   if (metric === 'accuracy') hi = Math.min(100, hi);
   else lo = Math.max(0, lo);
@@ -81,7 +87,7 @@ export function drawEpochChart(svg: Svg, width: number, height: number, props: E
     .attr('x2', width - m.right)
     .attr('y1', (d) => Math.round(y(d)) + 0.5)
     .attr('y2', (d) => Math.round(y(d)) + 0.5);
-  const epochTicks = x.ticks(Math.min(maxEpoch, Math.floor(width / 50))).filter(Number.isInteger);
+  const epochTicks = single ? [1] : x.ticks(Math.min(lastEpoch, Math.floor(width / 50))).filter(Number.isInteger);
   layer(svg, 'lt-axis lt-axis-x')
     .attr('transform', `translate(0,${height - m.bottom})`)
     .call(d3.axisBottom(x).tickValues(epochTicks).tickFormat(d3.format('d')).tickSizeOuter(0));
@@ -118,32 +124,31 @@ export function drawEpochChart(svg: Svg, width: number, height: number, props: E
     .style('fill', (d) => (d.k.split === 'test' ? d.k.colour : null))
     .select('title')
     .text((d) => `${d.k.label} · epoch ${d.epoch} · ${d.k.split} ${metric} ${fmt(metric, d.value)}`);
+  // One epoch has no line to read: each point says its value beside it.
+  groups
+    .selectAll('text.lt-epoch-value')
+    .data((k) => (single && props.series.length === 1 ? k.points.map((p) => ({ ...p, k })) : []))
+    .join('text')
+    .attr('class', 'lt-epoch-value')
+    .attr('x', (d) => x(d.epoch) + 8)
+    .attr('y', (d) => y(d.value) + 4)
+    .text((d) => `${d.k.split} ${fmt(metric, d.value)}`);
 
-  // Title, then the train/test key, then one swatch per run.
-  const head = layer(svg, 'lt-head');
-  // Titled always, so that an exported image says what it shows (its legend names the runs).
-  let cursor = Math.max(m.left, drawTitle(head, props.title ?? `Per epoch: ${props.metric}, train and test`));
-  const items = [
-    { key: 'train', text: 'train', dash: '5 4', colour: null as string | null },
-    { key: 'test', text: 'test', dash: null as string | null, colour: null as string | null },
-    ...props.series.map((s) => ({ key: `s:${s.id}`, text: s.label, dash: null, colour: s.colour })),
-  ].map((it) => {
-    const at = cursor;
-    cursor += 30 + it.text.length * 6.5;
-    return { ...it, at };
-  });
-  const legend = head
-    .selectAll<SVGGElement, (typeof items)[number]>('g.lt-legend-item')
-    .data(items.filter((it) => it.at + 20 + it.text.length * 6.5 < width), (d) => d.key)
+  const items = head
+    .selectAll<SVGGElement, LegendPlace>('g.lt-legend-item')
+    .data(legend.placed, (d) => `${d.row}/${d.x}/${d.label}`)
     .join((enter) => {
       const g = enter.append('g').attr('class', 'lt-legend-item');
       g.append('line').attr('x1', 0).attr('x2', 18).attr('y1', -4).attr('y2', -4);
       g.append('text').attr('x', 22);
       return g;
     })
-    .attr('transform', (d) => `translate(${d.at},16)`);
-  legend.select('line').style('stroke', (d) => d.colour).attr('stroke-dasharray', (d) => d.dash).classed('lt-key', (d) => !d.colour);
-  legend.select('text').text((d) => d.text);
+    .attr('transform', (d) => `translate(${d.x},${16 + LEGEND_ROW * d.row})`);
+  // The first two entries are the train (dashed) / test (solid) key, drawn in the text colour.
+  items.select('line').style('stroke', (d) => d.colour || null).attr('stroke-dasharray', (d) => (d.colour === '' && d.label === 'train' ? '5 4' : null)).classed('lt-key', (d) => !d.colour);
+  items.select('text').text((d) => d.label);
+  head.selectAll('text.lt-legend-more').data(legend.more > 0 ? [legend.more] : []).join('text')
+    .attr('class', 'lt-legend-more').attr('x', legend.moreAt.x).attr('y', 16 + LEGEND_ROW * legend.moreAt.row).text((d) => `+${d}`);
 }
 
 /** Per-epoch train (dashed) vs test (solid) loss or accuracy for one or more runs. */

@@ -14,10 +14,18 @@ import { emaRun, emaStart, lowerBound, type EmaState } from '../lib/series';
 /** A gap in a run's batch times longer than this, within an epoch, is a pause or a stop. */
 export const PAUSE_MS = 3000;
 
+/** The values x can plot, in the order the axis menus offer them. */
+export const X_AXES = ['step', 'epoch', 'time'] as const;
 /** Which value is plotted along x. */
-export type XAxisKind = 'step' | 'epoch' | 'time';
+export type XAxisKind = (typeof X_AXES)[number];
 /** Which batch metric is plotted along y. */
 export type MetricKind = 'loss' | 'accuracy' | 'learningRate' | 'samplesPerSec';
+
+/**
+ * The metrics the "log scale" setting applies to: losses and the learning rate span decades and
+ * are never ≤ 0; accuracy (0–100 %) and samples/s keep a linear axis whatever the setting.
+ */
+export const LOG_SCALE_METRICS: ReadonlySet<MetricKind> = new Set<MetricKind>(['loss', 'learningRate']);
 
 /** Each metric as people call it (chart descriptions, tooltips). */
 export const METRIC_NAMES: Record<MetricKind, string> = { loss: 'loss', accuracy: 'accuracy', learningRate: 'learning rate', samplesPerSec: 'samples/s' };
@@ -273,8 +281,15 @@ export class SeriesColumns {
     for (let j = 0; j < entries.length; j++) {
       const i = from + j;
       const e = entries[j];
-      // Between epochs the trainer evaluates for a while: that is not a pause.
-      const paused = xAxis === 'time' && e.epoch === this.lastEpoch && e.time - this.lastTime > PAUSE_MS;
+      // Between epochs the trainer evaluates for a while: that is not a pause. Nor is the time
+      // between a bucket's representatives (its first, min, max, last): they stand for every
+      // step between them, and their times are interpolated, so only the gap before a bucket's
+      // first one is a gap between two real points. A constant series (the learning rate) has
+      // just a first and a last per bucket, far apart in a long bucket: breaking there left the
+      // line as isolated points, i.e. undrawn. A pause inside one bucket cannot be placed; the
+      // line runs through it until zooming in brings finer buckets or the raw points.
+      const inBucket = e.width > 0 && e.weight === 0;
+      const paused = xAxis === 'time' && !inBucket && e.epoch === this.lastEpoch && e.time - this.lastTime > PAUSE_MS;
       breaks[i] = (i > 0 ? breaks[i - 1] : 0) + (paused ? 1 : 0);
       this.lastEpoch = e.epoch;
       this.lastTime = e.time;

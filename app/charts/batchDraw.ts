@@ -24,10 +24,13 @@ type Linear = d3.ScaleLinear<number, number>;
 /** The y scale: linear, or logarithmic (the log-scale toggle). */
 export type YScale = d3.ScaleLinear<number, number> | d3.ScaleLogarithmic<number, number>;
 
-/** Margins leave room for the title/legend row, the axes and the caption row. */
-export function plotLayout(width: number, height: number): Plot {
+/** Height of one legend row; a legend that wraps pushes the plot down by this per extra row. */
+export const LEGEND_ROW = 15;
+
+/** Margins leave room for the title/legend rows, the axes and the caption row. */
+export function plotLayout(width: number, height: number, legendRows = 1): Plot {
   const left = 52;
-  const top = 30;
+  const top = 30 + LEGEND_ROW * Math.max(0, legendRows - 1);
   const right = Math.max(left + 10, width - 24);
   const bottom = Math.max(top + 10, height - 40);
   return { left, top, right, bottom, width: right - left, height: bottom - top };
@@ -48,6 +51,53 @@ export function drawTitle(head: G, title: string): number {
   const node = text.node() as SVGTextElement & { ltWidth?: [string, number] };
   if (node.ltWidth?.[0] !== title) node.ltWidth = [title, node.getComputedTextLength() || title.length * 8];
   return 4 + node.ltWidth[1] + 16;
+}
+
+/** Estimated width of a legend label's character (11 px sans-serif), and of its swatch and gap. */
+const CHAR_PX = 6.5;
+const SWATCH_PX = 18;
+const GAP_PX = 10;
+
+/** A legend entry placed: its row (0: beside the title) and x. */
+export interface LegendPlace {
+  label: string;
+  colour: string;
+  x: number;
+  row: number;
+}
+
+/**
+ * Lays legend entries out after the title (`start`), wrapping onto rows that start at `left`,
+ * up to `maxRows`; whatever does not fit then is counted in `more` ("+N"). A label is cut
+ * ("…") only when it is wider than a whole row, so an exported image names every run it can.
+ */
+export function layoutLegend(items: readonly { label: string; colour: string }[], start: number, left: number, right: number, maxRows = 3): { placed: LegendPlace[]; rows: number; more: number; moreAt: { x: number; row: number } } {
+  const placed: LegendPlace[] = [];
+  let row = 0;
+  let x = start;
+  const widest = Math.max(1, Math.floor((right - left - SWATCH_PX) / CHAR_PX));
+  for (const [i, item] of items.entries()) {
+    const label = item.label.length > widest ? `${item.label.slice(0, widest - 1)}…` : item.label;
+    const w = SWATCH_PX + label.length * CHAR_PX;
+    // Room for "+N" after the last entry a row can take when others follow.
+    const reserve = i < items.length - 1 && row === maxRows - 1 ? 26 : 0;
+    if (x + w > right - reserve && x > left) {
+      if (row + 1 >= maxRows) break;
+      row++;
+      x = left;
+    }
+    placed.push({ label, colour: item.colour, x, row });
+    x += w + GAP_PX;
+  }
+  return { placed, rows: row + 1, more: items.length - placed.length, moreAt: { x, row } };
+}
+
+/**
+ * The per-epoch charts' x domain: from epoch 1 to the last; a single epoch sits in the middle
+ * of [0.5, 1.5] (not as a lone dot at the left end of a 1–2 axis).
+ */
+export function epochDomain(lastEpoch: number): [number, number] {
+  return lastEpoch <= 1 ? [0.5, 1.5] : [1, lastEpoch];
 }
 
 const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
@@ -78,6 +128,16 @@ export function formatY(metric: MetricKind, v: number): string {
   return d3.format('.4~g')(v);
 }
 
+/**
+ * A y tick's label. Samples/s are counts a second, grouped ("12,000"), never SI ("500m" read
+ * as 500 million, "12k"); the others as short as they can be.
+ */
+export function formatYTick(metric: MetricKind, v: number): string {
+  if (metric === 'accuracy') return `${v}%`;
+  if (metric === 'samplesPerSec') return Math.abs(v) >= 1 ? d3.format(',~f')(v) : d3.format('~g')(v);
+  return d3.format('~g')(v);
+}
+
 /** What the back layer shows besides the axes. */
 export interface BackText {
   title: string;
@@ -85,6 +145,8 @@ export interface BackText {
   caption: string;
   captionTitle: string;
   xLabel: string;
+  /** The legend as laid out already (the plot's top depends on its rows); else laid out here. */
+  legendLayout?: ReturnType<typeof layoutLegend>;
 }
 
 /** Gridlines, axes, title, legend and caption (the back SVG, under the canvas). */
@@ -102,39 +164,29 @@ export function drawBack(svg: Svg, plot: Plot, x: Linear, y: YScale, xAxis: XAxi
   const xa = d3.axisBottom(x).tickFormat((d) => formatX(xAxis, +d)).tickSizeOuter(0);
   xa.tickValues(xAxis === 'time' ? timeTicks(x, xTicks) : x.ticks(xTicks).filter((v) => xAxis !== 'step' || Number.isInteger(v)));
   layer(svg, 'lt-axis lt-axis-x').attr('transform', `translate(0,${plot.bottom})`).call(xa);
-  const yTickFormat = (d: d3.NumberValue) => (metric === 'accuracy' ? `${+d}%` : metric === 'samplesPerSec' ? d3.format('~s')(+d) : d3.format('~g')(+d));
+  const yTickFormat = (d: d3.NumberValue) => formatYTick(metric, +d);
   // A log axis has ticks at every 1–9 of each decade: label only those the scale keeps.
   const keep = 'base' in y ? y.tickFormat(yTicks) : null;
   const ya = (d3.axisLeft(y as Linear) as d3.Axis<d3.NumberValue>).ticks(yTicks).tickFormat((d) => (keep && keep(d) === '' ? '' : yTickFormat(d)));
   layer(svg, 'lt-axis lt-axis-y').attr('transform', `translate(${plot.left},0)`).call(ya.tickSizeOuter(0));
 
   const head = layer(svg, 'lt-head');
-  // Legend runs left to right after the title; whatever does not fit becomes "+N".
-  let cursor = Math.max(plot.left, drawTitle(head, text.title));
-  const room = plot.right;
-  const shown: { label: string; colour: string; x: number }[] = [];
-  for (const [i, item] of text.legend.entries()) {
-    const label = item.label.length > 22 ? `${item.label.slice(0, 21)}…` : item.label;
-    const w = 18 + label.length * 6.5;
-    if (cursor + w > room - (i < text.legend.length - 1 ? 26 : 0)) break;
-    shown.push({ label, colour: item.colour, x: cursor });
-    cursor += w + 10;
-  }
+  const legend = text.legendLayout ?? layoutLegend(text.legend, Math.max(plot.left, drawTitle(head, text.title)), 4, plot.right);
+  if (text.legendLayout) drawTitle(head, text.title);
   const items = head
-    .selectAll<SVGGElement, (typeof shown)[number]>('g.lt-legend-item')
-    .data(shown)
+    .selectAll<SVGGElement, LegendPlace>('g.lt-legend-item')
+    .data(legend.placed)
     .join((enter) => {
       const g = enter.append('g').attr('class', 'lt-legend-item');
       g.append('rect').attr('width', 12).attr('height', 3).attr('y', -4);
       g.append('text').attr('x', 16);
       return g;
     })
-    .attr('transform', (d) => `translate(${d.x},16)`);
+    .attr('transform', (d) => `translate(${d.x},${16 + LEGEND_ROW * d.row})`);
   items.select('rect').attr('fill', (d) => d.colour);
   items.select('text').text((d) => d.label);
-  const more = text.legend.length - shown.length;
-  head.selectAll('text.lt-legend-more').data(more > 0 ? [more] : []).join('text')
-    .attr('class', 'lt-legend-more').attr('x', cursor).attr('y', 16).text((d) => `+${d}`);
+  head.selectAll('text.lt-legend-more').data(legend.more > 0 ? [legend.more] : []).join('text')
+    .attr('class', 'lt-legend-more').attr('x', legend.moreAt.x).attr('y', 16 + LEGEND_ROW * legend.moreAt.row).text((d) => `+${d}`);
 
   const foot = layer(svg, 'lt-foot');
   const caption = foot.selectAll('text.lt-caption').data([text.caption]).join('text')
@@ -203,6 +255,22 @@ export interface PlacedAnnotation {
   colour: string;
 }
 
+/**
+ * A marker's short label: a person's command without its author ("lr 0.01 → 0.05", "paused"),
+ * a note's text cut at 28 characters. The flag's tooltip and the notes list have it all.
+ */
+export function markerLabel(a: Pick<WireAnnotation, 'kind' | 'text' | 'authorName'>): string {
+  let text = a.text;
+  if (a.kind === 'event') {
+    if (text.startsWith(`${a.authorName} `)) text = text.slice(a.authorName.length + 1);
+    text = text
+      .replace(/^changed the learning rate from (\S+) to (\S+)/, 'lr $1 → $2')
+      .replace(/^set the learning rate to (\S+)/, 'lr $1')
+      .replace(/^(started|paused|resumed|stopped) the run/, '$1');
+  }
+  return text.length > 28 ? `${text.slice(0, 27)}…` : text;
+}
+
 /** Vertical line plus a small flag per annotation; notes solid and filled, events dashed. */
 export function drawAnnotations(g: G, plot: Plot, placed: readonly PlacedAnnotation[], onSelect: ((a: WireAnnotation) => void) | undefined): void {
   const when = (iso: string): string => {
@@ -216,6 +284,7 @@ export function drawAnnotations(g: G, plot: Plot, placed: readonly PlacedAnnotat
       const f = enter.append('g').attr('role', 'button').attr('tabindex', 0);
       f.append('line').attr('class', 'lt-flag-pole');
       f.append('path').attr('class', 'lt-flag-mark');
+      f.append('text').attr('class', 'lt-flag-label').attr('data-export', 'show');
       f.append('title');
       return f;
     })
@@ -239,6 +308,15 @@ export function drawAnnotations(g: G, plot: Plot, placed: readonly PlacedAnnotat
     .style('fill', (d) => (d.colour && d.a.kind === 'note' ? d.colour : null))
     .style('stroke', (d) => d.colour || null);
   flags.select('title').text((d) => `${d.a.authorName} · ${when(d.a.createdAt)} · ${d.a.text}`);
+  // Labels in three staggered rows (by position), so neighbours' labels in an export overlap less;
+  // near the right edge a label reads leftwards.
+  const row = new Map([...placed].sort((p, q) => p.px - q.px).map((p, i) => [p.a.id, i % 3]));
+  flags
+    .select('text.lt-flag-label')
+    .attr('x', (d) => (d.px > plot.right - 120 ? -7 : 7))
+    .attr('y', (d) => plot.top + 20 + 12 * (row.get(d.a.id) ?? 0))
+    .attr('text-anchor', (d) => (d.px > plot.right - 120 ? 'end' : 'start'))
+    .text((d) => markerLabel(d.a));
 }
 
 /** The hover state: a crosshair at `px` and one readout row per series. */

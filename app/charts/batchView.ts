@@ -7,9 +7,9 @@
 import * as d3 from 'd3';
 import type { WireAnnotation } from '../../server/protocol';
 import { minMaxBuckets, niceExtent, visibleRange } from '../lib/series';
-import { METRIC_NAMES, SeriesColumns } from './batchColumns';
+import { LOG_SCALE_METRICS, METRIC_NAMES, SeriesColumns } from './batchColumns';
 import type { BatchChartProps, BatchViewRange } from './BatchChart';
-import { drawAnnotations, drawBack, drawHover, drawLine, formatX, formatY, layer, plotLayout, type Hover, type PlacedAnnotation, type Plot, type YScale } from './batchDraw';
+import { drawAnnotations, drawBack, drawHover, drawLine, drawTitle, formatX, formatY, layer, layoutLegend, plotLayout, type Hover, type PlacedAnnotation, type Plot, type YScale } from './batchDraw';
 
 /** Share of the highest visible loss values left out of the y extent. */
 const LOSS_CLIP = 0.005;
@@ -153,7 +153,11 @@ export class BatchView {
 
   private click(e: MouseEvent): void {
     const { onAddAnnotation } = this.props;
-    const [px] = d3.pointer(e, this.nodes.front);
+    const [clickPx] = d3.pointer(e, this.nodes.front);
+    // A click's coordinates are whole pixels, a pointer move's are not: at a few steps per
+    // pixel the click's own position named a step a few before the one the readout showed.
+    // The readout (drawn from the last move) is what the person aimed at.
+    const px = this.hoverPx !== null && Math.abs(this.hoverPx - clickPx) < 2 ? this.hoverPx : clickPx;
     if (!onAddAnnotation || e.detail > 1 || px < this.plot.left || px > this.plot.right) return;
     clearTimeout(this.clickTimer);
     const step = this.stepAt(px);
@@ -182,7 +186,11 @@ export class BatchView {
     const p = this.props;
     const height = p.height ?? 280;
     const { canvas } = this.nodes;
-    const plot = (this.plot = plotLayout(this.width, height));
+    // The legend first: the rows it wraps onto push the plot down, so every run stays named.
+    const title = p.title ?? `Batch ${METRIC_NAMES[p.metric]}`;
+    const right = plotLayout(this.width, height).right;
+    const legend = layoutLegend(p.series, Math.max(plotLayout(0, 0).left, drawTitle(layer(this.back, 'lt-head'), title)), 4, right);
+    const plot = (this.plot = plotLayout(this.width, height, legend.rows));
     const dpr = window.devicePixelRatio || 1;
     if (canvas.width !== Math.round(this.width * dpr) || canvas.height !== Math.round(height * dpr)) {
       canvas.width = Math.round(this.width * dpr);
@@ -256,7 +264,7 @@ export class BatchView {
     if (p.metric === 'accuracy') domain = [Math.max(0, domain[0]), Math.min(100, domain[1])];
     if (p.metric !== 'accuracy') domain[0] = Math.max(0, domain[0]);
     this.y =
-      p.logY && minPositive < Infinity
+      p.logY && LOG_SCALE_METRICS.has(p.metric) && minPositive < Infinity
         ? d3.scaleLog().domain([Math.max(minPositive, domain[0]) / 1.1, Math.max(domain[1], minPositive * 1.1) * 1.1]).range([plot.bottom, plot.top]).nice()
         : d3.scaleLinear().domain(domain).range([plot.bottom, plot.top]).nice();
 
@@ -277,8 +285,9 @@ export class BatchView {
     const clipped = rawHi > this.y.domain()[1] ? ` · top ${LOSS_CLIP * 100} % of loss off-scale` : '';
     drawBack(this.back, plot, this.x, this.y, p.xAxis, p.metric, {
       // Titled always, so that an exported image says what it shows (its legend names the runs).
-      title: p.title ?? `Batch ${METRIC_NAMES[p.metric]}`,
+      title,
       legend: p.series,
+      legendLayout: legend,
       caption: `${smoothing ? `smoothing ${p.smoothing}` : 'no smoothing'} · ${n(points)} point${points === 1 ? '' : 's'}${widest ? ` (${n(widest)}-step buckets)` : ' (raw)'} → ${n(drawn)} drawn${clipped}${this.view ? ' · zoomed, double-click resets' : ''}`,
       captionTitle:
         'Every point is kept. Far from the live edge the hub sends each stretch of steps as a bucket (its first, last, min and max point, and the mean for smoothing); zoomed in, it sends the steps in view in finer buckets or raw. Each line is drawn through the first, min, max and last point of every pixel column (M4), so spikes keep their height. Debiased EMA smoothing as TensorBoard. Wheel zooms, drag pans, click adds a note.',

@@ -1,7 +1,7 @@
 'use client';
 /** Notes and control events on this run, newest step last; edit or delete your own notes. */
 import { useState } from 'react';
-import type { WireAnnotation } from '../../server/protocol';
+import { MAX_ANNOTATION_CHARS, type WireAnnotation } from '../../server/protocol';
 import { useHub } from '../lib/HubProvider';
 import { fmtTime } from './format';
 
@@ -31,7 +31,7 @@ function Note({ a, mine, colour }: { a: WireAnnotation; mine: boolean; colour: s
           <label htmlFor={`edit-${a.id}`} className="sr-only">
             Edit note
           </label>
-          <textarea id={`edit-${a.id}`} value={text} maxLength={2000} onChange={(e) => setText(e.target.value)} />
+          <textarea id={`edit-${a.id}`} value={text} maxLength={MAX_ANNOTATION_CHARS} onChange={(e) => setText(e.target.value)} />
           <div>
             <button type="button" onClick={save} disabled={!text.trim()}>
               Save

@@ -5,8 +5,10 @@
  * at that step for everyone.
  */
 import { useRef, useState, type FormEvent, type ReactNode } from 'react';
-import type { WireAnnotation } from '../../server/protocol';
+import { MAX_ANNOTATION_CHARS, type WireAnnotation } from '../../server/protocol';
 import { BatchChart, type BatchSeries } from '../charts/BatchChart';
+import { X_AXES, type XAxisKind } from '../charts/batchColumns';
+import { fileSlug } from '../../server/format';
 import { exportPng, exportSvg } from '../lib/chartExport';
 import { useHub } from '../lib/HubProvider';
 import { useSeriesDetail } from '../lib/useSeriesDetail';
@@ -15,8 +17,8 @@ import type { RunView } from '../lib/runState';
 export interface ChartControlsProps {
   smoothing: number;
   setSmoothing(v: number): void;
-  xAxis: 'step' | 'epoch' | 'time';
-  setXAxis(v: 'step' | 'epoch' | 'time'): void;
+  xAxis: XAxisKind;
+  setXAxis(v: XAxisKind): void;
   logY: boolean;
   setLogY(v: boolean): void;
 }
@@ -29,13 +31,13 @@ export function ChartControls({ smoothing, setSmoothing, xAxis, setXAxis, logY, 
       </label>
       <input id="smoothing" type="range" min={0} max={0.99} step={0.01} value={smoothing} onChange={(e) => setSmoothing(Number(e.target.value))} />
       <label htmlFor="x-axis">x axis</label>
-      <select id="x-axis" value={xAxis} onChange={(e) => setXAxis(e.target.value as 'step' | 'epoch' | 'time')}>
+      <select id="x-axis" value={xAxis} onChange={(e) => setXAxis(X_AXES.find((a) => a === e.target.value) ?? 'step')}>
         <option value="step">step</option>
         <option value="epoch">epoch</option>
         <option value="time">time (elapsed)</option>
       </select>
       <label>
-        <input type="checkbox" checked={logY} onChange={(e) => setLogY(e.target.checked)} /> log scale
+        <input type="checkbox" checked={logY} onChange={(e) => setLogY(e.target.checked)} /> log scale <span className="muted">(loss, learning rate)</span>
       </label>
     </div>
   );
@@ -54,13 +56,20 @@ export function ChartBox({ testId, title, exportName, children }: { testId: stri
   );
 }
 
+/** A chart's download name: `livetrain-<run name>-<run id>-<what>`, slugged as the CSV export's. */
+export function chartFileName(run: { name: string; id: string }, what: string): string {
+  return `livetrain-${fileSlug(run.name)}-${run.id}-${what}`;
+}
+
+/** PNG and SVG download buttons; `name` is slugged (no spaces or brackets in a file name). */
 export function ExportButtons({ target, name }: { target: () => HTMLElement | null; name: string }) {
+  const file = fileSlug(name, 200);
   return (
     <span className="export-buttons">
-      <button type="button" className="small" onClick={() => target() && exportPng(target()!, `${name}.png`)}>
+      <button type="button" className="small" onClick={() => target() && exportPng(target()!, `${file}.png`)}>
         PNG
       </button>
-      <button type="button" className="small" onClick={() => target() && exportSvg(target()!, `${name}.svg`)}>
+      <button type="button" className="small" onClick={() => target() && exportSvg(target()!, `${file}.svg`)}>
         SVG
       </button>
     </span>
@@ -78,7 +87,7 @@ const SECONDARY_CHART_MS = 1000;
 export function CurvesPanel({ state, version, colourOf }: { state: RunView; version: number; colourOf: (a: WireAnnotation) => string }) {
   const { call, me } = useHub();
   const [smoothing, setSmoothing] = useState(0.6);
-  const [xAxis, setXAxis] = useState<'step' | 'epoch' | 'time'>('step');
+  const [xAxis, setXAxis] = useState<XAxisKind>('step');
   const [logY, setLogY] = useState(false);
   const [draftStep, setDraftStep] = useState<number | null>(null);
   const [text, setText] = useState('');
@@ -110,16 +119,17 @@ export function CurvesPanel({ state, version, colourOf }: { state: RunView; vers
 
   const common = { xAxis, smoothing, logY, version, batchesPerEpoch: run.batchesPerEpoch, annotations: state.annotations, annotationColour: colourOf, onAddAnnotation: me ? setDraftStep : undefined };
   return (
-    <section className="card" aria-labelledby="curves-title">
+    <section className="card curves-card" aria-labelledby="curves-title">
       <div className="card-head">
         <h2 id="curves-title">Batch metrics</h2>
         <ChartControls smoothing={smoothing} setSmoothing={setSmoothing} xAxis={xAxis} setXAxis={setXAxis} logY={logY} setLogY={setLogY} />
       </div>
       <p className="muted small">Click a curve to pin a note at that step. Scroll to zoom, drag to pan, double-click to reset.</p>
       {draftStep !== null ? (
+        // Over the card, not in its flow: opening it must not move the chart that was clicked.
         <form className="note-form" onSubmit={save} aria-label={`Note at step ${draftStep}`}>
           <label htmlFor="note-text">Note at step {draftStep}</label>
-          <textarea id="note-text" value={text} maxLength={2000} autoFocus required onChange={(e) => setText(e.target.value)} />
+          <textarea id="note-text" value={text} maxLength={MAX_ANNOTATION_CHARS} autoFocus required onChange={(e) => setText(e.target.value)} />
           <div>
             <button type="submit" disabled={!text.trim()}>
               Add note
@@ -136,19 +146,19 @@ export function CurvesPanel({ state, version, colourOf }: { state: RunView; vers
         </form>
       ) : null}
       <div className="chart-pair">
-        <ChartBox testId="loss-chart" title="Loss" exportName={`${run.name}-loss`}>
+        <ChartBox testId="loss-chart" title="Loss" exportName={chartFileName(run, 'loss')}>
           <BatchChart {...common} {...forMetric('loss')} />
         </ChartBox>
-        <ChartBox testId="accuracy-chart" title="Accuracy" exportName={`${run.name}-accuracy`}>
+        <ChartBox testId="accuracy-chart" title="Accuracy" exportName={chartFileName(run, 'accuracy')}>
           <BatchChart {...common} {...forMetric('accuracy')} />
         </ChartBox>
       </div>
       <div className="chart-pair">
-        <ChartBox testId="lr-chart" title="Learning rate" exportName={`${run.name}-learning-rate`}>
+        <ChartBox testId="lr-chart" title="Learning rate" exportName={chartFileName(run, 'learning-rate')}>
           {/* Unsmoothed: a rate changes in steps, and each step is drawn where it happened. */}
           <BatchChart {...common} smoothing={0} {...forMetric('learningRate')} height={140} title="Learning rate" liveEveryMs={SECONDARY_CHART_MS} />
         </ChartBox>
-        <ChartBox testId="speed-chart" title="Samples/s" exportName={`${run.name}-samples-per-second`}>
+        <ChartBox testId="speed-chart" title="Samples/s" exportName={chartFileName(run, 'samples-per-second')}>
           <BatchChart {...common} {...forMetric('samplesPerSec')} height={140} title="Training samples per second" liveEveryMs={SECONDARY_CHART_MS} />
         </ChartBox>
       </div>

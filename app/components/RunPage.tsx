@@ -5,20 +5,21 @@
  * digits, notes, and drawing a digit for the model to read.
  */
 import Link from 'next/link';
-import { useCallback } from 'react';
-import type { WireAnnotation } from '../../server/protocol';
-import { EpochChart } from '../charts/EpochChart';
+import { Fragment, useCallback } from 'react';
+import type { RunSummary, WireAnnotation } from '../../server/protocol';
 import { useHub } from '../lib/HubProvider';
 import { PageTitle } from '../lib/PageTitle';
 import { useRun } from '../lib/useRun';
 import { AnnotationsPanel } from './AnnotationsPanel';
 import { ConfusionSection } from './ConfusionSection';
-import { ChartBox, CurvesPanel } from './CurvesPanel';
+import { CurvesPanel } from './CurvesPanel';
 import { DrawDigit } from './DrawDigit';
-import { fmtNum, fmtPct, fmtTime, learningRateText, optimizerSettings } from './format';
+import { EpochSection } from './EpochSection';
+import { fmtInt, fmtTime, learningRateText, optimizerSettings } from './format';
 import { MisclassifiedGallery } from './MisclassifiedGallery';
 import { PredictionPanel } from './PredictionPanel';
 import { PresenceList } from './PresenceList';
+import { QueuedPanel } from './QueuedPanel';
 import { ProgressPanel } from './ProgressPanel';
 import { RunControls } from './RunControls';
 import { RunManage } from './RunManage';
@@ -30,6 +31,26 @@ export function authorColour(a: Pick<WireAnnotation, 'kind' | 'authorName'>): st
   let h = 0;
   for (const ch of a.authorName) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
   return `hsl(${h % 360} 65% 45%)`;
+}
+
+/**
+ * The run header's facts, in order, each with its test id; one separator between any two.
+ * The digit counts are the ones the trainer used, else the limits asked for.
+ */
+function headerFacts(run: RunSummary, lr: ReturnType<typeof learningRateText>): Array<[string, string]> {
+  const hp = run.hyperparams;
+  const digits = (used: number | null, limit: number | null) => (used !== null ? fmtInt(used) : limit !== null ? `at most ${fmtInt(limit)}` : 'all');
+  const facts: Array<[string, string]> = [
+    ['created-by', `started by ${run.createdBy}`],
+    ['created-at', fmtTime(run.createdAt)],
+    ['optimizer-name', hp.optimizer],
+    ['lr', `lr ${lr.current}${lr.pending ? `, ${lr.pending}` : ''}${lr.history ? ` (${lr.history})` : ''}`],
+    ['optimizer', optimizerSettings(hp)],
+    ['batch', `batch ${hp.batchSize}`],
+    ['seed', `seed ${hp.seed}`],
+    ['digits', `${digits(run.trainSize, hp.trainLimit)} training / ${digits(run.testSize, hp.testLimit)} test digits`],
+  ];
+  return facts.filter(([, text]) => text !== '');
 }
 
 export function RunPage({ runId }: { runId: string }) {
@@ -56,22 +77,23 @@ export function RunPage({ runId }: { runId: string }) {
     );
   }
   const last = state.points[state.points.length - 1];
-  const epochSeries = [{ id: run.id, label: run.name, colour: '#0969da', epochs: state.epochs }];
   const hasCheckpoint = state.epochs.length > 0 || run.status === 'stopped';
-  const lr = learningRateText(run, last?.learningRate);
+  const lr = learningRateText(run, last);
+  // Queued and never trained (a run resumed from its checkpoint has points to show): where it waits, no empty charts.
+  const waiting = run.status === 'queued' && state.pointCount === 0 && state.epochs.length === 0;
   return (
     <div className="run-page" data-version={version}>
       <PageTitle what={run.name} />
       <header className="run-header">
         <div>
           <h1 data-testid="run-name">{run.name}</h1>
-          <p className="muted small">
-            started by {run.createdBy} · {fmtTime(run.createdAt)} · {run.hyperparams.optimizer}{' '}
-            <span data-testid="run-lr">
-              lr {lr.current}
-              {lr.history ? ` (${lr.history})` : ''}
-            </span>{' '}
-            <span data-testid="run-optimizer">{optimizerSettings(run.hyperparams)}</span> · batch {run.hyperparams.batchSize} · seed {run.hyperparams.seed}
+          <p className="muted small run-facts">
+            {headerFacts(run, lr).map(([key, text], i) => (
+              <Fragment key={key}>
+                {i > 0 ? ' · ' : null}
+                <span data-testid={`run-${key}`}>{text}</span>
+              </Fragment>
+            ))}
           </p>
         </div>
         <div className="run-header-right">
@@ -85,51 +107,17 @@ export function RunPage({ runId }: { runId: string }) {
         </div>
       ) : null}
       <RunManage run={run} />
-      <RunControls run={run} learningRate={last?.learningRate ?? null} />
-      <ProgressPanel state={state} />
-      <CurvesPanel state={state} version={version} colourOf={colourOf} />
-      <section className="card" aria-labelledby="epochs-title">
-        <h2 id="epochs-title">Per epoch: train vs test</h2>
-        {state.epochs.length === 0 ? <p className="muted">The first epoch's results appear when it ends.</p> : null}
-        <div className="chart-pair">
-          <ChartBox testId="epoch-loss-chart" title="Loss" exportName={`${run.name}-epoch-loss`}>
-            <EpochChart series={epochSeries} metric="loss" />
-          </ChartBox>
-          <ChartBox testId="epoch-accuracy-chart" title="Accuracy" exportName={`${run.name}-epoch-accuracy`}>
-            <EpochChart series={epochSeries} metric="accuracy" />
-          </ChartBox>
-        </div>
-        {state.epochs.length ? (
-          <div className="table-scroll">
-            <table className="epoch-table">
-              <thead>
-                <tr>
-                  <th scope="col">Epoch</th>
-                  <th scope="col">Train loss</th>
-                  <th scope="col">Train accuracy</th>
-                  <th scope="col">Test loss</th>
-                  <th scope="col">Test accuracy</th>
-                </tr>
-              </thead>
-              <tbody>
-                {state.epochs.map((e) => (
-                  <tr key={e.epoch}>
-                    <td>{e.epoch}</td>
-                    <td>{fmtNum(e.trainLoss)}</td>
-                    <td>{fmtPct(e.trainAccuracy)}</td>
-                    <td>{fmtNum(e.testLoss)}</td>
-                    <td>{fmtPct(e.testAccuracy)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        ) : null}
-      </section>
-      <section className="card" aria-labelledby="panel-title">
-        <h2 id="panel-title">Live predictions</h2>
-        <PredictionPanel panel={state.predictions} />
-      </section>
+      <RunControls run={run} learningRate={lr.value} />
+      {waiting ? <QueuedPanel runId={run.id} /> : null}
+      {waiting ? null : <ProgressPanel state={state} />}
+      {waiting ? null : <CurvesPanel state={state} version={version} colourOf={colourOf} />}
+      {waiting ? null : <EpochSection run={run} epochs={state.epochs} />}
+      {waiting ? null : (
+        <section className="card" aria-labelledby="panel-title">
+          <h2 id="panel-title">Live predictions</h2>
+          <PredictionPanel panel={state.predictions} />
+        </section>
+      )}
       <div className="two-col">
         <section className="card" aria-labelledby="confusion-title">
           <h2 id="confusion-title">Confusion matrix</h2>

@@ -15,18 +15,25 @@ export function fmtTime(iso: string | number): string {
 }
 
 /**
- * A run's learning rate for people: the current value (the live one if given), and when it
- * changed, its history, e.g. "0.01 → 0.05 at step 279" (the last few changes when there are
- * many).
+ * A run's learning rate for people: the current value, and when it changed, its history, e.g.
+ * "0.01 → 0.05 at step 279" (the last few changes when there are many). With the run's last
+ * batch point, a change no batch has used yet (set while paused) is the current value and is
+ * `pending` ("takes effect on resume" while paused); without it, the last batch's rate.
  */
-export function learningRateText(run: Pick<RunSummary, 'hyperparams' | 'learningRates'>, live?: number | null): { current: string; history: string | null } {
+export function learningRateText(
+  run: Pick<RunSummary, 'hyperparams' | 'learningRates'> & Partial<Pick<RunSummary, 'status'>>,
+  last?: { step: number; learningRate: number } | null,
+): { current: string; value: number; history: string | null; pending: string | null } {
   const rates = run.learningRates;
-  const current = live ?? rates.at(-1)?.value ?? run.hyperparams.learningRate;
-  if (rates.length < 2) return { current: fmtNum(current), history: null };
+  const newest = rates.at(-1);
+  const isPending = !!newest && !!last && newest.step > last.step && newest.value !== last.learningRate;
+  const value = isPending ? newest.value : (last?.learningRate ?? newest?.value ?? run.hyperparams.learningRate);
+  const pending = !isPending ? null : run.status === 'paused' ? 'takes effect on resume' : `from step ${fmtInt(newest.step)}`;
+  if (rates.length < 2) return { current: fmtNum(value), value, history: null, pending };
   const shown = rates.length > 6 ? [rates[0], ...rates.slice(-5)] : rates;
   const parts = shown.map((r, i) => (i === 0 ? fmtNum(r.value) : `${fmtNum(r.value)} at step ${fmtInt(r.step)}`));
   if (shown !== rates) parts.splice(1, 0, '…');
-  return { current: fmtNum(current), history: parts.join(' → ') };
+  return { current: fmtNum(value), value, history: parts.join(' → '), pending };
 }
 
 /** How each optimizer setting is written for people. */

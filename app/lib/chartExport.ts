@@ -74,6 +74,8 @@ function inlineClone(svg: SVGSVGElement): SVGSVGElement {
     dst[i].removeAttribute('tabindex');
   }
   for (const el of clone.querySelectorAll('[data-export="skip"]')) el.remove();
+  // Shown on hover only (a marker's label): an image has no hover, so it shows them all.
+  for (const el of clone.querySelectorAll<SVGElement>('[data-export="show"]')) el.style.removeProperty('display');
   return clone;
 }
 

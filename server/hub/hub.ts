@@ -148,7 +148,8 @@ export async function createHub(httpServer: HttpServer, deps: HubDeps): Promise<
   const receiver = createEventReceiver({ registry, streams, cluster, ingest, onNotesStored: annotations.recorded, onControlApplied: controlLog.applied, log });
   const scheduler = createScheduler({ storage, registry, trainers, cluster, updates, log });
   const manage = createRunManagement({ storage, registry, updates, annotations, io });
-  const commands = createRunCommands({ storage, registry, updates, annotations, controlLog, trainers, scheduler, cluster, io, queuedPerPerson: options.queuedPerPerson });
+  const digits = createDigitService(storage, { dataDir: deps.dataDir });
+  const commands = createRunCommands({ storage, registry, updates, annotations, controlLog, trainers, scheduler, cluster, io, queuedPerPerson: options.queuedPerPerson, onStarted: () => digits.warm() });
 
   // The peers.
   const participants = createParticipantWriter({ peers: storage.peers, log });
@@ -157,7 +158,6 @@ export async function createHub(httpServer: HttpServer, deps: HubDeps): Promise<
   const trainerPeers = attachTrainers({ nsp: trainerNsp, auth, graceMs: options.graceMs, shared, storage, registry, receiver, ingest, updates, scheduler, trainers, limits, log });
   const identities = await createIdentities(storage.peers);
   attachBrowsers({ io, auth, identities, participants, presence, snapshots, cluster, commands, manage, annotations, database, log });
-  const digits = createDigitService(storage, { dataDir: deps.dataDir });
   const api = createApi({ io, auth, storage, snapshots, commands, manage, updates, annotations, trainers, cluster, ingest, database, digits, log });
   await trainerPeers.recover();
 

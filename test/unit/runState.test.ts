@@ -110,9 +110,14 @@ test('samples/s: the moving average while training, over all the training once f
 
 test('the learning rate for people: the current value, and its changes with their steps', () => {
   const hp = { learningRate: 0.01 } as RunSummary['hyperparams'];
-  assert.deepEqual(learningRateText({ hyperparams: hp, learningRates: [] }), { current: '0.01', history: null });
-  assert.deepEqual(learningRateText({ hyperparams: hp, learningRates: [{ step: 1, value: 0.01 }, { step: 279, value: 0.05 }] }), { current: '0.05', history: '0.01 → 0.05 at step 279' });
-  assert.equal(learningRateText({ hyperparams: hp, learningRates: [{ step: 1, value: 0.01 }] }, 0.02).current, '0.02', 'the live value first');
+  assert.deepEqual(learningRateText({ hyperparams: hp, learningRates: [] }), { current: '0.01', value: 0.01, history: null, pending: null });
+  assert.deepEqual(learningRateText({ hyperparams: hp, learningRates: [{ step: 1, value: 0.01 }, { step: 279, value: 0.05 }] }), { current: '0.05', value: 0.05, history: '0.01 → 0.05 at step 279', pending: null });
+  assert.equal(learningRateText({ hyperparams: hp, learningRates: [{ step: 1, value: 0.01 }] }, { step: 9, learningRate: 0.02 }).current, '0.02', 'the live value first');
+  // Set while paused: the hub has the change from step 279, the last batch (278) ran at 0.01.
+  const paused = { hyperparams: hp, status: 'paused' as const, learningRates: [{ step: 1, value: 0.01 }, { step: 279, value: 0.05 }] };
+  assert.deepEqual(learningRateText(paused, { step: 278, learningRate: 0.01 }), { current: '0.05', value: 0.05, history: '0.01 → 0.05 at step 279', pending: 'takes effect on resume' });
+  assert.equal(learningRateText({ ...paused, status: 'running' }, { step: 278, learningRate: 0.01 }).pending, 'from step 279');
+  assert.equal(learningRateText(paused, { step: 279, learningRate: 0.05 }).pending, null, 'a batch at the new rate: in effect');
   const many = Array.from({ length: 10 }, (_, i) => ({ step: 1 + i * 100, value: 0.01 * (i + 1) }));
   assert.equal(learningRateText({ hyperparams: hp, learningRates: many }).history, '0.01 → … → 0.06 at step 501 → 0.07 at step 601 → 0.08 at step 701 → 0.09 at step 801 → 0.1 at step 901');
 });

@@ -210,4 +210,38 @@ describe('the elapsed-time axis across a pause', () => {
     assert.equal(moves('time'), 'MLLLMLL', 'one break, at the pause; none at the epoch end');
     assert.equal(moves('step'), 'MLLLLLL');
   });
+
+  test('a learning rate held constant after a pause is drawn whole when it comes as buckets (one break, at the pause)', async () => {
+    const { SeriesColumns } = await import('../app/charts/batchColumns');
+    const { drawLine } = await import('../app/charts/batchDraw');
+    const { bucketize } = await import('../server/columns');
+    // 100 ms a step, a 20 s pause after step 400 during which the rate went 0.01 → 0.05; the
+    // run page gets the first 1,024 steps raw and the rest up to step 3,000 as buckets of 64
+    // steps (6.4 s each, longer than a pause), then the live tail.
+    const points = [];
+    let time = 1_000_000;
+    for (let step = 1; step <= 3200; step++) {
+      time += step === 401 ? 20_000 : 100;
+      points.push({ seq: step, step, epoch: 1, batch: step - 1, loss: 1, accuracy: 50, learningRate: step > 400 ? 0.05 : 0.01, samplesPerSec: 1, time });
+    }
+    const source = { head: points.filter((p) => p.step < 1024), overview: bucketize(points.filter((p) => p.step >= 1024 && p.step < 3008), 64), points: points.filter((p) => p.step >= 3008) };
+    const c = new SeriesColumns();
+    c.sync(source, 'time', 'learningRate', 3200, 0);
+    // The frame plan as the chart makes it: 500 pixel columns over the whole span (M4).
+    const [x0, x1] = [c.xs[0], c.xs[c.length - 1]];
+    const idx = minMaxBuckets(c.xs, c.ys, 500, 0, c.length, { x0, x1 });
+    const segments: Array<{ from: number; to: number; ys: Set<number>; lines: number }> = [];
+    const ctx = {
+      beginPath() {}, stroke() {}, arc() {}, fill() {}, set globalAlpha(_: number) {}, set strokeStyle(_: string) {}, set lineWidth(_: number) {},
+      moveTo: (x: number, y: number) => segments.push({ from: x, to: x, ys: new Set([y]), lines: 0 }),
+      lineTo: (x: number, y: number) => Object.assign(segments[segments.length - 1], { to: x, lines: segments[segments.length - 1].lines + 1 }).ys.add(y),
+    };
+    const same = (v: number) => v;
+    drawLine(ctx as unknown as CanvasRenderingContext2D, c.xs, c.ys, idx, same as never, same as never, { colour: '#000', width: 1, alpha: 1 }, c.breaks);
+    assert.equal(segments.length, 2, `one break, at the pause (segments: ${segments.map((s) => `${s.from.toFixed(1)}–${s.to.toFixed(1)} s`).join(', ')})`);
+    const resumedAt = (points[400].time - points[0].time) / 1000;
+    assert.deepEqual([...segments[1].ys], [0.05], 'the stretch after the pause is at 0.05');
+    assert.ok(segments[1].from === resumedAt && segments[1].to === x1, `drawn from the resume (${resumedAt} s) to the end (${x1} s): ${segments[1].from}–${segments[1].to}`);
+    assert.ok(segments[0].to < resumedAt - 19, 'the stretch before the pause ends at the pause');
+  });
 });

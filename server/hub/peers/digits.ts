@@ -14,6 +14,11 @@ import type { Storage } from '../storage/storage';
 
 export interface DigitService {
   digits(split: 'train' | 'test', indices: number[]): Promise<WireDigit[]>;
+  /**
+   * Starts loading the dataset in the background (a run was started: its page will ask for
+   * the prediction panel's digits within seconds, and loading them then left the panel grey).
+   */
+  warm(): void;
   predict(runId: string, images: number[][]): Promise<HttpBodies['POST /api/runs/:id/predict']>;
   dispose(): void;
 }
@@ -58,6 +63,10 @@ export function createDigitService(storage: Pick<Storage, 'runs' | 'peers'>, opt
         if (index >= set.count) throw new HubError('INVALID', `digit index ${index} is out of range 0–${set.count - 1}`, { indices: 'out of range' });
         return { index, label: set.labels[index], pixels: Buffer.from(digitPixels(set, index)).toString('base64') };
       });
+    },
+    warm() {
+      // A failed load is retried by the next request (which reports it).
+      dataset().catch(() => (data = null));
     },
     async predict(runId, images) {
       const { predictor, row } = await predictorFor(runId);

@@ -6,6 +6,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { WireEpoch, WirePoint } from '../../protocol';
+import { fileSlug } from '../../format';
 import { HubError } from '../errors';
 import type { Storage } from '../storage/storage';
 
@@ -54,13 +55,11 @@ function write(res: ServerResponse, chunk: string): Promise<void> {
   return new Promise((resolve) => (res.write(chunk) ? resolve() : res.once('drain', resolve)));
 }
 
-const safeName = (name: string) => name.replace(/[^A-Za-z0-9_.-]+/g, '_').slice(0, 80) || 'run';
-
 export async function exportRun(storage: Pick<Storage, 'runs' | 'events' | 'notes'>, runId: string, format: string, table: string, res: ServerResponse): Promise<void> {
   if (format !== 'csv' && format !== 'json') throw new HubError('INVALID', 'format must be csv or json', { format: 'expected csv or json' });
   const run = await storage.runs.summary(runId);
   if (!run) throw new HubError('NOT_FOUND', `no run ${runId}`);
-  const file = `livetrain-${safeName(run.name)}-${run.id}.${format}`;
+  const file = `livetrain-${fileSlug(run.name)}-${run.id}.${format}`;
   if (format === 'csv') {
     if (table !== 'batches' && table !== 'epochs') throw new HubError('INVALID', 'table must be batches or epochs', { table: 'expected batches (one row per batch) or epochs (one row per epoch)' });
     res.writeHead(200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="${file.replace(/\.csv$/, `-${table}.csv`)}"` });

@@ -243,6 +243,11 @@ export function createApi({ io, auth, storage, snapshots, commands, manage, upda
       }
       case 'GET export':
         return exportRun(storage, id, url.searchParams.get('format') ?? 'json', url.searchParams.get('table') ?? 'batches', res);
+      case 'GET queue': {
+        await updates.summary(id);
+        const [ahead, { trainers: reachable }] = await Promise.all([storage.runs.queueAhead(id), trainers.reachable(500)]);
+        return ok(res, 'GET /api/runs/:id/queue', { queued: ahead !== null, ahead: ahead ?? 0, trainers: reachable.length });
+      }
       case 'GET annotations':
         await updates.summary(id);
         return ok(res, 'GET /api/runs/:id/annotations', { annotations: await annotations.list(id) });

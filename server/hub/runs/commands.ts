@@ -34,9 +34,11 @@ export interface RunCommandDeps {
   io: HubServer;
   /** Runs one person may have waiting for a trainer at once. */
   queuedPerPerson: number;
+  /** A run was started (e.g. to load what its page will soon ask for). */
+  onStarted?: (run: RunSummary) => void;
 }
 
-export function createRunCommands({ storage, registry, updates, annotations, controlLog, trainers, scheduler, cluster, io, queuedPerPerson }: RunCommandDeps) {
+export function createRunCommands({ storage, registry, updates, annotations, controlLog, trainers, scheduler, cluster, io, queuedPerPerson, onStarted }: RunCommandDeps) {
   return {
     /** Creates a queued run and asks the scheduler for a trainer. */
     async start(input: { name?: string; hyperparams: Hyperparams; reporting?: Partial<z.infer<typeof reportingSchema>> }, actor: Actor): Promise<RunSummary> {
@@ -54,6 +56,7 @@ export function createRunCommands({ storage, registry, updates, annotations, con
       await registry.load(id);
       io.emit('runs:changed', { run });
       scheduler.schedule();
+      onStarted?.(run);
       return run;
     },
 
@@ -67,6 +70,11 @@ export function createRunCommands({ storage, registry, updates, annotations, con
       }
       const plan = planControl(state.status, verb);
       const from = state.learningRate ?? undefined;
+      // Setting the rate in force changes nothing: refused here, so no client logs "from 0.001
+      // to 0.001" or marks the curve for it.
+      if (verb === 'set-lr' && plan.kind !== 'reject' && learningRate === from) {
+        throw new HubError('CONFLICT', `The learning rate is ${from} already; enter a different rate to change it.`);
+      }
       let run: RunSummary;
       switch (plan.kind) {
         case 'reject':

@@ -96,6 +96,17 @@ export function createRunRegistry({ storage, streams, log }: RunRegistryDeps) {
     return held;
   }
 
+  /** Records the rate in force from `step` on, in the state and the row's patch. */
+  function changeLearningRate(held: Held, patch: RunUpdate, step: number, value: number): void {
+    patch.currentLearningRate = value;
+    // A second change before any step used the first (both while paused) replaces it; one
+    // back to the rate before leaves no change at all.
+    const kept = held.learningRates.at(-1)?.step === step ? held.learningRates.slice(0, -1) : held.learningRates;
+    const next = kept.at(-1)?.value === value ? [...kept] : [...kept, { step, value }];
+    // A run that changes it at every step keeps its first value and the latest changes.
+    patch.learningRates = held.learningRates = next.length > MAX_LEARNING_RATE_CHANGES ? [next[0], ...next.slice(-(MAX_LEARNING_RATE_CHANGES - 1))] : next;
+  }
+
   function setStatus(held: Held, patch: RunUpdate, to: HubRunStatus, message: string | null): void {
     const from = held.status;
     if (!canTransition(from, to)) {
@@ -139,12 +150,7 @@ export function createRunRegistry({ storage, streams, log }: RunRegistryDeps) {
           held.lastLoss = e.point.loss;
           // The list sorts by the latest loss there is: a diverged batch's (null) keeps the one before.
           if (e.point.loss !== null) patch.lastLoss = e.point.loss;
-          if (held.learningRates.at(-1)?.value !== e.point.learningRate) {
-            patch.currentLearningRate = e.point.learningRate;
-            const next = [...held.learningRates, { step: e.point.step, value: e.point.learningRate }];
-            // A run that changes it at every step keeps its first value and the latest changes.
-            patch.learningRates = held.learningRates = next.length > MAX_LEARNING_RATE_CHANGES ? [next[0], ...next.slice(-(MAX_LEARNING_RATE_CHANGES - 1))] : next;
-          }
+          if (held.learningRates.at(-1)?.value !== e.point.learningRate) changeLearningRate(held, patch, e.point.step, e.point.learningRate);
           break;
         }
         case 'metrics:epoch':
@@ -161,7 +167,17 @@ export function createRunRegistry({ storage, streams, log }: RunRegistryDeps) {
           if (isFinished(e.status)) patch.endedAt = new Date(e.time);
           break;
         case 'control':
-          if (e.action === 'set-lr' && e.learningRate) held.learningRate = e.learningRate;
+          if (e.action === 'set-lr' && e.learningRate) {
+            held.learningRate = e.learningRate;
+            // The trainer took the new rate (a paused one at once): it is the run's rate from its
+            // next step, so everyone sees it now, not at the first batch after a resume.
+            const last = held.learningRates.at(-1);
+            if (last?.value !== e.learningRate && e.step + 1 >= (last?.step ?? 0)) {
+              changeLearningRate(held, patch, e.step + 1, e.learningRate);
+              // Announced with this commit even if the run's row went out less than a second ago.
+              held.announcedAt = 0;
+            }
+          }
           break;
         case 'predictions':
         case 'phase':

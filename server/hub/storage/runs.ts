@@ -182,6 +182,16 @@ export function createRunQueries(db: Db, provider: 'sqlite' | 'postgresql') {
       return db.run.findMany({ where: { status: 'queued', trainerId: null }, orderBy: { createdAt: 'asc' }, take, select: { id: true, lastSeq: true, hyperparams: true, reporting: true } });
     },
 
+    /**
+     * Where a queued run waits: how many runs waiting for a trainer the scheduler takes before
+     * it (oldest first, as {@link queued} lists them); null when the run is not waiting.
+     */
+    async queueAhead(runId: string): Promise<number | null> {
+      const run = await db.run.findUnique({ where: { id: runId }, select: { status: true, trainerId: true, createdAt: true } });
+      if (!run || run.status !== 'queued' || run.trainerId !== null) return null;
+      return db.run.count({ where: { status: 'queued', trainerId: null, OR: [{ createdAt: { lt: run.createdAt } }, { createdAt: run.createdAt, id: { lt: runId } }] } });
+    },
+
     /** How many active runs each of these trainers holds (0 for those with none). */
     async load(trainerIds: string[]): Promise<Map<string, number>> {
       const rows = await db.run.findMany({ where: { trainerId: { in: trainerIds }, status: active }, select: { trainerId: true } });
