@@ -212,9 +212,9 @@ describe('the elapsed-time axis across a pause', () => {
   });
 
   test('a learning rate held constant after a pause is drawn whole when it comes as buckets (one break, at the pause)', async () => {
-    const { SeriesColumns } = await import('../app/charts/batchColumns');
-    const { drawLine } = await import('../app/charts/batchDraw');
-    const { bucketize } = await import('../server/columns');
+    const { SeriesColumns } = await import('../../app/charts/batchColumns');
+    const { drawLine } = await import('../../app/charts/batchDraw');
+    const { bucketize } = await import('../../server/columns');
     // 100 ms a step, a 20 s pause after step 400 during which the rate went 0.01 → 0.05; the
     // run page gets the first 1,024 steps raw and the rest up to step 3,000 as buckets of 64
     // steps (6.4 s each, longer than a pause), then the live tail.

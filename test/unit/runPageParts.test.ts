@@ -6,11 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { LOG_SCALE_METRICS } from '../app/charts/batchColumns';
-import { epochDomain, formatYTick, layoutLegend, markerLabel, plotLayout } from '../app/charts/batchDraw';
+import { LOG_SCALE_METRICS } from '../../app/charts/batchColumns';
+import { epochDomain, formatYTick, layoutLegend, markerLabel, plotLayout } from '../../app/charts/batchDraw';
 
-import { learningRateError } from '../app/components/RunControls';
-import { fileSlug } from '../server/format';
+import { learningRateError } from '../../app/components/RunControls';
+import { fileSlug } from '../../server/format';
 
 test('the legend wraps onto another row rather than cut a run name, and the plot moves down for it', () => {
   const items = [
