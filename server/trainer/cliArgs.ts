@@ -8,7 +8,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { backendChoiceSchema, describeHyperparamError, hyperparamsSchema, HYPERPARAM_RULES, reportingSchema, type HyperparamsInput } from './config';
 import { resolveDataDir } from './data/mnist';
-import { UsageError } from '../cliFlags';
+import { unknownOption, UsageError } from '../cliFlags';
 
 export const USAGE = `Usage: npm run train -- [options]
 
@@ -111,7 +111,7 @@ function readFlags(argv: string[]) {
       if (value !== undefined) throw new UsageError(`${rawName} takes no value, got "${value}"`);
       booleans[name as BooleanFlag] = true;
     } else {
-      throw new UsageError(`unknown option ${rawName}`);
+      throw new UsageError(unknownOption(rawName, [...STRING_FLAGS, ...BOOLEAN_FLAGS]));
     }
   }
   return { strings, booleans };
