@@ -66,7 +66,7 @@ export function RunPage({ runId }: { runId: string }) {
         <div>
           <h1 data-testid="run-name">{run.name}</h1>
           <p className="muted small">
-            started by {run.createdBy} · {fmtTime(run.createdAt)} · {run.hyperparams.optimizer}{' '}
+            {run.origin === 'cli' ? <span data-testid="run-origin">started from the command line on {run.originHost ?? 'an unknown host'}</span> : `started by ${run.createdBy}`} · {fmtTime(run.createdAt)} · {run.hyperparams.optimizer}{' '}
             <span data-testid="run-lr">
               lr {lr.current}
               {lr.history ? ` (${lr.history})` : ''}

@@ -49,7 +49,7 @@ export function createScheduler({ storage, registry, trainers, cluster, updates,
     for (const run of queued) {
       const free = reachable
         // Trainers on other hubs come as RemoteSockets, which have no `connected`.
-        .filter(({ socket, trainer }) => (load.get(trainer.trainerId) ?? 0) < trainer.concurrency && !('connected' in socket && socket.connected === false))
+        .filter(({ socket, trainer }) => trainer.takesJobs !== false && (load.get(trainer.trainerId) ?? 0) < trainer.concurrency && !('connected' in socket && socket.connected === false))
         .sort((a, b) => load.get(a.trainer.trainerId)! / a.trainer.concurrency - load.get(b.trainer.trainerId)! / b.trainer.concurrency);
       const chosen = free[0];
       if (!chosen) return;

@@ -47,6 +47,8 @@ export function toRunSummary(run: RunRow): RunSummary {
     backend: run.backend,
     device: run.device,
     trainerHost: run.trainerHost,
+    origin: run.origin === 'cli' ? 'cli' : 'hub',
+    originHost: run.originHost,
     createdBy: run.createdBy,
     createdAt: run.createdAt.toISOString(),
     startedAt: iso(run.startedAt),
