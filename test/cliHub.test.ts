@@ -133,12 +133,12 @@ test('a CLI run streams to the hub, is controlled from the dashboard, survives a
 });
 
 test('npm run train -- --hub with a wrong trainer token says so and exits 1; a bad hub URL exits 2', async (t) => {
-  const hub = await startHubProcess(ARGS, { env: { LIVETRAIN_TRAINER_TOKEN: 'the-right-trainer-token' } });
+  const hub = await startHubProcess(ARGS, { env: { LIVETRAIN_TOKEN: 'the-team-token-here', LIVETRAIN_TRAINER_TOKEN: 'the-right-trainer-token' } });
   t.after(() => hub.stop());
   const r = await runEntry(TRAIN, ['--hub', hub.url, '--token', 'a-wrong-token', '--backend', 'wasm', '--train-limit', '64', '--test-limit', '50']);
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, new RegExp(`^error: the hub at ${hub.url} refused this trainer: `, 'm'));
-  const runs = (await (await fetch(`${hub.url}/api/runs`)).json()) as { data: { total: number } };
+  const runs = (await (await fetch(`${hub.url}/api/runs`, { headers: { authorization: 'Bearer the-team-token-here' } })).json()) as { data: { total: number } };
   assert.equal(runs.data.total, 0, 'no run was created');
   const bad = await runEntry(TRAIN, ['--hub', 'gpu-box']);
   assert.equal(bad.code, 2);
