@@ -34,6 +34,8 @@ export const ERROR_CODES = [
   'NO_HELLO',
   'UNSUPPORTED_VERSION',
   'UNAVAILABLE',
+  /** A trainer's events for a run that is no longer its (the hub ended it or took it back): stop it, drop them, do not resend. */
+  'GONE',
   'INTERNAL',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -489,6 +491,12 @@ export type TrainerReport = z.infer<typeof trainerReportSchema>;
 export interface HubToTrainerEvents {
   'job:assign': (job: TrainerJob, ack: Ack<{ runId: string }>) => void;
   'job:control': (command: ControlCommand) => void;
+  /**
+   * The hub took the run back from this trainer and ended it (e.g. it failed the run because
+   * the trainer's `job:assign` ack was not a valid envelope): stop training it and drop its
+   * unsent events; any still sent are refused with `GONE`.
+   */
+  'job:revoked': (msg: { runId: string; status: HubRunStatus; message: string }) => void;
 }
 
 export interface TrainerToHubEvents {

@@ -233,7 +233,7 @@ export function connectToHub(opts: HubLinkOptions): HubLink {
       return stored < batch[batch.length - 1].seq;
     }
     log(`${runId}: the hub refused ${batch.length} events: ${result.error} ${result.message}`);
-    if (result.error === 'INVALID' || result.error === 'FORBIDDEN' || result.error === 'NOT_FOUND') {
+    if (result.error === 'INVALID' || result.error === 'FORBIDDEN' || result.error === 'NOT_FOUND' || result.error === 'GONE') {
       // Resending cannot help; the hub no longer wants this run from us.
       b.events = b.events.filter((e) => e.seq > batch[batch.length - 1].seq);
       if (result.error !== 'INVALID') daemon.control({ runId, action: 'stop' });
@@ -298,6 +298,16 @@ export function connectToHub(opts: HubLinkOptions): HubLink {
   });
   socket.on('job:control', (command) => {
     daemon.control(command);
+  });
+  socket.on('job:revoked', (msg: unknown) => {
+    const parsed = z.object({ runId: z.string().max(128), message: z.string().max(4096) }).safeParse(msg);
+    if (!parsed.success) return;
+    const { runId, message } = parsed.data;
+    log(`${runId}: ${message}`);
+    // Nothing more of it goes to the hub; the run stops here (its last events are refused).
+    const b = outboxes.get(runId);
+    if (b) b.events = [];
+    if (daemon.runs.running.includes(runId) || daemon.runs.queued.includes(runId)) daemon.control({ runId, action: 'stop' });
   });
 
   async function createRun(input: RunCreate & { runId: string }): Promise<Result<{ runId: string }>> {
