@@ -11,7 +11,8 @@ import { eventually } from './helpers/hub';
 import { assertQuietBackendChoice, assertVerboseBackendChoice } from './helpers/backendReport';
 import { runEntry, spawnEntry } from './helpers/proc';
 
-const CLI = 'server/trainer/cli.ts';
+// What `npm run train` runs: headless, or with --hub through the agent (test/cliHub.test.ts).
+const CLI = 'server/agent/train.ts';
 const tmp = mkdtempSync(path.join(tmpdir(), 'livetrain-cli-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -150,6 +151,11 @@ const badFlags: Array<[string[], string]> = [
   [['--epoch', '2'], 'unknown option --epoch (did you mean --epochs?)'],
   [['--batchsize', '64'], 'unknown option --batchsize (did you mean --batch-size?)'],
   [['--hbu', 'http://127.0.0.1:3000'], 'unknown option --hbu (did you mean --hub?)'],
+  [['--token', 'secret-token'], '--token goes with --hub URL (without a hub the run is not shown anywhere)'],
+  [['--hub', 'ftp://gpu-box'], '--hub: a URL like http://host:3000, got "ftp://gpu-box"'],
+  [['--hub', 'http://127.0.0.1:3000', '--resume', 'ckpt'], '--resume cannot be used with --hub yet: a run from the command line starts fresh on the hub'],
+  [['--hub', 'http://127.0.0.1:3000', '--name', '  '], '--name: a name needs at least one character'],
+  [['--run-id', '../escape'], '--run-id: letters, digits, _ . - only, starting with a letter or digit, at most 128, got "../escape"'],
   [['stray'], 'unexpected argument "stray": every option starts with --, e.g. --epochs 3'],
 ];
 for (const [args, message] of badFlags) {

@@ -144,3 +144,44 @@ test('npm run train -- --hub with a wrong trainer token says so and exits 1; a b
   assert.equal(bad.code, 2);
   assert.equal(bad.stderr, 'error: --hub: a URL like http://host:3000, got "gpu-box"\nsee npm run train -- --help\n');
 });
+
+test('a CLI run is the CLI\'s alone: the CLI takes no queued run, and when it dies its run is interrupted and cannot be handed on', async (t) => {
+  const hub = await startHubProcess(['--no-web', '--no-local-trainer', '--grace-ms', '1500']);
+  const cli = spawnEntry(TRAIN, ['--hub', hub.url, '--backend', 'wasm', '--train-limit', '320', '--test-limit', '100', '--epochs', '500', '--no-checkpoint']);
+  let err = '';
+  cli.stderr.on('data', (d) => (err += d));
+  const exited = new Promise<string | number | null>((resolve) => cli.on('exit', (code, signal) => resolve(signal ?? code)));
+  t.after(async () => {
+    if (cli.exitCode === null && cli.signalCode === null) cli.kill('SIGKILL');
+    await hub.stop();
+  });
+  const runId = await eventually(() => /run (\S+) is live at /.exec(err)?.[1], `the CLI created its run (${err})`, 120_000);
+  await eventually(async () => (await runOf(hub.url, runId)).lastStep >= 5, 'the CLI run trains');
+
+  // A run queued in the dashboard is not given to the CLI, which trains only its own.
+  const queued = await fetch(`${hub.url}/api/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hyperparams: { epochs: 1, trainLimit: 64, testLimit: 50 } }) });
+  assert.equal(queued.status, 201);
+  const queuedId = ((await queued.json()) as { data: { run: RunSummary } }).data.run.id;
+  const steps = (await runOf(hub.url, runId)).lastStep;
+  await eventually(async () => (await runOf(hub.url, runId)).lastStep >= steps + 10, 'the CLI run trained on meanwhile');
+  const waiting = await runOf(hub.url, queuedId);
+  assert.equal(waiting.status, 'queued');
+  assert.equal(waiting.backend, null, 'no trainer claimed it');
+
+  // The CLI dies: past the grace period its run is interrupted, like a daemon's.
+  cli.kill('SIGKILL');
+  assert.equal(await exited, 'SIGKILL');
+  const interrupted = await eventually(async () => {
+    const run = await runOf(hub.url, runId);
+    return run.status === 'interrupted' ? run : undefined;
+  }, 'the run interrupted after the grace period', 60_000);
+  assert.match(interrupted.statusMessage ?? '', /disconnected and did not come back/);
+  assert.equal(interrupted.origin, 'cli');
+  // Resuming it would hand it to another trainer: refused, in words.
+  const resume = await fetch(`${hub.url}/api/runs/${runId}/resume`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+  assert.equal(resume.status, 409);
+  const body = (await resume.json()) as { error: string; message: string };
+  assert.equal(body.error, 'CONFLICT');
+  assert.match(body.message, /came from the command line/);
+  assert.equal((await runOf(hub.url, runId)).status, 'interrupted');
+});
