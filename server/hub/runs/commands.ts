@@ -17,6 +17,11 @@ import type { Scheduler } from './scheduler';
 import type { TrainerDirectory } from './trainerDirectory';
 import type { RunUpdates } from './updates';
 
+/** A run's name when none is given: what it trains with. */
+function defaultName(hp: Hyperparams): string {
+  return `${hp.optimizer} lr ${hp.learningRate} · batch ${hp.batchSize} · ${hp.epochs} epoch${hp.epochs === 1 ? '' : 's'}`;
+}
+
 /** A new run id: time-ordered, URL- and file-name-safe. */
 export function newRunId(): string {
   return `r${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
@@ -47,7 +52,7 @@ export function createRunCommands({ storage, registry, updates, annotations, con
       }
       const id = newRunId();
       const hp = input.hyperparams;
-      const name = input.name ?? `${hp.optimizer} lr ${hp.learningRate} · batch ${hp.batchSize} · ${hp.epochs} epoch${hp.epochs === 1 ? '' : 's'}`;
+      const name = input.name ?? defaultName(hp);
       const run = await storage.runs.create({ id, name, hyperparams: hp, reporting: input.reporting, createdBy: actor.name, createdById });
       await annotations.addEvent(id, 0, actor, describeControl(actor.name, 'start'));
       // Live from the start: watchers who open it while it waits share one snapshot read.
@@ -63,13 +68,18 @@ export function createRunCommands({ storage, registry, updates, annotations, con
      * sent again (its ack was lost) gets the same run while it is this trainer's.
      */
     async createForTrainer(input: { runId?: string; host: string; name?: string; hyperparams: Hyperparams; reporting?: Partial<z.infer<typeof reportingSchema>> }, trainer: TrainerData): Promise<{ runId: string }> {
-      const held = await storage.runs.load([trainer.trainerId]);
       const hp = input.hyperparams;
-      const name = input.name ?? `${hp.optimizer} lr ${hp.learningRate} · batch ${hp.batchSize} · ${hp.epochs} epoch${hp.epochs === 1 ? '' : 's'}`;
+      const name = input.name ?? defaultName(hp);
       const id = input.runId ?? newRunId();
       const who = `${input.host} (command line)`;
-      if (!input.runId && (held.get(trainer.trainerId) ?? 0) >= trainer.concurrency) {
-        throw new HubError('CONFLICT', `trainer ${trainer.trainerId} already trains ${trainer.concurrency} run${trainer.concurrency === 1 ? '' : 's'} (its concurrency)`);
+      const existing = input.runId ? await storage.runs.summaryAndTrainer(id) : null;
+      if (existing) {
+        if (existing.trainerId !== trainer.trainerId || existing.run.origin !== 'cli') throw new HubError('CONFLICT', `a run with id ${id} exists already; pick another id`);
+        return { runId: id };
+      }
+      const held = (await storage.runs.load([trainer.trainerId])).get(trainer.trainerId) ?? 0;
+      if (held >= trainer.concurrency) {
+        throw new HubError('CONFLICT', `trainer ${trainer.trainerId} already trains ${held} run${held === 1 ? '' : 's'}, as many as its concurrency`);
       }
       const made = await storage.runs.createForTrainer(
         { id, name, hyperparams: hp, reporting: input.reporting, createdBy: who, createdById: `trainer:${trainer.trainerId}`, originHost: input.host },
