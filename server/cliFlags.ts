@@ -31,6 +31,36 @@ function optionIn(message: string): string {
   return /'(-{1,2}[\w-]+)/.exec(message)?.[1] ?? 'an option';
 }
 
+/** Edits (insert, delete, replace, swap two neighbours) that turn `a` into `b`. */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/**
+ * The message for an option the command does not have, with the nearest one it has when one
+ * is close (a typo, a missing or extra letter, a prefix): `unknown option --epoch (did you
+ * mean --epochs?)`. `known` are the option names without dashes.
+ */
+export function unknownOption(rawName: string, known: readonly string[]): string {
+  const name = rawName.replace(/^-+/, '').toLowerCase();
+  let best: { option: string; distance: number } | null = null;
+  for (const option of known) {
+    if (option.length < 2) continue;
+    const distance = option.startsWith(name) && name.length >= 3 ? 1 : editDistance(name, option);
+    if (!best || distance < best.distance) best = { option, distance };
+  }
+  const close = best && best.distance <= Math.max(1, Math.min(2, Math.floor(name.length / 3)));
+  return close ? `unknown option ${rawName} (did you mean --${best!.option}?)` : `unknown option ${rawName}`;
+}
+
 /** Node's parseArgs, strict, with its errors said in words. */
 export function readFlags<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
   try {
@@ -39,7 +69,7 @@ export function readFlags<T extends ParseArgsConfig>(config: T): ReturnType<type
     const code = (error as { code?: string }).code;
     const message = error instanceof Error ? error.message : String(error);
     const option = optionIn(message);
-    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option ${option}`);
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(unknownOption(option, Object.keys(config.options ?? {})));
     if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
       const arg = /argument '([^']*)'/.exec(message)?.[1] ?? '';
       throw new UsageError(`unexpected argument "${arg}": every option starts with --`);

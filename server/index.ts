@@ -11,6 +11,7 @@ import { usageText } from './cliFlags';
 import { ConfigError, readConfig, USAGE } from './config';
 import { createHub, type Hub } from './hub/hub';
 import { startLocalTrainer, type LocalTrainer } from './localTrainer';
+import { describePortInUse, portFree } from './portInUse';
 import { createWebHandler, isNextUpgrade } from './web';
 import { runMain } from './trainer/runMain';
 
@@ -33,6 +34,12 @@ async function main(): Promise<number> {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(usageText(error.message, 'npm start'));
     return 2;
+  }
+  // Before the database and the dashboard's build: a second `npm start` on a taken port says
+  // so at once, and who holds it.
+  if (!(await portFree(config.host, config.port))) {
+    process.stderr.write(`${(await describePortInUse(config.host, config.port)).replace(/^/gm, 'error: ')}\n`);
+    return 1;
   }
   const db = await openDatabase({ url: config.databaseUrl });
   log(`database: ${db.provider} (${db.provider === 'sqlite' ? db.url : db.url.replace(/\/\/[^@]*@/, '//…@')}), migrations applied`);
@@ -70,10 +77,19 @@ async function main(): Promise<number> {
     if (web?.handleUpgrade && isNextUpgrade(req)) web.handleUpgrade(req, socket, head);
     else socket.destroy();
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
+  const listening = await new Promise<true | NodeJS.ErrnoException>((resolve) => {
+    server.once('error', (error: NodeJS.ErrnoException) => resolve(error));
+    server.listen(config.port, config.host, () => resolve(true));
   });
+  if (listening !== true) {
+    // Taken while the database and the dashboard were being prepared.
+    const message = listening.code === 'EADDRINUSE' ? await describePortInUse(config.host, config.port) : listening.message;
+    process.stderr.write(`${message.replace(/^/gm, 'error: ')}\n`);
+    await hub.close();
+    await web?.close();
+    await db.close();
+    return 1;
+  }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const shown = config.host.includes(':') ? `[${config.host}]` : config.host;

@@ -34,6 +34,8 @@ export const ERROR_CODES = [
   'NO_HELLO',
   'UNSUPPORTED_VERSION',
   'UNAVAILABLE',
+  /** A trainer's events for a run that is no longer its (the hub ended it or took it back): stop it, drop them, do not resend. */
+  'GONE',
   'INTERNAL',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -53,6 +55,10 @@ export type Ack<T> = (result: Result<T>) => void;
 export const MAX_BROWSER_PAYLOAD_BYTES = 64 * 1024;
 export const MAX_ANNOTATION_CHARS = 2000;
 export const MAX_NAME_CHARS = 64;
+
+/** Where a run was created (RunSummary.origin). */
+export const RUN_ORIGINS = ['hub', 'cli'] as const;
+export type RunOrigin = (typeof RUN_ORIGINS)[number];
 
 export const RUN_STATUSES = ['queued', 'running', 'paused', 'completed', 'stopped', 'failed', 'interrupted'] as const;
 export type HubRunStatus = (typeof RUN_STATUSES)[number];
@@ -81,6 +87,13 @@ export interface RunSummary {
   backend: string | null;
   device: string | null;
   trainerHost: string | null;
+  /**
+   * Where the run was created: `hub` (the dashboard or the API; any trainer may take it) or
+   * `cli` (a trainer created it, `npm run train -- --hub`: only that trainer trains it),
+   * with the host the trainer said it runs on.
+   */
+  origin: RunOrigin;
+  originHost: string | null;
   createdBy: string;
   createdAt: string;
   startedAt: string | null;
@@ -428,8 +441,33 @@ export const trainerHandshakeSchema = handshakeSchema.extend({
    * coming back over a connection the hub has not seen drop yet).
    */
   instance: z.string().min(16).max(128).optional(),
+  /**
+   * Whether the scheduler may give this trainer queued runs. `false`: it trains only the runs
+   * it creates itself (`run:create`; `npm run train -- --hub`).
+   */
+  takesJobs: z.boolean().default(true),
 });
 export type TrainerHandshake = z.input<typeof trainerHandshakeSchema>;
+
+// --- Trainer-initiated runs (`run:create`) -------------------------------------------------
+
+/**
+ * A run a trainer creates itself (`npm run train -- --hub`), checked like a `run:start`.
+ * `runId`: an id the trainer picked, so that a create sent again after a lost ack makes no
+ * second run (the hub answers with the same run while it is this trainer's). The run is the
+ * trainer's alone: no other trainer is given it, and it is interrupted if the trainer goes.
+ */
+export const runCreateSchema = z.intersection(
+  z.object({
+    runId: runIdSchema.optional(),
+    /** Where the trainer runs, shown on the run's page ("from the command line on <host>"). */
+    host: z.string().trim().min(1).max(256),
+  }),
+  runStartSchema,
+);
+export type RunCreate = z.input<typeof runCreateSchema>;
+
+// --- end of trainer-initiated runs ----------------------------------------------------------
 
 /** A job as the hub assigns it: the daemon's job plus the checkpoint to resume from, if stored. */
 export type TrainerJob = JobInput & { checkpoint?: { step: number; data: Uint8Array } };
@@ -453,9 +491,17 @@ export type TrainerReport = z.infer<typeof trainerReportSchema>;
 export interface HubToTrainerEvents {
   'job:assign': (job: TrainerJob, ack: Ack<{ runId: string }>) => void;
   'job:control': (command: ControlCommand) => void;
+  /**
+   * The hub took the run back from this trainer and ended it (e.g. it failed the run because
+   * the trainer's `job:assign` ack was not a valid envelope): stop training it and drop its
+   * unsent events; any still sent are refused with `GONE`.
+   */
+  'job:revoked': (msg: { runId: string; status: HubRunStatus; message: string }) => void;
 }
 
 export interface TrainerToHubEvents {
+  /** Creates a run that this trainer trains (see {@link runCreateSchema}); acked with its id. */
+  'run:create': (msg: RunCreate, ack: Ack<{ runId: string }>) => void;
   /** Events of one run in seq order; acked once stored, with the highest stored seq. */
   'trainer:events': (msg: { runId: string; events: TrainerEvent[] }, ack: Ack<{ storedSeq: number }>) => void;
   /** The daemon's other reports (accepted, done, failed, rejected). */

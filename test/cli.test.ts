@@ -11,7 +11,8 @@ import { eventually } from './helpers/hub';
 import { assertQuietBackendChoice, assertVerboseBackendChoice } from './helpers/backendReport';
 import { runEntry, spawnEntry } from './helpers/proc';
 
-const CLI = 'server/trainer/cli.ts';
+// What `npm run train` runs: headless, or with --hub through the agent (test/cliHub.test.ts).
+const CLI = 'server/agent/train.ts';
 const tmp = mkdtempSync(path.join(tmpdir(), 'livetrain-cli-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -147,6 +148,14 @@ const badFlags: Array<[string[], string]> = [
   [['--epochs', '--json'], '--epochs needs a value (--epochs VALUE or --epochs=VALUE)'],
   [['--json=yes'], '--json takes no value, got "yes"'],
   [['--frobnicate'], 'unknown option --frobnicate'],
+  [['--epoch', '2'], 'unknown option --epoch (did you mean --epochs?)'],
+  [['--batchsize', '64'], 'unknown option --batchsize (did you mean --batch-size?)'],
+  [['--hbu', 'http://127.0.0.1:3000'], 'unknown option --hbu (did you mean --hub?)'],
+  [['--token', 'secret-token'], '--token goes with --hub URL (without a hub the run is not shown anywhere)'],
+  [['--hub', 'ftp://gpu-box'], '--hub: a URL like http://host:3000, got "ftp://gpu-box"'],
+  [['--hub', 'http://127.0.0.1:3000', '--resume', 'ckpt'], '--resume cannot be used with --hub yet: a run from the command line starts fresh on the hub'],
+  [['--hub', 'http://127.0.0.1:3000', '--name', '  '], '--name: a name needs at least one character'],
+  [['--run-id', '../escape'], '--run-id: letters, digits, _ . - only, starting with a letter or digit, at most 128, got "../escape"'],
   [['stray'], 'unexpected argument "stray": every option starts with --, e.g. --epochs 3'],
 ];
 for (const [args, message] of badFlags) {
@@ -163,6 +172,10 @@ const otherBadFlags: Array<[string, string, string[], Record<string, string>, st
   ['server/index.ts', 'npm start', ['--port', '-1'], {}, '--port needs a value (--port VALUE, or --port=VALUE for one that starts with -)'],
   ['server/index.ts', 'npm start', ['--port=70000'], {}, '--port (or PORT): a port number from 0 to 65535, got "70000"'],
   ['server/index.ts', 'npm start', ['--frobnicate'], {}, 'unknown option --frobnicate'],
+  ['server/index.ts', 'npm start', ['--prot', '3001'], {}, 'unknown option --prot (did you mean --port?)'],
+  ['server/index.ts', 'npm start', ['--no-local-trainers'], {}, 'unknown option --no-local-trainers (did you mean --no-local-trainer?)'],
+  ['server/agent/main.ts', 'npm run trainer', ['--tokn', 'secret'], {}, 'unknown option --tokn (did you mean --token?)'],
+  ['server/trainer/daemonMain.ts', 'npm run daemon', ['--concurency', '2'], {}, 'unknown option --concurency (did you mean --concurrency?)'],
   ['server/index.ts', 'npm start', ['--grace-ms', 'soon'], {}, '--grace-ms (or LIVETRAIN_GRACE_MS): a whole number of milliseconds from 100 to 3,600,000, got "soon"'],
   ['server/index.ts', 'npm start', ['--trainer-backend', 'tpu'], {}, '--trainer-backend: one of auto, tensorflow-gpu, tensorflow, webgpu, wasm, cpu, got "tpu"'],
   ['server/index.ts', 'npm start', [], { LIVETRAIN_TOKEN: 'short', LIVETRAIN_TRAINER_TOKEN: 'also-short-but-long-enough' }, 'LIVETRAIN_TOKEN: a secret of at least 8 characters'],

@@ -4,6 +4,7 @@
  * trainer; SIGTERM shuts everything down cleanly.
  */
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { test } from 'node:test';
 import { connectBrowser, eventually, SMALL } from './helpers/hub';
 import { assertQuietBackendChoice, assertVerboseBackendChoice } from './helpers/backendReport';
@@ -61,4 +62,30 @@ test('the hub refuses to start on a public address without a token, saying where
   assert.equal(result.code, 2);
   assert.match(result.stderr, /refusing to listen on 0\.0\.0\.0 without LIVETRAIN_TOKEN/);
   assert.match(result.stderr, /\nsee npm start -- --help\n$/);
+});
+
+test('a second npm start on a taken port says the port is in use, that a hub answers there, and how to pick another', async (t) => {
+  const first = await startHubProcess(['--no-web', '--no-local-trainer']);
+  t.after(() => first.stop());
+  const port = Number(new URL(first.url).port);
+  const second = await runEntry('server/index.ts', ['--port', String(port), '--no-web', '--no-local-trainer'], { DATABASE_URL: first.databaseUrl, LIVETRAIN_TOKEN: '', LIVETRAIN_TRAINER_TOKEN: '', REDIS_URL: '' });
+  assert.equal(second.code, 1, second.stderr);
+  assert.doesNotMatch(second.stderr, /EADDRINUSE/);
+  assert.match(second.stderr, new RegExp(`^error: port ${port} on 127\\.0\\.0\\.1 is already in use$`, 'm'));
+  assert.match(second.stderr, new RegExp(`^error: a Livetrain hub is already running there: open http://127\\.0\\.0\\.1:${port} `, 'm'));
+  assert.match(second.stderr, new RegExp(`^error: to start a second hub, pick another port: npm start -- --port ${port + 1}$`, 'm'));
+  // The first hub is untouched.
+  assert.equal((await fetch(`${first.url}/api/health`)).status, 200);
+});
+
+test('npm start on a port another program holds says so, without claiming a hub is there', async (t) => {
+  const other = net.createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+  t.after(() => void other.close());
+  const port = (other.address() as { port: number }).port;
+  const r = await runEntry('server/index.ts', ['--port', String(port), '--no-web', '--no-local-trainer'], { DATABASE_URL: 'file:/nonexistent-dir/never-opened.db', LIVETRAIN_TOKEN: '', REDIS_URL: '' });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`^error: port ${port} on 127\\.0\\.0\\.1 is already in use$`, 'm'));
+  assert.doesNotMatch(r.stderr, /Livetrain hub is already running/);
+  assert.match(r.stderr, /--port /);
 });

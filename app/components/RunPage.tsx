@@ -41,7 +41,9 @@ function headerFacts(run: RunSummary, lr: ReturnType<typeof learningRateText>): 
   const hp = run.hyperparams;
   const digits = (used: number | null, limit: number | null) => (used !== null ? fmtInt(used) : limit !== null ? `at most ${fmtInt(limit)}` : 'all');
   const facts: Array<[string, string]> = [
-    ['created-by', `started by ${run.createdBy}`],
+    run.origin === 'cli'
+      ? ['origin', `started from the command line on ${run.originHost ?? 'an unknown host'}`]
+      : ['created-by', `started by ${run.createdBy}`],
     ['created-at', fmtTime(run.createdAt)],
     ['optimizer-name', hp.optimizer],
     ['lr', `lr ${lr.current}${lr.pending ? `, ${lr.pending}` : ''}${lr.history ? ` (${lr.history})` : ''}`],

@@ -10,9 +10,9 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { io, type Socket } from 'socket.io-client';
 import { z } from 'zod';
-import { PROTOCOL_VERSION, TRAINER_NAMESPACE, type HubToTrainerEvents, type Result, type TrainerHandshake, type TrainerToHubEvents } from '../protocol';
+import { PROTOCOL_VERSION, TRAINER_NAMESPACE, type HubToTrainerEvents, type Result, type RunCreate, type TrainerHandshake, type TrainerToHubEvents } from '../protocol';
 import { checkpointFileName } from '../trainer/checkpoint';
-import type { Daemon, DaemonMessage, DaemonOptions } from '../trainer/daemon';
+import type { Daemon, DaemonMessage, DaemonOptions, JobInput } from '../trainer/daemon';
 import { createDaemon, jobSchema } from '../trainer/daemon';
 import { describeZodError } from '../trainer/config';
 import { INT_COLUMN_MAX } from '../trainer/eventSchema';
@@ -40,6 +40,10 @@ export interface HubLinkOptions extends Omit<DaemonOptions, 'output'> {
   log?: (line: string) => void;
   /** How long to wait for the hub to acknowledge a batch before sending it again. */
   ackTimeoutMs?: number;
+  /** False: the hub gives this trainer no queued runs; it trains the runs it creates ({@link HubLink.createRun}). */
+  takesJobs?: boolean;
+  /** Sees every message of the daemon (its events too) as it is sent, e.g. for a progress bar. */
+  observe?: (message: DaemonMessage) => void;
 }
 
 interface Outbox {
@@ -66,6 +70,11 @@ export interface HubLink {
   readonly daemon: Daemon;
   /** Events not yet acknowledged by the hub, per run. */
   pending(): Map<string, number>;
+  /**
+   * Creates a run on the hub that this link trains (`run:create`), once connected, and starts
+   * it. Resolves with the hub's answer; a lost ack is asked again with the same id.
+   */
+  createRun(input: RunCreate & { runId: string; reporting?: JobInput['reporting'] }): Promise<Result<{ runId: string }>>;
   /** Resolves when every outbox is empty. */
   drained(): Promise<void>;
   /** Stops the runs (each checkpoints), waits for the hub to store everything (up to `timeoutMs`), disconnects. */
@@ -101,6 +110,7 @@ export function connectToHub(opts: HubLinkOptions): HubLink {
         concurrency: opts.concurrency ?? 1,
         runs: [...new Set([...daemon.runs.running, ...daemon.runs.queued, ...outboxes.keys()])],
         instance,
+        takesJobs: opts.takesJobs ?? true,
       };
       cb(handshake);
     },
@@ -113,6 +123,7 @@ export function connectToHub(opts: HubLinkOptions): HubLink {
     ...opts,
     output: {
       send(message) {
+        opts.observe?.(message);
         switch (message.kind) {
           case 'ready':
             return;
@@ -222,7 +233,7 @@ export function connectToHub(opts: HubLinkOptions): HubLink {
       return stored < batch[batch.length - 1].seq;
     }
     log(`${runId}: the hub refused ${batch.length} events: ${result.error} ${result.message}`);
-    if (result.error === 'INVALID' || result.error === 'FORBIDDEN' || result.error === 'NOT_FOUND') {
+    if (result.error === 'INVALID' || result.error === 'FORBIDDEN' || result.error === 'NOT_FOUND' || result.error === 'GONE') {
       // Resending cannot help; the hub no longer wants this run from us.
       b.events = b.events.filter((e) => e.seq > batch[batch.length - 1].seq);
       if (result.error !== 'INVALID') daemon.control({ runId, action: 'stop' });
@@ -261,6 +272,8 @@ export function connectToHub(opts: HubLinkOptions): HubLink {
 
   socket.on('job:assign', async (job: unknown, ack) => {
     if (typeof ack !== 'function') return;
+    // A trainer that said it takes no jobs: the hub may give the run to another.
+    if (opts.takesJobs === false) return ack({ ok: false, error: 'UNAVAILABLE', message: 'this trainer trains only the runs it creates' });
     // The hub is a peer like any other: its job is checked before anything is written.
     const parsed = assignedJobSchema.safeParse(job);
     if (!parsed.success) {
@@ -286,10 +299,38 @@ export function connectToHub(opts: HubLinkOptions): HubLink {
   socket.on('job:control', (command) => {
     daemon.control(command);
   });
+  socket.on('job:revoked', (msg: unknown) => {
+    const parsed = z.object({ runId: z.string().max(128), message: z.string().max(4096) }).safeParse(msg);
+    if (!parsed.success) return;
+    const { runId, message } = parsed.data;
+    log(`${runId}: ${message}`);
+    // Nothing more of it goes to the hub; the run stops here (its last events are refused).
+    const b = outboxes.get(runId);
+    if (b) b.events = [];
+    if (daemon.runs.running.includes(runId) || daemon.runs.queued.includes(runId)) daemon.control({ runId, action: 'stop' });
+  });
+
+  async function createRun(input: RunCreate & { runId: string }): Promise<Result<{ runId: string }>> {
+    for (;;) {
+      if (!socket.connected) await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      try {
+        const result = await socket.timeout(ackTimeoutMs).emitWithAck('run:create', input);
+        if (!result.ok) return result;
+        // Started before anything else can reconnect, so the next handshake claims it.
+        if (!daemon.submit({ runId: result.data.runId, hyperparams: input.hyperparams, reporting: input.reporting, resume: false })) {
+          return { ok: false, error: 'INVALID', message: lastRejection ?? 'the trainer refused the run' };
+        }
+        return result;
+      } catch {
+        log('no answer from the hub to run:create; asking again');
+      }
+    }
+  }
 
   return {
     socket,
     daemon,
+    createRun,
     pending: () => new Map([...outboxes].map(([id, b]) => [id, b.events.length])),
     drained() {
       if ([...outboxes.values()].every((o) => o.events.length === 0 && o.reports.length === 0)) return Promise.resolve();

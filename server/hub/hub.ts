@@ -155,7 +155,7 @@ export async function createHub(httpServer: HttpServer, deps: HubDeps): Promise<
   const participants = createParticipantWriter({ peers: storage.peers, log });
   const presence = createPresence({ io, shared, log });
   const auth = createAuth({ browserToken: options.browserToken, trainerToken: options.trainerToken, proxies: createProxyTrust(deps.trustedProxies) });
-  const trainerPeers = attachTrainers({ nsp: trainerNsp, auth, graceMs: options.graceMs, shared, storage, registry, receiver, ingest, updates, scheduler, trainers, limits, log });
+  const trainerPeers = attachTrainers({ nsp: trainerNsp, auth, graceMs: options.graceMs, shared, storage, registry, receiver, ingest, updates, scheduler, commands, trainers, limits, log });
   const identities = await createIdentities(storage.peers);
   attachBrowsers({ io, auth, identities, participants, presence, snapshots, cluster, commands, manage, annotations, database, log });
   const api = createApi({ io, auth, storage, snapshots, commands, manage, updates, annotations, trainers, cluster, ingest, database, digits, log });

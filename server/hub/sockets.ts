@@ -17,6 +17,8 @@ export interface TrainerData {
   concurrency: number;
   /** The daemon process's secret (protocol's trainer handshake), if it sent one. */
   instance?: string;
+  /** Whether the scheduler may give it queued runs (false: it trains only runs it creates). */
+  takesJobs: boolean;
 }
 
 export interface PeerData {

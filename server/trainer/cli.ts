@@ -23,7 +23,7 @@ const n = (x: number) => x.toLocaleString('en-US');
  * A limit beyond the data set would be cut to its size without a word (limitSplit): refused
  * instead, once the data is loaded and its size known.
  */
-function limitProblem(hp: Hyperparams, data: MnistData, fromCheckpoint: boolean): string | null {
+export function limitProblem(hp: Hyperparams, data: MnistData, fromCheckpoint: boolean): string | null {
   const checks = [
     { limit: hp.trainLimit, count: data.train.count, flag: '--train-limit', set: 'training' },
     { limit: hp.testLimit, count: data.test.count, flag: '--test-limit', set: 'test' },
@@ -85,7 +85,10 @@ export function describeResult(result: RunResult, batchesPerEpoch: number): stri
   return `${result.status}: ${progress}, ${accuracy}${speed}; ${checkpoint}`;
 }
 
-export async function main(argv: string[]): Promise<number> {
+/** How `--hub` is served: the agent's (server/agent/train.ts); this core knows no transport. */
+export type HubMode = (opts: CliOptions) => Promise<number>;
+
+export async function main(argv: string[], onHub?: HubMode): Promise<number> {
   let opts: CliOptions | 'help';
   try {
     opts = parseCli(argv);
@@ -97,6 +100,11 @@ export async function main(argv: string[]): Promise<number> {
   if (opts === 'help') {
     process.stdout.write(USAGE);
     return 0;
+  }
+  if (opts.hub) {
+    if (onHub) return onHub(opts);
+    process.stderr.write('error: --hub needs the entry point that connects to hubs: npm run train (server/agent/train.ts)\n');
+    return 2;
   }
   try {
     const resume = opts.resume ? await resolveResume(opts.resume) : undefined;

@@ -6,15 +6,21 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { backendChoiceSchema, describeHyperparamError, hyperparamsSchema, HYPERPARAM_RULES, reportingSchema, type HyperparamsInput } from './config';
+import { backendChoiceSchema, describeHyperparamError, hyperparamsSchema, HYPERPARAM_RULES, reportingSchema, runIdSchema, type HyperparamsInput } from './config';
 import { resolveDataDir } from './data/mnist';
-import { UsageError } from '../cliFlags';
+import { unknownOption, UsageError } from '../cliFlags';
 
 export const USAGE = `Usage: npm run train -- [options]
 
-Trains the tutorial CNN on MNIST headless.
+Trains the tutorial CNN on MNIST headless, or with --hub as a run in a hub's dashboard.
 
 Options:
+  --hub URL           create the run on this hub (e.g. http://127.0.0.1:3000) and stream it
+                      there: everyone sees it live, and stop, pause, resume and the learning
+                      rate work from the dashboard; the run keeps training and buffers while
+                      the hub is away
+  --token T           the hub's trainer token (default $LIVETRAIN_TRAINER_TOKEN)
+  --name NAME         the run's name in the dashboard (with --hub)
   --epochs N          epochs to train (default 1)
   --batch-size N      samples per batch (default 32)
   --lr X              learning rate (default 0.01)
@@ -52,7 +58,7 @@ export const FLAG_OF: Record<string, string> = {
 
 const STRING_FLAGS = [
   'epochs', 'batch-size', 'lr', 'momentum', 'beta1', 'beta2', 'epsilon', 'optimizer', 'seed', 'backend', 'train-limit', 'test-limit',
-  'data-dir', 'checkpoint-dir', 'resume', 'run-id', 'stop-after-nonfinite',
+  'data-dir', 'checkpoint-dir', 'resume', 'run-id', 'stop-after-nonfinite', 'hub', 'token', 'name',
 ] as const;
 const BOOLEAN_FLAGS = ['no-checkpoint', 'no-train-eval', 'allow-software-gpu', 'json', 'verbose', 'help'] as const;
 type StringFlag = (typeof STRING_FLAGS)[number];
@@ -72,6 +78,8 @@ export interface CliOptions {
   evalTrainSet: boolean;
   stopAfterNonFinite?: number;
   allowSoftwareGpu: boolean;
+  /** With --hub: where the run is created and streamed, the trainer token and the run's name. */
+  hub?: { url: string; token?: string; name?: string };
 }
 
 const isNumber = (text: string) => text.trim() !== '' && Number.isFinite(Number(text));
@@ -111,7 +119,7 @@ function readFlags(argv: string[]) {
       if (value !== undefined) throw new UsageError(`${rawName} takes no value, got "${value}"`);
       booleans[name as BooleanFlag] = true;
     } else {
-      throw new UsageError(`unknown option ${rawName}`);
+      throw new UsageError(unknownOption(rawName, [...STRING_FLAGS, ...BOOLEAN_FLAGS]));
     }
   }
   return { strings, booleans };
@@ -148,6 +156,10 @@ export function parseCli(argv: string[]): CliOptions | 'help' {
   const backend = backendChoiceSchema.safeParse(v.backend ?? 'auto');
   if (!backend.success) throw new UsageError(`--backend: one of ${backendChoiceSchema.options.join(', ')}, got "${v.backend}"`);
   if (b['no-checkpoint'] && v['checkpoint-dir']) throw new UsageError('--no-checkpoint and --checkpoint-dir contradict each other');
+  const hub = hubFlags(v);
+  if (v['run-id'] !== undefined && !runIdSchema.safeParse(v['run-id']).success) {
+    throw new UsageError(`--run-id: letters, digits, _ . - only, starting with a letter or digit, at most 128, got "${v['run-id']}"`);
+  }
   return {
     hyperparams,
     backend: backend.data,
@@ -160,5 +172,26 @@ export function parseCli(argv: string[]): CliOptions | 'help' {
     evalTrainSet: !b['no-train-eval'],
     ...(stopAfter === undefined ? {} : { stopAfterNonFinite: stopAfter }),
     allowSoftwareGpu: Boolean(b['allow-software-gpu']),
+    ...(hub ? { hub } : {}),
   };
+}
+
+/** --hub, --token and --name: checked together (the last two mean nothing without a hub). */
+function hubFlags(v: Partial<Record<StringFlag, string>>): CliOptions['hub'] {
+  if (v.hub === undefined) {
+    for (const flag of ['token', 'name'] as const) if (v[flag] !== undefined) throw new UsageError(`--${flag} goes with --hub URL (without a hub the run is not shown anywhere)`);
+    return undefined;
+  }
+  let url: URL | null;
+  try {
+    url = new URL(v.hub);
+  } catch {
+    url = null;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new UsageError(`--hub: a URL like http://host:3000, got "${v.hub}"`);
+  if (v.resume !== undefined) throw new UsageError('--resume cannot be used with --hub yet: a run from the command line starts fresh on the hub');
+  if (v.name !== undefined && !/\S/.test(v.name)) throw new UsageError('--name: a name needs at least one character');
+  if (v.name !== undefined && v.name.trim().length > 120) throw new UsageError(`--name: a name has at most 120 characters, got ${v.name.trim().length}`);
+  const token = v.token ?? (process.env.LIVETRAIN_TRAINER_TOKEN || undefined);
+  return { url: v.hub, ...(token ? { token } : {}), ...(v.name !== undefined ? { name: v.name.trim() } : {}) };
 }

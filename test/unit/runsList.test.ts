@@ -11,7 +11,7 @@ import { hyperparamsSchema } from '../../server/trainer/config';
 const run = (id: string, over: Partial<RunSummary> = {}): RunSummary =>
   ({
     id, name: id, description: '', tags: [], archivedAt: null, status: 'completed', statusMessage: null, hyperparams: hyperparamsSchema.parse({}),
-    backend: null, device: null, trainerHost: null, createdBy: 'Ada', createdAt: '2026-12-01T10:00:00.000Z', startedAt: null, endedAt: null,
+    backend: null, device: null, trainerHost: null, origin: 'hub', originHost: null, createdBy: 'Ada', createdAt: '2026-12-01T10:00:00.000Z', startedAt: null, endedAt: null,
     trainSize: null, testSize: null, batchesPerEpoch: null, totalSteps: null, lastStep: 0, lastSeq: 0, finalTrainLoss: null, finalTrainAccuracy: null,
     finalTestLoss: null, finalTestAccuracy: null, samplesPerSec: null, learningRates: [], ...over,
   }) satisfies RunSummary;

@@ -44,7 +44,7 @@ export const MAX_BODY_BYTES = 64 * 1024;
 
 const STATUS: Record<ErrorCode, number> = {
   INVALID: 400, NO_HELLO: 400, UNSUPPORTED_VERSION: 400, UNAUTHORIZED: 401, FORBIDDEN: 403, NOT_FOUND: 404,
-  CONFLICT: 409, TOO_LARGE: 413, RATE_LIMITED: 429, INTERNAL: 500, UNAVAILABLE: 503,
+  CONFLICT: 409, GONE: 410, TOO_LARGE: 413, RATE_LIMITED: 429, INTERNAL: 500, UNAVAILABLE: 503,
 };
 
 const annotationBody = z.object({ step: browserSchemas['annotation:add'].shape.step, text: browserSchemas['annotation:add'].shape.text, author: z.string().trim().min(1).max(64).optional() });

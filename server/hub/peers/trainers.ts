@@ -3,11 +3,12 @@
  * stream events (acknowledged once stored) and upload checkpoints. A daemon that disconnects
  * keeps its runs for a grace period; if it does not come back they become `interrupted`.
  */
-import { assertNever, checkpointUploadSchema, PROTOCOL_VERSION, trainerEventsSchema, trainerHandshakeSchema, trainerReportSchema, type TrainerReport } from '../../protocol';
+import { assertNever, checkpointUploadSchema, PROTOCOL_VERSION, runCreateSchema, trainerEventsSchema, trainerHandshakeSchema, trainerReportSchema, type TrainerReport } from '../../protocol';
 import { fieldErrors, handshakeCheck, handshakeError, HubError } from '../errors';
 import type { MessageLimits } from './messageLimits';
 import type { Ingest } from '../runs/ingest';
 import type { EventReceiver } from '../runs/receive';
+import type { RunCommands } from '../runs/commands';
 import type { RunRegistry } from '../runs/registry';
 import type { Scheduler } from '../runs/scheduler';
 import type { TrainerDirectory } from '../runs/trainerDirectory';
@@ -30,6 +31,7 @@ export interface TrainerPeerDeps {
   ingest: Pick<Ingest, 'flush'>;
   updates: Pick<RunUpdates, 'setStatus'>;
   scheduler: Scheduler;
+  commands: Pick<RunCommands, 'createForTrainer'>;
   trainers: TrainerDirectory;
   limits: MessageLimits;
   log: (line: string) => void;
@@ -93,14 +95,14 @@ export function attachTrainers(deps: TrainerPeerDeps): TrainerPeers {
     }
     const refused = handshakeCheck(() => deps.auth.trainer(socket.request, auth.data.token));
     if (refused) return next(refused);
-    const { trainerId, backend, concurrency, instance } = auth.data;
+    const { trainerId, backend, concurrency, instance, takesJobs } = auth.data;
     // An id is one daemon's: a second connection claiming it is refused, unless it is the same
     // process (same instance secret) coming back before the hub saw its old connection drop.
     const holder = (await deps.trainers.reachable()).trainers.find((t) => t.trainer.trainerId === trainerId);
     if (holder && (!instance || holder.trainer.instance !== instance)) {
       return next(handshakeError('CONFLICT', `a trainer with id "${trainerId}" is already connected; start this one with another --id`));
     }
-    socket.data.trainer = { trainerId, host: backend.host, backend: backend.name, device: backend.device, concurrency, instance };
+    socket.data.trainer = { trainerId, host: backend.host, backend: backend.name, device: backend.device, concurrency, instance, takesJobs };
     // Authenticated: this connection may now send event batches and checkpoints.
     deps.limits.allowLarge(socket.conn);
     next();
@@ -112,6 +114,11 @@ export function attachTrainers(deps: TrainerPeerDeps): TrainerPeers {
     const { trainerId } = trainer;
     const claimed = new Set(trainerHandshakeSchema.parse(socket.handshake.auth).runs);
     void onConnect(socket, claimed).catch((error) => log(`trainer ${trainerId} connect: ${error}`));
+
+    socket.on(
+      'run:create',
+      acked(log, 'run:create', runCreateSchema, (input) => deps.commands.createForTrainer(input, trainer)),
+    );
 
     socket.on(
       'trainer:events',

@@ -7,7 +7,7 @@ import type { RunSummary } from '../../protocol';
 import { reportingSchema, type Hyperparams } from '../../trainer/config';
 import type { Cluster } from '../cluster/cluster';
 import { HubError } from '../errors';
-import type { HubServer } from '../sockets';
+import type { HubServer, TrainerData } from '../sockets';
 import type { Storage } from '../storage/storage';
 import { actorKey, type Actor, type Annotations } from './annotations';
 import type { ControlLog } from './controlLog';
@@ -16,6 +16,11 @@ import type { RunRegistry } from './registry';
 import type { Scheduler } from './scheduler';
 import type { TrainerDirectory } from './trainerDirectory';
 import type { RunUpdates } from './updates';
+
+/** A run's name when none is given: what it trains with. */
+function defaultName(hp: Hyperparams): string {
+  return `${hp.optimizer} lr ${hp.learningRate} · batch ${hp.batchSize} · ${hp.epochs} epoch${hp.epochs === 1 ? '' : 's'}`;
+}
 
 /** A new run id: time-ordered, URL- and file-name-safe. */
 export function newRunId(): string {
@@ -49,7 +54,7 @@ export function createRunCommands({ storage, registry, updates, annotations, con
       }
       const id = newRunId();
       const hp = input.hyperparams;
-      const name = input.name ?? `${hp.optimizer} lr ${hp.learningRate} · batch ${hp.batchSize} · ${hp.epochs} epoch${hp.epochs === 1 ? '' : 's'}`;
+      const name = input.name ?? defaultName(hp);
       const run = await storage.runs.create({ id, name, hyperparams: hp, reporting: input.reporting, createdBy: actor.name, createdById });
       await annotations.addEvent(id, 0, actor, describeControl(actor.name, 'start'));
       // Live from the start: watchers who open it while it waits share one snapshot read.
@@ -58,6 +63,40 @@ export function createRunCommands({ storage, registry, updates, annotations, con
       scheduler.schedule();
       onStarted?.(run);
       return run;
+    },
+
+    /**
+     * Creates a run that a trainer trains itself (`run:create`, `npm run train -- --hub`): held
+     * by that trainer from the start, never queued, so no other trainer is given it. A create
+     * sent again (its ack was lost) gets the same run while it is this trainer's.
+     */
+    async createForTrainer(input: { runId?: string; host: string; name?: string; hyperparams: Hyperparams; reporting?: Partial<z.infer<typeof reportingSchema>> }, trainer: TrainerData): Promise<{ runId: string }> {
+      const hp = input.hyperparams;
+      const name = input.name ?? defaultName(hp);
+      const id = input.runId ?? newRunId();
+      const who = `${input.host} (command line)`;
+      const existing = input.runId ? await storage.runs.summaryAndTrainer(id) : null;
+      if (existing) {
+        if (existing.trainerId !== trainer.trainerId || existing.run.origin !== 'cli') throw new HubError('CONFLICT', `a run with id ${id} exists already; pick another id`);
+        return { runId: id };
+      }
+      const held = (await storage.runs.load([trainer.trainerId])).get(trainer.trainerId) ?? 0;
+      if (held >= trainer.concurrency) {
+        throw new HubError('CONFLICT', `trainer ${trainer.trainerId} already trains ${held} run${held === 1 ? '' : 's'}, as many as its concurrency`);
+      }
+      const made = await storage.runs.createForTrainer(
+        { id, name, hyperparams: hp, reporting: input.reporting, createdBy: who, createdById: `trainer:${trainer.trainerId}`, originHost: input.host },
+        trainer,
+      );
+      if (!made.created) {
+        if (made.trainerId !== trainer.trainerId || made.run.origin !== 'cli') throw new HubError('CONFLICT', `a run with id ${id} exists already; pick another id`);
+        return { runId: id };
+      }
+      await annotations.addEvent(id, 0, { id: null, name: who, address: trainer.host }, `started from the command line on ${input.host}`);
+      // Live from the start, like a run of the queue.
+      await registry.load(id);
+      io.emit('runs:changed', { run: made.run });
+      return { runId: id };
     },
 
     /** Applies a control command from a person; the trainer's confirmation follows as run:status. */
@@ -83,6 +122,10 @@ export function createRunCommands({ storage, registry, updates, annotations, con
           run = await updates.setStatus(runId, 'stopped', `stopped by ${actor.name}`);
           break;
         case 'requeue':
+          if ((await storage.runs.summary(runId))?.origin === 'cli') {
+            // Only the trainer that created it has it: another would start it over.
+            throw new HubError('CONFLICT', 'this run came from the command line: continue it there (npm run train -- --resume with its checkpoint), not from the dashboard');
+          }
           run = await updates.setStatus(runId, 'queued', `resumed by ${actor.name}`, { unassign: true });
           scheduler.schedule();
           break;

@@ -46,7 +46,12 @@ export function createEventReceiver({ registry, streams, cluster, ingest, onNote
     // Only acceptance is serialised (de-duplication, publishing, queueing for storage); the wait
     // for the commit is not, so messages the trainer pipelines are published as they arrive.
     const { stored } = await registry.serialise(state, async (): Promise<{ stored: Promise<number> }> => {
-      if (!(await isAssignedTo(state, trainerId))) throw new HubError('FORBIDDEN', `run ${runId} is not assigned to trainer ${trainerId}`);
+      if (!(await isAssignedTo(state, trainerId))) {
+        // Ended and held by no trainer (the hub failed it over the trainer's ack, or stopped it
+        // while no trainer held it): nothing more is stored, and the trainer should let it go.
+        if (isFinished(state.status) && state.trainerId === null) throw new HubError('GONE', `run ${runId} is ${state.status} on the hub and no longer this trainer's: stop training it and drop its events`);
+        throw new HubError('FORBIDDEN', `run ${runId} is not assigned to trainer ${trainerId}`);
+      }
       if (events.some((e) => e.runId !== runId)) throw new HubError('INVALID', 'every event must carry the runId of the message');
       // Events past a missing seq: the database may hold that stretch already (stored through
       // another hub while the trainer was connected there); ask it before calling it a hole.

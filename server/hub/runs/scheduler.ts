@@ -49,7 +49,7 @@ export function createScheduler({ storage, registry, trainers, cluster, updates,
     for (const run of queued) {
       const free = reachable
         // Trainers on other hubs come as RemoteSockets, which have no `connected`.
-        .filter(({ socket, trainer }) => (load.get(trainer.trainerId) ?? 0) < trainer.concurrency && !('connected' in socket && socket.connected === false))
+        .filter(({ socket, trainer }) => trainer.takesJobs !== false && (load.get(trainer.trainerId) ?? 0) < trainer.concurrency && !('connected' in socket && socket.connected === false))
         .sort((a, b) => load.get(a.trainer.trainerId)! / a.trainer.concurrency - load.get(b.trainer.trainerId)! / b.trainer.concurrency);
       const chosen = free[0];
       if (!chosen) return;
@@ -82,7 +82,11 @@ export function createScheduler({ storage, registry, trainers, cluster, updates,
     const refusal = result && typeof result === 'object' && 'error' in result ? result : { ok: false as const, error: 'INVALID' as const, message: 'the trainer answered with something that is not an ack' };
     log(`run ${job.runId}: trainer ${trainer.trainerId} refused the job: ${refusal.message}`);
     if (refusal.error === 'INVALID') {
-      await updates.setStatus(job.runId, 'failed', `the trainer refused the job: ${refusal.message}`);
+      // The trainer may be training it anyway (an ack it got wrong): the run is taken from it,
+      // so that its events are refused (GONE), and it is told so.
+      const message = `the trainer refused the job: ${refusal.message}`;
+      await updates.setStatus(job.runId, 'failed', message, { unassign: true });
+      socket.emit('job:revoked', { runId: job.runId, status: 'failed', message: `the hub failed run ${job.runId}: ${message}; stop training it` });
     } else {
       // Give it back to the queue for another try (or another trainer).
       await storage.runs.unclaim(job.runId, trainer.trainerId);

@@ -138,6 +138,24 @@ export function createRunQueries(db: Db, provider: 'sqlite' | 'postgresql') {
       return toRunSummary(row);
     },
 
+    /**
+     * Creates a run that a trainer made itself (`run:create`): running already, held by that
+     * trainer, origin `cli`. With an id that exists, nothing is written: the run as stored and
+     * its holder come back, for the caller to decide whether it is this trainer's.
+     */
+    async createForTrainer(run: { id: string; name: string; hyperparams: Hyperparams; reporting?: Partial<Reporting>; createdBy: string; createdById: string; originHost: string }, trainer: ClaimingTrainer): Promise<{ run: RunSummary; trainerId: string | null; created: boolean }> {
+      return db.$transaction(async (tx) => {
+        const existing = await tx.run.findUnique({ where: { id: run.id } });
+        if (existing) return { run: toRunSummary(existing), trainerId: existing.trainerId, created: false };
+        const keys = { ...textColumns({ ...run, description: '', tags: [] }), ...hyperparamColumns(run.hyperparams) };
+        const { trainerId, host, backend, device } = trainer;
+        const row = await tx.run.create({
+          data: { ...run, ...keys, origin: 'cli', status: 'running', statusMessage: `started from the command line on ${run.originHost}`, trainerId, trainerHost: host, backend, device },
+        });
+        return { run: toRunSummary(row), trainerId, created: true };
+      });
+    },
+
     /** Inserts many runs (and their tags) in one transaction, with the list's keys; returns how many. */
     async insertMany(runs: readonly RunImport[]): Promise<number> {
       const rows = runs.map(({ tags = [], learningRates = [], description = '', ...run }) => ({
@@ -179,7 +197,8 @@ export function createRunQueries(db: Db, provider: 'sqlite' | 'postgresql') {
 
     /** Queued runs no trainer holds, oldest first. */
     async queued(take: number): Promise<QueuedRun[]> {
-      return db.run.findMany({ where: { status: 'queued', trainerId: null }, orderBy: { createdAt: 'asc' }, take, select: { id: true, lastSeq: true, hyperparams: true, reporting: true } });
+      // A run a trainer created is that trainer's only (origin `cli`): never handed to another.
+      return db.run.findMany({ where: { status: 'queued', trainerId: null, origin: 'hub' }, orderBy: { createdAt: 'asc' }, take, select: { id: true, lastSeq: true, hyperparams: true, reporting: true } });
     },
 
     /**

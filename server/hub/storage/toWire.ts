@@ -6,12 +6,13 @@
  */
 import { z } from 'zod';
 import type { AnnotationRow, BatchMetricRow, EpochMetricRow, PredictionPanelRow, RunRow } from '../../db/rows';
-import { learningRatesSchema, RUN_STATUSES, type DigitPrediction, type LearningRateChange, type HubRunStatus, type RunSummary, type WireAnnotation, type WireEpoch, type WirePanel, type WirePoint } from '../../protocol';
+import { learningRatesSchema, RUN_ORIGINS, RUN_STATUSES, type DigitPrediction, type LearningRateChange, type HubRunStatus, type RunSummary, type WireAnnotation, type WireEpoch, type WirePanel, type WirePoint } from '../../protocol';
 import { hyperparamsSchema } from '../../trainer/config';
 import { confusionSchema, digitPredictionSchema } from '../../trainer/eventSchema';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 const statusSchema = z.enum(RUN_STATUSES);
+const originSchema = z.enum(RUN_ORIGINS);
 const panelItemsSchema = z.array(digitPredictionSchema);
 
 /** A JSON column's value checked against its schema; the error names the row. */
@@ -47,6 +48,8 @@ export function toRunSummary(run: RunRow): RunSummary {
     backend: run.backend,
     device: run.device,
     trainerHost: run.trainerHost,
+    origin: storedJson(originSchema, run.origin, `origin of run ${run.id}`),
+    originHost: run.originHost,
     createdBy: run.createdBy,
     createdAt: run.createdAt.toISOString(),
     startedAt: iso(run.startedAt),

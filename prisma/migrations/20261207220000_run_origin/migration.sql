@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "Run" ADD COLUMN "origin" TEXT NOT NULL DEFAULT 'hub';
+ALTER TABLE "Run" ADD COLUMN "originHost" TEXT;
