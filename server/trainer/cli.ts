@@ -15,7 +15,7 @@ import { loadMnist, type MnistData } from './data/mnist';
 import { createProgress } from './progress';
 import { createTrainer, runCheckpointDir, type RunResult } from './trainer';
 
-export { parseCli, USAGE } from './cliArgs';
+export { parseCli } from './cliArgs';
 
 const n = (x: number) => x.toLocaleString('en-US');
 
