@@ -3,8 +3,8 @@
  * (stop, pause, resume, change the learning rate) as a person asked, recording who did what.
  */
 import type { z } from 'zod';
-import type { RunSummary } from '../../protocol';
-import { reportingSchema, type Hyperparams } from '../../trainer/config';
+import { runStartIssues, type RunSummary } from '../../protocol';
+import { reportingSchema, type DatasetSizes, type Hyperparams } from '../../trainer/config';
 import type { Cluster } from '../cluster/cluster';
 import { HubError } from '../errors';
 import type { HubServer } from '../sockets';
@@ -34,12 +34,29 @@ export interface RunCommandDeps {
   io: HubServer;
   /** Runs one person may have waiting for a trainer at once. */
   queuedPerPerson: number;
+  /** The sizes of the data set the hub's runs train on (the one whose digits it shows). */
+  datasetSizes: () => Promise<DatasetSizes>;
 }
 
-export function createRunCommands({ storage, registry, updates, annotations, controlLog, trainers, scheduler, cluster, io, queuedPerPerson }: RunCommandDeps) {
+/**
+ * The rules across a run's fields and the data set, checked before anything is stored: each
+ * problem at every field that causes it. The hub checks against its own data set, the one
+ * whose digits the dashboard shows (a trainer on another data set refuses the job itself).
+ */
+async function checkAgainstDataset(hp: Hyperparams, datasetSizes: () => Promise<DatasetSizes>): Promise<void> {
+  const sizes = await datasetSizes().catch((error: unknown) => {
+    throw new HubError('UNAVAILABLE', `the hub cannot read its data set to check the digit limits (${error instanceof Error ? error.message : String(error)}); nothing was started`);
+  });
+  const details = runStartIssues(hp, sizes);
+  const messages = [...new Set(Object.values(details))];
+  if (messages.length) throw new HubError('INVALID', `the run cannot start: ${messages.join('; ')}`, details);
+}
+
+export function createRunCommands({ storage, registry, updates, annotations, controlLog, trainers, scheduler, cluster, io, queuedPerPerson, datasetSizes }: RunCommandDeps) {
   return {
     /** Creates a queued run and asks the scheduler for a trainer. */
     async start(input: { name?: string; hyperparams: Hyperparams; reporting?: Partial<z.infer<typeof reportingSchema>> }, actor: Actor): Promise<RunSummary> {
+      await checkAgainstDataset(input.hyperparams, datasetSizes);
       const createdById = actorKey(actor);
       const waiting = await storage.runs.queuedBy(createdById);
       if (waiting >= queuedPerPerson) {
