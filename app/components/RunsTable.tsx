@@ -87,6 +87,8 @@ export function RunsTable({ runs, sort, order, onSort, onChanged }: RunsTablePro
   };
   const [columns, setColumns] = useState<HpColumn[]>([]);
   const [sharedScale, setSharedScale] = useState(false);
+  /** A narrow window shows the name, status, loss and accuracy unless every column is asked for. */
+  const [allColumns, setAllColumns] = useState(false);
   const lines = useSparklines(runs);
   const toggle = (id: string) => setSelected((s) => (s.includes(id) ? s.filter((x) => x !== id) : [...s, id]));
   if (runs.length === 0) return <p className="muted">No runs on this page.</p>;
@@ -130,6 +132,9 @@ export function RunsTable({ runs, sort, order, onSort, onChanged }: RunsTablePro
             <input type="checkbox" checked={sharedScale} onChange={(e) => setSharedScale(e.target.checked)} /> same loss scale
           </label>
         </fieldset>
+        <button type="button" className="small compact-toggle" aria-pressed={allColumns} onClick={() => setAllColumns((a) => !a)} data-testid="all-columns">
+          {allColumns ? 'Fewer columns' : 'All columns'}
+        </button>
       </div>
       {/* A narrow window scrolls the table in this box, not the page; a shadow and a hint say so. */}
       {scroll.overflows ? (
@@ -138,7 +143,7 @@ export function RunsTable({ runs, sort, order, onSort, onChanged }: RunsTablePro
         </p>
       ) : null}
       <div className={`table-scroll runs-scroll${scroll.overflows ? ' overflows' : ''}`} ref={scroll.ref}>
-        <table className="runs-table">
+        <table className={`runs-table${allColumns ? ' all-columns' : ''}`}>
           <thead>
             <tr>
               <th scope="col"><span className="sr-only">Select</span></th>
