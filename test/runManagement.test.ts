@@ -111,6 +111,12 @@ test('in Chromium: edit a run (markdown shown text-safe), start a copy, filter t
   await page.getByRole('button', { name: 'Edit name, description, tags' }).click();
   await page.getByLabel('Name', { exact: true }).fill('baseline');
   await page.getByLabel('Description (markdown)').fill('The **tutorial** settings.\n\n<img src="x" onerror="window.__pwned = 1"> <script>window.__pwned = 2</script>');
+  // A bad tag: named at the field, and no internal message beside it.
+  await page.getByLabel('Tags (comma-separated)').fill('Baseline, mnist, no/slash');
+  await page.getByRole('button', { name: 'Save' }).click();
+  assert.match(await page.locator('#err-run-tags').innerText(), /^"no\/slash" is not a tag: a tag is 1–32 letters/);
+  assert.equal(await page.locator('.run-manage .form-error').count(), 0, 'only the field error, in words');
+  assert.equal(await page.getByText('invalid run:edit payload').count(), 0);
   await page.getByLabel('Tags (comma-separated)').fill('Baseline, mnist');
   await page.getByRole('button', { name: 'Save' }).click();
   await eventually(async () => (await page.getByTestId('run-name').innerText()) === 'baseline', 'renamed');
@@ -118,7 +124,7 @@ test('in Chromium: edit a run (markdown shown text-safe), start a copy, filter t
   assert.equal(await description.locator('strong').innerText(), 'tutorial', 'markdown rendered');
   assert.equal(await description.locator('img, script').count(), 0, 'raw HTML is not passed through');
   assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
-  assert.deepEqual(await page.locator('.tags .tag').allInnerTexts(), ['baseline', 'mnist']);
+  assert.deepEqual(await page.locator('.tags .tag').allInnerTexts(), ['Baseline', 'mnist'], 'tags as written');
   assert.equal(await page.title(), 'baseline · Livetrain');
   await page.getByTestId('annotation').filter({ hasText: 'Ada renamed the run from “lr sweep 1” to “baseline”' }).waitFor();
 
