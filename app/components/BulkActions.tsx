@@ -56,12 +56,14 @@ export function BulkActions({ selected, runs, onDone }: BulkActionsProps) {
     if (!result.ok) {
       // Field errors (a tag's names the tag) beside the field; the hub's message otherwise.
       const found: Record<string, string> = {};
+      const other: string[] = [];
       for (const [path, text] of Object.entries((result.details ?? {}) as Record<string, string>)) {
         const field = path.split('.')[1];
         if (field === 'add' || field === 'remove' || field === 'confirmCount') found[field] = found[field] ? `${found[field]}; ${text}` : text;
+        else other.push(text);
       }
       setErrors(found);
-      setMessage(Object.keys(found).length ? null : result.message);
+      setMessage(Object.keys(found).length ? null : other.join('; ') || result.message);
       return;
     }
     setErrors({});

@@ -43,12 +43,14 @@ export function RunManage({ run }: { run: RunSummary }) {
    */
   const failed = (result: { ok: false; message: string; details?: unknown }) => {
     const found: Record<string, string> = {};
+    const other: string[] = [];
     for (const [path, text] of Object.entries((result.details ?? {}) as Record<string, string>)) {
       const field = path.split('.')[0];
       if (FIELDS.includes(field)) found[field] = found[field] ? `${found[field]}; ${text}` : text;
+      else other.push(text);
     }
     setErrors(found);
-    setMessage(Object.keys(found).length ? null : result.message);
+    setMessage(Object.keys(found).length ? null : other.join('; ') || result.message);
   };
   const done = () => {
     setErrors({});

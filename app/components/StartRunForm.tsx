@@ -129,7 +129,8 @@ export function StartRunForm({ copyOf = null }: { copyOf?: string | null }) {
       const marked = Object.entries(details).filter(([path]) => shown.some((f) => f.key === fieldOf(path)) || fieldOf(path) === 'name');
       setErrors(Object.fromEntries(marked.map(([path, v]) => [fieldOf(path), `${LABEL[fieldOf(path)] ?? 'Name'}: ${v}`])));
       // Errors at their fields say it all; the hub's own message only when none is marked.
-      setMessage(marked.length ? 'Nothing was started: see the fields marked.' : result.message);
+      const other = Object.entries(details).filter((entry) => !marked.includes(entry)).map(([path, v]) => `${path}: ${v}`);
+      setMessage(marked.length ? 'Nothing was started: see the fields marked.' : other.join('; ') || result.message);
       return;
     }
     setMessage(null);
