@@ -46,9 +46,12 @@ const tableReach = (page: Page) =>
       if (!scrolls && table.getBoundingClientRect().right > contentRight + 0.5) spilling.push(`${table.className} (${Math.round(table.getBoundingClientRect().right - contentRight)}px)`);
     }
     // A narrow window's compact runs list hides its secondary columns behind "All columns".
+    // (Inline, not a named helper: the page runs this as text, without tsx's __name.)
     const toggle = document.querySelector('[data-testid="all-columns"]') as HTMLElement | null;
-    const compact = (th: Element) => th.classList.contains('col-secondary') && (toggle?.offsetWidth ?? 0) > 0;
-    const hidden = [...document.querySelectorAll('table.runs-table thead th')].filter((th) => (th as HTMLElement).offsetWidth === 0 && !compact(th)).map((th) => th.textContent || '(select)');
+    const compact = (toggle?.offsetWidth ?? 0) > 0;
+    const hidden = [...document.querySelectorAll('table.runs-table thead th')]
+      .filter((th) => (th as HTMLElement).offsetWidth === 0 && !(compact && th.classList.contains('col-secondary')))
+      .map((th) => th.textContent || '(select)');
     return { spilling, hidden };
   });
 
