@@ -166,6 +166,7 @@ test('in Chromium: ticked runs archived, restored, tagged and deleted at once; a
   });
   assert.deepEqual([lr.cut, lr.lines], [true, 1], 'the history is one line, cut');
   assert.match(lr.title, /0\.1 → … → .* at step 1,100/, 'and in full on hover');
+  assert.equal(await page.getByTestId('scroll-hint').count(), 0, 'every column fits beside the start form at 1,280 px');
   // The search box shows its whole placeholder.
   const search = await page.getByRole('searchbox').evaluate((input) => {
     const el = input as HTMLInputElement;

@@ -192,7 +192,7 @@ export function RunsTable({ runs, sort, order, onSort, onChanged }: RunsTablePro
                       {r.lastStep.toLocaleString('en-US')} / {r.totalSteps?.toLocaleString('en-US') ?? '–'} steps
                     </span>
                   </td>
-                  <td>{lines[r.id]?.length ? <Sparkline values={lines[r.id]} extent={extent} label={`${r.name} loss`} width={120} height={28} /> : <span className="muted">–</span>}</td>
+                  <td>{lines[r.id]?.length ? <Sparkline values={lines[r.id]} extent={extent} label={`${r.name} loss`} width={96} height={28} /> : <span className="muted">–</span>}</td>
                   <td>{fmtPct(r.finalTestAccuracy)}</td>
                   <LearningRateCell run={r} />
                   {HP_COLUMNS.filter(([k]) => columns.includes(k)).map(([k]) => (
@@ -202,7 +202,11 @@ export function RunsTable({ runs, sort, order, onSort, onChanged }: RunsTablePro
                   ))}
                   <td className="col-secondary">
                     {r.backend ?? '–'}
-                    {r.trainerHost ? <div className="muted small">{r.trainerHost}</div> : null}
+                    {r.trainerHost ? (
+                      <div className="muted small trainer-host" title={r.trainerHost}>
+                        {r.trainerHost}
+                      </div>
+                    ) : null}
                   </td>
                   <td className="col-secondary">{r.createdBy}</td>
                 </tr>
