@@ -361,12 +361,13 @@ export function runStartIssues(hyperparams: Hyperparams, sizes: DatasetSizes): R
   return out;
 }
 
+/** The most runs one `runs:manage` changes (the runs page holds 50 a page). */
+export const MAX_RUNS_PER_MANAGE = 200;
 /**
  * Several runs changed at once (`runs:manage`, `POST /api/runs/manage`), each as its own
  * command would: archive, restore, add or remove tags, or delete for good, which needs the
  * number of runs typed again. Each run gets its own result, so a partial failure says which.
  */
-export const MAX_RUNS_PER_MANAGE = 200;
 export const runsManageSchema = z
   .object({
     runIds: z
