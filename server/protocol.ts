@@ -362,7 +362,7 @@ export function runStartIssues(hyperparams: Hyperparams, sizes: DatasetSizes): R
 }
 
 /** The most runs one `runs:manage` changes (the runs page holds 50 a page). */
-export const MAX_RUNS_PER_MANAGE = 200;
+const MAX_RUNS_PER_MANAGE = 200;
 /**
  * Several runs changed at once (`runs:manage`, `POST /api/runs/manage`), each as its own
  * command would: archive, restore, add or remove tags, or delete for good, which needs the
@@ -745,4 +745,4 @@ export type { BackendInfo, BatchPoint, DigitPrediction, EpochSummary };
 export { assertNever } from './trainer/events';
 /** Which hyperparameters each optimizer reads (the dashboard shows only those). */
 export { describeHyperparamIssue, HYPERPARAM_BOUNDS, HYPERPARAM_RULES, OPTIMIZER_PARAMS, optimizerReads } from './trainer/config';
-export { crossFieldIssues, MAX_POINTS_PER_RUN, MNIST_SIZES, type DatasetSizes } from './trainer/config';
+export { MAX_POINTS_PER_RUN, type DatasetSizes } from './trainer/config';

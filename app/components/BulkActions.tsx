@@ -18,7 +18,7 @@ const plural = (n: number) => `${n.toLocaleString('en-US')} run${n === 1 ? '' : 
 const splitTags = (text: string) => text.split(',').map((t) => t.trim()).filter(Boolean);
 
 /** What happened, in words: how many were changed, then each run that was not and why. */
-export function describeResults(kind: Kind, results: readonly RunManageResult[], nameOf: (runId: string) => string): string {
+function describeResults(kind: Kind, results: readonly RunManageResult[], nameOf: (runId: string) => string): string {
   const done = results.filter((r) => r.ok).length;
   const failed = results.filter((r): r is Extract<RunManageResult, { ok: false }> => !r.ok);
   const head = `${DONE[kind]} ${done === results.length ? plural(done) : `${done} of ${plural(results.length)}`}.`;
