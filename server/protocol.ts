@@ -7,7 +7,7 @@
  * both send {@link PROTOCOL_VERSION} in the handshake and the hub refuses others.
  */
 import { z } from 'zod';
-import { hyperparamsSchema, reportingSchema, runIdSchema } from './trainer/config';
+import { crossFieldIssues, hyperparamsSchema, MAX_RUN_NAME_CHARS, reportingSchema, runIdSchema, type DatasetSizes, type Hyperparams } from './trainer/config';
 import { batchPointSchema, digitPredictionSchema, epochSummarySchema, INT_COLUMN_MAX, TRAINING_PHASES, trainerEventSchema } from './trainer/eventSchema';
 import type { BackendInfo, BatchPoint, DigitPrediction, EpochSummary, TrainerEvent } from './trainer/events';
 import type { ControlCommand, JobInput } from './trainer/daemon';
@@ -310,15 +310,33 @@ export interface DatabaseState {
 
 const colour = z.string().regex(/^#[0-9a-fA-F]{6}$/, 'a #rrggbb colour');
 
-/** A tag: a word or two, lower-case (so "Baseline" and "baseline" are one tag). */
+/**
+ * A tag: a word or two, kept as written ("Live Demo"). Tags compare without regard to case
+ * ({@link tagKey}): "Baseline" and "baseline" are one tag, on a run and in the list's filter.
+ * A refusal quotes the tag, so a person sees which of several is wrong.
+ */
 export const tagSchema = z
   .string()
   .trim()
-  .toLowerCase()
-  .regex(/^[\p{L}\p{N}][\p{L}\p{N} _.-]{0,31}$/u, 'a tag is 1–32 letters, digits, spaces, _ . or -, starting with a letter or digit');
+  .regex(/^[\p{L}\p{N}][\p{L}\p{N} _.-]{0,31}$/u, {
+    error: (issue) => `${JSON.stringify(String(issue.input ?? '').slice(0, 40))} is not a tag: a tag is 1–32 letters, digits, spaces, _ . or -, starting with a letter or digit`,
+  });
+/** What a tag is compared and filtered by: its lower-case form. */
+export function tagKey(tag: string): string {
+  return tag.toLowerCase();
+}
+/** Tags once each without regard to case, the first spelling kept. */
+export function uniqueTags(tags: readonly string[]): string[] {
+  const seen = new Set<string>();
+  return tags.filter((t) => !seen.has(tagKey(t)) && Boolean(seen.add(tagKey(t))));
+}
 export const MAX_TAGS = 20;
 export const MAX_DESCRIPTION_CHARS = 10_000;
-export const runNameSchema = z.string().trim().min(1, 'a name needs at least one character').max(120, 'a name has at most 120 characters');
+export const runNameSchema = z
+  .string()
+  .trim()
+  .min(1, 'a name needs at least one character')
+  .max(MAX_RUN_NAME_CHARS, `a name has at most ${MAX_RUN_NAME_CHARS} characters`);
 
 /** What people may change about a run (`run:edit`, `PATCH /api/runs/:id`): at least one field. */
 export const runEditSchema = z
@@ -328,38 +346,63 @@ export const runEditSchema = z
     tags: z
       .array(tagSchema)
       .max(MAX_TAGS, `at most ${MAX_TAGS} tags`)
-      .transform((tags) => [...new Set(tags)])
+      .transform(uniqueTags)
       .optional(),
   })
   .refine((e) => e.name !== undefined || e.description !== undefined || e.tags !== undefined, 'nothing to change: give a name, a description or tags');
 /** Deleting a run for good: the person types its name again. */
 export const runDeleteSchema = z.object({ confirmName: z.string().max(200) });
 
-/** The most batch points one run may record (epochs × batches per epoch). */
-export const MAX_POINTS_PER_RUN = 2_000_000;
-/** Training digits a run uses without a trainLimit (the bundled MNIST's). */
-const TRAINING_DIGITS = 60_000;
+/**
+ * A run to start (socket `run:start` and `POST /api/runs`): each field on its own. The rules
+ * across fields and the data set (trainer/config.ts crossFieldIssues) need the hub's data set
+ * sizes, so the hub checks them when it starts the run; {@link runStartIssues} gives them with
+ * the payload's paths.
+ */
+export const runStartSchema = z.object({
+  name: runNameSchema.optional(),
+  hyperparams: hyperparamsSchema.default(hyperparamsSchema.parse({})),
+  reporting: reportingSchema.partial().optional(),
+});
 
-/** A run to start (socket `run:start` and `POST /api/runs`). */
-export const runStartSchema = z
+/** A run's cross-field problems as `{ "hyperparams.<field>": message }`, every field that causes one named; empty when none. */
+export function runStartIssues(hyperparams: Hyperparams, sizes: DatasetSizes): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const issue of crossFieldIssues(hyperparams, sizes)) for (const field of issue.fields) out[`hyperparams.${field}`] ??= issue.message;
+  return out;
+}
+
+/** The most runs one `runs:manage` changes (the runs page holds 50 a page). */
+const MAX_RUNS_PER_MANAGE = 200;
+/**
+ * Several runs changed at once (`runs:manage`, `POST /api/runs/manage`), each as its own
+ * command would: archive, restore, add or remove tags, or delete for good, which needs the
+ * number of runs typed again. Each run gets its own result, so a partial failure says which.
+ */
+export const runsManageSchema = z
   .object({
-    name: z.string().trim().min(1).max(120).optional(),
-    hyperparams: hyperparamsSchema.default(hyperparamsSchema.parse({})),
-    reporting: reportingSchema.partial().optional(),
+    runIds: z
+      .array(runIdSchema)
+      .min(1, 'tick at least one run')
+      .max(MAX_RUNS_PER_MANAGE, `at most ${MAX_RUNS_PER_MANAGE} runs at once`)
+      .refine((ids) => new Set(ids).size === ids.length, 'each run once'),
+    action: z.discriminatedUnion('kind', [
+      z.object({ kind: z.literal('archive') }),
+      z.object({ kind: z.literal('restore') }),
+      z
+        .object({ kind: z.literal('tag'), add: z.array(tagSchema).max(MAX_TAGS).default([]), remove: z.array(tagSchema).max(MAX_TAGS).default([]) })
+        .refine((a) => a.add.length + a.remove.length > 0, { message: 'give tags to add or to remove', path: ['add'] }),
+      z.object({ kind: z.literal('delete'), confirmCount: z.number().int().min(0).max(MAX_RUNS_PER_MANAGE) }),
+    ]),
   })
-  .superRefine((run, ctx) => {
-    const { epochs, batchSize, trainLimit } = run.hyperparams;
-    const perEpoch = Math.ceil((trainLimit ?? TRAINING_DIGITS) / batchSize);
-    const points = epochs * perEpoch;
-    if (points > MAX_POINTS_PER_RUN) {
-      const n = (x: number) => x.toLocaleString('en-US');
-      ctx.addIssue({
-        code: 'custom',
-        path: ['hyperparams', 'epochs'],
-        message: `this run would record ${n(points)} batch points (${n(epochs)} epochs × ${n(perEpoch)} batches); a run may record at most ${n(MAX_POINTS_PER_RUN)}: use fewer epochs, a larger batch or fewer training digits`,
-      });
+  .superRefine((m, ctx) => {
+    if (m.action.kind === 'delete' && m.action.confirmCount !== m.runIds.length) {
+      ctx.addIssue({ code: 'custom', path: ['action', 'confirmCount'], message: `type the number of runs ticked, ${m.runIds.length}, to delete them and everything stored of them` });
     }
   });
+export type RunsManageAction = z.infer<typeof runsManageSchema>['action'];
+/** One run's outcome of `runs:manage`: its new summary (null once deleted), or why it was not changed. */
+export type RunManageResult = { runId: string; ok: true; run: RunSummary | null } | { runId: string; ok: false; error: ErrorCode; message: string };
 
 export const browserSchemas = {
   hello: z.object({
@@ -383,6 +426,7 @@ export const browserSchemas = {
   'run:archive': z.object({ runId: runIdSchema }),
   'run:restore': z.object({ runId: runIdSchema }),
   'run:delete': runDeleteSchema.extend({ runId: runIdSchema }),
+  'runs:manage': runsManageSchema,
   'run:series': seriesRangeSchema,
   'annotation:add': z.object({ runId: runIdSchema, step: z.number().int().min(0).max(INT_COLUMN_MAX), text: z.string().trim().min(1).max(MAX_ANNOTATION_CHARS) }),
   'annotation:edit': z.object({ id: z.number().int().min(1).max(INT_COLUMN_MAX), text: z.string().trim().min(1).max(MAX_ANNOTATION_CHARS) }),
@@ -394,8 +438,12 @@ export type BrowserPayload<K extends BrowserCommand> = z.input<(typeof browserSc
 
 /** What each command's ack carries on success. */
 export interface BrowserAckData {
-  /** `tokenRequired`: the hub asks for the team token (so the page offers to sign out). */
-  hello: { participant: Participant; credential: string; protocolVersion: number; tokenRequired: boolean };
+  /**
+   * `tokenRequired`: the hub asks for the team token (so the page offers to sign out).
+   * `dataset`: the sizes of the data set the hub's runs train on (the start form's limits);
+   * null when the hub cannot read it.
+   */
+  hello: { participant: Participant; credential: string; protocolVersion: number; tokenRequired: boolean; dataset: DatasetSizes | null };
   'run:watch': RunSnapshot;
   'run:series': SeriesRange;
   'run:unwatch': { runId: string };
@@ -408,6 +456,7 @@ export interface BrowserAckData {
   'run:archive': { run: RunSummary };
   'run:restore': { run: RunSummary };
   'run:delete': { runId: string };
+  'runs:manage': { results: RunManageResult[] };
   'annotation:add': { annotation: WireAnnotation };
   'annotation:edit': { annotation: WireAnnotation };
   'annotation:delete': { id: number };
@@ -579,8 +628,8 @@ export const runsQuerySchema = z
         .string()
         .transform((text, ctx) => {
           const tag = tagSchema.safeParse(text);
-          if (tag.success) return tag.data;
-          ctx.addIssue({ code: 'custom', message: `tag: ${quoted(text)} is not a tag (${tag.error.issues[0]?.message ?? 'invalid'})` });
+          if (tag.success) return tagKey(tag.data);
+          ctx.addIssue({ code: 'custom', message: `tag: ${tag.error.issues[0]?.message ?? `${quoted(text)} is not a tag`}` });
           return z.NEVER;
         })
         .optional(),
@@ -664,6 +713,7 @@ export interface HttpBodies {
   'PATCH /api/runs/:id': { run: RunSummary };
   'POST /api/runs/:id/archive': { run: RunSummary };
   'DELETE /api/runs/:id': { runId: string };
+  'POST /api/runs/manage': { results: RunManageResult[] };
   'GET /api/runs/:id/metrics': { points: WirePoint[]; complete: boolean };
   /** `run:series` over HTTP, in JSON: the same answer with plain arrays (`?series=&from=&to=&columns=`). */
   'GET /api/runs/:id/series': JsonSeriesRange;
@@ -750,3 +800,4 @@ export type { BackendInfo, BatchPoint, DigitPrediction, EpochSummary };
 export { assertNever } from './trainer/events';
 /** Which hyperparameters each optimizer reads (the dashboard shows only those). */
 export { describeHyperparamIssue, HYPERPARAM_BOUNDS, HYPERPARAM_RULES, OPTIMIZER_PARAMS, optimizerReads } from './trainer/config';
+export { MAX_RUN_NAME_CHARS, type DatasetSizes } from './trainer/config';

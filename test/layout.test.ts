@@ -45,7 +45,13 @@ const tableReach = (page: Page) =>
       const scrolls = ['auto', 'scroll'].includes(style.overflowX);
       if (!scrolls && table.getBoundingClientRect().right > contentRight + 0.5) spilling.push(`${table.className} (${Math.round(table.getBoundingClientRect().right - contentRight)}px)`);
     }
-    const hidden = [...document.querySelectorAll('table.runs-table thead th')].filter((th) => (th as HTMLElement).offsetWidth === 0).map((th) => th.textContent || '(select)');
+    // A narrow window's compact runs list hides its secondary columns behind "All columns".
+    // (Inline, not a named helper: the page runs this as text, without tsx's __name.)
+    const toggle = document.querySelector('[data-testid="all-columns"]') as HTMLElement | null;
+    const compact = (toggle?.offsetWidth ?? 0) > 0;
+    const hidden = [...document.querySelectorAll('table.runs-table thead th')]
+      .filter((th) => (th as HTMLElement).offsetWidth === 0 && !(compact && th.classList.contains('col-secondary')))
+      .map((th) => th.textContent || '(select)');
     return { spilling, hidden };
   });
 

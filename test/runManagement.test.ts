@@ -10,7 +10,7 @@ import type { RunSummary } from '../server/protocol';
 import type { TrainerEvent } from '../server/trainer/events';
 import { dbState } from './helpers/dbState';
 import { chromiumAndHub } from './helpers/browser';
-import { connectBrowser, eventually, runOnFakeTrainer } from './helpers/hub';
+import { connectBrowser, eventually, runOnFakeTrainer, startHub } from './helpers/hub';
 
 test('rename, describe, tag, archive, restore and delete a finished run; everyone sees each change', async (t) => {
   const { hub, ada, trainer, runId } = await runOnFakeTrainer(t, 'manager');
@@ -26,10 +26,15 @@ test('rename, describe, tag, archive, restore and delete a finished run; everyon
   // While it trains it can be renamed, not archived or deleted.
   const renamed = await ada.call('run:edit', { runId, name: '  baseline  ', description: 'The **tutorial** settings.\n\n<script>alert(1)</script>', tags: ['Baseline', 'mnist', 'baseline'] });
   assert.ok(renamed.ok, JSON.stringify(renamed));
-  assert.deepEqual([renamed.data.run.name, renamed.data.run.tags], ['baseline', ['baseline', 'mnist']], 'trimmed, tags lower-cased and once each');
+  assert.deepEqual([renamed.data.run.name, renamed.data.run.tags], ['baseline', ['Baseline', 'mnist']], 'trimmed, tags as written and once each without regard to case');
   assert.equal(renamed.data.run.description, 'The **tutorial** settings.\n\n<script>alert(1)</script>', 'kept as written (the page renders it text-safe)');
   const seen = await bob.waitFor('runs:changed', (m) => m.run.id === runId && m.run.name === 'baseline');
-  assert.deepEqual(seen.run.tags, ['baseline', 'mnist']);
+  assert.deepEqual(seen.run.tags, ['Baseline', 'mnist']);
+  // The list's filter and its menu of tags compare without regard to case.
+  const tagged = async (tag: string) => ((await (await fetch(`${hub.url}/api/runs?tag=${encodeURIComponent(tag)}`)).json()) as { data: { runs: RunSummary[]; tags: string[] } }).data;
+  assert.deepEqual((await tagged('baseline')).runs.map((r) => r.id), [runId]);
+  assert.deepEqual((await tagged('BASELINE')).runs.map((r) => r.id), [runId]);
+  assert.deepEqual((await tagged('baseline')).tags, ['baseline', 'mnist']);
   const early = await ada.call('run:archive', { runId });
   assert.equal(early.ok ? 'ok' : early.error, 'CONFLICT');
 
@@ -46,6 +51,10 @@ test('rename, describe, tag, archive, restore and delete a finished run; everyon
     const details = (r.details ?? {}) as Record<string, string>;
     assert.ok(Object.keys(details).some((k) => k === field || (field === '(input)' && /nothing to change/.test(r.message + JSON.stringify(details)))), `${field}: ${JSON.stringify(r)}`);
   }
+  // Which tag is wrong, said in its message.
+  const badTag = await ada.call('run:edit', { runId, tags: ['fine', 'not/ok'] });
+  assert.ok(!badTag.ok);
+  assert.match(String((badTag.details as Record<string, string>)['tags.1']), /^"not\/ok" is not a tag: a tag is 1–32 letters/);
   assert.deepEqual(await dbState(hub), before, 'refused edits change nothing');
 
   // Finished, it is archived: gone from the list by default, there on request, data kept.
@@ -102,6 +111,12 @@ test('in Chromium: edit a run (markdown shown text-safe), start a copy, filter t
   await page.getByRole('button', { name: 'Edit name, description, tags' }).click();
   await page.getByLabel('Name', { exact: true }).fill('baseline');
   await page.getByLabel('Description (markdown)').fill('The **tutorial** settings.\n\n<img src="x" onerror="window.__pwned = 1"> <script>window.__pwned = 2</script>');
+  // A bad tag: named at the field, and no internal message beside it.
+  await page.getByLabel('Tags (comma-separated)').fill('Baseline, mnist, no/slash');
+  await page.getByRole('button', { name: 'Save' }).click();
+  assert.match(await page.locator('#err-run-tags').innerText(), /^"no\/slash" is not a tag: a tag is 1–32 letters/);
+  assert.equal(await page.locator('.run-manage .form-error').count(), 0, 'only the field error, in words');
+  assert.equal(await page.getByText('invalid run:edit payload').count(), 0);
   await page.getByLabel('Tags (comma-separated)').fill('Baseline, mnist');
   await page.getByRole('button', { name: 'Save' }).click();
   await eventually(async () => (await page.getByTestId('run-name').innerText()) === 'baseline', 'renamed');
@@ -109,7 +124,7 @@ test('in Chromium: edit a run (markdown shown text-safe), start a copy, filter t
   assert.equal(await description.locator('strong').innerText(), 'tutorial', 'markdown rendered');
   assert.equal(await description.locator('img, script').count(), 0, 'raw HTML is not passed through');
   assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
-  assert.deepEqual(await page.locator('.tags .tag').allInnerTexts(), ['baseline', 'mnist']);
+  assert.deepEqual(await page.locator('.tags .tag').allInnerTexts(), ['Baseline', 'mnist'], 'tags as written');
   assert.equal(await page.title(), 'baseline · Livetrain');
   await page.getByTestId('annotation').filter({ hasText: 'Ada renamed the run from “lr sweep 1” to “baseline”' }).waitFor();
 
@@ -163,4 +178,72 @@ test('in Chromium: edit a run (markdown shown text-safe), start a copy, filter t
   await page.getByRole('heading', { name: 'Runs', exact: true }).waitFor();
   assert.equal(await row.count(), 0);
   assert.deepEqual(errors, [], 'no page errors');
+});
+
+test('ticked runs at once (runs:manage): archive, restore, tag and delete, each run\'s result in words, bad requests changing nothing', async (t) => {
+  const hub = await startHub();
+  t.after(() => hub.close());
+  const ada = await connectBrowser(hub.url, 'Ada');
+  const bob = await connectBrowser(hub.url, 'Bob');
+  t.after(() => {
+    ada.close();
+    bob.close();
+  });
+  const json = { 'content-type': 'application/json' };
+  const start = async (name: string) => {
+    const r = await ada.call('run:start', { name, hyperparams: { epochs: 1 } });
+    assert.ok(r.ok, JSON.stringify(r));
+    return r.data.run.id;
+  };
+  // No trainer: runs wait, and a stop ends one at once.
+  const [a, b, c, waiting] = [await start('a'), await start('b'), await start('c'), await start('waiting')];
+  for (const id of [a, b, c]) assert.ok((await ada.call('run:stop', { runId: id })).ok);
+  assert.ok((await ada.call('run:edit', { runId: c, tags: ['old', 'keep'] })).ok);
+  type Outcome = { runId: string; ok: boolean; error?: string; message?: string };
+  const brief = (results: readonly Outcome[]) => results.map((r) => (r.ok ? `${r.runId} ok` : `${r.runId} ${r.error}: ${r.message}`));
+
+  // Archive: the finished ones are, the waiting one and an unknown id are reported and why.
+  const archived = await ada.call('runs:manage', { runIds: [a, b, waiting, 'nope'], action: { kind: 'archive' } });
+  assert.ok(archived.ok, JSON.stringify(archived));
+  assert.deepEqual(brief(archived.data.results), [`${a} ok`, `${b} ok`, `${waiting} CONFLICT: the run is queued: stop it before you archive it`, 'nope NOT_FOUND: no run nope']);
+  await bob.waitFor('runs:changed', (m) => m.run.id === b && m.run.archivedAt !== null);
+  assert.equal(await hub.db.prisma.run.count({ where: { archivedAt: { not: null } } }), 2);
+
+  // Restore over HTTP: one archived, one not.
+  const restoredRes = await fetch(`${hub.url}/api/runs/manage`, { method: 'POST', headers: json, body: JSON.stringify({ runIds: [a, c], action: { kind: 'restore' } }) });
+  assert.equal(restoredRes.status, 200);
+  const restored = (await restoredRes.json()) as { data: { results: Outcome[] } };
+  assert.deepEqual(brief(restored.data.results), [`${a} ok`, `${c} CONFLICT: the run is not archived`]);
+
+  // Tags: added as written, removed without regard to case, the others kept.
+  const retagged = await ada.call('runs:manage', { runIds: [a, c], action: { kind: 'tag', add: ['Live Demo'], remove: ['OLD'] } });
+  assert.ok(retagged.ok, JSON.stringify(retagged));
+  const tagsOf = async (id: string) => ((await hub.db.prisma.run.findUniqueOrThrow({ where: { id } })).tags as string[]) ?? [];
+  assert.deepEqual([await tagsOf(a), await tagsOf(c)], [['Live Demo'], ['keep', 'Live Demo']]);
+  await bob.waitFor('runs:changed', (m) => m.run.id === c && m.run.tags.includes('Live Demo'));
+
+  // Bad requests: the field named in words (the tag quoted), nothing changed.
+  const before = await dbState(hub);
+  for (const [payload, field, words] of [
+    [{ runIds: [a, b], action: { kind: 'tag', add: ['fine', '#!'] } }, 'action.add.1', /^"#!" is not a tag/],
+    [{ runIds: [a, b], action: { kind: 'delete', confirmCount: 1 } }, 'action.confirmCount', /type the number of runs ticked, 2/],
+    [{ runIds: [], action: { kind: 'archive' } }, 'runIds', /tick at least one run/],
+    [{ runIds: [a, a], action: { kind: 'archive' } }, 'runIds', /each run once/],
+    [{ runIds: [a], action: { kind: 'shred' } }, 'action.kind', /./],
+  ] as const) {
+    const r = await ada.call('runs:manage', payload);
+    assert.ok(!r.ok && r.error === 'INVALID', JSON.stringify(r));
+    assert.match(String((r.details as Record<string, string>)[field]), words, JSON.stringify(r.details));
+  }
+  const overHttp = await fetch(`${hub.url}/api/runs/manage`, { method: 'POST', headers: json, body: JSON.stringify({ runIds: [a], action: { kind: 'delete' } }) });
+  assert.equal(overHttp.status, 400);
+  assert.deepEqual(await dbState(hub), before, 'refused requests change nothing');
+
+  // Delete with the count typed: the finished run goes for good, the waiting one is kept and said why.
+  const deleted = await ada.call('runs:manage', { runIds: [a, waiting], action: { kind: 'delete', confirmCount: 2 } });
+  assert.ok(deleted.ok, JSON.stringify(deleted));
+  assert.deepEqual(brief(deleted.data.results), [`${a} ok`, `${waiting} CONFLICT: the run is queued: stop it before you delete it`]);
+  await bob.waitFor('runs:deleted', (m) => m.runId === a && m.by === 'Ada');
+  assert.deepEqual(await Promise.all([a, waiting].map((id) => hub.db.prisma.run.count({ where: { id } }))), [0, 1]);
+  assert.equal(await hub.db.prisma.annotation.count({ where: { runId: a } }), 0, 'its notes went with it');
 });

@@ -127,7 +127,7 @@ for (const provider of ['sqlite', 'postgresql'] as const) {
         ['sort=', /sort: "" is not a column/],
         ['order=up', /order: "up" is not an order; use one of asc, desc/],
         ['status=done', /status: "done" is not a run status; use one of queued, running/],
-        ['tag=%23!', /tag: "#!" is not a tag \(a tag is 1–32 letters/],
+        ['tag=%23!', /tag: "#!" is not a tag: a tag is 1–32 letters/],
         ['archived=yes', /archived: "yes" is not a choice of archived runs; use one of exclude, only, include/],
         ['limit=0', /limit: a whole number from 1 to 1,000, got "0"/],
         ['limit=1001', /limit: a whole number from 1 to 1,000, got "1001"/],

@@ -63,6 +63,33 @@ test('the start form: errors in words next to their fields, nothing started on b
   assert.equal(await errorOf('learningRate'), 'Learning rate: a number above 0 and at most 10, got 0');
   assert.deepEqual(await runs(), []);
 
+  // Limits across fields and the data set (its sizes from the hub): at the fields that cause
+  // them, with the reason; never "Epochs: … got 1".
+  await typeInto(page, '#hp-epochs', '1');
+  await typeInto(page, '#hp-learningRate', '0.01');
+  await typeInto(page, '#hp-trainLimit', '70000');
+  await start.click();
+  assert.equal(await errorOf('trainLimit'), 'Training digits: the data set has only 60,000 training images, got 70,000');
+  await typeInto(page, '#hp-trainLimit', '99999999');
+  await typeInto(page, '#hp-testLimit', '10001');
+  await start.click();
+  assert.equal(await errorOf('trainLimit'), 'Training digits: the data set has only 60,000 training images, got 99,999,999');
+  assert.equal(await errorOf('testLimit'), 'Test digits: the data set has only 10,000 test images, got 10,001');
+  assert.equal(await page.locator('#err-epochs').count(), 0, 'nothing under Epochs');
+  await typeInto(page, '#hp-trainLimit', '');
+  await typeInto(page, '#hp-testLimit', '');
+  await typeInto(page, '#hp-epochs', '1000');
+  await typeInto(page, '#hp-batchSize', '1');
+  await start.click();
+  for (const [key, label] of [['epochs', 'Epochs'], ['batchSize', 'Batch size'], ['trainLimit', 'Training digits']] as const) {
+    const text = await errorOf(key);
+    assert.ok(text.startsWith(`${label}: this run would record 60,000,000 batch points (1,000 epochs × 60,000 batches); a run may record at most 2,000,000`), text);
+    assert.match(text, /batch size \(now 1\) or fewer training digits \(now all 60,000\)/);
+    assert.doesNotMatch(text, /got 1\b/);
+  }
+  assert.deepEqual(await runs(), [], 'refused limits started nothing');
+  await typeInto(page, '#hp-batchSize', '32');
+
   // Adam: its settings instead of SGD's momentum.
   await page.locator('#hp-optimizer').selectOption('adam');
   assert.equal(await page.locator('#hp-momentum').count(), 0, 'no momentum for Adam');

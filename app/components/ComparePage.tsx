@@ -1,8 +1,9 @@
 'use client';
 /**
  * Compare runs (`/compare?runs=a,b,c`): their batch and epoch curves overlaid, aligned by step
- * or by epoch, a table of the hyperparameters that differ, and final metrics. Live: runs still
- * training keep drawing.
+ * or by epoch, each chart with its PNG/SVG export, a table of the hyperparameters that differ,
+ * and final metrics. Live: runs still training keep drawing. Ids the hub does not know are
+ * named, and not counted.
  */
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
@@ -17,8 +18,8 @@ import { PageTitle } from '../lib/PageTitle';
 import { useRun } from '../lib/useRun';
 import { DEFAULT_VIEW } from '../lib/runsList';
 import { useRuns } from '../lib/useRuns';
-import { ChartControls } from './CurvesPanel';
-import { fmtInt, fmtNum, fmtPct, learningRateText } from './format';
+import { ChartBox, ChartControls } from './CurvesPanel';
+import { fmtDateTime, fmtInt, fmtNum, fmtPct, learningRateText } from './format';
 import { StatusBadge } from './StatusBadge';
 
 /** One colour per run: as many as the page overlays, so no two runs share one. */
@@ -27,10 +28,10 @@ export const PALETTE = ['#0969da', '#cf222e', '#1a7f37', '#8250df', '#bc4c00', '
 export const MAX_COMPARE_RUNS = PALETTE.length;
 const HP_KEYS = ['epochs', 'batchSize', 'learningRate', 'optimizer', 'momentum', 'beta1', 'beta2', 'epsilon', 'seed', 'trainLimit', 'testLimit'] as const;
 
-/** Watches one run and hands its state up; renders nothing. */
-function Source({ id, onChange }: { id: string; onChange: (id: string, state: RunView, version: number) => void }) {
-  const { state, version } = useRun(id);
-  onChange(id, state, version);
+/** Watches one run and hands its state (or why it cannot be watched) up; renders nothing. */
+function Source({ id, onChange }: { id: string; onChange: (id: string, state: RunView, version: number, error: string | null) => void }) {
+  const { state, version, error } = useRun(id);
+  onChange(id, state, version, error);
   return null;
 }
 
@@ -46,10 +47,22 @@ function Picker() {
       <h2>Choose runs to compare</h2>
       <ul className="picker">
         {runs.map((r) => (
-          <li key={r.id}>
+          <li key={r.id} data-testid="picker-run">
             <label>
               <input type="checkbox" checked={picked.includes(r.id)} onChange={() => setPicked((p) => (p.includes(r.id) ? p.filter((x) => x !== r.id) : [...p, r.id]))} /> {r.name} <StatusBadge status={r.status} />
             </label>
+            <span className="muted small picker-facts">
+              {' '}
+              <span data-testid="picker-date">{fmtDateTime(r.createdAt)}</span>
+              {' · test accuracy '}
+              <span data-testid="picker-accuracy">{fmtPct(r.finalTestAccuracy)}</span>
+              {r.tags.length ? (
+                <>
+                  {' · '}
+                  <span data-testid="picker-tags">{r.tags.join(', ')}</span>
+                </>
+              ) : null}
+            </span>
           </li>
         ))}
       </ul>
@@ -62,15 +75,15 @@ function Picker() {
 
 export function ComparePage({ ids: asked }: { ids: string[] }) {
   const ids = asked.slice(0, MAX_COMPARE_RUNS);
-  const states = useRef(new Map<string, { state: RunView; version: number }>());
+  const states = useRef(new Map<string, { state: RunView; version: number; error: string | null }>());
   const [, setTick] = useState(0);
   const [smoothing, setSmoothing] = useState(0.6);
   const [xAxis, setXAxis] = useState<'step' | 'epoch' | 'time'>('step');
   const [logY, setLogY] = useState(false);
-  const onChange = useCallback((id: string, state: RunView, version: number) => {
+  const onChange = useCallback((id: string, state: RunView, version: number, error: string | null) => {
     const known = states.current.get(id);
-    if (known?.version === version && known.state === state) return;
-    states.current.set(id, { state, version });
+    if (known?.version === version && known.state === state && known.error === error) return;
+    states.current.set(id, { state, version, error });
     queueMicrotask(() => setTick((t) => t + 1));
   }, []);
   const names = ids.map((id) => states.current.get(id)?.state.run?.name).filter(Boolean);
@@ -82,7 +95,9 @@ export function ComparePage({ ids: asked }: { ids: string[] }) {
   });
   const lossDetail = useSeriesDetail(detailRuns, 'loss');
   const accuracyDetail = useSeriesDetail(detailRuns, 'accuracy');
-  const entries = ids.map((id, i) => ({ id, colour: PALETTE[i % PALETTE.length], ...(states.current.get(id) ?? { state: null, version: 0 }) }));
+  const entries = ids.map((id, i) => ({ id, colour: PALETTE[i % PALETTE.length], ...(states.current.get(id) ?? { state: null, version: 0, error: null }) }));
+  // Ids the hub could not show (no such run, or not readable), with its reason.
+  const missing = entries.filter((e) => e.error !== null && !e.state?.run);
   const runs = entries.filter((e) => e.state?.run).map((e) => ({ ...e, run: e.state!.run as RunSummary, state: e.state! }));
   const version = entries.reduce((a, e) => a + e.version, 0);
   const batchSeries = (details: ReadonlyMap<string, SeriesDetail>): BatchSeries[] =>
@@ -116,7 +131,17 @@ export function ComparePage({ ids: asked }: { ids: string[] }) {
       {ids.map((id) => (
         <Source key={id} id={id} onChange={onChange} />
       ))}
-      <h1>Compare {ids.length} runs</h1>
+      <h1>
+        Compare {runs.length} run{runs.length === 1 ? '' : 's'}
+        {runs.length + missing.length < ids.length ? <span className="muted small"> (loading {ids.length - runs.length - missing.length} more…)</span> : null}
+      </h1>
+      {missing.length ? (
+        <p className="banner banner-warning" role="status" data-testid="compare-missing">
+          {missing.length === 1 ? 'One run of the link was not found' : `${missing.length} runs of the link were not found`}:{' '}
+          {missing.map((m) => `“${m.id}” (${m.error})`).join(', ')}.
+          {runs.length < 2 ? ' Pick runs to compare on the runs page.' : ''}
+        </p>
+      ) : null}
       {asked.length > ids.length && (
         <p className="banner banner-warning" role="status" data-testid="compare-capped">
           The link names {asked.length} runs; this page overlays at most {MAX_COMPARE_RUNS}, so it shows the first {MAX_COMPARE_RUNS}.
@@ -128,15 +153,23 @@ export function ComparePage({ ids: asked }: { ids: string[] }) {
           <ChartControls smoothing={smoothing} setSmoothing={setSmoothing} xAxis={xAxis} setXAxis={setXAxis} logY={logY} setLogY={setLogY} />
         </div>
         <div className="chart-pair" data-testid="compare-batch">
-          <BatchChart series={lossSeries} onViewChange={lossDetail.onViewChange} metric="loss" xAxis={xAxis} smoothing={smoothing} logY={logY} version={version} batchesPerEpoch={runs[0]?.run.batchesPerEpoch ?? null} title="Loss" />
-          <BatchChart series={accuracySeries} onViewChange={accuracyDetail.onViewChange} metric="accuracy" xAxis={xAxis} smoothing={smoothing} logY={logY} version={version} batchesPerEpoch={runs[0]?.run.batchesPerEpoch ?? null} title="Accuracy" />
+          <ChartBox testId="compare-loss-chart" title="Loss" exportName="compare-loss">
+            <BatchChart series={lossSeries} onViewChange={lossDetail.onViewChange} metric="loss" xAxis={xAxis} smoothing={smoothing} logY={logY} version={version} batchesPerEpoch={runs[0]?.run.batchesPerEpoch ?? null} title="Loss" />
+          </ChartBox>
+          <ChartBox testId="compare-accuracy-chart" title="Accuracy" exportName="compare-accuracy">
+            <BatchChart series={accuracySeries} onViewChange={accuracyDetail.onViewChange} metric="accuracy" xAxis={xAxis} smoothing={smoothing} logY={logY} version={version} batchesPerEpoch={runs[0]?.run.batchesPerEpoch ?? null} title="Accuracy" />
+          </ChartBox>
         </div>
       </section>
       <section className="card">
         <h2>Per epoch: train vs test</h2>
         <div className="chart-pair" data-testid="compare-epoch">
-          <EpochChart series={epochSeries} metric="loss" title="Loss" />
-          <EpochChart series={epochSeries} metric="accuracy" title="Accuracy" />
+          <ChartBox testId="compare-epoch-loss-chart" title="Loss" exportName="compare-epoch-loss">
+            <EpochChart series={epochSeries} metric="loss" title="Loss" />
+          </ChartBox>
+          <ChartBox testId="compare-epoch-accuracy-chart" title="Accuracy" exportName="compare-epoch-accuracy">
+            <EpochChart series={epochSeries} metric="accuracy" title="Accuracy" />
+          </ChartBox>
         </div>
       </section>
       <section className="card">

@@ -8,11 +8,13 @@
 import Link from 'next/link';
 import { useEffect, useState, type FormEvent } from 'react';
 import Markdown from 'react-markdown';
-import { isFinished, MAX_DESCRIPTION_CHARS, type RunSummary, type ServerToClientEvents } from '../../server/protocol';
+import { isFinished, MAX_DESCRIPTION_CHARS, MAX_RUN_NAME_CHARS, type RunSummary, type ServerToClientEvents } from '../../server/protocol';
 import { useHub } from '../lib/HubProvider';
 import { FormError } from './FormError';
 
 type Mode = 'view' | 'edit' | 'delete';
+/** The fields whose errors are shown beside them. */
+const FIELDS = ['name', 'description', 'tags', 'confirmName'];
 
 export function RunManage({ run }: { run: RunSummary }) {
   const { call, socket } = useHub();
@@ -35,10 +37,20 @@ export function RunManage({ run }: { run: RunSummary }) {
     };
   }, [socket, run.id]);
 
+  /**
+   * The hub's field errors beside their fields (a tag's names the tag); its own message only
+   * when no field is marked (e.g. "nothing to change"), never the envelope's "invalid … payload".
+   */
   const failed = (result: { ok: false; message: string; details?: unknown }) => {
-    const details = (result.details ?? {}) as Record<string, string>;
-    setErrors(Object.fromEntries(Object.entries(details).map(([k, v]) => [k.split('.')[0], v])));
-    setMessage(result.message);
+    const found: Record<string, string> = {};
+    const other: string[] = [];
+    for (const [path, text] of Object.entries((result.details ?? {}) as Record<string, string>)) {
+      const field = path.split('.')[0];
+      if (FIELDS.includes(field)) found[field] = found[field] ? `${found[field]}; ${text}` : text;
+      else other.push(text);
+    }
+    setErrors(found);
+    setMessage(Object.keys(found).length ? null : other.join('; ') || result.message);
   };
   const done = () => {
     setErrors({});
@@ -91,7 +103,7 @@ export function RunManage({ run }: { run: RunSummary }) {
         <form onSubmit={save} className="run-edit" aria-label="Edit the run">
           <div className="field">
             <label htmlFor="run-edit-name">Name</label>
-            <input id="run-edit-name" value={name} maxLength={120} onChange={(e) => setName(e.target.value)} aria-invalid={errors.name ? true : undefined} />
+            <input id="run-edit-name" value={name} maxLength={MAX_RUN_NAME_CHARS} onChange={(e) => setName(e.target.value)} aria-invalid={errors.name ? true : undefined} />
             {error('name')}
           </div>
           <div className="field">

@@ -53,7 +53,7 @@ export function RunsPage() {
         <h2 id="runs-title">Runs</h2>
         <div className="runs-filter" role="search">
           <label>
-            Search <input type="search" value={text} onChange={(e) => setText(e.target.value)} placeholder="name, tag, description, who" />
+            Search <input type="search" className="runs-search" value={text} onChange={(e) => setText(e.target.value)} placeholder="name, tag, description, who" title="Searches run names, tags, descriptions, who started them and ids" />
           </label>
           <label>
             Status{' '}
@@ -104,7 +104,7 @@ export function RunsPage() {
           )
         ) : (
           <>
-            <RunsTable runs={held.runs} sort={view.sort} order={view.order} onSort={(key: RunSortKey) => setView((v) => v && sortBy(v, key))} />
+            <RunsTable runs={held.runs} sort={view.sort} order={view.order} onSort={(key: RunSortKey) => setView((v) => v && sortBy(v, key))} onChanged={reload} />
             <nav className="pager" aria-label="Pages of runs" aria-busy={loading}>
               <button type="button" className="small" disabled={view.page <= 1} onClick={() => change({ page: view.page - 1 })}>
                 Previous

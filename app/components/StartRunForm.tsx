@@ -9,7 +9,7 @@
  */
 import { useRouter } from 'next/navigation';
 import { useEffect, useState, type FormEvent } from 'react';
-import { browserSchemas, describeHyperparamIssue, HYPERPARAM_BOUNDS, HYPERPARAM_RULES, optimizerReads, type HttpBodies } from '../../server/protocol';
+import { browserSchemas, describeHyperparamIssue, HYPERPARAM_BOUNDS, HYPERPARAM_RULES, MAX_RUN_NAME_CHARS, optimizerReads, runStartIssues, type DatasetSizes, type HttpBodies } from '../../server/protocol';
 import { apiGet } from '../lib/api';
 import { useHub } from '../lib/HubProvider';
 import { FormError } from './FormError';
@@ -22,9 +22,11 @@ interface Field {
   def: string;
   /** Whole numbers only. */
   int?: boolean;
-  /** May be left empty: what is used then (the placeholder). */
-  optional?: string;
+  /** May be left empty: what is used then (the placeholder), from the hub's data set's sizes. */
+  optional?: (dataset: DatasetSizes | null) => string;
 }
+
+const all = (count: number | undefined) => (count === undefined ? 'all' : `all ${count.toLocaleString('en-US')}`);
 
 const FIELDS: readonly Field[] = [
   { key: 'epochs', label: 'Epochs', def: '1', int: true },
@@ -35,8 +37,8 @@ const FIELDS: readonly Field[] = [
   { key: 'beta2', label: 'β₂', def: '0.999' },
   { key: 'epsilon', label: 'ε', def: '1e-8' },
   { key: 'seed', label: 'Seed', def: '1', int: true },
-  { key: 'trainLimit', label: 'Training digits', def: '', int: true, optional: 'all 60,000' },
-  { key: 'testLimit', label: 'Test digits', def: '', int: true, optional: 'all 10,000' },
+  { key: 'trainLimit', label: 'Training digits', def: '', int: true, optional: (d) => all(d?.train) },
+  { key: 'testLimit', label: 'Test digits', def: '', int: true, optional: (d) => all(d?.test) },
 ];
 const LABEL = Object.fromEntries(FIELDS.map((f) => [f.key, f.label])) as Record<string, string>;
 const OPTIMIZER_LABELS = { sgd: 'SGD with momentum', adam: 'Adam' } as const;
@@ -58,7 +60,7 @@ function unreadable(f: Field, raw: string, badInput: boolean): string | null {
 
 /** @param copyOf - a run whose settings fill the form ("start a copy with these settings"). */
 export function StartRunForm({ copyOf = null }: { copyOf?: string | null }) {
-  const { call, me } = useHub();
+  const { call, me, dataset } = useHub();
   const router = useRouter();
   const [values, setValues] = useState<Record<Key, string>>(() => Object.fromEntries(FIELDS.map((f) => [f.key, f.def])) as Record<Key, string>);
   /** Fields whose text the browser cannot read as a number (letters typed into them). */
@@ -80,7 +82,7 @@ export function StartRunForm({ copyOf = null }: { copyOf?: string | null }) {
         const hp = run.hyperparams;
         setValues(Object.fromEntries(FIELDS.map((f) => [f.key, hp[f.key] === null ? '' : String(hp[f.key])])) as Record<Key, string>);
         setOptimizer(hp.optimizer);
-        setName(`${run.name} (copy)`.slice(0, 120));
+        setName(`${run.name} (copy)`.slice(0, MAX_RUN_NAME_CHARS));
         setNotice(`Filled in with the settings of “${run.name}”.`);
       },
       (e: Error) => !controller.signal.aborted && setMessage(`Could not read the run to copy: ${e.message}`),
@@ -107,6 +109,13 @@ export function StartRunForm({ copyOf = null }: { copyOf?: string | null }) {
         const inner = issue.path[0] === 'hyperparams' ? { ...issue, path: issue.path.slice(1) } : issue;
         found[key] = describeHyperparamIssue(inner, { input: hyperparams, label: (field) => LABEL[field] ?? (field === 'name' ? 'Name' : undefined) });
       }
+    } else if (dataset) {
+      // The rules across fields and the data set, at every field that causes each (the hub
+      // checks them again against the same data set).
+      for (const [path, problem] of Object.entries(runStartIssues(parsed.data.hyperparams, dataset))) {
+        const key = path.split('.').pop()!;
+        found[key] ??= `${LABEL[key]}: ${problem}`;
+      }
     }
     setErrors(found);
     if (Object.keys(found).length) return setMessage('Some values are not valid: see the fields marked.');
@@ -117,8 +126,11 @@ export function StartRunForm({ copyOf = null }: { copyOf?: string | null }) {
     if (!result.ok) {
       const details = (result.details ?? {}) as Record<string, string>;
       const fieldOf = (path: string) => path.split('.').pop()!;
-      setErrors(Object.fromEntries(Object.entries(details).map(([path, v]) => [fieldOf(path), `${LABEL[fieldOf(path)] ?? path}: ${v}`])));
-      setMessage(result.message);
+      const marked = Object.entries(details).filter(([path]) => shown.some((f) => f.key === fieldOf(path)) || fieldOf(path) === 'name');
+      setErrors(Object.fromEntries(marked.map(([path, v]) => [fieldOf(path), `${LABEL[fieldOf(path)] ?? 'Name'}: ${v}`])));
+      // Errors at their fields say it all; the hub's own message only when none is marked.
+      const other = Object.entries(details).filter((entry) => !marked.includes(entry)).map(([path, v]) => `${path}: ${v}`);
+      setMessage(marked.length ? 'Nothing was started: see the fields marked.' : other.join('; ') || result.message);
       return;
     }
     setMessage(null);
@@ -130,7 +142,12 @@ export function StartRunForm({ copyOf = null }: { copyOf?: string | null }) {
       <h2 id="start-title">Start a run</h2>
       <div className="field">
         <label htmlFor="run-name">Name (optional)</label>
-        <input id="run-name" value={name} maxLength={120} onChange={(e) => setName(e.target.value)} placeholder="e.g. lr 0.05" />
+        <input id="run-name" value={name} maxLength={MAX_RUN_NAME_CHARS} onChange={(e) => setName(e.target.value)} placeholder="e.g. lr 0.05" aria-invalid={errors.name ? true : undefined} />
+        {errors.name ? (
+          <span className="field-error" id="err-name">
+            {errors.name}
+          </span>
+        ) : null}
       </div>
       <div className="grid-fields">
         <div className="field">
@@ -153,7 +170,7 @@ export function StartRunForm({ copyOf = null }: { copyOf?: string | null }) {
               step={f.int ? 1 : 'any'}
               {...bounds(f.key)}
               inputMode={f.int ? 'numeric' : 'decimal'}
-              placeholder={f.optional}
+              placeholder={f.optional?.(dataset)}
               value={values[f.key]}
               aria-invalid={errors[f.key] ? true : undefined}
               aria-describedby={errors[f.key] ? `err-${f.key}` : undefined}

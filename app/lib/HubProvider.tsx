@@ -6,7 +6,7 @@
  */
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { io, type Socket } from 'socket.io-client';
-import { ERROR_CODES, PROTOCOL_VERSION, type BrowserAckData, type BrowserCommand, type BrowserPayload, type DatabaseState, type ErrorCode, type Participant, type PresenceUser, type Result, type ServerToClientEvents } from '../../server/protocol';
+import { ERROR_CODES, PROTOCOL_VERSION, type BrowserAckData, type BrowserCommand, type BrowserPayload, type DatabaseState, type DatasetSizes, type ErrorCode, type Participant, type PresenceUser, type Result, type ServerToClientEvents } from '../../server/protocol';
 
 /**
  * What the page sends. Each command's payload and answer are typed where it is sent, by
@@ -28,6 +28,8 @@ export interface Hub {
   me: Participant | null;
   /** Whether this hub asks for the team token (the page then offers to sign out). */
   tokenRequired: boolean;
+  /** The sizes of the data set the hub's runs train on; null until hello, or when the hub cannot read it. */
+  dataset: DatasetSizes | null;
   /** The remembered display name; null on a first visit (ask for one). */
   name: string | null;
   setName(name: string): void;
@@ -82,6 +84,7 @@ export function HubProvider({ children }: { children: ReactNode }) {
   const [session, setSession] = useState(0);
   const [me, setMe] = useState<Participant | null>(null);
   const [tokenRequired, setTokenRequired] = useState(false);
+  const [dataset, setDataset] = useState<DatasetSizes | null>(null);
   const [name, setNameState] = useState<string | null>(null);
   const [online, setOnline] = useState<PresenceUser[]>([]);
   const [problem, setProblem] = useState<string | null>(null);
@@ -102,6 +105,7 @@ export function HubProvider({ children }: { children: ReactNode }) {
       localStorage.setItem(CREDENTIAL_KEY, result.data.credential);
       setMe(result.data.participant);
       setTokenRequired(result.data.tokenRequired === true);
+      setDataset(result.data.dataset ?? null);
       setSession((n) => n + 1);
     });
   }, []);
@@ -163,8 +167,8 @@ export function HubProvider({ children }: { children: ReactNode }) {
   );
 
   const value = useMemo<Hub>(
-    () => ({ socket, connected, session, me, tokenRequired, name, setName, online, problem, databaseAway, call }),
-    [socket, connected, session, me, tokenRequired, name, setName, online, problem, databaseAway, call],
+    () => ({ socket, connected, session, me, tokenRequired, dataset, name, setName, online, problem, databaseAway, call }),
+    [socket, connected, session, me, tokenRequired, dataset, name, setName, online, problem, databaseAway, call],
   );
   return <HubContext.Provider value={value}>{children}</HubContext.Provider>;
 }

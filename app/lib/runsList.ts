@@ -3,7 +3,7 @@
  * filtering and paging happen in the hub's database, `GET /api/runs`), how that view lives in
  * the page's URL, and how live announcements change the page it holds.
  */
-import { defaultOrder, RUN_SORT_KEYS, type RunsPage, type RunSortKey, type RunSummary, type SortOrder } from '../../server/protocol';
+import { defaultOrder, RUN_SORT_KEYS, tagKey, type RunsPage, type RunSortKey, type RunSummary, type SortOrder } from '../../server/protocol';
 
 /** Runs a page of the list shows. */
 export const PAGE_SIZE = 50;
@@ -20,7 +20,8 @@ export interface Filter {
  */
 export function matches(run: RunSummary, f: Filter): boolean {
   if (f.status && run.status !== f.status) return false;
-  if (f.tag && !run.tags.includes(f.tag)) return false;
+  // Tags compare without regard to case, as the hub's filter does.
+  if (f.tag && !run.tags.some((t) => tagKey(t) === tagKey(f.tag))) return false;
   const text = f.text.trim().toLowerCase();
   if (!text) return true;
   return [run.name, run.description, run.createdBy, run.id, ...run.tags].some((s) => s.toLowerCase().includes(text));

@@ -6,7 +6,7 @@
  * into the "new runs" notice (runsList.ts runChanged).
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
-import type { HttpBodies, ServerToClientEvents } from '../../server/protocol';
+import { tagKey, type HttpBodies, type ServerToClientEvents } from '../../server/protocol';
 import { apiGet } from './api';
 import { useHub } from './HubProvider';
 import { apiQuery, heldPage, PAGE_SIZE, runChanged, runDeleted, type HeldPage, type ListView } from './runsList';
@@ -61,7 +61,9 @@ export function useRuns(view: ListView | null, pageSize = PAGE_SIZE): RunsList {
     const onChanged: ServerToClientEvents['runs:changed'] = ({ run }) => {
       const v = viewRef.current;
       if (v) setHeld((h) => h && runChanged(h, run, v, pageSize));
-      if (run.tags.length) setTags((t) => (run.tags.every((tag) => t.includes(tag)) ? t : [...new Set([...t, ...run.tags])].sort()));
+      // The menu holds tags' lower-case keys, as the hub lists them.
+      const keys = run.tags.map(tagKey);
+      if (keys.length) setTags((t) => (keys.every((tag) => t.includes(tag)) ? t : [...new Set([...t, ...keys])].sort()));
     };
     const onDeleted: ServerToClientEvents['runs:deleted'] = ({ runId }) => setHeld((h) => h && runDeleted(h, runId));
     socket.on('runs:changed', onChanged);

@@ -147,9 +147,9 @@ export async function createHub(httpServer: HttpServer, deps: HubDeps): Promise<
   const controlLog = createControlLog({ annotations, lastStep: (runId) => registry.get(runId)?.lastStep ?? 0, log });
   const receiver = createEventReceiver({ registry, streams, cluster, ingest, onNotesStored: annotations.recorded, onControlApplied: controlLog.applied, log });
   const scheduler = createScheduler({ storage, registry, trainers, cluster, updates, log });
-  const manage = createRunManagement({ storage, registry, updates, annotations, io });
   const digits = createDigitService(storage, { dataDir: deps.dataDir });
-  const commands = createRunCommands({ storage, registry, updates, annotations, controlLog, trainers, scheduler, cluster, io, queuedPerPerson: options.queuedPerPerson, onStarted: () => digits.warm() });
+  const manage = createRunManagement({ storage, registry, updates, annotations, io, log });
+  const commands = createRunCommands({ storage, registry, updates, annotations, controlLog, trainers, scheduler, cluster, io, queuedPerPerson: options.queuedPerPerson, datasetSizes: digits.sizes, onStarted: () => digits.warm() });
 
   // The peers.
   const participants = createParticipantWriter({ peers: storage.peers, log });
@@ -157,7 +157,7 @@ export async function createHub(httpServer: HttpServer, deps: HubDeps): Promise<
   const auth = createAuth({ browserToken: options.browserToken, trainerToken: options.trainerToken, proxies: createProxyTrust(deps.trustedProxies) });
   const trainerPeers = attachTrainers({ nsp: trainerNsp, auth, graceMs: options.graceMs, shared, storage, registry, receiver, ingest, updates, scheduler, commands, trainers, limits, log });
   const identities = await createIdentities(storage.peers);
-  attachBrowsers({ io, auth, identities, participants, presence, snapshots, cluster, commands, manage, annotations, database, log });
+  attachBrowsers({ io, auth, identities, participants, presence, snapshots, cluster, commands, manage, annotations, database, datasetSizes: digits.sizes, log });
   const api = createApi({ io, auth, storage, snapshots, commands, manage, updates, annotations, trainers, cluster, ingest, database, digits, log });
   await trainerPeers.recover();
 

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { backendChoiceSchema, describeHyperparamError, hyperparamsSchema, HYPERPARAM_RULES, reportingSchema, runIdSchema, type HyperparamsInput } from './config';
+import { backendChoiceSchema, describeHyperparamError, hyperparamsSchema, HYPERPARAM_RULES, MAX_RUN_NAME_CHARS, reportingSchema, runIdSchema, type HyperparamsInput } from './config';
 import { resolveDataDir } from './data/mnist';
 import { unknownOption, UsageError } from '../cliFlags';
 
@@ -191,7 +191,7 @@ function hubFlags(v: Partial<Record<StringFlag, string>>): CliOptions['hub'] {
   if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new UsageError(`--hub: a URL like http://host:3000, got "${v.hub}"`);
   if (v.resume !== undefined) throw new UsageError('--resume cannot be used with --hub yet: a run from the command line starts fresh on the hub');
   if (v.name !== undefined && !/\S/.test(v.name)) throw new UsageError('--name: a name needs at least one character');
-  if (v.name !== undefined && v.name.trim().length > 120) throw new UsageError(`--name: a name has at most 120 characters, got ${v.name.trim().length}`);
+  if (v.name !== undefined && v.name.trim().length > MAX_RUN_NAME_CHARS) throw new UsageError(`--name: a name has at most ${MAX_RUN_NAME_CHARS} characters, got ${v.name.trim().length}`);
   const token = v.token ?? (process.env.LIVETRAIN_TRAINER_TOKEN || undefined);
   return { url: v.hub, ...(token ? { token } : {}), ...(v.name !== undefined ? { name: v.name.trim() } : {}) };
 }

@@ -145,7 +145,8 @@ export function describeHyperparamIssue(
 ): string {
   const field = issue.path.length ? issue.path.join('.') : '(input)';
   const name = opts.label?.(field) ?? field;
-  const rule = issue.path.length === 1 ? HYPERPARAM_RULES[field as keyof Hyperparams] : undefined;
+  // A cross-field rule (a custom issue) says its own reason; the field's rule would contradict it.
+  const rule = issue.path.length === 1 && issue.code !== 'custom' ? HYPERPARAM_RULES[field as keyof Hyperparams] : undefined;
   if (!rule) return `${name}: ${issue.message}`;
   const input = opts.input as Record<string, unknown> | undefined;
   const got = input && typeof input === 'object' && field in input ? `, got ${quote(input[field])}` : '';
@@ -158,4 +159,51 @@ export function describeHyperparamError(
   opts: { input?: unknown; label?: (field: string) => string | undefined; separator?: string } = {},
 ): string {
   return error.issues.map((issue) => describeHyperparamIssue(issue, opts)).join(opts.separator ?? '; ');
+}
+
+/** How many images each split of a data set holds. */
+export interface DatasetSizes {
+  train: number;
+  test: number;
+}
+/** The bundled MNIST's sizes (its files are checked against known SHA-256 when loaded). */
+export const MNIST_SIZES: Readonly<DatasetSizes> = { train: 60_000, test: 10_000 };
+
+/** The longest run name (the start form, the edit form, the hub, `npm run train -- --name`). */
+export const MAX_RUN_NAME_CHARS = 120;
+
+/** The most batch points one run may record (epochs × batches per epoch). */
+export const MAX_POINTS_PER_RUN = 2_000_000;
+
+/** A rule that joins several hyperparameters, or one and the data set: the fields that cause it and why. */
+export interface CrossFieldIssue {
+  fields: Array<'epochs' | 'batchSize' | 'trainLimit' | 'testLimit'>;
+  message: string;
+}
+
+/**
+ * Every rule of a run's hyperparameters that one field alone cannot tell: a digit limit beyond
+ * the data set (which would train on fewer without a word), and the batch points a run may
+ * record. Each issue names every field that causes it, so it is shown at each of them.
+ */
+export function crossFieldIssues(hp: Pick<Hyperparams, 'epochs' | 'batchSize' | 'trainLimit' | 'testLimit'>, sizes: DatasetSizes): CrossFieldIssue[] {
+  const issues: CrossFieldIssue[] = [];
+  if (hp.trainLimit !== null && hp.trainLimit > sizes.train) {
+    issues.push({ fields: ['trainLimit'], message: `the data set has only ${n(sizes.train)} training images, got ${n(hp.trainLimit)}` });
+  }
+  if (hp.testLimit !== null && hp.testLimit > sizes.test) {
+    issues.push({ fields: ['testLimit'], message: `the data set has only ${n(sizes.test)} test images, got ${n(hp.testLimit)}` });
+  }
+  const digits = Math.min(hp.trainLimit ?? sizes.train, sizes.train);
+  const perEpoch = Math.ceil(digits / hp.batchSize);
+  const points = hp.epochs * perEpoch;
+  if (points > MAX_POINTS_PER_RUN) {
+    issues.push({
+      fields: ['epochs', 'batchSize', 'trainLimit'],
+      message:
+        `this run would record ${n(points)} batch points (${n(hp.epochs)} epochs × ${n(perEpoch)} batches); a run may record at most ${n(MAX_POINTS_PER_RUN)}: ` +
+        `use fewer epochs, a larger batch size (now ${n(hp.batchSize)}) or fewer training digits (now ${hp.trainLimit === null ? 'all ' : ''}${n(digits)})`,
+    });
+  }
+  return issues;
 }

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import type { DaemonErrorCode } from '../protocol';
-import { describeZodError, hyperparamsSchema, reportingSchema, runIdSchema } from './config';
+import { crossFieldIssues, describeZodError, hyperparamsSchema, reportingSchema, runIdSchema, type Hyperparams } from './config';
 import { latestCheckpoint, loadCheckpoint } from './checkpoint';
 import { ControlError, validateLearningRate } from './control';
 import type { MnistData } from './data/mnist';
@@ -70,6 +70,15 @@ export interface Daemon {
   idle(): Promise<void>;
 }
 
+/**
+ * A digit limit beyond this trainer's data set would train on fewer without a word: the job
+ * fails instead, saying so (the hub checks against its own data set, which may not be this one).
+ */
+function limitsFit(hp: Hyperparams, data: MnistData): void {
+  const beyond = crossFieldIssues(hp, { train: data.train.count, test: data.test.count }).filter((i) => i.fields.length === 1);
+  if (beyond.length) throw new Error(`this trainer cannot run it: ${beyond.map((i) => `${i.fields[0] === 'trainLimit' ? 'training' : 'test'} digits: ${i.message}`).join('; ')} (${data.source})`);
+}
+
 export function createDaemon(opts: DaemonOptions): Daemon {
   const concurrency = opts.concurrency ?? 1;
   const queue: Job[] = [];
@@ -93,8 +102,10 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       if (job.resume && !resumePath) throw new Error(`run ${job.runId} has no checkpoint to resume from`);
       const resume = resumePath ? await loadCheckpoint(resumePath) : undefined;
       const data = await opts.loadData();
+      const hyperparams = resume?.header.hyperparams ?? job.hyperparams;
+      limitsFit(hyperparams, data);
       const trainer = createTrainer(
-        { runId: job.runId, hyperparams: resume?.header.hyperparams ?? job.hyperparams, reporting: job.reporting, data, backend: opts.backend, checkpointDir, resume, lastSeq: job.lastSeq, flushMs: opts.flushMs },
+        { runId: job.runId, hyperparams, reporting: job.reporting, data, backend: opts.backend, checkpointDir, resume, lastSeq: job.lastSeq, flushMs: opts.flushMs },
         { write: (events) => opts.output.send({ kind: 'events', events }) },
       );
       const entry = running.get(job.runId)!;

@@ -3,7 +3,7 @@
  * from protocol.ts and answered with an ack envelope; unknown events are ignored by Socket.IO.
  */
 import type { z } from 'zod';
-import { browserSchemas, handshakeSchema, MAX_BROWSER_PAYLOAD_BYTES, PROTOCOL_VERSION, type BrowserAckData, type BrowserCommand } from '../../protocol';
+import { browserSchemas, handshakeSchema, MAX_BROWSER_PAYLOAD_BYTES, PROTOCOL_VERSION, type BrowserAckData, type BrowserCommand, type DatasetSizes } from '../../protocol';
 import type { Cluster } from '../cluster/cluster';
 import { handshakeCheck, handshakeError, HubError } from '../errors';
 import { rangeToWire, type Snapshots } from '../live/snapshot';
@@ -32,6 +32,8 @@ export interface BrowserDeps {
   manage: RunManagement;
   annotations: Annotations;
   database: Pick<DatabaseWatch, 'state'>;
+  /** The sizes of the hub's data set, told in the hello ack (the start form's limits). */
+  datasetSizes: () => Promise<DatasetSizes>;
   log: (line: string) => void;
 }
 
@@ -50,7 +52,7 @@ const tooLarge = (payload: unknown) => {
   }
 };
 
-export function attachBrowsers({ io, auth, identities, participants, presence, snapshots, cluster, commands, manage, annotations, database, log }: BrowserDeps): void {
+export function attachBrowsers({ io, auth, identities, participants, presence, snapshots, cluster, commands, manage, annotations, database, datasetSizes, log }: BrowserDeps): void {
   io.use((socket, next) => {
     const hello = handshakeSchema.safeParse(socket.handshake.auth);
     if (!hello.success) return next(handshakeError('INVALID', `handshake auth must be { protocolVersion: ${PROTOCOL_VERSION}, token? }`));
@@ -94,7 +96,8 @@ export function attachBrowsers({ io, auth, identities, participants, presence, s
       if (watching.size > 0) presence.renamed();
       presence.announce(null);
       for (const runId of watching) presence.announce(runId);
-      return { participant: socket.data.participant, credential, protocolVersion: PROTOCOL_VERSION, tokenRequired: auth.required };
+      const dataset = await datasetSizes().catch(() => null);
+      return { participant: socket.data.participant, credential, protocolVersion: PROTOCOL_VERSION, tokenRequired: auth.required, dataset };
     });
 
     let watchesInFlight = 0;
@@ -161,6 +164,7 @@ export function attachBrowsers({ io, auth, identities, participants, presence, s
     on('run:archive', browserSchemas['run:archive'], async ({ runId }) => ({ run: await manage.archive(runId, actor()) }));
     on('run:restore', browserSchemas['run:restore'], async ({ runId }) => ({ run: await manage.restore(runId, actor()) }));
     on('run:delete', browserSchemas['run:delete'], async ({ runId, confirmName }) => manage.remove(runId, confirmName, actor()));
+    on('runs:manage', browserSchemas['runs:manage'], async ({ runIds, action }) => ({ results: await manage.many(runIds, action, actor()) }));
     on('annotation:add', browserSchemas['annotation:add'], async (input) => ({ annotation: await annotations.addNote(actor(), input) }));
     on('annotation:edit', browserSchemas['annotation:edit'], async (input) => ({ annotation: await annotations.editNote(actor(), input) }));
     on('annotation:delete', browserSchemas['annotation:delete'], async (input) => annotations.deleteNote(actor(), input));

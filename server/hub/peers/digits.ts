@@ -7,12 +7,18 @@
 import type { HttpBodies, WireDigit } from '../../protocol';
 import { initBackend } from '../../trainer/backend';
 import { decodeCheckpoint } from '../../trainer/checkpoint';
-import { loadMnist, resolveDataDir, type MnistData } from '../../trainer/data/mnist';
+import type { DatasetSizes } from '../../trainer/config';
+import { loadMnist, readDatasetSizes, resolveDataDir, type MnistData } from '../../trainer/data/mnist';
 import { createPredictor, digitPixels, PredictInputError, type Predictor } from '../../trainer/predict';
 import { HubError } from '../errors';
 import type { Storage } from '../storage/storage';
 
 export interface DigitService {
+  /**
+   * How many images each split of the hub's data set holds (read once; a failure is tried
+   * again at the next call), for the digit limits a run may ask for.
+   */
+  sizes(): Promise<DatasetSizes>;
   digits(split: 'train' | 'test', indices: number[]): Promise<WireDigit[]>;
   /**
    * Starts loading the dataset in the background (a run was started: its page will ask for
@@ -31,6 +37,7 @@ export function createDigitService(storage: Pick<Storage, 'runs' | 'peers'>, opt
   /** Predictors by checkpoint row id, most recently used last. */
   const predictors = new Map<number, Predictor>();
 
+  let sizes: Promise<DatasetSizes> | null = null;
   const dataset = () => (data ??= loadMnist({ dataDir: resolveDataDir(opts.dataDir) }));
 
   async function predictorFor(runId: string) {
@@ -57,6 +64,13 @@ export function createDigitService(storage: Pick<Storage, 'runs' | 'peers'>, opt
   }
 
   return {
+    sizes() {
+      sizes ??= readDatasetSizes(resolveDataDir(opts.dataDir)).catch((error: unknown) => {
+        sizes = null;
+        throw error;
+      });
+      return sizes;
+    },
     async digits(split, indices) {
       const set = (await dataset())[split];
       return indices.map((index) => {

@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { browserSchemas, PROTOCOL_VERSION, runDeleteSchema, runEditSchema, runsQuerySchema, runStartSchema, seriesRangeSchema, type ErrorCode, type Failure, type HealthDetails, type HttpBodies, type RunsQuery } from '../../protocol';
+import { browserSchemas, PROTOCOL_VERSION, runDeleteSchema, runEditSchema, runsManageSchema, runsQuerySchema, runStartSchema, seriesRangeSchema, type ErrorCode, type Failure, type HealthDetails, type HttpBodies, type RunsQuery } from '../../protocol';
 import { INT_COLUMN_MAX } from '../../trainer/eventSchema';
 import type { Cluster } from '../cluster/cluster';
 import { fieldErrors, HubError, toFailure } from '../errors';
@@ -170,6 +170,10 @@ export function createApi({ io, auth, storage, snapshots, commands, manage, upda
       return ok(res, 'GET /api/digits', { split: q.split, digits: await digits.digits(q.split, q.indices) });
     }
     if (head !== 'runs' || extra !== undefined) throw new HubError('NOT_FOUND', `no route ${method} ${url.pathname}`);
+    if (id === 'manage' && method === 'POST' && !sub) {
+      const { runIds, action } = parse(runsManageSchema, await readJson(req), 'request');
+      return ok(res, 'POST /api/runs/manage', { results: await manage.many(runIds, action, apiActor()) });
+    }
     if (id === 'sparklines' && method === 'GET' && !sub) {
       const q = parse(sparklineQuery, Object.fromEntries(url.searchParams), 'sparkline query');
       return ok(res, 'GET /api/runs/sparklines', { sparklines: await storage.runs.sparklines(q.ids, q.points) });

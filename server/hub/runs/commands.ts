@@ -3,8 +3,8 @@
  * (stop, pause, resume, change the learning rate) as a person asked, recording who did what.
  */
 import type { z } from 'zod';
-import type { RunSummary } from '../../protocol';
-import { reportingSchema, type Hyperparams } from '../../trainer/config';
+import { runStartIssues, type RunSummary } from '../../protocol';
+import { MNIST_SIZES, reportingSchema, type DatasetSizes, type Hyperparams } from '../../trainer/config';
 import type { Cluster } from '../cluster/cluster';
 import { HubError } from '../errors';
 import type { HubServer, TrainerData } from '../sockets';
@@ -39,14 +39,31 @@ export interface RunCommandDeps {
   io: HubServer;
   /** Runs one person may have waiting for a trainer at once. */
   queuedPerPerson: number;
+  /** The sizes of the data set the hub's runs train on (the one whose digits it shows). */
+  datasetSizes: () => Promise<DatasetSizes>;
   /** A run was started (e.g. to load what its page will soon ask for). */
   onStarted?: (run: RunSummary) => void;
 }
 
-export function createRunCommands({ storage, registry, updates, annotations, controlLog, trainers, scheduler, cluster, io, queuedPerPerson, onStarted }: RunCommandDeps) {
+/**
+ * The rules across a run's fields and the data set, checked before anything is stored: each
+ * problem at every field that causes it. The hub checks against its own data set, the one
+ * whose digits the dashboard shows (a trainer on another data set refuses the job itself).
+ */
+async function checkAgainstDataset(hp: Hyperparams, datasetSizes: () => Promise<DatasetSizes>): Promise<void> {
+  const sizes = await datasetSizes().catch((error: unknown) => {
+    throw new HubError('UNAVAILABLE', `the hub cannot read its data set to check the digit limits (${error instanceof Error ? error.message : String(error)}); nothing was started`);
+  });
+  const details = runStartIssues(hp, sizes);
+  const messages = [...new Set(Object.values(details))];
+  if (messages.length) throw new HubError('INVALID', `the run cannot start: ${messages.join('; ')}`, details);
+}
+
+export function createRunCommands({ storage, registry, updates, annotations, controlLog, trainers, scheduler, cluster, io, queuedPerPerson, datasetSizes, onStarted }: RunCommandDeps) {
   return {
     /** Creates a queued run and asks the scheduler for a trainer. */
     async start(input: { name?: string; hyperparams: Hyperparams; reporting?: Partial<z.infer<typeof reportingSchema>> }, actor: Actor): Promise<RunSummary> {
+      await checkAgainstDataset(input.hyperparams, datasetSizes);
       const createdById = actorKey(actor);
       const waiting = await storage.runs.queuedBy(createdById);
       if (waiting >= queuedPerPerson) {
@@ -72,6 +89,9 @@ export function createRunCommands({ storage, registry, updates, annotations, con
      */
     async createForTrainer(input: { runId?: string; host: string; name?: string; hyperparams: Hyperparams; reporting?: Partial<z.infer<typeof reportingSchema>> }, trainer: TrainerData): Promise<{ runId: string }> {
       const hp = input.hyperparams;
+      // The trainer checks the digit limits against its own data, which need not be the hub's;
+      // the points a run may record are still the hub's rule, counted on the digits it asks for.
+      await checkAgainstDataset(hp, () => Promise.resolve({ train: hp.trainLimit ?? MNIST_SIZES.train, test: hp.testLimit ?? MNIST_SIZES.test }));
       const name = input.name ?? defaultName(hp);
       const id = input.runId ?? newRunId();
       const who = `${input.host} (command line)`;

@@ -6,7 +6,7 @@ import { join, raw, sqltag } from '@prisma/client/runtime/client';
 import { BUCKET_WIDTHS } from '../../columns';
 import type { Db } from '../../db/client';
 import type { RunUpdate } from '../../db/rows';
-import { ACTIVE_STATUSES, type HubRunStatus, type LearningRateChange, type RunSummary, type RunsQuery } from '../../protocol';
+import { ACTIVE_STATUSES, tagKey, type HubRunStatus, type LearningRateChange, type RunSummary, type RunsQuery } from '../../protocol';
 import type { Hyperparams, Reporting } from '../../trainer/config';
 import { hyperparamColumns, listOrder, listWhere, progressOf, textColumns } from './runList';
 import { storedLearningRates, storedStatus, storedTags, toRunSummary } from './toWire';
@@ -64,6 +64,14 @@ export interface ClaimingTrainer {
 /** Rows per INSERT of {@link createRunQueries}' insertMany (one statement for 10,000 runs is slower than chunks). */
 const INSERT_CHUNK = 500;
 
+/**
+ * A run's tag rows: each tag's lower-case key once (the list's filter and its menu compare
+ * tags without regard to case), while Run.tags keeps them as written.
+ */
+function tagRowsOf(runId: string, tags: readonly string[]): Array<{ runId: string; tag: string }> {
+  return [...new Set(tags.map(tagKey))].map((tag) => ({ runId, tag }));
+}
+
 export function createRunQueries(db: Db, provider: 'sqlite' | 'postgresql') {
   const active = { in: [...ACTIVE_STATUSES] };
   return {
@@ -99,7 +107,7 @@ export function createRunQueries(db: Db, provider: 'sqlite' | 'postgresql') {
       return { runs: rows.map(toRunSummary), total };
     },
 
-    /** Every tag in use on any run, sorted. */
+    /** Every tag in use on any run (lower-case: the filter's keys), sorted. */
     async tags(): Promise<string[]> {
       const rows = await db.$queryRaw<Array<{ tag: string }>>`SELECT DISTINCT "tag" FROM "RunTag" ORDER BY "tag"`;
       return rows.map((r) => r.tag);
@@ -116,7 +124,7 @@ export function createRunQueries(db: Db, provider: 'sqlite' | 'postgresql') {
         const row = await tx.run.update({ where: { id: runId }, data: { ...fields, ...textColumns(text) } });
         if (fields.tags) {
           await tx.runTag.deleteMany({ where: { runId } });
-          await tx.runTag.createMany({ data: fields.tags.map((tag) => ({ runId, tag })) });
+          await tx.runTag.createMany({ data: tagRowsOf(runId, fields.tags) });
         }
         return toRunSummary(row);
       });
@@ -167,7 +175,7 @@ export function createRunQueries(db: Db, provider: 'sqlite' | 'postgresql') {
         ...hyperparamColumns(run.hyperparams, learningRates),
         progress: progressOf(run.lastStep ?? 0, run.totalSteps ?? null),
       }));
-      const tagRows = runs.flatMap((r) => [...new Set(r.tags ?? [])].map((tag) => ({ runId: r.id, tag })));
+      const tagRows = runs.flatMap((r) => tagRowsOf(r.id, r.tags ?? []));
       // In statements of INSERT_CHUNK rows: Prisma's cost per row grows with the statement's size.
       const chunks = <T>(all: T[]) => Array.from({ length: Math.ceil(all.length / INSERT_CHUNK) }, (_, i) => all.slice(i * INSERT_CHUNK, (i + 1) * INSERT_CHUNK));
       const inserted = await db.$transaction(

