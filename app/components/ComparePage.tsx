@@ -9,7 +9,7 @@ import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { useCallback, useMemo, useRef, useState } from 'react';
 import { BatchChart, type BatchSeries } from '../charts/BatchChart';
-import type { SeriesDetail } from '../charts/batchColumns';
+import type { SeriesDetail, XAxisKind } from '../charts/batchColumns';
 import { useSeriesDetail } from '../lib/useSeriesDetail';
 import { EpochChart } from '../charts/EpochChart';
 import { optimizerReads, type RunSummary } from '../../server/protocol';
@@ -78,7 +78,7 @@ export function ComparePage({ ids: asked }: { ids: string[] }) {
   const states = useRef(new Map<string, { state: RunView; version: number; error: string | null }>());
   const [, setTick] = useState(0);
   const [smoothing, setSmoothing] = useState(0.6);
-  const [xAxis, setXAxis] = useState<'step' | 'epoch' | 'time'>('step');
+  const [xAxis, setXAxis] = useState<XAxisKind>('step');
   const [logY, setLogY] = useState(false);
   const onChange = useCallback((id: string, state: RunView, version: number, error: string | null) => {
     const known = states.current.get(id);
