@@ -26,7 +26,15 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { cleanupAll, installCleanup, meterLoad, removeDir, runEntry, tempDir, type Load } from './lib/children';
+import {
+  cleanupAll,
+  installCleanup,
+  meterLoad,
+  removeDir,
+  runEntry,
+  tempDir,
+  type Load,
+} from './lib/children';
 import { int, overallSamplesPerSec, pct, summarise, table } from './lib/histogram';
 import { runScenario, type ScenarioResult } from './lib/scenario';
 import pg from 'pg';
@@ -35,56 +43,95 @@ const TARGET_P99_MS = 100;
 const TARGET_AT_WATCHERS = 500;
 const TARGET_MIN_RATIO = 0.97;
 
-const flagsSchema = z.object({
-  watchers: z.string().regex(/^\d+(,\d+)*$/, 'a comma-separated list like 1,100,500').transform((s) => s.split(',').map(Number)).pipe(z.array(z.number().int().min(1).max(5000))),
-  epochs: z.coerce.number().int().min(1).max(100),
-  'train-limit': z.coerce.number().int().min(32).optional(),
-  'test-limit': z.coerce.number().int().min(1).optional(),
-  'batch-size': z.coerce.number().int().min(1).max(8192),
-  'watcher-procs': z.coerce.number().int().min(1).max(16),
-  'watcher-nice': z.coerce.number().int().min(0).max(19),
-  'reference-runs': z.coerce.number().int().min(0).max(10),
-  'hub-flush-ms': z.coerce.number().int().min(1).max(10_000).optional(),
-  hubs: z.coerce.number().int().min(1).max(8),
-  redis: z.boolean(),
-  'redis-url': z.string().regex(/^rediss?:\/\//, 'a redis:// URL'),
-  'postgres-url': z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL'),
-}).refine((f) => f.hubs === 1 || f.redis, { message: 'several hubs share rooms through Redis: add --redis', path: ['hubs'] });
+const flagsSchema = z
+  .object({
+    watchers: z
+      .string()
+      .regex(/^\d+(,\d+)*$/, 'a comma-separated list like 1,100,500')
+      .transform((s) => s.split(',').map(Number))
+      .pipe(z.array(z.number().int().min(1).max(5000))),
+    epochs: z.coerce.number().int().min(1).max(100),
+    'train-limit': z.coerce.number().int().min(32).optional(),
+    'test-limit': z.coerce.number().int().min(1).optional(),
+    'batch-size': z.coerce.number().int().min(1).max(8192),
+    'watcher-procs': z.coerce.number().int().min(1).max(16),
+    'watcher-nice': z.coerce.number().int().min(0).max(19),
+    'reference-runs': z.coerce.number().int().min(0).max(10),
+    'hub-flush-ms': z.coerce.number().int().min(1).max(10_000).optional(),
+    hubs: z.coerce.number().int().min(1).max(8),
+    redis: z.boolean(),
+    'redis-url': z.string().regex(/^rediss?:\/\//, 'a redis:// URL'),
+    'postgres-url': z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL'),
+  })
+  .refine((f) => f.hubs === 1 || f.redis, {
+    message: 'several hubs share rooms through Redis: add --redis',
+    path: ['hubs'],
+  });
 
 function readFlags(): z.infer<typeof flagsSchema> {
   const { values } = parseArgs({
     options: {
-      watchers: { type: 'string', default: '1,100,500' }, epochs: { type: 'string', default: '1' },
-      'train-limit': { type: 'string' }, 'test-limit': { type: 'string' }, 'batch-size': { type: 'string', default: '32' },
-      'watcher-procs': { type: 'string', default: '1' }, 'watcher-nice': { type: 'string', default: '10' },
-      'reference-runs': { type: 'string', default: '2' }, 'hub-flush-ms': { type: 'string' },
-      hubs: { type: 'string', default: '1' }, redis: { type: 'boolean', default: false },
+      watchers: { type: 'string', default: '1,100,500' },
+      epochs: { type: 'string', default: '1' },
+      'train-limit': { type: 'string' },
+      'test-limit': { type: 'string' },
+      'batch-size': { type: 'string', default: '32' },
+      'watcher-procs': { type: 'string', default: '1' },
+      'watcher-nice': { type: 'string', default: '10' },
+      'reference-runs': { type: 'string', default: '2' },
+      'hub-flush-ms': { type: 'string' },
+      hubs: { type: 'string', default: '1' },
+      redis: { type: 'boolean', default: false },
       'redis-url': { type: 'string', default: process.env.REDIS_URL || 'redis://127.0.0.1:6379' },
       'postgres-url': { type: 'string', default: 'postgresql://postgres@127.0.0.1:5432/postgres' },
     },
   });
   const parsed = flagsSchema.safeParse(values);
   if (!parsed.success) {
-    process.stderr.write(`${parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('\n')}\n`);
+    process.stderr.write(
+      `${parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('\n')}\n`,
+    );
     process.exit(2);
   }
   return parsed.data;
 }
 
-const headlessSchema = z.object({ status: z.literal('completed'), epochs: z.array(z.object({ samplesPerSec: z.number(), trainMs: z.number() })).min(1) });
+const headlessSchema = z.object({
+  status: z.literal('completed'),
+  epochs: z.array(z.object({ samplesPerSec: z.number(), trainMs: z.number() })).min(1),
+});
 
 /** Training samples/s of a headless run (server/trainer/cli.ts, wasm) with the same settings. */
-async function headless(flags: z.infer<typeof flagsSchema>): Promise<{ samplesPerSec: number; load: Load | null }> {
+async function headless(
+  flags: z.infer<typeof flagsSchema>,
+): Promise<{ samplesPerSec: number; load: Load | null }> {
   const dir = await tempDir('livetrain-fanout-ref-');
   const meter = meterLoad();
   try {
-    const args = ['--json', '--backend', 'wasm', '--no-train-eval', '--checkpoint-dir', dir, '--epochs', String(flags.epochs), '--batch-size', String(flags['batch-size'])];
+    const args = [
+      '--json',
+      '--backend',
+      'wasm',
+      '--no-train-eval',
+      '--checkpoint-dir',
+      dir,
+      '--epochs',
+      String(flags.epochs),
+      '--batch-size',
+      String(flags['batch-size']),
+    ];
     if (flags['train-limit']) args.push('--train-limit', String(flags['train-limit']));
     if (flags['test-limit']) args.push('--test-limit', String(flags['test-limit']));
     const out = await runEntry('server/trainer/cli.ts', args);
-    if (out.code !== 0) throw new Error(`headless run exited ${out.code}: ${out.stderr.slice(-2000)}`);
+    if (out.code !== 0)
+      throw new Error(`headless run exited ${out.code}: ${out.stderr.slice(-2000)}`);
     const load = meter.stop();
-    return { samplesPerSec: overallSamplesPerSec(headlessSchema.parse(JSON.parse(out.stdout.trim().split('\n').at(-1)!)).epochs), load };
+    return {
+      samplesPerSec: overallSamplesPerSec(
+        headlessSchema.parse(JSON.parse(out.stdout.trim().split('\n').at(-1)!)).epochs,
+      ),
+      load,
+    };
   } finally {
     await removeDir(dir);
   }
@@ -116,19 +163,26 @@ function describeLoad(load: Load | null): string {
 }
 
 function lostPoints(r: ScenarioResult): number {
-  return r.delivered.reduce((lost, d) => lost + Math.max(0, r.stored - d), 0) + r.stored * (r.watchers - r.delivered.length);
+  return (
+    r.delivered.reduce((lost, d) => lost + Math.max(0, r.stored - d), 0) +
+    r.stored * (r.watchers - r.delivered.length)
+  );
 }
 
 function verdict(r: ScenarioResult, reference: number): string {
   const p99ok = r.latency.quantile(0.99) < TARGET_P99_MS;
-  const lossOk = lostPoints(r) === 0 && r.stored === r.totalSteps && r.reports.every((w) => w.chainBreaks === 0 && w.duplicates === 0);
+  const lossOk =
+    lostPoints(r) === 0 &&
+    r.stored === r.totalSteps &&
+    r.reports.every((w) => w.chainBreaks === 0 && w.duplicates === 0);
   const ratio = r.samplesPerSec / reference;
   const mark = (ok: boolean) => (ok ? 'ok' : 'MISS');
   return `p99 ${mark(p99ok)}, lost ${mark(lossOk)}, speed ${Number.isFinite(ratio) ? mark(ratio >= TARGET_MIN_RATIO) : '–'}`;
 }
 
 function notes(r: ScenarioResult): string {
-  const sum = (f: (w: ScenarioResult['reports'][number]) => number) => r.reports.reduce((a, w) => a + f(w), 0);
+  const sum = (f: (w: ScenarioResult['reports'][number]) => number) =>
+    r.reports.reduce((a, w) => a + f(w), 0);
   const wallS = Math.max(...r.reports.map((w) => w.wallMs)) / 1000;
   const lines = [
     `${r.watchers} watchers: connected in ${(r.connectMs / 1000).toFixed(1)} s; all watching ${(r.watchMs / 1000).toFixed(1)} s after run:start (${int(r.snapshotPoints)} points came in snapshots); run ${(r.trainMs / 1000).toFixed(1)} s`,
@@ -143,8 +197,15 @@ function notes(r: ScenarioResult): string {
       `messages before the run:watch ack ${int(sum((w) => w.early))}, ` +
       `presence: ${int(sum((w) => w.presence) / r.watchers)} messages per watcher, ${(sum((w) => w.presenceBytes) / 2 ** 20).toFixed(1)} MB sent in all`,
   ];
-  if (r.hubStalls.length) lines.push(`  hub stalls > 100 ms: ${r.hubStalls.slice(0, 8).map((s) => `${s.ms.toFixed(0)} ms at ${s.atS.toFixed(1)} s`).join(', ')}${r.hubStalls.length > 8 ? ', …' : ''}`);
-  for (const e of [...r.watchFailures, ...r.reports.flatMap((w) => w.examples)].slice(0, 5)) lines.push(`  ! ${e}`);
+  if (r.hubStalls.length)
+    lines.push(
+      `  hub stalls > 100 ms: ${r.hubStalls
+        .slice(0, 8)
+        .map((s) => `${s.ms.toFixed(0)} ms at ${s.atS.toFixed(1)} s`)
+        .join(', ')}${r.hubStalls.length > 8 ? ', …' : ''}`,
+    );
+  for (const e of [...r.watchFailures, ...r.reports.flatMap((w) => w.examples)].slice(0, 5))
+    lines.push(`  ! ${e}`);
   return lines.join('\n');
 }
 
@@ -154,16 +215,31 @@ async function main(): Promise<void> {
     interrupted = true;
     endProgress();
   });
-  const hyperparams = { epochs: flags.epochs, batchSize: flags['batch-size'], trainLimit: flags['train-limit'] ?? null, testLimit: flags['test-limit'] ?? null };
+  const hyperparams = {
+    epochs: flags.epochs,
+    batchSize: flags['batch-size'],
+    trainLimit: flags['train-limit'] ?? null,
+    testLimit: flags['test-limit'] ?? null,
+  };
   const cpus = os.cpus();
   console.log('bench/fanout: live fan-out from one hub to N watchers while a wasm trainer trains');
-  console.log(`machine: ${cpus.length} × ${cpus[0]?.model ?? '?'}, ${int(os.totalmem() / 2 ** 20)} MB, node ${process.version}`);
-  console.log(`run: epochs ${flags.epochs}, batch ${flags['batch-size']}, train ${flags['train-limit'] ?? 'all 60,000'}, test ${flags['test-limit'] ?? 'all 10,000'}, no train-set eval`);
-  console.log(`watchers: ${Math.max(flags['watcher-procs'], flags.hubs)} process(es), nice ${flags['watcher-nice']}; hub and trainer in their own processes` +
-    (flags['hub-flush-ms'] ? `; hub ingest flush ${flags['hub-flush-ms']} ms (not the default)` : ''));
+  console.log(
+    `machine: ${cpus.length} × ${cpus[0]?.model ?? '?'}, ${int(os.totalmem() / 2 ** 20)} MB, node ${process.version}`,
+  );
+  console.log(
+    `run: epochs ${flags.epochs}, batch ${flags['batch-size']}, train ${flags['train-limit'] ?? 'all 60,000'}, test ${flags['test-limit'] ?? 'all 10,000'}, no train-set eval`,
+  );
+  console.log(
+    `watchers: ${Math.max(flags['watcher-procs'], flags.hubs)} process(es), nice ${flags['watcher-nice']}; hub and trainer in their own processes` +
+      (flags['hub-flush-ms']
+        ? `; hub ingest flush ${flags['hub-flush-ms']} ms (not the default)`
+        : ''),
+  );
   const shared = flags.redis ? await throwawayPostgres(flags['postgres-url']) : null;
   if (shared) {
-    console.log(`hubs: ${flags.hubs} processes on one PostgreSQL database (${shared.name}) and Redis ${flags['redis-url']}; the trainer on hub 1, watchers spread over all`);
+    console.log(
+      `hubs: ${flags.hubs} processes on one PostgreSQL database (${shared.name}) and Redis ${flags['redis-url']}; the trainer on hub 1, watchers spread over all`,
+    );
   }
 
   const references: number[] = [];
@@ -174,7 +250,9 @@ async function main(): Promise<void> {
     const ref = await headless(flags);
     references.push(ref.samplesPerSec);
     loads.push(ref.load);
-    console.log(`reference ${references.length} (headless, ${label}): ${int(ref.samplesPerSec)} samples/s; ${describeLoad(ref.load)}`);
+    console.log(
+      `reference ${references.length} (headless, ${label}): ${int(ref.samplesPerSec)} samples/s; ${describeLoad(ref.load)}`,
+    );
   };
   await reference('before the scenarios');
 
@@ -182,50 +260,91 @@ async function main(): Promise<void> {
   for (const n of flags.watchers) {
     process.stderr.write(`[fanout ${n}] starting hub, trainer and ${n} watchers…\n`);
     const result = await runScenario({
-      watchers: n, hyperparams, watcherProcs: Math.min(flags['watcher-procs'], n), watcherNice: flags['watcher-nice'], hubFlushMs: flags['hub-flush-ms'],
-      hubs: flags.hubs, databaseUrl: shared?.url, redisUrl: flags.redis ? flags['redis-url'] : undefined,
+      watchers: n,
+      hyperparams,
+      watcherProcs: Math.min(flags['watcher-procs'], n),
+      watcherNice: flags['watcher-nice'],
+      hubFlushMs: flags['hub-flush-ms'],
+      hubs: flags.hubs,
+      databaseUrl: shared?.url,
+      redisUrl: flags.redis ? flags['redis-url'] : undefined,
       progress: progressLine(`fanout ${n}`),
     });
     endProgress();
     results.push(result);
     loads.push(result.load);
-    console.log(`scenario ${n} watchers: p50/p99/max ${summarise(result.latency)} ms, ${int(result.samplesPerSec)} samples/s; ${describeLoad(result.load)}`);
+    console.log(
+      `scenario ${n} watchers: p50/p99/max ${summarise(result.latency)} ms, ${int(result.samplesPerSec)} samples/s; ${describeLoad(result.load)}`,
+    );
   }
   await reference('after the scenarios');
   await shared?.drop();
   dropShared = null;
 
-  const ref = references.length ? references.reduce((a, b) => a + b, 0) / references.length : Number.NaN;
-  const spreadNote = references.length > 1 ? ` (runs ${references.map(int).join(' / ')}, spread ${pct(((Math.max(...references) - Math.min(...references)) / ref) * 100)})` : '';
+  const ref = references.length
+    ? references.reduce((a, b) => a + b, 0) / references.length
+    : Number.NaN;
+  const spreadNote =
+    references.length > 1
+      ? ` (runs ${references.map(int).join(' / ')}, spread ${pct(((Math.max(...references) - Math.min(...references)) / ref) * 100)})`
+      : '';
   console.log(`\nheadless reference: ${int(ref)} samples/s${spreadNote}\n`);
-  console.log(table(
-    ['watchers', 'latency p50 / p99 / max ms', 'points delivered / emitted', 'lost', flags.hubs > 1 ? 'per hub: CPU % avg / RSS MB max (watchers)' : 'hub CPU % avg / RSS MB max', 'samples/s', 'vs headless', 'targets'],
-    results.map((r) => [
-      String(r.watchers),
-      summarise(r.latency),
-      `${int(Math.min(...r.delivered, r.delivered.length < r.watchers ? 0 : Infinity))} / ${int(r.stored)}`,
-      int(lostPoints(r)),
-      r.hubs.length > 1
-        ? r.hubs.map((h, i) => `${i + 1}: ${h.cpuPct.toFixed(1)} / ${h.rssMaxMb.toFixed(0)} (${h.watchers})`).join(' · ')
-        : `${r.hubCpuPct.toFixed(1)} / ${r.hubRssMaxMb.toFixed(0)}`,
-      int(r.samplesPerSec),
-      Number.isFinite(ref) ? `${(r.samplesPerSec / ref).toFixed(3)}×` : '–',
-      verdict(r, ref),
-    ]),
-    new Set([0, 1, 2, 3, 4, 5, 6]),
-  ));
+  console.log(
+    table(
+      [
+        'watchers',
+        'latency p50 / p99 / max ms',
+        'points delivered / emitted',
+        'lost',
+        flags.hubs > 1
+          ? 'per hub: CPU % avg / RSS MB max (watchers)'
+          : 'hub CPU % avg / RSS MB max',
+        'samples/s',
+        'vs headless',
+        'targets',
+      ],
+      results.map((r) => [
+        String(r.watchers),
+        summarise(r.latency),
+        `${int(Math.min(...r.delivered, r.delivered.length < r.watchers ? 0 : Infinity))} / ${int(r.stored)}`,
+        int(lostPoints(r)),
+        r.hubs.length > 1
+          ? r.hubs
+              .map(
+                (h, i) =>
+                  `${i + 1}: ${h.cpuPct.toFixed(1)} / ${h.rssMaxMb.toFixed(0)} (${h.watchers})`,
+              )
+              .join(' · ')
+          : `${r.hubCpuPct.toFixed(1)} / ${r.hubRssMaxMb.toFixed(0)}`,
+        int(r.samplesPerSec),
+        Number.isFinite(ref) ? `${(r.samplesPerSec / ref).toFixed(3)}×` : '–',
+        verdict(r, ref),
+      ]),
+      new Set([0, 1, 2, 3, 4, 5, 6]),
+    ),
+  );
   const busiest = Math.max(...loads.map((l) => l?.others ?? 0));
   if (busiest > NOISY_OTHERS) {
-    console.log(`\nwarning: other processes used up to ${busiest.toFixed(2)} cores during these measurements; samples/s ratios are unreliable (rerun on a quiet machine)`);
+    console.log(
+      `\nwarning: other processes used up to ${busiest.toFixed(2)} cores during these measurements; samples/s ratios are unreliable (rerun on a quiet machine)`,
+    );
   }
-  console.log('\nlatency: watcher receive time − point.time (the trainer\'s clock when the batch finished), live frames only, all watchers together.');
-  console.log('delivered: fewest distinct points any one watcher held (snapshot + live); emitted: BatchMetric rows the hub stored. Hub CPU: % of one core.');
-  console.log(`targets: p99 < ${TARGET_P99_MS} ms at ${TARGET_AT_WATCHERS} watchers, zero lost points, training slowed ≤ ${Math.round((1 - TARGET_MIN_RATIO) * 100)} % (≥ ${TARGET_MIN_RATIO}× headless)\n`);
+  console.log(
+    "\nlatency: watcher receive time − point.time (the trainer's clock when the batch finished), live frames only, all watchers together.",
+  );
+  console.log(
+    'delivered: fewest distinct points any one watcher held (snapshot + live); emitted: BatchMetric rows the hub stored. Hub CPU: % of one core.',
+  );
+  console.log(
+    `targets: p99 < ${TARGET_P99_MS} ms at ${TARGET_AT_WATCHERS} watchers, zero lost points, training slowed ≤ ${Math.round((1 - TARGET_MIN_RATIO) * 100)} % (≥ ${TARGET_MIN_RATIO}× headless)\n`,
+  );
   for (const r of results) console.log(notes(r));
 }
 
 /** A database for the hubs to share, on the given server; dropped by `drop`. */
-async function throwawayPostgres(adminUrl: string): Promise<{ name: string; url: string; drop(): Promise<void> }> {
+async function throwawayPostgres(
+  adminUrl: string,
+): Promise<{ name: string; url: string; drop(): Promise<void> }> {
   const name = `livetrain_bench_${process.pid}`;
   const admin = async <T>(fn: (c: pg.Client) => Promise<T>) => {
     const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 3000 });
@@ -242,7 +361,8 @@ async function throwawayPostgres(adminUrl: string): Promise<{ name: string; url:
   });
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  const drop = () => admin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined);
+  const drop = () =>
+    admin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined);
   dropShared = drop;
   return { name, url: url.toString(), drop };
 }
@@ -257,7 +377,9 @@ main()
   .then(cleanupAll, async (error) => {
     if (interrupted) return new Promise<never>(() => {}); // installCleanup exits
     endProgress();
-    process.stderr.write(`bench/fanout failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.stderr.write(
+      `bench/fanout failed: ${error instanceof Error ? error.stack : String(error)}\n`,
+    );
     await cleanupAll();
     await dropShared?.().catch(() => undefined);
     process.exitCode = 1;

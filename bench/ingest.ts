@@ -21,7 +21,14 @@ import { runMain } from '../server/trainer/runMain';
 
 const flags = z
   .object({ points: z.coerce.number().int().min(1000).max(5_000_000), postgres: z.string().url() })
-  .parse(parseArgs({ options: { points: { type: 'string', default: '100000' }, postgres: { type: 'string', default: 'postgresql://postgres@127.0.0.1:5432/postgres' } } }).values);
+  .parse(
+    parseArgs({
+      options: {
+        points: { type: 'string', default: '100000' },
+        postgres: { type: 'string', default: 'postgresql://postgres@127.0.0.1:5432/postgres' },
+      },
+    }).values,
+  );
 
 /** Like the trainer agent when the hub is the bottleneck: what is pending, up to 2,000 events a message, 8 in flight. */
 const PER_MESSAGE = 2000;
@@ -33,25 +40,81 @@ const MISCLASSIFIED_PER_EPOCH = 400;
 function* runEvents(runId: string, points: number): Generator<TrainerEvent> {
   let seq = 0;
   const probs = [0.02, 0.02, 0.02, 0.02, 0.02, 0.02, 0.02, 0.82, 0.02, 0.02];
-  const confusion = Array.from({ length: 10 }, (_, i) => Array.from({ length: 10 }, (_, j) => (i === j ? 960 : 4)));
+  const confusion = Array.from({ length: 10 }, (_, i) =>
+    Array.from({ length: 10 }, (_, j) => (i === j ? 960 : 4)),
+  );
   for (let step = 1; step <= points; step++) {
     const epoch = Math.ceil(step / STEPS_PER_EPOCH);
-    yield { runId, seq: ++seq, type: 'metrics:batch', point: { step, epoch, batch: (step - 1) % STEPS_PER_EPOCH, loss: 2.3 / Math.sqrt(step) + Math.random() * 0.1, accuracy: 90 + Math.random() * 10, learningRate: 0.01, samplesPerSec: 2400 + Math.random() * 100, time: Date.now() } };
+    yield {
+      runId,
+      seq: ++seq,
+      type: 'metrics:batch',
+      point: {
+        step,
+        epoch,
+        batch: (step - 1) % STEPS_PER_EPOCH,
+        loss: 2.3 / Math.sqrt(step) + Math.random() * 0.1,
+        accuracy: 90 + Math.random() * 10,
+        learningRate: 0.01,
+        samplesPerSec: 2400 + Math.random() * 100,
+        time: Date.now(),
+      },
+    };
     if (step % STEPS_PER_EPOCH === 0) {
-      yield { runId, seq: ++seq, type: 'metrics:epoch', summary: { epoch, step, trainLoss: 0.1, trainAccuracy: 97, testLoss: 0.1, testAccuracy: 96, confusion, samplesPerSec: 2400, trainMs: 25_000, evalMs: 5000 } };
-      yield { runId, seq: ++seq, type: 'misclassified', epoch, total: MISCLASSIFIED_PER_EPOCH, items: Array.from({ length: MISCLASSIFIED_PER_EPOCH }, (_, i) => ({ index: i * 7, label: i % 10, predicted: (i + 1) % 10, probabilities: probs })) };
+      yield {
+        runId,
+        seq: ++seq,
+        type: 'metrics:epoch',
+        summary: {
+          epoch,
+          step,
+          trainLoss: 0.1,
+          trainAccuracy: 97,
+          testLoss: 0.1,
+          testAccuracy: 96,
+          confusion,
+          samplesPerSec: 2400,
+          trainMs: 25_000,
+          evalMs: 5000,
+        },
+      };
+      yield {
+        runId,
+        seq: ++seq,
+        type: 'misclassified',
+        epoch,
+        total: MISCLASSIFIED_PER_EPOCH,
+        items: Array.from({ length: MISCLASSIFIED_PER_EPOCH }, (_, i) => ({
+          index: i * 7,
+          label: i % 10,
+          predicted: (i + 1) % 10,
+          probabilities: probs,
+        })),
+      };
     }
   }
 }
 
-const rowsOf = (e: TrainerEvent) => (e.type === 'misclassified' ? e.items.length : e.type === 'metrics:epoch' ? 2 : 1);
+const rowsOf = (e: TrainerEvent) =>
+  e.type === 'misclassified' ? e.items.length : e.type === 'metrics:epoch' ? 2 : 1;
 
 async function newRun(db: LivetrainDatabase, id: string): Promise<void> {
-  await db.prisma.run.create({ data: { id, name: id, hyperparams: hyperparamsSchema.parse({}), status: 'running', createdBy: 'bench' } });
+  await db.prisma.run.create({
+    data: {
+      id,
+      name: id,
+      hyperparams: hyperparamsSchema.parse({}),
+      status: 'running',
+      createdBy: 'bench',
+    },
+  });
 }
 
 /** Feeds the ingest like trainer messages and waits for every commit; rows per second. */
-async function throughIngest(db: LivetrainDatabase, points: number): Promise<{ rows: number; seconds: number }> {
+async function throughIngest(
+  db: LivetrainDatabase,
+  points: number,
+): Promise<{ rows: number; seconds: number }> {
   await newRun(db, 'ingest');
   const ingest = createIngest({ events: createStorage(db.prisma, db.provider).events });
   const inFlight = new Set<Promise<number>>();
@@ -77,7 +140,10 @@ async function throughIngest(db: LivetrainDatabase, points: number): Promise<{ r
 }
 
 /** The reference: the same batch points through Prisma's createMany, 300 rows a transaction. */
-async function throughCreateMany(db: LivetrainDatabase, points: number): Promise<{ rows: number; seconds: number }> {
+async function throughCreateMany(
+  db: LivetrainDatabase,
+  points: number,
+): Promise<{ rows: number; seconds: number }> {
   await newRun(db, 'createmany');
   const t0 = performance.now();
   let chunk: Array<Record<string, unknown>> = [];
@@ -98,14 +164,25 @@ async function throughCreateMany(db: LivetrainDatabase, points: number): Promise
 async function measure(label: string, url: string, points: number): Promise<string[]> {
   const db = await openDatabase({ url });
   try {
-    process.stderr.write(`[${label}] ingest path, ${points.toLocaleString('en-US')} batch points…\n`);
+    process.stderr.write(
+      `[${label}] ingest path, ${points.toLocaleString('en-US')} batch points…\n`,
+    );
     const ours = await throughIngest(db, points);
     const refPoints = Math.min(points, 20_000);
-    process.stderr.write(`[${label}] reference: Prisma createMany, ${refPoints.toLocaleString('en-US')} points…\n`);
+    process.stderr.write(
+      `[${label}] reference: Prisma createMany, ${refPoints.toLocaleString('en-US')} points…\n`,
+    );
     const ref = await throughCreateMany(db, refPoints);
     const a = ours.rows / ours.seconds;
     const b = ref.rows / ref.seconds;
-    return [label, ours.rows.toLocaleString('en-US'), ours.seconds.toFixed(1), Math.round(a).toLocaleString('en-US'), Math.round(b).toLocaleString('en-US'), `${(a / b).toFixed(1)}×`];
+    return [
+      label,
+      ours.rows.toLocaleString('en-US'),
+      ours.seconds.toFixed(1),
+      Math.round(a).toLocaleString('en-US'),
+      Math.round(b).toLocaleString('en-US'),
+      `${(a / b).toFixed(1)}×`,
+    ];
   } finally {
     await db.close();
   }
@@ -133,12 +210,25 @@ async function main(): Promise<number> {
     await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).catch(() => {});
     await admin.end().catch(() => {});
   }
-  const head = ['database', 'rows stored', 'seconds', 'rows/s (hub ingest)', 'rows/s (createMany ref.)', 'ratio'];
+  const head = [
+    'database',
+    'rows stored',
+    'seconds',
+    'rows/s (hub ingest)',
+    'rows/s (createMany ref.)',
+    'ratio',
+  ];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => c.padStart(widths[i])).join(' | ');
-  process.stdout.write(`bench/ingest: up to ${PER_MESSAGE} events a message (as the agent sends when acks lag), ${IN_FLIGHT} in flight, ${MISCLASSIFIED_PER_EPOCH} misclassified digits per ${STEPS_PER_EPOCH}-step epoch\n`);
-  process.stdout.write(`${line(head)}\n${widths.map((w) => '-'.repeat(w)).join('-+-')}\n${rows.map(line).join('\n')}\n`);
-  process.stdout.write('rows: batch points + epoch summaries and confusion matrices + misclassified digits; the reference stores batch points only.\n');
+  process.stdout.write(
+    `bench/ingest: up to ${PER_MESSAGE} events a message (as the agent sends when acks lag), ${IN_FLIGHT} in flight, ${MISCLASSIFIED_PER_EPOCH} misclassified digits per ${STEPS_PER_EPOCH}-step epoch\n`,
+  );
+  process.stdout.write(
+    `${line(head)}\n${widths.map((w) => '-'.repeat(w)).join('-+-')}\n${rows.map(line).join('\n')}\n`,
+  );
+  process.stdout.write(
+    'rows: batch points + epoch summaries and confusion matrices + misclassified digits; the reference stores batch points only.\n',
+  );
   return 0;
 }
 

@@ -17,13 +17,19 @@ import { createOptimizer } from '../server/trainer/optimizer';
 import { trainStep } from '../server/trainer/trainer';
 
 const { values } = parseArgs({
-  options: { backend: { type: 'string', default: 'wasm' }, steps: { type: 'string', default: '200' }, 'batch-size': { type: 'string', default: '32' } },
+  options: {
+    backend: { type: 'string', default: 'wasm' },
+    steps: { type: 'string', default: '200' },
+    'batch-size': { type: 'string', default: '32' },
+  },
 });
 const steps = Number(values.steps);
 const batch = Number(values['batch-size']);
 
 const data = await loadMnist({});
-const backend = await initBackend(backendChoiceSchema.parse(values.backend), { allowSoftwareWebGpu: true });
+const backend = await initBackend(backendChoiceSchema.parse(values.backend), {
+  allowSoftwareWebGpu: true,
+});
 const model = createModel(1);
 const optimizer = createOptimizer(model.params, { ...hyperparamsSchema.parse({}), name: 'sgd' });
 const order = epochPermutation(data.train.count, 1, 1);
@@ -56,16 +62,26 @@ for (let i = 0; i < profileSteps; i++) {
     byKernel.set(k.name, entry);
   }
 }
-const rows = [...byKernel.entries()].map(([name, v]) => ({ name, msPerStep: v.ms / profileSteps, callsPerStep: v.calls / profileSteps }));
+const rows = [...byKernel.entries()].map(([name, v]) => ({
+  name,
+  msPerStep: v.ms / profileSteps,
+  callsPerStep: v.calls / profileSteps,
+}));
 rows.sort((a, b) => b.msPerStep - a.msPerStep);
 const kernelTotal = rows.reduce((a, r) => a + r.msPerStep, 0);
 
-console.log(`${backend.name} (${backend.device}), batch ${batch}: ${wallPerStep.toFixed(2)} ms per step = ${Math.round((batch * 1000) / wallPerStep).toLocaleString('en-US')} samples/s; ` +
-  `${cpuPerStep.toFixed(2)} ms of CPU per step = ${Math.round((batch * 1000) / cpuPerStep).toLocaleString('en-US')} samples per CPU-second`);
-console.log(`kernels account for ${kernelTotal.toFixed(2)} ms per step (profiled); the rest is JavaScript: batch assembly, tape, dispatch\n`);
+console.log(
+  `${backend.name} (${backend.device}), batch ${batch}: ${wallPerStep.toFixed(2)} ms per step = ${Math.round((batch * 1000) / wallPerStep).toLocaleString('en-US')} samples/s; ` +
+    `${cpuPerStep.toFixed(2)} ms of CPU per step = ${Math.round((batch * 1000) / cpuPerStep).toLocaleString('en-US')} samples per CPU-second`,
+);
+console.log(
+  `kernels account for ${kernelTotal.toFixed(2)} ms per step (profiled); the rest is JavaScript: batch assembly, tape, dispatch\n`,
+);
 console.log('kernel                        ms/step   share  calls/step');
 for (const r of rows.slice(0, 25)) {
-  console.log(`${r.name.padEnd(28)} ${r.msPerStep.toFixed(3).padStart(8)}  ${((100 * r.msPerStep) / kernelTotal).toFixed(1).padStart(5)} %  ${r.callsPerStep.toFixed(0).padStart(6)}`);
+  console.log(
+    `${r.name.padEnd(28)} ${r.msPerStep.toFixed(3).padStart(8)}  ${((100 * r.msPerStep) / kernelTotal).toFixed(1).padStart(5)} %  ${r.callsPerStep.toFixed(0).padStart(6)}`,
+  );
 }
 model.dispose();
 optimizer.dispose();

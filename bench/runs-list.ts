@@ -20,10 +20,20 @@ import { runMain } from '../server/trainer/runMain';
 import { seedRuns } from '../test/helpers/runsSeed';
 
 const flags = z
-  .object({ runs: z.coerce.number().int().min(1000).max(200_000), reference: z.coerce.number().int().min(10).max(10_000), repeats: z.coerce.number().int().min(5).max(1000), postgres: z.string().url() })
+  .object({
+    runs: z.coerce.number().int().min(1000).max(200_000),
+    reference: z.coerce.number().int().min(10).max(10_000),
+    repeats: z.coerce.number().int().min(5).max(1000),
+    postgres: z.string().url(),
+  })
   .parse(
     parseArgs({
-      options: { runs: { type: 'string', default: '10000' }, reference: { type: 'string', default: '100' }, repeats: { type: 'string', default: '40' }, postgres: { type: 'string', default: 'postgresql://postgres@127.0.0.1:5432/postgres' } },
+      options: {
+        runs: { type: 'string', default: '10000' },
+        reference: { type: 'string', default: '100' },
+        repeats: { type: 'string', default: '40' },
+        postgres: { type: 'string', default: 'postgresql://postgres@127.0.0.1:5432/postgres' },
+      },
     }).values,
   );
 
@@ -42,7 +52,10 @@ const SPARK_BATCHES = 1000;
 const SPARK_POINTS = 60;
 
 /** Median and 95th percentile of `repeats` timings of `f`, ms, after two warm-up calls. */
-async function time(f: () => Promise<unknown>, repeats = flags.repeats): Promise<{ p50: number; p95: number }> {
+async function time(
+  f: () => Promise<unknown>,
+  repeats = flags.repeats,
+): Promise<{ p50: number; p95: number }> {
   await f();
   await f();
   const ms: number[] = [];
@@ -52,12 +65,22 @@ async function time(f: () => Promise<unknown>, repeats = flags.repeats): Promise
     ms.push(performance.now() - t0);
   }
   ms.sort((a, b) => a - b);
-  return { p50: ms[Math.floor(ms.length / 2)]!, p95: ms[Math.min(ms.length - 1, Math.floor(ms.length * 0.95))]! };
+  return {
+    p50: ms[Math.floor(ms.length / 2)]!,
+    p95: ms[Math.min(ms.length - 1, Math.floor(ms.length * 0.95))]!,
+  };
 }
 
 /** The sparklines as they were read before: one query per run. */
-async function sparklinesPerRun(db: LivetrainDatabase, ids: string[], points: number): Promise<number> {
-  const runs = await db.prisma.run.findMany({ where: { id: { in: ids } }, select: { id: true, lastStep: true } });
+async function sparklinesPerRun(
+  db: LivetrainDatabase,
+  ids: string[],
+  points: number,
+): Promise<number> {
+  const runs = await db.prisma.run.findMany({
+    where: { id: { in: ids } },
+    select: { id: true, lastStep: true },
+  });
   let n = 0;
   for (const run of runs) {
     const span = Math.max(1, run.lastStep);
@@ -73,44 +96,116 @@ async function sparklinesPerRun(db: LivetrainDatabase, ids: string[], points: nu
 async function seeded(url: string, n: number): Promise<LivetrainDatabase> {
   const db = await openDatabase({ url });
   const storage = createStorage(db.prisma, db.provider);
-  await storage.runs.insertMany(seedRuns(n).map((r, i) => (i >= n - SPARK_RUNS ? { ...r, lastStep: SPARK_BATCHES, totalSteps: SPARK_BATCHES } : r)));
-  const newest = (await storage.runs.list(runsQuerySchema.parse({ archived: 'include', limit: String(SPARK_RUNS) }))).runs.map((r) => r.id);
-  const batches = newest.flatMap((runId, j) => Array.from({ length: SPARK_BATCHES }, (_, k) => ({ runId, seq: k + 1, epoch: 1, batch: k, step: k + 1, loss: 2 / (k + 1) + j / 100, accuracy: 50, learningRate: 0.01, samplesPerSec: 100, time: 0 })));
-  for (let i = 0; i < batches.length; i += 5000) await db.prisma.batchMetric.createMany({ data: batches.slice(i, i + 5000) });
+  await storage.runs.insertMany(
+    seedRuns(n).map((r, i) =>
+      i >= n - SPARK_RUNS ? { ...r, lastStep: SPARK_BATCHES, totalSteps: SPARK_BATCHES } : r,
+    ),
+  );
+  const newest = (
+    await storage.runs.list(
+      runsQuerySchema.parse({ archived: 'include', limit: String(SPARK_RUNS) }),
+    )
+  ).runs.map((r) => r.id);
+  const batches = newest.flatMap((runId, j) =>
+    Array.from({ length: SPARK_BATCHES }, (_, k) => ({
+      runId,
+      seq: k + 1,
+      epoch: 1,
+      batch: k,
+      step: k + 1,
+      loss: 2 / (k + 1) + j / 100,
+      accuracy: 50,
+      learningRate: 0.01,
+      samplesPerSec: 100,
+      time: 0,
+    })),
+  );
+  for (let i = 0; i < batches.length; i += 5000)
+    await db.prisma.batchMetric.createMany({ data: batches.slice(i, i + 5000) });
   return db;
 }
 
 const f1 = (ms: number) => ms.toFixed(2);
 
 async function measure(label: string, urls: { big: string; small: string }): Promise<string[][]> {
-  process.stderr.write(`[${label}] seeding ${flags.runs.toLocaleString('en-US')} and ${flags.reference.toLocaleString('en-US')} runs…\n`);
+  process.stderr.write(
+    `[${label}] seeding ${flags.runs.toLocaleString('en-US')} and ${flags.reference.toLocaleString('en-US')} runs…\n`,
+  );
   const big = await seeded(urls.big, flags.runs);
   const small = await seeded(urls.small, flags.reference);
   const rows: string[][] = [];
   try {
-    const [bigStore, smallStore] = [createStorage(big.prisma, big.provider), createStorage(small.prisma, small.provider)];
+    const [bigStore, smallStore] = [
+      createStorage(big.prisma, big.provider),
+      createStorage(small.prisma, small.provider),
+    ];
     for (const [name, params] of CASES) {
       const q = runsQuerySchema.parse(params);
       // The reference has fewer runs than a deep page's offset: it reads its last page instead.
-      const qSmall = runsQuerySchema.parse({ ...params, offset: String(Math.min(q.offset, flags.reference - q.limit)) });
+      const qSmall = runsQuerySchema.parse({
+        ...params,
+        offset: String(Math.min(q.offset, flags.reference - q.limit)),
+      });
       const a = await time(() => bigStore.runs.list(q));
       const b = await time(() => smallStore.runs.list(qSmall));
       rows.push([label, name, f1(b.p50), f1(a.p50), f1(a.p95), `${(a.p50 / b.p50).toFixed(1)}×`]);
     }
     const tags = await time(() => bigStore.runs.tags());
     const tagsSmall = await time(() => smallStore.runs.tags());
-    rows.push([label, 'the tags in use (every page asks)', f1(tagsSmall.p50), f1(tags.p50), f1(tags.p95), `${(tags.p50 / tagsSmall.p50).toFixed(1)}×`]);
+    rows.push([
+      label,
+      'the tags in use (every page asks)',
+      f1(tagsSmall.p50),
+      f1(tags.p50),
+      f1(tags.p95),
+      `${(tags.p50 / tagsSmall.p50).toFixed(1)}×`,
+    ]);
 
     // Sorting by a hyperparameter: the promoted column against the JSON path, ids only, raw SQL.
-    const json = big.provider === 'sqlite' ? `json_extract("hyperparams", '$.epochs')` : `("hyperparams" ->> 'epochs')::INTEGER`;
-    const byColumn = await time(() => big.prisma.$queryRawUnsafe(`SELECT "id" FROM "Run" WHERE "archivedAt" IS NULL ORDER BY "hpEpochs" DESC, "id" DESC LIMIT 50`));
-    const byJson = await time(() => big.prisma.$queryRawUnsafe(`SELECT "id" FROM "Run" WHERE "archivedAt" IS NULL ORDER BY ${json} DESC, "id" DESC LIMIT 50`));
-    rows.push([label, `by epochs, ids only: JSON path (reference) vs column`, f1(byJson.p50), f1(byColumn.p50), f1(byColumn.p95), `${(byColumn.p50 / byJson.p50).toFixed(2)}×`]);
+    const json =
+      big.provider === 'sqlite'
+        ? `json_extract("hyperparams", '$.epochs')`
+        : `("hyperparams" ->> 'epochs')::INTEGER`;
+    const byColumn = await time(() =>
+      big.prisma.$queryRawUnsafe(
+        `SELECT "id" FROM "Run" WHERE "archivedAt" IS NULL ORDER BY "hpEpochs" DESC, "id" DESC LIMIT 50`,
+      ),
+    );
+    const byJson = await time(() =>
+      big.prisma.$queryRawUnsafe(
+        `SELECT "id" FROM "Run" WHERE "archivedAt" IS NULL ORDER BY ${json} DESC, "id" DESC LIMIT 50`,
+      ),
+    );
+    rows.push([
+      label,
+      `by epochs, ids only: JSON path (reference) vs column`,
+      f1(byJson.p50),
+      f1(byColumn.p50),
+      f1(byColumn.p95),
+      `${(byColumn.p50 / byJson.p50).toFixed(2)}×`,
+    ]);
 
-    const ids = (await bigStore.runs.list(runsQuerySchema.parse({ archived: 'include', limit: String(SPARK_RUNS) }))).runs.map((r) => r.id);
-    const one = await time(() => bigStore.runs.sparklines(ids, SPARK_POINTS), Math.min(flags.repeats, 20));
-    const perRun = await time(() => sparklinesPerRun(big, ids, SPARK_POINTS), Math.min(flags.repeats, 20));
-    rows.push([label, `sparklines, ${SPARK_RUNS} runs × ${SPARK_BATCHES} batches: per run (reference) vs one query`, f1(perRun.p50), f1(one.p50), f1(one.p95), `${(one.p50 / perRun.p50).toFixed(2)}×`]);
+    const ids = (
+      await bigStore.runs.list(
+        runsQuerySchema.parse({ archived: 'include', limit: String(SPARK_RUNS) }),
+      )
+    ).runs.map((r) => r.id);
+    const one = await time(
+      () => bigStore.runs.sparklines(ids, SPARK_POINTS),
+      Math.min(flags.repeats, 20),
+    );
+    const perRun = await time(
+      () => sparklinesPerRun(big, ids, SPARK_POINTS),
+      Math.min(flags.repeats, 20),
+    );
+    rows.push([
+      label,
+      `sparklines, ${SPARK_RUNS} runs × ${SPARK_BATCHES} batches: per run (reference) vs one query`,
+      f1(perRun.p50),
+      f1(one.p50),
+      f1(one.p95),
+      `${(one.p50 / perRun.p50).toFixed(2)}×`,
+    ]);
   } finally {
     await big.close();
     await small.close();
@@ -122,29 +217,53 @@ async function main(): Promise<number> {
   const rows: string[][] = [];
   const dir = await mkdtemp(path.join(os.tmpdir(), 'livetrain-runs-list-'));
   try {
-    rows.push(...(await measure('SQLite', { big: `file:${path.join(dir, 'big.db')}`, small: `file:${path.join(dir, 'small.db')}` })));
+    rows.push(
+      ...(await measure('SQLite', {
+        big: `file:${path.join(dir, 'big.db')}`,
+        small: `file:${path.join(dir, 'small.db')}`,
+      })),
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-  const names = [`livetrain_bench_runs_${process.pid}_big`, `livetrain_bench_runs_${process.pid}_small`];
+  const names = [
+    `livetrain_bench_runs_${process.pid}_big`,
+    `livetrain_bench_runs_${process.pid}_small`,
+  ];
   const admin = new pg.Client({ connectionString: flags.postgres, connectionTimeoutMillis: 3000 });
   try {
     await admin.connect();
     for (const name of names) await admin.query(`CREATE DATABASE "${name}"`);
-    const url = (name: string) => Object.assign(new URL(flags.postgres), { pathname: `/${name}` }).toString();
+    const url = (name: string) =>
+      Object.assign(new URL(flags.postgres), { pathname: `/${name}` }).toString();
     rows.push(...(await measure('PostgreSQL', { big: url(names[0]!), small: url(names[1]!) })));
   } catch (error) {
     process.stderr.write(`PostgreSQL skipped: ${error instanceof Error ? error.message : error}\n`);
   } finally {
-    for (const name of names) await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).catch(() => {});
+    for (const name of names)
+      await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).catch(() => {});
     await admin.end().catch(() => {});
   }
-  const head = ['database', 'query', `${flags.reference.toLocaleString('en-US')} runs p50 ms (reference)`, `${flags.runs.toLocaleString('en-US')} runs p50 ms`, 'p95 ms', 'ratio'];
+  const head = [
+    'database',
+    'query',
+    `${flags.reference.toLocaleString('en-US')} runs p50 ms (reference)`,
+    `${flags.runs.toLocaleString('en-US')} runs p50 ms`,
+    'p95 ms',
+    'ratio',
+  ];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ');
-  process.stdout.write(`bench/runs-list: storage.runs.list (page + total, one transaction), 50 runs a page, ${flags.repeats} repeats after 2 warm-ups\n`);
-  process.stdout.write(`${line(head)}\n${widths.map((w) => '-'.repeat(w)).join('-+-')}\n${rows.map(line).join('\n')}\n`);
-  process.stdout.write('The last two rows of each database compare within the 10,000-run database: their first figure is the reference, not the 100-run one.\n');
+  const line = (r: string[]) =>
+    r.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ');
+  process.stdout.write(
+    `bench/runs-list: storage.runs.list (page + total, one transaction), 50 runs a page, ${flags.repeats} repeats after 2 warm-ups\n`,
+  );
+  process.stdout.write(
+    `${line(head)}\n${widths.map((w) => '-'.repeat(w)).join('-+-')}\n${rows.map(line).join('\n')}\n`,
+  );
+  process.stdout.write(
+    'The last two rows of each database compare within the 10,000-run database: their first figure is the reference, not the 100-run one.\n',
+  );
   return 0;
 }
 

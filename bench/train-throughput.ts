@@ -62,10 +62,28 @@ interface Rate {
 }
 
 /** Trains `steps` batches; the training loop's rate (evaluation excluded). */
-async function measureRate(data: MnistData, backend: BackendInfo, batchSize: number, steps: number, sink: EventSink): Promise<Rate> {
-  const hp = hyperparamsSchema.parse({ epochs: 1, batchSize, trainLimit: steps * batchSize, testLimit: 10 });
+async function measureRate(
+  data: MnistData,
+  backend: BackendInfo,
+  batchSize: number,
+  steps: number,
+  sink: EventSink,
+): Promise<Rate> {
+  const hp = hyperparamsSchema.parse({
+    epochs: 1,
+    batchSize,
+    trainLimit: steps * batchSize,
+    testLimit: 10,
+  });
   const trainer = createTrainer(
-    { runId: 'bench', hyperparams: hp, data, backend, checkpointDir: null, reporting: { evalTrainSet: false } },
+    {
+      runId: 'bench',
+      hyperparams: hp,
+      data,
+      backend,
+      checkpointDir: null,
+      reporting: { evalTrainSet: false },
+    },
     sink,
   );
   const started = performance.now();
@@ -79,7 +97,13 @@ async function measureRate(data: MnistData, backend: BackendInfo, batchSize: num
   return { wall: (steps * batchSize * 1000) / wallMs, cpu: (steps * batchSize * 1000) / cpuMs };
 }
 
-async function measure(data: MnistData, backend: BackendInfo, batchSize: number, steps: number, sink: EventSink): Promise<number> {
+async function measure(
+  data: MnistData,
+  backend: BackendInfo,
+  batchSize: number,
+  steps: number,
+  sink: EventSink,
+): Promise<number> {
   return (await measureRate(data, backend, batchSize, steps, sink)).wall;
 }
 
@@ -94,9 +118,23 @@ function torchAvailable(): boolean {
 }
 
 function torchRun(batch: number, threads: number, steps: number): Rate {
-  const out = execFileSync('/usr/bin/python3', [path.join(ROOT, 'bench/pytorch/mnist_ref.py'), '--batch-size', String(batch),
-    '--threads', String(threads), '--steps', String(steps)], { env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' }, encoding: 'utf8' });
-  const line = JSON.parse(out.trim().split('\n').at(-1)!) as { samplesPerSec: number; samplesPerCpuSec: number };
+  const out = execFileSync(
+    '/usr/bin/python3',
+    [
+      path.join(ROOT, 'bench/pytorch/mnist_ref.py'),
+      '--batch-size',
+      String(batch),
+      '--threads',
+      String(threads),
+      '--steps',
+      String(steps),
+    ],
+    { env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' }, encoding: 'utf8' },
+  );
+  const line = JSON.parse(out.trim().split('\n').at(-1)!) as {
+    samplesPerSec: number;
+    samplesPerCpuSec: number;
+  };
   return { wall: line.samplesPerSec, cpu: line.samplesPerCpuSec };
 }
 
@@ -110,7 +148,11 @@ interface Contender {
  * native, wasm and PyTorch in rounds (each measured once per round, in turn), so that a busy
  * neighbour slows all of them alike; the figure for each is the median of its rounds.
  */
-async function interleaved(data: MnistData, infos: Map<BackendName, BackendInfo>, torch: boolean): Promise<void> {
+async function interleaved(
+  data: MnistData,
+  infos: Map<BackendName, BackendInfo>,
+  torch: boolean,
+): Promise<void> {
   const contenders: Contender[] = [];
   const tfjs = (name: BackendName, threads?: number): Contender => ({
     label: threads ? `${name} ${threads}t` : name,
@@ -122,24 +164,42 @@ async function interleaved(data: MnistData, infos: Map<BackendName, BackendInfo>
   });
   if (infos.has('native')) contenders.push(tfjs('native', 1), tfjs('native', 2));
   if (infos.has('wasm')) contenders.push(tfjs('wasm'));
-  if (torch) for (const threads of [1, 2]) contenders.push({ label: `pytorch ${threads}t`, run: async (batch, steps) => torchRun(batch, threads, steps) });
+  if (torch)
+    for (const threads of [1, 2])
+      contenders.push({
+        label: `pytorch ${threads}t`,
+        run: async (batch, steps) => torchRun(batch, threads, steps),
+      });
   for (const batch of [32, 128]) {
     const steps = stepsFor('wasm', batch);
-    for (const c of contenders) if (!c.label.startsWith('pytorch')) await c.run(batch, Math.min(steps, 20)); // warm-up
+    for (const c of contenders)
+      if (!c.label.startsWith('pytorch')) await c.run(batch, Math.min(steps, 20)); // warm-up
     const runs = new Map(contenders.map((c) => [c.label, [] as Rate[]]));
-    for (let round = 0; round < repeat; round++) for (const c of contenders) runs.get(c.label)!.push(await c.run(batch, steps));
+    for (let round = 0; round < repeat; round++)
+      for (const c of contenders) runs.get(c.label)!.push(await c.run(batch, steps));
     const of = (label: string, key: keyof Rate) => median(runs.get(label)!.map((r) => r[key]));
-    const best = (prefix: string, key: keyof Rate) => Math.max(0, ...contenders.filter((c) => c.label.startsWith(prefix)).map((c) => of(c.label, key)));
-    console.log(`\nbatch ${batch}, ${steps} steps per run, ${repeat} rounds (samples/s of wall time; per CPU-second, all threads):`);
+    const best = (prefix: string, key: keyof Rate) =>
+      Math.max(
+        0,
+        ...contenders.filter((c) => c.label.startsWith(prefix)).map((c) => of(c.label, key)),
+      );
+    console.log(
+      `\nbatch ${batch}, ${steps} steps per run, ${repeat} rounds (samples/s of wall time; per CPU-second, all threads):`,
+    );
     for (const c of contenders) {
       const r = runs.get(c.label)!;
-      console.log(`  ${c.label.padEnd(11)} ${fmt(of(c.label, 'wall')).padStart(6)} samples/s (${r.map((x) => fmt(x.wall)).join(' / ')}); ` +
-        `${fmt(of(c.label, 'cpu')).padStart(6)} per CPU-second`);
+      console.log(
+        `  ${c.label.padEnd(11)} ${fmt(of(c.label, 'wall')).padStart(6)} samples/s (${r.map((x) => fmt(x.wall)).join(' / ')}); ` +
+          `${fmt(of(c.label, 'cpu')).padStart(6)} per CPU-second`,
+      );
     }
     if (best('pytorch', 'wall')) {
-      const ratio = (n: string, key: keyof Rate) => (best(n, key) / best('pytorch', key)).toFixed(2);
+      const ratio = (n: string, key: keyof Rate) =>
+        (best(n, key) / best('pytorch', key)).toFixed(2);
       const names = ['native', 'wasm'].filter((n) => infos.has(n as BackendName));
-      console.log(`  against PyTorch, best of 1 and 2 threads each: ${names.map((n) => `${n} ${ratio(n, 'wall')}× (wall), ${ratio(n, 'cpu')}× (per CPU-second)`).join('; ')}`);
+      console.log(
+        `  against PyTorch, best of 1 and 2 threads each: ${names.map((n) => `${n} ${ratio(n, 'wall')}× (wall), ${ratio(n, 'cpu')}× (per CPU-second)`).join('; ')}`,
+      );
     }
   }
 }
@@ -149,7 +209,10 @@ async function main(): Promise<void> {
   const wanted = args.backends.split(',') as BackendName[];
   const infos = new Map<BackendName, BackendInfo>();
   // wasm last so that it stays the active backend for the streaming comparison.
-  for (const name of [...wanted.filter((b) => b !== 'wasm'), ...(wanted.includes('wasm') ? ['wasm' as const] : [])]) {
+  for (const name of [
+    ...wanted.filter((b) => b !== 'wasm'),
+    ...(wanted.includes('wasm') ? ['wasm' as const] : []),
+  ]) {
     try {
       infos.set(name, await initBackend(name, { allowSoftwareWebGpu: true }));
     } catch (error) {
@@ -165,12 +228,20 @@ async function main(): Promise<void> {
     for (const batch of [32, 128]) {
       const steps = stepsFor(name, batch);
       await measure(data, backend, batch, Math.min(steps, 20), nullSink);
-      console.log(`${name.padEnd(15)} batch ${String(batch).padStart(3)}: ${fmt(await measure(data, backend, batch, steps, nullSink)).padStart(6)} samples/s  (${steps} steps)`);
+      console.log(
+        `${name.padEnd(15)} batch ${String(batch).padStart(3)}: ${fmt(await measure(data, backend, batch, steps, nullSink)).padStart(6)} samples/s  (${steps} steps)`,
+      );
     }
   }
   const torch = torchAvailable();
-  if (torch) console.log('\nPyTorch: Debian python3-torch, OMP_WAIT_POLICY=PASSIVE (bench/pytorch/mnist_ref.py).');
-  else console.log('\nPyTorch not measured: /usr/bin/python3 has no torch (apt-get install python3-torch) or --no-torch given.');
+  if (torch)
+    console.log(
+      '\nPyTorch: Debian python3-torch, OMP_WAIT_POLICY=PASSIVE (bench/pytorch/mnist_ref.py).',
+    );
+  else
+    console.log(
+      '\nPyTorch not measured: /usr/bin/python3 has no torch (apt-get install python3-torch) or --no-torch given.',
+    );
   await interleaved(data, infos, torch);
 
   if (infos.has('wasm')) {
@@ -184,7 +255,9 @@ async function main(): Promise<void> {
       streamed.push(await measure(data, backend, 32, steps, slowSerialisingSink()));
     }
     const [a, b] = [median(plain), median(streamed)];
-    console.log(`\nstreaming overhead, wasm batch 32: no consumer ${fmt(a)} samples/s, slow JSON consumer (20 ms/write) ${fmt(b)} samples/s: ${(((a - b) / a) * 100).toFixed(1)} % slower`);
+    console.log(
+      `\nstreaming overhead, wasm batch 32: no consumer ${fmt(a)} samples/s, slow JSON consumer (20 ms/write) ${fmt(b)} samples/s: ${(((a - b) / a) * 100).toFixed(1)} % slower`,
+    );
   }
 }
 

@@ -17,7 +17,8 @@ module.exports = {
   forbidden: [
     {
       name: 'no-runtime-cycle',
-      comment: 'a runtime import cycle (type-only imports do not count): break it with a callback or a lower module',
+      comment:
+        'a runtime import cycle (type-only imports do not count): break it with a callback or a lower module',
       severity: 'error',
       from: { path: '^(server|app)/' },
       to: { circular: true, viaOnly: { dependencyTypesNot: ['type-only'] } },
@@ -28,10 +29,16 @@ module.exports = {
     hubLayer('runs', ['peers']),
     {
       name: 'trainer-core-transport-free',
-      comment: 'server/trainer/ runs without a hub: no Socket.IO, no Prisma, nothing of server/hub or server/db',
+      comment:
+        'server/trainer/ runs without a hub: no Socket.IO, no Prisma, nothing of server/hub or server/db',
       severity: 'error',
       from: { path: '^server/trainer/' },
-      to: { path: ['^server/(hub|db|agent)/', 'node_modules/(socket\\.io|socket\\.io-client|@prisma|prisma)/'] },
+      to: {
+        path: [
+          '^server/(hub|db|agent)/',
+          'node_modules/(socket\\.io|socket\\.io-client|@prisma|prisma)/',
+        ],
+      },
     },
     {
       name: 'dashboard-imports-only-the-protocol',

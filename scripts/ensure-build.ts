@@ -59,8 +59,15 @@ function newestUnder(root: string): { file: string; mtimeMs: number } | null {
  * dashboard decoding frames the hub no longer sent.
  */
 const BUILD_INPUTS = [
-  'app', 'next.config.js', 'node_modules/next/package.json',
-  'server/protocol.ts', 'server/format.ts', 'server/columns.ts', 'server/trainer/config.ts', 'server/trainer/eventSchema.ts', 'server/trainer/events.ts',
+  'app',
+  'next.config.js',
+  'node_modules/next/package.json',
+  'server/protocol.ts',
+  'server/format.ts',
+  'server/columns.ts',
+  'server/trainer/config.ts',
+  'server/trainer/eventSchema.ts',
+  'server/trainer/events.ts',
 ];
 
 /** Decides whether `dir` needs a `next build`, by comparing modification times. */
@@ -115,7 +122,9 @@ export async function ensureBuild(opts: EnsureBuildOptions = {}): Promise<boolea
   log(`[ensure-build] ${state.reason}; running next build`);
   const started = performance.now();
   await runNextBuild(dir);
-  log(`[ensure-build] next build finished in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  log(
+    `[ensure-build] next build finished in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
   return true;
 }
 

@@ -27,7 +27,7 @@ export const POSTGRES_SCHEMA = path.join(ROOT, 'prisma', 'postgres', 'schema.pri
 
 const HEADER = [
   '// GENERATED FILE: do not edit. Written by scripts/prisma-schemas.ts (`npm run db:schemas`)',
-  '// from prisma/schema.prisma, the single source of Livetrain\'s data model, with the provider',
+  "// from prisma/schema.prisma, the single source of Livetrain's data model, with the provider",
   '// set to postgresql and the client written to server/db/generated/postgres.',
   '// See docs/database.md.',
   '',
@@ -42,7 +42,9 @@ function replaceOnce(text: string, pattern: RegExp, replacement: string, what: s
   const flags = pattern.flags.includes('g') ? pattern.flags : `${pattern.flags}g`;
   const matches = text.match(new RegExp(pattern.source, flags)) ?? [];
   if (matches.length !== 1) {
-    throw new Error(`prisma-schemas: expected exactly one ${what} in prisma/schema.prisma, found ${matches.length}`);
+    throw new Error(
+      `prisma-schemas: expected exactly one ${what} in prisma/schema.prisma, found ${matches.length}`,
+    );
   }
   return text.replace(pattern, replacement);
 }
@@ -91,7 +93,11 @@ export interface SyncResult {
  * @param opts.source - SQLite schema path (defaults to {@link SQLITE_SCHEMA})
  * @param opts.target - PostgreSQL schema path (defaults to {@link POSTGRES_SCHEMA})
  */
-export async function syncPostgresSchema(opts: { check: boolean; source?: string; target?: string }): Promise<SyncResult> {
+export async function syncPostgresSchema(opts: {
+  check: boolean;
+  source?: string;
+  target?: string;
+}): Promise<SyncResult> {
   const source = opts.source ?? SQLITE_SCHEMA;
   const target = opts.target ?? POSTGRES_SCHEMA;
   const wanted = renderPostgresSchema(await readFile(source, 'utf8'));
@@ -115,10 +121,16 @@ export async function syncPostgresSchema(opts: { check: boolean; source?: string
 export async function main(argv: string[]): Promise<number> {
   let check: boolean;
   try {
-    const { values } = parseArgs({ args: argv, options: { check: { type: 'boolean', default: false } }, strict: true });
+    const { values } = parseArgs({
+      args: argv,
+      options: { check: { type: 'boolean', default: false } },
+      strict: true,
+    });
     check = values.check === true;
   } catch (e) {
-    console.error(`prisma-schemas: ${(e as Error).message}\nusage: tsx scripts/prisma-schemas.ts [--check]`);
+    console.error(
+      `prisma-schemas: ${(e as Error).message}\nusage: tsx scripts/prisma-schemas.ts [--check]`,
+    );
     return 2;
   }
   const { upToDate, file } = await syncPostgresSchema({ check });

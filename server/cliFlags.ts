@@ -33,12 +33,15 @@ function optionIn(message: string): string {
 
 /** Edits (insert, delete, replace, swap two neighbours) that turn `a` into `b`. */
 function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
     }
   }
   return d[a.length][b.length];
@@ -58,7 +61,9 @@ export function unknownOption(rawName: string, known: readonly string[]): string
     if (!best || distance < best.distance) best = { option, distance };
   }
   const close = best && best.distance <= Math.max(1, Math.min(2, Math.floor(name.length / 3)));
-  return close ? `unknown option ${rawName} (did you mean --${best!.option}?)` : `unknown option ${rawName}`;
+  return close
+    ? `unknown option ${rawName} (did you mean --${best!.option}?)`
+    : `unknown option ${rawName}`;
 }
 
 /** Node's parseArgs, strict, with its errors said in words. */
@@ -69,14 +74,18 @@ export function readFlags<T extends ParseArgsConfig>(config: T): ReturnType<type
     const code = (error as { code?: string }).code;
     const message = error instanceof Error ? error.message : String(error);
     const option = optionIn(message);
-    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(unknownOption(option, Object.keys(config.options ?? {})));
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION')
+      throw new UsageError(unknownOption(option, Object.keys(config.options ?? {})));
     if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
       const arg = /argument '([^']*)'/.exec(message)?.[1] ?? '';
       throw new UsageError(`unexpected argument "${arg}": every option starts with --`);
     }
     if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-      if (/does not take an argument/.test(message)) throw new UsageError(`${option} takes no value`);
-      throw new UsageError(`${option} needs a value (${option} VALUE, or ${option}=VALUE for one that starts with -)`);
+      if (/does not take an argument/.test(message))
+        throw new UsageError(`${option} takes no value`);
+      throw new UsageError(
+        `${option} needs a value (${option} VALUE, or ${option}=VALUE for one that starts with -)`,
+      );
     }
     throw new UsageError(message);
   }
@@ -92,7 +101,11 @@ export interface FlagWords {
  * Each failed field as `label: what is allowed, got "value"`. A field without a rule keeps the
  * schema's own message (the schemas here give their refinements a message in words).
  */
-export function describeFlagIssues(error: ZodError, words: Record<string, FlagWords>, input: Record<string, unknown>): string {
+export function describeFlagIssues(
+  error: ZodError,
+  words: Record<string, FlagWords>,
+  input: Record<string, unknown>,
+): string {
   const lines = new Set<string>();
   for (const issue of error.issues) {
     const key = String(issue.path[0] ?? '');

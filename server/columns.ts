@@ -100,7 +100,18 @@ function statsOf(v: number, step: number): SeriesStats {
 export function bucketOf(width: number, p: WirePoint): Bucket {
   const series = {} as Record<SeriesName, SeriesStats>;
   for (const name of SERIES) series[name] = statsOf(pointValue(p, name), p.step);
-  return { width, index: Math.floor(p.step / width), count: 1, firstStep: p.step, lastStep: p.step, firstSeq: p.seq, lastSeq: p.seq, firstTime: p.time, lastTime: p.time, series };
+  return {
+    width,
+    index: Math.floor(p.step / width),
+    count: 1,
+    firstStep: p.step,
+    lastStep: p.step,
+    firstSeq: p.seq,
+    lastSeq: p.seq,
+    firstTime: p.time,
+    lastTime: p.time,
+    series,
+  };
 }
 
 /**
@@ -110,8 +121,16 @@ export function bucketOf(width: number, p: WirePoint): Bucket {
  * same points from buckets as from the raw series.
  */
 function mergeStatsInto(a: SeriesStats, b: SeriesStats, bFirst: boolean, bLast: boolean): void {
-  if (b.finite > 0 && (a.finite === 0 || b.min < a.min || (b.min === a.min && b.minStep < a.minStep))) [a.min, a.minStep] = [b.min, b.minStep];
-  if (b.finite > 0 && (a.finite === 0 || b.max > a.max || (b.max === a.max && b.maxStep < a.maxStep))) [a.max, a.maxStep] = [b.max, b.maxStep];
+  if (
+    b.finite > 0 &&
+    (a.finite === 0 || b.min < a.min || (b.min === a.min && b.minStep < a.minStep))
+  )
+    [a.min, a.minStep] = [b.min, b.minStep];
+  if (
+    b.finite > 0 &&
+    (a.finite === 0 || b.max > a.max || (b.max === a.max && b.maxStep < a.maxStep))
+  )
+    [a.max, a.maxStep] = [b.max, b.maxStep];
   if (bFirst) a.first = b.first;
   if (bLast) a.last = b.last;
   a.sum += b.sum;
@@ -119,7 +138,8 @@ function mergeStatsInto(a: SeriesStats, b: SeriesStats, bFirst: boolean, bLast: 
   if (b.gapStep >= 0 && (a.gapStep < 0 || b.gapStep < a.gapStep)) a.gapStep = b.gapStep;
 }
 
-const before = (stepA: number, seqA: number, stepB: number, seqB: number) => stepA < stepB || (stepA === stepB && seqA < seqB);
+const before = (stepA: number, seqA: number, stepB: number, seqB: number) =>
+  stepA < stepB || (stepA === stepB && seqA < seqB);
 
 /** Adds `b`'s points to `a`, in place (`a` keeps its width and index). */
 function mergeInto(a: Bucket, b: Bucket): void {
@@ -215,10 +235,12 @@ export interface PackedColumns {
 
 /** Bytes as base64 (Node's Buffer where there is one, else btoa). */
 function toBase64(bytes: Uint8Array): string {
-  const B = (globalThis as { Buffer?: { from(b: Uint8Array): { toString(enc: string): string } } }).Buffer;
+  const B = (globalThis as { Buffer?: { from(b: Uint8Array): { toString(enc: string): string } } })
+    .Buffer;
   if (B) return B.from(bytes).toString('base64');
   let s = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  for (let i = 0; i < bytes.length; i += 0x8000)
+    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
   return btoa(s);
 }
 
@@ -233,12 +255,18 @@ function fromBase64(text: string): Uint8Array {
 }
 
 /** Packs named columns of `n` values into one {@link PackedColumns}. */
-export function pack(n: number, f64: Record<string, ArrayLike<number>>, i32: Record<string, ArrayLike<number>>): PackedColumns {
+export function pack(
+  n: number,
+  f64: Record<string, ArrayLike<number>>,
+  i32: Record<string, ArrayLike<number>>,
+): PackedColumns {
   const fNames = Object.keys(f64);
   const iNames = Object.keys(i32);
   const buffer = new ArrayBuffer(n * (8 * fNames.length + 4 * iNames.length));
   fNames.forEach((name, k) => new Float64Array(buffer, k * 8 * n, n).set(f64[name]));
-  iNames.forEach((name, k) => new Int32Array(buffer, fNames.length * 8 * n + k * 4 * n, n).set(i32[name]));
+  iNames.forEach((name, k) =>
+    new Int32Array(buffer, fNames.length * 8 * n + k * 4 * n, n).set(i32[name]),
+  );
   return { n, f64: fNames, i32: iNames, data: new Uint8Array(buffer) };
 }
 
@@ -247,24 +275,44 @@ export function pack(n: number, f64: Record<string, ArrayLike<number>>, i32: Rec
  * malformed: a length that does not match, data that is not binary. Copies when the bytes do
  * not start at a multiple of 8 (a Buffer cut from a larger one).
  */
-export function unpack(raw: PackedColumns): { f64: Record<string, Float64Array>; i32: Record<string, Int32Array> } {
+export function unpack(raw: PackedColumns): {
+  f64: Record<string, Float64Array>;
+  i32: Record<string, Int32Array>;
+} {
   const n = raw?.n;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new Error('a column set has no valid length');
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0)
+    throw new Error('a column set has no valid length');
   const fNames = Array.isArray(raw.f64) ? raw.f64 : [];
   const iNames = Array.isArray(raw.i32) ? raw.i32 : [];
   let bytes: Uint8Array;
   const data: unknown = raw.data;
   if (typeof data === 'string') bytes = fromBase64(data);
   else if (data instanceof ArrayBuffer) bytes = new Uint8Array(data);
-  else if (ArrayBuffer.isView(data)) bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
-  else throw new Error('a column set\'s data is not binary');
+  else if (ArrayBuffer.isView(data))
+    bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+  else throw new Error("a column set's data is not binary");
   const need = n * (8 * fNames.length + 4 * iNames.length);
-  if (bytes.byteLength !== need) throw new Error(`a column set has ${bytes.byteLength} bytes, expected ${need}`);
+  if (bytes.byteLength !== need)
+    throw new Error(`a column set has ${bytes.byteLength} bytes, expected ${need}`);
   if (bytes.byteOffset % 8 !== 0) bytes = bytes.slice();
   const f64: Record<string, Float64Array> = {};
   const i32: Record<string, Int32Array> = {};
-  fNames.forEach((name, k) => (f64[String(name)] = new Float64Array(bytes.buffer as ArrayBuffer, bytes.byteOffset + k * 8 * n, n)));
-  iNames.forEach((name, k) => (i32[String(name)] = new Int32Array(bytes.buffer as ArrayBuffer, bytes.byteOffset + fNames.length * 8 * n + k * 4 * n, n)));
+  fNames.forEach(
+    (name, k) =>
+      (f64[String(name)] = new Float64Array(
+        bytes.buffer as ArrayBuffer,
+        bytes.byteOffset + k * 8 * n,
+        n,
+      )),
+  );
+  iNames.forEach(
+    (name, k) =>
+      (i32[String(name)] = new Int32Array(
+        bytes.buffer as ArrayBuffer,
+        bytes.byteOffset + fNames.length * 8 * n + k * 4 * n,
+        n,
+      )),
+  );
   return { f64, i32 };
 }
 
@@ -292,7 +340,10 @@ const FLOAT_POINT_COLUMNS = ['loss', 'accuracy', 'learningRate', 'samplesPerSec'
  * Points as {@link PointColumns}; `as: 'text'` puts the bytes in base64 instead (what live
  * frames use: see stream.ts).
  */
-export function toPointColumns(points: readonly WirePoint[], as: 'binary' | 'text' = 'binary'): PointColumns {
+export function toPointColumns(
+  points: readonly WirePoint[],
+  as: 'binary' | 'text' = 'binary',
+): PointColumns {
   const n = points.length;
   const f: Record<string, Float64Array> = {};
   const i: Record<string, Int32Array> = {};
@@ -337,8 +388,15 @@ export function fromPointColumns(raw: PointColumns): WirePoint[] {
   const out: WirePoint[] = new Array(c.n);
   for (let i = 0; i < c.n; i++) {
     out[i] = {
-      seq: c.seq[i], step: c.step[i], epoch: c.epoch[i], batch: c.batch[i], loss: orNull(c.loss[i]), accuracy: orNull(c.accuracy[i]),
-      learningRate: c.learningRate[i], samplesPerSec: c.samplesPerSec[i], time: c.time[i],
+      seq: c.seq[i],
+      step: c.step[i],
+      epoch: c.epoch[i],
+      batch: c.batch[i],
+      loss: orNull(c.loss[i]),
+      accuracy: orNull(c.accuracy[i]),
+      learningRate: c.learningRate[i],
+      samplesPerSec: c.samplesPerSec[i],
+      time: c.time[i],
     };
   }
   return out;
@@ -355,10 +413,22 @@ const BUCKET_F64 = ['min', 'max', 'first', 'last', 'mean'] as const;
 const BUCKET_I32 = ['minStep', 'maxStep', 'gapStep'] as const;
 
 /** Buckets as {@link BucketColumns}, with the series named (all by default). */
-export function toBucketColumns(buckets: readonly Bucket[], width: number, names: readonly SeriesName[] = SERIES): BucketColumns {
+export function toBucketColumns(
+  buckets: readonly Bucket[],
+  width: number,
+  names: readonly SeriesName[] = SERIES,
+): BucketColumns {
   const n = buckets.length;
-  const f: Record<string, Float64Array> = { firstTime: new Float64Array(n), lastTime: new Float64Array(n) };
-  const i: Record<string, Int32Array> = { index: new Int32Array(n), count: new Int32Array(n), firstStep: new Int32Array(n), lastStep: new Int32Array(n) };
+  const f: Record<string, Float64Array> = {
+    firstTime: new Float64Array(n),
+    lastTime: new Float64Array(n),
+  };
+  const i: Record<string, Int32Array> = {
+    index: new Int32Array(n),
+    count: new Int32Array(n),
+    firstStep: new Int32Array(n),
+    lastStep: new Int32Array(n),
+  };
   for (const name of names) {
     for (const k of BUCKET_F64) f[`${name}.${k}`] = new Float64Array(n);
     for (const k of BUCKET_I32) i[`${name}.${k}`] = new Int32Array(n);
@@ -386,7 +456,17 @@ export function toBucketColumns(buckets: readonly Bucket[], width: number, names
   return { width, ...pack(n, f, i) };
 }
 
-const EMPTY_STATS: SeriesStats = { min: NaN, max: NaN, minStep: -1, maxStep: -1, first: NaN, last: NaN, sum: 0, finite: 0, gapStep: -1 };
+const EMPTY_STATS: SeriesStats = {
+  min: NaN,
+  max: NaN,
+  minStep: -1,
+  maxStep: -1,
+  first: NaN,
+  last: NaN,
+  sum: 0,
+  finite: 0,
+  gapStep: -1,
+};
 
 /** The series a {@link BucketColumns} carries. */
 export function seriesIn(raw: BucketColumns): SeriesName[] {
@@ -403,9 +483,13 @@ export function fromBucketColumns(raw: BucketColumns): Bucket[] {
   const n = raw.n;
   const width = raw.width;
   if (typeof width !== 'number' || !(width > 0)) throw new Error('buckets without a width');
-  for (const k of ['index', 'count', 'firstStep', 'lastStep']) if (!i32[k]) throw new Error(`buckets without a ${k} column`);
-  for (const k of ['firstTime', 'lastTime']) if (!f64[k]) throw new Error(`buckets without a ${k} column`);
-  const present = SERIES.filter((name) => f64[`${name}.min`] && f64[`${name}.mean`] && i32[`${name}.minStep`]);
+  for (const k of ['index', 'count', 'firstStep', 'lastStep'])
+    if (!i32[k]) throw new Error(`buckets without a ${k} column`);
+  for (const k of ['firstTime', 'lastTime'])
+    if (!f64[k]) throw new Error(`buckets without a ${k} column`);
+  const present = SERIES.filter(
+    (name) => f64[`${name}.min`] && f64[`${name}.mean`] && i32[`${name}.minStep`],
+  );
   const out: Bucket[] = new Array(n);
   for (let j = 0; j < n; j++) {
     const series = {} as Record<SeriesName, SeriesStats>;
@@ -414,13 +498,28 @@ export function fromBucketColumns(raw: BucketColumns): Bucket[] {
       const mean = f64[`${name}.mean`][j];
       const finite = Number.isFinite(mean) ? i32.count[j] : 0;
       series[name] = {
-        min: f64[`${name}.min`][j], max: f64[`${name}.max`][j], minStep: i32[`${name}.minStep`][j], maxStep: i32[`${name}.maxStep`][j],
-        first: f64[`${name}.first`][j], last: f64[`${name}.last`][j], sum: finite ? mean * finite : 0, finite, gapStep: i32[`${name}.gapStep`][j],
+        min: f64[`${name}.min`][j],
+        max: f64[`${name}.max`][j],
+        minStep: i32[`${name}.minStep`][j],
+        maxStep: i32[`${name}.maxStep`][j],
+        first: f64[`${name}.first`][j],
+        last: f64[`${name}.last`][j],
+        sum: finite ? mean * finite : 0,
+        finite,
+        gapStep: i32[`${name}.gapStep`][j],
       };
     }
     out[j] = {
-      width, index: i32.index[j], count: i32.count[j], firstStep: i32.firstStep[j], lastStep: i32.lastStep[j], firstSeq: -1, lastSeq: -1,
-      firstTime: f64.firstTime[j], lastTime: f64.lastTime[j], series,
+      width,
+      index: i32.index[j],
+      count: i32.count[j],
+      firstStep: i32.firstStep[j],
+      lastStep: i32.lastStep[j],
+      firstSeq: -1,
+      lastSeq: -1,
+      firstTime: f64.firstTime[j],
+      lastTime: f64.lastTime[j],
+      series,
     };
   }
   return out;

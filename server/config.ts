@@ -3,7 +3,13 @@
  * Binding beyond loopback without a team token is refused.
  */
 import { z } from 'zod';
-import { BACKEND_RULE, describeFlagIssues, readFlags, UsageError, type FlagWords } from './cliFlags';
+import {
+  BACKEND_RULE,
+  describeFlagIssues,
+  readFlags,
+  UsageError,
+  type FlagWords,
+} from './cliFlags';
 import { proxyEntryProblem } from './hub/peers/proxies';
 import { backendChoiceSchema } from './trainer/config';
 
@@ -38,22 +44,39 @@ const schema = z.object({
   graceMs: z.coerce.number().int().min(100).max(3_600_000),
   dev: z.boolean(),
   web: z.boolean(),
-  redisUrl: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').nullable(),
+  redisUrl: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .nullable(),
   redisPrefix: z.string().regex(/^[\w.-]{1,64}$/, 'letters, digits, _ . - only (at most 64)'),
   browserToken: z.string().min(8, 'LIVETRAIN_TOKEN must have at least 8 characters').nullable(),
-  trainerToken: z.string().min(8, 'LIVETRAIN_TRAINER_TOKEN must have at least 8 characters').nullable(),
+  trainerToken: z
+    .string()
+    .min(8, 'LIVETRAIN_TRAINER_TOKEN must have at least 8 characters')
+    .nullable(),
   publicUrls: z.array(
     z
       .string()
-      .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), 'must be an http:// or https:// URL, e.g. https://livetrain.example.com')
-      .refine((u) => !URL.canParse(u) || new URL(u).pathname === '/', 'must be the hub\'s root, without a path'),
+      .refine(
+        (u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol),
+        'must be an http:// or https:// URL, e.g. https://livetrain.example.com',
+      )
+      .refine(
+        (u) => !URL.canParse(u) || new URL(u).pathname === '/',
+        "must be the hub's root, without a path",
+      ),
   ),
-  trustedProxies: z.array(z.string().superRefine((entry, ctx) => {
-    const problem = proxyEntryProblem(entry);
-    if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  })),
+  trustedProxies: z.array(
+    z.string().superRefine((entry, ctx) => {
+      const problem = proxyEntryProblem(entry);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+  ),
 });
-export type HubConfig = z.infer<typeof schema> & { loopback: boolean; localTrainerToken: string | null };
+export type HubConfig = z.infer<typeof schema> & {
+  loopback: boolean;
+  localTrainerToken: string | null;
+};
 
 export class ConfigError extends Error {}
 
@@ -63,7 +86,10 @@ const WORDS: Record<string, FlagWords> = {
   host: { label: '--host (or HOST)', rule: 'an address to bind, e.g. 127.0.0.1' },
   databaseUrl: { label: '--database-url (or DATABASE_URL)', rule: 'file:path.db or postgres://…' },
   trainerBackend: { label: '--trainer-backend', rule: BACKEND_RULE },
-  graceMs: { label: '--grace-ms (or LIVETRAIN_GRACE_MS)', rule: 'a whole number of milliseconds from 100 to 3,600,000' },
+  graceMs: {
+    label: '--grace-ms (or LIVETRAIN_GRACE_MS)',
+    rule: 'a whole number of milliseconds from 100 to 3,600,000',
+  },
   redisUrl: { label: '--redis-url (or REDIS_URL)' },
   redisPrefix: { label: '--redis-prefix (or LIVETRAIN_REDIS_PREFIX)' },
   browserToken: { label: 'LIVETRAIN_TOKEN', rule: 'a secret of at least 8 characters' },
@@ -73,7 +99,13 @@ const WORDS: Record<string, FlagWords> = {
 };
 
 /** A comma-separated environment list. */
-const list = (value: string | undefined) => (value ? value.split(',').map((u) => u.trim()).filter(Boolean) : []);
+const list = (value: string | undefined) =>
+  value
+    ? value
+        .split(',')
+        .map((u) => u.trim())
+        .filter(Boolean)
+    : [];
 
 /** Reads flags and environment; throws ConfigError with a readable message. */
 export function readConfig(argv: string[], env: NodeJS.ProcessEnv): HubConfig {
@@ -126,19 +158,27 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): HubConfig {
   const config = parsed.data;
   // A hub bound to one address is reached by it; one bound to every interface is told how.
   if (!LOOPBACK.has(config.host) && config.host !== '0.0.0.0' && config.host !== '::') {
-    config.publicUrls.push(`http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`);
+    config.publicUrls.push(
+      `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`,
+    );
   }
   const loopback = LOOPBACK.has(config.host);
   if (!loopback && !config.browserToken) {
-    throw new ConfigError(`refusing to listen on ${config.host} without LIVETRAIN_TOKEN: anyone who can reach it could start and stop runs. Set LIVETRAIN_TOKEN (and LIVETRAIN_TRAINER_TOKEN for remote trainers), or bind 127.0.0.1.`);
+    throw new ConfigError(
+      `refusing to listen on ${config.host} without LIVETRAIN_TOKEN: anyone who can reach it could start and stop runs. Set LIVETRAIN_TOKEN (and LIVETRAIN_TRAINER_TOKEN for remote trainers), or bind 127.0.0.1.`,
+    );
   }
   // One token without the other would leave a door open: with a team token, anyone on this
   // machine could still register as a trainer (and take jobs) without one.
   if (config.browserToken && !config.trainerToken) {
-    throw new ConfigError('LIVETRAIN_TOKEN is set but LIVETRAIN_TRAINER_TOKEN is not: with a team token, trainers need their own token too (on every interface, loopback included). Set both, e.g. LIVETRAIN_TRAINER_TOKEN=$(openssl rand -base64 24).');
+    throw new ConfigError(
+      'LIVETRAIN_TOKEN is set but LIVETRAIN_TRAINER_TOKEN is not: with a team token, trainers need their own token too (on every interface, loopback included). Set both, e.g. LIVETRAIN_TRAINER_TOKEN=$(openssl rand -base64 24).',
+    );
   }
   if (config.trainerToken && !config.browserToken) {
-    throw new ConfigError('LIVETRAIN_TRAINER_TOKEN is set but LIVETRAIN_TOKEN is not: set both (people and API clients sign in with LIVETRAIN_TOKEN), or neither on 127.0.0.1.');
+    throw new ConfigError(
+      'LIVETRAIN_TRAINER_TOKEN is set but LIVETRAIN_TOKEN is not: set both (people and API clients sign in with LIVETRAIN_TOKEN), or neither on 127.0.0.1.',
+    );
   }
   return { ...config, loopback, localTrainerToken: config.trainerToken };
 }

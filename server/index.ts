@@ -21,7 +21,11 @@ const log = (line: string) => process.stderr.write(`[livetrain] ${line}\n`);
 async function main(): Promise<number> {
   // A server keeps serving through one failed background promise (a Redis publish while Redis
   // restarts, say); it says so in its log.
-  process.on('unhandledRejection', (reason) => log(`unhandled rejection: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`));
+  process.on('unhandledRejection', (reason) =>
+    log(
+      `unhandled rejection: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`,
+    ),
+  );
   const argv = process.argv.slice(2);
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(`${USAGE}\n`);
@@ -38,20 +42,37 @@ async function main(): Promise<number> {
   // Before the database and the dashboard's build: a second `npm start` on a taken port says
   // so at once, and who holds it.
   if (!(await portFree(config.host, config.port))) {
-    process.stderr.write(`${(await describePortInUse(config.host, config.port)).replace(/^/gm, 'error: ')}\n`);
+    process.stderr.write(
+      `${(await describePortInUse(config.host, config.port)).replace(/^/gm, 'error: ')}\n`,
+    );
     return 1;
   }
   const db = await openDatabase({ url: config.databaseUrl });
-  log(`database: ${db.provider} (${db.provider === 'sqlite' ? db.url : db.url.replace(/\/\/[^@]*@/, '//…@')}), migrations applied`);
+  log(
+    `database: ${db.provider} (${db.provider === 'sqlite' ? db.url : db.url.replace(/\/\/[^@]*@/, '//…@')}), migrations applied`,
+  );
 
-  const web = config.web ? await createWebHandler({ dev: config.dev, dir: ROOT, hostname: config.host, port: config.port }) : null;
+  const web = config.web
+    ? await createWebHandler({
+        dev: config.dev,
+        dir: ROOT,
+        hostname: config.host,
+        port: config.port,
+      })
+    : null;
   let hub: Hub | null = null;
   const server = http.createServer((req, res) => {
     void (async () => {
       if (hub && (await hub.handleRequest(req, res))) return;
       if (web) return web.handle(req, res);
       res.writeHead(404, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ ok: false, error: 'NOT_FOUND', message: 'this hub serves no dashboard (--no-web)' }));
+      res.end(
+        JSON.stringify({
+          ok: false,
+          error: 'NOT_FOUND',
+          message: 'this hub serves no dashboard (--no-web)',
+        }),
+      );
     })().catch((error) => {
       log(`request ${req.url}: ${error instanceof Error ? error.stack : error}`);
       if (!res.headersSent) res.writeHead(500).end();
@@ -83,7 +104,10 @@ async function main(): Promise<number> {
   });
   if (listening !== true) {
     // Taken while the database and the dashboard were being prepared.
-    const message = listening.code === 'EADDRINUSE' ? await describePortInUse(config.host, config.port) : listening.message;
+    const message =
+      listening.code === 'EADDRINUSE'
+        ? await describePortInUse(config.host, config.port)
+        : listening.message;
     process.stderr.write(`${message.replace(/^/gm, 'error: ')}\n`);
     await hub.close();
     await web?.close();

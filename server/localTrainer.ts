@@ -27,9 +27,25 @@ export function startLocalTrainer(opts: LocalTrainerOptions): LocalTrainer {
   const restarts: number[] = [];
 
   function launch(): void {
-    const args = ['--import', 'tsx', path.join(ROOT, 'server/agent/main.ts'), '--hub', opts.hubUrl, '--backend', opts.backend, '--id', `local-${process.pid}`, '--exit-on-stdin-close', ...(opts.extraArgs ?? [])];
+    const args = [
+      '--import',
+      'tsx',
+      path.join(ROOT, 'server/agent/main.ts'),
+      '--hub',
+      opts.hubUrl,
+      '--backend',
+      opts.backend,
+      '--id',
+      `local-${process.pid}`,
+      '--exit-on-stdin-close',
+      ...(opts.extraArgs ?? []),
+    ];
     const env = { ...process.env, LIVETRAIN_TRAINER_TOKEN: opts.token ?? '' };
-    child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['pipe', 'inherit', 'inherit'] });
+    child = spawn(process.execPath, args, {
+      cwd: ROOT,
+      env,
+      stdio: ['pipe', 'inherit', 'inherit'],
+    });
     child.on('exit', (code, signal) => {
       child = null;
       if (stopping) return;
@@ -37,7 +53,9 @@ export function startLocalTrainer(opts: LocalTrainerOptions): LocalTrainer {
       restarts.push(now);
       while (restarts.length && now - restarts[0] > 60_000) restarts.shift();
       if (restarts.length > 5) {
-        opts.log(`local trainer exited (${signal ?? code}) 5 times in a minute; not restarting it. Start one with: npm run trainer -- --hub ${opts.hubUrl}`);
+        opts.log(
+          `local trainer exited (${signal ?? code}) 5 times in a minute; not restarting it. Start one with: npm run trainer -- --hub ${opts.hubUrl}`,
+        );
         return;
       }
       opts.log(`local trainer exited (${signal ?? code}); restarting it`);

@@ -10,17 +10,25 @@ export async function portFree(host: string, port: number): Promise<boolean> {
   if (port === 0) return true;
   return new Promise((resolve, reject) => {
     const probe = net.createServer();
-    probe.once('error', (error: NodeJS.ErrnoException) => (error.code === 'EADDRINUSE' ? resolve(false) : reject(error)));
+    probe.once('error', (error: NodeJS.ErrnoException) =>
+      error.code === 'EADDRINUSE' ? resolve(false) : reject(error),
+    );
     probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(true)));
   });
 }
 
 /** What answers on the port: a Livetrain hub (its protocol version), something else, or nothing. */
-async function whoAnswers(url: string): Promise<{ kind: 'livetrain'; protocolVersion: number } | { kind: 'other' } | { kind: 'none' }> {
+async function whoAnswers(
+  url: string,
+): Promise<{ kind: 'livetrain'; protocolVersion: number } | { kind: 'other' } | { kind: 'none' }> {
   try {
     const res = await fetch(`${url}/api/health`, { signal: AbortSignal.timeout(3000) });
-    const body = (await res.json().catch(() => null)) as { ok?: unknown; data?: { protocolVersion?: unknown } } | null;
-    if (body?.ok === true && typeof body.data?.protocolVersion === 'number') return { kind: 'livetrain', protocolVersion: body.data.protocolVersion };
+    const body = (await res.json().catch(() => null)) as {
+      ok?: unknown;
+      data?: { protocolVersion?: unknown };
+    } | null;
+    if (body?.ok === true && typeof body.data?.protocolVersion === 'number')
+      return { kind: 'livetrain', protocolVersion: body.data.protocolVersion };
     return { kind: 'other' };
   } catch {
     return { kind: 'none' };
@@ -33,9 +41,15 @@ export async function describePortInUse(host: string, port: number): Promise<str
   const url = `http://${reach.includes(':') ? `[${reach}]` : reach}:${port}`;
   const who = await whoAnswers(url);
   const lines = [`port ${port} on ${host} is already in use`];
-  if (who.kind === 'livetrain') lines.push(`a Livetrain hub is already running there: open ${url} (protocol ${who.protocolVersion}), or stop it first`);
-  else if (who.kind === 'other') lines.push(`something other than a Livetrain hub answers at ${url}`);
+  if (who.kind === 'livetrain')
+    lines.push(
+      `a Livetrain hub is already running there: open ${url} (protocol ${who.protocolVersion}), or stop it first`,
+    );
+  else if (who.kind === 'other')
+    lines.push(`something other than a Livetrain hub answers at ${url}`);
   else lines.push(`nothing answers HTTP at ${url}; another program holds the port`);
-  lines.push(`to start a second hub, pick another port: npm start -- --port ${port === 65535 ? 3001 : port + 1}`);
+  lines.push(
+    `to start a second hub, pick another port: npm start -- --port ${port === 65535 ? 3001 : port + 1}`,
+  );
   return lines.join('\n');
 }

@@ -7,11 +7,38 @@
  * both send {@link PROTOCOL_VERSION} in the handshake and the hub refuses others.
  */
 import { z } from 'zod';
-import { crossFieldIssues, hyperparamsSchema, MAX_RUN_NAME_CHARS, reportingSchema, runIdSchema, type DatasetSizes, type Hyperparams } from './trainer/config';
-import { batchPointSchema, digitPredictionSchema, epochSummarySchema, INT_COLUMN_MAX, TRAINING_PHASES, trainerEventSchema } from './trainer/eventSchema';
-import type { BackendInfo, BatchPoint, DigitPrediction, EpochSummary, TrainerEvent } from './trainer/events';
+import {
+  crossFieldIssues,
+  hyperparamsSchema,
+  MAX_RUN_NAME_CHARS,
+  reportingSchema,
+  runIdSchema,
+  type DatasetSizes,
+  type Hyperparams,
+} from './trainer/config';
+import {
+  batchPointSchema,
+  digitPredictionSchema,
+  epochSummarySchema,
+  INT_COLUMN_MAX,
+  TRAINING_PHASES,
+  trainerEventSchema,
+} from './trainer/eventSchema';
+import type {
+  BackendInfo,
+  BatchPoint,
+  DigitPrediction,
+  EpochSummary,
+  TrainerEvent,
+} from './trainer/events';
 import type { ControlCommand, JobInput } from './trainer/daemon';
-import { RANGE_MAX_COLUMNS, SERIES, type BucketColumns, type PointColumns, type SeriesName } from './columns';
+import {
+  RANGE_MAX_COLUMNS,
+  SERIES,
+  type BucketColumns,
+  type PointColumns,
+  type SeriesName,
+} from './columns';
 
 /**
  * 2: snapshots carry a run's batch series as an overview of buckets plus a raw tail, numbers
@@ -44,7 +71,12 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
  * Why a trainer daemon refused a job or a control command (its `rejected` report): a payload
  * that is not valid, a run it does not hold, a run it already holds, a command it cannot apply.
  */
-export const DAEMON_ERROR_CODES = ['INVALID', 'UNKNOWN_RUN', 'DUPLICATE_RUN', 'BAD_CONTROL'] as const;
+export const DAEMON_ERROR_CODES = [
+  'INVALID',
+  'UNKNOWN_RUN',
+  'DUPLICATE_RUN',
+  'BAD_CONTROL',
+] as const;
 export type DaemonErrorCode = (typeof DAEMON_ERROR_CODES)[number];
 
 export type Failure = { ok: false; error: ErrorCode; message: string; details?: unknown };
@@ -60,14 +92,27 @@ export const MAX_NAME_CHARS = 64;
 export const RUN_ORIGINS = ['hub', 'cli'] as const;
 export type RunOrigin = (typeof RUN_ORIGINS)[number];
 
-export const RUN_STATUSES = ['queued', 'running', 'paused', 'completed', 'stopped', 'failed', 'interrupted'] as const;
+export const RUN_STATUSES = [
+  'queued',
+  'running',
+  'paused',
+  'completed',
+  'stopped',
+  'failed',
+  'interrupted',
+] as const;
 export type HubRunStatus = (typeof RUN_STATUSES)[number];
 /** Statuses in which the run holds (or waits for) a trainer. */
 export const ACTIVE_STATUSES: readonly HubRunStatus[] = ['queued', 'running', 'paused'];
 
 /** Statuses after which nothing more happens to a run unless someone resumes it. */
 export function isFinished(status: HubRunStatus): boolean {
-  return status === 'completed' || status === 'stopped' || status === 'failed' || status === 'interrupted';
+  return (
+    status === 'completed' ||
+    status === 'stopped' ||
+    status === 'failed' ||
+    status === 'interrupted'
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -123,12 +168,20 @@ export interface LearningRateChange {
 }
 /** The most changes a run keeps (then the first and the latest ones). */
 export const MAX_LEARNING_RATE_CHANGES = 1000;
-export const learningRatesSchema = z.array(z.object({ step: z.number().int().min(0), value: z.number().positive() })).max(MAX_LEARNING_RATE_CHANGES);
+export const learningRatesSchema = z
+  .array(z.object({ step: z.number().int().min(0), value: z.number().positive() }))
+  .max(MAX_LEARNING_RATE_CHANGES);
 
 const seq = z.number().int().min(1).max(INT_COLUMN_MAX);
 export const wirePointSchema = batchPointSchema.extend({ seq });
 export const wireEpochSchema = epochSummarySchema.extend({ seq, time: z.number().finite() });
-export const wirePanelSchema = z.object({ seq, step: z.number().int().min(0), epoch: z.number().int().min(1), items: z.array(digitPredictionSchema).max(64), time: z.number().finite() });
+export const wirePanelSchema = z.object({
+  seq,
+  step: z.number().int().min(0),
+  epoch: z.number().int().min(1),
+  items: z.array(digitPredictionSchema).max(64),
+  time: z.number().finite(),
+});
 export type WirePoint = z.infer<typeof wirePointSchema>;
 export type WireEpoch = z.infer<typeof wireEpochSchema>;
 export type WirePanel = z.infer<typeof wirePanelSchema>;
@@ -204,17 +257,23 @@ export const seriesRangeSchema = z
     toStep: z.number().int().min(0).max(INT_COLUMN_MAX),
     columns: z.number().int().min(1).max(RANGE_MAX_COLUMNS),
   })
-  .refine((r) => r.toStep >= r.fromStep, { message: 'toStep must be at least fromStep', path: ['toStep'] });
+  .refine((r) => r.toStep >= r.fromStep, {
+    message: 'toStep must be at least fromStep',
+    path: ['toStep'],
+  });
 
 /**
  * The answer: raw points (every one in the range, all series) when the range holds few enough,
  * else buckets of one width holding the series asked for. It covers what is stored up to
  * `upToSeq`; points a watcher has live beyond it are newer.
  */
-export type SeriesRange = { runId: string; series: SeriesName; fromStep: number; toStep: number; upToSeq: number } & (
-  | { kind: 'raw'; points: PointColumns }
-  | { kind: 'buckets'; buckets: BucketColumns }
-);
+export type SeriesRange = {
+  runId: string;
+  series: SeriesName;
+  fromStep: number;
+  toStep: number;
+  upToSeq: number;
+} & ({ kind: 'raw'; points: PointColumns } | { kind: 'buckets'; buckets: BucketColumns });
 
 // ---------------------------------------------------------------------------------------------
 // A run's live stream: declared once, here
@@ -229,8 +288,21 @@ export const wireEventSchema = z.discriminatedUnion('kind', [
   z.object({ seq, kind: z.literal('point'), point: wirePointSchema }),
   z.object({ seq, kind: z.literal('epoch'), epoch: wireEpochSchema }),
   z.object({ seq, kind: z.literal('panel'), panel: wirePanelSchema }),
-  z.object({ seq, kind: z.literal('misclassified'), epoch: z.number().int().min(1), total: z.number().int().min(0), items: z.array(digitPredictionSchema).max(10_000) }),
-  z.object({ seq, kind: z.literal('progress'), phase: z.enum(TRAINING_PHASES), epoch: z.number().int().min(1), done: z.number().int().min(0), total: z.number().int().min(0) }),
+  z.object({
+    seq,
+    kind: z.literal('misclassified'),
+    epoch: z.number().int().min(1),
+    total: z.number().int().min(0),
+    items: z.array(digitPredictionSchema).max(10_000),
+  }),
+  z.object({
+    seq,
+    kind: z.literal('progress'),
+    phase: z.enum(TRAINING_PHASES),
+    epoch: z.number().int().min(1),
+    done: z.number().int().min(0),
+    total: z.number().int().min(0),
+  }),
   z.object({ seq, kind: z.literal('silent') }),
 ]);
 /** One seq of a run's live stream, as the hub holds, relays and frames it. */
@@ -261,19 +333,39 @@ export interface StreamPayloads {
    * which sent to every watcher at once stalled the hub at each epoch's end.
    */
   'run:misclassified': { epoch: number; total: number; listed: number };
-  'run:progress': { phase: (typeof TRAINING_PHASES)[number]; epoch: number; done: number; total: number };
+  'run:progress': {
+    phase: (typeof TRAINING_PHASES)[number];
+    epoch: number;
+    done: number;
+    total: number;
+  };
 }
 export type StreamEvent = keyof StreamPayloads;
 /** One stream message, as a watcher receives it. */
-export type StreamMessage = { [E in StreamEvent]: { event: E; msg: StreamRange & StreamPayloads[E] } }[StreamEvent];
+export type StreamMessage = {
+  [E in StreamEvent]: { event: E; msg: StreamRange & StreamPayloads[E] };
+}[StreamEvent];
 /** Every stream event, for watchers that subscribe to them all. */
-export const STREAM_EVENTS = ['metrics:batch', 'metrics:epoch', 'run:predictions', 'run:misclassified', 'run:progress'] as const satisfies readonly StreamEvent[];
+export const STREAM_EVENTS = [
+  'metrics:batch',
+  'metrics:epoch',
+  'run:predictions',
+  'run:misclassified',
+  'run:progress',
+] as const satisfies readonly StreamEvent[];
 type Nothing<T extends never> = T;
 /** Compiles only while {@link STREAM_EVENTS} lists every key of {@link StreamPayloads}. */
 export type StreamEventsListed = Nothing<Exclude<StreamEvent, (typeof STREAM_EVENTS)[number]>>;
 
-export type ServerToClientEvents = { [E in StreamEvent]: (msg: StreamRange & StreamPayloads[E]) => void } & {
-  'run:status': (msg: { runId: string; status: HubRunStatus; message: string | null; run: RunSummary }) => void;
+export type ServerToClientEvents = {
+  [E in StreamEvent]: (msg: StreamRange & StreamPayloads[E]) => void;
+} & {
+  'run:status': (msg: {
+    runId: string;
+    status: HubRunStatus;
+    message: string | null;
+    run: RunSummary;
+  }) => void;
   'annotation:added': (msg: { annotation: WireAnnotation }) => void;
   'annotation:edited': (msg: { annotation: WireAnnotation }) => void;
   'annotation:deleted': (msg: { runId: string; id: number }) => void;
@@ -319,7 +411,8 @@ export const tagSchema = z
   .string()
   .trim()
   .regex(/^[\p{L}\p{N}][\p{L}\p{N} _.-]{0,31}$/u, {
-    error: (issue) => `${JSON.stringify(String(issue.input ?? '').slice(0, 40))} is not a tag: a tag is 1–32 letters, digits, spaces, _ . or -, starting with a letter or digit`,
+    error: (issue) =>
+      `${JSON.stringify(String(issue.input ?? '').slice(0, 40))} is not a tag: a tag is 1–32 letters, digits, spaces, _ . or -, starting with a letter or digit`,
   });
 /** What a tag is compared and filtered by: its lower-case form. */
 export function tagKey(tag: string): string {
@@ -342,14 +435,23 @@ export const runNameSchema = z
 export const runEditSchema = z
   .object({
     name: runNameSchema.optional(),
-    description: z.string().max(MAX_DESCRIPTION_CHARS, `a description has at most ${MAX_DESCRIPTION_CHARS.toLocaleString('en-US')} characters`).optional(),
+    description: z
+      .string()
+      .max(
+        MAX_DESCRIPTION_CHARS,
+        `a description has at most ${MAX_DESCRIPTION_CHARS.toLocaleString('en-US')} characters`,
+      )
+      .optional(),
     tags: z
       .array(tagSchema)
       .max(MAX_TAGS, `at most ${MAX_TAGS} tags`)
       .transform(uniqueTags)
       .optional(),
   })
-  .refine((e) => e.name !== undefined || e.description !== undefined || e.tags !== undefined, 'nothing to change: give a name, a description or tags');
+  .refine(
+    (e) => e.name !== undefined || e.description !== undefined || e.tags !== undefined,
+    'nothing to change: give a name, a description or tags',
+  );
 /** Deleting a run for good: the person types its name again. */
 export const runDeleteSchema = z.object({ confirmName: z.string().max(200) });
 
@@ -366,9 +468,13 @@ export const runStartSchema = z.object({
 });
 
 /** A run's cross-field problems as `{ "hyperparams.<field>": message }`, every field that causes one named; empty when none. */
-export function runStartIssues(hyperparams: Hyperparams, sizes: DatasetSizes): Record<string, string> {
+export function runStartIssues(
+  hyperparams: Hyperparams,
+  sizes: DatasetSizes,
+): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const issue of crossFieldIssues(hyperparams, sizes)) for (const field of issue.fields) out[`hyperparams.${field}`] ??= issue.message;
+  for (const issue of crossFieldIssues(hyperparams, sizes))
+    for (const field of issue.fields) out[`hyperparams.${field}`] ??= issue.message;
   return out;
 }
 
@@ -390,19 +496,35 @@ export const runsManageSchema = z
       z.object({ kind: z.literal('archive') }),
       z.object({ kind: z.literal('restore') }),
       z
-        .object({ kind: z.literal('tag'), add: z.array(tagSchema).max(MAX_TAGS).default([]), remove: z.array(tagSchema).max(MAX_TAGS).default([]) })
-        .refine((a) => a.add.length + a.remove.length > 0, { message: 'give tags to add or to remove', path: ['add'] }),
-      z.object({ kind: z.literal('delete'), confirmCount: z.number().int().min(0).max(MAX_RUNS_PER_MANAGE) }),
+        .object({
+          kind: z.literal('tag'),
+          add: z.array(tagSchema).max(MAX_TAGS).default([]),
+          remove: z.array(tagSchema).max(MAX_TAGS).default([]),
+        })
+        .refine((a) => a.add.length + a.remove.length > 0, {
+          message: 'give tags to add or to remove',
+          path: ['add'],
+        }),
+      z.object({
+        kind: z.literal('delete'),
+        confirmCount: z.number().int().min(0).max(MAX_RUNS_PER_MANAGE),
+      }),
     ]),
   })
   .superRefine((m, ctx) => {
     if (m.action.kind === 'delete' && m.action.confirmCount !== m.runIds.length) {
-      ctx.addIssue({ code: 'custom', path: ['action', 'confirmCount'], message: `type the number of runs ticked, ${m.runIds.length}, to delete them and everything stored of them` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['action', 'confirmCount'],
+        message: `type the number of runs ticked, ${m.runIds.length}, to delete them and everything stored of them`,
+      });
     }
   });
 export type RunsManageAction = z.infer<typeof runsManageSchema>['action'];
 /** One run's outcome of `runs:manage`: its new summary (null once deleted), or why it was not changed. */
-export type RunManageResult = { runId: string; ok: true; run: RunSummary | null } | { runId: string; ok: false; error: ErrorCode; message: string };
+export type RunManageResult =
+  | { runId: string; ok: true; run: RunSummary | null }
+  | { runId: string; ok: false; error: ErrorCode; message: string };
 
 export const browserSchemas = {
   hello: z.object({
@@ -411,25 +533,44 @@ export const browserSchemas = {
      * The id and credential the hub gave this browser (kept in localStorage) so edits stay
      * "yours" across reloads; an id without its credential gets a new participant.
      */
-    participantId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/).optional(),
-    credential: z.string().regex(/^[A-Za-z0-9_-]{16,128}$/).optional(),
+    participantId: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{8,64}$/)
+      .optional(),
+    credential: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{16,128}$/)
+      .optional(),
     colour: colour.optional(),
   }),
-  'run:watch': z.object({ runId: runIdSchema, afterSeq: z.number().int().min(0).max(INT_COLUMN_MAX).optional() }),
+  'run:watch': z.object({
+    runId: runIdSchema,
+    afterSeq: z.number().int().min(0).max(INT_COLUMN_MAX).optional(),
+  }),
   'run:unwatch': z.object({ runId: runIdSchema }),
   'run:start': runStartSchema,
   'run:stop': z.object({ runId: runIdSchema }),
   'run:pause': z.object({ runId: runIdSchema }),
   'run:resume': z.object({ runId: runIdSchema }),
-  'run:set-lr': z.object({ runId: runIdSchema, learningRate: hyperparamsSchema.shape.learningRate.unwrap() }),
+  'run:set-lr': z.object({
+    runId: runIdSchema,
+    learningRate: hyperparamsSchema.shape.learningRate.unwrap(),
+  }),
   'run:edit': z.intersection(z.object({ runId: runIdSchema }), runEditSchema),
   'run:archive': z.object({ runId: runIdSchema }),
   'run:restore': z.object({ runId: runIdSchema }),
   'run:delete': runDeleteSchema.extend({ runId: runIdSchema }),
   'runs:manage': runsManageSchema,
   'run:series': seriesRangeSchema,
-  'annotation:add': z.object({ runId: runIdSchema, step: z.number().int().min(0).max(INT_COLUMN_MAX), text: z.string().trim().min(1).max(MAX_ANNOTATION_CHARS) }),
-  'annotation:edit': z.object({ id: z.number().int().min(1).max(INT_COLUMN_MAX), text: z.string().trim().min(1).max(MAX_ANNOTATION_CHARS) }),
+  'annotation:add': z.object({
+    runId: runIdSchema,
+    step: z.number().int().min(0).max(INT_COLUMN_MAX),
+    text: z.string().trim().min(1).max(MAX_ANNOTATION_CHARS),
+  }),
+  'annotation:edit': z.object({
+    id: z.number().int().min(1).max(INT_COLUMN_MAX),
+    text: z.string().trim().min(1).max(MAX_ANNOTATION_CHARS),
+  }),
   'annotation:delete': z.object({ id: z.number().int().min(1).max(INT_COLUMN_MAX) }),
 } as const;
 
@@ -443,7 +584,13 @@ export interface BrowserAckData {
    * `dataset`: the sizes of the data set the hub's runs train on (the start form's limits);
    * null when the hub cannot read it.
    */
-  hello: { participant: Participant; credential: string; protocolVersion: number; tokenRequired: boolean; dataset: DatasetSizes | null };
+  hello: {
+    participant: Participant;
+    credential: string;
+    protocolVersion: number;
+    tokenRequired: boolean;
+    dataset: DatasetSizes | null;
+  };
   'run:watch': RunSnapshot;
   'run:series': SeriesRange;
   'run:unwatch': { runId: string };
@@ -480,7 +627,11 @@ export const TRAINER_NAMESPACE = '/trainer';
 export const trainerHandshakeSchema = handshakeSchema.extend({
   /** Stable across reconnects of one daemon process, so the hub re-attaches its runs. */
   trainerId: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/),
-  backend: z.object({ name: z.string().max(64), device: z.string().max(256), host: z.string().max(256) }),
+  backend: z.object({
+    name: z.string().max(64),
+    device: z.string().max(256),
+    host: z.string().max(256),
+  }),
   concurrency: z.number().int().min(1).max(64),
   /** Runs this daemon is still running or holds unacknowledged events for. */
   runs: z.array(runIdSchema).max(1024).default([]),
@@ -523,7 +674,11 @@ export type TrainerJob = JobInput & { checkpoint?: { step: number; data: Uint8Ar
 
 /** The daemon's reports besides its events: a job accepted, done or failed, a refusal. */
 export const trainerReportSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('job:accepted'), runId: runIdSchema, queued: z.number().int().min(0) }),
+  z.object({
+    kind: z.literal('job:accepted'),
+    runId: runIdSchema,
+    queued: z.number().int().min(0),
+  }),
   z.object({
     kind: z.literal('job:done'),
     runId: runIdSchema,
@@ -533,7 +688,12 @@ export const trainerReportSchema = z.discriminatedUnion('kind', [
     checkpoint: z.string().max(4096).nullable(),
   }),
   z.object({ kind: z.literal('job:failed'), runId: runIdSchema, message: z.string().max(4096) }),
-  z.object({ kind: z.literal('rejected'), runId: runIdSchema.optional(), error: z.enum(DAEMON_ERROR_CODES), message: z.string().max(4096) }),
+  z.object({
+    kind: z.literal('rejected'),
+    runId: runIdSchema.optional(),
+    error: z.enum(DAEMON_ERROR_CODES),
+    message: z.string().max(4096),
+  }),
 ]);
 export type TrainerReport = z.infer<typeof trainerReportSchema>;
 
@@ -552,10 +712,16 @@ export interface TrainerToHubEvents {
   /** Creates a run that this trainer trains (see {@link runCreateSchema}); acked with its id. */
   'run:create': (msg: RunCreate, ack: Ack<{ runId: string }>) => void;
   /** Events of one run in seq order; acked once stored, with the highest stored seq. */
-  'trainer:events': (msg: { runId: string; events: TrainerEvent[] }, ack: Ack<{ storedSeq: number }>) => void;
+  'trainer:events': (
+    msg: { runId: string; events: TrainerEvent[] },
+    ack: Ack<{ storedSeq: number }>,
+  ) => void;
   /** The daemon's other reports (accepted, done, failed, rejected). */
   'trainer:report': (report: TrainerReport) => void;
-  'checkpoint:upload': (msg: { runId: string; seq: number; data: Uint8Array }, ack: Ack<{ id: number }>) => void;
+  'checkpoint:upload': (
+    msg: { runId: string; seq: number; data: Uint8Array },
+    ack: Ack<{ id: number }>,
+  ) => void;
 }
 
 /**
@@ -565,11 +731,16 @@ export interface TrainerToHubEvents {
  */
 export const MAX_SEQ_AHEAD = 100_000;
 
-export const trainerEventsSchema = z.object({ runId: runIdSchema, events: z.array(trainerEventSchema).min(1).max(10_000) });
+export const trainerEventsSchema = z.object({
+  runId: runIdSchema,
+  events: z.array(trainerEventSchema).min(1).max(10_000),
+});
 export const checkpointUploadSchema = z.object({
   runId: runIdSchema,
   seq: z.number().int().min(1).max(INT_COLUMN_MAX),
-  data: z.instanceof(Uint8Array).refine((d) => d.byteLength <= 32 * 1024 * 1024, 'checkpoint larger than 32 MiB'),
+  data: z
+    .instanceof(Uint8Array)
+    .refine((d) => d.byteLength <= 32 * 1024 * 1024, 'checkpoint larger than 32 MiB'),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -581,7 +752,21 @@ export const checkpointUploadSchema = z.object({
  * the final test accuracy, the learning rate in force, the backend, who started it, and the
  * hyperparameters epochs, batch size, optimizer and seed.
  */
-export const RUN_SORT_KEYS = ['created', 'name', 'status', 'progress', 'loss', 'accuracy', 'lr', 'backend', 'creator', 'epochs', 'batchSize', 'optimizer', 'seed'] as const;
+export const RUN_SORT_KEYS = [
+  'created',
+  'name',
+  'status',
+  'progress',
+  'loss',
+  'accuracy',
+  'lr',
+  'backend',
+  'creator',
+  'epochs',
+  'batchSize',
+  'optimizer',
+  'seed',
+] as const;
 export type RunSortKey = (typeof RUN_SORT_KEYS)[number];
 export const SORT_ORDERS = ['asc', 'desc'] as const;
 export type SortOrder = (typeof SORT_ORDERS)[number];
@@ -599,16 +784,36 @@ export function defaultOrder(sort: RunSortKey): SortOrder {
 }
 
 const quoted = (input: unknown) => JSON.stringify(String(input).slice(0, 100));
-const oneOf = <const T extends readonly [string, ...string[]]>(param: string, values: T, what: string) =>
-  z.enum(values, { error: (issue) => `${param}: ${quoted(issue.input)} is not ${what}; use one of ${values.join(', ')}` });
+const oneOf = <const T extends readonly [string, ...string[]]>(
+  param: string,
+  values: T,
+  what: string,
+) =>
+  z.enum(values, {
+    error: (issue) =>
+      `${param}: ${quoted(issue.input)} is not ${what}; use one of ${values.join(', ')}`,
+  });
 const wholeNumber = (param: string, min: number, max: number) =>
   z.string().transform((text, ctx) => {
     const n = /^\d{1,16}$/.test(text) ? Number(text) : NaN;
     if (Number.isSafeInteger(n) && n >= min && n <= max) return n;
-    ctx.addIssue({ code: 'custom', message: `${param}: a whole number from ${min.toLocaleString('en-US')} to ${max.toLocaleString('en-US')}, got ${quoted(text)}` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `${param}: a whole number from ${min.toLocaleString('en-US')} to ${max.toLocaleString('en-US')}, got ${quoted(text)}`,
+    });
     return z.NEVER;
   });
-const RUNS_QUERY_PARAMS = ['sort', 'order', 'status', 'tag', 'q', 'creator', 'archived', 'limit', 'offset'] as const;
+const RUNS_QUERY_PARAMS = [
+  'sort',
+  'order',
+  'status',
+  'tag',
+  'q',
+  'creator',
+  'archived',
+  'limit',
+  'offset',
+] as const;
 
 /**
  * `GET /api/runs` query parameters, as strings from the URL (each given at most once). Every
@@ -629,7 +834,10 @@ export const runsQuerySchema = z
         .transform((text, ctx) => {
           const tag = tagSchema.safeParse(text);
           if (tag.success) return tagKey(tag.data);
-          ctx.addIssue({ code: 'custom', message: `tag: ${tag.error.issues[0]?.message ?? `${quoted(text)} is not a tag`}` });
+          ctx.addIssue({
+            code: 'custom',
+            message: `tag: ${tag.error.issues[0]?.message ?? `${quoted(text)} is not a tag`}`,
+          });
           return z.NEVER;
         })
         .optional(),
@@ -641,7 +849,12 @@ export const runsQuerySchema = z
         .transform((text) => text.trim())
         .optional(),
       /** Who started the runs (their display name, or `api`), without regard to case. */
-      creator: z.string().trim().min(1, 'creator: a name of at least one character').max(MAX_NAME_CHARS, `creator: a name is at most ${MAX_NAME_CHARS} characters`).optional(),
+      creator: z
+        .string()
+        .trim()
+        .min(1, 'creator: a name of at least one character')
+        .max(MAX_NAME_CHARS, `creator: a name is at most ${MAX_NAME_CHARS} characters`)
+        .optional(),
       archived: oneOf('archived', ARCHIVED_CHOICES, 'a choice of archived runs').default('exclude'),
       limit: wholeNumber('limit', 1, RUNS_PAGE_MAX).default(RUNS_PAGE_DEFAULT),
       /** How many runs of the ordering come before this page; past the end, a page is empty. */
@@ -676,7 +889,11 @@ export interface RunsPage {
 // HTTP API response bodies (`data` of the envelope), by route
 
 /** A test digit: its label and 784 grey values 0–255, row-major, base64. */
-export const wireDigitSchema = z.object({ index: z.number().int().min(0), label: z.number().int().min(0).max(9), pixels: z.string() });
+export const wireDigitSchema = z.object({
+  index: z.number().int().min(0),
+  label: z.number().int().min(0).max(9),
+  pixels: z.string(),
+});
 export type WireDigit = z.infer<typeof wireDigitSchema>;
 
 /** What anyone may know of a hub: whether it is well (`degraded`: its Redis is away). */
@@ -708,7 +925,13 @@ export interface HttpBodies {
   'GET /api/runs': RunsPage;
   'POST /api/runs': { run: RunSummary };
   'GET /api/runs/sparklines': { sparklines: Record<string, number[]> };
-  'GET /api/runs/:id': { run: RunSummary; epochs: WireEpoch[]; annotations: WireAnnotation[]; predictions: WirePanel | null; lastSeq: number };
+  'GET /api/runs/:id': {
+    run: RunSummary;
+    epochs: WireEpoch[];
+    annotations: WireAnnotation[];
+    predictions: WirePanel | null;
+    lastSeq: number;
+  };
   'POST /api/runs/:id/control': { run: RunSummary };
   'PATCH /api/runs/:id': { run: RunSummary };
   'POST /api/runs/:id/archive': { run: RunSummary };
@@ -719,7 +942,10 @@ export interface HttpBodies {
   'GET /api/runs/:id/series': JsonSeriesRange;
   'GET /api/runs/:id/confusion': { epoch: number; confusion: number[][] };
   'GET /api/runs/:id/misclassified': { epoch: number | null; items: DigitPrediction[] };
-  'POST /api/runs/:id/predict': { checkpoint: { step: number; epoch: number; seq: number }; predictions: Array<{ predicted: number; probabilities: number[] | null }> };
+  'POST /api/runs/:id/predict': {
+    checkpoint: { step: number; epoch: number; seq: number };
+    predictions: Array<{ predicted: number; probabilities: number[] | null }>;
+  };
   'GET /api/runs/:id/queue': RunQueuePlace;
   'GET /api/runs/:id/annotations': { annotations: WireAnnotation[] };
   'POST /api/runs/:id/annotations': { annotation: WireAnnotation };
@@ -752,15 +978,23 @@ export interface JsonBucket {
   mean: number | null;
   gapStep: number | null;
 }
-export type JsonSeriesRange = { runId: string; series: SeriesName; fromStep: number; toStep: number; upToSeq: number } & (
-  | { kind: 'raw'; points: WirePoint[] }
-  | { kind: 'buckets'; width: number; buckets: JsonBucket[] }
+export type JsonSeriesRange = {
+  runId: string;
+  series: SeriesName;
+  fromStep: number;
+  toStep: number;
+  upToSeq: number;
+} & (
+  { kind: 'raw'; points: WirePoint[] } | { kind: 'buckets'; width: number; buckets: JsonBucket[] }
 );
 
 /** The digits route's body, for clients that validate what they get. */
 export const digitsBodySchema = z.object({ digits: z.array(wireDigitSchema) });
 /** The misclassified route's body, for clients that validate what they get. */
-export const misclassifiedBodySchema = z.object({ epoch: z.number().int().min(1).nullable(), items: z.array(digitPredictionSchema) });
+export const misclassifiedBodySchema = z.object({
+  epoch: z.number().int().min(1).nullable(),
+  items: z.array(digitPredictionSchema),
+});
 
 // ---------------------------------------------------------------------------------------------
 // Hub ↔ hub, through Redis (several hubs on one database)
@@ -799,5 +1033,11 @@ export const relayEventsSchema = z.array(wireEventSchema).min(1).max(10_000);
 export type { BackendInfo, BatchPoint, DigitPrediction, EpochSummary };
 export { assertNever } from './trainer/events';
 /** Which hyperparameters each optimizer reads (the dashboard shows only those). */
-export { describeHyperparamIssue, HYPERPARAM_BOUNDS, HYPERPARAM_RULES, OPTIMIZER_PARAMS, optimizerReads } from './trainer/config';
+export {
+  describeHyperparamIssue,
+  HYPERPARAM_BOUNDS,
+  HYPERPARAM_RULES,
+  OPTIMIZER_PARAMS,
+  optimizerReads,
+} from './trainer/config';
 export { MAX_RUN_NAME_CHARS, type DatasetSizes } from './trainer/config';

@@ -13,7 +13,11 @@ test('a run from the command line says so on its page, with the host it came fro
   const { browser, hub } = both;
   const cli = await fakeTrainer(hub.url, trainerAuth('cli-laptop-1', { takesJobs: false }));
   t.after(() => cli.close());
-  const made = await cli.timeout(10_000).emitWithAck('run:create', { host: 'ada-laptop', name: 'from my terminal', hyperparams: { epochs: 1 } });
+  const made = await cli.timeout(10_000).emitWithAck('run:create', {
+    host: 'ada-laptop',
+    name: 'from my terminal',
+    hyperparams: { epochs: 1 },
+  });
   assert.ok(made.ok, JSON.stringify(made));
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const errors: string[] = [];

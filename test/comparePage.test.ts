@@ -30,12 +30,29 @@ test('in Chromium: the compare page names ids it cannot show, exports each chart
   if (!browser) return;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'livetrain-compare-'));
   const db = await openDatabase({ url: `file:${path.join(dir, 'hub.db')}` });
-  const run = (id: string, name: string, accuracy: number, tags: string[], minute: number): RunImport => ({
-    id, name, tags, status: 'completed', hyperparams: hyperparamsSchema.parse({ learningRate: accuracy / 10_000 }), createdBy: 'Ada',
-    createdAt: new Date(Date.UTC(2026, 11, 2, 9, minute)), lastStep: 1875, totalSteps: 1875, finalTestAccuracy: accuracy,
+  const run = (
+    id: string,
+    name: string,
+    accuracy: number,
+    tags: string[],
+    minute: number,
+  ): RunImport => ({
+    id,
+    name,
+    tags,
+    status: 'completed',
+    hyperparams: hyperparamsSchema.parse({ learningRate: accuracy / 10_000 }),
+    createdBy: 'Ada',
+    createdAt: new Date(Date.UTC(2026, 11, 2, 9, minute)),
+    lastStep: 1875,
+    totalSteps: 1875,
+    finalTestAccuracy: accuracy,
   });
   try {
-    await createStorage(db.prisma, db.provider).runs.insertMany([run('cmp-a', 'first try', 97.25, ['Baseline'], 1), run('cmp-b', 'second try', 98.5, [], 2)]);
+    await createStorage(db.prisma, db.provider).runs.insertMany([
+      run('cmp-a', 'first try', 97.25, ['Baseline'], 1),
+      run('cmp-b', 'second try', 98.5, [], 2),
+    ]);
   } finally {
     await db.close();
   }
@@ -52,7 +69,10 @@ test('in Chromium: the compare page names ids it cannot show, exports each chart
   // An id that is no run: named, with the hub's reason, and not counted.
   await page.goto(`${hub.url}/compare?runs=nonexistent,cmp-a`);
   await page.getByTestId('compare-missing').waitFor();
-  assert.equal(await page.getByTestId('compare-missing').innerText(), 'One run of the link was not found: “nonexistent” (no run nonexistent). Pick runs to compare on the runs page.');
+  assert.equal(
+    await page.getByTestId('compare-missing').innerText(),
+    'One run of the link was not found: “nonexistent” (no run nonexistent). Pick runs to compare on the runs page.',
+  );
   await page.getByTestId('compare-table').getByRole('link', { name: 'first try' }).waitFor();
   assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), 'Compare 1 run');
 
@@ -61,14 +81,30 @@ test('in Chromium: the compare page names ids it cannot show, exports each chart
   await page.getByTestId('compare-table').getByRole('link', { name: 'second try' }).waitFor();
   assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), 'Compare 2 runs');
   assert.equal(await page.getByTestId('compare-missing').count(), 0);
-  for (const id of ['compare-loss-chart', 'compare-accuracy-chart', 'compare-epoch-loss-chart', 'compare-epoch-accuracy-chart']) {
-    for (const kind of ['PNG', 'SVG']) assert.equal(await page.getByTestId(id).getByRole('button', { name: kind, exact: true }).count(), 1, `${id} ${kind}`);
+  for (const id of [
+    'compare-loss-chart',
+    'compare-accuracy-chart',
+    'compare-epoch-loss-chart',
+    'compare-epoch-accuracy-chart',
+  ]) {
+    for (const kind of ['PNG', 'SVG'])
+      assert.equal(
+        await page.getByTestId(id).getByRole('button', { name: kind, exact: true }).count(),
+        1,
+        `${id} ${kind}`,
+      );
   }
-  const [svg] = await Promise.all([page.waitForEvent('download'), page.getByTestId('compare-loss-chart').getByRole('button', { name: 'SVG' }).click()]);
+  const [svg] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByTestId('compare-loss-chart').getByRole('button', { name: 'SVG' }).click(),
+  ]);
   assert.match(svg.suggestedFilename(), /\.svg$/);
   const svgText = (await read(svg)).toString('utf8');
   assert.ok(svgText.startsWith('<svg') || svgText.startsWith('<?xml'), svgText.slice(0, 80));
-  const [png] = await Promise.all([page.waitForEvent('download'), page.getByTestId('compare-epoch-accuracy-chart').getByRole('button', { name: 'PNG' }).click()]);
+  const [png] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByTestId('compare-epoch-accuracy-chart').getByRole('button', { name: 'PNG' }).click(),
+  ]);
   assert.match(png.suggestedFilename(), /\.png$/);
   assert.deepEqual([...(await read(png)).subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], 'a PNG file');
 
@@ -76,9 +112,27 @@ test('in Chromium: the compare page names ids it cannot show, exports each chart
   await page.goto(`${hub.url}/compare`);
   const first = page.getByTestId('picker-run').filter({ hasText: 'first try' });
   await first.waitFor();
-  assert.equal(await first.getByTestId('picker-date').innerText(), '2 Dec 2026, 09:01'.replace('09:01', await page.evaluate(() => new Date(Date.UTC(2026, 11, 2, 9, 1)).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' }))));
+  assert.equal(
+    await first.getByTestId('picker-date').innerText(),
+    '2 Dec 2026, 09:01'.replace(
+      '09:01',
+      await page.evaluate(() =>
+        new Date(Date.UTC(2026, 11, 2, 9, 1)).toLocaleTimeString('en-GB', {
+          hour: '2-digit',
+          minute: '2-digit',
+        }),
+      ),
+    ),
+  );
   assert.equal(await first.getByTestId('picker-accuracy').innerText(), '97.25 %');
   assert.equal(await first.getByTestId('picker-tags').innerText(), 'Baseline');
-  assert.equal(await page.getByTestId('picker-run').filter({ hasText: 'second try' }).getByTestId('picker-accuracy').innerText(), '98.50 %');
+  assert.equal(
+    await page
+      .getByTestId('picker-run')
+      .filter({ hasText: 'second try' })
+      .getByTestId('picker-accuracy')
+      .innerText(),
+    '98.50 %',
+  );
   assert.deepEqual(errors, [], 'no page errors');
 });

@@ -27,10 +27,16 @@ test('a hub killed mid-run loses nothing it acknowledged and the run completes a
     await rm(checkpointDir, { recursive: true, force: true });
   });
 
-  const created = await fetch(`${url}/api/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hyperparams: { ...SMALL, epochs: 12 } }) });
+  const created = await fetch(`${url}/api/runs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ hyperparams: { ...SMALL, epochs: 12 } }),
+  });
   const runId = ((await created.json()) as { data: { run: { id: string } } }).data.run.id;
   await eventually(async () => {
-    const r = (await (await fetch(`${url}/api/runs/${runId}`)).json()) as { data: { run: { lastStep: number } } };
+    const r = (await (await fetch(`${url}/api/runs/${runId}`)).json()) as {
+      data: { run: { lastStep: number } };
+    };
     return r.data.run.lastStep >= 15;
   }, 'some steps stored');
 
@@ -47,7 +53,10 @@ test('a hub killed mid-run loses nothing it acknowledged and the run completes a
   // on the trainer's side, no hub needed) after those it had written before the kill; two of
   // them, so that the epoch between them was trained entirely after the kill.
   const runDir = runCheckpointDir(checkpointDir, runId);
-  const checkpointSteps = async () => (await readdir(runDir).catch(() => [] as string[])).map((f) => Number(/^step-(\d+)\.ckpt$/.exec(f)?.[1] ?? 0));
+  const checkpointSteps = async () =>
+    (await readdir(runDir).catch(() => [] as string[])).map((f) =>
+      Number(/^step-(\d+)\.ckpt$/.exec(f)?.[1] ?? 0),
+    );
   const newestAtKill = Math.max(storedAtKill, ...(await checkpointSteps()));
   const trainedWhileDown = await eventually(async () => {
     const newest = Math.max(0, ...(await checkpointSteps()));
@@ -56,26 +65,42 @@ test('a hub killed mid-run loses nothing it acknowledged and the run completes a
   assert.match(trainer.output(), /disconnected from the hub/);
   const restartedAt = Date.now();
   hub = await startHubProcess(ARGS, { port, dir });
-  const done = await eventually(async () => {
-    const r = (await (await fetch(`${url}/api/runs/${runId}`)).json()) as { data: { run: { status: string; totalSteps: number } } };
-    return r.data.run.status === 'completed' ? r.data.run : undefined;
-  }, 'completed after the restart', 90_000);
+  const done = await eventually(
+    async () => {
+      const r = (await (await fetch(`${url}/api/runs/${runId}`)).json()) as {
+        data: { run: { status: string; totalSteps: number } };
+      };
+      return r.data.run.status === 'completed' ? r.data.run : undefined;
+    },
+    'completed after the restart',
+    90_000,
+  );
   assert.match(trainer.output(), /disconnected from the hub[\s\S]*connected to/);
 
   await hub.stop({ keepData: true });
   const db = await openDatabase({ url: databaseUrl, migrate: false });
   try {
-    const points = await db.prisma.batchMetric.findMany({ where: { runId }, orderBy: { seq: 'asc' } });
+    const points = await db.prisma.batchMetric.findMany({
+      where: { runId },
+      orderBy: { seq: 'asc' },
+    });
     assert.equal(points.length, done.totalSteps, 'every step stored once');
     points.forEach((p, i) => assert.equal(p.step, i + 1));
     // The epoch trained while the hub was down reached it after the restart: its steps are
     // stored, made (by the trainer's clock) between the kill and the restart.
-    const downtime = points.filter((p) => p.step > trainedWhileDown - perEpoch && p.step <= trainedWhileDown);
+    const downtime = points.filter(
+      (p) => p.step > trainedWhileDown - perEpoch && p.step <= trainedWhileDown,
+    );
     assert.equal(downtime.length, perEpoch);
-    assert.ok(downtime.every((p) => p.time > killedAt && p.time < restartedAt), `steps ${downtime[0]?.step}–${trainedWhileDown}, trained while the hub was down, are stored`);
+    assert.ok(
+      downtime.every((p) => p.time > killedAt && p.time < restartedAt),
+      `steps ${downtime[0]?.step}–${trainedWhileDown}, trained while the hub was down, are stored`,
+    );
     const run = await db.prisma.run.findUniqueOrThrow({ where: { id: runId } });
     assert.equal(await db.prisma.epochMetric.count({ where: { runId } }), 12);
-    const integrity = (await db.prisma.$queryRawUnsafe('PRAGMA integrity_check')) as Array<{ integrity_check: string }>;
+    const integrity = (await db.prisma.$queryRawUnsafe('PRAGMA integrity_check')) as Array<{
+      integrity_check: string;
+    }>;
     assert.equal(integrity[0].integrity_check, 'ok');
     assert.ok(run.lastSeq >= points[points.length - 1].seq);
   } finally {

@@ -5,7 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { connectBrowser, eventually, pointsSeen, SMALL, startHub, startTrainer, snapshotPoints, framePoints } from './helpers/hub';
+import {
+  connectBrowser,
+  eventually,
+  pointsSeen,
+  SMALL,
+  startHub,
+  startTrainer,
+  snapshotPoints,
+  framePoints,
+} from './helpers/hub';
 import { TRAINER_NAMESPACE } from '../server/protocol';
 
 test('a killed trainer leaves its run interrupted with its data; another trainer resumes it', async (t) => {
@@ -27,33 +36,62 @@ test('a killed trainer leaves its run interrupted with its data; another trainer
   assert.ok(watch.ok);
   await ada.waitFor('metrics:epoch', (p) => p.runId === runId && p.epoch.epoch === 2, 60_000);
   // The epoch checkpoint reaches the hub after its event is stored.
-  await eventually(async () => (await hub.db.prisma.checkpoint.findFirst({ where: { runId, data: { not: null } } })) ?? undefined, 'checkpoint uploaded');
+  await eventually(
+    async () =>
+      (await hub.db.prisma.checkpoint.findFirst({ where: { runId, data: { not: null } } })) ??
+      undefined,
+    'checkpoint uploaded',
+  );
   second = await startTrainer(hub.url, { id: 'spare' });
-  await eventually(async () => (await hub.db.prisma.trainer.findUnique({ where: { id: 'spare' } })) ?? undefined, 'spare trainer registered');
+  await eventually(
+    async () => (await hub.db.prisma.trainer.findUnique({ where: { id: 'spare' } })) ?? undefined,
+    'spare trainer registered',
+  );
 
   first.child.kill('SIGKILL');
   assert.equal(await first.exited, 'SIGKILL');
-  const interrupted = await ada.waitFor('run:status', (p) => p.runId === runId && p.status === 'interrupted', 15_000);
+  const interrupted = await ada.waitFor(
+    'run:status',
+    (p) => p.runId === runId && p.status === 'interrupted',
+    15_000,
+  );
   assert.match(interrupted.message ?? '', /doomed disconnected/);
 
   // Everything stored is intact and gap-free.
   const run = await hub.db.prisma.run.findUniqueOrThrow({ where: { id: runId } });
-  const stored = await hub.db.prisma.batchMetric.findMany({ where: { runId }, orderBy: { seq: 'asc' } });
+  const stored = await hub.db.prisma.batchMetric.findMany({
+    where: { runId },
+    orderBy: { seq: 'asc' },
+  });
   assert.ok(stored.length > 0);
   stored.forEach((p, i) => assert.equal(p.step, i + 1, 'steps 1..n stored without a gap'));
   assert.ok(run.lastSeq >= stored[stored.length - 1].seq);
-  assert.equal(await hub.db.prisma.epochMetric.count({ where: { runId } }) >= 2, true);
+  assert.equal((await hub.db.prisma.epochMetric.count({ where: { runId } })) >= 2, true);
 
-  const ckpt = await hub.db.prisma.checkpoint.findFirstOrThrow({ where: { runId, data: { not: null } }, orderBy: { seq: 'desc' } });
+  const ckpt = await hub.db.prisma.checkpoint.findFirstOrThrow({
+    where: { runId, data: { not: null } },
+    orderBy: { seq: 'desc' },
+  });
   // Resume: the spare trainer takes it, from the uploaded checkpoint (it never had the file).
   const mark = ada.received.length;
   const resumed = await ada.call('run:resume', { runId });
   assert.ok(resumed.ok, JSON.stringify(resumed));
   assert.equal(resumed.data.run.status, 'queued');
-  await eventually(() => ada.received.slice(mark).find((r) => r.event === 'run:status' && r.payload.status === 'running'), 'running again', 30_000);
+  await eventually(
+    () =>
+      ada.received
+        .slice(mark)
+        .find((r) => r.event === 'run:status' && r.payload.status === 'running'),
+    'running again',
+    30_000,
+  );
   const moved = await hub.db.prisma.run.findUniqueOrThrow({ where: { id: runId } });
   assert.equal(moved.trainerId, 'spare');
-  await ada.waitFor('metrics:batch', (p) => p.runId === runId && framePoints(p).some((pt) => pt.seq > run.lastSeq), 30_000);
+  await ada.waitFor(
+    'metrics:batch',
+    (p) => p.runId === runId && framePoints(p).some((pt) => pt.seq > run.lastSeq),
+    30_000,
+  );
   const stop = await ada.call('run:stop', { runId });
   assert.ok(stop.ok);
   await ada.waitFor('run:status', (p) => p.runId === runId && p.status === 'stopped', 30_000);
@@ -65,19 +103,41 @@ test('a killed trainer leaves its run interrupted with its data; another trainer
   assert.ok(after.length > 0);
   // Picked by arrival, not by seq (the seqs are what is checked): the points sent after the
   // resume are exactly the ones above the stored seqs, so nothing stored was sent again.
-  const resumedPoints = ada.receivedAfter(mark).flatMap((r) => (r.event === 'metrics:batch' && r.payload.runId === runId ? framePoints(r.payload) : []));
-  assert.ok(resumedPoints.length > 0 && resumedPoints[0].seq > run.lastSeq, 'the first point sent after the resume comes after everything stored');
-  assert.deepEqual(after, resumedPoints, 'the points after the stored ones are the ones sent after the resume');
+  const resumedPoints = ada
+    .receivedAfter(mark)
+    .flatMap((r) =>
+      r.event === 'metrics:batch' && r.payload.runId === runId ? framePoints(r.payload) : [],
+    );
+  assert.ok(
+    resumedPoints.length > 0 && resumedPoints[0].seq > run.lastSeq,
+    'the first point sent after the resume comes after everything stored',
+  );
+  assert.deepEqual(
+    after,
+    resumedPoints,
+    'the points after the stored ones are the ones sent after the resume',
+  );
   // The hub hands the new trainer the run's last stored seq: its seqs continue without a jump.
-  assert.deepEqual(hub.logs.filter((l) => l.includes(runId) && /jump/.test(l)), [], 'seqs after the resume continue right after everything stored before');
+  assert.deepEqual(
+    hub.logs.filter((l) => l.includes(runId) && /jump/.test(l)),
+    [],
+    'seqs after the resume continue right after everything stored before',
+  );
   assert.equal(after[0].step, ckpt.step + 1, 'the resumed run starts right after its checkpoint');
   assert.deepEqual(
     seen.filter((p) => p.seq <= run.lastSeq).map((p) => [p.seq, p.step, p.loss]),
     stored.map((p) => [p.seq, p.step, p.loss]),
     'before the interruption the watcher saw exactly what was stored',
   );
-  const all = await hub.db.prisma.batchMetric.findMany({ where: { runId }, orderBy: { seq: 'asc' } });
-  assert.deepEqual(seen.map((p) => p.seq), all.map((p) => p.seq), 'the watcher saw exactly what is stored');
+  const all = await hub.db.prisma.batchMetric.findMany({
+    where: { runId },
+    orderBy: { seq: 'asc' },
+  });
+  assert.deepEqual(
+    seen.map((p) => p.seq),
+    all.map((p) => p.seq),
+    'the watcher saw exactly what is stored',
+  );
 });
 
 test('a trainer whose connection drops mid-run reconnects within the grace period and replays what it buffered', async (t) => {
@@ -99,15 +159,28 @@ test('a trainer whose connection drops mid-run reconnects within the grace perio
   const sockets = [...hub.hub.io.of(TRAINER_NAMESPACE).sockets.values()];
   assert.equal(sockets.length, 1);
   sockets[0].conn.close();
-  await eventually(() => /disconnected from the hub/.test(trainer.output()), 'trainer noticed the disconnect');
+  await eventually(
+    () => /disconnected from the hub/.test(trainer.output()),
+    'trainer noticed the disconnect',
+  );
   await ada.waitFor('run:status', (p) => p.runId === runId && p.status === 'completed', 60_000);
   assert.match(trainer.output(), /connected to .* as flaky[\s\S]*disconnected[\s\S]*connected to/);
-  assert.ok(!ada.received.some((r) => r.event === 'run:status' && r.payload.status === 'interrupted'), 'never interrupted');
-  const stored = await hub.db.prisma.batchMetric.findMany({ where: { runId }, orderBy: { seq: 'asc' } });
+  assert.ok(
+    !ada.received.some((r) => r.event === 'run:status' && r.payload.status === 'interrupted'),
+    'never interrupted',
+  );
+  const stored = await hub.db.prisma.batchMetric.findMany({
+    where: { runId },
+    orderBy: { seq: 'asc' },
+  });
   const run = await hub.db.prisma.run.findUniqueOrThrow({ where: { id: runId } });
   assert.equal(stored.length, run.totalSteps);
   stored.forEach((p, i) => assert.equal(p.step, i + 1));
-  assert.deepEqual(pointsSeen(ada, runId, watch.data).map((p) => p.seq), stored.map((p) => p.seq), 'watchers saw every point once, in order');
+  assert.deepEqual(
+    pointsSeen(ada, runId, watch.data).map((p) => p.seq),
+    stored.map((p) => p.seq),
+    'watchers saw every point once, in order',
+  );
 });
 
 test('a hub restarted on the same SQLite file serves the runs, metrics and annotations it stored', async (t) => {
@@ -138,7 +211,16 @@ test('a hub restarted on the same SQLite file serves the runs, metrics and annot
   const again = await connectBrowser(second.url, 'Ada', { participantId: adaIs.id, credential });
   assert.equal(again.hello!.participant.id, adaIs.id);
   const after = await again.call('run:watch', { runId });
-  assert.ok(note.ok && (await again.call('annotation:edit', { id: note.data.annotation.id, text: 'kept, and still mine' })).ok, 'she can still edit her note');
+  assert.ok(
+    note.ok &&
+      (
+        await again.call('annotation:edit', {
+          id: note.data.annotation.id,
+          text: 'kept, and still mine',
+        })
+      ).ok,
+    'she can still edit her note',
+  );
   again.close();
   assert.ok(after.ok);
   assert.deepEqual(snapshotPoints(after.data), snapshotPoints(before.data));

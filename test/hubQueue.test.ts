@@ -18,32 +18,53 @@ test('runs queue for free trainers and several trainers train several runs at on
     await duo.stop();
     await hub.close();
   });
-  await eventually(async () => (await hub.db.prisma.trainer.count()) === 2, 'both trainers registered');
+  await eventually(
+    async () => (await hub.db.prisma.trainer.count()) === 2,
+    'both trainers registered',
+  );
 
   const ids: string[] = [];
   for (let i = 0; i < 4; i++) {
-    const r = await ada.call('run:start', { name: `queued ${i}`, hyperparams: { ...SMALL, epochs: 6 } });
+    const r = await ada.call('run:start', {
+      name: `queued ${i}`,
+      hyperparams: { ...SMALL, epochs: 6 },
+    });
     assert.ok(r.ok);
     ids.push(r.data.run.id);
   }
   // Three run at once (one on solo, two on duo); the fourth waits in the queue.
-  const busy = await eventually(async () => {
-    const runs = await hub.db.prisma.run.findMany({ where: { id: { in: ids } } });
-    const running = runs.filter((r) => r.status === 'running');
-    return running.length === 3 ? runs : undefined;
-  }, 'three runs training at once', 60_000);
+  const busy = await eventually(
+    async () => {
+      const runs = await hub.db.prisma.run.findMany({ where: { id: { in: ids } } });
+      const running = runs.filter((r) => r.status === 'running');
+      return running.length === 3 ? runs : undefined;
+    },
+    'three runs training at once',
+    60_000,
+  );
   const waiting = busy.filter((r) => r.status === 'queued');
   assert.equal(waiting.length, 1);
   assert.equal(waiting[0].trainerId, null, 'the queued run holds no trainer');
   assert.equal(waiting[0].id, ids[3], 'oldest first');
-  const perTrainer = busy.filter((r) => r.status === 'running').map((r) => r.trainerId).sort();
+  const perTrainer = busy
+    .filter((r) => r.status === 'running')
+    .map((r) => r.trainerId)
+    .sort();
   assert.deepEqual(perTrainer, ['duo', 'duo', 'solo']);
 
-  const done = await eventually(async () => {
-    const runs = await hub.db.prisma.run.findMany({ where: { id: { in: ids } } });
-    return runs.every((r) => r.status === 'completed') ? runs : undefined;
-  }, 'all four completed', 120_000);
+  const done = await eventually(
+    async () => {
+      const runs = await hub.db.prisma.run.findMany({ where: { id: { in: ids } } });
+      return runs.every((r) => r.status === 'completed') ? runs : undefined;
+    },
+    'all four completed',
+    120_000,
+  );
   for (const run of done) {
-    assert.equal(await hub.db.prisma.batchMetric.count({ where: { runId: run.id } }), run.totalSteps, `${run.name}: trained exactly once`);
+    assert.equal(
+      await hub.db.prisma.batchMetric.count({ where: { runId: run.id } }),
+      run.totalSteps,
+      `${run.name}: trained exactly once`,
+    );
   }
 });

@@ -11,7 +11,21 @@ import type { TrainerEvent } from '../server/trainer/events';
 import { connectBrowser, fakeTrainerTakingAJob, startHub } from './helpers/hub';
 
 function point(runId: string, seq: number): TrainerEvent {
-  return { runId, seq, type: 'metrics:batch', point: { step: seq, epoch: 1, batch: seq - 1, loss: 2 / seq, accuracy: 50, learningRate: 0.01, samplesPerSec: 100, time: Date.now() } };
+  return {
+    runId,
+    seq,
+    type: 'metrics:batch',
+    point: {
+      step: seq,
+      epoch: 1,
+      batch: seq - 1,
+      loss: 2 / seq,
+      accuracy: 50,
+      learningRate: 0.01,
+      samplesPerSec: 100,
+      time: Date.now(),
+    },
+  };
 }
 
 test('a failed write fails only its own run, and no acknowledgement passes the hole it leaves', async (t) => {
@@ -25,21 +39,40 @@ test('a failed write fails only its own run, and no acknowledgement passes the h
     b.socket.close();
     await hub.close();
   });
-  for (const name of ['bad', 'good']) assert.ok((await ada.call('run:start', { name, hyperparams: { epochs: 1 } })).ok);
+  for (const name of ['bad', 'good'])
+    assert.ok((await ada.call('run:start', { name, hyperparams: { epochs: 1 } })).ok);
   const [runA, runB] = [await a.job, await b.job];
-  const send = (trainer: Socket, runId: string, seqs: number[]) => trainer.timeout(30_000).emitWithAck('trainer:events', { runId, events: seqs.map((s) => point(runId, s)) });
-  const storedSeqs = async (runId: string) => (await hub.db.prisma.batchMetric.findMany({ where: { runId }, orderBy: { seq: 'asc' } })).map((r) => r.seq);
-  const lastSeq = async (runId: string) => (await hub.db.prisma.run.findUniqueOrThrow({ where: { id: runId } })).lastSeq;
+  const send = (trainer: Socket, runId: string, seqs: number[]) =>
+    trainer
+      .timeout(30_000)
+      .emitWithAck('trainer:events', { runId, events: seqs.map((s) => point(runId, s)) });
+  const storedSeqs = async (runId: string) =>
+    (await hub.db.prisma.batchMetric.findMany({ where: { runId }, orderBy: { seq: 'asc' } })).map(
+      (r) => r.seq,
+    );
+  const lastSeq = async (runId: string) =>
+    (await hub.db.prisma.run.findUniqueOrThrow({ where: { id: runId } })).lastSeq;
 
-  const [a1, b1] = await Promise.all([send(a.socket, runA, [1, 2, 3, 4]), send(b.socket, runB, [1, 2, 3, 4])]);
+  const [a1, b1] = await Promise.all([
+    send(a.socket, runA, [1, 2, 3, 4]),
+    send(b.socket, runB, [1, 2, 3, 4]),
+  ]);
   assert.ok(a1.ok && a1.data.storedSeq === 4 && b1.ok && b1.data.storedSeq === 4);
 
   // The database refuses run A's seq 5: the same write holds run B's seqs 5 and 6.
-  await hub.db.prisma.$executeRawUnsafe(`CREATE TRIGGER refuse_one BEFORE INSERT ON "BatchMetric" WHEN NEW."runId" = '${runA}' AND NEW."seq" = 5 BEGIN SELECT RAISE(ABORT, 'injected failure'); END`);
+  await hub.db.prisma.$executeRawUnsafe(
+    `CREATE TRIGGER refuse_one BEFORE INSERT ON "BatchMetric" WHEN NEW."runId" = '${runA}' AND NEW."seq" = 5 BEGIN SELECT RAISE(ABORT, 'injected failure'); END`,
+  );
   const [a2, b2] = await Promise.all([send(a.socket, runA, [5, 6]), send(b.socket, runB, [5, 6])]);
-  assert.ok(b2.ok && b2.data.storedSeq === 6, `run B is stored and acknowledged: ${JSON.stringify(b2)}`);
+  assert.ok(
+    b2.ok && b2.data.storedSeq === 6,
+    `run B is stored and acknowledged: ${JSON.stringify(b2)}`,
+  );
   assert.ok(!a2.ok, `run A's write failed: ${JSON.stringify(a2)}`);
-  assert.ok(hub.logs.some((l) => /writing each run on its own/.test(l)), 'the shared write was split by run');
+  assert.ok(
+    hub.logs.some((l) => /writing each run on its own/.test(l)),
+    'the shared write was split by run',
+  );
   assert.deepEqual(await storedSeqs(runB), [1, 2, 3, 4, 5, 6]);
 
   // Run A goes on above the hole: stored, but acknowledged (and recorded) only up to it.

@@ -27,17 +27,36 @@ async function startNginx(hubs: string[]): Promise<{ url: string; stop(): Promis
   const dir = await mkdtemp(path.join(os.tmpdir(), 'livetrain-nginx-'));
   const port = await freePort();
   const site = (await readFile(path.join(ROOT, 'docs/nginx.conf'), 'utf8'))
-    .replace(/upstream livetrain_hubs \{[^}]*\}/, `upstream livetrain_hubs {\n${hubs.map((h) => `    server ${new URL(h).host};`).join('\n')}\n}`)
+    .replace(
+      /upstream livetrain_hubs \{[^}]*\}/,
+      `upstream livetrain_hubs {\n${hubs.map((h) => `    server ${new URL(h).host};`).join('\n')}\n}`,
+    )
     .replace('listen 80;', `listen 127.0.0.1:${port};`);
-  assert.ok(site.includes(`listen 127.0.0.1:${port};`) && site.includes(new URL(hubs[1]).host), 'the documented config has the expected shape');
-  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `${k}_temp_path ${dir}/${k};`).join(' ');
+  assert.ok(
+    site.includes(`listen 127.0.0.1:${port};`) && site.includes(new URL(hubs[1]).host),
+    'the documented config has the expected shape',
+  );
+  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
+    .map((k) => `${k}_temp_path ${dir}/${k};`)
+    .join(' ');
   const root = process.getuid?.() === 0 ? 'user root;' : '';
-  await writeFile(path.join(dir, 'nginx.conf'), `${root} pid ${dir}/nginx.pid; error_log ${dir}/error.log;\nevents {}\nhttp { access_log off; ${temp}\n${site}\n}\n`);
-  const child = spawn('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await writeFile(
+    path.join(dir, 'nginx.conf'),
+    `${root} pid ${dir}/nginx.pid; error_log ${dir}/error.log;\nevents {}\nhttp { access_log off; ${temp}\n${site}\n}\n`,
+  );
+  const child = spawn(
+    'nginx',
+    ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let output = '';
   child.stderr.on('data', (d) => (output += d));
   const url = `http://127.0.0.1:${port}`;
-  await eventually(async () => (await fetch(`${url}/api/health`).catch(() => null))?.ok, `nginx up (${output})`, 15_000);
+  await eventually(
+    async () => (await fetch(`${url}/api/health`).catch(() => null))?.ok,
+    `nginx up (${output})`,
+    15_000,
+  );
   return {
     url,
     async stop() {
@@ -76,9 +95,16 @@ test('behind a round-robin load balancer without sticky sessions, browsers and a
   });
   const onA = a.hub.io.sockets.sockets.size;
   const onB = b.hub.io.sockets.sockets.size;
-  assert.ok(onA > 0 && onB > 0, `the balancer spread the browsers over both hubs (${onA} + ${onB})`);
+  assert.ok(
+    onA > 0 && onB > 0,
+    `the balancer spread the browsers over both hubs (${onA} + ${onB})`,
+  );
 
-  const res = await fetch(`${lb.url}/api/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hyperparams: { ...SMALL, epochs: 2, trainLimit: 960 } }) });
+  const res = await fetch(`${lb.url}/api/runs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ hyperparams: { ...SMALL, epochs: 2, trainLimit: 960 } }),
+  });
   const runId = ((await res.json()) as { data: { run: { id: string } } }).data.run.id;
   const snapshots: RunSnapshot[] = [];
   for (const br of browsers) {
@@ -86,10 +112,22 @@ test('behind a round-robin load balancer without sticky sessions, browsers and a
     assert.ok(watched.ok);
     snapshots.push(watched.data);
   }
-  const presence = await browsers[0].waitFor('presence', (p) => p.runId === runId && p.users.length === names.length, 15_000);
-  assert.deepEqual(presence.users.map((u) => u.name), names);
-  await browsers[3].waitFor('run:status', (m) => m.runId === runId && m.status === 'completed', 120_000);
-  for (const [i, br] of browsers.entries()) await assertSawStored(a, br, runId, snapshots[i], names[i]);
+  const presence = await browsers[0].waitFor(
+    'presence',
+    (p) => p.runId === runId && p.users.length === names.length,
+    15_000,
+  );
+  assert.deepEqual(
+    presence.users.map((u) => u.name),
+    names,
+  );
+  await browsers[3].waitFor(
+    'run:status',
+    (m) => m.runId === runId && m.status === 'completed',
+    120_000,
+  );
+  for (const [i, br] of browsers.entries())
+    await assertSawStored(a, br, runId, snapshots[i], names[i]);
 });
 
 test('the dashboard in two real browsers through the load balancer: pages and sockets on either hub, one run, one note', async (t) => {
@@ -111,7 +149,14 @@ test('the dashboard in two real browsers through the load balancer: pages and so
     await two.stop();
   });
 
-  const res = await fetch(`${lb.url}/api/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'team run', hyperparams: { epochs: 30, trainLimit: 640, testLimit: 200 } }) });
+  const res = await fetch(`${lb.url}/api/runs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      name: 'team run',
+      hyperparams: { epochs: 30, trainLimit: 640, testLimit: 200 },
+    }),
+  });
   const runId = ((await res.json()) as { data: { run: { id: string } } }).data.run.id;
   const errors: string[] = [];
   const pages: Page[] = [];
@@ -123,16 +168,43 @@ test('the dashboard in two real browsers through the load balancer: pages and so
     await page.goto(`${lb.url}/runs/${runId}`);
     pages.push(page);
   }
-  const stepOf = async (page: Page) => Number((await page.getByTestId('progress-step').innerText()).split('/')[0].replace(/[^\d]/g, '') || 0);
-  await eventually(async () => (await stepOf(pages[0])) > 10 && (await stepOf(pages[1])) > 10, 'both pages show the run training');
+  const stepOf = async (page: Page) =>
+    Number(
+      (await page.getByTestId('progress-step').innerText()).split('/')[0].replace(/[^\d]/g, '') ||
+        0,
+    );
+  await eventually(
+    async () => (await stepOf(pages[0])) > 10 && (await stepOf(pages[1])) > 10,
+    'both pages show the run training',
+  );
   const before = await stepOf(pages[1]);
   await eventually(async () => (await stepOf(pages[1])) > before + 10, 'the curve keeps growing');
-  const note = await fetch(`${lb.url}/api/runs/${runId}/annotations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ step: before, text: 'seen on every hub', author: 'api' }) });
+  const note = await fetch(`${lb.url}/api/runs/${runId}/annotations`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ step: before, text: 'seen on every hub', author: 'api' }),
+  });
   assert.equal(note.status, 201);
-  for (const page of pages) await page.getByTestId('annotation').filter({ hasText: 'seen on every hub' }).waitFor({ timeout: 15_000 });
+  for (const page of pages)
+    await page
+      .getByTestId('annotation')
+      .filter({ hasText: 'seen on every hub' })
+      .waitFor({ timeout: 15_000 });
   // Both people are listed on both pages, whichever hub their sockets reached.
-  for (const page of pages) for (const name of ['Ada', 'Bob']) await page.getByTestId('presence-user').filter({ hasText: name }).first().waitFor({ timeout: 15_000 });
+  for (const page of pages)
+    for (const name of ['Ada', 'Bob'])
+      await page
+        .getByTestId('presence-user')
+        .filter({ hasText: name })
+        .first()
+        .waitFor({ timeout: 15_000 });
   assert.deepEqual(errors, [], 'no page errors');
-  const browsersOn = async (hub: string) => ((await (await fetch(`${hub}/api/health`)).json()) as { data: { hub: { browsers: number } } }).data.hub.browsers;
-  assert.equal((await browsersOn(one.url)) + (await browsersOn(two.url)), 2, 'one socket per page, on whichever hub the balancer chose');
+  const browsersOn = async (hub: string) =>
+    ((await (await fetch(`${hub}/api/health`)).json()) as { data: { hub: { browsers: number } } })
+      .data.hub.browsers;
+  assert.equal(
+    (await browsersOn(one.url)) + (await browsersOn(two.url)),
+    2,
+    'one socket per page, on whichever hub the balancer chose',
+  );
 });

@@ -20,15 +20,42 @@ test('in Chromium: the unsmoothed chart drawn from buckets and from the raw poin
   const browser = await launchChromium(t);
   if (!browser) return;
   t.after(() => browser.close());
-  const bundle = await build({ entryPoints: [`${ROOT}/test/fixtures/m4Page.ts`], bundle: true, format: 'iife', globalName: 'M4', write: false, logLevel: 'silent' });
+  const bundle = await build({
+    entryPoints: [`${ROOT}/test/fixtures/m4Page.ts`],
+    bundle: true,
+    format: 'iife',
+    globalName: 'M4',
+    write: false,
+    logLevel: 'silent',
+  });
   const page = await browser.newPage();
   await page.setContent('<!doctype html><title>M4</title>');
   await page.addScriptTag({ content: bundle.outputFiles[0].text });
   // 65,536 steps: buckets of 64 at 1, 2 and 4 per pixel column, buckets of 256 at 1 and 4.
-  for (const [width, columns] of [[64, 1024], [64, 512], [64, 256], [256, 256], [256, 64]] as const) {
-    const r = await page.evaluate(([w, c]) => (globalThis as unknown as { M4: { compare(n: number, w: number, c: number): { differing: number; painted: number } } }).M4.compare(65_536, w, c), [width, columns] as const);
+  for (const [width, columns] of [
+    [64, 1024],
+    [64, 512],
+    [64, 256],
+    [256, 256],
+    [256, 64],
+  ] as const) {
+    const r = await page.evaluate(
+      ([w, c]) =>
+        (
+          globalThis as unknown as {
+            M4: {
+              compare(n: number, w: number, c: number): { differing: number; painted: number };
+            };
+          }
+        ).M4.compare(65_536, w, c),
+      [width, columns] as const,
+    );
     assert.ok(r.painted > columns, `the line is drawn (${r.painted} pixels painted)`);
-    assert.equal(r.differing, 0, `buckets of ${width} steps at ${65_536 / columns / width} per column (${columns} px): ${r.differing} of ${r.painted} painted pixels differ`);
+    assert.equal(
+      r.differing,
+      0,
+      `buckets of ${width} steps at ${65_536 / columns / width} per column (${columns} px): ${r.differing} of ${r.painted} painted pixels differ`,
+    );
   }
 });
 
@@ -63,7 +90,15 @@ test('the smoothed line from buckets stays within a pixel of the one smoothed po
       // As a snapshot sends it: the first HEAD_STEPS raw, buckets after.
       const headEnd = Math.ceil(HEAD_STEPS / width) * width;
       const head = points.filter((p) => p.step < headEnd);
-      const overview = fromBucketColumns(toBucketColumns(bucketize(points.filter((p) => p.step >= headEnd), width), width));
+      const overview = fromBucketColumns(
+        toBucketColumns(
+          bucketize(
+            points.filter((p) => p.step >= headEnd),
+            width,
+          ),
+          width,
+        ),
+      );
       bucketed.sync({ points: [], head, overview }, 'step', 'loss', null, smoothing);
       let worst = 0;
       let where = 0;
@@ -74,8 +109,14 @@ test('the smoothed line from buckets stays within a pixel of the one smoothed po
         const off = Math.max(0, lo[c] - py(v), py(v) - hi[c]);
         if (off > worst) [worst, where] = [off, bucketed.steps[i]];
       }
-      t.diagnostic(`smoothing ${smoothing}, buckets of ${width}: at most ${worst.toFixed(2)} px outside the raw smoothed line's band (step ${where})`);
-      if (smoothing >= 0.9) assert.ok(worst <= 1, `smoothing ${smoothing}, buckets of ${width} steps: the bucketed smoothed line leaves the raw one's band by ${worst.toFixed(2)} px (step ${where})`);
+      t.diagnostic(
+        `smoothing ${smoothing}, buckets of ${width}: at most ${worst.toFixed(2)} px outside the raw smoothed line's band (step ${where})`,
+      );
+      if (smoothing >= 0.9)
+        assert.ok(
+          worst <= 1,
+          `smoothing ${smoothing}, buckets of ${width} steps: the bucketed smoothed line leaves the raw one's band by ${worst.toFixed(2)} px (step ${where})`,
+        );
     }
   }
 });

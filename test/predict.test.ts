@@ -21,12 +21,18 @@ const tmp = mkdtempSync(path.join(tmpdir(), 'livetrain-predict-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 before(async () => ({ data, backend } = await wasmFixture()));
 
-test('a finished run\'s checkpoint predicts digits as the run\'s own evaluation did', async () => {
+test("a finished run's checkpoint predicts digits as the run's own evaluation did", async () => {
   const sink = recordingSink();
-  const result = await createTrainer({
-    runId: 'predict', hyperparams: hyperparamsSchema.parse({ epochs: 1, trainLimit: 1920, testLimit: 300 }),
-    data, backend, checkpointDir: tmp,
-  }, sink).run();
+  const result = await createTrainer(
+    {
+      runId: 'predict',
+      hyperparams: hyperparamsSchema.parse({ epochs: 1, trainLimit: 1920, testLimit: 300 }),
+      data,
+      backend,
+      checkpointDir: tmp,
+    },
+    sink,
+  ).run();
   const predictor = createPredictor(await loadCheckpoint(result.lastCheckpoint!));
   assert.equal(predictor.step, result.step);
 
@@ -42,7 +48,9 @@ test('a finished run\'s checkpoint predicts digits as the run\'s own evaluation 
   });
 
   // Over the run's test subset, the predictor scores exactly the run's final test accuracy.
-  const all = await predictor.predict(Array.from({ length: 300 }, (_, i) => digitPixels(data.test, i)));
+  const all = await predictor.predict(
+    Array.from({ length: 300 }, (_, i) => digitPixels(data.test, i)),
+  );
   const correct = all.filter((p, i) => p.predicted === data.test.labels[i]).length;
   assert.equal((100 * correct) / 300, result.testAccuracy);
 
@@ -53,10 +61,16 @@ test('a finished run\'s checkpoint predicts digits as the run\'s own evaluation 
 });
 
 test('bad images are refused with a clear error', async () => {
-  const result = await createTrainer({
-    runId: 'predict-bad', hyperparams: hyperparamsSchema.parse({ epochs: 1, trainLimit: 64, testLimit: 10 }),
-    data, backend, checkpointDir: path.join(tmp, 'bad'),
-  }, recordingSink()).run();
+  const result = await createTrainer(
+    {
+      runId: 'predict-bad',
+      hyperparams: hyperparamsSchema.parse({ epochs: 1, trainLimit: 64, testLimit: 10 }),
+      data,
+      backend,
+      checkpointDir: path.join(tmp, 'bad'),
+    },
+    recordingSink(),
+  ).run();
   const predictor = createPredictor(await loadCheckpoint(result.lastCheckpoint!));
   await assert.rejects(predictor.predict([]), PredictInputError);
   await assert.rejects(predictor.predict([new Array(783).fill(0)]), /783 pixels/);

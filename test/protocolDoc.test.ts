@@ -9,7 +9,13 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { z } from 'zod';
 import { trainerHandshakeSchema, trainerReportSchema } from '../server/protocol';
-import { backendInfoSchema, batchPointSchema, digitPredictionSchema, epochSummarySchema, trainerEventSchema } from '../server/trainer/eventSchema';
+import {
+  backendInfoSchema,
+  batchPointSchema,
+  digitPredictionSchema,
+  epochSummarySchema,
+  trainerEventSchema,
+} from '../server/trainer/eventSchema';
 import { hyperparamsSchema } from '../server/trainer/config';
 
 const doc = readFileSync(path.join(import.meta.dirname, '..', 'docs', 'protocol.md'), 'utf8');
@@ -43,12 +49,20 @@ function keys(schema: z.ZodType): string[] {
   return Object.keys(s.shape);
 }
 
-const named = (text: string, key: string) => new RegExp(`(^|[^A-Za-z0-9])${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[^A-Za-z0-9]`).test(text);
+const named = (text: string, key: string) =>
+  new RegExp(`(^|[^A-Za-z0-9])${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[^A-Za-z0-9]`).test(
+    text,
+  );
 
 test('every trainer event kind has a row naming each of its fields, nested ones included', () => {
   const events = section('### Trainer events');
   assert.match(events, /`runId` and `seq`/);
-  const nested: Record<string, z.ZodType> = { point: batchPointSchema, summary: epochSummarySchema, backend: backendInfoSchema, items: digitPredictionSchema };
+  const nested: Record<string, z.ZodType> = {
+    point: batchPointSchema,
+    summary: epochSummarySchema,
+    backend: backendInfoSchema,
+    items: digitPredictionSchema,
+  };
   const kinds = trainerEventSchema.options.map((o) => o.shape.type.value);
   for (const option of trainerEventSchema.options) {
     const type = option.shape.type.value;
@@ -56,24 +70,35 @@ test('every trainer event kind has a row naming each of its fields, nested ones 
     for (const key of keys(option)) {
       if (key === 'runId' || key === 'seq' || key === 'type') continue;
       assert.ok(named(line, key), `${type}: field \`${key}\` is documented`);
-      if (nested[key]) for (const inner of keys(nested[key])) assert.ok(named(line, inner), `${type}: field \`${key}.${inner}\` is documented`);
+      if (nested[key])
+        for (const inner of keys(nested[key]))
+          assert.ok(named(line, inner), `${type}: field \`${key}.${inner}\` is documented`);
     }
   }
   // No row for a kind the schema does not have.
-  const rows = [...events.matchAll(/^\| `([a-z:]+)` \|/gm)].map((m) => m[1]).filter((first) => first !== 'type');
+  const rows = [...events.matchAll(/^\| `([a-z:]+)` \|/gm)]
+    .map((m) => m[1])
+    .filter((first) => first !== 'type');
   assert.deepEqual(rows.sort(), [...kinds].sort());
   // `run:started` carries the hyperparameters: the document says where they are listed.
-  assert.ok(keys(hyperparamsSchema).every((k) => named(doc, k)), 'every hyperparameter is named');
+  assert.ok(
+    keys(hyperparamsSchema).every((k) => named(doc, k)),
+    'every hyperparameter is named',
+  );
 });
 
 test('the trainer handshake, run:create and the reports are documented field by field', () => {
   const trainers = section('## Trainer ↔ hub (`/trainer`)');
-  for (const key of keys(trainerHandshakeSchema)) assert.ok(named(trainers, key), `handshake field \`${key}\``);
+  for (const key of keys(trainerHandshakeSchema))
+    assert.ok(named(trainers, key), `handshake field \`${key}\``);
   const create = row(trainers, 'run:create');
-  for (const key of ['runId', 'host', 'name', 'hyperparams', 'reporting']) assert.ok(named(create, key), `run:create field \`${key}\``);
+  for (const key of ['runId', 'host', 'name', 'hyperparams', 'reporting'])
+    assert.ok(named(create, key), `run:create field \`${key}\``);
   for (const option of trainerReportSchema.options) {
     const line = row(trainers, option.shape.kind.value);
-    for (const key of keys(option)) if (key !== 'kind') assert.ok(named(line, key), `report ${option.shape.kind.value}: \`${key}\``);
+    for (const key of keys(option))
+      if (key !== 'kind')
+        assert.ok(named(line, key), `report ${option.shape.kind.value}: \`${key}\``);
   }
 });
 

@@ -18,7 +18,17 @@ import { ROOT } from './helpers/proc';
 const SPIKE = 12_345;
 const points: WirePoint[] = Array.from({ length: 30_000 }, (_, i) => {
   const step = i + 1;
-  return { seq: step, step, epoch: Math.ceil(step / 1875), batch: (step - 1) % 1875, loss: step === SPIKE ? 50 : 2.3 / Math.sqrt(step), accuracy: 90, learningRate: 0.01, samplesPerSec: 2000, time: 1_700_000_000_000 + step };
+  return {
+    seq: step,
+    step,
+    epoch: Math.ceil(step / 1875),
+    batch: (step - 1) % 1875,
+    loss: step === SPIKE ? 50 : 2.3 / Math.sqrt(step),
+    accuracy: 90,
+    learningRate: 0.01,
+    samplesPerSec: 2000,
+    time: 1_700_000_000_000 + step,
+  };
 });
 
 /** Debian's Python, where its python3-socketio package is (a pyenv `python3` first on PATH has not got it). */
@@ -38,13 +48,17 @@ function python(args: string[]): Promise<{ code: number | null; stdout: string; 
 test('a python-socketio client following docs/protocol.md opens a long run, decodes the overview and asks for a range', async (t) => {
   const probe = spawnSync(PYTHON, ['-c', 'import socketio, websocket'], { encoding: 'utf8' });
   if (probe.status !== 0) {
-    const reason = 'python3-socketio (and python3-websocket) are not installed: apt-get install python3-socketio python3-websocket';
-    if (servicesRequired()) throw new Error(`${reason}; LIVETRAIN_REQUIRE_SERVICES=1 requires them`);
+    const reason =
+      'python3-socketio (and python3-websocket) are not installed: apt-get install python3-socketio python3-websocket';
+    if (servicesRequired())
+      throw new Error(`${reason}; LIVETRAIN_REQUIRE_SERVICES=1 requires them`);
     return t.skip(reason);
   }
   const { hub, trainer, runId } = await runOnFakeTrainer(t, 'py-trainer');
   for (let i = 0; i < points.length; i += 5000) {
-    const events: TrainerEvent[] = points.slice(i, i + 5000).map(({ seq, ...point }) => ({ runId, seq, type: 'metrics:batch', point }));
+    const events: TrainerEvent[] = points
+      .slice(i, i + 5000)
+      .map(({ seq, ...point }) => ({ runId, seq, type: 'metrics:batch', point }));
     assert.ok((await trainer.timeout(60_000).emitWithAck('trainer:events', { runId, events })).ok);
   }
   const r = await python(['test/fixtures/long_run_client.py', hub.url, runId]);
@@ -57,6 +71,14 @@ test('a python-socketio client following docs/protocol.md opens a long run, deco
   assert.equal(seen.spikeStep, SPIKE, 'the spike is found at its step from the buckets');
   assert.equal(seen.spikeLoss, 50);
   assert.equal(seen.rangeKind, 'raw');
-  assert.deepEqual(seen.rangeSteps, points.slice(SPIKE - 51, SPIKE + 49).map((p) => p.step), 'the range: its raw steps');
-  assert.deepEqual(seen.rangeLoss, points.slice(SPIKE - 51, SPIKE + 49).map((p) => p.loss), 'and their values, exactly');
+  assert.deepEqual(
+    seen.rangeSteps,
+    points.slice(SPIKE - 51, SPIKE + 49).map((p) => p.step),
+    'the range: its raw steps',
+  );
+  assert.deepEqual(
+    seen.rangeLoss,
+    points.slice(SPIKE - 51, SPIKE + 49).map((p) => p.loss),
+    'and their values, exactly',
+  );
 });

@@ -13,9 +13,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Socket } from 'socket.io-client';
 import type { TrainerEvent } from '../server/trainer/events';
-import { connectBrowser, eventually, fakeTrainerTakingAJob, runOnFakeTrainer, startHub } from './helpers/hub';
+import {
+  connectBrowser,
+  eventually,
+  fakeTrainerTakingAJob,
+  runOnFakeTrainer,
+  startHub,
+} from './helpers/hub';
 
-test('a rate set while paused is the run\'s rate for every watcher at once; the same rate again is refused and logs nothing', async (t) => {
+test("a rate set while paused is the run's rate for every watcher at once; the same rate again is refused and logs nothing", async (t) => {
   const { hub, ada, trainer, runId } = await runOnFakeTrainer(t, 'lr-trainer');
   const bob = await connectBrowser(hub.url, 'Bob');
   t.after(() => bob.close());
@@ -24,27 +30,77 @@ test('a rate set while paused is the run\'s rate for every watcher at once; the 
   let seq = 0;
   let step = 0;
   const send = async (events: Array<Omit<TrainerEvent, 'runId' | 'seq'>>) => {
-    const r = (await trainer.timeout(20_000).emitWithAck('trainer:events', { runId, events: events.map((e) => ({ ...e, runId, seq: ++seq })) })) as { ok: boolean };
+    const r = (await trainer.timeout(20_000).emitWithAck('trainer:events', {
+      runId,
+      events: events.map((e) => ({ ...e, runId, seq: ++seq })),
+    })) as { ok: boolean };
     assert.ok(r.ok, JSON.stringify(r));
   };
   const batches = (n: number, learningRate: number) =>
-    Array.from({ length: n }, () => ({ type: 'metrics:batch' as const, point: { step: ++step, epoch: 1, batch: step - 1, loss: 1, accuracy: 50, learningRate, samplesPerSec: 100, time: Date.now() } }));
-  const hp = { epochs: 1, batchSize: 32, learningRate: 0.01, optimizer: 'sgd', momentum: 0.9, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, seed: 1, trainLimit: null, testLimit: null };
+    Array.from({ length: n }, () => ({
+      type: 'metrics:batch' as const,
+      point: {
+        step: ++step,
+        epoch: 1,
+        batch: step - 1,
+        loss: 1,
+        accuracy: 50,
+        learningRate,
+        samplesPerSec: 100,
+        time: Date.now(),
+      },
+    }));
+  const hp = {
+    epochs: 1,
+    batchSize: 32,
+    learningRate: 0.01,
+    optimizer: 'sgd',
+    momentum: 0.9,
+    beta1: 0.9,
+    beta2: 0.999,
+    epsilon: 1e-8,
+    seed: 1,
+    trainLimit: null,
+    testLimit: null,
+  };
   await send([
-    { type: 'run:started', hyperparams: hp, backend: { name: 'wasm', device: 'cpu', host: 'test' }, trainSize: 60_000, testSize: 10_000, batchesPerEpoch: 1875, totalSteps: 1875, startStep: 0, parameterCount: 1, time: Date.now() },
+    {
+      type: 'run:started',
+      hyperparams: hp,
+      backend: { name: 'wasm', device: 'cpu', host: 'test' },
+      trainSize: 60_000,
+      testSize: 10_000,
+      batchesPerEpoch: 1875,
+      totalSteps: 1875,
+      startStep: 0,
+      parameterCount: 1,
+      time: Date.now(),
+    },
     { type: 'status', status: 'running', step: 0, time: Date.now() },
     ...batches(20, 0.01),
   ] as never);
 
   // The trainer's side of job:control: what the fit loop does between batches.
   const controls: Array<{ action: string; learningRate?: number }> = [];
-  (trainer as Socket).on('job:control', (c: { runId: string; action: 'pause' | 'resume' | 'set-lr'; learningRate?: number }) => {
-    controls.push(c);
-    const events: Array<Record<string, unknown>> = [{ type: 'control', action: c.action, step, ...(c.learningRate ? { learningRate: c.learningRate } : {}) }];
-    if (c.action === 'pause') events.push({ type: 'status', status: 'paused', step, time: Date.now() });
-    if (c.action === 'resume') events.push({ type: 'status', status: 'running', step, time: Date.now() });
-    void send(events as never);
-  });
+  (trainer as Socket).on(
+    'job:control',
+    (c: { runId: string; action: 'pause' | 'resume' | 'set-lr'; learningRate?: number }) => {
+      controls.push(c);
+      const events: Array<Record<string, unknown>> = [
+        {
+          type: 'control',
+          action: c.action,
+          step,
+          ...(c.learningRate ? { learningRate: c.learningRate } : {}),
+        },
+      ];
+      if (c.action === 'pause')
+        events.push({ type: 'status', status: 'paused', step, time: Date.now() });
+      if (c.action === 'resume')
+        events.push({ type: 'status', status: 'running', step, time: Date.now() });
+      void send(events as never);
+    },
+  );
 
   assert.ok((await ada.call('run:pause', { runId })).ok);
   await bob.waitFor('run:status', (p) => p.runId === runId && p.status === 'paused');
@@ -52,10 +108,20 @@ test('a rate set while paused is the run\'s rate for every watcher at once; the 
   const set = await ada.call('run:set-lr', { runId, learningRate: 0.05 });
   assert.ok(set.ok, JSON.stringify(set));
   // Still paused, no batch at the new rate yet: Bob is told the run's rate is 0.05 from the next step.
-  const told = await bob.waitForAfter(beforeChange, 'runs:changed', (p) => p.run.id === runId && p.run.learningRates.at(-1)?.value === 0.05);
+  const told = await bob.waitForAfter(
+    beforeChange,
+    'runs:changed',
+    (p) => p.run.id === runId && p.run.learningRates.at(-1)?.value === 0.05,
+  );
   assert.equal(told.run.status, 'paused');
-  assert.deepEqual(told.run.learningRates, [{ step: 1, value: 0.01 }, { step: step + 1, value: 0.05 }]);
-  const note = await bob.waitFor('annotation:added', (p) => p.annotation.runId === runId && /learning rate/.test(p.annotation.text));
+  assert.deepEqual(told.run.learningRates, [
+    { step: 1, value: 0.01 },
+    { step: step + 1, value: 0.05 },
+  ]);
+  const note = await bob.waitFor(
+    'annotation:added',
+    (p) => p.annotation.runId === runId && /learning rate/.test(p.annotation.text),
+  );
   assert.equal(note.annotation.text, 'Ada changed the learning rate from 0.01 to 0.05');
   // A page opened now reads it too (the run's row and a fresh snapshot).
   const carl = await connectBrowser(hub.url, 'Carl');
@@ -68,8 +134,15 @@ test('a rate set while paused is the run\'s rate for every watcher at once; the 
   const sentBefore = controls.length;
   const same = await bob.call('run:set-lr', { runId, learningRate: 0.05 });
   assert.equal(same.ok ? 'ok' : same.error, 'CONFLICT');
-  assert.equal(same.ok ? '' : same.message, 'The learning rate is 0.05 already; enter a different rate to change it.');
-  const api = await fetch(`${hub.url}/api/runs/${runId}/set-lr`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ learningRate: 0.05 }) });
+  assert.equal(
+    same.ok ? '' : same.message,
+    'The learning rate is 0.05 already; enter a different rate to change it.',
+  );
+  const api = await fetch(`${hub.url}/api/runs/${runId}/set-lr`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ learningRate: 0.05 }),
+  });
   assert.equal(api.status, 409, 'the HTTP API refuses it the same way');
   assert.equal(controls.length, sentBefore, 'nothing went to the trainer');
 
@@ -79,15 +152,33 @@ test('a rate set while paused is the run\'s rate for every watcher at once; the 
   const changeStep = step + 1;
   await send(batches(5, 0.05) as never);
   const rates = await eventually(async () => {
-    const r = await hub.db.prisma.run.findUnique({ where: { id: runId }, select: { learningRates: true, lastStep: true } });
+    const r = await hub.db.prisma.run.findUnique({
+      where: { id: runId },
+      select: { learningRates: true, lastStep: true },
+    });
     return r && r.lastStep === step ? r.learningRates : undefined;
   }, 'the batches after the resume stored');
-  assert.deepEqual(rates, [{ step: 1, value: 0.01 }, { step: changeStep, value: 0.05 }]);
-  const notes = await hub.db.prisma.annotation.findMany({ where: { runId, kind: 'event' }, orderBy: { id: 'asc' }, select: { text: true } });
-  assert.deepEqual(notes.map((n) => n.text), ['Ada started the run', 'Ada paused the run', 'Ada changed the learning rate from 0.01 to 0.05', 'Ada resumed the run']);
+  assert.deepEqual(rates, [
+    { step: 1, value: 0.01 },
+    { step: changeStep, value: 0.05 },
+  ]);
+  const notes = await hub.db.prisma.annotation.findMany({
+    where: { runId, kind: 'event' },
+    orderBy: { id: 'asc' },
+    select: { text: true },
+  });
+  assert.deepEqual(
+    notes.map((n) => n.text),
+    [
+      'Ada started the run',
+      'Ada paused the run',
+      'Ada changed the learning rate from 0.01 to 0.05',
+      'Ada resumed the run',
+    ],
+  );
 });
 
-test('a queued run\'s place: runs ahead of it, whether any trainer is connected; it follows the queue', async (t) => {
+test("a queued run's place: runs ahead of it, whether any trainer is connected; it follows the queue", async (t) => {
   const hub = await startHub();
   const ada = await connectBrowser(hub.url, 'Ada');
   const sockets: Socket[] = [];

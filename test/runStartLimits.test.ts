@@ -32,9 +32,15 @@ function idx(dims: number[], data: Uint8Array): Uint8Array {
 /** A data set in MNIST's layout with `train` and `test` images (blank, labels 0–9 in turn). */
 async function writeDataset(dir: string, train: number, test: number): Promise<void> {
   const labels = (n: number) => Uint8Array.from({ length: n }, (_, i) => i % 10);
-  await writeFile(path.join(dir, MNIST_FILES.trainImages), idx([train, 28, 28], new Uint8Array(train * 784)));
+  await writeFile(
+    path.join(dir, MNIST_FILES.trainImages),
+    idx([train, 28, 28], new Uint8Array(train * 784)),
+  );
   await writeFile(path.join(dir, MNIST_FILES.trainLabels), idx([train], labels(train)));
-  await writeFile(path.join(dir, MNIST_FILES.testImages), idx([test, 28, 28], new Uint8Array(test * 784)));
+  await writeFile(
+    path.join(dir, MNIST_FILES.testImages),
+    idx([test, 28, 28], new Uint8Array(test * 784)),
+  );
   await writeFile(path.join(dir, MNIST_FILES.testLabels), idx([test], labels(test)));
 }
 
@@ -43,9 +49,17 @@ test('the bundled MNIST: digit limits beyond it and too many batch points are re
   t.after(() => hub.close());
   const ada = await connectBrowser(hub.url, 'Ada');
   t.after(() => ada.close());
-  assert.deepEqual(ada.hello?.dataset, { train: 60_000, test: 10_000 }, 'the hello tells the page the data set\'s sizes');
+  assert.deepEqual(
+    ada.hello?.dataset,
+    { train: 60_000, test: 10_000 },
+    "the hello tells the page the data set's sizes",
+  );
   const post = async (body: unknown) => {
-    const res = await fetch(`${hub.url}/api/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(`${hub.url}/api/runs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     return { status: res.status, body: (await res.json()) as Result<unknown> };
   };
   const before = await dbState(hub);
@@ -54,8 +68,12 @@ test('the bundled MNIST: digit limits beyond it and too many batch points are re
   const over = await post({ name: 'too many', hyperparams: { trainLimit: 70_000 } });
   assert.equal(over.status, 400);
   assert.ok(!over.body.ok && over.body.error === 'INVALID');
-  assert.deepEqual(details(over.body), { 'hyperparams.trainLimit': 'the data set has only 60,000 training images, got 70,000' });
-  const overSocket = await ada.call('run:start', { hyperparams: { trainLimit: 70_000, testLimit: 10_001 } });
+  assert.deepEqual(details(over.body), {
+    'hyperparams.trainLimit': 'the data set has only 60,000 training images, got 70,000',
+  });
+  const overSocket = await ada.call('run:start', {
+    hyperparams: { trainLimit: 70_000, testLimit: 10_001 },
+  });
   assert.ok(!overSocket.ok && overSocket.error === 'INVALID');
   assert.deepEqual(details(overSocket), {
     'hyperparams.trainLimit': 'the data set has only 60,000 training images, got 70,000',
@@ -66,22 +84,35 @@ test('the bundled MNIST: digit limits beyond it and too many batch points are re
   const huge = await post({ hyperparams: { trainLimit: 99_999_999 } });
   assert.ok(!huge.body.ok);
   assert.deepEqual(Object.keys(details(huge.body)), ['hyperparams.trainLimit']);
-  assert.match(details(huge.body)['hyperparams.trainLimit'], /only 60,000 training images, got 99,999,999/);
+  assert.match(
+    details(huge.body)['hyperparams.trainLimit'],
+    /only 60,000 training images, got 99,999,999/,
+  );
 
   // Too many batch points: at every field that causes it, the reason kept.
   const points = await ada.call('run:start', { hyperparams: { epochs: 1000, batchSize: 1 } });
   assert.ok(!points.ok && points.error === 'INVALID');
-  assert.deepEqual(Object.keys(details(points)).sort(), ['hyperparams.batchSize', 'hyperparams.epochs', 'hyperparams.trainLimit']);
+  assert.deepEqual(Object.keys(details(points)).sort(), [
+    'hyperparams.batchSize',
+    'hyperparams.epochs',
+    'hyperparams.trainLimit',
+  ]);
   for (const message of Object.values(details(points))) {
-    assert.match(message, /60,000,000 batch points \(1,000 epochs × 60,000 batches\); a run may record at most 2,000,000/);
+    assert.match(
+      message,
+      /60,000,000 batch points \(1,000 epochs × 60,000 batches\); a run may record at most 2,000,000/,
+    );
     assert.match(message, /batch size \(now 1\).*training digits \(now all 60,000\)/);
     assert.doesNotMatch(message, /got 1\b/);
   }
-  assert.match(points.message, /60,000,000 batch points/, 'the envelope\'s message says why too');
+  assert.match(points.message, /60,000,000 batch points/, "the envelope's message says why too");
   assert.deepEqual(await dbState(hub), before, 'refused runs store nothing');
 
   // At the edges: every digit of the data set, and 1,000 epochs of batch 32, are allowed.
-  assert.equal((await post({ hyperparams: { trainLimit: 60_000, testLimit: 10_000 } })).status, 201);
+  assert.equal(
+    (await post({ hyperparams: { trainLimit: 60_000, testLimit: 10_000 } })).status,
+    201,
+  );
   assert.ok((await ada.call('run:start', { hyperparams: { epochs: 1000 } })).ok);
 });
 
@@ -103,7 +134,10 @@ test('a hub on its own data set checks against its sizes; a trainer on a smaller
   });
   // 70,000 would be fine on MNIST, not here; a limit within this data set is.
   const mnistSized = await ada.call('run:start', { hyperparams: { trainLimit: 70_000 } });
-  assert.ok(!mnistSized.ok && /only 100 training images/.test(details(mnistSized)['hyperparams.trainLimit']));
+  assert.ok(
+    !mnistSized.ok &&
+      /only 100 training images/.test(details(mnistSized)['hyperparams.trainLimit']),
+  );
   assert.deepEqual(await dbState(hub), before);
   assert.ok((await ada.call('run:start', { hyperparams: { trainLimit: 100, testLimit: 20 } })).ok);
 
@@ -116,8 +150,17 @@ test('a hub on its own data set checks against its sizes; a trainer on a smaller
     output: { send: (m) => void sent.push(m) },
   });
   assert.ok(daemon.submit({ runId: 'r-too-many', hyperparams: { trainLimit: 500 } }));
-  const failed = await eventually(() => sent.find((m): m is Extract<DaemonMessage, { kind: 'job:failed' }> => m.kind === 'job:failed'), 'the job failed');
-  assert.match(failed.message, /training digits: the data set has only 100 training images, got 500/);
+  const failed = await eventually(
+    () =>
+      sent.find(
+        (m): m is Extract<DaemonMessage, { kind: 'job:failed' }> => m.kind === 'job:failed',
+      ),
+    'the job failed',
+  );
+  assert.match(
+    failed.message,
+    /training digits: the data set has only 100 training images, got 500/,
+  );
   assert.ok(!sent.some((m) => m.kind === 'events'), 'it did not start training on fewer');
   await daemon.idle();
 });

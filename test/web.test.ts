@@ -58,7 +58,10 @@ test('a build is stale when BUILD_ID is missing or older than app/ or next.confi
     await utimes(path.join(dir, 'server', 'columns.ts'), at(0), at(0));
     assert.equal(buildState(dir).stale, false);
     await utimes(path.join(dir, 'server', 'columns.ts'), at(20), at(20));
-    assert.deepEqual(buildState(dir), { stale: true, reason: `${path.join('server', 'columns.ts')} changed after the last build` });
+    assert.deepEqual(buildState(dir), {
+      stale: true,
+      reason: `${path.join('server', 'columns.ts')} changed after the last build`,
+    });
   });
 });
 
@@ -93,7 +96,9 @@ describe('the built dashboard behind a plain HTTP server', () => {
   after(async () => {
     await web?.close();
     server.closeAllConnections();
-    await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      server.close((err) => (err ? reject(err) : resolve())),
+    );
   });
 
   test('/ is the dashboard page, and the static assets it references are served', async () => {
@@ -101,12 +106,22 @@ describe('the built dashboard behind a plain HTTP server', () => {
     assert.equal(page.status, 200);
     assert.match(page.headers.get('content-type') ?? '', /text\/html/);
     const html = await page.text();
-    assert.match(html, /<title>Runs · Livetrain<\/title>/, 'the server-rendered page names its tab');
+    assert.match(
+      html,
+      /<title>Runs · Livetrain<\/title>/,
+      'the server-rendered page names its tab',
+    );
     assert.match(html, /<h1 class="sr-only">Livetrain runs<\/h1>/);
 
     const assets = [...new Set(html.match(/\/_next\/static\/[^"'\s<>]+/g) ?? [])];
-    assert.ok(assets.some((a) => a.endsWith('.js')), `no script in ${assets.join(', ')}`);
-    assert.ok(assets.some((a) => a.endsWith('.css')), `no stylesheet in ${assets.join(', ')}`);
+    assert.ok(
+      assets.some((a) => a.endsWith('.js')),
+      `no script in ${assets.join(', ')}`,
+    );
+    assert.ok(
+      assets.some((a) => a.endsWith('.css')),
+      `no stylesheet in ${assets.join(', ')}`,
+    );
     for (const asset of assets) {
       const response = await fetch(`${base}${asset}`);
       assert.equal(response.status, 200, asset);
@@ -129,7 +144,7 @@ describe('the built dashboard behind a plain HTTP server', () => {
   });
 });
 
-describe('the real hub process: /api/* is the hub\'s, the rest the dashboard\'s', () => {
+describe("the real hub process: /api/* is the hub's, the rest the dashboard's", () => {
   let hub: HubProcess;
 
   before(async () => {
@@ -142,19 +157,25 @@ describe('the real hub process: /api/* is the hub\'s, the rest the dashboard\'s'
   test('/api/* stays with the hub (its runs, its JSON 404), and unknown pages get Next 404', async () => {
     // A run the hub knows, started over Socket.IO, so that /api/runs has something of its own.
     const ada = await connectBrowser(hub.url, 'Ada');
-    const started = await ada.call('run:start', { name: 'api through the hub', hyperparams: { ...SMALL, epochs: 1 } });
+    const started = await ada.call('run:start', {
+      name: 'api through the hub',
+      hyperparams: { ...SMALL, epochs: 1 },
+    });
     ada.close();
     assert.ok(started.ok, JSON.stringify(started));
 
     const api = await fetch(`${hub.url}/api/runs`);
     assert.equal(api.status, 200);
     assert.match(api.headers.get('content-type') ?? '', /application\/json/);
-    const body = (await api.json()) as { ok: boolean; data: { runs: Array<{ id: string; name: string; status: string; createdBy: string }> } };
+    const body = (await api.json()) as {
+      ok: boolean;
+      data: { runs: Array<{ id: string; name: string; status: string; createdBy: string }> };
+    };
     assert.equal(body.ok, true);
     assert.deepEqual(
       body.data.runs.map((r) => [r.id, r.name, r.status, r.createdBy]),
       [[started.data.run.id, 'api through the hub', 'queued', 'Ada']],
-      'the hub\'s own runs',
+      "the hub's own runs",
     );
 
     // An /api path nobody serves is the hub's JSON 404, not the dashboard's page.

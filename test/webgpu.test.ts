@@ -33,8 +33,17 @@ describe('isRealGpuAdapter', () => {
       description: 'Mesa 22.3.6 (LLVM 15.0.6)',
       adapterType: 'CPU',
     },
-    'lavapipe by driver name only': { vendor: 'mesa', device: '', description: 'lavapipe', adapterType: '' },
-    SwiftShader: { vendor: 'google', architecture: 'swiftshader', device: 'SwiftShader Device (Subzero)' },
+    'lavapipe by driver name only': {
+      vendor: 'mesa',
+      device: '',
+      description: 'lavapipe',
+      adapterType: '',
+    },
+    SwiftShader: {
+      vendor: 'google',
+      architecture: 'swiftshader',
+      device: 'SwiftShader Device (Subzero)',
+    },
     softpipe: { vendor: 'mesa', device: 'softpipe', description: 'OpenGL ES 3.2 Mesa 22.3.6' },
     'unnamed cpu adapter type': { vendor: 'unknown', device: 'something', adapterType: 'cpu' },
     'fallback adapter': { vendor: 'acme', device: 'acme-1', isFallbackAdapter: 'true' },
@@ -48,9 +57,18 @@ describe('isRealGpuAdapter', () => {
       description: 'NVIDIA: 550.54.15 550.54.15.0',
       adapterType: 'discrete GPU',
     },
-    'Intel integrated': { vendor: 'intel', architecture: 'gen-12lp', device: '', adapterType: 'integrated GPU' },
+    'Intel integrated': {
+      vendor: 'intel',
+      architecture: 'gen-12lp',
+      device: '',
+      adapterType: 'integrated GPU',
+    },
     'Apple via Metal': { vendor: 'apple', architecture: 'metal-3', device: '', description: '' },
-    'AMD with description only': { vendor: '', device: '', description: 'AMD Radeon RX 7900 XTX (RADV NAVI31)' },
+    'AMD with description only': {
+      vendor: '',
+      device: '',
+      description: 'AMD Radeon RX 7900 XTX (RADV NAVI31)',
+    },
   };
   for (const [name, info] of Object.entries(software)) {
     test(`software: ${name}`, () => assert.equal(isRealGpuAdapter(info), false));
@@ -59,7 +77,10 @@ describe('isRealGpuAdapter', () => {
     test(`real GPU: ${name}`, () => assert.equal(isRealGpuAdapter(info), true));
   }
   test('undefined fields are tolerated', () => {
-    assert.equal(isRealGpuAdapter({ vendor: 'nvidia', device: undefined, adapterType: undefined }), true);
+    assert.equal(
+      isRealGpuAdapter({ vendor: 'nvidia', device: undefined, adapterType: undefined }),
+      true,
+    );
     assert.equal(isRealGpuAdapter({}), false);
   });
 });
@@ -74,7 +95,10 @@ function normals(count: number, seed: number, scale = 1): number[] {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return (((t ^ (t >>> 14)) >>> 0) + 1) / 4294967297;
   };
-  return Array.from({ length: count }, () => scale * Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()));
+  return Array.from(
+    { length: count },
+    () => scale * Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()),
+  );
 }
 
 const BATCH = 4;
@@ -96,13 +120,19 @@ async function convNetGradients(): Promise<Results> {
   const x = tf.tensor4d(INPUT.x, [BATCH, 28, 28, 1]);
   const onehot = tf.cast(tf.oneHot(tf.tensor1d(INPUT.labels, 'int32'), 10), 'float32');
   const vars = {
-    filter: tf.variable(tf.tensor4d(PARAMS.filter, [5, 5, 1, 10]), true, `filter-${tf.getBackend()}`),
+    filter: tf.variable(
+      tf.tensor4d(PARAMS.filter, [5, 5, 1, 10]),
+      true,
+      `filter-${tf.getBackend()}`,
+    ),
     convBias: tf.variable(tf.tensor1d(PARAMS.convBias), true, `convBias-${tf.getBackend()}`),
     dense: tf.variable(tf.tensor2d(PARAMS.dense, [1440, 10]), true, `dense-${tf.getBackend()}`),
     denseBias: tf.variable(tf.tensor1d(PARAMS.denseBias), true, `denseBias-${tf.getBackend()}`),
   };
   const lossOf = (input: tf.Tensor4D): tf.Scalar => {
-    const conv = tf.relu(tf.add(tf.conv2d(input, vars.filter, 1, 'valid'), vars.convBias)) as tf.Tensor4D;
+    const conv = tf.relu(
+      tf.add(tf.conv2d(input, vars.filter, 1, 'valid'), vars.convBias),
+    ) as tf.Tensor4D;
     const pooled = tf.maxPool(conv, 2, 2, 'valid');
     const logits = tf.add(tf.matMul(tf.reshape(pooled, [BATCH, 1440]), vars.dense), vars.denseBias);
     return tf.neg(tf.mean(tf.sum(tf.mul(onehot, tf.logSoftmax(logits)), 1))) as tf.Scalar;
@@ -110,7 +140,8 @@ async function convNetGradients(): Promise<Results> {
   const { value, grads } = tf.variableGrads(() => lossOf(x));
   const inputGrad = tf.grad((input) => lossOf(input as tf.Tensor4D))(x);
   const out: Results = { loss: Array.from(await value.data()), grads: {} };
-  for (const [name, grad] of Object.entries(grads)) out.grads[name.replace(/-.*$/, '')] = Array.from(await grad.data());
+  for (const [name, grad] of Object.entries(grads))
+    out.grads[name.replace(/-.*$/, '')] = Array.from(await grad.data());
   out.grads.input = Array.from(await inputGrad.data());
   tf.dispose([x, onehot, value, inputGrad, ...Object.values(grads), ...Object.values(vars)]);
   return out;
@@ -137,7 +168,10 @@ describe('webgpu backend', () => {
     const required = process.env.LIVETRAIN_REQUIRE_SERVICES === '1';
     const probe = await probeWebGpu({ allowSoftware: true });
     if (!probe.ok) {
-      if (required) assert.fail(`WebGPU required (LIVETRAIN_REQUIRE_SERVICES=1) but unavailable: ${probe.reason}`);
+      if (required)
+        assert.fail(
+          `WebGPU required (LIVETRAIN_REQUIRE_SERVICES=1) but unavailable: ${probe.reason}`,
+        );
       t.skip(`WebGPU unavailable: ${probe.reason}`);
       return;
     }
@@ -146,7 +180,9 @@ describe('webgpu backend', () => {
       used = await initWebGpuBackend({ allowSoftware: true });
     } catch (error) {
       if (required) throw error;
-      t.skip(`WebGPU found (${probe.device}) but could not be initialised: ${(error as Error).message}`);
+      t.skip(
+        `WebGPU found (${probe.device}) but could not be initialised: ${(error as Error).message}`,
+      );
       return;
     }
     t.diagnostic(used.device);
@@ -158,9 +194,19 @@ describe('webgpu backend', () => {
 
     assert.ok(Number.isFinite(cpu.loss[0]));
     assert.ok(relativeError(gpu.loss, cpu.loss) < 1e-3, `loss ${gpu.loss} vs ${cpu.loss}`);
-    assert.deepEqual(Object.keys(gpu.grads).sort(), ['convBias', 'dense', 'denseBias', 'filter', 'input']);
-    const errors = Object.keys(cpu.grads).map((name) => [name, relativeError(gpu.grads[name], cpu.grads[name])] as const);
-    t.diagnostic(`relative errors: ${errors.map(([name, error]) => `${name} ${error.toExponential(1)}`).join(', ')}`);
+    assert.deepEqual(Object.keys(gpu.grads).sort(), [
+      'convBias',
+      'dense',
+      'denseBias',
+      'filter',
+      'input',
+    ]);
+    const errors = Object.keys(cpu.grads).map(
+      (name) => [name, relativeError(gpu.grads[name], cpu.grads[name])] as const,
+    );
+    t.diagnostic(
+      `relative errors: ${errors.map(([name, error]) => `${name} ${error.toExponential(1)}`).join(', ')}`,
+    );
     for (const [name, error] of errors) assert.ok(error < 1e-3, `${name}: relative error ${error}`);
   });
 

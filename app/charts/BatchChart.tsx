@@ -81,7 +81,13 @@ export function BatchChart(props: BatchChartProps) {
 
   useEffect(() => {
     const view = new BatchView(
-      { root: rootRef.current!, layers: layersRef.current!, canvas: canvasRef.current!, back: backRef.current!, front: frontRef.current! },
+      {
+        root: rootRef.current!,
+        layers: layersRef.current!,
+        canvas: canvasRef.current!,
+        back: backRef.current!,
+        front: frontRef.current!,
+      },
       propsRef.current,
     );
     viewRef.current = view;
@@ -99,11 +105,23 @@ export function BatchChart(props: BatchChartProps) {
   const height = props.height ?? 280;
   return (
     <div ref={rootRef} className="lt-chart lt-chart-stack lt-batch-chart" style={{ height }}>
-      <div ref={layersRef} className="lt-chart-layers" role="img" aria-label={`${props.title ?? `Batch ${props.metric}`} chart`}>
+      <div
+        ref={layersRef}
+        className="lt-chart-layers"
+        role="img"
+        aria-label={`${props.title ?? `Batch ${props.metric}`} chart`}
+      >
         <svg ref={backRef} className="lt-chart-back" width="100%" height={height} />
         <canvas ref={canvasRef} className="lt-chart-canvas" />
       </div>
-      <svg ref={frontRef} className="lt-chart-front" width="100%" height={height} aria-label="Annotations" role="group" />
+      <svg
+        ref={frontRef}
+        className="lt-chart-front"
+        width="100%"
+        height={height}
+        aria-label="Annotations"
+        role="group"
+      />
     </div>
   );
 }

@@ -37,7 +37,10 @@ const colour = d3
   .clamp(true);
 
 /** Colour, text colour and share of one cell. */
-function cellStyle(count: number, rowSum: number): { fill: string | null; ink: string; share: number } {
+function cellStyle(
+  count: number,
+  rowSum: number,
+): { fill: string | null; ink: string; share: number } {
   const share = rowSum > 0 ? count / rowSum : 0;
   if (count <= 0) return { fill: null, ink: '', share };
   const fill = colour(share);
@@ -46,11 +49,20 @@ function cellStyle(count: number, rowSum: number): { fill: string | null; ink: s
 
 /** Percent with just enough digits for small shares. */
 function percent(share: number): string {
-  return share >= 0.1 ? `${(share * 100).toFixed(0)}%` : share >= 0.01 ? `${(share * 100).toFixed(1)}%` : `${(share * 100).toFixed(2)}%`;
+  return share >= 0.1
+    ? `${(share * 100).toFixed(0)}%`
+    : share >= 0.01
+      ? `${(share * 100).toFixed(1)}%`
+      : `${(share * 100).toFixed(2)}%`;
 }
 
 /** 10 × 10 heatmap of true label vs prediction with keyboard-reachable cells. */
-export function ConfusionMatrix({ matrix, selected = null, onSelect, size = 360 }: ConfusionMatrixProps) {
+export function ConfusionMatrix({
+  matrix,
+  selected = null,
+  onSelect,
+  size = 360,
+}: ConfusionMatrixProps) {
   const n = matrix.length;
   const cell = (size - MARGIN.left - MARGIN.right) / Math.max(1, n);
   const svgRef = useRef<SVGSVGElement>(null);
@@ -60,7 +72,14 @@ export function ConfusionMatrix({ matrix, selected = null, onSelect, size = 360 
   const correct = matrix.reduce((a, row, i) => a + (row[i] ?? 0), 0);
 
   const move = (e: KeyboardEvent<SVGGElement>, at: ConfusionCell): void => {
-    const d: Record<string, [number, number]> = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1], Home: [0, -n], End: [0, n] };
+    const d: Record<string, [number, number]> = {
+      ArrowUp: [-1, 0],
+      ArrowDown: [1, 0],
+      ArrowLeft: [0, -1],
+      ArrowRight: [0, 1],
+      Home: [0, -n],
+      End: [0, n],
+    };
     if (e.key === 'Enter' || e.key === ' ') {
       e.preventDefault();
       onSelect?.(at);
@@ -74,7 +93,9 @@ export function ConfusionMatrix({ matrix, selected = null, onSelect, size = 360 
       predicted: Math.min(n - 1, Math.max(0, at.predicted + step[1])),
     };
     setFocus(next);
-    svgRef.current?.querySelector<SVGGElement>(`[data-cell="${next.label}-${next.predicted}"]`)?.focus();
+    svgRef.current
+      ?.querySelector<SVGGElement>(`[data-cell="${next.label}-${next.predicted}"]`)
+      ?.focus();
   };
 
   const cells = matrix.flatMap((row, label) => {
@@ -102,8 +123,18 @@ export function ConfusionMatrix({ matrix, selected = null, onSelect, size = 360 
           onFocus={() => setFocus({ label, predicted })}
         >
           <title>{`true ${label} → predicted ${predicted}: ${count} (${percent(share)} of row)`}</title>
-          <rect x={x + 0.5} y={y + 0.5} width={cell - 1} height={cell - 1} style={fill ? { fill } : undefined} />
-          <text x={x + cell / 2} y={y + cell / 2} style={{ fontSize: font, fill: ink || undefined }}>
+          <rect
+            x={x + 0.5}
+            y={y + 0.5}
+            width={cell - 1}
+            height={cell - 1}
+            style={fill ? { fill } : undefined}
+          />
+          <text
+            x={x + cell / 2}
+            y={y + cell / 2}
+            style={{ fontSize: font, fill: ink || undefined }}
+          >
             {count}
           </text>
         </g>
@@ -125,7 +156,10 @@ export function ConfusionMatrix({ matrix, selected = null, onSelect, size = 360 
       <text className="lt-axis-title" x={MARGIN.left + (n * cell) / 2} y={11}>
         predicted
       </text>
-      <text className="lt-axis-title" transform={`translate(11,${MARGIN.top + (n * cell) / 2}) rotate(-90)`}>
+      <text
+        className="lt-axis-title"
+        transform={`translate(11,${MARGIN.top + (n * cell) / 2}) rotate(-90)`}
+      >
         true label
       </text>
       {matrix.map((_, i) => (

@@ -10,7 +10,14 @@ import { useEffect, useRef } from 'react';
 import * as d3 from 'd3';
 import type { WireEpoch } from '../../server/protocol';
 import { niceExtent } from '../lib/series';
-import { drawTitle, epochDomain, layer, layoutLegend, LEGEND_ROW, type LegendPlace } from './batchDraw';
+import {
+  drawTitle,
+  epochDomain,
+  layer,
+  layoutLegend,
+  LEGEND_ROW,
+  type LegendPlace,
+} from './batchDraw';
 import './charts.css';
 
 /** One run's epoch summaries. */
@@ -53,7 +60,14 @@ function marksOf(series: readonly EpochSeries[], metric: EpochChartProps['metric
       points: s.epochs
         .map((e) => ({
           epoch: e.epoch,
-          value: (metric === 'loss' ? (split === 'train' ? e.trainLoss : e.testLoss) : split === 'train' ? e.trainAccuracy : e.testAccuracy) ?? NaN,
+          value:
+            (metric === 'loss'
+              ? split === 'train'
+                ? e.trainLoss
+                : e.testLoss
+              : split === 'train'
+                ? e.trainAccuracy
+                : e.testAccuracy) ?? NaN,
         }))
         .filter((p) => Number.isFinite(p.value)),
     })),
@@ -61,23 +75,48 @@ function marksOf(series: readonly EpochSeries[], metric: EpochChartProps['metric
 }
 
 /** Draws the whole chart into `svg` (pure apart from the DOM it is given). */
-export function drawEpochChart(svg: Svg, width: number, height: number, props: EpochChartProps): void {
+export function drawEpochChart(
+  svg: Svg,
+  width: number,
+  height: number,
+  props: EpochChartProps,
+): void {
   const { metric } = props;
   const marks = marksOf(props.series, metric);
   // Title, then the train/test key, then one swatch per run, wrapping onto more rows.
   const head = layer(svg, 'lt-head');
   // Titled always, so that an exported image says what it shows (its legend names the runs).
   const titleEnd = drawTitle(head, props.title ?? `Per epoch: ${props.metric}, train and test`);
-  const legend = layoutLegend([{ label: 'train', colour: '' }, { label: 'test', colour: '' }, ...props.series.map((s) => ({ label: s.label, colour: s.colour }))], Math.max(52, titleEnd), 4, width - 20);
+  const legend = layoutLegend(
+    [
+      { label: 'train', colour: '' },
+      { label: 'test', colour: '' },
+      ...props.series.map((s) => ({ label: s.label, colour: s.colour })),
+    ],
+    Math.max(52, titleEnd),
+    4,
+    width - 20,
+  );
   const m = { left: 52, top: 30 + LEGEND_ROW * (legend.rows - 1), right: 20, bottom: 34 };
   const values = marks.flatMap((k) => k.points.map((p) => p.value));
   const lastEpoch = Math.max(1, ...marks.flatMap((k) => k.points.map((p) => p.epoch)));
   const single = lastEpoch === 1;
-  const x = d3.scaleLinear().domain(epochDomain(lastEpoch)).range([m.left + 8, Math.max(m.left + 20, width - m.right - 8)]);
-  let [lo, hi] = values.length ? niceExtent(values, { pad: 0.08 }) : metric === 'accuracy' ? [90, 100] : [0, 1];
+  const x = d3
+    .scaleLinear()
+    .domain(epochDomain(lastEpoch))
+    .range([m.left + 8, Math.max(m.left + 20, width - m.right - 8)]);
+  let [lo, hi] = values.length
+    ? niceExtent(values, { pad: 0.08 })
+    : metric === 'accuracy'
+      ? [90, 100]
+      : [0, 1];
   if (metric === 'accuracy') hi = Math.min(100, hi);
   else lo = Math.max(0, lo);
-  const y = d3.scaleLinear().domain([lo, hi]).range([height - m.bottom, m.top]).nice();
+  const y = d3
+    .scaleLinear()
+    .domain([lo, hi])
+    .range([height - m.bottom, m.top])
+    .nice();
 
   layer(svg, 'lt-grid')
     .selectAll('line')
@@ -87,13 +126,21 @@ export function drawEpochChart(svg: Svg, width: number, height: number, props: E
     .attr('x2', width - m.right)
     .attr('y1', (d) => Math.round(y(d)) + 0.5)
     .attr('y2', (d) => Math.round(y(d)) + 0.5);
-  const epochTicks = single ? [1] : x.ticks(Math.min(lastEpoch, Math.floor(width / 50))).filter(Number.isInteger);
+  const epochTicks = single
+    ? [1]
+    : x.ticks(Math.min(lastEpoch, Math.floor(width / 50))).filter(Number.isInteger);
   layer(svg, 'lt-axis lt-axis-x')
     .attr('transform', `translate(0,${height - m.bottom})`)
     .call(d3.axisBottom(x).tickValues(epochTicks).tickFormat(d3.format('d')).tickSizeOuter(0));
   layer(svg, 'lt-axis lt-axis-y')
     .attr('transform', `translate(${m.left},0)`)
-    .call(d3.axisLeft(y).ticks(5).tickFormat((d) => (metric === 'accuracy' ? `${+d}%` : d3.format('~g')(+d))).tickSizeOuter(0));
+    .call(
+      d3
+        .axisLeft(y)
+        .ticks(5)
+        .tickFormat((d) => (metric === 'accuracy' ? `${+d}%` : d3.format('~g')(+d)))
+        .tickSizeOuter(0),
+    );
   layer(svg, 'lt-foot')
     .selectAll('text.lt-xlabel')
     .data(['epoch'])
@@ -103,7 +150,10 @@ export function drawEpochChart(svg: Svg, width: number, height: number, props: E
     .attr('y', height - 4)
     .text((d) => d);
 
-  const line = d3.line<{ epoch: number; value: number }>().x((p) => x(p.epoch)).y((p) => y(p.value));
+  const line = d3
+    .line<{ epoch: number; value: number }>()
+    .x((p) => x(p.epoch))
+    .y((p) => y(p.value));
   const groups = layer(svg, 'lt-epoch-marks')
     .selectAll<SVGGElement, Mark>('g.lt-epoch-mark')
     .data(marks, (k) => `${k.id}/${k.split}`)
@@ -112,7 +162,10 @@ export function drawEpochChart(svg: Svg, width: number, height: number, props: E
       g.append('path').attr('class', 'lt-epoch-line');
       return g;
     });
-  groups.select('path').attr('d', (k) => line(k.points)).style('stroke', (k) => k.colour);
+  groups
+    .select('path')
+    .attr('d', (k) => line(k.points))
+    .style('stroke', (k) => k.colour);
   groups
     .selectAll('circle')
     .data((k) => k.points.map((p) => ({ ...p, k })))
@@ -123,7 +176,9 @@ export function drawEpochChart(svg: Svg, width: number, height: number, props: E
     .style('stroke', (d) => d.k.colour)
     .style('fill', (d) => (d.k.split === 'test' ? d.k.colour : null))
     .select('title')
-    .text((d) => `${d.k.label} · epoch ${d.epoch} · ${d.k.split} ${metric} ${fmt(metric, d.value)}`);
+    .text(
+      (d) => `${d.k.label} · epoch ${d.epoch} · ${d.k.split} ${metric} ${fmt(metric, d.value)}`,
+    );
   // One epoch has no line to read: each point says its value beside it.
   groups
     .selectAll('text.lt-epoch-value')
@@ -145,10 +200,20 @@ export function drawEpochChart(svg: Svg, width: number, height: number, props: E
     })
     .attr('transform', (d) => `translate(${d.x},${16 + LEGEND_ROW * d.row})`);
   // The first two entries are the train (dashed) / test (solid) key, drawn in the text colour.
-  items.select('line').style('stroke', (d) => d.colour || null).attr('stroke-dasharray', (d) => (d.colour === '' && d.label === 'train' ? '5 4' : null)).classed('lt-key', (d) => !d.colour);
+  items
+    .select('line')
+    .style('stroke', (d) => d.colour || null)
+    .attr('stroke-dasharray', (d) => (d.colour === '' && d.label === 'train' ? '5 4' : null))
+    .classed('lt-key', (d) => !d.colour);
   items.select('text').text((d) => d.label);
-  head.selectAll('text.lt-legend-more').data(legend.more > 0 ? [legend.more] : []).join('text')
-    .attr('class', 'lt-legend-more').attr('x', legend.moreAt.x).attr('y', 16 + LEGEND_ROW * legend.moreAt.row).text((d) => `+${d}`);
+  head
+    .selectAll('text.lt-legend-more')
+    .data(legend.more > 0 ? [legend.more] : [])
+    .join('text')
+    .attr('class', 'lt-legend-more')
+    .attr('x', legend.moreAt.x)
+    .attr('y', 16 + LEGEND_ROW * legend.moreAt.row)
+    .text((d) => `+${d}`);
 }
 
 /** Per-epoch train (dashed) vs test (solid) loss or accuracy for one or more runs. */
@@ -193,7 +258,14 @@ export function EpochChart(props: EpochChartProps) {
     .join('; ');
   return (
     <div ref={rootRef} className="lt-chart lt-chart-stack lt-epoch-chart" style={{ height }}>
-      <svg ref={svgRef} className="lt-chart-back" width="100%" height={height} role="img" aria-label={`${props.title ?? `Epoch ${props.metric}`}. ${latest || 'No data yet'}.`} />
+      <svg
+        ref={svgRef}
+        className="lt-chart-back"
+        width="100%"
+        height={height}
+        role="img"
+        aria-label={`${props.title ?? `Epoch ${props.metric}`}. ${latest || 'No data yet'}.`}
+      />
     </div>
   );
 }

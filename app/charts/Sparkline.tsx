@@ -21,7 +21,12 @@ export interface SparklineProps {
 }
 
 /** SVG path data for `values` within a width × height box (1 px inset); '' when < 1 point. */
-export function sparklinePath(values: readonly number[], width: number, height: number, extent?: readonly [number, number]): string {
+export function sparklinePath(
+  values: readonly number[],
+  width: number,
+  height: number,
+  extent?: readonly [number, number],
+): string {
   const n = values.length;
   if (n === 0) return '';
   const xs = new Float64Array(n);
@@ -49,10 +54,24 @@ export function sparklinePath(values: readonly number[], width: number, height: 
 }
 
 /** A small, decorative-size line chart with an accessible label. */
-export function Sparkline({ values, width = 96, height = 24, colour, label, extent }: SparklineProps) {
+export function Sparkline({
+  values,
+  width = 96,
+  height = 24,
+  colour,
+  label,
+  extent,
+}: SparklineProps) {
   const d = sparklinePath(values, width, height, extent);
   return (
-    <svg className="lt-sparkline" width={width} height={height} viewBox={`0 0 ${width} ${height}`} role="img" aria-label={label}>
+    <svg
+      className="lt-sparkline"
+      width={width}
+      height={height}
+      viewBox={`0 0 ${width} ${height}`}
+      role="img"
+      aria-label={label}
+    >
       <title>{label}</title>
       {d ? <path d={d} style={colour ? { stroke: colour } : undefined} /> : null}
     </svg>

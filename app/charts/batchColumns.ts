@@ -25,10 +25,18 @@ export type MetricKind = 'loss' | 'accuracy' | 'learningRate' | 'samplesPerSec';
  * The metrics the "log scale" setting applies to: losses and the learning rate span decades and
  * are never ≤ 0; accuracy (0–100 %) and samples/s keep a linear axis whatever the setting.
  */
-export const LOG_SCALE_METRICS: ReadonlySet<MetricKind> = new Set<MetricKind>(['loss', 'learningRate']);
+export const LOG_SCALE_METRICS: ReadonlySet<MetricKind> = new Set<MetricKind>([
+  'loss',
+  'learningRate',
+]);
 
 /** Each metric as people call it (chart descriptions, tooltips). */
-export const METRIC_NAMES: Record<MetricKind, string> = { loss: 'loss', accuracy: 'accuracy', learningRate: 'learning rate', samplesPerSec: 'samples/s' };
+export const METRIC_NAMES: Record<MetricKind, string> = {
+  loss: 'loss',
+  accuracy: 'accuracy',
+  learningRate: 'learning rate',
+  samplesPerSec: 'samples/s',
+};
 
 /** A point's value of `metric`; a diverged batch's null is NaN (the line breaks there). */
 export function valueOf(p: WirePoint, metric: MetricKind): number {
@@ -45,7 +53,11 @@ export function valueOf(p: WirePoint, metric: MetricKind): number {
 }
 
 /** `a` with room for `need` entries (capacity doubles), its first `length` kept. */
-function grow<T extends Float64Array<ArrayBuffer> | Uint32Array<ArrayBuffer>>(a: T, length: number, need: number): T {
+function grow<T extends Float64Array<ArrayBuffer> | Uint32Array<ArrayBuffer>>(
+  a: T,
+  length: number,
+  need: number,
+): T {
   if (need <= a.length) return a;
   const next = new (a.constructor as new (n: number) => T)(Math.max(need, a.length * 2, 1024));
   next.set(a.subarray(0, length));
@@ -56,7 +68,10 @@ function grow<T extends Float64Array<ArrayBuffer> | Uint32Array<ArrayBuffer>>(a:
  * A range of one series the hub answered for a zoomed view (`run:series`): raw points, or
  * buckets of one width. It stands in for the overview over [fromStep, toStep].
  */
-export type SeriesDetail = { fromStep: number; toStep: number } & ({ kind: 'raw'; points: readonly WirePoint[] } | { kind: 'buckets'; width: number; buckets: readonly Bucket[] });
+export type SeriesDetail = { fromStep: number; toStep: number } & (
+  | { kind: 'raw'; points: readonly WirePoint[] }
+  | { kind: 'buckets'; width: number; buckets: readonly Bucket[] }
+);
 
 /** What a line is drawn from: the overview's buckets, a detail range, then the raw points. */
 export interface SeriesSource {
@@ -93,8 +108,17 @@ interface Entry {
 function representatives(b: Bucket, metric: MetricKind, perEpoch: number, out: Entry[]): void {
   const s = b.series[metric];
   const span = b.lastStep - b.firstStep;
-  const timeAt = (step: number) => (span > 0 ? b.firstTime + ((b.lastTime - b.firstTime) * (step - b.firstStep)) / span : b.firstTime);
-  const cands: Array<[number, number]> = [[b.firstStep, s.first], [s.minStep, s.min], [s.maxStep, s.max], [s.gapStep, NaN], [b.lastStep, s.last]];
+  const timeAt = (step: number) =>
+    span > 0
+      ? b.firstTime + ((b.lastTime - b.firstTime) * (step - b.firstStep)) / span
+      : b.firstTime;
+  const cands: Array<[number, number]> = [
+    [b.firstStep, s.first],
+    [s.minStep, s.min],
+    [s.maxStep, s.max],
+    [s.gapStep, NaN],
+    [b.lastStep, s.last],
+  ];
   cands.sort((x, y) => x[0] - y[0]);
   const start = out.length;
   let prev = -1;
@@ -103,15 +127,29 @@ function representatives(b: Bucket, metric: MetricKind, perEpoch: number, out: E
     prev = step;
     const first = out.length === start;
     out.push({
-      step, value, time: step === b.firstStep ? b.firstTime : step === b.lastStep ? b.lastTime : timeAt(step),
-      epoch: Math.floor((step - 1) / perEpoch) + 1, batch: (step - 1) % perEpoch, weight: first ? b.count : 0, width: b.width,
-      finite: first ? s.finite : 0, mean: first && s.finite > 0 ? s.sum / s.finite : NaN,
+      step,
+      value,
+      time: step === b.firstStep ? b.firstTime : step === b.lastStep ? b.lastTime : timeAt(step),
+      epoch: Math.floor((step - 1) / perEpoch) + 1,
+      batch: (step - 1) % perEpoch,
+      weight: first ? b.count : 0,
+      width: b.width,
+      finite: first ? s.finite : 0,
+      mean: first && s.finite > 0 ? s.sum / s.finite : NaN,
     });
   }
 }
 
 const rawEntry = (p: WirePoint, metric: MetricKind): Entry => ({
-  step: p.step, value: valueOf(p, metric), time: p.time, epoch: p.epoch, batch: p.batch, weight: 1, width: 0, finite: 1, mean: NaN,
+  step: p.step,
+  value: valueOf(p, metric),
+  time: p.time,
+  epoch: p.epoch,
+  batch: p.batch,
+  weight: 1,
+  width: 0,
+  finite: 1,
+  mean: NaN,
 });
 
 /**
@@ -168,12 +206,20 @@ export class SeriesColumns {
    * (0 when nothing changed; the whole length after a rebuild). While only the raw points grow
    * (same arrays, same first and last-seen point) only the new ones are converted.
    */
-  sync(source: SeriesSource, xAxis: XAxisKind, metric: MetricKind, batchesPerEpoch: number | null | undefined, smoothing: number): number {
+  sync(
+    source: SeriesSource,
+    xAxis: XAxisKind,
+    metric: MetricKind,
+    batchesPerEpoch: number | null | undefined,
+    smoothing: number,
+  ): number {
     const points = source.points;
     const n = points.length;
     let perEpoch = this.perEpoch;
     if (batchesPerEpoch && batchesPerEpoch > 0) perEpoch = batchesPerEpoch;
-    else if (xAxis === 'epoch') for (let i = this.length - this.head; i < n; i++) if (i >= 0) perEpoch = Math.max(perEpoch, points[i].batch + 1);
+    else if (xAxis === 'epoch')
+      for (let i = this.length - this.head; i < n; i++)
+        if (i >= 0) perEpoch = Math.max(perEpoch, points[i].batch + 1);
     const key = `${xAxis}|${metric}|${perEpoch}|${smoothing}`;
     const tailLength = this.length - this.head;
     const grewOnly =
@@ -182,7 +228,8 @@ export class SeriesColumns {
       this.overview === (source.overview ?? null) &&
       this.detail === (source.detail ?? null) &&
       n >= tailLength &&
-      (tailLength === 0 || (points[0].seq === this.firstSeq && points[tailLength - 1].seq === this.lastSeq));
+      (tailLength === 0 ||
+        (points[0].seq === this.firstSeq && points[tailLength - 1].seq === this.lastSeq));
     let from: number;
     if (!grewOnly) {
       if (!(batchesPerEpoch && batchesPerEpoch > 0) && xAxis === 'epoch') {
@@ -234,7 +281,9 @@ export class SeriesColumns {
     const d = source.detail ?? null;
     const outside = (from: number, to: number) => !d || to < d.fromStep || from > d.toStep;
     const groups: Array<{ start: number; entries: Entry[] }> = [];
-    for (const p of source.head ?? []) if (p.step < tailStart && outside(p.step, p.step)) groups.push({ start: p.step, entries: [rawEntry(p, metric)] });
+    for (const p of source.head ?? [])
+      if (p.step < tailStart && outside(p.step, p.step))
+        groups.push({ start: p.step, entries: [rawEntry(p, metric)] });
     for (const b of source.overview ?? []) {
       if (b.lastStep >= tailStart || !outside(b.firstStep, b.lastStep)) continue;
       const entries: Entry[] = [];
@@ -243,7 +292,9 @@ export class SeriesColumns {
     }
     if (d) {
       if (d.kind === 'raw') {
-        for (const p of d.points) if (p.step >= d.fromStep && p.step <= d.toStep && p.step < tailStart) groups.push({ start: p.step, entries: [rawEntry(p, metric)] });
+        for (const p of d.points)
+          if (p.step >= d.fromStep && p.step <= d.toStep && p.step < tailStart)
+            groups.push({ start: p.step, entries: [rawEntry(p, metric)] });
       } else {
         for (const b of d.buckets) {
           if (b.lastStep >= tailStart) continue;
@@ -289,7 +340,11 @@ export class SeriesColumns {
       // line as isolated points, i.e. undrawn. A pause inside one bucket cannot be placed; the
       // line runs through it until zooming in brings finer buckets or the raw points.
       const inBucket = e.width > 0 && e.weight === 0;
-      const paused = xAxis === 'time' && !inBucket && e.epoch === this.lastEpoch && e.time - this.lastTime > PAUSE_MS;
+      const paused =
+        xAxis === 'time' &&
+        !inBucket &&
+        e.epoch === this.lastEpoch &&
+        e.time - this.lastTime > PAUSE_MS;
       breaks[i] = (i > 0 ? breaks[i - 1] : 0) + (paused ? 1 : 0);
       this.lastEpoch = e.epoch;
       this.lastTime = e.time;
@@ -298,7 +353,12 @@ export class SeriesColumns {
       weights[i] = e.weight;
       this.total += e.weight;
       widths[i] = e.width;
-      xs[i] = xAxis === 'step' ? e.step : xAxis === 'epoch' ? e.epoch - 1 + e.batch / perEpoch : (e.time - this.t0) / 1000;
+      xs[i] =
+        xAxis === 'step'
+          ? e.step
+          : xAxis === 'epoch'
+            ? e.epoch - 1 + e.batch / perEpoch
+            : (e.time - this.t0) / 1000;
       if (!smoothing) continue;
       if (e.width === 0) {
         // A raw point: one step of the EMA (non-finite values pass through as gaps).
@@ -312,14 +372,18 @@ export class SeriesColumns {
         while (end < entries.length && entries[end].width > 0 && entries[end].weight === 0) end++;
         let repSum = 0;
         let reps = 0;
-        for (let k = j; k < end; k++) if (Number.isFinite(entries[k].value)) [repSum, reps] = [repSum + entries[k].value, reps + 1];
+        for (let k = j; k < end; k++)
+          if (Number.isFinite(entries[k].value))
+            [repSum, reps] = [repSum + entries[k].value, reps + 1];
         const others = Math.max(0, e.finite - reps);
         const restMean = others > 0 ? (e.mean * e.finite - repSum) / others : NaN;
         let gaps = 0;
-        for (let k = j + 1; k < end; k++) gaps += Math.max(0, entries[k].step - entries[k - 1].step - 1);
+        for (let k = j + 1; k < end; k++)
+          gaps += Math.max(0, entries[k].step - entries[k - 1].step - 1);
         const scale = gaps > 0 ? others / gaps : 0;
         for (let k = j; k < end; k++) {
-          const between = k === j ? 0 : Math.max(0, entries[k].step - entries[k - 1].step - 1) * scale;
+          const between =
+            k === j ? 0 : Math.max(0, entries[k].step - entries[k - 1].step - 1) * scale;
           if (between > 0) emaRamp(ema, restMean, 0, between);
           const v = entries[k].value;
           if (Number.isFinite(v)) {

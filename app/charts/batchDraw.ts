@@ -37,19 +37,29 @@ export function plotLayout(width: number, height: number, legendRows = 1): Plot 
 }
 
 /** The one `<g class=…>` child of `parent` (`cls` may hold several classes), created on first use. */
-export function layer<P extends SVGElement>(parent: d3.Selection<P, unknown, null, undefined>, cls: string): G {
+export function layer<P extends SVGElement>(
+  parent: d3.Selection<P, unknown, null, undefined>,
+  cls: string,
+): G {
   const found = parent.select<SVGGElement>(`:scope > g.${cls.trim().split(/\s+/).join('.')}`);
   return (found.empty() ? parent.append('g').attr('class', cls) : found) as unknown as G;
 }
 
 /** Draws the chart title at the top left; returns the x where a legend may start. */
 export function drawTitle(head: G, title: string): number {
-  const text = head.selectAll<SVGTextElement, string>('text.lt-title').data([title]).join('text')
-    .attr('class', 'lt-title').attr('x', 4).attr('y', 16).text((d) => d);
+  const text = head
+    .selectAll<SVGTextElement, string>('text.lt-title')
+    .data([title])
+    .join('text')
+    .attr('class', 'lt-title')
+    .attr('x', 4)
+    .attr('y', 16)
+    .text((d) => d);
   if (!title) return 4;
   // Measured once per title (a layout read), not every frame.
   const node = text.node() as SVGTextElement & { ltWidth?: [string, number] };
-  if (node.ltWidth?.[0] !== title) node.ltWidth = [title, node.getComputedTextLength() || title.length * 8];
+  if (node.ltWidth?.[0] !== title)
+    node.ltWidth = [title, node.getComputedTextLength() || title.length * 8];
   return 4 + node.ltWidth[1] + 16;
 }
 
@@ -71,7 +81,13 @@ export interface LegendPlace {
  * up to `maxRows`; whatever does not fit then is counted in `more` ("+N"). A label is cut
  * ("…") only when it is wider than a whole row, so an exported image names every run it can.
  */
-export function layoutLegend(items: readonly { label: string; colour: string }[], start: number, left: number, right: number, maxRows = 3): { placed: LegendPlace[]; rows: number; more: number; moreAt: { x: number; row: number } } {
+export function layoutLegend(
+  items: readonly { label: string; colour: string }[],
+  start: number,
+  left: number,
+  right: number,
+  maxRows = 3,
+): { placed: LegendPlace[]; rows: number; more: number; moreAt: { x: number; row: number } } {
   const placed: LegendPlace[] = [];
   let row = 0;
   let x = start;
@@ -100,7 +116,9 @@ export function epochDomain(lastEpoch: number): [number, number] {
   return lastEpoch <= 1 ? [0.5, 1.5] : [1, lastEpoch];
 }
 
-const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
+const TIME_STEPS = [
+  1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
+];
 
 /** Ticks for an elapsed-seconds axis at clock-friendly intervals (1 s … 1 day). */
 function timeTicks(x: Linear, count: number): number[] {
@@ -134,7 +152,8 @@ export function formatY(metric: MetricKind, v: number): string {
  */
 export function formatYTick(metric: MetricKind, v: number): string {
   if (metric === 'accuracy') return `${v}%`;
-  if (metric === 'samplesPerSec') return Math.abs(v) >= 1 ? d3.format(',~f')(v) : d3.format('~g')(v);
+  if (metric === 'samplesPerSec')
+    return Math.abs(v) >= 1 ? d3.format(',~f')(v) : d3.format('~g')(v);
   return d3.format('~g')(v);
 }
 
@@ -150,7 +169,15 @@ export interface BackText {
 }
 
 /** Gridlines, axes, title, legend and caption (the back SVG, under the canvas). */
-export function drawBack(svg: Svg, plot: Plot, x: Linear, y: YScale, xAxis: XAxisKind, metric: MetricKind, text: BackText): void {
+export function drawBack(
+  svg: Svg,
+  plot: Plot,
+  x: Linear,
+  y: YScale,
+  xAxis: XAxisKind,
+  metric: MetricKind,
+  text: BackText,
+): void {
   const xTicks = Math.max(2, Math.floor(plot.width / 90));
   const yTicks = Math.max(2, Math.floor(plot.height / 40));
   layer(svg, 'lt-grid')
@@ -161,17 +188,30 @@ export function drawBack(svg: Svg, plot: Plot, x: Linear, y: YScale, xAxis: XAxi
     .attr('x2', plot.right)
     .attr('y1', (d) => Math.round(y(d)) + 0.5)
     .attr('y2', (d) => Math.round(y(d)) + 0.5);
-  const xa = d3.axisBottom(x).tickFormat((d) => formatX(xAxis, +d)).tickSizeOuter(0);
-  xa.tickValues(xAxis === 'time' ? timeTicks(x, xTicks) : x.ticks(xTicks).filter((v) => xAxis !== 'step' || Number.isInteger(v)));
+  const xa = d3
+    .axisBottom(x)
+    .tickFormat((d) => formatX(xAxis, +d))
+    .tickSizeOuter(0);
+  xa.tickValues(
+    xAxis === 'time'
+      ? timeTicks(x, xTicks)
+      : x.ticks(xTicks).filter((v) => xAxis !== 'step' || Number.isInteger(v)),
+  );
   layer(svg, 'lt-axis lt-axis-x').attr('transform', `translate(0,${plot.bottom})`).call(xa);
   const yTickFormat = (d: d3.NumberValue) => formatYTick(metric, +d);
   // A log axis has ticks at every 1–9 of each decade: label only those the scale keeps.
   const keep = 'base' in y ? y.tickFormat(yTicks) : null;
-  const ya = (d3.axisLeft(y as Linear) as d3.Axis<d3.NumberValue>).ticks(yTicks).tickFormat((d) => (keep && keep(d) === '' ? '' : yTickFormat(d)));
-  layer(svg, 'lt-axis lt-axis-y').attr('transform', `translate(${plot.left},0)`).call(ya.tickSizeOuter(0));
+  const ya = (d3.axisLeft(y as Linear) as d3.Axis<d3.NumberValue>)
+    .ticks(yTicks)
+    .tickFormat((d) => (keep && keep(d) === '' ? '' : yTickFormat(d)));
+  layer(svg, 'lt-axis lt-axis-y')
+    .attr('transform', `translate(${plot.left},0)`)
+    .call(ya.tickSizeOuter(0));
 
   const head = layer(svg, 'lt-head');
-  const legend = text.legendLayout ?? layoutLegend(text.legend, Math.max(plot.left, drawTitle(head, text.title)), 4, plot.right);
+  const legend =
+    text.legendLayout ??
+    layoutLegend(text.legend, Math.max(plot.left, drawTitle(head, text.title)), 4, plot.right);
   if (text.legendLayout) drawTitle(head, text.title);
   const items = head
     .selectAll<SVGGElement, LegendPlace>('g.lt-legend-item')
@@ -185,15 +225,37 @@ export function drawBack(svg: Svg, plot: Plot, x: Linear, y: YScale, xAxis: XAxi
     .attr('transform', (d) => `translate(${d.x},${16 + LEGEND_ROW * d.row})`);
   items.select('rect').attr('fill', (d) => d.colour);
   items.select('text').text((d) => d.label);
-  head.selectAll('text.lt-legend-more').data(legend.more > 0 ? [legend.more] : []).join('text')
-    .attr('class', 'lt-legend-more').attr('x', legend.moreAt.x).attr('y', 16 + LEGEND_ROW * legend.moreAt.row).text((d) => `+${d}`);
+  head
+    .selectAll('text.lt-legend-more')
+    .data(legend.more > 0 ? [legend.more] : [])
+    .join('text')
+    .attr('class', 'lt-legend-more')
+    .attr('x', legend.moreAt.x)
+    .attr('y', 16 + LEGEND_ROW * legend.moreAt.row)
+    .text((d) => `+${d}`);
 
   const foot = layer(svg, 'lt-foot');
-  const caption = foot.selectAll('text.lt-caption').data([text.caption]).join('text')
-    .attr('class', 'lt-caption').attr('x', 4).attr('y', plot.bottom + 34).text((d) => d);
-  caption.selectAll('title').data([text.captionTitle]).join('title').text((d) => d);
-  foot.selectAll('text.lt-xlabel').data([text.xLabel]).join('text')
-    .attr('class', 'lt-xlabel').attr('x', plot.right).attr('y', plot.bottom + 34).text((d) => d);
+  const caption = foot
+    .selectAll('text.lt-caption')
+    .data([text.caption])
+    .join('text')
+    .attr('class', 'lt-caption')
+    .attr('x', 4)
+    .attr('y', plot.bottom + 34)
+    .text((d) => d);
+  caption
+    .selectAll('title')
+    .data([text.captionTitle])
+    .join('title')
+    .text((d) => d);
+  foot
+    .selectAll('text.lt-xlabel')
+    .data([text.xLabel])
+    .join('text')
+    .attr('class', 'lt-xlabel')
+    .attr('x', plot.right)
+    .attr('y', plot.bottom + 34)
+    .text((d) => d);
 }
 
 /**
@@ -272,7 +334,12 @@ export function markerLabel(a: Pick<WireAnnotation, 'kind' | 'text' | 'authorNam
 }
 
 /** Vertical line plus a small flag per annotation; notes solid and filled, events dashed. */
-export function drawAnnotations(g: G, plot: Plot, placed: readonly PlacedAnnotation[], onSelect: ((a: WireAnnotation) => void) | undefined): void {
+export function drawAnnotations(
+  g: G,
+  plot: Plot,
+  placed: readonly PlacedAnnotation[],
+  onSelect: ((a: WireAnnotation) => void) | undefined,
+): void {
   const when = (iso: string): string => {
     const d = new Date(iso);
     return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
@@ -301,10 +368,16 @@ export function drawAnnotations(g: G, plot: Plot, placed: readonly PlacedAnnotat
       onSelect?.(d.a);
     });
   // Styles, not attributes: the theme's CSS rules would override presentation attributes.
-  flags.select('line').attr('y1', plot.top).attr('y2', plot.bottom).style('stroke', (d) => d.colour || null);
+  flags
+    .select('line')
+    .attr('y1', plot.top)
+    .attr('y2', plot.bottom)
+    .style('stroke', (d) => d.colour || null);
   flags
     .select('path')
-    .attr('d', (d) => (d.a.kind === 'note' ? `M0,${plot.top}h9l-3,4l3,4h-9z` : `M0,${plot.top - 1}l5,5l-5,5l-5,-5z`))
+    .attr('d', (d) =>
+      d.a.kind === 'note' ? `M0,${plot.top}h9l-3,4l3,4h-9z` : `M0,${plot.top - 1}l5,5l-5,5l-5,-5z`,
+    )
     .style('fill', (d) => (d.colour && d.a.kind === 'note' ? d.colour : null))
     .style('stroke', (d) => d.colour || null);
   flags.select('title').text((d) => `${d.a.authorName} · ${when(d.a.createdAt)} · ${d.a.text}`);
@@ -331,19 +404,55 @@ export interface Hover {
 export function drawHover(g: G, plot: Plot, hover: Hover | null): void {
   g.style('display', () => (hover ? null : 'none'));
   if (!hover) return;
-  g.selectAll('line.lt-crosshair').data([hover.px]).join('line').attr('class', 'lt-crosshair')
-    .attr('x1', (d) => d).attr('x2', (d) => d).attr('y1', plot.top).attr('y2', plot.bottom);
-  g.selectAll('circle.lt-dot').data(hover.rows.filter((r) => Number.isFinite(r.py))).join('circle').attr('class', 'lt-dot')
-    .attr('r', 3).attr('cx', (d) => d.px).attr('cy', (d) => d.py).style('fill', (d) => d.colour);
-  const lines = [{ swatch: '', text: hover.header }, ...hover.rows.map((r) => ({ swatch: r.colour, text: `${r.label ? `${r.label}  ` : ''}${r.value}` }))];
+  g.selectAll('line.lt-crosshair')
+    .data([hover.px])
+    .join('line')
+    .attr('class', 'lt-crosshair')
+    .attr('x1', (d) => d)
+    .attr('x2', (d) => d)
+    .attr('y1', plot.top)
+    .attr('y2', plot.bottom);
+  g.selectAll('circle.lt-dot')
+    .data(hover.rows.filter((r) => Number.isFinite(r.py)))
+    .join('circle')
+    .attr('class', 'lt-dot')
+    .attr('r', 3)
+    .attr('cx', (d) => d.px)
+    .attr('cy', (d) => d.py)
+    .style('fill', (d) => d.colour);
+  const lines = [
+    { swatch: '', text: hover.header },
+    ...hover.rows.map((r) => ({
+      swatch: r.colour,
+      text: `${r.label ? `${r.label}  ` : ''}${r.value}`,
+    })),
+  ];
   const box = layer(g, 'lt-readout');
   const width = 24 + 6.4 * Math.max(...lines.map((l) => l.text.length));
   const left = hover.px + 12 + width > plot.right ? hover.px - 12 - width : hover.px + 12;
   box.attr('transform', `translate(${Math.max(plot.left, left)},${plot.top + 6})`);
-  box.selectAll('rect').data([0]).join('rect').attr('width', width).attr('height', 8 + 15 * lines.length).attr('rx', 4);
-  box.selectAll('text').data(lines).join('text').attr('x', 6).attr('y', (_, i) => 16 + 15 * i)
+  box
+    .selectAll('rect')
+    .data([0])
+    .join('rect')
+    .attr('width', width)
+    .attr('height', 8 + 15 * lines.length)
+    .attr('rx', 4);
+  box
+    .selectAll('text')
+    .data(lines)
+    .join('text')
+    .attr('x', 6)
+    .attr('y', (_, i) => 16 + 15 * i)
     .selectAll('tspan')
-    .data((d) => (d.swatch ? [{ fill: d.swatch, text: '\u25cf ' }, { fill: null, text: d.text }] : [{ fill: null, text: d.text }]))
+    .data((d) =>
+      d.swatch
+        ? [
+            { fill: d.swatch, text: '\u25cf ' },
+            { fill: null, text: d.text },
+          ]
+        : [{ fill: null, text: d.text }],
+    )
     .join('tspan')
     .style('fill', (d) => d.fill)
     .text((d) => d.text);

@@ -9,7 +9,22 @@ import type { WireAnnotation } from '../../server/protocol';
 import { minMaxBuckets, niceExtent, visibleRange } from '../lib/series';
 import { LOG_SCALE_METRICS, METRIC_NAMES, SeriesColumns } from './batchColumns';
 import type { BatchChartProps, BatchViewRange } from './BatchChart';
-import { drawAnnotations, drawBack, drawHover, drawLine, drawTitle, formatX, formatY, layer, layoutLegend, plotLayout, type Hover, type PlacedAnnotation, type Plot, type YScale } from './batchDraw';
+import {
+  drawAnnotations,
+  drawBack,
+  drawHover,
+  drawLine,
+  drawTitle,
+  formatX,
+  formatY,
+  layer,
+  layoutLegend,
+  plotLayout,
+  type Hover,
+  type PlacedAnnotation,
+  type Plot,
+  type YScale,
+} from './batchDraw';
 
 /** Share of the highest visible loss values left out of the y extent. */
 const LOSS_CLIP = 0.005;
@@ -61,12 +76,20 @@ export class BatchView {
   private viewTimer: ReturnType<typeof setTimeout> | undefined;
   private announced = '';
 
-  constructor(private readonly nodes: BatchNodes, private props: BatchChartProps) {
+  constructor(
+    private readonly nodes: BatchNodes,
+    private props: BatchChartProps,
+  ) {
     this.back = d3.select(nodes.back);
     this.front = d3.select(nodes.front);
     this.zoom
       .clickDistance(4)
-      .filter((e: Event & { button?: number; ctrlKey?: boolean }) => (!e.ctrlKey || e.type === 'wheel') && !e.button && !(e.target as Element).closest?.('.lt-flag'))
+      .filter(
+        (e: Event & { button?: number; ctrlKey?: boolean }) =>
+          (!e.ctrlKey || e.type === 'wheel') &&
+          !e.button &&
+          !(e.target as Element).closest?.('.lt-flag'),
+      )
       .on('zoom', (e: d3.D3ZoomEvent<SVGSVGElement, unknown>) => {
         if (this.syncing) return;
         const t = e.transform;
@@ -84,7 +107,10 @@ export class BatchView {
       .on('click.lt', (e: MouseEvent) => this.click(e))
       .on('pointermove.lt', (e: PointerEvent) => {
         this.hoverPx = d3.pointer(e, nodes.front)[0];
-        if (!this.overlayFrame) this.overlayFrame = requestAnimationFrame(() => ((this.overlayFrame = 0), this.drawOverlay()));
+        if (!this.overlayFrame)
+          this.overlayFrame = requestAnimationFrame(
+            () => ((this.overlayFrame = 0), this.drawOverlay()),
+          );
       })
       .on('pointerleave.lt', () => ((this.hoverPx = null), this.drawOverlay()));
     this.ro = new ResizeObserver((entries) => {
@@ -138,7 +164,12 @@ export class BatchView {
       if (this.view && first && first.length) {
         const [a, b] = this.view;
         const steps = this.props.xAxis === 'step' ? [a, b] : [first.stepOfX(a), first.stepOfX(b)];
-        if (steps.every(Number.isFinite)) range = { fromStep: Math.max(0, Math.floor(steps[0])), toStep: Math.max(0, Math.ceil(steps[1])), columns: Math.max(1, Math.round(this.plot.width)) };
+        if (steps.every(Number.isFinite))
+          range = {
+            fromStep: Math.max(0, Math.floor(steps[0])),
+            toStep: Math.max(0, Math.ceil(steps[1])),
+            columns: Math.max(1, Math.round(this.plot.width)),
+          };
       }
       const key = JSON.stringify(range);
       if (key === this.announced) return;
@@ -157,7 +188,8 @@ export class BatchView {
     // A click's coordinates are whole pixels, a pointer move's are not: at a few steps per
     // pixel the click's own position named a step a few before the one the readout showed.
     // The readout (drawn from the last move) is what the person aimed at.
-    const px = this.hoverPx !== null && Math.abs(this.hoverPx - clickPx) < 2 ? this.hoverPx : clickPx;
+    const px =
+      this.hoverPx !== null && Math.abs(this.hoverPx - clickPx) < 2 ? this.hoverPx : clickPx;
     if (!onAddAnnotation || e.detail > 1 || px < this.plot.left || px > this.plot.right) return;
     clearTimeout(this.clickTimer);
     const step = this.stepAt(px);
@@ -175,7 +207,8 @@ export class BatchView {
     for (const s of this.props.series) {
       const c = this.cols.get(s.id);
       const i = c ? c.nearest(xv) : -1;
-      if (c && i >= 0 && Math.abs(c.xs[i] - xv) < best) [best, step] = [Math.abs(c.xs[i] - xv), c.steps[i]];
+      if (c && i >= 0 && Math.abs(c.xs[i] - xv) < best)
+        [best, step] = [Math.abs(c.xs[i] - xv), c.steps[i]];
     }
     return step;
   }
@@ -189,10 +222,18 @@ export class BatchView {
     // The legend first: the rows it wraps onto push the plot down, so every run stays named.
     const title = p.title ?? `Batch ${METRIC_NAMES[p.metric]}`;
     const right = plotLayout(this.width, height).right;
-    const legend = layoutLegend(p.series, Math.max(plotLayout(0, 0).left, drawTitle(layer(this.back, 'lt-head'), title)), 4, right);
+    const legend = layoutLegend(
+      p.series,
+      Math.max(plotLayout(0, 0).left, drawTitle(layer(this.back, 'lt-head'), title)),
+      4,
+      right,
+    );
     const plot = (this.plot = plotLayout(this.width, height, legend.rows));
     const dpr = window.devicePixelRatio || 1;
-    if (canvas.width !== Math.round(this.width * dpr) || canvas.height !== Math.round(height * dpr)) {
+    if (
+      canvas.width !== Math.round(this.width * dpr) ||
+      canvas.height !== Math.round(height * dpr)
+    ) {
       canvas.width = Math.round(this.width * dpr);
       canvas.height = Math.round(height * dpr);
     }
@@ -213,12 +254,21 @@ export class BatchView {
     }
     if (!(bx1 > bx0)) [bx0, bx1] = Number.isFinite(bx0) ? [bx0, bx0 + 1] : [0, 1];
     this.base = d3.scaleLinear().domain([bx0, bx1]).range([plot.left, plot.right]);
-    const extent: [[number, number], [number, number]] = [[plot.left, plot.top], [plot.right, plot.bottom]];
-    this.zoom.extent(extent).translateExtent(extent).scaleExtent([1, Math.max(1, total / 10)]);
-    if (this.viewAxis !== p.xAxis || (this.view && (this.view[0] >= bx1 || this.view[1] <= bx0))) this.view = null;
+    const extent: [[number, number], [number, number]] = [
+      [plot.left, plot.top],
+      [plot.right, plot.bottom],
+    ];
+    this.zoom
+      .extent(extent)
+      .translateExtent(extent)
+      .scaleExtent([1, Math.max(1, total / 10)]);
+    if (this.viewAxis !== p.xAxis || (this.view && (this.view[0] >= bx1 || this.view[1] <= bx0)))
+      this.view = null;
     this.viewAxis = p.xAxis;
     this.syncZoom();
-    this.x = this.view ? d3.scaleLinear().domain(this.view).range([plot.left, plot.right]) : this.base;
+    this.x = this.view
+      ? d3.scaleLinear().domain(this.view).range([plot.left, plot.right])
+      : this.base;
     const [x0, x1] = this.x.domain();
 
     // Downsample each visible range (after smoothing) to the first, min, max and last point of
@@ -245,7 +295,12 @@ export class BatchView {
         // Zoomed in, the smoothed line can lie outside the visible raw range (it remembers
         // earlier points); showing everything, it stays within the raw values' range.
         for (const ys of smoothing && this.view ? [c.ys, c.smooth] : [c.ys]) {
-          const [a, b] = niceExtent(ys, { start, end, pad: 0, clipTop: p.metric === 'loss' ? LOSS_CLIP : 0 });
+          const [a, b] = niceExtent(ys, {
+            start,
+            end,
+            pad: 0,
+            clipTop: p.metric === 'loss' ? LOSS_CLIP : 0,
+          });
           [lo, hi] = [Math.min(lo, a), Math.max(hi, b)];
         }
         for (const i of raw) {
@@ -265,7 +320,14 @@ export class BatchView {
     if (p.metric !== 'accuracy') domain[0] = Math.max(0, domain[0]);
     this.y =
       p.logY && LOG_SCALE_METRICS.has(p.metric) && minPositive < Infinity
-        ? d3.scaleLog().domain([Math.max(minPositive, domain[0]) / 1.1, Math.max(domain[1], minPositive * 1.1) * 1.1]).range([plot.bottom, plot.top]).nice()
+        ? d3
+            .scaleLog()
+            .domain([
+              Math.max(minPositive, domain[0]) / 1.1,
+              Math.max(domain[1], minPositive * 1.1) * 1.1,
+            ])
+            .range([plot.bottom, plot.top])
+            .nice()
         : d3.scaleLinear().domain(domain).range([plot.bottom, plot.top]).nice();
 
     const ctx = canvas.getContext('2d')!;
@@ -277,12 +339,34 @@ export class BatchView {
     ctx.clip();
     ctx.lineJoin = 'round';
     // Every faint raw line first, so no run's raw noise covers another run's smoothed line.
-    if (smoothing) for (const { s, c, raw } of plans) drawLine(ctx, c.xs, c.ys, raw, this.x, this.y, { colour: s.colour, width: 1, alpha: 0.2 }, c.breaks);
-    for (const { s, c, smooth } of plans) drawLine(ctx, c.xs, c.smooth, smooth, this.x, this.y, { colour: s.colour, width: smoothing ? 1.75 : 1.25, alpha: 1 }, c.breaks);
+    if (smoothing)
+      for (const { s, c, raw } of plans)
+        drawLine(
+          ctx,
+          c.xs,
+          c.ys,
+          raw,
+          this.x,
+          this.y,
+          { colour: s.colour, width: 1, alpha: 0.2 },
+          c.breaks,
+        );
+    for (const { s, c, smooth } of plans)
+      drawLine(
+        ctx,
+        c.xs,
+        c.smooth,
+        smooth,
+        this.x,
+        this.y,
+        { colour: s.colour, width: smoothing ? 1.75 : 1.25, alpha: 1 },
+        c.breaks,
+      );
     ctx.restore();
 
     const n = d3.format(',d');
-    const clipped = rawHi > this.y.domain()[1] ? ` · top ${LOSS_CLIP * 100} % of loss off-scale` : '';
+    const clipped =
+      rawHi > this.y.domain()[1] ? ` · top ${LOSS_CLIP * 100} % of loss off-scale` : '';
     drawBack(this.back, plot, this.x, this.y, p.xAxis, p.metric, {
       // Titled always, so that an exported image says what it shows (its legend names the runs).
       title,
@@ -321,18 +405,35 @@ export class BatchView {
       const c = this.cols.get(a.runId) ?? first;
       // On the time axis a note sits at the time it was made (a resume after a pause is not
       // at the pause's step's time); on the others, at its step.
-      const px = this.props.xAxis === 'step' ? this.x(a.step) : !c ? NaN : this.props.xAxis === 'time' ? this.x(c.xOfTime(Date.parse(a.createdAt))) : this.x(c.xOfStep(a.step));
+      const px =
+        this.props.xAxis === 'step'
+          ? this.x(a.step)
+          : !c
+            ? NaN
+            : this.props.xAxis === 'time'
+              ? this.x(c.xOfTime(Date.parse(a.createdAt)))
+              : this.x(c.xOfStep(a.step));
       if (!(px >= this.plot.left && px <= this.plot.right)) continue;
-      placed.push({ a, px, colour: a.kind === 'note' ? (this.props.annotationColour?.(a) ?? '') : '' });
+      placed.push({
+        a,
+        px,
+        colour: a.kind === 'note' ? (this.props.annotationColour?.(a) ?? '') : '',
+      });
     }
-    drawAnnotations(layer(this.front, 'lt-flags'), this.plot, placed, this.props.onSelectAnnotation);
+    drawAnnotations(
+      layer(this.front, 'lt-flags'),
+      this.plot,
+      placed,
+      this.props.onSelectAnnotation,
+    );
   }
 
   private drawOverlay(): void {
     const g = layer(this.front, 'lt-hover').attr('aria-hidden', 'true').attr('data-export', 'skip');
     const px = this.hoverPx;
     const p = this.props;
-    if (px === null || px < this.plot.left || px > this.plot.right || p.series.length === 0) return drawHover(g, this.plot, null);
+    if (px === null || px < this.plot.left || px > this.plot.right || p.series.length === 0)
+      return drawHover(g, this.plot, null);
     const xv = this.x.invert(px);
     let hover: Hover | null = null;
     const rows: Hover['rows'][number][] = [];
@@ -343,11 +444,24 @@ export class BatchView {
       // A run with no point under the cursor (it ended sooner) says so, rather than show its
       // nearest value as if it were this one's.
       const here = Math.abs(this.x(c.xs[i]) - px) <= HOVER_PX;
-      const value = !here ? 'no point here' : formatY(p.metric, c.ys[i]) + (p.smoothing > 0 ? ` · smoothed ${formatY(p.metric, c.smooth[i])}` : '');
-      rows.push({ colour: s.colour, label: p.series.length > 1 ? s.label : '', value, px: this.x(c.xs[i]), py: here ? this.y(c.smooth[i]) : NaN });
+      const value = !here
+        ? 'no point here'
+        : formatY(p.metric, c.ys[i]) +
+          (p.smoothing > 0 ? ` · smoothed ${formatY(p.metric, c.smooth[i])}` : '');
+      rows.push({
+        colour: s.colour,
+        label: p.series.length > 1 ? s.label : '',
+        value,
+        px: this.x(c.xs[i]),
+        py: here ? this.y(c.smooth[i]) : NaN,
+      });
       if (!hover) {
         const step = `step ${d3.format(',d')(this.stepAt(px))}`;
-        hover = { px: this.x(c.xs[i]), header: p.xAxis === 'step' ? step : `${p.xAxis} ${formatX(p.xAxis, c.xs[i])} · ${step}`, rows };
+        hover = {
+          px: this.x(c.xs[i]),
+          header: p.xAxis === 'step' ? step : `${p.xAxis} ${formatX(p.xAxis, c.xs[i])} · ${step}`,
+          rows,
+        };
       }
     }
     drawHover(g, this.plot, hover);
@@ -364,6 +478,7 @@ export class BatchView {
       return `${s.label}: ${METRIC_NAMES[p.metric]} ${formatY(p.metric, c.ys[i])}${sm} at step ${c.steps[i]}`;
     });
     const label = `${p.title ?? `Batch ${p.metric}`} chart. ${parts.join('; ') || 'No data yet'}.`;
-    if (this.nodes.layers.getAttribute('aria-label') !== label) this.nodes.layers.setAttribute('aria-label', label);
+    if (this.nodes.layers.getAttribute('aria-label') !== label)
+      this.nodes.layers.setAttribute('aria-label', label);
   }
 }

@@ -21,9 +21,14 @@ function Note({ a, mine, colour }: { a: WireAnnotation; mine: boolean; colour: s
     if (!result.ok) setError(result.message);
   };
   return (
-    <li className={`annotation annotation-${a.kind}`} data-testid="annotation" style={{ borderLeftColor: colour }}>
+    <li
+      className={`annotation annotation-${a.kind}`}
+      data-testid="annotation"
+      style={{ borderLeftColor: colour }}
+    >
       <div className="annotation-meta">
-        <strong>{a.authorName}</strong> · step {a.step.toLocaleString('en-US')} · {fmtTime(a.createdAt)}
+        <strong>{a.authorName}</strong> · step {a.step.toLocaleString('en-US')} ·{' '}
+        {fmtTime(a.createdAt)}
         {a.edits > 0 ? <span className="muted"> · edited</span> : null}
       </div>
       {editing ? (
@@ -31,7 +36,12 @@ function Note({ a, mine, colour }: { a: WireAnnotation; mine: boolean; colour: s
           <label htmlFor={`edit-${a.id}`} className="sr-only">
             Edit note
           </label>
-          <textarea id={`edit-${a.id}`} value={text} maxLength={MAX_ANNOTATION_CHARS} onChange={(e) => setText(e.target.value)} />
+          <textarea
+            id={`edit-${a.id}`}
+            value={text}
+            maxLength={MAX_ANNOTATION_CHARS}
+            onChange={(e) => setText(e.target.value)}
+          />
           <div>
             <button type="button" onClick={save} disabled={!text.trim()}>
               Save
@@ -63,13 +73,21 @@ function Note({ a, mine, colour }: { a: WireAnnotation; mine: boolean; colour: s
   );
 }
 
-export function AnnotationsPanel({ annotations, colourOf }: { annotations: readonly WireAnnotation[]; colourOf: (a: WireAnnotation) => string }) {
+export function AnnotationsPanel({
+  annotations,
+  colourOf,
+}: {
+  annotations: readonly WireAnnotation[];
+  colourOf: (a: WireAnnotation) => string;
+}) {
   const { me } = useHub();
   const sorted = [...annotations].sort((a, b) => a.step - b.step || a.id - b.id);
   return (
     <section className="card" aria-labelledby="notes-title">
       <h2 id="notes-title">Notes and events</h2>
-      {sorted.length === 0 ? <p className="muted">No notes yet. Click a curve to add one.</p> : null}
+      {sorted.length === 0 ? (
+        <p className="muted">No notes yet. Click a curve to add one.</p>
+      ) : null}
       <ul className="annotations">
         {sorted.map((a) => (
           <Note key={a.id} a={a} mine={!!me && a.authorId === me.id} colour={colourOf(a)} />

@@ -11,14 +11,32 @@ import { useHub } from '../lib/HubProvider';
 import { FormError } from './FormError';
 
 type Kind = RunsManageAction['kind'];
-const DONE: Record<Kind, string> = { archive: 'Archived', restore: 'Restored', tag: 'Retagged', delete: 'Deleted' };
-const NOT_DONE: Record<Kind, string> = { archive: 'Not archived', restore: 'Not restored', tag: 'Not retagged', delete: 'Not deleted' };
+const DONE: Record<Kind, string> = {
+  archive: 'Archived',
+  restore: 'Restored',
+  tag: 'Retagged',
+  delete: 'Deleted',
+};
+const NOT_DONE: Record<Kind, string> = {
+  archive: 'Not archived',
+  restore: 'Not restored',
+  tag: 'Not retagged',
+  delete: 'Not deleted',
+};
 
 const plural = (n: number) => `${n.toLocaleString('en-US')} run${n === 1 ? '' : 's'}`;
-const splitTags = (text: string) => text.split(',').map((t) => t.trim()).filter(Boolean);
+const splitTags = (text: string) =>
+  text
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
 
 /** What happened, in words: how many were changed, then each run that was not and why. */
-function describeResults(kind: Kind, results: readonly RunManageResult[], nameOf: (runId: string) => string): string {
+function describeResults(
+  kind: Kind,
+  results: readonly RunManageResult[],
+  nameOf: (runId: string) => string,
+): string {
   const done = results.filter((r) => r.ok).length;
   const failed = results.filter((r): r is Extract<RunManageResult, { ok: false }> => !r.ok);
   const head = `${DONE[kind]} ${done === results.length ? plural(done) : `${done} of ${plural(results.length)}`}.`;
@@ -59,7 +77,8 @@ export function BulkActions({ selected, runs, onDone }: BulkActionsProps) {
       const other: string[] = [];
       for (const [path, text] of Object.entries((result.details ?? {}) as Record<string, string>)) {
         const field = path.split('.')[1];
-        if (field === 'add' || field === 'remove' || field === 'confirmCount') found[field] = found[field] ? `${found[field]}; ${text}` : text;
+        if (field === 'add' || field === 'remove' || field === 'confirmCount')
+          found[field] = found[field] ? `${found[field]}; ${text}` : text;
         else other.push(text);
       }
       setErrors(found);
@@ -98,16 +117,38 @@ export function BulkActions({ selected, runs, onDone }: BulkActionsProps) {
   return (
     <div className="bulk-actions" aria-label="With the ticked runs">
       <div className="button-row">
-        <button type="button" className="small" disabled={off} onClick={() => void apply({ kind: 'archive' })}>
+        <button
+          type="button"
+          className="small"
+          disabled={off}
+          onClick={() => void apply({ kind: 'archive' })}
+        >
           Archive
         </button>
-        <button type="button" className="small" disabled={off} onClick={() => void apply({ kind: 'restore' })}>
+        <button
+          type="button"
+          className="small"
+          disabled={off}
+          onClick={() => void apply({ kind: 'restore' })}
+        >
           Restore
         </button>
-        <button type="button" className="small" disabled={off} aria-expanded={mode === 'tag'} onClick={() => open('tag')}>
+        <button
+          type="button"
+          className="small"
+          disabled={off}
+          aria-expanded={mode === 'tag'}
+          onClick={() => open('tag')}
+        >
           Tags…
         </button>
-        <button type="button" className="small danger" disabled={off} aria-expanded={mode === 'delete'} onClick={() => open('delete')}>
+        <button
+          type="button"
+          className="small danger"
+          disabled={off}
+          aria-expanded={mode === 'delete'}
+          onClick={() => open('delete')}
+        >
           Delete…
         </button>
       </div>
@@ -115,16 +156,31 @@ export function BulkActions({ selected, runs, onDone }: BulkActionsProps) {
         <form className="bulk-form" onSubmit={tag} aria-label={`Tags of ${plural(count)}`}>
           <div className="field">
             <label htmlFor="bulk-add">Add tags (comma-separated)</label>
-            <input id="bulk-add" value={add} onChange={(e) => setAdd(e.target.value)} placeholder="baseline, lr sweep" aria-invalid={errors.add ? true : undefined} />
+            <input
+              id="bulk-add"
+              value={add}
+              onChange={(e) => setAdd(e.target.value)}
+              placeholder="baseline, lr sweep"
+              aria-invalid={errors.add ? true : undefined}
+            />
             {error('add')}
           </div>
           <div className="field">
             <label htmlFor="bulk-remove">Remove tags (comma-separated)</label>
-            <input id="bulk-remove" value={remove} onChange={(e) => setRemove(e.target.value)} aria-invalid={errors.remove ? true : undefined} />
+            <input
+              id="bulk-remove"
+              value={remove}
+              onChange={(e) => setRemove(e.target.value)}
+              aria-invalid={errors.remove ? true : undefined}
+            />
             {error('remove')}
           </div>
           <div className="button-row">
-            <button type="submit" className="small" disabled={busy || !(add.trim() || remove.trim())}>
+            <button
+              type="submit"
+              className="small"
+              disabled={busy || !(add.trim() || remove.trim())}
+            >
               Apply to {plural(count)}
             </button>
           </div>
@@ -133,15 +189,28 @@ export function BulkActions({ selected, runs, onDone }: BulkActionsProps) {
       {mode === 'delete' && count > 0 ? (
         <form className="bulk-form" onSubmit={del} aria-label={`Delete ${plural(count)}`}>
           <p className="small">
-            Deleting removes {count === 1 ? 'the run' : `the ${plural(count)}`}, with {count === 1 ? 'its' : 'their'} metrics, notes and checkpoints, for good. Type <strong>{count}</strong> to confirm.
+            Deleting removes {count === 1 ? 'the run' : `the ${plural(count)}`}, with{' '}
+            {count === 1 ? 'its' : 'their'} metrics, notes and checkpoints, for good. Type{' '}
+            <strong>{count}</strong> to confirm.
           </p>
           <div className="field">
             <label htmlFor="bulk-confirm">Number of runs to delete</label>
-            <input id="bulk-confirm" value={confirm} inputMode="numeric" autoComplete="off" onChange={(e) => setConfirm(e.target.value)} aria-invalid={errors.confirmCount ? true : undefined} />
+            <input
+              id="bulk-confirm"
+              value={confirm}
+              inputMode="numeric"
+              autoComplete="off"
+              onChange={(e) => setConfirm(e.target.value)}
+              aria-invalid={errors.confirmCount ? true : undefined}
+            />
             {error('confirmCount')}
           </div>
           <div className="button-row">
-            <button type="submit" className="small danger" disabled={busy || confirm.trim() !== String(count)}>
+            <button
+              type="submit"
+              className="small danger"
+              disabled={busy || confirm.trim() !== String(count)}
+            >
               Delete {plural(count)} for good
             </button>
           </div>

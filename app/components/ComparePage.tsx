@@ -23,13 +23,44 @@ import { fmtDateTime, fmtInt, fmtNum, fmtPct, learningRateText } from './format'
 import { StatusBadge } from './StatusBadge';
 
 /** One colour per run: as many as the page overlays, so no two runs share one. */
-export const PALETTE = ['#0969da', '#cf222e', '#1a7f37', '#8250df', '#bc4c00', '#0598bc', '#bf3989', '#6e7781', '#9a6700', '#1b1f24', '#54aeff', '#4ac26b'];
+export const PALETTE = [
+  '#0969da',
+  '#cf222e',
+  '#1a7f37',
+  '#8250df',
+  '#bc4c00',
+  '#0598bc',
+  '#bf3989',
+  '#6e7781',
+  '#9a6700',
+  '#1b1f24',
+  '#54aeff',
+  '#4ac26b',
+];
 /** Runs the page overlays at most (each is watched live and asked for its detail on zoom). */
 export const MAX_COMPARE_RUNS = PALETTE.length;
-const HP_KEYS = ['epochs', 'batchSize', 'learningRate', 'optimizer', 'momentum', 'beta1', 'beta2', 'epsilon', 'seed', 'trainLimit', 'testLimit'] as const;
+const HP_KEYS = [
+  'epochs',
+  'batchSize',
+  'learningRate',
+  'optimizer',
+  'momentum',
+  'beta1',
+  'beta2',
+  'epsilon',
+  'seed',
+  'trainLimit',
+  'testLimit',
+] as const;
 
 /** Watches one run and hands its state (or why it cannot be watched) up; renders nothing. */
-function Source({ id, onChange }: { id: string; onChange: (id: string, state: RunView, version: number, error: string | null) => void }) {
+function Source({
+  id,
+  onChange,
+}: {
+  id: string;
+  onChange: (id: string, state: RunView, version: number, error: string | null) => void;
+}) {
   const { state, version, error } = useRun(id);
   onChange(id, state, version, error);
   return null;
@@ -49,7 +80,14 @@ function Picker() {
         {runs.map((r) => (
           <li key={r.id} data-testid="picker-run">
             <label>
-              <input type="checkbox" checked={picked.includes(r.id)} onChange={() => setPicked((p) => (p.includes(r.id) ? p.filter((x) => x !== r.id) : [...p, r.id]))} /> {r.name} <StatusBadge status={r.status} />
+              <input
+                type="checkbox"
+                checked={picked.includes(r.id)}
+                onChange={() =>
+                  setPicked((p) => (p.includes(r.id) ? p.filter((x) => x !== r.id) : [...p, r.id]))
+                }
+              />{' '}
+              {r.name} <StatusBadge status={r.status} />
             </label>
             <span className="muted small picker-facts">
               {' '}
@@ -66,7 +104,11 @@ function Picker() {
           </li>
         ))}
       </ul>
-      <button type="button" disabled={picked.length < 2} onClick={() => router.push(`/compare?runs=${picked.join(',')}`)}>
+      <button
+        type="button"
+        disabled={picked.length < 2}
+        onClick={() => router.push(`/compare?runs=${picked.join(',')}`)}
+      >
         Compare {picked.length} runs
       </button>
     </div>
@@ -75,19 +117,25 @@ function Picker() {
 
 export function ComparePage({ ids: asked }: { ids: string[] }) {
   const ids = asked.slice(0, MAX_COMPARE_RUNS);
-  const states = useRef(new Map<string, { state: RunView; version: number; error: string | null }>());
+  const states = useRef(
+    new Map<string, { state: RunView; version: number; error: string | null }>(),
+  );
   const [, setTick] = useState(0);
   const [smoothing, setSmoothing] = useState(0.6);
   const [xAxis, setXAxis] = useState<XAxisKind>('step');
   const [logY, setLogY] = useState(false);
-  const onChange = useCallback((id: string, state: RunView, version: number, error: string | null) => {
-    const known = states.current.get(id);
-    if (known?.version === version && known.state === state && known.error === error) return;
-    states.current.set(id, { state, version, error });
-    queueMicrotask(() => setTick((t) => t + 1));
-  }, []);
+  const onChange = useCallback(
+    (id: string, state: RunView, version: number, error: string | null) => {
+      const known = states.current.get(id);
+      if (known?.version === version && known.state === state && known.error === error) return;
+      states.current.set(id, { state, version, error });
+      queueMicrotask(() => setTick((t) => t + 1));
+    },
+    [],
+  );
   const names = ids.map((id) => states.current.get(id)?.state.run?.name).filter(Boolean);
-  const title = ids.length < 2 ? 'Compare runs' : `Compare ${names.join(', ') || `${ids.length} runs`}`;
+  const title =
+    ids.length < 2 ? 'Compare runs' : `Compare ${names.join(', ') || `${ids.length} runs`}`;
   // The loss and accuracy charts each ask for their detail when zoomed, for every run shown.
   const detailRuns = ids.flatMap((id) => {
     const held = states.current.get(id)?.state;
@@ -95,18 +143,38 @@ export function ComparePage({ ids: asked }: { ids: string[] }) {
   });
   const lossDetail = useSeriesDetail(detailRuns, 'loss');
   const accuracyDetail = useSeriesDetail(detailRuns, 'accuracy');
-  const entries = ids.map((id, i) => ({ id, colour: PALETTE[i % PALETTE.length], ...(states.current.get(id) ?? { state: null, version: 0, error: null }) }));
+  const entries = ids.map((id, i) => ({
+    id,
+    colour: PALETTE[i % PALETTE.length],
+    ...(states.current.get(id) ?? { state: null, version: 0, error: null }),
+  }));
   // Ids the hub could not show (no such run, or not readable), with its reason.
   const missing = entries.filter((e) => e.error !== null && !e.state?.run);
-  const runs = entries.filter((e) => e.state?.run).map((e) => ({ ...e, run: e.state!.run as RunSummary, state: e.state! }));
+  const runs = entries
+    .filter((e) => e.state?.run)
+    .map((e) => ({ ...e, run: e.state!.run as RunSummary, state: e.state! }));
   const version = entries.reduce((a, e) => a + e.version, 0);
   const batchSeries = (details: ReadonlyMap<string, SeriesDetail>): BatchSeries[] =>
-    runs.map((r) => ({ id: r.id, label: r.run.name, colour: r.colour, points: r.state.points, overview: r.state.overview, head: r.state.head, detail: details.get(r.id) ?? null }));
+    runs.map((r) => ({
+      id: r.id,
+      label: r.run.name,
+      colour: r.colour,
+      points: r.state.points,
+      overview: r.state.overview,
+      head: r.state.head,
+      detail: details.get(r.id) ?? null,
+    }));
   // The same series while neither the runs nor a chart's detail changed: a detail answer for
   // the loss chart redraws that chart alone (ten runs' answers: ten redraws of both, before).
   const shownRuns = runs.map((r) => r.id).join(',');
-  const lossSeries = useMemo(() => batchSeries(lossDetail.details), [lossDetail.details, version, shownRuns]);
-  const accuracySeries = useMemo(() => batchSeries(accuracyDetail.details), [accuracyDetail.details, version, shownRuns]);
+  const lossSeries = useMemo(
+    () => batchSeries(lossDetail.details),
+    [lossDetail.details, version, shownRuns],
+  );
+  const accuracySeries = useMemo(
+    () => batchSeries(accuracyDetail.details),
+    [accuracyDetail.details, version, shownRuns],
+  );
   if (ids.length < 2) {
     return (
       <>
@@ -115,7 +183,12 @@ export function ComparePage({ ids: asked }: { ids: string[] }) {
       </>
     );
   }
-  const epochSeries = runs.map((r) => ({ id: r.id, label: r.run.name, colour: r.colour, epochs: r.state.epochs }));
+  const epochSeries = runs.map((r) => ({
+    id: r.id,
+    label: r.run.name,
+    colour: r.colour,
+    epochs: r.state.epochs,
+  }));
   /** What the table shows for a hyperparameter: the learning rate as it is now, with its changes. */
   const shown = (run: RunSummary, k: (typeof HP_KEYS)[number]): string => {
     // Another optimizer's setting.
@@ -124,7 +197,8 @@ export function ComparePage({ ids: asked }: { ids: string[] }) {
     const lr = learningRateText(run);
     return lr.history ? `${lr.current} (${lr.history})` : lr.current;
   };
-  const differs = (k: (typeof HP_KEYS)[number]) => new Set(runs.map((r) => shown(r.run, k))).size > 1;
+  const differs = (k: (typeof HP_KEYS)[number]) =>
+    new Set(runs.map((r) => shown(r.run, k))).size > 1;
   return (
     <div className="compare-page">
       <PageTitle what={title} />
@@ -133,31 +207,66 @@ export function ComparePage({ ids: asked }: { ids: string[] }) {
       ))}
       <h1>
         Compare {runs.length} run{runs.length === 1 ? '' : 's'}
-        {runs.length + missing.length < ids.length ? <span className="muted small"> (loading {ids.length - runs.length - missing.length} more…)</span> : null}
+        {runs.length + missing.length < ids.length ? (
+          <span className="muted small">
+            {' '}
+            (loading {ids.length - runs.length - missing.length} more…)
+          </span>
+        ) : null}
       </h1>
       {missing.length ? (
         <p className="banner banner-warning" role="status" data-testid="compare-missing">
-          {missing.length === 1 ? 'One run of the link was not found' : `${missing.length} runs of the link were not found`}:{' '}
-          {missing.map((m) => `“${m.id}” (${m.error})`).join(', ')}.
+          {missing.length === 1
+            ? 'One run of the link was not found'
+            : `${missing.length} runs of the link were not found`}
+          : {missing.map((m) => `“${m.id}” (${m.error})`).join(', ')}.
           {runs.length < 2 ? ' Pick runs to compare on the runs page.' : ''}
         </p>
       ) : null}
       {asked.length > ids.length && (
         <p className="banner banner-warning" role="status" data-testid="compare-capped">
-          The link names {asked.length} runs; this page overlays at most {MAX_COMPARE_RUNS}, so it shows the first {MAX_COMPARE_RUNS}.
+          The link names {asked.length} runs; this page overlays at most {MAX_COMPARE_RUNS}, so it
+          shows the first {MAX_COMPARE_RUNS}.
         </p>
       )}
       <section className="card">
         <div className="card-head">
           <h2>Batch metrics</h2>
-          <ChartControls smoothing={smoothing} setSmoothing={setSmoothing} xAxis={xAxis} setXAxis={setXAxis} logY={logY} setLogY={setLogY} />
+          <ChartControls
+            smoothing={smoothing}
+            setSmoothing={setSmoothing}
+            xAxis={xAxis}
+            setXAxis={setXAxis}
+            logY={logY}
+            setLogY={setLogY}
+          />
         </div>
         <div className="chart-pair" data-testid="compare-batch">
           <ChartBox testId="compare-loss-chart" title="Loss" exportName="compare-loss">
-            <BatchChart series={lossSeries} onViewChange={lossDetail.onViewChange} metric="loss" xAxis={xAxis} smoothing={smoothing} logY={logY} version={version} batchesPerEpoch={runs[0]?.run.batchesPerEpoch ?? null} title="Loss" />
+            <BatchChart
+              series={lossSeries}
+              onViewChange={lossDetail.onViewChange}
+              metric="loss"
+              xAxis={xAxis}
+              smoothing={smoothing}
+              logY={logY}
+              version={version}
+              batchesPerEpoch={runs[0]?.run.batchesPerEpoch ?? null}
+              title="Loss"
+            />
           </ChartBox>
           <ChartBox testId="compare-accuracy-chart" title="Accuracy" exportName="compare-accuracy">
-            <BatchChart series={accuracySeries} onViewChange={accuracyDetail.onViewChange} metric="accuracy" xAxis={xAxis} smoothing={smoothing} logY={logY} version={version} batchesPerEpoch={runs[0]?.run.batchesPerEpoch ?? null} title="Accuracy" />
+            <BatchChart
+              series={accuracySeries}
+              onViewChange={accuracyDetail.onViewChange}
+              metric="accuracy"
+              xAxis={xAxis}
+              smoothing={smoothing}
+              logY={logY}
+              version={version}
+              batchesPerEpoch={runs[0]?.run.batchesPerEpoch ?? null}
+              title="Accuracy"
+            />
           </ChartBox>
         </div>
       </section>
@@ -167,7 +276,11 @@ export function ComparePage({ ids: asked }: { ids: string[] }) {
           <ChartBox testId="compare-epoch-loss-chart" title="Loss" exportName="compare-epoch-loss">
             <EpochChart series={epochSeries} metric="loss" title="Loss" />
           </ChartBox>
-          <ChartBox testId="compare-epoch-accuracy-chart" title="Accuracy" exportName="compare-epoch-accuracy">
+          <ChartBox
+            testId="compare-epoch-accuracy-chart"
+            title="Accuracy"
+            exportName="compare-epoch-accuracy"
+          >
             <EpochChart series={epochSeries} metric="accuracy" title="Accuracy" />
           </ChartBox>
         </div>
@@ -181,7 +294,8 @@ export function ComparePage({ ids: asked }: { ids: string[] }) {
                 <th scope="col" />
                 {runs.map((r) => (
                   <th scope="col" key={r.id}>
-                    <span className="swatch" style={{ background: r.colour }} /> <Link href={`/runs/${r.id}`}>{r.run.name}</Link>
+                    <span className="swatch" style={{ background: r.colour }} />{' '}
+                    <Link href={`/runs/${r.id}`}>{r.run.name}</Link>
                   </th>
                 ))}
               </tr>
@@ -191,7 +305,9 @@ export function ComparePage({ ids: asked }: { ids: string[] }) {
                 <tr key={k} className={differs(k) ? 'differs' : undefined}>
                   <th scope="row">{k}</th>
                   {runs.map((r) => (
-                    <td key={r.id} data-testid={`compare-${k}`}>{shown(r.run, k)}</td>
+                    <td key={r.id} data-testid={`compare-${k}`}>
+                      {shown(r.run, k)}
+                    </td>
                   ))}
                 </tr>
               ))}
@@ -209,7 +325,11 @@ export function ComparePage({ ids: asked }: { ids: string[] }) {
                   ['test loss', (r: RunSummary) => fmtNum(r.finalTestLoss)],
                   ['train accuracy', (r: RunSummary) => fmtPct(r.finalTrainAccuracy)],
                   ['train loss', (r: RunSummary) => fmtNum(r.finalTrainLoss)],
-                  ['backend', (r: RunSummary) => `${r.backend ?? '–'}${r.trainerHost ? ` (${r.trainerHost})` : ''}`],
+                  [
+                    'backend',
+                    (r: RunSummary) =>
+                      `${r.backend ?? '–'}${r.trainerHost ? ` (${r.trainerHost})` : ''}`,
+                  ],
                 ] as const
               ).map(([label, f]) => (
                 <tr key={label}>
@@ -220,7 +340,10 @@ export function ComparePage({ ids: asked }: { ids: string[] }) {
                 </tr>
               ))}
               <tr>
-                <th scope="row" title="training samples per second of training time (pauses and evaluation excluded): over the last seconds while a run trains, over all of it once finished">
+                <th
+                  scope="row"
+                  title="training samples per second of training time (pauses and evaluation excluded): over the last seconds while a run trains, over all of it once finished"
+                >
                   samples/s
                 </th>
                 {runs.map((r) => {

@@ -40,16 +40,24 @@ function CellDigits({ runId, epoch, cell }: { runId: string; epoch: WireEpoch; c
     const ofClass = (epoch.confusion[cell.label] ?? []).reduce((sum, n) => sum + n, 0);
     return (
       <p>
-        {count.toLocaleString()} of {ofClass.toLocaleString()} test digits labelled {cell.label} were classified correctly
-        at epoch {epoch.epoch}. <span className="muted">Only misclassified digits are listed: pick a cell off the diagonal.</span>
+        {count.toLocaleString()} of {ofClass.toLocaleString()} test digits labelled {cell.label}{' '}
+        were classified correctly at epoch {epoch.epoch}.{' '}
+        <span className="muted">
+          Only misclassified digits are listed: pick a cell off the diagonal.
+        </span>
       </p>
     );
   }
   const heading = (
     <p>
-      {count.toLocaleString()} test {count === 1 ? 'digit' : 'digits'} labelled {cell.label} predicted as {cell.predicted} at
-      epoch {epoch.epoch}
-      {items && matching.length < count && <span className="muted"> (the trainer reported {matching.length.toLocaleString()} of them)</span>}
+      {count.toLocaleString()} test {count === 1 ? 'digit' : 'digits'} labelled {cell.label}{' '}
+      predicted as {cell.predicted} at epoch {epoch.epoch}
+      {items && matching.length < count && (
+        <span className="muted">
+          {' '}
+          (the trainer reported {matching.length.toLocaleString()} of them)
+        </span>
+      )}
     </p>
   );
   if (count === 0) return heading;
@@ -87,7 +95,10 @@ function CellDigits({ runId, epoch, cell }: { runId: string; epoch: WireEpoch; c
  * An epoch's confusion matrix: the snapshot carries only the latest one (a 1,000-epoch run's
  * would be large), so an earlier epoch's is fetched when the slider shows it, and kept.
  */
-function useConfusion(runId: string, epoch: WireEpoch | undefined): { matrix: number[][] | null; error: string | null } {
+function useConfusion(
+  runId: string,
+  epoch: WireEpoch | undefined,
+): { matrix: number[][] | null; error: string | null } {
   const [fetched, setFetched] = useState(new Map<string, number[][]>());
   const [error, setError] = useState<string | null>(null);
   const key = epoch ? `${runId}:${epoch.epoch}` : '';
@@ -96,9 +107,14 @@ function useConfusion(runId: string, epoch: WireEpoch | undefined): { matrix: nu
     if (!needed || !epoch) return;
     const controller = new AbortController();
     setError(null);
-    apiGet<HttpBodies['GET /api/runs/:id/confusion']>(`/api/runs/${encodeURIComponent(runId)}/confusion?epoch=${epoch.epoch}`, controller.signal).then(
+    apiGet<HttpBodies['GET /api/runs/:id/confusion']>(
+      `/api/runs/${encodeURIComponent(runId)}/confusion?epoch=${epoch.epoch}`,
+      controller.signal,
+    ).then(
       (data) => setFetched((m) => new Map(m).set(key, data.confusion)),
-      (e: Error) => !isAbortError(e) && setError(`The confusion matrix of epoch ${epoch.epoch} could not be loaded: ${e.message}`),
+      (e: Error) =>
+        !isAbortError(e) &&
+        setError(`The confusion matrix of epoch ${epoch.epoch} could not be loaded: ${e.message}`),
     );
     return () => controller.abort();
   }, [needed, key, runId, epoch]);
@@ -112,7 +128,9 @@ export function ConfusionSection({ runId, epochs }: ConfusionSectionProps) {
   const [picked, setPicked] = useState<number | null>(null);
   const [cell, setCell] = useState<Cell | null>(null);
   const pickedIndex = picked === null ? -1 : epochs.findIndex((e) => e.epoch === picked);
-  const shownEpoch = epochs.length ? epochs[pickedIndex >= 0 ? pickedIndex : epochs.length - 1] : undefined;
+  const shownEpoch = epochs.length
+    ? epochs[pickedIndex >= 0 ? pickedIndex : epochs.length - 1]
+    : undefined;
   const confusion = useConfusion(runId, shownEpoch);
 
   if (epochs.length === 0) {
@@ -126,7 +144,8 @@ export function ConfusionSection({ runId, epochs }: ConfusionSectionProps) {
   const pickedAt = picked === null ? -1 : epochs.findIndex((e) => e.epoch === picked);
   const at = pickedAt >= 0 ? pickedAt : epochs.length - 1;
   const epoch = epochs[at];
-  const select = (next: Cell) => setCell(cell && cell.label === next.label && cell.predicted === next.predicted ? null : next);
+  const select = (next: Cell) =>
+    setCell(cell && cell.label === next.label && cell.predicted === next.predicted ? null : next);
 
   return (
     <section className="confusion-section" aria-label="Confusion matrix">
@@ -153,20 +172,31 @@ export function ConfusionSection({ runId, epochs }: ConfusionSectionProps) {
         </output>
         <span className="muted">test accuracy {epoch.testAccuracy.toFixed(2)} %</span>
       </div>
-      <p className="muted confusion-section__hint">Rows: true label · columns: predicted. Click a cell to see its digits.</p>
+      <p className="muted confusion-section__hint">
+        Rows: true label · columns: predicted. Click a cell to see its digits.
+      </p>
       {confusion.error ? (
         <p className="error" role="alert">
           {confusion.error}
         </p>
       ) : null}
       {confusion.matrix ? (
-        <ConfusionMatrix matrix={confusion.matrix} selected={cell} onSelect={select} size={MATRIX_SIZE} />
+        <ConfusionMatrix
+          matrix={confusion.matrix}
+          selected={cell}
+          onSelect={select}
+          size={MATRIX_SIZE}
+        />
       ) : (
         <p className="muted">Loading epoch {epoch.epoch}'s matrix…</p>
       )}
       <div className="confusion-section__detail">
         {cell ? (
-          <CellDigits runId={runId} epoch={confusion.matrix ? { ...epoch, confusion: confusion.matrix } : epoch} cell={cell} />
+          <CellDigits
+            runId={runId}
+            epoch={confusion.matrix ? { ...epoch, confusion: confusion.matrix } : epoch}
+            cell={cell}
+          />
         ) : (
           <p className="muted">No cell selected.</p>
         )}

@@ -23,28 +23,58 @@ export interface ChartControlsProps {
   setLogY(v: boolean): void;
 }
 
-export function ChartControls({ smoothing, setSmoothing, xAxis, setXAxis, logY, setLogY }: ChartControlsProps) {
+export function ChartControls({
+  smoothing,
+  setSmoothing,
+  xAxis,
+  setXAxis,
+  logY,
+  setLogY,
+}: ChartControlsProps) {
   return (
     <div className="chart-controls">
       <label htmlFor="smoothing">
         Smoothing <output htmlFor="smoothing">{smoothing.toFixed(2)}</output>
       </label>
-      <input id="smoothing" type="range" min={0} max={0.99} step={0.01} value={smoothing} onChange={(e) => setSmoothing(Number(e.target.value))} />
+      <input
+        id="smoothing"
+        type="range"
+        min={0}
+        max={0.99}
+        step={0.01}
+        value={smoothing}
+        onChange={(e) => setSmoothing(Number(e.target.value))}
+      />
       <label htmlFor="x-axis">x axis</label>
-      <select id="x-axis" value={xAxis} onChange={(e) => setXAxis(X_AXES.find((a) => a === e.target.value) ?? 'step')}>
+      <select
+        id="x-axis"
+        value={xAxis}
+        onChange={(e) => setXAxis(X_AXES.find((a) => a === e.target.value) ?? 'step')}
+      >
         <option value="step">step</option>
         <option value="epoch">epoch</option>
         <option value="time">time (elapsed)</option>
       </select>
       <label>
-        <input type="checkbox" checked={logY} onChange={(e) => setLogY(e.target.checked)} /> log scale <span className="muted">(loss, learning rate)</span>
+        <input type="checkbox" checked={logY} onChange={(e) => setLogY(e.target.checked)} /> log
+        scale <span className="muted">(loss, learning rate)</span>
       </label>
     </div>
   );
 }
 
 /** A chart under its title with PNG and SVG export buttons (the export takes the chart inside). */
-export function ChartBox({ testId, title, exportName, children }: { testId: string; title: string; exportName: string; children: ReactNode }) {
+export function ChartBox({
+  testId,
+  title,
+  exportName,
+  children,
+}: {
+  testId: string;
+  title: string;
+  exportName: string;
+  children: ReactNode;
+}) {
   const ref = useRef<HTMLDivElement>(null);
   return (
     <div ref={ref} data-testid={testId}>
@@ -62,14 +92,28 @@ export function chartFileName(run: { name: string; id: string }, what: string): 
 }
 
 /** PNG and SVG download buttons; `name` is slugged (no spaces or brackets in a file name). */
-export function ExportButtons({ target, name }: { target: () => HTMLElement | null; name: string }) {
+export function ExportButtons({
+  target,
+  name,
+}: {
+  target: () => HTMLElement | null;
+  name: string;
+}) {
   const file = fileSlug(name, 200);
   return (
     <span className="export-buttons">
-      <button type="button" className="small" onClick={() => target() && exportPng(target()!, `${file}.png`)}>
+      <button
+        type="button"
+        className="small"
+        onClick={() => target() && exportPng(target()!, `${file}.png`)}
+      >
         PNG
       </button>
-      <button type="button" className="small" onClick={() => target() && exportSvg(target()!, `${file}.svg`)}>
+      <button
+        type="button"
+        className="small"
+        onClick={() => target() && exportSvg(target()!, `${file}.svg`)}
+      >
         SVG
       </button>
     </span>
@@ -84,7 +128,15 @@ export function ExportButtons({ target, name }: { target: () => HTMLElement | nu
  */
 const SECONDARY_CHART_MS = 1000;
 
-export function CurvesPanel({ state, version, colourOf }: { state: RunView; version: number; colourOf: (a: WireAnnotation) => string }) {
+export function CurvesPanel({
+  state,
+  version,
+  colourOf,
+}: {
+  state: RunView;
+  version: number;
+  colourOf: (a: WireAnnotation) => string;
+}) {
   const { call, me } = useHub();
   const [smoothing, setSmoothing] = useState(0.6);
   const [xAxis, setXAxis] = useState<XAxisKind>('step');
@@ -103,9 +155,21 @@ export function CurvesPanel({ state, version, colourOf }: { state: RunView; vers
   };
   if (!run) return null;
   const seriesFor = (metric: keyof typeof detail): BatchSeries[] => [
-    { id: run.id, label: run.name, colour: '#0969da', points: state.points, overview: state.overview, head: state.head, detail: detail[metric].details.get(run.id) ?? null },
+    {
+      id: run.id,
+      label: run.name,
+      colour: '#0969da',
+      points: state.points,
+      overview: state.overview,
+      head: state.head,
+      detail: detail[metric].details.get(run.id) ?? null,
+    },
   ];
-  const forMetric = (metric: keyof typeof detail) => ({ metric, series: seriesFor(metric), onViewChange: detail[metric].onViewChange });
+  const forMetric = (metric: keyof typeof detail) => ({
+    metric,
+    series: seriesFor(metric),
+    onViewChange: detail[metric].onViewChange,
+  });
 
   const save = async (e: FormEvent) => {
     e.preventDefault();
@@ -117,19 +181,45 @@ export function CurvesPanel({ state, version, colourOf }: { state: RunView; vers
     setError(null);
   };
 
-  const common = { xAxis, smoothing, logY, version, batchesPerEpoch: run.batchesPerEpoch, annotations: state.annotations, annotationColour: colourOf, onAddAnnotation: me ? setDraftStep : undefined };
+  const common = {
+    xAxis,
+    smoothing,
+    logY,
+    version,
+    batchesPerEpoch: run.batchesPerEpoch,
+    annotations: state.annotations,
+    annotationColour: colourOf,
+    onAddAnnotation: me ? setDraftStep : undefined,
+  };
   return (
     <section className="card curves-card" aria-labelledby="curves-title">
       <div className="card-head">
         <h2 id="curves-title">Batch metrics</h2>
-        <ChartControls smoothing={smoothing} setSmoothing={setSmoothing} xAxis={xAxis} setXAxis={setXAxis} logY={logY} setLogY={setLogY} />
+        <ChartControls
+          smoothing={smoothing}
+          setSmoothing={setSmoothing}
+          xAxis={xAxis}
+          setXAxis={setXAxis}
+          logY={logY}
+          setLogY={setLogY}
+        />
       </div>
-      <p className="muted small">Click a curve to pin a note at that step. Scroll to zoom, drag to pan, double-click to reset.</p>
+      <p className="muted small">
+        Click a curve to pin a note at that step. Scroll to zoom, drag to pan, double-click to
+        reset.
+      </p>
       {draftStep !== null ? (
         // Over the card, not in its flow: opening it must not move the chart that was clicked.
         <form className="note-form" onSubmit={save} aria-label={`Note at step ${draftStep}`}>
           <label htmlFor="note-text">Note at step {draftStep}</label>
-          <textarea id="note-text" value={text} maxLength={MAX_ANNOTATION_CHARS} autoFocus required onChange={(e) => setText(e.target.value)} />
+          <textarea
+            id="note-text"
+            value={text}
+            maxLength={MAX_ANNOTATION_CHARS}
+            autoFocus
+            required
+            onChange={(e) => setText(e.target.value)}
+          />
           <div>
             <button type="submit" disabled={!text.trim()}>
               Add note
@@ -149,17 +239,42 @@ export function CurvesPanel({ state, version, colourOf }: { state: RunView; vers
         <ChartBox testId="loss-chart" title="Loss" exportName={chartFileName(run, 'loss')}>
           <BatchChart {...common} {...forMetric('loss')} />
         </ChartBox>
-        <ChartBox testId="accuracy-chart" title="Accuracy" exportName={chartFileName(run, 'accuracy')}>
+        <ChartBox
+          testId="accuracy-chart"
+          title="Accuracy"
+          exportName={chartFileName(run, 'accuracy')}
+        >
           <BatchChart {...common} {...forMetric('accuracy')} />
         </ChartBox>
       </div>
       <div className="chart-pair">
-        <ChartBox testId="lr-chart" title="Learning rate" exportName={chartFileName(run, 'learning-rate')}>
+        <ChartBox
+          testId="lr-chart"
+          title="Learning rate"
+          exportName={chartFileName(run, 'learning-rate')}
+        >
           {/* Unsmoothed: a rate changes in steps, and each step is drawn where it happened. */}
-          <BatchChart {...common} smoothing={0} {...forMetric('learningRate')} height={140} title="Learning rate" liveEveryMs={SECONDARY_CHART_MS} />
+          <BatchChart
+            {...common}
+            smoothing={0}
+            {...forMetric('learningRate')}
+            height={140}
+            title="Learning rate"
+            liveEveryMs={SECONDARY_CHART_MS}
+          />
         </ChartBox>
-        <ChartBox testId="speed-chart" title="Samples/s" exportName={chartFileName(run, 'samples-per-second')}>
-          <BatchChart {...common} {...forMetric('samplesPerSec')} height={140} title="Training samples per second" liveEveryMs={SECONDARY_CHART_MS} />
+        <ChartBox
+          testId="speed-chart"
+          title="Samples/s"
+          exportName={chartFileName(run, 'samples-per-second')}
+        >
+          <BatchChart
+            {...common}
+            {...forMetric('samplesPerSec')}
+            height={140}
+            title="Training samples per second"
+            liveEveryMs={SECONDARY_CHART_MS}
+          />
         </ChartBox>
       </div>
     </section>

@@ -40,11 +40,23 @@ function describeError(error: unknown): string {
   return `Could not get a prediction: ${error instanceof Error ? error.message : String(error)}`;
 }
 
-function ResultView({ result, disabledReason, hasDrawing }: { result: Result; disabledReason: string | null; hasDrawing: boolean }) {
+function ResultView({
+  result,
+  disabledReason,
+  hasDrawing,
+}: {
+  result: Result;
+  disabledReason: string | null;
+  hasDrawing: boolean;
+}) {
   if (disabledReason) return <p className="muted">{disabledReason}</p>;
   switch (result.kind) {
     case 'idle':
-      return <p className="muted">{hasDrawing ? 'Ready.' : 'Draw a digit from 0 to 9 in the black square.'}</p>;
+      return (
+        <p className="muted">
+          {hasDrawing ? 'Ready.' : 'Draw a digit from 0 to 9 in the black square.'}
+        </p>
+      );
     case 'pending':
       return <p className="muted">Asking the model…</p>;
     case 'failed':
@@ -57,11 +69,17 @@ function ResultView({ result, disabledReason, hasDrawing }: { result: Result; di
       const { checkpoint, predictions } = result.answer;
       const first = predictions[0];
       if (!first) return <p className="error">The hub answered without a prediction.</p>;
-      if (!first.probabilities) return <p className="error">The checkpoint at step {checkpoint.step} gives {NO_PREDICTION}.</p>;
+      if (!first.probabilities)
+        return (
+          <p className="error">
+            The checkpoint at step {checkpoint.step} gives {NO_PREDICTION}.
+          </p>
+        );
       return (
         <div className="draw-digit__answer">
           <p className="draw-digit__headline">
-            Looks like a <strong>{first.predicted}</strong> ({formatPercent(first.probabilities[first.predicted] ?? 0)})
+            Looks like a <strong>{first.predicted}</strong> (
+            {formatPercent(first.probabilities[first.predicted] ?? 0)})
           </p>
           <ProbabilityBars probabilities={first.probabilities} predicted={first.predicted} />
           <p className="muted">
@@ -110,7 +128,10 @@ export function DrawDigit({ runId, disabledReason = null }: DrawDigitProps) {
       const id = ++request.current;
       setResult({ kind: 'pending' });
       try {
-        const answer = await apiPost<PredictAnswer>(`/api/runs/${encodeURIComponent(runId)}/predict`, { pixels: Array.from(pixels) });
+        const answer = await apiPost<PredictAnswer>(
+          `/api/runs/${encodeURIComponent(runId)}/predict`,
+          { pixels: Array.from(pixels) },
+        );
         if (id === request.current) setResult({ kind: 'done', answer });
       } catch (error) {
         if (id === request.current) setResult({ kind: 'failed', message: describeError(error) });
@@ -123,7 +144,11 @@ export function DrawDigit({ runId, disabledReason = null }: DrawDigitProps) {
   const analyse = useCallback(() => {
     const ctx = context();
     if (!ctx) return;
-    const pixels = mnistify({ width: SIDE, height: SIDE, grey: rgbaToGrey(ctx.getImageData(0, 0, SIDE, SIDE).data) });
+    const pixels = mnistify({
+      width: SIDE,
+      height: SIDE,
+      grey: rgbaToGrey(ctx.getImageData(0, 0, SIDE, SIDE).data),
+    });
     const blank = pixels.every((v) => v === 0);
     inked.current = !blank;
     setPreview(blank ? null : pixels);
@@ -141,7 +166,10 @@ export function DrawDigit({ runId, disabledReason = null }: DrawDigitProps) {
   /** Canvas backing-store coordinates of a pointer position. */
   const point = (canvas: HTMLCanvasElement, clientX: number, clientY: number) => {
     const rect = canvas.getBoundingClientRect();
-    return { x: ((clientX - rect.left) * SIDE) / rect.width, y: ((clientY - rect.top) * SIDE) / rect.height };
+    return {
+      x: ((clientX - rect.left) * SIDE) / rect.width,
+      y: ((clientY - rect.top) * SIDE) / rect.height,
+    };
   };
 
   const line = (from: { x: number; y: number }, to: { x: number; y: number }) => {
@@ -217,7 +245,11 @@ export function DrawDigit({ runId, disabledReason = null }: DrawDigitProps) {
           <button type="button" onClick={clear}>
             Clear
           </button>
-          <button type="button" onClick={analyse} disabled={!preview || Boolean(disabledReason) || result.kind === 'pending'}>
+          <button
+            type="button"
+            onClick={analyse}
+            disabled={!preview || Boolean(disabledReason) || result.kind === 'pending'}
+          >
             Predict again
           </button>
         </div>

@@ -10,12 +10,22 @@ export function EpochSection({ run, epochs }: { run: RunSummary; epochs: WireEpo
   return (
     <section className="card" aria-labelledby="epochs-title">
       <h2 id="epochs-title">Per epoch: train vs test</h2>
-      {epochs.length === 0 ? <p className="muted">The first epoch's results appear when it ends.</p> : null}
+      {epochs.length === 0 ? (
+        <p className="muted">The first epoch's results appear when it ends.</p>
+      ) : null}
       <div className="chart-pair">
-        <ChartBox testId="epoch-loss-chart" title="Loss" exportName={chartFileName(run, 'epoch-loss')}>
+        <ChartBox
+          testId="epoch-loss-chart"
+          title="Loss"
+          exportName={chartFileName(run, 'epoch-loss')}
+        >
           <EpochChart series={epochSeries} metric="loss" />
         </ChartBox>
-        <ChartBox testId="epoch-accuracy-chart" title="Accuracy" exportName={chartFileName(run, 'epoch-accuracy')}>
+        <ChartBox
+          testId="epoch-accuracy-chart"
+          title="Accuracy"
+          exportName={chartFileName(run, 'epoch-accuracy')}
+        >
           <EpochChart series={epochSeries} metric="accuracy" />
         </ChartBox>
       </div>

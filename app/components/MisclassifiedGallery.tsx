@@ -40,15 +40,34 @@ const CLASSES = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
 export function diffMisclassified(a: readonly DigitPrediction[], b: readonly DigitPrediction[]) {
   const inA = new Set(a.map((i) => i.index));
   const inB = new Set(b.map((i) => i.index));
-  return { learned: a.filter((i) => !inB.has(i.index)), forgotten: b.filter((i) => !inA.has(i.index)) };
+  return {
+    learned: a.filter((i) => !inB.has(i.index)),
+    forgotten: b.filter((i) => !inA.has(i.index)),
+  };
 }
 
-function Tile({ item, digit, tone }: { item: DigitPrediction; digit: Digit | undefined; tone: 'wrong' | 'right' }) {
+function Tile({
+  item,
+  digit,
+  tone,
+}: {
+  item: DigitPrediction;
+  digit: Digit | undefined;
+  tone: 'wrong' | 'right';
+}) {
   const confidence = confidenceOf(item.probabilities, item.predicted);
   const what = tone === 'right' ? `was read as ${item.predicted}` : `read as ${item.predicted}`;
   return (
-    <li className="mis-tile" title={`test digit ${item.index}: a ${item.label}, ${what} at ${confidence}`}>
-      <DigitImage pixels={digit?.pixels ?? null} size={56} label={`test digit ${item.index}, a ${item.label}, ${what} at ${confidence}`} highlight={tone} />
+    <li
+      className="mis-tile"
+      title={`test digit ${item.index}: a ${item.label}, ${what} at ${confidence}`}
+    >
+      <DigitImage
+        pixels={digit?.pixels ?? null}
+        size={56}
+        label={`test digit ${item.index}, a ${item.label}, ${what} at ${confidence}`}
+        highlight={tone}
+      />
       {tone === 'right' ? (
         <span className="mis-tile__pair" aria-hidden="true">
           <strong>{item.label}</strong> <span className="muted">(was {item.predicted})</span>
@@ -66,7 +85,13 @@ function Tile({ item, digit, tone }: { item: DigitPrediction; digit: Digit | und
 }
 
 /** A paged grid of misclassified digits with their true → predicted labels and confidence. */
-export function MisclassifiedGrid({ items, pageSize = 120, label, tone = 'wrong', emptyText }: MisclassifiedGridProps) {
+export function MisclassifiedGrid({
+  items,
+  pageSize = 120,
+  label,
+  tone = 'wrong',
+  emptyText,
+}: MisclassifiedGridProps) {
   const [paging, setPaging] = useState({ items, page: 0 });
   // New items (another epoch or filter) start again at the first page.
   const pages = Math.max(1, Math.ceil(items.length / pageSize));
@@ -94,7 +119,8 @@ export function MisclassifiedGrid({ items, pageSize = 120, label, tone = 'wrong'
             ← Previous
           </button>
           <span aria-live="polite">
-            {page * pageSize + 1}–{page * pageSize + shown.length} of {items.length} · page {page + 1} of {pages}
+            {page * pageSize + 1}–{page * pageSize + shown.length} of {items.length} · page{' '}
+            {page + 1} of {pages}
           </span>
           <button type="button" onClick={() => go(page + 1)} disabled={page >= pages - 1}>
             Next →
@@ -105,11 +131,22 @@ export function MisclassifiedGrid({ items, pageSize = 120, label, tone = 'wrong'
   );
 }
 
-function ClassSelect({ label, value, onChange }: { label: string; value: number | null; onChange: (v: number | null) => void }) {
+function ClassSelect({
+  label,
+  value,
+  onChange,
+}: {
+  label: string;
+  value: number | null;
+  onChange: (v: number | null) => void;
+}) {
   return (
     <label className="digits-field">
       {label}
-      <select value={value ?? ''} onChange={(e) => onChange(e.target.value === '' ? null : Number(e.target.value))}>
+      <select
+        value={value ?? ''}
+        onChange={(e) => onChange(e.target.value === '' ? null : Number(e.target.value))}
+      >
         <option value="">any</option>
         {CLASSES.map((c) => (
           <option key={c} value={c}>
@@ -121,7 +158,17 @@ function ClassSelect({ label, value, onChange }: { label: string; value: number 
   );
 }
 
-function EpochSelect({ label, epochs, value, onChange }: { label: string; epochs: readonly number[]; value: number; onChange: (v: number) => void }) {
+function EpochSelect({
+  label,
+  epochs,
+  value,
+  onChange,
+}: {
+  label: string;
+  epochs: readonly number[];
+  value: number;
+  onChange: (v: number) => void;
+}) {
   return (
     <label className="digits-field">
       {label}
@@ -140,7 +187,12 @@ type Filter = { label: number | null; predicted: number | null };
 
 function useFiltered(items: readonly DigitPrediction[] | null, filter: Filter): DigitPrediction[] {
   return useMemo(
-    () => (items ?? []).filter((i) => (filter.label === null || i.label === filter.label) && (filter.predicted === null || i.predicted === filter.predicted)),
+    () =>
+      (items ?? []).filter(
+        (i) =>
+          (filter.label === null || i.label === filter.label) &&
+          (filter.predicted === null || i.predicted === filter.predicted),
+      ),
     [items, filter.label, filter.predicted],
   );
 }
@@ -167,15 +219,32 @@ function EpochView({ runId, epoch, filter }: { runId: string; epoch: number; fil
         {items.length >= LIST_CAP && ' (the list is capped, so there may be more)'}
         {filtering && ` · ${filtered.length.toLocaleString()} match the filters`}
       </p>
-      <MisclassifiedGrid items={filtered} label={`Misclassified digits of epoch ${epoch}`} emptyText="No misclassified digits match." />
+      <MisclassifiedGrid
+        items={filtered}
+        label={`Misclassified digits of epoch ${epoch}`}
+        emptyText="No misclassified digits match."
+      />
     </>
   );
 }
 
-function ChangesView({ runId, a, b, filter }: { runId: string; a: number; b: number; filter: Filter }) {
+function ChangesView({
+  runId,
+  a,
+  b,
+  filter,
+}: {
+  runId: string;
+  a: number;
+  b: number;
+  filter: Filter;
+}) {
   const listA = useMisclassified(runId, a);
   const listB = useMisclassified(runId, b);
-  const diff = useMemo(() => diffMisclassified(listA.items ?? [], listB.items ?? []), [listA.items, listB.items]);
+  const diff = useMemo(
+    () => diffMisclassified(listA.items ?? [], listB.items ?? []),
+    [listA.items, listB.items],
+  );
   const learned = useFiltered(diff.learned, filter);
   const forgotten = useFiltered(diff.forgotten, filter);
   if (a === b) return <p className="muted">Pick two different epochs to compare.</p>;
@@ -183,15 +252,34 @@ function ChangesView({ runId, a, b, filter }: { runId: string; a: number; b: num
   const capped = listA.items.length >= LIST_CAP || listB.items.length >= LIST_CAP;
   return (
     <>
-      {capped && <p className="muted">A list is capped at {LIST_CAP.toLocaleString()} digits, so these changes are approximate.</p>}
+      {capped && (
+        <p className="muted">
+          A list is capped at {LIST_CAP.toLocaleString()} digits, so these changes are approximate.
+        </p>
+      )}
       <h4>
-        Learned: {learned.length.toLocaleString()} <span className="muted">(wrong at epoch {a}, right at epoch {b})</span>
+        Learned: {learned.length.toLocaleString()}{' '}
+        <span className="muted">
+          (wrong at epoch {a}, right at epoch {b})
+        </span>
       </h4>
-      <MisclassifiedGrid items={learned} tone="right" label={`Learned between epochs ${a} and ${b}`} emptyText="None." />
+      <MisclassifiedGrid
+        items={learned}
+        tone="right"
+        label={`Learned between epochs ${a} and ${b}`}
+        emptyText="None."
+      />
       <h4>
-        Forgotten: {forgotten.length.toLocaleString()} <span className="muted">(right at epoch {a}, wrong at epoch {b})</span>
+        Forgotten: {forgotten.length.toLocaleString()}{' '}
+        <span className="muted">
+          (right at epoch {a}, wrong at epoch {b})
+        </span>
       </h4>
-      <MisclassifiedGrid items={forgotten} label={`Forgotten between epochs ${a} and ${b}`} emptyText="None." />
+      <MisclassifiedGrid
+        items={forgotten}
+        label={`Forgotten between epochs ${a} and ${b}`}
+        emptyText="None."
+      />
     </>
   );
 }
@@ -206,7 +294,8 @@ export function MisclassifiedGallery({ runId, epochs }: MisclassifiedGalleryProp
   const [pair, setPair] = useState<{ a: number | null; b: number | null }>({ a: null, b: null });
   const [filter, setFilter] = useState<Filter>({ label: null, predicted: null });
   const latest = epochs.at(-1);
-  if (latest === undefined) return <p className="muted">Misclassified digits appear after the first epoch.</p>;
+  if (latest === undefined)
+    return <p className="muted">Misclassified digits appear after the first epoch.</p>;
 
   // A picked epoch stays; picking the latest again follows new epochs.
   const epoch = picked !== null && epochs.includes(picked) ? picked : latest;
@@ -228,17 +317,44 @@ export function MisclassifiedGallery({ runId, epochs }: MisclassifiedGalleryProp
           ))}
         </div>
         {mode === 'epoch' ? (
-          <EpochSelect label="Epoch" epochs={epochs} value={epoch} onChange={(e) => setPicked(e === latest ? null : e)} />
+          <EpochSelect
+            label="Epoch"
+            epochs={epochs}
+            value={epoch}
+            onChange={(e) => setPicked(e === latest ? null : e)}
+          />
         ) : (
           <>
-            <EpochSelect label="Epoch A" epochs={epochs} value={a} onChange={(e) => setPair({ a: e, b: pair.b })} />
-            <EpochSelect label="Epoch B" epochs={epochs} value={b} onChange={(e) => setPair({ a: pair.a, b: e === latest ? null : e })} />
+            <EpochSelect
+              label="Epoch A"
+              epochs={epochs}
+              value={a}
+              onChange={(e) => setPair({ a: e, b: pair.b })}
+            />
+            <EpochSelect
+              label="Epoch B"
+              epochs={epochs}
+              value={b}
+              onChange={(e) => setPair({ a: pair.a, b: e === latest ? null : e })}
+            />
           </>
         )}
-        <ClassSelect label="True label" value={filter.label} onChange={(label) => setFilter({ ...filter, label })} />
-        <ClassSelect label={mode === 'epoch' ? 'Predicted' : 'Predicted (when wrong)'} value={filter.predicted} onChange={(predicted) => setFilter({ ...filter, predicted })} />
+        <ClassSelect
+          label="True label"
+          value={filter.label}
+          onChange={(label) => setFilter({ ...filter, label })}
+        />
+        <ClassSelect
+          label={mode === 'epoch' ? 'Predicted' : 'Predicted (when wrong)'}
+          value={filter.predicted}
+          onChange={(predicted) => setFilter({ ...filter, predicted })}
+        />
       </div>
-      {mode === 'epoch' ? <EpochView runId={runId} epoch={epoch} filter={filter} /> : <ChangesView runId={runId} a={a} b={b} filter={filter} />}
+      {mode === 'epoch' ? (
+        <EpochView runId={runId} epoch={epoch} filter={filter} />
+      ) : (
+        <ChangesView runId={runId} a={a} b={b} filter={filter} />
+      )}
     </section>
   );
 }

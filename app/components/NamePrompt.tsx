@@ -15,9 +15,18 @@ export function NamePrompt() {
     <div className="modal-backdrop">
       <form className="modal" onSubmit={submit} aria-labelledby="name-title">
         <h2 id="name-title">Who is watching?</h2>
-        <p className="muted">Your name is shown to the others on this hub, next to your notes and actions.</p>
+        <p className="muted">
+          Your name is shown to the others on this hub, next to your notes and actions.
+        </p>
         <label htmlFor="display-name">Display name</label>
-        <input id="display-name" value={value} maxLength={MAX_NAME_CHARS} autoFocus required onChange={(e) => setValue(e.target.value)} />
+        <input
+          id="display-name"
+          value={value}
+          maxLength={MAX_NAME_CHARS}
+          autoFocus
+          required
+          onChange={(e) => setValue(e.target.value)}
+        />
         <button type="submit" disabled={!value.trim()}>
           Continue
         </button>

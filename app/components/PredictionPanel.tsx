@@ -20,7 +20,13 @@ export interface PredictionPanelProps {
 
 const CELL_IMAGE = 56;
 
-const PanelCell = memo(function PanelCell({ item, digit }: { item: DigitPrediction; digit: Digit | undefined }) {
+const PanelCell = memo(function PanelCell({
+  item,
+  digit,
+}: {
+  item: DigitPrediction;
+  digit: Digit | undefined;
+}) {
   const wrong = item.probabilities !== null && item.predicted !== item.label;
   return (
     <li className={`prediction-cell${wrong ? ' prediction-cell--wrong' : ''}`}>
@@ -30,12 +36,20 @@ const PanelCell = memo(function PanelCell({ item, digit }: { item: DigitPredicti
         label={`test digit ${item.index}, a ${item.label}`}
         highlight={wrong ? 'wrong' : null}
       />
-      <span className="prediction-cell__verdict" title={`true label ${item.label}, predicted ${item.predicted} at ${confidenceOf(item.probabilities, item.predicted)}`}>
+      <span
+        className="prediction-cell__verdict"
+        title={`true label ${item.label}, predicted ${item.predicted} at ${confidenceOf(item.probabilities, item.predicted)}`}
+      >
         <span aria-hidden="true">→ </span>
         <strong>{item.predicted}</strong>
         {wrong && <span className="prediction-cell__truth"> (is {item.label})</span>}
       </span>
-      <ProbabilityBars probabilities={item.probabilities} predicted={item.predicted} label={item.label} compact />
+      <ProbabilityBars
+        probabilities={item.probabilities}
+        predicted={item.predicted}
+        label={item.label}
+        compact
+      />
     </li>
   );
 });
@@ -54,8 +68,8 @@ export function PredictionPanel({ panel }: PredictionPanelProps) {
     return (
       <section className="prediction-panel" aria-label="Live predictions">
         <p className="muted prediction-panel__empty">
-          No predictions yet. Once training starts, the model&apos;s guesses for a fixed set of test digits appear here and
-          change as it learns.
+          No predictions yet. Once training starts, the model&apos;s guesses for a fixed set of test
+          digits appear here and change as it learns.
         </p>
       </section>
     );

@@ -36,42 +36,83 @@ export const confidenceOf = (probabilities: readonly number[] | null, predicted:
   probabilities ? formatPercent(probabilities[predicted] ?? 0) : '—';
 
 /** The sentence a screen reader reads for these bars. */
-export function describeProbabilities(probabilities: readonly number[] | null, predicted: number, label?: number | null): string {
-  if (!probabilities) return label === null || label === undefined ? NO_PREDICTION : `true label ${label}; ${NO_PREDICTION}`;
+export function describeProbabilities(
+  probabilities: readonly number[] | null,
+  predicted: number,
+  label?: number | null,
+): string {
+  if (!probabilities)
+    return label === null || label === undefined
+      ? NO_PREDICTION
+      : `true label ${label}; ${NO_PREDICTION}`;
   const parts = [`predicted ${predicted} at ${formatPercent(probabilities[predicted] ?? 0)}`];
   if (label !== null && label !== undefined) {
-    parts.push(label === predicted ? 'correct' : `true label ${label} at ${formatPercent(probabilities[label] ?? 0)}`);
+    parts.push(
+      label === predicted
+        ? 'correct'
+        : `true label ${label} at ${formatPercent(probabilities[label] ?? 0)}`,
+    );
   }
-  const others = CLASSES.filter((c) => c !== predicted && c !== label && (probabilities[c] ?? 0) >= 0.05);
-  if (others.length > 0) parts.push(`also ${others.map((c) => `${c} at ${formatPercent(probabilities[c])}`).join(', ')}`);
+  const others = CLASSES.filter(
+    (c) => c !== predicted && c !== label && (probabilities[c] ?? 0) >= 0.05,
+  );
+  if (others.length > 0)
+    parts.push(
+      `also ${others.map((c) => `${c} at ${formatPercent(probabilities[c])}`).join(', ')}`,
+    );
   return parts.join('; ');
 }
 
 /** Ten probability bars with the prediction and the true label marked, and a text alternative. */
-export function ProbabilityBars({ probabilities, predicted, label = null, compact = false }: ProbabilityBarsProps) {
+export function ProbabilityBars({
+  probabilities,
+  predicted,
+  label = null,
+  compact = false,
+}: ProbabilityBarsProps) {
   const wrong = label !== null && label !== predicted;
   if (!probabilities) {
     return (
-      <div className={`prob-bars prob-bars--none${compact ? ' prob-bars--compact' : ''}`} title={NO_PREDICTION}>
+      <div
+        className={`prob-bars prob-bars--none${compact ? ' prob-bars--compact' : ''}`}
+        title={NO_PREDICTION}
+      >
         {compact ? 'not finite' : NO_PREDICTION}
       </div>
     );
   }
   return (
     <div className={`prob-bars${compact ? ' prob-bars--compact' : ''}`}>
-      <span className="digits-sr-only">{describeProbabilities(probabilities, predicted, label)}</span>
+      <span className="digits-sr-only">
+        {describeProbabilities(probabilities, predicted, label)}
+      </span>
       <div className="prob-bars__plot" aria-hidden="true">
         {CLASSES.map((c) => {
           const p = Math.min(1, Math.max(0, probabilities[c] ?? 0));
-          const kind = c === predicted ? (wrong ? ' prob-bars__col--wrong' : ' prob-bars__col--predicted') : '';
+          const kind =
+            c === predicted
+              ? wrong
+                ? ' prob-bars__col--wrong'
+                : ' prob-bars__col--predicted'
+              : '';
           const truth = c === label ? ' prob-bars__col--label' : '';
           return (
-            <div key={c} className={`prob-bars__col${kind}${truth}`} title={`${c}: ${formatPercent(p)}`}>
-              {!compact && <span className="prob-bars__value">{c === predicted ? formatPercent(p) : ''}</span>}
+            <div
+              key={c}
+              className={`prob-bars__col${kind}${truth}`}
+              title={`${c}: ${formatPercent(p)}`}
+            >
+              {!compact && (
+                <span className="prob-bars__value">{c === predicted ? formatPercent(p) : ''}</span>
+              )}
               <div className="prob-bars__track">
                 <div className="prob-bars__bar" style={{ height: `${(p * 100).toFixed(1)}%` }} />
               </div>
-              {compact ? <span className="prob-bars__tick" /> : <span className="prob-bars__class">{c}</span>}
+              {compact ? (
+                <span className="prob-bars__tick" />
+              ) : (
+                <span className="prob-bars__class">{c}</span>
+              )}
             </div>
           );
         })}

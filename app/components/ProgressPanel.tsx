@@ -4,20 +4,36 @@ import { etaSeconds, samplesPerSecond } from '../lib/runState';
 import { formatDuration } from '../../server/format';
 import { fmtInt } from './format';
 
-const PHASES = { train: 'training', 'eval-train': 'evaluating the training set', 'eval-test': 'evaluating the test set' } as const;
+const PHASES = {
+  train: 'training',
+  'eval-train': 'evaluating the training set',
+  'eval-test': 'evaluating the test set',
+} as const;
 
 export function ProgressPanel({ state }: { state: RunView }) {
   const run = state.run;
   if (!run) return null;
   const last = state.points[state.points.length - 1];
-  const pct = run.totalSteps ? Math.min(100, (100 * (last?.step ?? run.lastStep)) / run.totalSteps) : 0;
+  const pct = run.totalSteps
+    ? Math.min(100, (100 * (last?.step ?? run.lastStep)) / run.totalSteps)
+    : 0;
   const active = run.status === 'running' || run.status === 'paused';
   const speed = samplesPerSecond(state);
   const eta = active ? etaSeconds(state) : null;
-  const phase = state.progress && active && state.progress.phase !== 'train' ? `${PHASES[state.progress.phase]} ${Math.round((100 * state.progress.done) / Math.max(1, state.progress.total))} %` : null;
+  const phase =
+    state.progress && active && state.progress.phase !== 'train'
+      ? `${PHASES[state.progress.phase]} ${Math.round((100 * state.progress.done) / Math.max(1, state.progress.total))} %`
+      : null;
   return (
     <section className="card progress-panel" aria-label="Progress">
-      <div className="progress big" role="progressbar" aria-valuenow={Math.round(pct)} aria-valuemin={0} aria-valuemax={100} aria-label="Training progress">
+      <div
+        className="progress big"
+        role="progressbar"
+        aria-valuenow={Math.round(pct)}
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-label="Training progress"
+      >
         <div style={{ width: `${pct}%` }} />
       </div>
       <dl className="stats">
@@ -40,12 +56,22 @@ export function ProgressPanel({ state }: { state: RunView }) {
           </dd>
         </div>
         <div>
-          <dt title="training samples per second of training time, over the last seconds (pauses and evaluation excluded); for a finished run, over all of it">Samples/s</dt>
+          <dt title="training samples per second of training time, over the last seconds (pauses and evaluation excluded); for a finished run, over all of it">
+            Samples/s
+          </dt>
           <dd data-testid="progress-speed">{speed === 'paused' ? 'paused' : fmtInt(speed)}</dd>
         </div>
         <div>
           <dt>ETA</dt>
-          <dd data-testid="progress-eta">{eta === 'paused' ? 'paused' : active ? formatDuration(eta) : run.status === 'completed' ? 'done' : '–'}</dd>
+          <dd data-testid="progress-eta">
+            {eta === 'paused'
+              ? 'paused'
+              : active
+                ? formatDuration(eta)
+                : run.status === 'completed'
+                  ? 'done'
+                  : '–'}
+          </dd>
         </div>
         <div>
           <dt>Backend</dt>

@@ -18,8 +18,12 @@ const REFRESH_MS = 5000;
 export function queueText(place: RunQueuePlace | null): string {
   if (!place) return 'Waiting for a trainer…';
   if (!place.queued) return 'Starting…';
-  const ahead = place.ahead === 0 ? 'next in the queue' : `${fmtInt(place.ahead)} run${place.ahead === 1 ? '' : 's'} ahead in the queue`;
-  if (place.trainers === 0) return `Waiting for a trainer (${ahead}): no trainer is connected to the hub; start one with npm run trainer.`;
+  const ahead =
+    place.ahead === 0
+      ? 'next in the queue'
+      : `${fmtInt(place.ahead)} run${place.ahead === 1 ? '' : 's'} ahead in the queue`;
+  if (place.trainers === 0)
+    return `Waiting for a trainer (${ahead}): no trainer is connected to the hub; start one with npm run trainer.`;
   return `Waiting for a trainer (${ahead}).`;
 }
 

@@ -19,7 +19,13 @@ export function learningRateError(text: string, badInput = false): string | null
   return `Learning rate: ${HYPERPARAM_RULES.learningRate}${typed ? `, got ${typed}` : badInput ? ', got something that is not a number' : ''}.`;
 }
 
-export function RunControls({ run, learningRate }: { run: RunSummary; learningRate: number | null }) {
+export function RunControls({
+  run,
+  learningRate,
+}: {
+  run: RunSummary;
+  learningRate: number | null;
+}) {
   const { call } = useHub();
   const [lr, setLr] = useState('');
   const [badInput, setBadInput] = useState(false);

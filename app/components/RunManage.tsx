@@ -8,7 +8,13 @@
 import Link from 'next/link';
 import { useEffect, useState, type FormEvent } from 'react';
 import Markdown from 'react-markdown';
-import { isFinished, MAX_DESCRIPTION_CHARS, MAX_RUN_NAME_CHARS, type RunSummary, type ServerToClientEvents } from '../../server/protocol';
+import {
+  isFinished,
+  MAX_DESCRIPTION_CHARS,
+  MAX_RUN_NAME_CHARS,
+  type RunSummary,
+  type ServerToClientEvents,
+} from '../../server/protocol';
 import { useHub } from '../lib/HubProvider';
 import { FormError } from './FormError';
 
@@ -30,7 +36,8 @@ export function RunManage({ run }: { run: RunSummary }) {
 
   useEffect(() => {
     if (!socket) return;
-    const onDeleted: ServerToClientEvents['runs:deleted'] = (m) => m.runId === run.id && setDeletedBy(m.by);
+    const onDeleted: ServerToClientEvents['runs:deleted'] = (m) =>
+      m.runId === run.id && setDeletedBy(m.by);
     socket.on('runs:deleted', onDeleted);
     return () => {
       socket.off('runs:deleted', onDeleted);
@@ -60,7 +67,10 @@ export function RunManage({ run }: { run: RunSummary }) {
 
   const save = async (e: FormEvent) => {
     e.preventDefault();
-    const list = tags.split(',').map((t) => t.trim()).filter(Boolean);
+    const list = tags
+      .split(',')
+      .map((t) => t.trim())
+      .filter(Boolean);
     const result = await call('run:edit', { runId: run.id, name, description, tags: list });
     if (result.ok) done();
     else failed(result);
@@ -98,22 +108,44 @@ export function RunManage({ run }: { run: RunSummary }) {
     ) : null;
   return (
     <section className="card run-manage" aria-label="About this run">
-      {run.archivedAt ? <p className="muted small" data-testid="run-archived">Archived: hidden from the runs list; nothing was removed.</p> : null}
+      {run.archivedAt ? (
+        <p className="muted small" data-testid="run-archived">
+          Archived: hidden from the runs list; nothing was removed.
+        </p>
+      ) : null}
       {mode === 'edit' ? (
         <form onSubmit={save} className="run-edit" aria-label="Edit the run">
           <div className="field">
             <label htmlFor="run-edit-name">Name</label>
-            <input id="run-edit-name" value={name} maxLength={MAX_RUN_NAME_CHARS} onChange={(e) => setName(e.target.value)} aria-invalid={errors.name ? true : undefined} />
+            <input
+              id="run-edit-name"
+              value={name}
+              maxLength={MAX_RUN_NAME_CHARS}
+              onChange={(e) => setName(e.target.value)}
+              aria-invalid={errors.name ? true : undefined}
+            />
             {error('name')}
           </div>
           <div className="field">
             <label htmlFor="run-edit-description">Description (markdown)</label>
-            <textarea id="run-edit-description" value={description} maxLength={MAX_DESCRIPTION_CHARS} rows={5} onChange={(e) => setDescription(e.target.value)} />
+            <textarea
+              id="run-edit-description"
+              value={description}
+              maxLength={MAX_DESCRIPTION_CHARS}
+              rows={5}
+              onChange={(e) => setDescription(e.target.value)}
+            />
             {error('description')}
           </div>
           <div className="field">
             <label htmlFor="run-edit-tags">Tags (comma-separated)</label>
-            <input id="run-edit-tags" value={tags} onChange={(e) => setTags(e.target.value)} placeholder="baseline, lr sweep" aria-invalid={errors.tags ? true : undefined} />
+            <input
+              id="run-edit-tags"
+              value={tags}
+              onChange={(e) => setTags(e.target.value)}
+              placeholder="baseline, lr sweep"
+              aria-invalid={errors.tags ? true : undefined}
+            />
             {error('tags')}
           </div>
           <div className="button-row">
@@ -146,10 +178,21 @@ export function RunManage({ run }: { run: RunSummary }) {
             <Link className="button" href={`/?copy=${encodeURIComponent(run.id)}`}>
               Start a copy
             </Link>
-            <button type="button" onClick={archive} disabled={!ended && !run.archivedAt} title={ended ? undefined : 'stop the run before you archive it'}>
+            <button
+              type="button"
+              onClick={archive}
+              disabled={!ended && !run.archivedAt}
+              title={ended ? undefined : 'stop the run before you archive it'}
+            >
               {run.archivedAt ? 'Restore' : 'Archive'}
             </button>
-            <button type="button" className="danger" onClick={() => setMode('delete')} disabled={!ended} title={ended ? undefined : 'stop the run before you delete it'}>
+            <button
+              type="button"
+              className="danger"
+              onClick={() => setMode('delete')}
+              disabled={!ended}
+              title={ended ? undefined : 'stop the run before you delete it'}
+            >
               Delete…
             </button>
           </div>
@@ -158,11 +201,18 @@ export function RunManage({ run }: { run: RunSummary }) {
       {mode === 'delete' ? (
         <form onSubmit={remove} className="run-delete" aria-label="Delete the run">
           <p>
-            Deleting removes the run, its metrics, notes and checkpoints for good. Type its name, <strong>{run.name}</strong>, to confirm.
+            Deleting removes the run, its metrics, notes and checkpoints for good. Type its name,{' '}
+            <strong>{run.name}</strong>, to confirm.
           </p>
           <div className="field">
             <label htmlFor="run-delete-name">Run name</label>
-            <input id="run-delete-name" value={confirm} onChange={(e) => setConfirm(e.target.value)} autoComplete="off" aria-invalid={errors.confirmName ? true : undefined} />
+            <input
+              id="run-delete-name"
+              value={confirm}
+              onChange={(e) => setConfirm(e.target.value)}
+              autoComplete="off"
+              aria-invalid={errors.confirmName ? true : undefined}
+            />
             {error('confirmName')}
           </div>
           <div className="button-row">

@@ -37,20 +37,30 @@ export function authorColour(a: Pick<WireAnnotation, 'kind' | 'authorName'>): st
  * The run header's facts, in order, each with its test id; one separator between any two.
  * The digit counts are the ones the trainer used, else the limits asked for.
  */
-function headerFacts(run: RunSummary, lr: ReturnType<typeof learningRateText>): Array<[string, string]> {
+function headerFacts(
+  run: RunSummary,
+  lr: ReturnType<typeof learningRateText>,
+): Array<[string, string]> {
   const hp = run.hyperparams;
-  const digits = (used: number | null, limit: number | null) => (used !== null ? fmtInt(used) : limit !== null ? `at most ${fmtInt(limit)}` : 'all');
+  const digits = (used: number | null, limit: number | null) =>
+    used !== null ? fmtInt(used) : limit !== null ? `at most ${fmtInt(limit)}` : 'all';
   const facts: Array<[string, string]> = [
     run.origin === 'cli'
       ? ['origin', `started from the command line on ${run.originHost ?? 'an unknown host'}`]
       : ['created-by', `started by ${run.createdBy}`],
     ['created-at', fmtTime(run.createdAt)],
     ['optimizer-name', hp.optimizer],
-    ['lr', `lr ${lr.current}${lr.pending ? `, ${lr.pending}` : ''}${lr.history ? ` (${lr.history})` : ''}`],
+    [
+      'lr',
+      `lr ${lr.current}${lr.pending ? `, ${lr.pending}` : ''}${lr.history ? ` (${lr.history})` : ''}`,
+    ],
     ['optimizer', optimizerSettings(hp)],
     ['batch', `batch ${hp.batchSize}`],
     ['seed', `seed ${hp.seed}`],
-    ['digits', `${digits(run.trainSize, hp.trainLimit)} training / ${digits(run.testSize, hp.testLimit)} test digits`],
+    [
+      'digits',
+      `${digits(run.trainSize, hp.trainLimit)} training / ${digits(run.testSize, hp.testLimit)} test digits`,
+    ],
   ];
   return facts.filter(([, text]) => text !== '');
 }
@@ -127,7 +137,14 @@ export function RunPage({ runId }: { runId: string }) {
         </section>
         <section className="card" aria-labelledby="draw-title">
           <h2 id="draw-title">Draw a digit</h2>
-          <DrawDigit runId={run.id} disabledReason={hasCheckpoint ? null : 'The model is saved at the end of each epoch; draw once the first epoch is done.'} />
+          <DrawDigit
+            runId={run.id}
+            disabledReason={
+              hasCheckpoint
+                ? null
+                : 'The model is saved at the end of each epoch; draw once the first epoch is done.'
+            }
+          />
         </section>
       </div>
       <section className="card" aria-labelledby="wrong-title">

@@ -7,7 +7,15 @@
 import { useEffect, useState } from 'react';
 import { RUN_STATUSES, type RunSortKey } from '../../server/protocol';
 import { PageTitle } from '../lib/PageTitle';
-import { PAGE_SIZE, rangeText, searchFromView, sortBy, viewFromSearch, type Filter, type ListView } from '../lib/runsList';
+import {
+  PAGE_SIZE,
+  rangeText,
+  searchFromView,
+  sortBy,
+  viewFromSearch,
+  type Filter,
+  type ListView,
+} from '../lib/runsList';
 import { useRuns } from '../lib/useRuns';
 import { RunsTable } from './RunsTable';
 import { StartRunForm } from './StartRunForm';
@@ -31,18 +39,28 @@ export function RunsPage() {
   // The search is sent once typing pauses.
   useEffect(() => {
     if (!view || text === view.text) return;
-    const timer = setTimeout(() => setView((v) => v && { ...v, text, page: 1 }), SEARCH_DEBOUNCE_MS);
+    const timer = setTimeout(
+      () => setView((v) => v && { ...v, text, page: 1 }),
+      SEARCH_DEBOUNCE_MS,
+    );
     return () => clearTimeout(timer);
   }, [text, view]);
   // The URL says what is shown, so a reload or a shared link shows the same page.
   useEffect(() => {
     if (!view) return;
     const search = searchFromView(view, window.location.search);
-    if (search !== window.location.search) window.history.replaceState(null, '', `${window.location.pathname}${search}${window.location.hash}`);
+    if (search !== window.location.search)
+      window.history.replaceState(
+        null,
+        '',
+        `${window.location.pathname}${search}${window.location.hash}`,
+      );
   }, [view]);
 
-  const change = (patch: Partial<ListView>) => setView((v) => v && { ...v, ...patch, page: patch.page ?? 1 });
-  const set = (k: keyof Omit<Filter, 'text'>) => (e: { target: { value: string } }) => change({ [k]: e.target.value });
+  const change = (patch: Partial<ListView>) =>
+    setView((v) => v && { ...v, ...patch, page: patch.page ?? 1 });
+  const set = (k: keyof Omit<Filter, 'text'>) => (e: { target: { value: string } }) =>
+    change({ [k]: e.target.value });
   const filtered = !!view && !!(view.text.trim() || view.status || view.tag);
   const shownTags = view?.tag && !tags.includes(view.tag) ? [...tags, view.tag].sort() : tags;
   const newRuns = held?.newRuns.length ?? 0;
@@ -53,7 +71,15 @@ export function RunsPage() {
         <h2 id="runs-title">Runs</h2>
         <div className="runs-filter" role="search">
           <label>
-            Search <input type="search" className="runs-search" value={text} onChange={(e) => setText(e.target.value)} placeholder="name, tag, description, who" title="Searches run names, tags, descriptions, who started them and ids" />
+            Search{' '}
+            <input
+              type="search"
+              className="runs-search"
+              value={text}
+              onChange={(e) => setText(e.target.value)}
+              placeholder="name, tag, description, who"
+              title="Searches run names, tags, descriptions, who started them and ids"
+            />
           </label>
           <label>
             Status{' '}
@@ -78,7 +104,12 @@ export function RunsPage() {
             </select>
           </label>
           <label>
-            <input type="checkbox" checked={view?.archived ?? false} onChange={(e) => change({ archived: e.target.checked })} /> show archived
+            <input
+              type="checkbox"
+              checked={view?.archived ?? false}
+              onChange={(e) => change({ archived: e.target.checked })}
+            />{' '}
+            show archived
           </label>
         </div>
         {newRuns > 0 ? (
@@ -104,13 +135,31 @@ export function RunsPage() {
           )
         ) : (
           <>
-            <RunsTable runs={held.runs} sort={view.sort} order={view.order} onSort={(key: RunSortKey) => setView((v) => v && sortBy(v, key))} onChanged={reload} />
+            <RunsTable
+              runs={held.runs}
+              sort={view.sort}
+              order={view.order}
+              onSort={(key: RunSortKey) => setView((v) => v && sortBy(v, key))}
+              onChanged={reload}
+            />
             <nav className="pager" aria-label="Pages of runs" aria-busy={loading}>
-              <button type="button" className="small" disabled={view.page <= 1} onClick={() => change({ page: view.page - 1 })}>
+              <button
+                type="button"
+                className="small"
+                disabled={view.page <= 1}
+                onClick={() => change({ page: view.page - 1 })}
+              >
                 Previous
               </button>
-              <span data-testid="runs-range">{rangeText(held.offset, held.runs.length, held.total)}</span>
-              <button type="button" className="small" disabled={view.page * PAGE_SIZE >= held.total} onClick={() => change({ page: view.page + 1 })}>
+              <span data-testid="runs-range">
+                {rangeText(held.offset, held.runs.length, held.total)}
+              </span>
+              <button
+                type="button"
+                className="small"
+                disabled={view.page * PAGE_SIZE >= held.total}
+                onClick={() => change({ page: view.page + 1 })}
+              >
                 Next
               </button>
             </nav>

@@ -8,7 +8,13 @@
  */
 import Link from 'next/link';
 import { Fragment, useEffect, useRef, useState } from 'react';
-import type { HttpBodies, RunManageResult, RunSortKey, RunSummary, ServerToClientEvents } from '../../server/protocol';
+import type {
+  HttpBodies,
+  RunManageResult,
+  RunSortKey,
+  RunSummary,
+  ServerToClientEvents,
+} from '../../server/protocol';
 import { Sparkline } from '../charts/Sparkline';
 import { apiGet } from '../lib/api';
 import { useHub } from '../lib/HubProvider';
@@ -28,7 +34,9 @@ function useSparklines(runs: readonly RunSummary[]): Record<string, number[]> {
   useEffect(() => {
     if (!key) return;
     key.split(',').forEach((id) => asked.current.add(id));
-    apiGet<HttpBodies['GET /api/runs/sparklines']>(`/api/runs/sparklines?ids=${key}&points=${SPARK_POINTS}`).then(
+    apiGet<HttpBodies['GET /api/runs/sparklines']>(
+      `/api/runs/sparklines?ids=${key}&points=${SPARK_POINTS}`,
+    ).then(
       (data) => setLines((l) => ({ ...data.sparklines, ...l })),
       () => key.split(',').forEach((id) => asked.current.delete(id)),
     );
@@ -82,7 +90,8 @@ export function RunsTable({ runs, sort, order, onSort, onChanged }: RunsTablePro
   const scroll = useOverflows();
   const changed = (kind: string, results: readonly RunManageResult[]) => {
     // Archived, restored or deleted runs are done with; a failed one stays ticked to try again.
-    if (kind !== 'tag') setSelected((s) => s.filter((id) => !results.some((r) => r.ok && r.runId === id)));
+    if (kind !== 'tag')
+      setSelected((s) => s.filter((id) => !results.some((r) => r.ok && r.runId === id)));
     onChanged?.();
   };
   const [columns, setColumns] = useState<HpColumn[]>([]);
@@ -90,7 +99,8 @@ export function RunsTable({ runs, sort, order, onSort, onChanged }: RunsTablePro
   /** A narrow window shows the name, status, loss and accuracy unless every column is asked for. */
   const [allColumns, setAllColumns] = useState(false);
   const lines = useSparklines(runs);
-  const toggle = (id: string) => setSelected((s) => (s.includes(id) ? s.filter((x) => x !== id) : [...s, id]));
+  const toggle = (id: string) =>
+    setSelected((s) => (s.includes(id) ? s.filter((x) => x !== id) : [...s, id]));
   if (runs.length === 0) return <p className="muted">No runs on this page.</p>;
   const secondary = (key: RunSortKey, label: string) => header(key, label, 'col-secondary');
   // One loss scale for every sparkline shown, so their heights compare (only when asked for;
@@ -98,11 +108,17 @@ export function RunsTable({ runs, sort, order, onSort, onChanged }: RunsTablePro
   let extent: readonly [number, number] | undefined;
   if (sharedScale) {
     let [lo, hi] = [Infinity, -Infinity];
-    for (const r of runs) for (const v of lines[r.id] ?? []) if (Number.isFinite(v)) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
+    for (const r of runs)
+      for (const v of lines[r.id] ?? [])
+        if (Number.isFinite(v)) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
     extent = lo <= hi ? [lo, hi] : undefined;
   }
   const header = (key: RunSortKey, label: string, className?: string) => (
-    <th scope="col" className={className} aria-sort={sort === key ? (order === 'asc' ? 'ascending' : 'descending') : undefined}>
+    <th
+      scope="col"
+      className={className}
+      aria-sort={sort === key ? (order === 'asc' ? 'ascending' : 'descending') : undefined}
+    >
       <button type="button" className="sort" onClick={() => onSort(key)}>
         {label}
         <span aria-hidden="true">{sort === key ? (order === 'asc' ? ' ▲' : ' ▼') : ''}</span>
@@ -125,14 +141,32 @@ export function RunsTable({ runs, sort, order, onSort, onChanged }: RunsTablePro
           <legend className="small muted">Columns</legend>
           {HP_COLUMNS.map(([key, label]) => (
             <label key={key} className="small">
-              <input type="checkbox" checked={columns.includes(key)} onChange={() => setColumns((c) => (c.includes(key) ? c.filter((x) => x !== key) : [...c, key]))} /> {label}
+              <input
+                type="checkbox"
+                checked={columns.includes(key)}
+                onChange={() =>
+                  setColumns((c) => (c.includes(key) ? c.filter((x) => x !== key) : [...c, key]))
+                }
+              />{' '}
+              {label}
             </label>
           ))}
           <label className="small">
-            <input type="checkbox" checked={sharedScale} onChange={(e) => setSharedScale(e.target.checked)} /> same loss scale
+            <input
+              type="checkbox"
+              checked={sharedScale}
+              onChange={(e) => setSharedScale(e.target.checked)}
+            />{' '}
+            same loss scale
           </label>
         </fieldset>
-        <button type="button" className="small compact-toggle" aria-pressed={allColumns} onClick={() => setAllColumns((a) => !a)} data-testid="all-columns">
+        <button
+          type="button"
+          className="small compact-toggle"
+          aria-pressed={allColumns}
+          onClick={() => setAllColumns((a) => !a)}
+          data-testid="all-columns"
+        >
           {allColumns ? 'Fewer columns' : 'All columns'}
         </button>
       </div>
@@ -142,11 +176,16 @@ export function RunsTable({ runs, sort, order, onSort, onChanged }: RunsTablePro
           Scroll the table sideways for more columns →
         </p>
       ) : null}
-      <div className={`table-scroll runs-scroll${scroll.overflows ? ' overflows' : ''}`} ref={scroll.ref}>
+      <div
+        className={`table-scroll runs-scroll${scroll.overflows ? ' overflows' : ''}`}
+        ref={scroll.ref}
+      >
         <table className={`runs-table${allColumns ? ' all-columns' : ''}`}>
           <thead>
             <tr>
-              <th scope="col"><span className="sr-only">Select</span></th>
+              <th scope="col">
+                <span className="sr-only">Select</span>
+              </th>
               {header('name', 'Run', 'col-name')}
               {secondary('created', 'Created')}
               {header('status', 'Status')}
@@ -165,14 +204,28 @@ export function RunsTable({ runs, sort, order, onSort, onChanged }: RunsTablePro
             {runs.map((r) => {
               const pct = r.totalSteps ? Math.min(100, (100 * r.lastStep) / r.totalSteps) : 0;
               return (
-                <tr key={r.id} data-testid="run-row" data-run-id={r.id} className={r.archivedAt ? 'archived' : undefined}>
+                <tr
+                  key={r.id}
+                  data-testid="run-row"
+                  data-run-id={r.id}
+                  className={r.archivedAt ? 'archived' : undefined}
+                >
                   <td>
-                    <input type="checkbox" aria-label={`Select ${r.name}`} checked={selected.includes(r.id)} onChange={() => toggle(r.id)} />
+                    <input
+                      type="checkbox"
+                      aria-label={`Select ${r.name}`}
+                      checked={selected.includes(r.id)}
+                      onChange={() => toggle(r.id)}
+                    />
                   </td>
                   <td className="col-name">
                     <Link href={`/runs/${r.id}`}>{r.name}</Link>
                     {r.archivedAt ? (
-                      <span className="badge badge-archived" data-testid="run-archived-mark" title={`archived ${fmtDateTime(r.archivedAt)}: hidden from the list unless “show archived” is on`}>
+                      <span
+                        className="badge badge-archived"
+                        data-testid="run-archived-mark"
+                        title={`archived ${fmtDateTime(r.archivedAt)}: hidden from the list unless “show archived” is on`}
+                      >
                         archived
                       </span>
                     ) : null}
@@ -185,14 +238,34 @@ export function RunsTable({ runs, sort, order, onSort, onChanged }: RunsTablePro
                     <StatusBadge status={r.status} />
                   </td>
                   <td className="col-secondary">
-                    <div className="progress" role="progressbar" aria-valuenow={Math.round(pct)} aria-valuemin={0} aria-valuemax={100} aria-label={`${r.name} progress`}>
+                    <div
+                      className="progress"
+                      role="progressbar"
+                      aria-valuenow={Math.round(pct)}
+                      aria-valuemin={0}
+                      aria-valuemax={100}
+                      aria-label={`${r.name} progress`}
+                    >
                       <div style={{ width: `${pct}%` }} />
                     </div>
                     <span className="small muted">
-                      {r.lastStep.toLocaleString('en-US')} / {r.totalSteps?.toLocaleString('en-US') ?? '–'} steps
+                      {r.lastStep.toLocaleString('en-US')} /{' '}
+                      {r.totalSteps?.toLocaleString('en-US') ?? '–'} steps
                     </span>
                   </td>
-                  <td>{lines[r.id]?.length ? <Sparkline values={lines[r.id]} extent={extent} label={`${r.name} loss`} width={96} height={28} /> : <span className="muted">–</span>}</td>
+                  <td>
+                    {lines[r.id]?.length ? (
+                      <Sparkline
+                        values={lines[r.id]}
+                        extent={extent}
+                        label={`${r.name} loss`}
+                        width={96}
+                        height={28}
+                      />
+                    ) : (
+                      <span className="muted">–</span>
+                    )}
+                  </td>
                   <td>{fmtPct(r.finalTestAccuracy)}</td>
                   <LearningRateCell run={r} />
                   {HP_COLUMNS.filter(([k]) => columns.includes(k)).map(([k]) => (
@@ -226,7 +299,11 @@ export function RunsTable({ runs, sort, order, onSort, onChanged }: RunsTablePro
 function LearningRateCell({ run }: { run: RunSummary }) {
   const lr = learningRateText(run);
   return (
-    <td className="col-secondary col-lr" data-testid="run-lr" title={lr.history ? `${lr.current} now; ${lr.history}` : undefined}>
+    <td
+      className="col-secondary col-lr"
+      data-testid="run-lr"
+      title={lr.history ? `${lr.current} now; ${lr.history}` : undefined}
+    >
       {lr.current}
       {lr.history ? <div className="muted small lr-history">{lr.history}</div> : null}
     </td>

@@ -23,7 +23,11 @@ function TopBar() {
         </nav>
         <div className="topbar-right">
           <PresenceList users={online} label="Online" meId={me?.id ?? null} />
-          <span className={`conn ${connected ? 'conn-on' : 'conn-off'}`} role="status" aria-live="polite">
+          <span
+            className={`conn ${connected ? 'conn-on' : 'conn-off'}`}
+            role="status"
+            aria-live="polite"
+          >
             {connected ? 'live' : 'offline'}
           </span>
           {tokenRequired ? (
@@ -42,8 +46,10 @@ function TopBar() {
       ) : null}
       {databaseAway ? (
         <div className="banner banner-warning" role="status" data-testid="database-away">
-          The hub cannot reach its database (since {new Date(databaseAway.since).toLocaleTimeString()}): what you see stays live but is not
-          being saved, and new pages cannot load. Trainers keep their results and send them again once it is back; nothing is lost.
+          The hub cannot reach its database (since{' '}
+          {new Date(databaseAway.since).toLocaleTimeString()}): what you see stays live but is not
+          being saved, and new pages cannot load. Trainers keep their results and send them again
+          once it is back; nothing is lost.
         </div>
       ) : null}
       {name === null ? <NamePrompt /> : null}

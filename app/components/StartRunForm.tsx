@@ -9,12 +9,32 @@
  */
 import { useRouter } from 'next/navigation';
 import { useEffect, useState, type FormEvent } from 'react';
-import { browserSchemas, describeHyperparamIssue, HYPERPARAM_BOUNDS, HYPERPARAM_RULES, MAX_RUN_NAME_CHARS, optimizerReads, runStartIssues, type DatasetSizes, type HttpBodies } from '../../server/protocol';
+import {
+  browserSchemas,
+  describeHyperparamIssue,
+  HYPERPARAM_BOUNDS,
+  HYPERPARAM_RULES,
+  MAX_RUN_NAME_CHARS,
+  optimizerReads,
+  runStartIssues,
+  type DatasetSizes,
+  type HttpBodies,
+} from '../../server/protocol';
 import { apiGet } from '../lib/api';
 import { useHub } from '../lib/HubProvider';
 import { FormError } from './FormError';
 
-type Key = 'epochs' | 'batchSize' | 'learningRate' | 'momentum' | 'beta1' | 'beta2' | 'epsilon' | 'seed' | 'trainLimit' | 'testLimit';
+type Key =
+  | 'epochs'
+  | 'batchSize'
+  | 'learningRate'
+  | 'momentum'
+  | 'beta1'
+  | 'beta2'
+  | 'epsilon'
+  | 'seed'
+  | 'trainLimit'
+  | 'testLimit';
 
 interface Field {
   key: Key;
@@ -26,7 +46,8 @@ interface Field {
   optional?: (dataset: DatasetSizes | null) => string;
 }
 
-const all = (count: number | undefined) => (count === undefined ? 'all' : `all ${count.toLocaleString('en-US')}`);
+const all = (count: number | undefined) =>
+  count === undefined ? 'all' : `all ${count.toLocaleString('en-US')}`;
 
 const FIELDS: readonly Field[] = [
   { key: 'epochs', label: 'Epochs', def: '1', int: true },
@@ -37,7 +58,13 @@ const FIELDS: readonly Field[] = [
   { key: 'beta2', label: 'β₂', def: '0.999' },
   { key: 'epsilon', label: 'ε', def: '1e-8' },
   { key: 'seed', label: 'Seed', def: '1', int: true },
-  { key: 'trainLimit', label: 'Training digits', def: '', int: true, optional: (d) => all(d?.train) },
+  {
+    key: 'trainLimit',
+    label: 'Training digits',
+    def: '',
+    int: true,
+    optional: (d) => all(d?.train),
+  },
   { key: 'testLimit', label: 'Test digits', def: '', int: true, optional: (d) => all(d?.test) },
 ];
 const LABEL = Object.fromEntries(FIELDS.map((f) => [f.key, f.label])) as Record<string, string>;
@@ -45,7 +72,8 @@ const OPTIMIZER_LABELS = { sgd: 'SGD with momentum', adam: 'Adam' } as const;
 
 /** The inputs' inclusive bounds; an exclusive one ("above 0") has no HTML attribute. */
 function bounds(key: Key): { min?: number; max?: number } {
-  const b: { min?: number; max?: number } = HYPERPARAM_BOUNDS[key === 'trainLimit' || key === 'testLimit' ? 'limit' : key];
+  const b: { min?: number; max?: number } =
+    HYPERPARAM_BOUNDS[key === 'trainLimit' || key === 'testLimit' ? 'limit' : key];
   return { min: b.min, max: b.max };
 }
 
@@ -62,7 +90,9 @@ function unreadable(f: Field, raw: string, badInput: boolean): string | null {
 export function StartRunForm({ copyOf = null }: { copyOf?: string | null }) {
   const { call, me, dataset } = useHub();
   const router = useRouter();
-  const [values, setValues] = useState<Record<Key, string>>(() => Object.fromEntries(FIELDS.map((f) => [f.key, f.def])) as Record<Key, string>);
+  const [values, setValues] = useState<Record<Key, string>>(
+    () => Object.fromEntries(FIELDS.map((f) => [f.key, f.def])) as Record<Key, string>,
+  );
   /** Fields whose text the browser cannot read as a number (letters typed into them). */
   const [bad, setBad] = useState<ReadonlySet<Key>>(new Set());
   const [optimizer, setOptimizer] = useState<'sgd' | 'adam'>('sgd');
@@ -77,15 +107,23 @@ export function StartRunForm({ copyOf = null }: { copyOf?: string | null }) {
   useEffect(() => {
     if (!copyOf) return;
     const controller = new AbortController();
-    apiGet<HttpBodies['GET /api/runs/:id']>(`/api/runs/${encodeURIComponent(copyOf)}`, controller.signal).then(
+    apiGet<HttpBodies['GET /api/runs/:id']>(
+      `/api/runs/${encodeURIComponent(copyOf)}`,
+      controller.signal,
+    ).then(
       ({ run }) => {
         const hp = run.hyperparams;
-        setValues(Object.fromEntries(FIELDS.map((f) => [f.key, hp[f.key] === null ? '' : String(hp[f.key])])) as Record<Key, string>);
+        setValues(
+          Object.fromEntries(
+            FIELDS.map((f) => [f.key, hp[f.key] === null ? '' : String(hp[f.key])]),
+          ) as Record<Key, string>,
+        );
         setOptimizer(hp.optimizer);
         setName(`${run.name} (copy)`.slice(0, MAX_RUN_NAME_CHARS));
         setNotice(`Filled in with the settings of “${run.name}”.`);
       },
-      (e: Error) => !controller.signal.aborted && setMessage(`Could not read the run to copy: ${e.message}`),
+      (e: Error) =>
+        !controller.signal.aborted && setMessage(`Could not read the run to copy: ${e.message}`),
     );
     return () => controller.abort();
   }, [copyOf]);
@@ -106,19 +144,26 @@ export function StartRunForm({ copyOf = null }: { copyOf?: string | null }) {
       for (const issue of parsed.error.issues) {
         const key = String(issue.path[issue.path.length - 1] ?? 'name');
         if (found[key]) continue;
-        const inner = issue.path[0] === 'hyperparams' ? { ...issue, path: issue.path.slice(1) } : issue;
-        found[key] = describeHyperparamIssue(inner, { input: hyperparams, label: (field) => LABEL[field] ?? (field === 'name' ? 'Name' : undefined) });
+        const inner =
+          issue.path[0] === 'hyperparams' ? { ...issue, path: issue.path.slice(1) } : issue;
+        found[key] = describeHyperparamIssue(inner, {
+          input: hyperparams,
+          label: (field) => LABEL[field] ?? (field === 'name' ? 'Name' : undefined),
+        });
       }
     } else if (dataset) {
       // The rules across fields and the data set, at every field that causes each (the hub
       // checks them again against the same data set).
-      for (const [path, problem] of Object.entries(runStartIssues(parsed.data.hyperparams, dataset))) {
+      for (const [path, problem] of Object.entries(
+        runStartIssues(parsed.data.hyperparams, dataset),
+      )) {
         const key = path.split('.').pop()!;
         found[key] ??= `${LABEL[key]}: ${problem}`;
       }
     }
     setErrors(found);
-    if (Object.keys(found).length) return setMessage('Some values are not valid: see the fields marked.');
+    if (Object.keys(found).length)
+      return setMessage('Some values are not valid: see the fields marked.');
     if (!parsed.success) return;
     setBusy(true);
     const result = await call('run:start', parsed.data);
@@ -126,11 +171,23 @@ export function StartRunForm({ copyOf = null }: { copyOf?: string | null }) {
     if (!result.ok) {
       const details = (result.details ?? {}) as Record<string, string>;
       const fieldOf = (path: string) => path.split('.').pop()!;
-      const marked = Object.entries(details).filter(([path]) => shown.some((f) => f.key === fieldOf(path)) || fieldOf(path) === 'name');
-      setErrors(Object.fromEntries(marked.map(([path, v]) => [fieldOf(path), `${LABEL[fieldOf(path)] ?? 'Name'}: ${v}`])));
+      const marked = Object.entries(details).filter(
+        ([path]) => shown.some((f) => f.key === fieldOf(path)) || fieldOf(path) === 'name',
+      );
+      setErrors(
+        Object.fromEntries(
+          marked.map(([path, v]) => [fieldOf(path), `${LABEL[fieldOf(path)] ?? 'Name'}: ${v}`]),
+        ),
+      );
       // Errors at their fields say it all; the hub's own message only when none is marked.
-      const other = Object.entries(details).filter((entry) => !marked.includes(entry)).map(([path, v]) => `${path}: ${v}`);
-      setMessage(marked.length ? 'Nothing was started: see the fields marked.' : other.join('; ') || result.message);
+      const other = Object.entries(details)
+        .filter((entry) => !marked.includes(entry))
+        .map(([path, v]) => `${path}: ${v}`);
+      setMessage(
+        marked.length
+          ? 'Nothing was started: see the fields marked.'
+          : other.join('; ') || result.message,
+      );
       return;
     }
     setMessage(null);
@@ -142,7 +199,14 @@ export function StartRunForm({ copyOf = null }: { copyOf?: string | null }) {
       <h2 id="start-title">Start a run</h2>
       <div className="field">
         <label htmlFor="run-name">Name (optional)</label>
-        <input id="run-name" value={name} maxLength={MAX_RUN_NAME_CHARS} onChange={(e) => setName(e.target.value)} placeholder="e.g. lr 0.05" aria-invalid={errors.name ? true : undefined} />
+        <input
+          id="run-name"
+          value={name}
+          maxLength={MAX_RUN_NAME_CHARS}
+          onChange={(e) => setName(e.target.value)}
+          placeholder="e.g. lr 0.05"
+          aria-invalid={errors.name ? true : undefined}
+        />
         {errors.name ? (
           <span className="field-error" id="err-name">
             {errors.name}
@@ -152,7 +216,11 @@ export function StartRunForm({ copyOf = null }: { copyOf?: string | null }) {
       <div className="grid-fields">
         <div className="field">
           <label htmlFor="hp-optimizer">Optimizer</label>
-          <select id="hp-optimizer" value={optimizer} onChange={(e) => setOptimizer(e.target.value as 'sgd' | 'adam')}>
+          <select
+            id="hp-optimizer"
+            value={optimizer}
+            onChange={(e) => setOptimizer(e.target.value as 'sgd' | 'adam')}
+          >
             {Object.entries(OPTIMIZER_LABELS).map(([k, label]) => (
               <option key={k} value={k}>
                 {label}

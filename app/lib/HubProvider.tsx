@@ -4,9 +4,31 @@
  * says hello (with the remembered display name) on every (re)connect, and exposes `session`,
  * which changes after each successful hello, so that watchers re-watch and catch up.
  */
-import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
+import {
+  createContext,
+  useCallback,
+  useContext,
+  useEffect,
+  useMemo,
+  useRef,
+  useState,
+  type ReactNode,
+} from 'react';
 import { io, type Socket } from 'socket.io-client';
-import { ERROR_CODES, PROTOCOL_VERSION, type BrowserAckData, type BrowserCommand, type BrowserPayload, type DatabaseState, type DatasetSizes, type ErrorCode, type Participant, type PresenceUser, type Result, type ServerToClientEvents } from '../../server/protocol';
+import {
+  ERROR_CODES,
+  PROTOCOL_VERSION,
+  type BrowserAckData,
+  type BrowserCommand,
+  type BrowserPayload,
+  type DatabaseState,
+  type DatasetSizes,
+  type ErrorCode,
+  type Participant,
+  type PresenceUser,
+  type Result,
+  type ServerToClientEvents,
+} from '../../server/protocol';
 
 /**
  * What the page sends. Each command's payload and answer are typed where it is sent, by
@@ -39,7 +61,10 @@ export interface Hub {
   problem: string | null;
   /** The hub's database, when it does not answer (what is shown stays live but is not saved). */
   databaseAway: DatabaseState | null;
-  call<K extends BrowserCommand>(event: K, payload: BrowserPayload<K>): Promise<Result<BrowserAckData[K]>>;
+  call<K extends BrowserCommand>(
+    event: K,
+    payload: BrowserPayload<K>,
+  ): Promise<Result<BrowserAckData[K]>>;
 }
 
 const HubContext = createContext<Hub | null>(null);
@@ -50,31 +75,45 @@ export function useHub(): Hub {
   return hub;
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
-const isErrorCode = (value: unknown): value is ErrorCode => (ERROR_CODES as readonly unknown[]).includes(value);
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null;
+const isErrorCode = (value: unknown): value is ErrorCode =>
+  (ERROR_CODES as readonly unknown[]).includes(value);
 
 /**
  * A success envelope. Its data's shape is the hub's side of the protocol, which this page is
  * built with (the same module), so the envelope is what is checked here.
  */
-function isSuccess<K extends BrowserCommand>(answer: unknown): answer is { ok: true; data: BrowserAckData[K] } {
+function isSuccess<K extends BrowserCommand>(
+  answer: unknown,
+): answer is { ok: true; data: BrowserAckData[K] } {
   return isRecord(answer) && answer.ok === true && 'data' in answer;
 }
 
 /** A command's answer, if it is the protocol's envelope; anything else becomes an INTERNAL failure. */
 function envelope<K extends BrowserCommand>(event: K, answer: unknown): Result<BrowserAckData[K]> {
-  if (isRecord(answer) && answer.ok === false && isErrorCode(answer.error) && typeof answer.message === 'string') {
+  if (
+    isRecord(answer) &&
+    answer.ok === false &&
+    isErrorCode(answer.error) &&
+    typeof answer.message === 'string'
+  ) {
     return { ok: false, error: answer.error, message: answer.message, details: answer.details };
   }
   if (isSuccess<K>(answer)) return answer;
-  return { ok: false, error: 'INTERNAL', message: `the hub answered ${event} with something that is not the protocol's envelope` };
+  return {
+    ok: false,
+    error: 'INTERNAL',
+    message: `the hub answered ${event} with something that is not the protocol's envelope`,
+  };
 }
 
 /** Who this browser was told it is: the id and credential of its last hello, if any. */
 function storedIdentity(): { participantId?: string; credential?: string } {
   const participantId = localStorage.getItem(ID_KEY) ?? '';
   const credential = localStorage.getItem(CREDENTIAL_KEY) ?? '';
-  if (!/^[A-Za-z0-9_-]{8,64}$/.test(participantId) || !/^[A-Za-z0-9_-]{16,128}$/.test(credential)) return {};
+  if (!/^[A-Za-z0-9_-]{8,64}$/.test(participantId) || !/^[A-Za-z0-9_-]{16,128}$/.test(credential))
+    return {};
   return { participantId, credential };
 }
 
@@ -113,7 +152,10 @@ export function HubProvider({ children }: { children: ReactNode }) {
   useEffect(() => {
     nameRef.current = localStorage.getItem(NAME_KEY);
     setNameState(nameRef.current);
-    const s: HubSocket = io({ transports: ['websocket'], auth: { protocolVersion: PROTOCOL_VERSION } });
+    const s: HubSocket = io({
+      transports: ['websocket'],
+      auth: { protocolVersion: PROTOCOL_VERSION },
+    });
     s.on('connect', () => {
       setConnected(true);
       hello(s);
@@ -129,7 +171,8 @@ export function HubProvider({ children }: { children: ReactNode }) {
     s.on('connect_error', (error: Error & { data?: { error?: string; message?: string } }) => {
       const code = error.data?.error;
       if (code === 'UNAUTHORIZED') setProblem('This hub needs the team token: sign in at /login.');
-      else if (code === 'UNSUPPORTED_VERSION') setProblem(`${error.data?.message ?? 'The hub was updated'}.`);
+      else if (code === 'UNSUPPORTED_VERSION')
+        setProblem(`${error.data?.message ?? 'The hub was updated'}.`);
       else setProblem(`Cannot reach the hub (${error.message}); retrying…`);
     });
     s.on('presence', (msg) => {
@@ -154,21 +197,55 @@ export function HubProvider({ children }: { children: ReactNode }) {
   );
 
   const call = useCallback(
-    async <K extends BrowserCommand>(event: K, payload: BrowserPayload<K>): Promise<Result<BrowserAckData[K]>> => {
-      if (!socket) return { ok: false, error: 'UNAVAILABLE', message: 'not connected to the hub yet' };
+    async <K extends BrowserCommand>(
+      event: K,
+      payload: BrowserPayload<K>,
+    ): Promise<Result<BrowserAckData[K]>> => {
+      if (!socket)
+        return { ok: false, error: 'UNAVAILABLE', message: 'not connected to the hub yet' };
       try {
         const name: BrowserCommand = event;
         return envelope(event, await socket.timeout(15_000).emitWithAck(name, payload));
       } catch {
-        return { ok: false, error: 'UNAVAILABLE', message: 'the hub did not answer in time; check the connection' };
+        return {
+          ok: false,
+          error: 'UNAVAILABLE',
+          message: 'the hub did not answer in time; check the connection',
+        };
       }
     },
     [socket],
   );
 
   const value = useMemo<Hub>(
-    () => ({ socket, connected, session, me, tokenRequired, dataset, name, setName, online, problem, databaseAway, call }),
-    [socket, connected, session, me, tokenRequired, dataset, name, setName, online, problem, databaseAway, call],
+    () => ({
+      socket,
+      connected,
+      session,
+      me,
+      tokenRequired,
+      dataset,
+      name,
+      setName,
+      online,
+      problem,
+      databaseAway,
+      call,
+    }),
+    [
+      socket,
+      connected,
+      session,
+      me,
+      tokenRequired,
+      dataset,
+      name,
+      setName,
+      online,
+      problem,
+      databaseAway,
+      call,
+    ],
   );
   return <HubContext.Provider value={value}>{children}</HubContext.Provider>;
 }

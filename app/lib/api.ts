@@ -22,7 +22,12 @@ export class ApiError extends Error {
   /** The HTTP status, or null when no response arrived. */
   readonly status: number | null;
 
-  constructor(code: ApiErrorCode, message: string, details?: unknown, status: number | null = null) {
+  constructor(
+    code: ApiErrorCode,
+    message: string,
+    details?: unknown,
+    status: number | null = null,
+  ) {
     super(message);
     this.code = code;
     this.details = details;
@@ -37,7 +42,10 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 async function request<T>(path: string, init: RequestInit): Promise<T> {
   let response: Response;
   try {
-    response = await fetch(path, { ...init, headers: { accept: 'application/json', ...init.headers } });
+    response = await fetch(path, {
+      ...init,
+      headers: { accept: 'application/json', ...init.headers },
+    });
   } catch (error) {
     // An abort is the caller's own doing: rethrow it untouched so it can be told apart.
     if (init.signal?.aborted) throw error;
@@ -48,13 +56,28 @@ async function request<T>(path: string, init: RequestInit): Promise<T> {
     body = await response.json();
   } catch (error) {
     if (init.signal?.aborted) throw error;
-    throw new ApiError('BAD_RESPONSE', `The hub answered HTTP ${response.status} without a JSON body.`, undefined, response.status);
+    throw new ApiError(
+      'BAD_RESPONSE',
+      `The hub answered HTTP ${response.status} without a JSON body.`,
+      undefined,
+      response.status,
+    );
   }
   if (isRecord(body) && body.ok === true && 'data' in body) return body.data as T;
-  if (isRecord(body) && body.ok === false && typeof body.error === 'string' && typeof body.message === 'string') {
+  if (
+    isRecord(body) &&
+    body.ok === false &&
+    typeof body.error === 'string' &&
+    typeof body.message === 'string'
+  ) {
     throw new ApiError(body.error as ErrorCode, body.message, body.details, response.status);
   }
-  throw new ApiError('BAD_RESPONSE', `The hub answered HTTP ${response.status} in an unexpected shape.`, undefined, response.status);
+  throw new ApiError(
+    'BAD_RESPONSE',
+    `The hub answered HTTP ${response.status} in an unexpected shape.`,
+    undefined,
+    response.status,
+  );
 }
 
 /**

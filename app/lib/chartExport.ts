@@ -18,12 +18,30 @@ const SVG_NS = 'http://www.w3.org/2000/svg';
 const XLINK_NS = 'http://www.w3.org/1999/xlink';
 /** Inherited properties copied from computed style where they differ from the parent's. */
 const INHERITED = [
-  'fill', 'fill-opacity', 'stroke', 'stroke-width', 'stroke-opacity', 'stroke-dasharray', 'stroke-linecap',
-  'stroke-linejoin', 'visibility', 'font-family', 'font-size', 'font-weight', 'font-style', 'text-anchor',
-  'paint-order', 'shape-rendering', 'font-variant-numeric',
+  'fill',
+  'fill-opacity',
+  'stroke',
+  'stroke-width',
+  'stroke-opacity',
+  'stroke-dasharray',
+  'stroke-linecap',
+  'stroke-linejoin',
+  'visibility',
+  'font-family',
+  'font-size',
+  'font-weight',
+  'font-style',
+  'text-anchor',
+  'paint-order',
+  'shape-rendering',
+  'font-variant-numeric',
 ] as const;
 /** Non-inherited properties copied where they are not the initial value. */
-const OWN: Record<string, string> = { opacity: '1', display: 'inline', 'dominant-baseline': 'auto' };
+const OWN: Record<string, string> = {
+  opacity: '1',
+  display: 'inline',
+  'dominant-baseline': 'auto',
+};
 
 type Layer = { el: HTMLCanvasElement | SVGSVGElement; x: number; y: number; w: number; h: number };
 
@@ -33,7 +51,9 @@ type Layer = { el: HTMLCanvasElement | SVGSVGElement; x: number; y: number; w: n
  * buttons beside it are left out: only the chart's canvas and SVG layers are exported).
  */
 function layersOf(container: HTMLElement): { layers: Layer[]; width: number; height: number } {
-  const root = container.matches('.lt-chart-stack') ? container : (container.querySelector<HTMLElement>('.lt-chart-stack') ?? container);
+  const root = container.matches('.lt-chart-stack')
+    ? container
+    : (container.querySelector<HTMLElement>('.lt-chart-stack') ?? container);
   const found: { el: Layer['el']; r: DOMRect }[] = [];
   for (const el of root.querySelectorAll<HTMLCanvasElement | SVGSVGElement>('canvas, svg')) {
     if (el.parentElement?.closest('svg')) continue; // nested <svg> is part of its parent layer
@@ -45,7 +65,17 @@ function layersOf(container: HTMLElement): { layers: Layer[]; width: number; hei
   const top = Math.min(...found.map((f) => f.r.top));
   const width = Math.ceil(Math.max(...found.map((f) => f.r.right)) - left);
   const height = Math.ceil(Math.max(...found.map((f) => f.r.bottom)) - top);
-  return { layers: found.map(({ el, r }) => ({ el, x: r.left - left, y: r.top - top, w: r.width, h: r.height })), width, height };
+  return {
+    layers: found.map(({ el, r }) => ({
+      el,
+      x: r.left - left,
+      y: r.top - top,
+      w: r.width,
+      h: r.height,
+    })),
+    width,
+    height,
+  };
 }
 
 /**
@@ -56,7 +86,9 @@ function inlineClone(svg: SVGSVGElement): SVGSVGElement {
   const clone = svg.cloneNode(true) as SVGSVGElement;
   const src = [svg, ...svg.querySelectorAll('*')];
   const dst = [clone, ...clone.querySelectorAll('*')];
-  const computed = new Map<Element, CSSStyleDeclaration>(src.map((el) => [el, getComputedStyle(el)]));
+  const computed = new Map<Element, CSSStyleDeclaration>(
+    src.map((el) => [el, getComputedStyle(el)]),
+  );
   for (let i = 0; i < src.length; i++) {
     const cs = computed.get(src[i])!;
     const parent = i === 0 ? undefined : computed.get(src[i].parentElement!);
@@ -75,7 +107,8 @@ function inlineClone(svg: SVGSVGElement): SVGSVGElement {
   }
   for (const el of clone.querySelectorAll('[data-export="skip"]')) el.remove();
   // Shown on hover only (a marker's label): an image has no hover, so it shows them all.
-  for (const el of clone.querySelectorAll<SVGElement>('[data-export="show"]')) el.style.removeProperty('display');
+  for (const el of clone.querySelectorAll<SVGElement>('[data-export="show"]'))
+    el.style.removeProperty('display');
   return clone;
 }
 
@@ -113,12 +146,24 @@ export function chartToSvgString(container: HTMLElement): string {
   for (const l of layers) {
     if (l.el instanceof HTMLCanvasElement) {
       const img = document.createElementNS(SVG_NS, 'image');
-      for (const [k, v] of [['x', l.x], ['y', l.y], ['width', l.w], ['height', l.h]] as const) img.setAttribute(k, String(v));
+      for (const [k, v] of [
+        ['x', l.x],
+        ['y', l.y],
+        ['width', l.w],
+        ['height', l.h],
+      ] as const)
+        img.setAttribute(k, String(v));
       img.setAttribute('href', l.el.toDataURL('image/png'));
       doc.append(img);
     } else {
       const g = document.createElementNS(SVG_NS, 'svg');
-      for (const [k, v] of [['x', l.x], ['y', l.y], ['width', l.w], ['height', l.h]] as const) g.setAttribute(k, String(v));
+      for (const [k, v] of [
+        ['x', l.x],
+        ['y', l.y],
+        ['width', l.w],
+        ['height', l.h],
+      ] as const)
+        g.setAttribute(k, String(v));
       const clone = inlineClone(l.el);
       if (clone.getAttribute('viewBox')) g.setAttribute('viewBox', clone.getAttribute('viewBox')!);
       g.setAttribute('style', clone.getAttribute('style') ?? '');
@@ -139,7 +184,10 @@ function loadImage(url: string): Promise<HTMLImageElement> {
 }
 
 /** The chart as a PNG blob at `scale` (default devicePixelRatio) pixels per CSS pixel. */
-export async function chartToPngBlob(container: HTMLElement, scale = window.devicePixelRatio || 1): Promise<Blob> {
+export async function chartToPngBlob(
+  container: HTMLElement,
+  scale = window.devicePixelRatio || 1,
+): Promise<Blob> {
   const { layers, width, height } = layersOf(container);
   const out = document.createElement('canvas');
   out.width = Math.round(width * scale);
@@ -157,7 +205,9 @@ export async function chartToPngBlob(container: HTMLElement, scale = window.devi
       ctx.drawImage(await loadImage(url), l.x, l.y, l.w, l.h);
     }
   }
-  return new Promise((resolve, reject) => out.toBlob((b) => (b ? resolve(b) : reject(new Error('PNG encoding failed'))), 'image/png'));
+  return new Promise((resolve, reject) =>
+    out.toBlob((b) => (b ? resolve(b) : reject(new Error('PNG encoding failed'))), 'image/png'),
+  );
 }
 
 function download(blob: Blob, fileName: string): void {
@@ -171,11 +221,15 @@ function download(blob: Blob, fileName: string): void {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-const withExt = (name: string, ext: string): string => (name.toLowerCase().endsWith(`.${ext}`) ? name : `${name}.${ext}`);
+const withExt = (name: string, ext: string): string =>
+  name.toLowerCase().endsWith(`.${ext}`) ? name : `${name}.${ext}`;
 
 /** Downloads the chart in `container` as `fileName` (.svg added if missing). */
 export function exportSvg(container: HTMLElement, fileName: string): void {
-  download(new Blob([chartToSvgString(container)], { type: 'image/svg+xml' }), withExt(fileName, 'svg'));
+  download(
+    new Blob([chartToSvgString(container)], { type: 'image/svg+xml' }),
+    withExt(fileName, 'svg'),
+  );
 }
 
 /** Downloads the chart in `container` as a PNG at devicePixelRatio (.png added if missing). */

@@ -6,7 +6,11 @@
  */
 import { useEffect, useMemo, useState, useSyncExternalStore } from 'react';
 import { z } from 'zod';
-import { digitsBodySchema, misclassifiedBodySchema, type DigitPrediction } from '../../server/protocol';
+import {
+  digitsBodySchema,
+  misclassifiedBodySchema,
+  type DigitPrediction,
+} from '../../server/protocol';
 import { apiGet } from './api';
 import { DIGIT_PIXELS } from './mnistify';
 
@@ -18,7 +22,6 @@ export interface Digit {
 
 /** The hub caps `GET /api/digits` at this many indices per request. */
 const BATCH = 1000;
-
 
 /** Parses an API answer, turning a shape mismatch into a readable error. */
 function parse<T>(schema: z.ZodType<T>, data: unknown, what: string): T {
@@ -34,7 +37,8 @@ function parse<T>(schema: z.ZodType<T>, data: unknown, what: string): T {
  */
 export function decodePixels(base64: string): Uint8Array {
   const bytes = atob(base64);
-  if (bytes.length !== DIGIT_PIXELS) throw new RangeError(`a digit has ${DIGIT_PIXELS} pixels, got ${bytes.length}`);
+  if (bytes.length !== DIGIT_PIXELS)
+    throw new RangeError(`a digit has ${DIGIT_PIXELS} pixels, got ${bytes.length}`);
   const pixels = new Uint8Array(bytes.length);
   for (let i = 0; i < bytes.length; i++) pixels[i] = bytes.charCodeAt(i);
   return pixels;
@@ -54,8 +58,13 @@ function changed(): void {
 }
 
 async function fetchBatch(indices: number[]): Promise<void> {
-  const data = parse(digitsBodySchema, await apiGet<unknown>(`/api/digits?split=test&indices=${indices.join(',')}`), 'digits');
-  for (const d of data.digits) cache.set(d.index, { label: d.label, pixels: decodePixels(d.pixels) });
+  const data = parse(
+    digitsBodySchema,
+    await apiGet<unknown>(`/api/digits?split=test&indices=${indices.join(',')}`),
+    'digits',
+  );
+  for (const d of data.digits)
+    cache.set(d.index, { label: d.label, pixels: decodePixels(d.pixels) });
   changed();
 }
 
@@ -65,7 +74,8 @@ async function flush(): Promise<void> {
   queued = [];
   queuedLoad = null;
   const batches: Promise<void>[] = [];
-  for (let i = 0; i < indices.length; i += BATCH) batches.push(fetchBatch(indices.slice(i, i + BATCH)));
+  for (let i = 0; i < indices.length; i += BATCH)
+    batches.push(fetchBatch(indices.slice(i, i + BATCH)));
   try {
     await Promise.all(batches);
   } finally {
@@ -100,9 +110,16 @@ function subscribe(listener: () => void): () => void {
  * holds those loaded so far (it fills in as batches arrive); `error` is set when a request
  * failed, and cleared when the indices change and loading is retried.
  */
-export function useDigits(indices: readonly number[]): { digits: Map<number, Digit>; error: string | null } {
+export function useDigits(indices: readonly number[]): {
+  digits: Map<number, Digit>;
+  error: string | null;
+} {
   const key = indices.join(',');
-  const seen = useSyncExternalStore(subscribe, () => version, () => 0);
+  const seen = useSyncExternalStore(
+    subscribe,
+    () => version,
+    () => 0,
+  );
   const [error, setError] = useState<string | null>(null);
 
   useEffect(() => {
@@ -144,7 +161,11 @@ const EMPTY_RETRY_MS = 1000;
 async function fetchList(runId: string, epoch: number): Promise<MisclassifiedList> {
   const path = `/api/runs/${encodeURIComponent(runId)}/misclassified?epoch=${epoch}`;
   for (let attempt = 0; ; attempt++) {
-    const data = parse(misclassifiedBodySchema, await apiGet<unknown>(path), 'a misclassified list');
+    const data = parse(
+      misclassifiedBodySchema,
+      await apiGet<unknown>(path),
+      'a misclassified list',
+    );
     if (data.items.length > 0 || attempt >= EMPTY_RETRIES) return { epoch, items: data.items };
     await new Promise((resolve) => setTimeout(resolve, EMPTY_RETRY_MS));
   }
@@ -173,7 +194,11 @@ export function useMisclassified(
   runId: string,
   epoch: number | null,
 ): { items: DigitPrediction[] | null; error: string | null } {
-  const [state, setState] = useState<{ key: string; items: DigitPrediction[] | null; error: string | null }>({
+  const [state, setState] = useState<{
+    key: string;
+    items: DigitPrediction[] | null;
+    error: string | null;
+  }>({
     key: '',
     items: null,
     error: null,
@@ -185,7 +210,13 @@ export function useMisclassified(
     let live = true;
     loadMisclassified(runId, epoch).then(
       (list) => live && setState({ key, items: list.items, error: null }),
-      (e: Error) => live && setState({ key, items: null, error: `Could not load the misclassified digits of epoch ${epoch}: ${e.message}` }),
+      (e: Error) =>
+        live &&
+        setState({
+          key,
+          items: null,
+          error: `Could not load the misclassified digits of epoch ${epoch}: ${e.message}`,
+        }),
     );
     return () => {
       live = false;
@@ -193,5 +224,7 @@ export function useMisclassified(
   }, [runId, epoch, key]);
 
   // A state left from another epoch is not this one's answer.
-  return state.key === key ? { items: state.items, error: state.error } : { items: null, error: null };
+  return state.key === key
+    ? { items: state.items, error: state.error }
+    : { items: null, error: null };
 }

@@ -12,5 +12,9 @@ export function columnsFor(n: number, most: number): number {
  * four a row → 4 + 3.
  */
 export function evenColumns(n: number): CSSProperties {
-  return { '--columns-2': columnsFor(n, 2), '--columns-4': columnsFor(n, 4), '--columns-8': columnsFor(n, 8) } as CSSProperties;
+  return {
+    '--columns-2': columnsFor(n, 2),
+    '--columns-4': columnsFor(n, 4),
+    '--columns-8': columnsFor(n, 8),
+  } as CSSProperties;
 }

@@ -92,7 +92,9 @@ function resample(image: GreyImage, box: Box, tw: number, th: number): Float64Ar
  */
 export function mnistify(image: GreyImage): Uint8Array {
   if (image.grey.length < image.width * image.height) {
-    throw new RangeError(`a ${image.width}×${image.height} image needs ${image.width * image.height} values, got ${image.grey.length}`);
+    throw new RangeError(
+      `a ${image.width}×${image.height} image needs ${image.width * image.height} values, got ${image.grey.length}`,
+    );
   }
   const out = new Uint8Array(DIGIT_PIXELS);
   const box = inkBounds(image);

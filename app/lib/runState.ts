@@ -4,8 +4,29 @@
  * unit-tested: a message that starts after a gap asks for a re-watch with `afterSeq`, one
  * already seen is ignored.
  */
-import { bucketize, coarsen, fromBucketColumns, fromPointColumns, HEAD_STEPS, mergeBuckets, OVERVIEW_MAX_BUCKETS, TAIL_POINTS, widthFor, type Bucket } from '../../server/columns';
-import { assertNever, type PresenceUser, type RunSnapshot, type RunSummary, type StreamMessage, type WireAnnotation, type WireEpoch, type WirePanel, type WirePoint } from '../../server/protocol';
+import {
+  bucketize,
+  coarsen,
+  fromBucketColumns,
+  fromPointColumns,
+  HEAD_STEPS,
+  mergeBuckets,
+  OVERVIEW_MAX_BUCKETS,
+  TAIL_POINTS,
+  widthFor,
+  type Bucket,
+} from '../../server/columns';
+import {
+  assertNever,
+  type PresenceUser,
+  type RunSnapshot,
+  type RunSummary,
+  type StreamMessage,
+  type WireAnnotation,
+  type WireEpoch,
+  type WirePanel,
+  type WirePoint,
+} from '../../server/protocol';
 
 export type { StreamMessage };
 
@@ -47,8 +68,20 @@ export interface RunView {
 
 export function emptyRunView(): RunView {
   return {
-    run: null, points: [], overview: null, head: [], pointCount: 0, annotationsTotal: 0, epochs: [], annotations: [], presence: [], predictions: null,
-    progress: null, misclassifiedTotals: new Map(), lastSeq: 0, version: 0,
+    run: null,
+    points: [],
+    overview: null,
+    head: [],
+    pointCount: 0,
+    annotationsTotal: 0,
+    epochs: [],
+    annotations: [],
+    presence: [],
+    predictions: null,
+    progress: null,
+    misclassifiedTotals: new Map(),
+    lastSeq: 0,
+    version: 0,
   };
 }
 
@@ -67,7 +100,7 @@ export function foldTail(state: RunView): void {
   const last = points[points.length - 1];
   const width = state.overview?.[0]?.width ?? widthFor(last.step);
   // Whole buckets only, up to the bucket before the last TAIL_POINTS steps.
-  const cut = (Math.floor((last.step - TAIL_POINTS) / width)) * width;
+  const cut = Math.floor((last.step - TAIL_POINTS) / width) * width;
   let keep = 0;
   while (keep < points.length && points[keep].step < cut) keep++;
   if (keep === 0) return;
@@ -151,7 +184,12 @@ export function applyMessage(state: RunView, m: StreamMessage): 'ok' | 'seen' | 
       state.misclassifiedTotals.set(m.msg.epoch, m.msg.total);
       break;
     case 'run:progress':
-      state.progress = { phase: m.msg.phase, epoch: m.msg.epoch, done: m.msg.done, total: m.msg.total };
+      state.progress = {
+        phase: m.msg.phase,
+        epoch: m.msg.epoch,
+        done: m.msg.done,
+        total: m.msg.total,
+      };
       break;
     default:
       assertNever(m);
@@ -168,12 +206,18 @@ function countPoints(state: RunView): number {
 }
 
 /** Applies an annotation change from the room. */
-export function applyAnnotation(state: RunView, change: { added?: WireAnnotation; edited?: WireAnnotation; deleted?: number }): void {
+export function applyAnnotation(
+  state: RunView,
+  change: { added?: WireAnnotation; edited?: WireAnnotation; deleted?: number },
+): void {
   if (change.added && !state.annotations.some((a) => a.id === change.added!.id)) {
     state.annotations = [...state.annotations, change.added];
     state.annotationsTotal++;
   }
-  if (change.edited) state.annotations = state.annotations.map((a) => (a.id === change.edited!.id ? change.edited! : a));
+  if (change.edited)
+    state.annotations = state.annotations.map((a) =>
+      a.id === change.edited!.id ? change.edited! : a,
+    );
   if (change.deleted !== undefined && state.annotations.some((a) => a.id === change.deleted)) {
     state.annotations = state.annotations.filter((a) => a.id !== change.deleted);
     state.annotationsTotal = Math.max(0, state.annotationsTotal - 1);
@@ -194,7 +238,9 @@ const EVAL_SPEEDUP = 8;
  * evaluation excluded); paused, none ("paused"); finished, the average over all its training
  * time (each epoch's rate weighted by its training time). Null when there is nothing to go on.
  */
-export function samplesPerSecond(state: Pick<RunView, 'run' | 'points' | 'epochs'>): number | 'paused' | null {
+export function samplesPerSecond(
+  state: Pick<RunView, 'run' | 'points' | 'epochs'>,
+): number | 'paused' | null {
   const run = state.run;
   if (!run) return null;
   if (run.status === 'paused') return 'paused';
@@ -221,7 +267,9 @@ export function etaSeconds(state: RunView): number | 'paused' | null {
   const batch = run.hyperparams.batchSize;
   const train = ((run.totalSteps - last.step) * batch) / sps;
   const evalDigits = (run.trainSize ?? 0) + (run.testSize ?? 0);
-  const perEval = state.epochs.length ? state.epochs.reduce((a, e) => a + e.evalMs, 0) / state.epochs.length / 1000 : evalDigits / (sps * EVAL_SPEEDUP);
+  const perEval = state.epochs.length
+    ? state.epochs.reduce((a, e) => a + e.evalMs, 0) / state.epochs.length / 1000
+    : evalDigits / (sps * EVAL_SPEEDUP);
   // Epoch ends still to come, counting the one being evaluated now as a fraction.
   const done = state.epochs.length ? Math.max(...state.epochs.map((e) => e.epoch)) : 0;
   let evals = run.hyperparams.epochs - done;
@@ -229,7 +277,10 @@ export function etaSeconds(state: RunView): number | 'paused' | null {
   if (p && p.phase !== 'train' && p.epoch === done + 1) {
     // eval-train comes before eval-test: what is left of this epoch end's evaluation.
     const trainShare = run.trainSize && evalDigits ? run.trainSize / evalDigits : 0;
-    const fraction = p.phase === 'eval-train' ? trainShare * (p.done / Math.max(1, p.total)) : trainShare + (1 - trainShare) * (p.done / Math.max(1, p.total));
+    const fraction =
+      p.phase === 'eval-train'
+        ? trainShare * (p.done / Math.max(1, p.total))
+        : trainShare + (1 - trainShare) * (p.done / Math.max(1, p.total));
     evals -= Math.min(1, fraction);
   }
   return Math.max(0, train + Math.max(0, evals) * perEval);

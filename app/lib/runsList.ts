@@ -3,7 +3,15 @@
  * filtering and paging happen in the hub's database, `GET /api/runs`), how that view lives in
  * the page's URL, and how live announcements change the page it holds.
  */
-import { defaultOrder, RUN_SORT_KEYS, tagKey, type RunsPage, type RunSortKey, type RunSummary, type SortOrder } from '../../server/protocol';
+import {
+  defaultOrder,
+  RUN_SORT_KEYS,
+  tagKey,
+  type RunsPage,
+  type RunSortKey,
+  type RunSummary,
+  type SortOrder,
+} from '../../server/protocol';
 
 /** Runs a page of the list shows. */
 export const PAGE_SIZE = 50;
@@ -24,7 +32,9 @@ export function matches(run: RunSummary, f: Filter): boolean {
   if (f.tag && !run.tags.some((t) => tagKey(t) === tagKey(f.tag))) return false;
   const text = f.text.trim().toLowerCase();
   if (!text) return true;
-  return [run.name, run.description, run.createdBy, run.id, ...run.tags].some((s) => s.toLowerCase().includes(text));
+  return [run.name, run.description, run.createdBy, run.id, ...run.tags].some((s) =>
+    s.toLowerCase().includes(text),
+  );
 }
 
 /** Hyperparameters the table can show as columns besides the learning rate (off by default). */
@@ -48,7 +58,15 @@ export interface ListView extends Filter {
   page: number;
 }
 
-export const DEFAULT_VIEW: ListView = { text: '', status: '', tag: '', sort: 'created', order: 'desc', archived: false, page: 1 };
+export const DEFAULT_VIEW: ListView = {
+  text: '',
+  status: '',
+  tag: '',
+  sort: 'created',
+  order: 'desc',
+  archived: false,
+  page: 1,
+};
 
 export function isSortKey(key: string): key is RunSortKey {
   return (RUN_SORT_KEYS as readonly string[]).includes(key);
@@ -73,7 +91,8 @@ export function viewFromSearch(search: string): ListView {
 /** The page URL's query for a view, defaults left out, other parameters of `current` (e.g. `copy`) kept. */
 export function searchFromView(view: ListView, current = ''): string {
   const p = new URLSearchParams(current);
-  const set = (name: string, value: string, unless: string) => (value === unless ? p.delete(name) : p.set(name, value));
+  const set = (name: string, value: string, unless: string) =>
+    value === unless ? p.delete(name) : p.set(name, value);
   set('q', view.text.trim(), '');
   set('status', view.status, '');
   set('tag', view.tag, '');
@@ -99,14 +118,16 @@ export function apiQuery(view: ListView, pageSize = PAGE_SIZE): string {
 
 /** A header clicked: the same column turns its order round, another one sorts in its default order; back to page 1. */
 export function sortBy(view: ListView, key: RunSortKey): ListView {
-  const order: SortOrder = view.sort === key ? (view.order === 'asc' ? 'desc' : 'asc') : defaultOrder(key);
+  const order: SortOrder =
+    view.sort === key ? (view.order === 'asc' ? 'desc' : 'asc') : defaultOrder(key);
   return { ...view, sort: key, order, page: 1 };
 }
 
 /** "runs 51–100 of 10,000" (or "no runs"). */
 export function rangeText(offset: number, shown: number, total: number): string {
   const n = (x: number) => x.toLocaleString('en-US');
-  if (total === 0 || shown === 0) return total === 0 ? 'no runs' : `no runs here (${n(total)} in all)`;
+  if (total === 0 || shown === 0)
+    return total === 0 ? 'no runs' : `no runs here (${n(total)} in all)`;
   return `runs ${n(offset + 1)}–${n(offset + shown)} of ${n(total)}`;
 }
 
@@ -136,24 +157,35 @@ function newestFirst(view: ListView): boolean {
  * not moved while people look at it) or leaves it when it no longer matches the view; a new run
  * that matches goes on top of the newest-first first page, and is counted as new elsewhere.
  */
-export function runChanged(held: HeldPage, run: RunSummary, view: ListView, pageSize = PAGE_SIZE): HeldPage {
+export function runChanged(
+  held: HeldPage,
+  run: RunSummary,
+  view: ListView,
+  pageSize = PAGE_SIZE,
+): HeldPage {
   const fits = matches(run, view) && (view.archived || run.archivedAt === null);
   const at = held.runs.findIndex((r) => r.id === run.id);
   if (at >= 0) {
-    if (!fits) return { ...held, runs: held.runs.filter((r) => r.id !== run.id), total: held.total - 1 };
+    if (!fits)
+      return { ...held, runs: held.runs.filter((r) => r.id !== run.id), total: held.total - 1 };
     const runs = held.runs.slice();
     runs[at] = run;
     return { ...held, runs };
   }
   const counted = held.newRuns.includes(run.id);
-  if (!fits) return counted ? { ...held, newRuns: held.newRuns.filter((id) => id !== run.id) } : held;
+  if (!fits)
+    return counted ? { ...held, newRuns: held.newRuns.filter((id) => id !== run.id) } : held;
   if (counted || run.createdAt <= held.asOf) return held;
-  if (newestFirst(view)) return { ...held, runs: [run, ...held.runs].slice(0, pageSize), total: held.total + 1 };
+  if (newestFirst(view))
+    return { ...held, runs: [run, ...held.runs].slice(0, pageSize), total: held.total + 1 };
   return { ...held, newRuns: [...held.newRuns, run.id] };
 }
 
 /** A run was deleted for good (`runs:deleted`). */
 export function runDeleted(held: HeldPage, runId: string): HeldPage {
-  if (held.runs.some((r) => r.id === runId)) return { ...held, runs: held.runs.filter((r) => r.id !== runId), total: held.total - 1 };
-  return held.newRuns.includes(runId) ? { ...held, newRuns: held.newRuns.filter((id) => id !== runId) } : held;
+  if (held.runs.some((r) => r.id === runId))
+    return { ...held, runs: held.runs.filter((r) => r.id !== runId), total: held.total - 1 };
+  return held.newRuns.includes(runId)
+    ? { ...held, newRuns: held.newRuns.filter((id) => id !== runId) }
+    : held;
 }

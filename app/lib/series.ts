@@ -28,7 +28,13 @@ export function emaStart(weight: number): EmaState {
  * Smooths `values[from..to)` into `out[from..to)` and advances `state`. Non-finite inputs are
  * passed through unchanged (the line shows a gap) and do not touch the accumulator.
  */
-export function emaRun(state: EmaState, values: ArrayLike<number>, from: number, to: number, out: Float64Array): void {
+export function emaRun(
+  state: EmaState,
+  values: ArrayLike<number>,
+  from: number,
+  to: number,
+  out: Float64Array,
+): void {
   const w = state.weight;
   const k = 1 - w;
   let last = state.last;
@@ -193,7 +199,14 @@ export interface ExtentOptions {
 const BINS = 512;
 
 /** The k-th smallest finite value (0-based), to ~span/BINS² by two histogram passes. */
-function kthSmallest(ys: ArrayLike<number>, start: number, end: number, k: number, lo: number, hi: number): number {
+function kthSmallest(
+  ys: ArrayLike<number>,
+  start: number,
+  end: number,
+  k: number,
+  lo: number,
+  hi: number,
+): number {
   const counts = new Uint32Array(BINS);
   for (let level = 0; level < 2 && hi > lo; level++) {
     counts.fill(0);
@@ -250,7 +263,8 @@ export function niceExtent(ys: ArrayLike<number>, options: ExtentOptions = {}): 
   if (dropTop + dropBottom < count) {
     const [l0, h0] = [lo, hi];
     if (dropTop > 0) hi = kthSmallest(ys, start, end, count - 1 - dropTop, l0, h0);
-    if (dropBottom > 0) lo = kthSmallest(ys, start, end, dropBottom, l0, h0) - (h0 - l0) / (BINS * BINS);
+    if (dropBottom > 0)
+      lo = kthSmallest(ys, start, end, dropBottom, l0, h0) - (h0 - l0) / (BINS * BINS);
   }
   if (hi <= lo) {
     const d = Math.abs(lo) * 0.1 || 1;

@@ -5,9 +5,21 @@
  * most once per animation frame however fast points arrive.
  */
 import { useEffect, useRef, useState } from 'react';
-import { STREAM_EVENTS, type ServerToClientEvents, type StreamEvent, type StreamMessage as Message } from '../../server/protocol';
+import {
+  STREAM_EVENTS,
+  type ServerToClientEvents,
+  type StreamEvent,
+  type StreamMessage as Message,
+} from '../../server/protocol';
 import { useHub } from './HubProvider';
-import { applyAnnotation, applyMessage, applySnapshot, emptyRunView, type RunView, type StreamMessage } from './runState';
+import {
+  applyAnnotation,
+  applyMessage,
+  applySnapshot,
+  emptyRunView,
+  type RunView,
+  type StreamMessage,
+} from './runState';
 
 export interface WatchedRun {
   state: RunView;
@@ -83,9 +95,12 @@ export function useRun(runId: string | null): WatchedRun {
       state.version++;
       bump();
     };
-    const onAdded: ServerToClientEvents['annotation:added'] = ({ annotation }) => annotation.runId === runId && (applyAnnotation(state, { added: annotation }), bump());
-    const onEdited: ServerToClientEvents['annotation:edited'] = ({ annotation }) => annotation.runId === runId && (applyAnnotation(state, { edited: annotation }), bump());
-    const onDeleted: ServerToClientEvents['annotation:deleted'] = (msg) => msg.runId === runId && (applyAnnotation(state, { deleted: msg.id }), bump());
+    const onAdded: ServerToClientEvents['annotation:added'] = ({ annotation }) =>
+      annotation.runId === runId && (applyAnnotation(state, { added: annotation }), bump());
+    const onEdited: ServerToClientEvents['annotation:edited'] = ({ annotation }) =>
+      annotation.runId === runId && (applyAnnotation(state, { edited: annotation }), bump());
+    const onDeleted: ServerToClientEvents['annotation:deleted'] = (msg) =>
+      msg.runId === runId && (applyAnnotation(state, { deleted: msg.id }), bump());
     const onPresence: ServerToClientEvents['presence'] = (msg) => {
       if (msg.runId !== runId) return;
       state.presence = msg.users;
@@ -101,11 +116,19 @@ export function useRun(runId: string | null): WatchedRun {
     const subscribe = (on: boolean) => {
       if (on) {
         for (const event of STREAM_EVENTS) socket.on(event, streamListeners[event]);
-        socket.on('run:status', onStatus).on('annotation:added', onAdded).on('annotation:edited', onEdited).on('annotation:deleted', onDeleted);
+        socket
+          .on('run:status', onStatus)
+          .on('annotation:added', onAdded)
+          .on('annotation:edited', onEdited)
+          .on('annotation:deleted', onDeleted);
         socket.on('presence', onPresence).on('runs:changed', onRuns);
       } else {
         for (const event of STREAM_EVENTS) socket.off(event, streamListeners[event]);
-        socket.off('run:status', onStatus).off('annotation:added', onAdded).off('annotation:edited', onEdited).off('annotation:deleted', onDeleted);
+        socket
+          .off('run:status', onStatus)
+          .off('annotation:added', onAdded)
+          .off('annotation:edited', onEdited)
+          .off('annotation:deleted', onDeleted);
         socket.off('presence', onPresence).off('runs:changed', onRuns);
       }
     };

@@ -9,7 +9,15 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { tagKey, type HttpBodies, type ServerToClientEvents } from '../../server/protocol';
 import { apiGet } from './api';
 import { useHub } from './HubProvider';
-import { apiQuery, heldPage, PAGE_SIZE, runChanged, runDeleted, type HeldPage, type ListView } from './runsList';
+import {
+  apiQuery,
+  heldPage,
+  PAGE_SIZE,
+  runChanged,
+  runDeleted,
+  type HeldPage,
+  type ListView,
+} from './runsList';
 
 export interface RunsList {
   /** The page held, null before the first answer. */
@@ -63,9 +71,13 @@ export function useRuns(view: ListView | null, pageSize = PAGE_SIZE): RunsList {
       if (v) setHeld((h) => h && runChanged(h, run, v, pageSize));
       // The menu holds tags' lower-case keys, as the hub lists them.
       const keys = run.tags.map(tagKey);
-      if (keys.length) setTags((t) => (keys.every((tag) => t.includes(tag)) ? t : [...new Set([...t, ...keys])].sort()));
+      if (keys.length)
+        setTags((t) =>
+          keys.every((tag) => t.includes(tag)) ? t : [...new Set([...t, ...keys])].sort(),
+        );
     };
-    const onDeleted: ServerToClientEvents['runs:deleted'] = ({ runId }) => setHeld((h) => h && runDeleted(h, runId));
+    const onDeleted: ServerToClientEvents['runs:deleted'] = ({ runId }) =>
+      setHeld((h) => h && runDeleted(h, runId));
     socket.on('runs:changed', onChanged);
     socket.on('runs:deleted', onDeleted);
     return () => {

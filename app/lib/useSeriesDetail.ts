@@ -22,7 +22,8 @@ let rangesInFlight = 0;
 const waitingRanges: Array<() => void> = [];
 
 async function whenASlotIsFree<T>(ask: () => Promise<T>): Promise<T> {
-  if (rangesInFlight >= RANGES_IN_FLIGHT) await new Promise<void>((resolve) => waitingRanges.push(resolve));
+  if (rangesInFlight >= RANGES_IN_FLIGHT)
+    await new Promise<void>((resolve) => waitingRanges.push(resolve));
   else rangesInFlight++;
   try {
     return await ask();
@@ -43,7 +44,10 @@ function covers(d: SeriesDetail, from: number, to: number, columns: number): boo
   return d.kind === 'raw' || d.width <= Math.max(1, (to - from + 1) / columns);
 }
 
-export function useSeriesDetail(runs: DetailRuns, series: SeriesName): { details: ReadonlyMap<string, SeriesDetail>; onViewChange: (view: BatchViewRange) => void } {
+export function useSeriesDetail(
+  runs: DetailRuns,
+  series: SeriesName,
+): { details: ReadonlyMap<string, SeriesDetail>; onViewChange: (view: BatchViewRange) => void } {
   const { call } = useHub();
   const [details, setDetails] = useState<ReadonlyMap<string, SeriesDetail>>(new Map());
   const latest = useRef(new Map<string, number>());
@@ -74,9 +78,12 @@ export function useSeriesDetail(runs: DetailRuns, series: SeriesName): { details
     },
     [flush],
   );
-  useEffect(() => () => {
-    if (frame.current !== null) cancelAnimationFrame(frame.current);
-  }, []);
+  useEffect(
+    () => () => {
+      if (frame.current !== null) cancelAnimationFrame(frame.current);
+    },
+    [],
+  );
 
   const onViewChange = useCallback(
     (view: BatchViewRange) => {
@@ -90,19 +97,31 @@ export function useSeriesDetail(runs: DetailRuns, series: SeriesName): { details
         const tailStart = source.points.length ? source.points[0].step : Infinity;
         // Only what the overview summarises needs asking for (the head and the tail are raw).
         const overview = source.overview;
-        if (!overview?.length || view.fromStep >= tailStart || view.toStep < overview[0].firstStep) continue;
+        if (!overview?.length || view.fromStep >= tailStart || view.toStep < overview[0].firstStep)
+          continue;
         const held = detailsRef.current.get(runId);
-        if (held && covers(held, view.fromStep, Math.min(view.toStep, tailStart - 1), view.columns)) continue;
+        if (held && covers(held, view.fromStep, Math.min(view.toStep, tailStart - 1), view.columns))
+          continue;
         const span = view.toStep - view.fromStep;
         const fromStep = Math.max(0, Math.floor(view.fromStep - span / 2));
-        const toStep = Math.max(fromStep, Math.min(tailStart - 1, Math.ceil(view.toStep + span / 2)));
-        const columns = Math.min(8192, Math.ceil((view.columns * (toStep - fromStep + 1)) / Math.max(1, span + 1)));
+        const toStep = Math.max(
+          fromStep,
+          Math.min(tailStart - 1, Math.ceil(view.toStep + span / 2)),
+        );
+        const columns = Math.min(
+          8192,
+          Math.ceil((view.columns * (toStep - fromStep + 1)) / Math.max(1, span + 1)),
+        );
         const ticket = (latest.current.get(runId) ?? 0) + 1;
         latest.current.set(runId, ticket);
         const current = () => latest.current.get(runId) === ticket;
         awaited.current++;
         // A request still waiting when the view moves on is not sent at all.
-        void whenASlotIsFree(() => (current() ? call('run:series', { runId, series, fromStep, toStep, columns }) : Promise.resolve(null))).then((result) => {
+        void whenASlotIsFree(() =>
+          current()
+            ? call('run:series', { runId, series, fromStep, toStep, columns })
+            : Promise.resolve(null),
+        ).then((result) => {
           awaited.current--;
           // An answer to a view since left, or after the zoom was reset, is dropped; a refusal
           // leaves the overview drawn there, and the caption says so (its buckets).
@@ -110,8 +129,19 @@ export function useSeriesDetail(runs: DetailRuns, series: SeriesName): { details
           const r = result.data;
           const detail: SeriesDetail =
             r.kind === 'raw'
-              ? { fromStep: r.fromStep, toStep: r.toStep, kind: 'raw', points: fromPointColumns(r.points) }
-              : { fromStep: r.fromStep, toStep: r.toStep, kind: 'buckets', width: r.buckets.width, buckets: fromBucketColumns(r.buckets) };
+              ? {
+                  fromStep: r.fromStep,
+                  toStep: r.toStep,
+                  kind: 'raw',
+                  points: fromPointColumns(r.points),
+                }
+              : {
+                  fromStep: r.fromStep,
+                  toStep: r.toStep,
+                  kind: 'buckets',
+                  width: r.buckets.width,
+                  buckets: fromBucketColumns(r.buckets),
+                };
           deliver(runId, detail);
         });
       }

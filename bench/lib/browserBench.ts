@@ -22,7 +22,12 @@ export interface BrowserBench {
  * Runs `body` as the bench `name` (its progress lines go to stderr through `note`) with a
  * fake trainer taking up to `concurrency` runs, then exits: 0 when it finished, 1 when it threw.
  */
-export function runBrowserBench(name: string, note: (line: string) => void, concurrency: number, body: (bench: BrowserBench) => Promise<void>): void {
+export function runBrowserBench(
+  name: string,
+  note: (line: string) => void,
+  concurrency: number,
+  body: (bench: BrowserBench) => Promise<void>,
+): void {
   let browser: Browser | null = null;
   let trainer: FakeTrainer | null = null;
   /** Set on Ctrl-C: installCleanup's handler then owns the cleanup and the exit. */
@@ -34,14 +39,21 @@ export function runBrowserBench(name: string, note: (line: string) => void, conc
     trainer?.close();
   });
   const main = async () => {
-    if (!existsSync(CHROMIUM_PATH)) throw new Error(`Chromium not found at ${CHROMIUM_PATH} (apt-get install chromium, or set LIVETRAIN_CHROMIUM)`);
+    if (!existsSync(CHROMIUM_PATH))
+      throw new Error(
+        `Chromium not found at ${CHROMIUM_PATH} (apt-get install chromium, or set LIVETRAIN_CHROMIUM)`,
+      );
     try {
       note('checking the dashboard build (next build when stale)');
       await ensureBuild({ log: note });
       const hub = await startHub();
       note(`hub on ${hub.url}`);
       trainer = await FakeTrainer.connect(hub.url, concurrency);
-      await body({ url: hub.url, trainer, browser: async () => (browser ??= await launchChromium()) });
+      await body({
+        url: hub.url,
+        trainer,
+        browser: async () => (browser ??= await launchChromium()),
+      });
     } finally {
       trainer?.close();
       await browser?.close().catch(() => {});
@@ -51,7 +63,9 @@ export function runBrowserBench(name: string, note: (line: string) => void, conc
   };
   main().catch(async (error) => {
     if (interrupted) return;
-    process.stderr.write(`${name} failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.stderr.write(
+      `${name} failed: ${error instanceof Error ? error.stack : String(error)}\n`,
+    );
     await cleanupAll();
     process.exit(1);
   });

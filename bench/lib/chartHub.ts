@@ -7,7 +7,14 @@
 import os from 'node:os';
 import path from 'node:path';
 import { io, type Socket } from 'socket.io-client';
-import { PROTOCOL_VERSION, TRAINER_NAMESPACE, type HubToTrainerEvents, type Result, type TrainerJob, type TrainerToHubEvents } from '../../server/protocol';
+import {
+  PROTOCOL_VERSION,
+  TRAINER_NAMESPACE,
+  type HubToTrainerEvents,
+  type Result,
+  type TrainerJob,
+  type TrainerToHubEvents,
+} from '../../server/protocol';
 import { hyperparamsSchema } from '../../server/trainer/config';
 import type { TrainerEvent } from '../../server/trainer/events';
 import { outputOf, spawnEntry, tempDir } from './children';
@@ -23,7 +30,11 @@ const CHUNK = 5000;
 const WINDOW = 4;
 
 /** Polls `check` every 100 ms until it returns something other than undefined/false. */
-export async function until<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 60_000): Promise<T> {
+export async function until<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -39,17 +50,32 @@ export async function startHub(): Promise<{ url: string; output: () => string }>
   // The bench talks to the hub without tokens; children inherit this process's environment.
   delete process.env.LIVETRAIN_TOKEN;
   delete process.env.LIVETRAIN_TRAINER_TOKEN;
-  const child = spawnEntry('server/index.ts', ['--port', '0', '--no-local-trainer', '--database-url', `file:${path.join(dir, 'chart.db')}`]);
-  const url = await until(() => {
-    if (child.exitCode !== null) throw new Error(`the hub exited (${child.exitCode}):\n${outputOf(child)}`);
-    return /listening on (http:\/\/[^\s]+)/.exec(outputOf(child))?.[1];
-  }, 'hub listening', 120_000);
+  const child = spawnEntry('server/index.ts', [
+    '--port',
+    '0',
+    '--no-local-trainer',
+    '--database-url',
+    `file:${path.join(dir, 'chart.db')}`,
+  ]);
+  const url = await until(
+    () => {
+      if (child.exitCode !== null)
+        throw new Error(`the hub exited (${child.exitCode}):\n${outputOf(child)}`);
+      return /listening on (http:\/\/[^\s]+)/.exec(outputOf(child))?.[1];
+    },
+    'hub listening',
+    120_000,
+  );
   return { url, output: () => outputOf(child) };
 }
 
 /** A JSON API call; throws on an error envelope. */
 export async function api<T>(url: string, method: 'GET' | 'POST', body?: unknown): Promise<T> {
-  const res = await fetch(url, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(url, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const json = (await res.json()) as Result<T>;
   if (!json.ok) throw new Error(`${method} ${url}: ${json.error} ${json.message}`);
   return json.data;
@@ -71,7 +97,10 @@ class BenchRun {
   private seq = 1;
   private step = 0;
   private readonly random: () => number;
-  constructor(readonly runId: string, seed: number) {
+  constructor(
+    readonly runId: string,
+    seed: number,
+  ) {
     this.random = prng(seed);
   }
 
@@ -83,8 +112,18 @@ class BenchRun {
   started(): TrainerEvent {
     const hyperparams = hyperparamsSchema.parse({ epochs: 60, batchSize: BATCH_SIZE });
     return {
-      runId: this.runId, seq: this.seq++, type: 'run:started', hyperparams, backend: { name: 'wasm', device: 'bench (fake trainer)', host: os.hostname() },
-      trainSize: TRAIN_SIZE, testSize: 10_000, batchesPerEpoch: BATCHES_PER_EPOCH, totalSteps: BATCHES_PER_EPOCH * hyperparams.epochs, startStep: 0, parameterCount: 21_840, time: Date.now(),
+      runId: this.runId,
+      seq: this.seq++,
+      type: 'run:started',
+      hyperparams,
+      backend: { name: 'wasm', device: 'bench (fake trainer)', host: os.hostname() },
+      trainSize: TRAIN_SIZE,
+      testSize: 10_000,
+      batchesPerEpoch: BATCHES_PER_EPOCH,
+      totalSteps: BATCHES_PER_EPOCH * hyperparams.epochs,
+      startStep: 0,
+      parameterCount: 21_840,
+      time: Date.now(),
     };
   }
 
@@ -104,8 +143,14 @@ class BenchRun {
       let right = 0;
       for (let k = 0; k < BATCH_SIZE; k++) if (r() < pRight) right++;
       const point = {
-        step, epoch: Math.floor((step - 1) / BATCHES_PER_EPOCH) + 1, batch: (step - 1) % BATCHES_PER_EPOCH, loss, accuracy: (100 * right) / BATCH_SIZE,
-        learningRate: 0.01, samplesPerSec: 3000 + 300 * (r() - 0.5), time: time(step),
+        step,
+        epoch: Math.floor((step - 1) / BATCHES_PER_EPOCH) + 1,
+        batch: (step - 1) % BATCHES_PER_EPOCH,
+        loss,
+        accuracy: (100 * right) / BATCH_SIZE,
+        learningRate: 0.01,
+        samplesPerSec: 3000 + 300 * (r() - 0.5),
+        time: time(step),
       };
       out.push({ runId: this.runId, seq: this.seq++, type: 'metrics:batch', point });
     }
@@ -131,10 +176,21 @@ export class FakeTrainer {
 
   /** Connects to the hub's trainer namespace, taking up to `concurrency` runs at once. */
   static async connect(url: string, concurrency = 4): Promise<FakeTrainer> {
-    const socket: Socket<HubToTrainerEvents, TrainerToHubEvents> = io(new URL(TRAINER_NAMESPACE, url).toString(), {
-      transports: ['websocket'], forceNew: true, reconnection: false,
-      auth: { protocolVersion: PROTOCOL_VERSION, trainerId: 'bench-chart', backend: { name: 'wasm', device: 'bench', host: os.hostname() }, concurrency, runs: [] },
-    });
+    const socket: Socket<HubToTrainerEvents, TrainerToHubEvents> = io(
+      new URL(TRAINER_NAMESPACE, url).toString(),
+      {
+        transports: ['websocket'],
+        forceNew: true,
+        reconnection: false,
+        auth: {
+          protocolVersion: PROTOCOL_VERSION,
+          trainerId: 'bench-chart',
+          backend: { name: 'wasm', device: 'bench', host: os.hostname() },
+          concurrency,
+          runs: [],
+        },
+      },
+    );
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('connect_error', reject);
@@ -144,12 +200,21 @@ export class FakeTrainer {
 
   /** Creates a run over the API and waits until the hub has assigned it here. */
   async createRun(url: string, name: string): Promise<string> {
-    const { run } = await api<{ run: { id: string } }>(`${url}/api/runs`, 'POST', { name, hyperparams: { epochs: 60, batchSize: BATCH_SIZE } });
-    return until(() => this.runs.has(run.id) && run.id, `run ${run.id} assigned to the fake trainer`, 30_000);
+    const { run } = await api<{ run: { id: string } }>(`${url}/api/runs`, 'POST', {
+      name,
+      hyperparams: { epochs: 60, batchSize: BATCH_SIZE },
+    });
+    return until(
+      () => this.runs.has(run.id) && run.id,
+      `run ${run.id} assigned to the fake trainer`,
+      30_000,
+    );
   }
 
   private async send(runId: string, events: TrainerEvent[]): Promise<number> {
-    const result = await this.socket.timeout(120_000).emitWithAck('trainer:events', { runId, events });
+    const result = await this.socket
+      .timeout(120_000)
+      .emitWithAck('trainer:events', { runId, events });
     if (!result.ok) throw new Error(`trainer:events refused: ${result.error} ${result.message}`);
     return result.data.storedSeq;
   }
@@ -166,7 +231,12 @@ export class FakeTrainer {
     track(this.send(runId, [run.started()]));
     while (run.points < n) {
       if (inFlight.size >= WINDOW) await Promise.race(inFlight);
-      track(this.send(runId, run.next(Math.min(CHUNK, n - run.points), (step) => t0 + step * PRELOAD_MS_PER_STEP)));
+      track(
+        this.send(
+          runId,
+          run.next(Math.min(CHUNK, n - run.points), (step) => t0 + step * PRELOAD_MS_PER_STEP),
+        ),
+      );
     }
     await Promise.all(inFlight);
   }
@@ -186,7 +256,12 @@ export class FakeTrainer {
       const wait = start + i * tickMs - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       const wall = Date.now();
-      acks.push(this.send(runId, run.next(perTick, () => wall)));
+      acks.push(
+        this.send(
+          runId,
+          run.next(perTick, () => wall),
+        ),
+      );
       sent.push({ wall, total: run.points });
     }
     await Promise.all(acks);

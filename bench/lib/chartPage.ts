@@ -9,11 +9,26 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 
 const CHROMIUM = process.env.LIVETRAIN_CHROMIUM ?? '/usr/bin/chromium';
 /** Chromium flags for a closed network and a root user, as test/helpers/browser.ts uses. */
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
+];
 
 /** Debian's Chromium (or $LIVETRAIN_CHROMIUM) headless, signals left to the bench's own cleanup. */
 export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, args: FLAGS, handleSIGINT: false, handleSIGTERM: false });
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: FLAGS,
+    handleSIGINT: false,
+    handleSIGTERM: false,
+  });
 }
 
 /** Where the benches look for Chromium. */
@@ -147,16 +162,25 @@ export interface Recording {
 export class ChartPage {
   /** Page errors and failed requests, for the message when the charts never fill. */
   private readonly problems: string[] = [];
-  private constructor(readonly page: Page, private readonly close_: () => Promise<void>) {
+  private constructor(
+    readonly page: Page,
+    private readonly close_: () => Promise<void>,
+  ) {
     page.on('pageerror', (e) => this.problems.push(`page error: ${e.message}`));
     page.on('console', (m) => m.type() === 'error' && this.problems.push(`console: ${m.text()}`));
-    page.on('response', (r) => r.status() >= 400 && this.problems.push(`HTTP ${r.status()} ${r.url()}`));
+    page.on(
+      'response',
+      (r) => r.status() >= 400 && this.problems.push(`HTTP ${r.status()} ${r.url()}`),
+    );
   }
 
   /** Opens a context with the instrumentation installed; `expect` is the point count to wait for. */
   static async open(browser: Browser, expect: number): Promise<ChartPage> {
     // The hub's CSP forbids eval, which Playwright's string expressions use: the bench's own page scripts are let through.
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, bypassCSP: true });
+    const context = await browser.newContext({
+      viewport: { width: 1280, height: 800 },
+      bypassCSP: true,
+    });
     await context.addInitScript({ content: INIT_SCRIPT.replace('__EXPECT__', String(expect)) });
     const page = await context.newPage();
     return new ChartPage(page, () => context.close());
@@ -166,11 +190,17 @@ export class ChartPage {
   async firstRender(url: string, runId: string): Promise<FirstRender> {
     await this.page.goto(`${url}/runs/${encodeURIComponent(runId)}`, { waitUntil: 'commit' });
     try {
-      await this.page.waitForFunction('window.__bench.firstRender !== null', null, { timeout: 180_000, polling: 200 });
+      await this.page.waitForFunction('window.__bench.firstRender !== null', null, {
+        timeout: 180_000,
+        polling: 200,
+      });
     } catch (error) {
       // A 404 on /_next/ chunks usually means someone rebuilt the dashboard under the running hub.
       const shown = await this.page.evaluate('window.__bench?.shown?.()').catch(() => '?');
-      throw new Error(`${(error as Error).message}\ncharts show ${shown} points; ${this.problems.slice(0, 10).join('\n') || 'no page errors'}`, { cause: error });
+      throw new Error(
+        `${(error as Error).message}\ncharts show ${shown} points; ${this.problems.slice(0, 10).join('\n') || 'no page errors'}`,
+        { cause: error },
+      );
     }
     return (await this.page.evaluate(`(() => {
       const b = window.__bench;
@@ -195,7 +225,10 @@ export class ChartPage {
 
   /** Waits until both charts show `total` points, then stops recording and returns it all. */
   async stopRecording(total: number): Promise<Recording> {
-    await this.page.waitForFunction(`window.__bench.shown() >= ${total}`, null, { timeout: 30_000, polling: 100 });
+    await this.page.waitForFunction(`window.__bench.shown() >= ${total}`, null, {
+      timeout: 30_000,
+      polling: 100,
+    });
     // One more second so the last frames after the final point are counted too.
     await this.page.waitForTimeout(1000);
     return (await this.page.evaluate(`(() => {
@@ -222,8 +255,13 @@ export class ChartPage {
       const x = box.x + 52 + (box.width - 76) * f;
       await this.page.mouse.move(x, box.y + box.height / 2);
       for (let i = 0; i < wheels; i++) await this.page.mouse.wheel(0, -500);
-      await this.page.waitForFunction('window.__bench.rawAt !== null', null, { timeout: 30_000, polling: 20 });
-      const t = (await this.page.evaluate('(() => { const b = window.__bench; return b.rawAt - b.rangeSent[b.rangeSent.length - 1]; })()')) as number;
+      await this.page.waitForFunction('window.__bench.rawAt !== null', null, {
+        timeout: 30_000,
+        polling: 20,
+      });
+      const t = (await this.page.evaluate(
+        '(() => { const b = window.__bench; return b.rawAt - b.rangeSent[b.rangeSent.length - 1]; })()',
+      )) as number;
       out.push(t);
       await front.dblclick({ position: { x: box.width / 2, y: box.height / 2 } });
       await this.page.waitForTimeout(300);

@@ -24,7 +24,8 @@ export interface Spread {
 export function spread(values: readonly number[]): Spread {
   if (values.length === 0) return { n: 0, p50: NaN, p95: NaN, max: NaN };
   const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+  const at = (q: number) =>
+    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
   return { n: sorted.length, p50: at(0.5), p95: at(0.95), max: sorted[sorted.length - 1] };
 }
 
@@ -95,7 +96,9 @@ export function streamFigures(rec: Recording, sent: readonly Sent[]): StreamFigu
 
 /** A number with `digits` decimals and thousands separators, "–" when not finite. */
 export function num(n: number, digits = 1): string {
-  return Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '–';
+  return Number.isFinite(n)
+    ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+    : '–';
 }
 
 /** `p50 / p95 / max` with one decimal. */

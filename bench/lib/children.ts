@@ -37,10 +37,20 @@ function track(child: ChildProcess): ChildProcess {
  * benchmark's hub, trainer and watchers can be profiled in the very run that is measured
  * (NODE_OPTIONS refuses --cpu-prof). A profile is written when the child exits cleanly.
  */
-const nodeFlags = ['--import', 'tsx', ...(process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [])];
+const nodeFlags = [
+  '--import',
+  'tsx',
+  ...(process.env.BENCH_CPU_PROF_DIR
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`]
+    : []),
+];
 
 /** A project entry (path from the repo root) in its own node + tsx process, with an IPC channel. */
-export function forkEntry(entry: string, args: string[] = [], opts: { nice?: number } = {}): ChildProcess {
+export function forkEntry(
+  entry: string,
+  args: string[] = [],
+  opts: { nice?: number } = {},
+): ChildProcess {
   const child = fork(path.join(ROOT, entry), args, {
     cwd: ROOT,
     execArgv: nodeFlags,
@@ -52,7 +62,12 @@ export function forkEntry(entry: string, args: string[] = [], opts: { nice?: num
 
 /** A project entry in its own node + tsx process, stdin/stdout/stderr piped, no IPC. */
 export function spawnEntry(entry: string, args: string[] = []): ChildProcess {
-  return track(spawn(process.execPath, [...nodeFlags, path.join(ROOT, entry), ...args], { cwd: ROOT, env: process.env }));
+  return track(
+    spawn(process.execPath, [...nodeFlags, path.join(ROOT, entry), ...args], {
+      cwd: ROOT,
+      env: process.env,
+    }),
+  );
 }
 
 /** The last 32 KiB a tracked child wrote to stdout and stderr. */
@@ -62,7 +77,8 @@ export function outputOf(child: ChildProcess): string {
 
 /** Resolves with the exit code (or signal) once `child` has exited. */
 export function exited(child: ChildProcess): Promise<number | string | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.signalCode ?? child.exitCode);
+  if (child.exitCode !== null || child.signalCode !== null)
+    return Promise.resolve(child.signalCode ?? child.exitCode);
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
 }
 
@@ -77,7 +93,13 @@ export async function stopChild(child: ChildProcess, graceMs = 8000): Promise<vo
 }
 
 /** Waits for the first IPC message from `child` that parses with `schema` and satisfies `match`. */
-export function nextMessage<S extends z.ZodType>(child: ChildProcess, schema: S, what: string, timeoutMs = 60_000, match: (m: z.infer<S>) => boolean = () => true): Promise<z.infer<S>> {
+export function nextMessage<S extends z.ZodType>(
+  child: ChildProcess,
+  schema: S,
+  what: string,
+  timeoutMs = 60_000,
+  match: (m: z.infer<S>) => boolean = () => true,
+): Promise<z.infer<S>> {
   return new Promise((resolve, reject) => {
     const cleanup = () => {
       clearTimeout(timer);
@@ -92,11 +114,15 @@ export function nextMessage<S extends z.ZodType>(child: ChildProcess, schema: S,
     };
     const onExit = (code: number | null) => {
       cleanup();
-      reject(new Error(`${what}: the process exited (${code}) first; its output:\n${outputOf(child)}`));
+      reject(
+        new Error(`${what}: the process exited (${code}) first; its output:\n${outputOf(child)}`),
+      );
     };
     const timer = setTimeout(() => {
       cleanup();
-      reject(new Error(`${what}: timed out after ${timeoutMs} ms; process output:\n${outputOf(child)}`));
+      reject(
+        new Error(`${what}: timed out after ${timeoutMs} ms; process output:\n${outputOf(child)}`),
+      );
     }, timeoutMs);
     child.on('message', onMessage);
     child.once('exit', onExit);
@@ -104,7 +130,10 @@ export function nextMessage<S extends z.ZodType>(child: ChildProcess, schema: S,
 }
 
 /** Runs an entry to completion (tracked, so Ctrl-C ends it too) and collects its output. */
-export async function runEntry(entry: string, args: string[]): Promise<{ code: number | string | null; stdout: string; stderr: string }> {
+export async function runEntry(
+  entry: string,
+  args: string[],
+): Promise<{ code: number | string | null; stdout: string; stderr: string }> {
   const child = spawnEntry(entry, args);
   let stdout = '';
   let stderr = '';
@@ -172,7 +201,11 @@ function processTicks(pid: number | 'self'): number {
 /** Busy ticks of the whole machine (user, nice, system, irq, softirq), or null without /proc. */
 export function machineTicks(): number | null {
   try {
-    const [, user, nice, system, , , irq, softirq] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+    const [, user, nice, system, , , irq, softirq] = readFileSync('/proc/stat', 'utf8')
+      .split('\n')[0]
+      .trim()
+      .split(/\s+/)
+      .map(Number);
     return user + nice + system + irq + softirq;
   } catch {
     return null;
@@ -212,7 +245,9 @@ export function meterLoad(watch?: ChildProcess): { stop(): Load | null } {
       if (m0 === null || m1 === null) return null;
       const seconds = (performance.now() - t0) / 1000;
       const ours = (ourTicks() - o0) / TICKS_PER_SEC / seconds;
-      const watched = watch?.pid ? (processTicks(watch.pid) - w0) / TICKS_PER_SEC / seconds : undefined;
+      const watched = watch?.pid
+        ? (processTicks(watch.pid) - w0) / TICKS_PER_SEC / seconds
+        : undefined;
       return { ours, others: Math.max(0, (m1 - m0) / TICKS_PER_SEC / seconds - ours), watched };
     },
   };

@@ -80,7 +80,8 @@ export function summarise(h: Histogram): string {
 }
 
 /** An integer with thousands separators. */
-export const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–');
+export const int = (n: number) =>
+  Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–';
 
 /** Percentage with one decimal. */
 export const pct = (n: number) => (Number.isFinite(n) ? `${n.toFixed(1)} %` : '–');
@@ -89,15 +90,24 @@ export const pct = (n: number) => (Number.isFinite(n) ? `${n.toFixed(1)} %` : '�
  * Renders rows as a plain-text table with a header rule; columns are left-aligned except
  * those listed in `right`.
  */
-export function table(header: string[], rows: string[][], right: ReadonlySet<number> = new Set()): string {
+export function table(
+  header: string[],
+  rows: string[][],
+  right: ReadonlySet<number> = new Set(),
+): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
-    cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(' | ').trimEnd();
+    cells
+      .map((c, i) => (right.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join(' | ')
+      .trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('-+-'), ...rows.map(line)].join('\n');
 }
 
 /** Weighted samples/s over epochs: total samples over total training time. */
-export function overallSamplesPerSec(epochs: ReadonlyArray<{ samplesPerSec: number; trainMs: number }>): number {
+export function overallSamplesPerSec(
+  epochs: ReadonlyArray<{ samplesPerSec: number; trainMs: number }>,
+): number {
   let samples = 0;
   let ms = 0;
   for (const e of epochs) {

@@ -32,14 +32,21 @@ const flags = z
     /** Ingest flush interval handed to createHub; the hub's default when absent. */
     'flush-ms': z.coerce.number().int().min(1).max(10_000).optional(),
     'database-url': z.string().min(1).optional(),
-    'redis-url': z.string().regex(/^rediss?:\/\//).optional(),
+    'redis-url': z
+      .string()
+      .regex(/^rediss?:\/\//)
+      .optional(),
     'redis-prefix': z.string().min(1).optional(),
   })
   .parse(
     parseArgs({
       options: {
-        dir: { type: 'string' }, 'sample-ms': { type: 'string', default: '250' }, 'flush-ms': { type: 'string' },
-        'database-url': { type: 'string' }, 'redis-url': { type: 'string' }, 'redis-prefix': { type: 'string' },
+        dir: { type: 'string' },
+        'sample-ms': { type: 'string', default: '250' },
+        'flush-ms': { type: 'string' },
+        'database-url': { type: 'string' },
+        'redis-url': { type: 'string' },
+        'redis-prefix': { type: 'string' },
       },
     }).values,
   );
@@ -50,7 +57,12 @@ const trainerEventsProbe = z.object({
 });
 
 /** Records upstream latency for every batch point arriving on the trainer namespace. */
-function probeTrainers(hub: Hub, upstream: Histogram, perMessage: Histogram, counted: { messages: number }): void {
+function probeTrainers(
+  hub: Hub,
+  upstream: Histogram,
+  perMessage: Histogram,
+  counted: { messages: number },
+): void {
   hub.io.of(TRAINER_NAMESPACE).on('connection', (socket) => {
     // onAny sees incoming events before the hub's own handler runs: arrival time.
     socket.onAny((event: string, msg: unknown) => {
@@ -75,7 +87,9 @@ function assertNever(value: never): never {
 }
 
 async function main(): Promise<void> {
-  const db = await openDatabase({ url: flags['database-url'] ?? `file:${path.join(flags.dir, 'hub.db')}` });
+  const db = await openDatabase({
+    url: flags['database-url'] ?? `file:${path.join(flags.dir, 'hub.db')}`,
+  });
   let hub: Hub | null = null;
   const server = http.createServer((req, res) => {
     void hub!.handleRequest(req, res).then(
@@ -136,7 +150,12 @@ async function main(): Promise<void> {
     if (!command.success) return;
     switch (command.data.kind) {
       case 'report':
-        toParent({ kind: 'report', upstream: upstream.toJSON(), trainerMessages: counted.messages, pointsPerMessage: perMessage.toJSON() });
+        toParent({
+          kind: 'report',
+          upstream: upstream.toJSON(),
+          trainerMessages: counted.messages,
+          pointsPerMessage: perMessage.toJSON(),
+        });
         return;
       case 'stop':
         void stop();

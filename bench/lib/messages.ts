@@ -33,12 +33,20 @@ export const hubMessageSchema = z.discriminatedUnion('kind', [
 export type HubMessage = z.infer<typeof hubMessageSchema>;
 
 /** Commands to the hub process. */
-export const hubCommandSchema = z.discriminatedUnion('kind', [z.object({ kind: z.literal('report') }), z.object({ kind: z.literal('stop') })]);
+export const hubCommandSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('report') }),
+  z.object({ kind: z.literal('stop') }),
+]);
 
 /** What a watcher process sends. */
 export const watcherMessageSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('connected'), sockets: z.number(), ms: z.number() }),
-  z.object({ kind: z.literal('watching'), ms: z.number(), failures: z.array(z.string()), snapshotPoints: z.number() }),
+  z.object({
+    kind: z.literal('watching'),
+    ms: z.number(),
+    failures: z.array(z.string()),
+    snapshotPoints: z.number(),
+  }),
   z.object({
     kind: z.literal('progress'),
     /** Points received by all this process's sockets so far. */

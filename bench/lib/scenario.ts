@@ -12,9 +12,24 @@ import { io, type Socket } from 'socket.io-client';
 import { z } from 'zod';
 import { PROTOCOL_VERSION, type Result, type RunSummary } from '../../server/protocol';
 import type { HyperparamsInput } from '../../server/trainer/config';
-import { forkEntry, meterLoad, nextMessage, outputOf, type Load, removeDir, spawnEntry, stopChild, tempDir } from './children';
+import {
+  forkEntry,
+  meterLoad,
+  nextMessage,
+  outputOf,
+  type Load,
+  removeDir,
+  spawnEntry,
+  stopChild,
+  tempDir,
+} from './children';
 import { Histogram, int, overallSamplesPerSec } from './histogram';
-import { hubMessageSchema, watcherMessageSchema, type HubMessage, type WatcherReport } from './messages';
+import {
+  hubMessageSchema,
+  watcherMessageSchema,
+  type HubMessage,
+  type WatcherReport,
+} from './messages';
 
 /** What one scenario measured. */
 export interface ScenarioResult {
@@ -78,8 +93,17 @@ const runSchema = z.object({
   startedAt: z.string().nullable(),
   endedAt: z.string().nullable(),
 });
-const runResponse = z.object({ ok: z.literal(true), data: z.object({ run: runSchema, epochs: z.array(z.object({ samplesPerSec: z.number(), trainMs: z.number() })) }) });
-const metricsResponse = z.object({ ok: z.literal(true), data: z.object({ points: z.array(z.object({ seq: z.number() })), complete: z.boolean() }) });
+const runResponse = z.object({
+  ok: z.literal(true),
+  data: z.object({
+    run: runSchema,
+    epochs: z.array(z.object({ samplesPerSec: z.number(), trainMs: z.number() })),
+  }),
+});
+const metricsResponse = z.object({
+  ok: z.literal(true),
+  data: z.object({ points: z.array(z.object({ seq: z.number() })), complete: z.boolean() }),
+});
 const healthResponse = z.object({ ok: z.literal(true), data: z.object({ trainers: z.number() }) });
 const FINISHED = new Set(['completed', 'stopped', 'failed', 'interrupted']);
 
@@ -88,7 +112,12 @@ async function getJson<S extends z.ZodType>(url: string, schema: S): Promise<z.i
   return schema.parse(await res.json());
 }
 
-async function until<T>(check: () => Promise<T | false>, what: string, timeoutMs: number, everyMs = 200): Promise<T> {
+async function until<T>(
+  check: () => Promise<T | false>,
+  what: string,
+  timeoutMs: number,
+  everyMs = 200,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();
@@ -99,8 +128,19 @@ async function until<T>(check: () => Promise<T | false>, what: string, timeoutMs
 }
 
 /** Hub CPU % (of one core), max RSS and event-loop delay over [from, to] (ms since the epoch). */
-function hubUsage(samples: Array<Extract<HubMessage, { kind: 'stats' }>>, from: number, to: number) {
-  if (samples.length < 2) return { cpuPct: Number.NaN, rssMaxMb: Number.NaN, lagP99Ms: Number.NaN, lagMaxMs: Number.NaN, stalls: [] };
+function hubUsage(
+  samples: Array<Extract<HubMessage, { kind: 'stats' }>>,
+  from: number,
+  to: number,
+) {
+  if (samples.length < 2)
+    return {
+      cpuPct: Number.NaN,
+      rssMaxMb: Number.NaN,
+      lagP99Ms: Number.NaN,
+      lagMaxMs: Number.NaN,
+      stalls: [],
+    };
   const start = samples.findLast((s) => s.t <= from) ?? samples[0];
   const end = samples.find((s) => s.t >= to) ?? samples[samples.length - 1];
   const inside = samples.filter((s) => s.t >= start.t && s.t <= end.t);
@@ -110,7 +150,9 @@ function hubUsage(samples: Array<Extract<HubMessage, { kind: 'stats' }>>, from: 
     lagP99Ms: Math.max(...inside.map((s) => s.lagP99Ms)),
     lagMaxMs: Math.max(...inside.map((s) => s.lagMaxMs)),
     // A sample covers the interval before it, so a stall ended by t began at most lagMaxMs earlier.
-    stalls: inside.filter((s) => s.lagMaxMs > 100).map((s) => ({ atS: (s.t - s.lagMaxMs - from) / 1000, ms: s.lagMaxMs })),
+    stalls: inside
+      .filter((s) => s.lagMaxMs > 100)
+      .map((s) => ({ atS: (s.t - s.lagMaxMs - from) / 1000, ms: s.lagMaxMs })),
   };
 }
 
@@ -123,12 +165,17 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
     const hubCount = opts.hubs ?? 1;
     const prefix = `bench-${process.pid}-${Date.now().toString(36)}`;
     const hubArgs = [
-      '--dir', dir,
+      '--dir',
+      dir,
       ...(opts.hubFlushMs ? ['--flush-ms', String(opts.hubFlushMs)] : []),
       ...(opts.databaseUrl ? ['--database-url', opts.databaseUrl] : []),
       ...(opts.redisUrl ? ['--redis-url', opts.redisUrl, '--redis-prefix', prefix] : []),
     ];
-    const hubs: Array<{ child: ChildProcess; url: string; stats: Array<Extract<HubMessage, { kind: 'stats' }>> }> = [];
+    const hubs: Array<{
+      child: ChildProcess;
+      url: string;
+      stats: Array<Extract<HubMessage, { kind: 'stats' }>>;
+    }> = [];
     // One after the other: the first applies the database's migrations.
     for (let i = 0; i < hubCount; i++) {
       const child = forkEntry('bench/lib/hubProcess.ts', hubArgs);
@@ -138,16 +185,36 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
         const m = hubMessageSchema.safeParse(raw);
         if (m.success && m.data.kind === 'stats') stats.push(m.data);
       });
-      const ready = await nextMessage(child, hubMessageSchema, `hub ${i + 1} start`, 60_000, (m) => m.kind === 'ready');
+      const ready = await nextMessage(
+        child,
+        hubMessageSchema,
+        `hub ${i + 1} start`,
+        60_000,
+        (m) => m.kind === 'ready',
+      );
       hubs.push({ child, url: (ready as Extract<HubMessage, { kind: 'ready' }>).url, stats });
     }
     const hub = hubs[0].child;
     const stats = hubs[0].stats;
     const url = hubs[0].url;
 
-    const trainer = spawnEntry('server/agent/main.ts', ['--hub', url, '--backend', 'wasm', '--id', 'bench-trainer', '--checkpoint-dir', path.join(dir, 'checkpoints'), '--exit-on-stdin-close']);
+    const trainer = spawnEntry('server/agent/main.ts', [
+      '--hub',
+      url,
+      '--backend',
+      'wasm',
+      '--id',
+      'bench-trainer',
+      '--checkpoint-dir',
+      path.join(dir, 'checkpoints'),
+      '--exit-on-stdin-close',
+    ]);
     children.push(trainer);
-    await until(async () => (await getJson(`${url}/api/health`, healthResponse)).data.trainers === 1 || false, 'trainer registered', 60_000);
+    await until(
+      async () => (await getJson(`${url}/api/health`, healthResponse)).data.trainers === 1 || false,
+      'trainer registered',
+      60_000,
+    );
 
     // Watchers: split evenly over the watcher processes, the processes over the hubs.
     const started = Date.now();
@@ -158,11 +225,27 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
       const count = Math.floor(opts.watchers / procCount) + (p < opts.watchers % procCount ? 1 : 0);
       if (count === 0) continue;
       perHub[p % hubCount] += count;
-      procs.push(forkEntry('bench/lib/watcherProcess.ts', ['--url', hubs[p % hubCount].url, '--count', String(count), '--first', String(first)], { nice: opts.watcherNice }));
+      procs.push(
+        forkEntry(
+          'bench/lib/watcherProcess.ts',
+          ['--url', hubs[p % hubCount].url, '--count', String(count), '--first', String(first)],
+          { nice: opts.watcherNice },
+        ),
+      );
       first += count;
     }
     children.push(...procs);
-    await Promise.all(procs.map((p) => nextMessage(p, watcherMessageSchema, 'watchers connect', 120_000, (m) => m.kind === 'connected')));
+    await Promise.all(
+      procs.map((p) =>
+        nextMessage(
+          p,
+          watcherMessageSchema,
+          'watchers connect',
+          120_000,
+          (m) => m.kind === 'connected',
+        ),
+      ),
+    );
     const connectMs = Date.now() - started;
     const progress = new Map<ChildProcess, { points: number; minLastSeq: number }>();
     for (const p of procs) {
@@ -172,51 +255,103 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
       });
     }
 
-    controller = io(url, { transports: ['websocket'], forceNew: true, reconnection: false, auth: { protocolVersion: PROTOCOL_VERSION } });
-    const hello: Result<unknown> = await controller.timeout(30_000).emitWithAck('hello', { name: 'bench' });
+    controller = io(url, {
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: false,
+      auth: { protocolVersion: PROTOCOL_VERSION },
+    });
+    const hello: Result<unknown> = await controller
+      .timeout(30_000)
+      .emitWithAck('hello', { name: 'bench' });
     if (!hello.ok) throw new Error(`hello: ${hello.message}`);
     const meter = meterLoad(trainer);
-    const start: Result<{ run: RunSummary }> = await controller.timeout(30_000).emitWithAck('run:start', {
-      name: `fanout ${opts.watchers}`, hyperparams: opts.hyperparams, reporting: { evalTrainSet: false },
-    });
+    const start: Result<{ run: RunSummary }> = await controller
+      .timeout(30_000)
+      .emitWithAck('run:start', {
+        name: `fanout ${opts.watchers}`,
+        hyperparams: opts.hyperparams,
+        reporting: { evalTrainSet: false },
+      });
     if (!start.ok) throw new Error(`run:start: ${start.error} ${start.message}`);
     const runId = start.data.run.id;
     const watchStarted = Date.now();
     procs.forEach((p) => p.send({ kind: 'watch', runId }));
-    const watching = await Promise.all(procs.map((p) => nextMessage(p, watcherMessageSchema, 'run:watch', 180_000, (m) => m.kind === 'watching')));
+    const watching = await Promise.all(
+      procs.map((p) =>
+        nextMessage(p, watcherMessageSchema, 'run:watch', 180_000, (m) => m.kind === 'watching'),
+      ),
+    );
     const watchMs = Date.now() - watchStarted;
 
     let lastCpu = stats.at(-1);
-    const run = await until(async () => {
-      const { run } = (await getJson(`${url}/api/runs/${runId}`, runResponse)).data;
-      const now = stats.at(-1);
-      const cpu = now && lastCpu && now.t > lastCpu.t ? `${(((now.cpuUs - lastCpu.cpuUs) / 1000 / (now.t - lastCpu.t)) * 100).toFixed(0)} %` : '–';
-      lastCpu = now;
-      const points = [...progress.values()].reduce((a, p) => a + p.points, 0);
-      opts.progress(`${run.status} step ${run.lastStep}/${run.totalSteps ?? '?'} · hub CPU ${cpu}, RSS ${int((now?.rss ?? 0) / 2 ** 20)} MB · watchers received ${int(points)} points`);
-      return FINISHED.has(run.status) ? run : false;
-    }, 'run finished', 30 * 60_000, 1000);
+    const run = await until(
+      async () => {
+        const { run } = (await getJson(`${url}/api/runs/${runId}`, runResponse)).data;
+        const now = stats.at(-1);
+        const cpu =
+          now && lastCpu && now.t > lastCpu.t
+            ? `${(((now.cpuUs - lastCpu.cpuUs) / 1000 / (now.t - lastCpu.t)) * 100).toFixed(0)} %`
+            : '–';
+        lastCpu = now;
+        const points = [...progress.values()].reduce((a, p) => a + p.points, 0);
+        opts.progress(
+          `${run.status} step ${run.lastStep}/${run.totalSteps ?? '?'} · hub CPU ${cpu}, RSS ${int((now?.rss ?? 0) / 2 ** 20)} MB · watchers received ${int(points)} points`,
+        );
+        return FINISHED.has(run.status) ? run : false;
+      },
+      'run finished',
+      30 * 60_000,
+      1000,
+    );
     const load = meter.stop();
-    if (run.status !== 'completed') throw new Error(`run ${run.status}: ${run.statusMessage ?? ''}\ntrainer output:\n${outputOf(trainer)}`);
+    if (run.status !== 'completed')
+      throw new Error(
+        `run ${run.status}: ${run.statusMessage ?? ''}\ntrainer output:\n${outputOf(trainer)}`,
+      );
 
     // The last frames go out with the final status; give slow watchers time to read them.
-    await until(async () => {
-      const { run: now } = (await getJson(`${url}/api/runs/${runId}`, runResponse)).data;
-      return procs.every((p) => (progress.get(p)?.minLastSeq ?? -1) >= now.lastSeq) || false;
-    }, 'watchers caught up with the last seq', 20_000, 250).catch((error: Error) => opts.progress(`${error.message}; reporting what arrived`));
+    await until(
+      async () => {
+        const { run: now } = (await getJson(`${url}/api/runs/${runId}`, runResponse)).data;
+        return procs.every((p) => (progress.get(p)?.minLastSeq ?? -1) >= now.lastSeq) || false;
+      },
+      'watchers caught up with the last seq',
+      20_000,
+      250,
+    ).catch((error: Error) => opts.progress(`${error.message}; reporting what arrived`));
 
-    const reports = (await Promise.all(procs.map((p) => {
-      const answer = nextMessage(p, watcherMessageSchema, 'watcher report', 30_000, (m) => m.kind === 'report');
-      p.send({ kind: 'report' });
-      return answer;
-    }))) as WatcherReport[];
-    const hubAnswer = nextMessage(hub, hubMessageSchema, 'hub report', 30_000, (m) => m.kind === 'report');
+    const reports = (await Promise.all(
+      procs.map((p) => {
+        const answer = nextMessage(
+          p,
+          watcherMessageSchema,
+          'watcher report',
+          30_000,
+          (m) => m.kind === 'report',
+        );
+        p.send({ kind: 'report' });
+        return answer;
+      }),
+    )) as WatcherReport[];
+    const hubAnswer = nextMessage(
+      hub,
+      hubMessageSchema,
+      'hub report',
+      30_000,
+      (m) => m.kind === 'report',
+    );
     hub.send({ kind: 'report' });
     const hubReport = (await hubAnswer) as Extract<HubMessage, { kind: 'report' }>;
 
     let stored = 0;
-    for (let after = 0; ; ) {
-      const page = (await getJson(`${url}/api/runs/${runId}/metrics?afterSeq=${after}&limit=100000`, metricsResponse)).data;
+    for (let after = 0; ;) {
+      const page = (
+        await getJson(
+          `${url}/api/runs/${runId}/metrics?afterSeq=${after}&limit=100000`,
+          metricsResponse,
+        )
+      ).data;
       stored += page.points.length;
       if (page.complete || page.points.length === 0) break;
       after = page.points[page.points.length - 1].seq;
@@ -238,7 +373,10 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
       stored,
       totalSteps: final.run.totalSteps ?? Number.NaN,
       reports,
-      snapshotPoints: watching.reduce((a, m) => a + (m.kind === 'watching' ? m.snapshotPoints : 0), 0),
+      snapshotPoints: watching.reduce(
+        (a, m) => a + (m.kind === 'watching' ? m.snapshotPoints : 0),
+        0,
+      ),
       watchFailures: watching.flatMap((m) => (m.kind === 'watching' ? m.failures : [])),
       hubs: usages.map((u, i) => ({ cpuPct: u.cpuPct, rssMaxMb: u.rssMaxMb, watchers: perHub[i] })),
       hubCpuPct: usage.cpuPct,

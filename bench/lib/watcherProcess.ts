@@ -22,8 +22,20 @@ import { Histogram } from './histogram';
 import { toParent, watcherCommandSchema } from './messages';
 
 const flags = z
-  .object({ url: z.url(), count: z.coerce.number().int().min(1).max(5000), first: z.coerce.number().int().min(0) })
-  .parse(parseArgs({ options: { url: { type: 'string' }, count: { type: 'string' }, first: { type: 'string', default: '0' } } }).values);
+  .object({
+    url: z.url(),
+    count: z.coerce.number().int().min(1).max(5000),
+    first: z.coerce.number().int().min(0),
+  })
+  .parse(
+    parseArgs({
+      options: {
+        url: { type: 'string' },
+        count: { type: 'string' },
+        first: { type: 'string', default: '0' },
+      },
+    }).values,
+  );
 
 /** The part of a stream message (metrics:batch, metrics:epoch, run:progress, …) checked here. */
 interface StreamMessage {
@@ -50,18 +62,38 @@ const steady = new Histogram();
 let steadyFrom = Number.POSITIVE_INFINITY;
 const lag = monitorEventLoopDelay({ resolution: 1 });
 const frameTimes = new Map<number, { first: number; last: number }>();
-const totals = { chainBreaks: 0, duplicates: 0, frames: 0, presence: 0, presenceUsers: 0, disconnects: 0, early: 0, points: 0, snapshotPoints: 0 };
+const totals = {
+  chainBreaks: 0,
+  duplicates: 0,
+  frames: 0,
+  presence: 0,
+  presenceUsers: 0,
+  disconnects: 0,
+  early: 0,
+  points: 0,
+  snapshotPoints: 0,
+};
 /** JSON bytes per presence user entry, measured on the first non-empty message. */
 let bytesPerUser = 0;
 const examples: string[] = [];
 let runId: string | null = null;
-let watchStarted = { cpu: process.cpuUsage(), elu: performance.eventLoopUtilization(), at: Date.now() };
+let watchStarted = {
+  cpu: process.cpuUsage(),
+  elu: performance.eventLoopUtilization(),
+  at: Date.now(),
+};
 
 function isStreamMessage(msg: unknown): msg is StreamMessage {
   // A structural check, not zod: at 500 sockets × 20 frames/s, parsing every frame with a
   // schema would make this process, not the hub, the thing being measured.
   const m = msg as Partial<StreamMessage> | null;
-  return typeof m === 'object' && m !== null && m.runId === runId && typeof m.fromSeq === 'number' && typeof m.toSeq === 'number';
+  return (
+    typeof m === 'object' &&
+    m !== null &&
+    m.runId === runId &&
+    typeof m.fromSeq === 'number' &&
+    typeof m.toSeq === 'number'
+  );
 }
 
 function countPresence(msg: unknown): void {
@@ -90,7 +122,10 @@ function hold(w: Watcher, seq: number): boolean {
 function apply(w: Watcher, index: number, event: string, msg: StreamMessage, at: number): void {
   if (msg.fromSeq !== w.lastSeq + 1) {
     totals.chainBreaks++;
-    if (examples.length < 5) examples.push(`watcher ${flags.first + index}: ${event} ${msg.fromSeq}..${msg.toSeq} after ${w.lastSeq}`);
+    if (examples.length < 5)
+      examples.push(
+        `watcher ${flags.first + index}: ${event} ${msg.fromSeq}..${msg.toSeq} after ${w.lastSeq}`,
+      );
   }
   w.lastSeq = Math.max(w.lastSeq, msg.toSeq);
   if (event !== 'metrics:batch' || !msg.points) return;
@@ -103,7 +138,12 @@ function apply(w: Watcher, index: number, event: string, msg: StreamMessage, at:
 }
 
 function connect(index: number): Promise<Watcher> {
-  const socket = io(flags.url, { transports: ['websocket'], forceNew: true, reconnection: false, auth: { protocolVersion: PROTOCOL_VERSION } });
+  const socket = io(flags.url, {
+    transports: ['websocket'],
+    forceNew: true,
+    reconnection: false,
+    auth: { protocolVersion: PROTOCOL_VERSION },
+  });
   const w: Watcher = { socket, lastSeq: -1, early: [], seen: new Uint8Array(4096), delivered: 0 };
   socket.onAny((event: string, msg: unknown) => {
     const at = Date.now();
@@ -118,8 +158,7 @@ function connect(index: number): Promise<Watcher> {
     if (w.lastSeq < 0) {
       totals.early++;
       w.early.push({ event, msg, at });
-    }
-    else apply(w, index, event, msg, at);
+    } else apply(w, index, event, msg, at);
   });
   socket.on('disconnect', () => {
     if (runId) totals.disconnects++;
@@ -130,7 +169,10 @@ function connect(index: number): Promise<Watcher> {
       socket
         .timeout(60_000)
         .emitWithAck('hello', { name: `watcher-${flags.first + index}` })
-        .then((r: Result<unknown>) => (r.ok ? resolve(w) : reject(new Error(`hello: ${r.message}`))), reject);
+        .then(
+          (r: Result<unknown>) => (r.ok ? resolve(w) : reject(new Error(`hello: ${r.message}`))),
+          reject,
+        );
     });
   });
 }
@@ -147,7 +189,9 @@ async function watch(watchers: Watcher[], id: string): Promise<void> {
       try {
         r = await w.socket.timeout(120_000).emitWithAck('run:watch', { runId: id });
       } catch (error) {
-        return void failures.push(`watcher ${flags.first + i}: ${error instanceof Error ? error.message : String(error)}`);
+        return void failures.push(
+          `watcher ${flags.first + i}: ${error instanceof Error ? error.message : String(error)}`,
+        );
       }
       if (!r.ok) return void failures.push(`watcher ${flags.first + i}: ${r.error} ${r.message}`);
       const tail = readPointColumns(r.data.series.tail);
@@ -158,7 +202,12 @@ async function watch(watchers: Watcher[], id: string): Promise<void> {
     }),
   );
   steadyFrom = Date.now();
-  toParent({ kind: 'watching', ms: steadyFrom - started, failures, snapshotPoints: totals.snapshotPoints });
+  toParent({
+    kind: 'watching',
+    ms: steadyFrom - started,
+    failures,
+    snapshotPoints: totals.snapshotPoints,
+  });
 }
 
 function report(watchers: Watcher[]): void {
@@ -201,7 +250,11 @@ async function main(): Promise<void> {
 
   const progress = setInterval(() => {
     if (!runId) return;
-    toParent({ kind: 'progress', points: totals.points, minLastSeq: Math.min(...watchers.map((w) => w.lastSeq)) });
+    toParent({
+      kind: 'progress',
+      points: totals.points,
+      minLastSeq: Math.min(...watchers.map((w) => w.lastSeq)),
+    });
   }, 500);
   const stop = () => {
     clearInterval(progress);
@@ -229,6 +282,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error) => {
-  process.stderr.write(`watcher process: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.stderr.write(
+    `watcher process: ${error instanceof Error ? error.stack : String(error)}\n`,
+  );
   process.exit(1);
 });

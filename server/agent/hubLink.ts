@@ -10,7 +10,15 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { io, type Socket } from 'socket.io-client';
 import { z } from 'zod';
-import { PROTOCOL_VERSION, TRAINER_NAMESPACE, type HubToTrainerEvents, type Result, type RunCreate, type TrainerHandshake, type TrainerToHubEvents } from '../protocol';
+import {
+  PROTOCOL_VERSION,
+  TRAINER_NAMESPACE,
+  type HubToTrainerEvents,
+  type Result,
+  type RunCreate,
+  type TrainerHandshake,
+  type TrainerToHubEvents,
+} from '../protocol';
 import { checkpointFileName } from '../trainer/checkpoint';
 import type { Daemon, DaemonMessage, DaemonOptions, JobInput } from '../trainer/daemon';
 import { createDaemon, jobSchema } from '../trainer/daemon';
@@ -21,13 +29,14 @@ import { runCheckpointDir } from '../trainer/trainer';
 
 type Report = Exclude<DaemonMessage, { kind: 'events' } | { kind: 'ready' }>;
 
-
 /** A job as a hub assigns it: the daemon's job, and the checkpoint to resume from. */
 const assignedJobSchema = jobSchema.extend({
   checkpoint: z
     .object({
       step: z.number().int().min(0).max(INT_COLUMN_MAX),
-      data: z.instanceof(Uint8Array).refine((d) => d.byteLength <= 32 * 1024 * 1024, 'checkpoint larger than 32 MiB'),
+      data: z
+        .instanceof(Uint8Array)
+        .refine((d) => d.byteLength <= 32 * 1024 * 1024, 'checkpoint larger than 32 MiB'),
     })
     .optional(),
 });
@@ -74,7 +83,9 @@ export interface HubLink {
    * Creates a run on the hub that this link trains (`run:create`), once connected, and starts
    * it. Resolves with the hub's answer; a lost ack is asked again with the same id.
    */
-  createRun(input: RunCreate & { runId: string; reporting?: JobInput['reporting'] }): Promise<Result<{ runId: string }>>;
+  createRun(
+    input: RunCreate & { runId: string; reporting?: JobInput['reporting'] },
+  ): Promise<Result<{ runId: string }>>;
   /** Resolves when every outbox is empty. */
   drained(): Promise<void>;
   /** Stops the runs (each checkpoints), waits for the hub to store everything (up to `timeoutMs`), disconnects. */
@@ -92,29 +103,36 @@ export function connectToHub(opts: HubLinkOptions): HubLink {
 
   const box = (runId: string) => {
     let b = outboxes.get(runId);
-    if (!b) outboxes.set(runId, (b = { events: [], reports: [], inFlight: 0, sentSeq: 0, backoff: false }));
+    if (!b)
+      outboxes.set(
+        runId,
+        (b = { events: [], reports: [], inFlight: 0, sentSeq: 0, backoff: false }),
+      );
     return b;
   };
 
   /** This process's secret: the hub lets it replace a stale connection of its own, no one else. */
   const instance = randomBytes(18).toString('base64url');
-  const socket: Socket<HubToTrainerEvents, TrainerToHubEvents> = io(new URL(TRAINER_NAMESPACE, opts.hubUrl).toString(), {
-    transports: ['websocket'],
-    reconnectionDelayMax: 2000,
-    auth: (cb) => {
-      const handshake: TrainerHandshake = {
-        protocolVersion: PROTOCOL_VERSION,
-        token: opts.token,
-        trainerId: opts.trainerId,
-        backend: opts.backend,
-        concurrency: opts.concurrency ?? 1,
-        runs: [...new Set([...daemon.runs.running, ...daemon.runs.queued, ...outboxes.keys()])],
-        instance,
-        takesJobs: opts.takesJobs ?? true,
-      };
-      cb(handshake);
+  const socket: Socket<HubToTrainerEvents, TrainerToHubEvents> = io(
+    new URL(TRAINER_NAMESPACE, opts.hubUrl).toString(),
+    {
+      transports: ['websocket'],
+      reconnectionDelayMax: 2000,
+      auth: (cb) => {
+        const handshake: TrainerHandshake = {
+          protocolVersion: PROTOCOL_VERSION,
+          token: opts.token,
+          trainerId: opts.trainerId,
+          backend: opts.backend,
+          concurrency: opts.concurrency ?? 1,
+          runs: [...new Set([...daemon.runs.running, ...daemon.runs.queued, ...outboxes.keys()])],
+          instance,
+          takesJobs: opts.takesJobs ?? true,
+        };
+        cb(handshake);
+      },
     },
-  });
+  );
 
   const daemon = createDaemon({
     // One message per step up to ~100 steps a second (each written as the step ends); faster
@@ -138,7 +156,9 @@ export function connectToHub(opts: HubLinkOptions): HubLink {
           case 'job:accepted':
           case 'job:done':
           case 'job:failed':
-            log(`${message.runId}: ${message.kind}${message.kind === 'job:failed' ? ` (${message.message})` : ''}`);
+            log(
+              `${message.runId}: ${message.kind}${message.kind === 'job:failed' ? ` (${message.message})` : ''}`,
+            );
             queueReport(message.runId, message);
             return;
           default:
@@ -221,19 +241,29 @@ export function connectToHub(opts: HubLinkOptions): HubLink {
   }
 
   /** Applies an ack; true when unacked events should be sent again a little later. */
-  function onAck(runId: string, batch: TrainerEvent[], result: Result<{ storedSeq: number }>): boolean {
+  function onAck(
+    runId: string,
+    batch: TrainerEvent[],
+    result: Result<{ storedSeq: number }>,
+  ): boolean {
     const b = box(runId);
     if (result.ok) {
       const stored = result.data.storedSeq;
       const cut = firstAfter(b.events, stored);
-      for (const e of b.events.slice(0, cut)) if (e.type === 'checkpoint') void upload(runId, e.seq, e.path);
+      for (const e of b.events.slice(0, cut))
+        if (e.type === 'checkpoint') void upload(runId, e.seq, e.path);
       b.events = b.events.slice(cut);
       // Acked below what this message carried: the hub is missing a seq before it (a write of
       // its that failed), so what it lacks is sent again, later.
       return stored < batch[batch.length - 1].seq;
     }
     log(`${runId}: the hub refused ${batch.length} events: ${result.error} ${result.message}`);
-    if (result.error === 'INVALID' || result.error === 'FORBIDDEN' || result.error === 'NOT_FOUND' || result.error === 'GONE') {
+    if (
+      result.error === 'INVALID' ||
+      result.error === 'FORBIDDEN' ||
+      result.error === 'NOT_FOUND' ||
+      result.error === 'GONE'
+    ) {
       // Resending cannot help; the hub no longer wants this run from us.
       b.events = b.events.filter((e) => e.seq > batch[batch.length - 1].seq);
       if (result.error !== 'INVALID') daemon.control({ runId, action: 'stop' });
@@ -245,7 +275,9 @@ export function connectToHub(opts: HubLinkOptions): HubLink {
   async function upload(runId: string, seq: number, file: string): Promise<void> {
     try {
       const data = await readFile(file);
-      const result = await socket.timeout(ackTimeoutMs).emitWithAck('checkpoint:upload', { runId, seq, data });
+      const result = await socket
+        .timeout(ackTimeoutMs)
+        .emitWithAck('checkpoint:upload', { runId, seq, data });
       if (!result.ok) log(`${runId}: checkpoint upload refused: ${result.message}`);
     } catch (error) {
       log(`${runId}: checkpoint upload failed: ${error instanceof Error ? error.message : error}`);
@@ -273,7 +305,12 @@ export function connectToHub(opts: HubLinkOptions): HubLink {
   socket.on('job:assign', async (job: unknown, ack) => {
     if (typeof ack !== 'function') return;
     // A trainer that said it takes no jobs: the hub may give the run to another.
-    if (opts.takesJobs === false) return ack({ ok: false, error: 'UNAVAILABLE', message: 'this trainer trains only the runs it creates' });
+    if (opts.takesJobs === false)
+      return ack({
+        ok: false,
+        error: 'UNAVAILABLE',
+        message: 'this trainer trains only the runs it creates',
+      });
     // The hub is a peer like any other: its job is checked before anything is written.
     const parsed = assignedJobSchema.safeParse(job);
     if (!parsed.success) {
@@ -286,39 +323,67 @@ export function connectToHub(opts: HubLinkOptions): HubLink {
       if (checkpoint && opts.checkpointRoot) {
         const dir = runCheckpointDir(opts.checkpointRoot, rest.runId);
         await mkdir(dir, { recursive: true });
-        await writeFile(path.join(dir, checkpointFileName(checkpoint.step)), Buffer.from(checkpoint.data));
+        await writeFile(
+          path.join(dir, checkpointFileName(checkpoint.step)),
+          Buffer.from(checkpoint.data),
+        );
       }
       lastRejection = null;
       const accepted = daemon.submit(rest);
-      ack(accepted ? { ok: true, data: { runId: rest.runId } } : { ok: false, error: 'INVALID', message: lastRejection ?? 'job refused' });
+      ack(
+        accepted
+          ? { ok: true, data: { runId: rest.runId } }
+          : { ok: false, error: 'INVALID', message: lastRejection ?? 'job refused' },
+      );
       if (accepted) log(`${rest.runId}: accepted${rest.resume ? ' (resuming)' : ''}`);
     } catch (error) {
-      ack({ ok: false, error: 'INTERNAL', message: error instanceof Error ? error.message : String(error) });
+      ack({
+        ok: false,
+        error: 'INTERNAL',
+        message: error instanceof Error ? error.message : String(error),
+      });
     }
   });
   socket.on('job:control', (command) => {
     daemon.control(command);
   });
   socket.on('job:revoked', (msg: unknown) => {
-    const parsed = z.object({ runId: z.string().max(128), message: z.string().max(4096) }).safeParse(msg);
+    const parsed = z
+      .object({ runId: z.string().max(128), message: z.string().max(4096) })
+      .safeParse(msg);
     if (!parsed.success) return;
     const { runId, message } = parsed.data;
     log(`${runId}: ${message}`);
     // Nothing more of it goes to the hub; the run stops here (its last events are refused).
     const b = outboxes.get(runId);
     if (b) b.events = [];
-    if (daemon.runs.running.includes(runId) || daemon.runs.queued.includes(runId)) daemon.control({ runId, action: 'stop' });
+    if (daemon.runs.running.includes(runId) || daemon.runs.queued.includes(runId))
+      daemon.control({ runId, action: 'stop' });
   });
 
-  async function createRun(input: RunCreate & { runId: string }): Promise<Result<{ runId: string }>> {
+  async function createRun(
+    input: RunCreate & { runId: string },
+  ): Promise<Result<{ runId: string }>> {
     for (;;) {
-      if (!socket.connected) await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      if (!socket.connected)
+        await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
       try {
         const result = await socket.timeout(ackTimeoutMs).emitWithAck('run:create', input);
         if (!result.ok) return result;
         // Started before anything else can reconnect, so the next handshake claims it.
-        if (!daemon.submit({ runId: result.data.runId, hyperparams: input.hyperparams, reporting: input.reporting, resume: false })) {
-          return { ok: false, error: 'INVALID', message: lastRejection ?? 'the trainer refused the run' };
+        if (
+          !daemon.submit({
+            runId: result.data.runId,
+            hyperparams: input.hyperparams,
+            reporting: input.reporting,
+            resume: false,
+          })
+        ) {
+          return {
+            ok: false,
+            error: 'INVALID',
+            message: lastRejection ?? 'the trainer refused the run',
+          };
         }
         return result;
       } catch {
@@ -333,7 +398,8 @@ export function connectToHub(opts: HubLinkOptions): HubLink {
     createRun,
     pending: () => new Map([...outboxes].map(([id, b]) => [id, b.events.length])),
     drained() {
-      if ([...outboxes.values()].every((o) => o.events.length === 0 && o.reports.length === 0)) return Promise.resolve();
+      if ([...outboxes.values()].every((o) => o.events.length === 0 && o.reports.length === 0))
+        return Promise.resolve();
       return new Promise((resolve) => drainWaiters.push(resolve));
     },
     async close(timeoutMs = 10_000) {

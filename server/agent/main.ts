@@ -6,7 +6,14 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { BACKEND_RULE, concurrencyFlag, describeFlagIssues, readFlags, usageText, UsageError } from '../cliFlags';
+import {
+  BACKEND_RULE,
+  concurrencyFlag,
+  describeFlagIssues,
+  readFlags,
+  usageText,
+  UsageError,
+} from '../cliFlags';
 import { chooseBackend, describeBackendChoice } from '../trainer/backend';
 import { backendChoiceSchema } from '../trainer/config';
 import { loadMnist, resolveDataDir, type MnistData } from '../trainer/data/mnist';
@@ -63,7 +70,9 @@ async function main(): Promise<number> {
       concurrency: concurrencyFlag.words,
       id: { label: '--id', rule: 'letters, digits, _ . - only, at most 128' },
     };
-    process.stderr.write(usageText(describeFlagIssues(flags.error, words, values), 'npm run trainer'));
+    process.stderr.write(
+      usageText(describeFlagIssues(flags.error, words, values), 'npm run trainer'),
+    );
     return 2;
   }
   const log = (line: string) => process.stderr.write(`[trainer ${flags.data.id}] ${line}\n`);

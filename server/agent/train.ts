@@ -35,8 +35,12 @@ const onHub: HubMode = async (opts) => {
     });
     err(`backend: ${describeBackendChoice(chosen)}`);
     const progress = createProgress({ stream: process.stderr });
-    let finished: (m: Extract<DaemonMessage, { kind: 'job:done' | 'job:failed' }>) => void = () => {};
-    const ended = new Promise<Extract<DaemonMessage, { kind: 'job:done' | 'job:failed' }>>((resolve) => (finished = resolve));
+    let finished: (
+      m: Extract<DaemonMessage, { kind: 'job:done' | 'job:failed' }>,
+    ) => void = () => {};
+    const ended = new Promise<Extract<DaemonMessage, { kind: 'job:done' | 'job:failed' }>>(
+      (resolve) => (finished = resolve),
+    );
     const host = os.hostname();
     const link = connectToHub({
       hubUrl: hub.url,
@@ -50,18 +54,34 @@ const onHub: HubMode = async (opts) => {
       log: (line) => err(`[hub] ${line}`),
       observe(message) {
         if (message.kind === 'events') message.events.forEach((e) => progress.handle(e));
-        else if ((message.kind === 'job:done' || message.kind === 'job:failed') && message.runId === opts.runId) finished(message);
+        else if (
+          (message.kind === 'job:done' || message.kind === 'job:failed') &&
+          message.runId === opts.runId
+        )
+          finished(message);
       },
     });
     // A refusal the hub will repeat (a wrong token, another protocol) ends the CLI.
     const refused = new Promise<string>((resolve) =>
       link.socket.on('connect_error', (error: Error & { data?: { error?: string } }) => {
-        if (error.data?.error && FATAL.has(error.data.error)) resolve(`the hub at ${hub.url} refused this trainer: ${error.message}`);
+        if (error.data?.error && FATAL.has(error.data.error))
+          resolve(`the hub at ${hub.url} refused this trainer: ${error.message}`);
       }),
     );
     if (!link.socket.connected) err(`connecting to ${hub.url} …`);
     const created = await Promise.race([
-      link.createRun({ runId: opts.runId, host, hyperparams, reporting: { evalTrainSet: opts.evalTrainSet, ...(opts.stopAfterNonFinite === undefined ? {} : { stopAfterNonFinite: opts.stopAfterNonFinite }) }, ...(hub.name ? { name: hub.name } : {}) }),
+      link.createRun({
+        runId: opts.runId,
+        host,
+        hyperparams,
+        reporting: {
+          evalTrainSet: opts.evalTrainSet,
+          ...(opts.stopAfterNonFinite === undefined
+            ? {}
+            : { stopAfterNonFinite: opts.stopAfterNonFinite }),
+        },
+        ...(hub.name ? { name: hub.name } : {}),
+      }),
       refused.then((message) => ({ ok: false as const, error: 'UNAUTHORIZED' as const, message })),
     ]);
     if (!created.ok) {
@@ -75,27 +95,48 @@ const onHub: HubMode = async (opts) => {
     let interrupts = 0;
     process.on('SIGINT', () => {
       if (++interrupts > 1) process.exit(130);
-      err('\nstopping after this batch (Ctrl-C again to quit now; the hub then marks the run interrupted)');
+      err(
+        '\nstopping after this batch (Ctrl-C again to quit now; the hub then marks the run interrupted)',
+      );
       link.daemon.control({ runId: created.data.runId, action: 'stop' });
     });
     const end = await ended;
     const waiting = [...link.pending().values()].reduce((a, b) => a + b, 0);
-    if (waiting > 0) err(`waiting for the hub to store ${waiting} buffered event${waiting === 1 ? '' : 's'} …`);
+    if (waiting > 0)
+      err(`waiting for the hub to store ${waiting} buffered event${waiting === 1 ? '' : 's'} …`);
     await link.drained();
     link.socket.disconnect();
     if (end.kind === 'job:failed') {
       err(`error: ${end.message}`);
       return 1;
     }
-    const summary = { runId: end.runId, status: end.status, hub: hub.url, url: runUrl, testAccuracy: end.testAccuracy, samplesPerSec: Math.round(end.samplesPerSec), checkpoint: end.checkpoint };
+    const summary = {
+      runId: end.runId,
+      status: end.status,
+      hub: hub.url,
+      url: runUrl,
+      testAccuracy: end.testAccuracy,
+      samplesPerSec: Math.round(end.samplesPerSec),
+      checkpoint: end.checkpoint,
+    };
     if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     else {
-      const accuracy = end.testAccuracy === null ? 'no test accuracy' : `test accuracy ${end.testAccuracy.toFixed(2)}%`;
-      process.stdout.write(`${end.status}: ${accuracy}, ${summary.samplesPerSec.toLocaleString('en-US')} samples/s; ${runUrl}${end.checkpoint ? `; checkpoint ${end.checkpoint}` : ''}\n`);
+      const accuracy =
+        end.testAccuracy === null
+          ? 'no test accuracy'
+          : `test accuracy ${end.testAccuracy.toFixed(2)}%`;
+      process.stdout.write(
+        `${end.status}: ${accuracy}, ${summary.samplesPerSec.toLocaleString('en-US')} samples/s; ${runUrl}${end.checkpoint ? `; checkpoint ${end.checkpoint}` : ''}\n`,
+      );
     }
     return 0;
   } catch (error) {
-    const message = error instanceof ZodError ? describeZodError(error) : error instanceof Error ? error.message : String(error);
+    const message =
+      error instanceof ZodError
+        ? describeZodError(error)
+        : error instanceof Error
+          ? error.message
+          : String(error);
     err(`error: ${message}`);
     return 1;
   }

@@ -17,7 +17,8 @@ export interface RawStatement {
 }
 
 /** The `n`th (from 1) parameter of a raw statement: `$n` in PostgreSQL, `?` in SQLite. */
-export const placeholder = (provider: 'sqlite' | 'postgresql', n: number) => (provider === 'postgresql' ? `$${n}` : '?');
+export const placeholder = (provider: 'sqlite' | 'postgresql', n: number) =>
+  provider === 'postgresql' ? `$${n}` : '?';
 
 /** Rows per statement: far below SQLite's 32,766 and PostgreSQL's 65,535 bound parameters. */
 const ROWS_PER_STATEMENT = 500;
@@ -44,18 +45,24 @@ export function bulkInsert(
   for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) {
     const chunk = rows.slice(start, start + ROWS_PER_STATEMENT);
     let n = 0;
-    const values = chunk.map(() => `(${columns.map(() => placeholder(provider, ++n)).join(', ')})`).join(', ');
+    const values = chunk
+      .map(() => `(${columns.map(() => placeholder(provider, ++n)).join(', ')})`)
+      .join(', ');
     ops.push({ sql: head + values + tail, values: chunk.flat() });
   }
   return ops;
 }
 
 /** Runs `statements` in order on `client` (an interactive transaction's, usually). */
-export async function runStatements(client: Pick<DbClient, '$executeRawUnsafe'>, statements: readonly RawStatement[]): Promise<void> {
+export async function runStatements(
+  client: Pick<DbClient, '$executeRawUnsafe'>,
+  statements: readonly RawStatement[],
+): Promise<void> {
   for (const s of statements) await client.$executeRawUnsafe(s.sql, ...s.values);
 }
 
 /** Runs raw `statements` as one batch transaction (all raw: no query compiler). */
 export async function inBatch(db: Db, statements: readonly RawStatement[]): Promise<void> {
-  if (statements.length) await db.$transaction(statements.map((s) => db.$executeRawUnsafe(s.sql, ...s.values)));
+  if (statements.length)
+    await db.$transaction(statements.map((s) => db.$executeRawUnsafe(s.sql, ...s.values)));
 }

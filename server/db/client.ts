@@ -13,18 +13,52 @@ import type { SqlDriverAdapterFactory } from '@prisma/client/runtime/client';
 import { z } from 'zod';
 import { PrismaClient as PostgresPrismaClient } from './generated/postgres/client';
 import { PrismaClient as SqlitePrismaClient, type Prisma } from './generated/sqlite/client';
-import { applyMigrations, type MigrationReport, type MigrationTarget, type Provider } from './migrate';
+import {
+  applyMigrations,
+  type MigrationReport,
+  type MigrationTarget,
+  type Provider,
+} from './migrate';
 
 /** The models of Livetrain's schema, by their client property. */
-type ModelKey = 'run' | 'runTag' | 'batchMetric' | 'epochMetric' | 'confusionMatrix' | 'misclassified' | 'predictionPanel' | 'checkpoint' | 'annotation' | 'annotationEdit' | 'participant' | 'trainer' | 'hubSecret';
+type ModelKey =
+  | 'run'
+  | 'runTag'
+  | 'batchMetric'
+  | 'epochMetric'
+  | 'confusionMatrix'
+  | 'misclassified'
+  | 'predictionPanel'
+  | 'checkpoint'
+  | 'annotation'
+  | 'annotationEdit'
+  | 'participant'
+  | 'trainer'
+  | 'hubSecret';
 /**
  * The model methods Livetrain uses. Both generated clients have them with the same types
  * (`aggregate` and `groupBy` are left out: their generic result types differ per provider).
  */
-type ModelMethod = 'findUnique' | 'findUniqueOrThrow' | 'findFirst' | 'findFirstOrThrow' | 'findMany' | 'count' | 'create' | 'createMany' | 'update' | 'updateMany' | 'upsert' | 'delete' | 'deleteMany';
+type ModelMethod =
+  | 'findUnique'
+  | 'findUniqueOrThrow'
+  | 'findFirst'
+  | 'findFirstOrThrow'
+  | 'findMany'
+  | 'count'
+  | 'create'
+  | 'createMany'
+  | 'update'
+  | 'updateMany'
+  | 'upsert'
+  | 'delete'
+  | 'deleteMany';
 
 /** A database client or an interactive transaction's client. */
-export type DbClient = { [K in ModelKey]: Pick<SqlitePrismaClient[K], ModelMethod> } & Pick<SqlitePrismaClient, '$queryRaw' | '$executeRaw' | '$executeRawUnsafe' | '$queryRawUnsafe'>;
+export type DbClient = { [K in ModelKey]: Pick<SqlitePrismaClient[K], ModelMethod> } & Pick<
+  SqlitePrismaClient,
+  '$queryRaw' | '$executeRaw' | '$executeRawUnsafe' | '$queryRawUnsafe'
+>;
 /** One statement of a batch transaction. */
 export type DbStatement = Prisma.PrismaPromise<unknown>;
 
@@ -34,8 +68,13 @@ export type DbStatement = Prisma.PrismaPromise<unknown>;
  * method used with the same types; server/db/rows.ts checks that their rows are identical.
  */
 export interface Db extends DbClient {
-  $transaction<R>(fn: (tx: DbClient) => Promise<R>, options?: { timeout?: number; maxWait?: number }): Promise<R>;
-  $transaction<const S extends DbStatement[]>(statements: [...S]): Promise<{ [I in keyof S]: Awaited<S[I]> }>;
+  $transaction<R>(
+    fn: (tx: DbClient) => Promise<R>,
+    options?: { timeout?: number; maxWait?: number },
+  ): Promise<R>;
+  $transaction<const S extends DbStatement[]>(
+    statements: [...S],
+  ): Promise<{ [I in keyof S]: Awaited<S[I]> }>;
   $disconnect(): Promise<void>;
 }
 
@@ -92,10 +131,13 @@ export interface ResolvedDatabaseUrl {
  */
 export function resolveDatabaseUrl(url: string, cwd: string = process.cwd()): ResolvedDatabaseUrl {
   if (url.startsWith('file:')) {
-    if (url.includes('?')) throw new DatabaseUrlError(`SQLite URL parameters are not supported: ${url}`);
+    if (url.includes('?'))
+      throw new DatabaseUrlError(`SQLite URL parameters are not supported: ${url}`);
     const rest = url.slice('file:'.length);
     if (rest === '' || rest.includes(':memory:')) {
-      throw new DatabaseUrlError(`SQLite URL must name a file (in-memory databases are not supported): ${url}`);
+      throw new DatabaseUrlError(
+        `SQLite URL must name a file (in-memory databases are not supported): ${url}`,
+      );
     }
     const file = rest.startsWith('//') ? fileURLToPath(url) : path.resolve(cwd, rest);
     return { provider: 'sqlite', url: `file:${file}`, target: { provider: 'sqlite', file } };
@@ -109,9 +151,15 @@ export function resolveDatabaseUrl(url: string, cwd: string = process.cwd()): Re
     }
     const schema = parsed.searchParams.get('schema');
     if (schema !== null && schema !== 'public') {
-      throw new DatabaseUrlError(`PostgreSQL schema "${schema}" is not supported: Livetrain uses the default "public" schema`);
+      throw new DatabaseUrlError(
+        `PostgreSQL schema "${schema}" is not supported: Livetrain uses the default "public" schema`,
+      );
     }
-    return { provider: 'postgresql', url, target: { provider: 'postgresql', connectionString: url } };
+    return {
+      provider: 'postgresql',
+      url,
+      target: { provider: 'postgresql', connectionString: url },
+    };
   }
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1];
   throw new DatabaseUrlError(
@@ -152,8 +200,14 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Live
 
   const prisma: Db =
     target.provider === 'sqlite'
-      ? new SqlitePrismaClient({ adapter: withPragmas(new PrismaBetterSqlite3({ url: resolved.url, timeout: SQLITE_BUSY_TIMEOUT_MS })) })
-      : new PostgresPrismaClient({ adapter: new PrismaPg({ connectionString: target.connectionString }) });
+      ? new SqlitePrismaClient({
+          adapter: withPragmas(
+            new PrismaBetterSqlite3({ url: resolved.url, timeout: SQLITE_BUSY_TIMEOUT_MS }),
+          ),
+        })
+      : new PostgresPrismaClient({
+          adapter: new PrismaPg({ connectionString: target.connectionString }),
+        });
 
   return {
     prisma,

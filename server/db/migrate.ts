@@ -12,9 +12,20 @@ import pg from 'pg';
 import { z } from 'zod';
 
 // better-sqlite3 ships no types (and @types/better-sqlite3 is not a dependency): the slice used.
-type SqliteStatement = { get(...p: unknown[]): unknown; all(...p: unknown[]): unknown[]; run(...p: unknown[]): unknown };
-type SqliteConnection = { prepare(sql: string): SqliteStatement; exec(sql: string): void; pragma(sql: string): unknown };
-type SqliteOpen = new (file: string, o?: { timeout?: number }) => SqliteConnection & { close(): void; inTransaction: boolean };
+type SqliteStatement = {
+  get(...p: unknown[]): unknown;
+  all(...p: unknown[]): unknown[];
+  run(...p: unknown[]): unknown;
+};
+type SqliteConnection = {
+  prepare(sql: string): SqliteStatement;
+  exec(sql: string): void;
+  pragma(sql: string): unknown;
+};
+type SqliteOpen = new (
+  file: string,
+  o?: { timeout?: number },
+) => SqliteConnection & { close(): void; inTransaction: boolean };
 
 /** The database providers Livetrain supports. */
 export type Provider = 'sqlite' | 'postgresql';
@@ -27,8 +38,7 @@ export const MIGRATIONS_DIRS: Readonly<Record<Provider, string>> = {
 
 /** Where to apply: a SQLite file path, or a PostgreSQL connection string. */
 export type MigrationTarget =
-  | { provider: 'sqlite'; file: string }
-  | { provider: 'postgresql'; connectionString: string };
+  { provider: 'sqlite'; file: string } | { provider: 'postgresql'; connectionString: string };
 
 /** Options of {@link applyMigrations}. */
 export interface ApplyMigrationsOptions {
@@ -75,11 +85,21 @@ const LEDGER_COLUMNS = 'checksum, migration_name, finished_at, rolled_back_at';
  * migration's file changed; a script failed now; another process held the PostgreSQL lock.
  */
 export type MigrationErrorCode =
-  | 'PROVIDER_MISMATCH' | 'MISSING_SCRIPT' | 'FAILED_MIGRATION' | 'CHECKSUM_MISMATCH' | 'MIGRATION_FAILED' | 'LOCK_TIMEOUT';
+  | 'PROVIDER_MISMATCH'
+  | 'MISSING_SCRIPT'
+  | 'FAILED_MIGRATION'
+  | 'CHECKSUM_MISMATCH'
+  | 'MIGRATION_FAILED'
+  | 'LOCK_TIMEOUT';
 
 /** A refusal or failure of {@link applyMigrations}; `migrations` names the ones concerned. */
 export class MigrationError extends Error {
-  constructor(readonly code: MigrationErrorCode, message: string, readonly migrations: string[], options?: { cause?: unknown }) {
+  constructor(
+    readonly code: MigrationErrorCode,
+    message: string,
+    readonly migrations: string[],
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = 'MigrationError';
   }
@@ -125,12 +145,19 @@ export async function readMigrations(dir: string, provider: Provider): Promise<M
     const msg = `${path.join(dir, 'migration_lock.toml')} is for provider "${locked ?? '?'}", not "${provider}"`;
     throw new MigrationError('PROVIDER_MISMATCH', msg, []);
   }
-  const names = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const names = (await readdir(dir, { withFileTypes: true }))
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
   return Promise.all(
     names.map(async (name) => {
       const file = path.join(dir, name, 'migration.sql');
       const script = await readFile(file, 'utf8').catch(() => {
-        throw new MigrationError('MISSING_SCRIPT', `migration ${name} has no migration.sql (${file})`, [name]);
+        throw new MigrationError(
+          'MISSING_SCRIPT',
+          `migration ${name} has no migration.sql (${file})`,
+          [name],
+        );
       });
       return { name, script, checksum: migrationChecksum(script) };
     }),
@@ -139,14 +166,25 @@ export async function readMigrations(dir: string, provider: Provider): Promise<M
 
 // Rows read back from _prisma_migrations; timestamps only matter as null / not null.
 const stamp = z.union([z.string(), z.number(), z.bigint(), z.date()]).nullable();
-const ledgerRowSchema = z.object({ checksum: z.string(), migration_name: z.string(), finished_at: stamp, rolled_back_at: stamp });
+const ledgerRowSchema = z.object({
+  checksum: z.string(),
+  migration_name: z.string(),
+  finished_at: stamp,
+  rolled_back_at: stamp,
+});
 
 /**
  * Decides what to apply, following Prisma's `deploy`: rows rolled back are ignored, a row
  * neither finished nor rolled back is an unresolved failure, a finished row means applied.
  */
-function planMigrations(files: MigrationFile[], rawRows: unknown[]): { pending: MigrationFile[]; report: MigrationReport } {
-  const rows = z.array(ledgerRowSchema).parse(rawRows).filter((r) => r.rolled_back_at === null);
+function planMigrations(
+  files: MigrationFile[],
+  rawRows: unknown[],
+): { pending: MigrationFile[]; report: MigrationReport } {
+  const rows = z
+    .array(ledgerRowSchema)
+    .parse(rawRows)
+    .filter((r) => r.rolled_back_at === null);
   const failures = rows.filter((r) => r.finished_at === null).map((r) => r.migration_name);
   if (failures.length > 0) {
     throw new MigrationError(
@@ -157,7 +195,9 @@ function planMigrations(files: MigrationFile[], rawRows: unknown[]): { pending: 
     );
   }
   const applied = new Map(rows.map((r) => [r.migration_name, r.checksum]));
-  const names = files.filter((f) => applied.has(f.name) && !checksumMatches(f.script, applied.get(f.name)!)).map((f) => f.name);
+  const names = files
+    .filter((f) => applied.has(f.name) && !checksumMatches(f.script, applied.get(f.name)!))
+    .map((f) => f.name);
   if (names.length > 0) {
     throw new MigrationError(
       'CHECKSUM_MISMATCH',
@@ -184,7 +224,10 @@ function planMigrations(files: MigrationFile[], rawRows: unknown[]): { pending: 
  */
 export async function applyMigrations(opts: ApplyMigrationsOptions): Promise<MigrationReport> {
   const { target } = opts;
-  const files = await readMigrations(opts.migrationsDir ?? MIGRATIONS_DIRS[target.provider], target.provider);
+  const files = await readMigrations(
+    opts.migrationsDir ?? MIGRATIONS_DIRS[target.provider],
+    target.provider,
+  );
   const log = opts.log ?? (() => {});
   return target.provider === 'sqlite'
     ? applySqlite(target.file, files, log)
@@ -196,7 +239,11 @@ export async function applyMigrations(opts: ApplyMigrationsOptions): Promise<Mig
  * process waits, then finds everything applied. Each migration runs in a savepoint: a failing
  * one leaves no half-applied schema, and its failed row is recorded and committed.
  */
-function applySqlite(file: string, files: MigrationFile[], log: (line: string) => void): MigrationReport {
+function applySqlite(
+  file: string,
+  files: MigrationFile[],
+  log: (line: string) => void,
+): MigrationReport {
   const Database = createRequire(import.meta.url)('better-sqlite3') as SqliteOpen;
   const db = new Database(file, { timeout: 15_000 });
   try {
@@ -205,10 +252,12 @@ function applySqlite(file: string, files: MigrationFile[], log: (line: string) =
     db.pragma('foreign_keys = OFF');
     db.exec('BEGIN IMMEDIATE');
     try {
-      if (!db.prepare(`SELECT 1 FROM sqlite_master WHERE name = '_prisma_migrations'`).get()) db.exec(SQLITE_LEDGER_DDL);
+      if (!db.prepare(`SELECT 1 FROM sqlite_master WHERE name = '_prisma_migrations'`).get())
+        db.exec(SQLITE_LEDGER_DDL);
       const rows = db.prepare(`SELECT ${LEDGER_COLUMNS} FROM "_prisma_migrations"`).all();
       const plan = planMigrations(files, rows);
-      const insert = db.prepare(`INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, logs, started_at,
+      const insert =
+        db.prepare(`INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, logs, started_at,
         applied_steps_count) VALUES (?, ?, ?, ?, ?, ?, ?)`);
       for (const m of plan.pending) {
         // Prisma's engine stores these timestamps as Unix milliseconds on SQLite.
@@ -217,7 +266,8 @@ function applySqlite(file: string, files: MigrationFile[], log: (line: string) =
         try {
           db.exec(m.script);
           const violations = db.pragma('foreign_key_check') as unknown[];
-          if (violations.length > 0) throw new Error(`${violations.length} foreign key violation(s) after the script`);
+          if (violations.length > 0)
+            throw new Error(`${violations.length} foreign key violation(s) after the script`);
           insert.run(randomUUID(), m.checksum, Date.now(), m.name, null, startedAt, 1);
           db.exec('RELEASE livetrain_migration');
         } catch (e) {
@@ -243,7 +293,12 @@ function applySqlite(file: string, files: MigrationFile[], log: (line: string) =
  * simple-protocol query (PostgreSQL runs a multi-statement query in one implicit transaction,
  * as with Prisma), then marked finished, or its error written to `logs`.
  */
-async function applyPostgres(url: string, files: MigrationFile[], log: (line: string) => void, lockMs: number): Promise<MigrationReport> {
+async function applyPostgres(
+  url: string,
+  files: MigrationFile[],
+  log: (line: string) => void,
+  lockMs: number,
+): Promise<MigrationReport> {
   const client = new pg.Client({ connectionString: url });
   client.on('error', () => {}); // a dropped connection also fails the pending or next query
   await client.connect();
@@ -255,15 +310,20 @@ async function applyPostgres(url: string, files: MigrationFile[], log: (line: st
     const plan = planMigrations(files, rows);
     for (const m of plan.pending) {
       const id = randomUUID();
-      const insert = 'INSERT INTO _prisma_migrations (id, checksum, started_at, migration_name) VALUES ($1, $2, now(), $3)';
+      const insert =
+        'INSERT INTO _prisma_migrations (id, checksum, started_at, migration_name) VALUES ($1, $2, now(), $3)';
       await client.query(insert, [id, m.checksum, m.name]);
       try {
         await client.query(m.script);
       } catch (e) {
-        await client.query('UPDATE _prisma_migrations SET logs = $2 WHERE id = $1', [id, errorText(e)]);
+        await client.query('UPDATE _prisma_migrations SET logs = $2 WHERE id = $1', [
+          id,
+          errorText(e),
+        ]);
         throw failed(m.name, e);
       }
-      const finish = 'UPDATE _prisma_migrations SET finished_at = now(), applied_steps_count = applied_steps_count + 1 WHERE id = $1';
+      const finish =
+        'UPDATE _prisma_migrations SET finished_at = now(), applied_steps_count = applied_steps_count + 1 WHERE id = $1';
       await client.query(finish, [id]);
       log(`applied migration ${m.name}`);
     }
@@ -277,7 +337,9 @@ async function applyPostgres(url: string, files: MigrationFile[], log: (line: st
 async function acquireAdvisoryLock(client: pg.Client, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [PRISMA_ADVISORY_LOCK_KEY]);
+    const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [
+      PRISMA_ADVISORY_LOCK_KEY,
+    ]);
     if (rows[0]?.ok) return;
     if (Date.now() >= deadline) {
       const msg = `timed out after ${timeoutMs} ms waiting for pg_advisory_lock(${PRISMA_ADVISORY_LOCK_KEY}), held by another migrating process`;

@@ -26,7 +26,9 @@ export type HubSecretRow = Sqlite.HubSecret;
  * Fields of a Run row that an update may set: the scalars, and the learning-rate history
  * (written whole; other JSON columns are written elsewhere).
  */
-export type RunUpdate = Partial<Omit<RunRow, 'id' | 'hyperparams' | 'reporting' | 'createdAt' | 'learningRates' | 'tags'>> & {
+export type RunUpdate = Partial<
+  Omit<RunRow, 'id' | 'hyperparams' | 'reporting' | 'createdAt' | 'learningRates' | 'tags'>
+> & {
   learningRates?: Array<{ step: number; value: number }>;
 };
 export type CheckpointInsert = Sqlite.Prisma.CheckpointCreateManyInput;

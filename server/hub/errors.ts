@@ -8,7 +8,11 @@ import type { ErrorCode, Failure } from '../protocol';
 
 /** An error that crosses the wire as a `{ ok: false }` envelope. */
 export class HubError extends Error {
-  constructor(readonly code: ErrorCode, message: string, readonly details?: unknown) {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: unknown,
+  ) {
     super(message);
     this.name = 'HubError';
   }
@@ -16,8 +20,16 @@ export class HubError extends Error {
 
 /** The failure envelope for any error; internal errors keep their message out of the wire. */
 export function toFailure(error: unknown, log?: (line: string) => void): Failure {
-  if (error instanceof HubError) return { ok: false, error: error.code, message: error.message, ...(error.details === undefined ? {} : { details: error.details }) };
-  log?.(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  if (error instanceof HubError)
+    return {
+      ok: false,
+      error: error.code,
+      message: error.message,
+      ...(error.details === undefined ? {} : { details: error.details }),
+    };
+  log?.(
+    `internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+  );
   return { ok: false, error: 'INTERNAL', message: 'internal error; the hub log has the details' };
 }
 
@@ -29,7 +41,10 @@ export function fieldErrors(error: z.ZodError): Record<string, string> {
 }
 
 /** A refused handshake, with the envelope's code and message in `error.data`. */
-export function handshakeError(code: 'UNAUTHORIZED' | 'UNSUPPORTED_VERSION' | 'INVALID' | 'RATE_LIMITED' | 'CONFLICT', message: string): Error {
+export function handshakeError(
+  code: 'UNAUTHORIZED' | 'UNSUPPORTED_VERSION' | 'INVALID' | 'RATE_LIMITED' | 'CONFLICT',
+  message: string,
+): Error {
   return Object.assign(new Error(message), { data: { ok: false, error: code, message } });
 }
 
@@ -39,7 +54,11 @@ export function handshakeCheck(check: () => void): Error | null {
     check();
     return null;
   } catch (error) {
-    if (error instanceof HubError && (error.code === 'UNAUTHORIZED' || error.code === 'RATE_LIMITED')) return handshakeError(error.code, error.message);
+    if (
+      error instanceof HubError &&
+      (error.code === 'UNAUTHORIZED' || error.code === 'RATE_LIMITED')
+    )
+      return handshakeError(error.code, error.message);
     throw error;
   }
 }

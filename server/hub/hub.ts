@@ -89,7 +89,13 @@ export interface Hub {
   handleRequest(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
   readonly io: HubServer;
   /** The hub's parts that tests and benchmarks look into. */
-  readonly parts: { storage: Storage; registry: RunRegistry; ingest: Ingest; cluster: Cluster; streams: LiveStreams };
+  readonly parts: {
+    storage: Storage;
+    registry: RunRegistry;
+    ingest: Ingest;
+    cluster: Cluster;
+    streams: LiveStreams;
+  };
   /** Writes what is queued (metrics, participants) now. */
   flush(): Promise<void>;
   /** Disconnects everyone, stores what is queued; the HTTP server is closed too. */
@@ -122,43 +128,159 @@ export async function createHub(httpServer: HttpServer, deps: HubDeps): Promise<
   // Storage, and each run's live stream to this hub's own sockets (every hub sends its
   // watchers their frames itself, cluster/redis.ts).
   const storage = createStorage(deps.db, deps.provider);
-  const streams = createLiveStreams((room, event, ...args) => io.local.to(room).emit(event, ...args), deps.frameMs ?? 50);
+  const streams = createLiveStreams(
+    (room, event, ...args) => io.local.to(room).emit(event, ...args),
+    deps.frameMs ?? 50,
+  );
   const snapshots = createSnapshots({ storage, streams });
 
   // The runs this hub holds, and the other hubs.
   const registry = createRunRegistry({ storage, streams, log });
   const trainers = createTrainerDirectory(trainerNsp, shared);
-  const holes = createHoleFiller({ storage, streams, storesHere: (runId) => trainers.holds(registry.get(runId)?.trainerId ?? null), log });
+  const holes = createHoleFiller({
+    storage,
+    streams,
+    storesHere: (runId) => trainers.holds(registry.get(runId)?.trainerId ?? null),
+    log,
+  });
   const onRemoteChange = remoteChanges({ registry, snapshots, streams, trainers, io });
   const cluster: Cluster = deps.redisUrl
-    ? await redisCluster({ url: deps.redisUrl, prefix: deps.redisPrefix, io, streams, storedState: (runId) => storage.runs.state(runId), holds: registry.has, invalidate: snapshots.invalidate, onRemoteChange, log })
+    ? await redisCluster({
+        url: deps.redisUrl,
+        prefix: deps.redisPrefix,
+        io,
+        streams,
+        storedState: (runId) => storage.runs.state(runId),
+        holds: registry.has,
+        invalidate: snapshots.invalidate,
+        onRemoteChange,
+        log,
+      })
     : soloCluster();
-  if (shared) log(`sharing rooms and live streams with other hubs through Redis (hub ${cluster.hubId})`);
+  if (shared)
+    log(`sharing rooms and live streams with other hubs through Redis (hub ${cluster.hubId})`);
   // Other hubs close their copies of a released run's stream too.
   registry.onReleased((runId, acceptedSeq) => cluster.ended(runId, acceptedSeq));
 
   // What happens to runs: storing their events, their status, the queue, commands and notes.
   // Each hub tells its own browsers whether its database answers.
-  const database = createDatabaseWatch({ ping: storage.runs.ping, onChange: (state) => io.local.emit('hub:database', state), log });
-  const ingest = createIngest({ events: storage.events, flushMs: deps.flushMs, maxRows: deps.maxRows, log, onWriteFailed: database.suspect });
+  const database = createDatabaseWatch({
+    ping: storage.runs.ping,
+    onChange: (state) => io.local.emit('hub:database', state),
+    log,
+  });
+  const ingest = createIngest({
+    events: storage.events,
+    flushMs: deps.flushMs,
+    maxRows: deps.maxRows,
+    log,
+    onWriteFailed: database.suspect,
+  });
   ingest.onCommitted(() => database.answered());
-  const updates = createRunUpdates({ storage, registry, ingest, streams, snapshots, cluster, io, log });
-  const annotations = createAnnotations({ storage, updates, io, perMinute: options.annotationsPerMinute });
-  const controlLog = createControlLog({ annotations, lastStep: (runId) => registry.get(runId)?.lastStep ?? 0, log });
-  const receiver = createEventReceiver({ registry, streams, cluster, ingest, onNotesStored: annotations.recorded, onControlApplied: controlLog.applied, log });
+  const updates = createRunUpdates({
+    storage,
+    registry,
+    ingest,
+    streams,
+    snapshots,
+    cluster,
+    io,
+    log,
+  });
+  const annotations = createAnnotations({
+    storage,
+    updates,
+    io,
+    perMinute: options.annotationsPerMinute,
+  });
+  const controlLog = createControlLog({
+    annotations,
+    lastStep: (runId) => registry.get(runId)?.lastStep ?? 0,
+    log,
+  });
+  const receiver = createEventReceiver({
+    registry,
+    streams,
+    cluster,
+    ingest,
+    onNotesStored: annotations.recorded,
+    onControlApplied: controlLog.applied,
+    log,
+  });
   const scheduler = createScheduler({ storage, registry, trainers, cluster, updates, log });
   const digits = createDigitService(storage, { dataDir: deps.dataDir });
   const manage = createRunManagement({ storage, registry, updates, annotations, io, log });
-  const commands = createRunCommands({ storage, registry, updates, annotations, controlLog, trainers, scheduler, cluster, io, queuedPerPerson: options.queuedPerPerson, datasetSizes: digits.sizes, onStarted: () => digits.warm() });
+  const commands = createRunCommands({
+    storage,
+    registry,
+    updates,
+    annotations,
+    controlLog,
+    trainers,
+    scheduler,
+    cluster,
+    io,
+    queuedPerPerson: options.queuedPerPerson,
+    datasetSizes: digits.sizes,
+    onStarted: () => digits.warm(),
+  });
 
   // The peers.
   const participants = createParticipantWriter({ peers: storage.peers, log });
   const presence = createPresence({ io, shared, log });
-  const auth = createAuth({ browserToken: options.browserToken, trainerToken: options.trainerToken, proxies: createProxyTrust(deps.trustedProxies) });
-  const trainerPeers = attachTrainers({ nsp: trainerNsp, auth, graceMs: options.graceMs, shared, storage, registry, receiver, ingest, updates, scheduler, commands, trainers, limits, log });
+  const auth = createAuth({
+    browserToken: options.browserToken,
+    trainerToken: options.trainerToken,
+    proxies: createProxyTrust(deps.trustedProxies),
+  });
+  const trainerPeers = attachTrainers({
+    nsp: trainerNsp,
+    auth,
+    graceMs: options.graceMs,
+    shared,
+    storage,
+    registry,
+    receiver,
+    ingest,
+    updates,
+    scheduler,
+    commands,
+    trainers,
+    limits,
+    log,
+  });
   const identities = await createIdentities(storage.peers);
-  attachBrowsers({ io, auth, identities, participants, presence, snapshots, cluster, commands, manage, annotations, database, datasetSizes: digits.sizes, log });
-  const api = createApi({ io, auth, storage, snapshots, commands, manage, updates, annotations, trainers, cluster, ingest, database, digits, log });
+  attachBrowsers({
+    io,
+    auth,
+    identities,
+    participants,
+    presence,
+    snapshots,
+    cluster,
+    commands,
+    manage,
+    annotations,
+    database,
+    datasetSizes: digits.sizes,
+    log,
+  });
+  const api = createApi({
+    io,
+    auth,
+    storage,
+    snapshots,
+    commands,
+    manage,
+    updates,
+    annotations,
+    trainers,
+    cluster,
+    ingest,
+    database,
+    digits,
+    log,
+  });
   await trainerPeers.recover();
 
   return {
@@ -177,7 +299,8 @@ export async function createHub(httpServer: HttpServer, deps: HubDeps): Promise<
       if (!auth.required) return false;
       const path = new URL(req.url ?? '/', 'http://hub').pathname;
       // Next's own assets are not secret; the pages and their data are.
-      if (path.startsWith('/_next/static/') || path === '/favicon.ico' || path === '/icon.svg') return false;
+      if (path.startsWith('/_next/static/') || path === '/favicon.ico' || path === '/icon.svg')
+        return false;
       try {
         auth.browser(req);
         return false;

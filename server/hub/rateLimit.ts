@@ -3,7 +3,12 @@
  * (addresses, participants), so the map is bounded: past `maxKeys`, keys with nothing left in
  * the window are dropped, then the oldest.
  */
-export function createRateLimiter(limit: number, windowMs: number, now: () => number = Date.now, maxKeys = 10_000) {
+export function createRateLimiter(
+  limit: number,
+  windowMs: number,
+  now: () => number = Date.now,
+  maxKeys = 10_000,
+) {
   const hits = new Map<string, number[]>();
   const recent = (key: string, t: number) => (hits.get(key) ?? []).filter((h) => t - h < windowMs);
 

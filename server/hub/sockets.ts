@@ -6,7 +6,14 @@
  * `trainer` once a daemon's handshake passed.
  */
 import type { Namespace, RemoteSocket, Server, Socket } from 'socket.io';
-import type { ClientToServerEvents, HubToTrainerEvents, InterHubEvents, Participant, ServerToClientEvents, TrainerToHubEvents } from '../protocol';
+import type {
+  ClientToServerEvents,
+  HubToTrainerEvents,
+  InterHubEvents,
+  Participant,
+  ServerToClientEvents,
+  TrainerToHubEvents,
+} from '../protocol';
 
 /** A trainer daemon as it registered in its handshake. */
 export interface TrainerData {

@@ -37,7 +37,10 @@ export interface ChosenBackend {
 
 /** Thrown when the requested backend cannot run here. */
 export class BackendUnavailableError extends Error {
-  constructor(readonly backend: BackendName, reason: string) {
+  constructor(
+    readonly backend: BackendName,
+    reason: string,
+  ) {
     super(`backend "${backend}" is not available: ${reason}`);
     this.name = 'BackendUnavailableError';
   }
@@ -45,7 +48,10 @@ export class BackendUnavailableError extends Error {
 
 /** A backend that cannot be used here: `reason` in a few words, the message in full. */
 class Skip extends Error {
-  constructor(readonly reason: string, message: string) {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -55,7 +61,8 @@ function shortReason(error: unknown): string {
   if (error instanceof Skip) return error.reason;
   const code = (error as { code?: unknown } | null)?.code;
   const message = error instanceof Error ? error.message : String(error);
-  if (code === 'ERR_MODULE_NOT_FOUND' || /Cannot find (package|module)/.test(message)) return 'not installed';
+  if (code === 'ERR_MODULE_NOT_FOUND' || /Cannot find (package|module)/.test(message))
+    return 'not installed';
   const first = message.split('\n')[0];
   return first.length > 80 ? `${first.slice(0, 77)}…` : first;
 }
@@ -79,16 +86,25 @@ async function activate(tfName: string): Promise<void> {
 async function tryWebGpu(opts: InitBackendOptions): Promise<string> {
   const { probeWebGpuInChild } = await import('./backends/webgpuChildProbe');
   const { probe, output } = await probeWebGpuInChild();
-  for (const line of output.split('\n').filter((l) => l.trim())) opts.log?.(`webgpu: dawn: ${line}`);
+  for (const line of output.split('\n').filter((l) => l.trim()))
+    opts.log?.(`webgpu: dawn: ${line}`);
   if (!probe.ok) {
-    const reason = /cannot load Dawn/.test(probe.reason ?? '') ? 'Dawn did not load' : 'no GPU adapter';
+    const reason = /cannot load Dawn/.test(probe.reason ?? '')
+      ? 'Dawn did not load'
+      : 'no GPU adapter';
     throw new Skip(reason, probe.reason ?? 'no WebGPU adapter');
   }
   if (!probe.isRealGpu && !opts.allowSoftwareWebGpu) {
-    throw new Skip('no GPU adapter: software only', `${probe.device} is a software adapter, used only when software GPUs are allowed`);
+    throw new Skip(
+      'no GPU adapter: software only',
+      `${probe.device} is a software adapter, used only when software GPUs are allowed`,
+    );
   }
   const { initWebGpuBackend } = await import('./backends/webgpu');
-  const used = await initWebGpuBackend({ allowSoftware: opts.allowSoftwareWebGpu, only: probe.attempt });
+  const used = await initWebGpuBackend({
+    allowSoftware: opts.allowSoftwareWebGpu,
+    only: probe.attempt,
+  });
   return used.device;
 }
 
@@ -135,7 +151,10 @@ const attempts: Record<BackendName, (opts: InitBackendOptions) => Promise<string
  * real GPU adapter. A backend asked for by name that cannot run throws
  * {@link BackendUnavailableError}.
  */
-export async function chooseBackend(choice: BackendChoice, opts: InitBackendOptions = {}): Promise<ChosenBackend> {
+export async function chooseBackend(
+  choice: BackendChoice,
+  opts: InitBackendOptions = {},
+): Promise<ChosenBackend> {
   // tfjs-core's Node bundle carries no gradient definitions; the union package registers them
   // (into tfjs' global registry, shared with tfjs-core) as a side effect of being imported.
   await import('@tensorflow/tfjs');
@@ -144,7 +163,9 @@ export async function chooseBackend(choice: BackendChoice, opts: InitBackendOpti
   const failures: string[] = [];
   for (const name of order) {
     try {
-      const device = await attempts[name](choice === 'auto' ? { ...opts, allowSoftwareWebGpu: false } : opts);
+      const device = await attempts[name](
+        choice === 'auto' ? { ...opts, allowSoftwareWebGpu: false } : opts,
+      );
       return { backend: { name, device, host: os.hostname() }, skipped };
     } catch (error) {
       const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
@@ -158,7 +179,10 @@ export async function chooseBackend(choice: BackendChoice, opts: InitBackendOpti
 }
 
 /** {@link chooseBackend} for callers that need only the backend. */
-export async function initBackend(choice: BackendChoice, opts: InitBackendOptions = {}): Promise<BackendInfo> {
+export async function initBackend(
+  choice: BackendChoice,
+  opts: InitBackendOptions = {},
+): Promise<BackendInfo> {
   return (await chooseBackend(choice, opts)).backend;
 }
 

@@ -45,7 +45,10 @@ export interface Checkpoint {
 }
 
 export class CheckpointError extends Error {
-  constructor(readonly file: string, message: string) {
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
     super(`${file}: ${message}`);
     this.name = 'CheckpointError';
   }
@@ -97,14 +100,18 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
   try {
     buf = await readFile(file);
   } catch (error) {
-    throw new CheckpointError(file, `cannot read checkpoint (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new CheckpointError(
+      file,
+      `cannot read checkpoint (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
   }
   return decodeCheckpoint(buf, file);
 }
 
 /** Parses and validates checkpoint bytes (e.g. stored by the hub); `file` names it in errors. */
 export function decodeCheckpoint(buf: Buffer, file: string): Checkpoint {
-  if (buf.length < 12 || buf.toString('ascii', 0, 8) !== MAGIC) throw new CheckpointError(file, 'not a Livetrain checkpoint');
+  if (buf.length < 12 || buf.toString('ascii', 0, 8) !== MAGIC)
+    throw new CheckpointError(file, 'not a Livetrain checkpoint');
   const headerLength = buf.readUInt32LE(8);
   if (12 + headerLength > buf.length) throw new CheckpointError(file, 'truncated header');
   let header: CheckpointHeader;
@@ -115,13 +122,20 @@ export function decodeCheckpoint(buf: Buffer, file: string): Checkpoint {
   }
   const dataBytes = buf.length - 12 - headerLength;
   const total = header.tensors.reduce((n, t) => Math.max(n, t.offset + t.length), 0);
-  if (dataBytes !== total * 4) throw new CheckpointError(file, `expected ${total * 4} bytes of weights, found ${dataBytes}`);
-  const data = new Float32Array(buf.buffer.slice(buf.byteOffset + 12 + headerLength, buf.byteOffset + buf.length));
+  if (dataBytes !== total * 4)
+    throw new CheckpointError(file, `expected ${total * 4} bytes of weights, found ${dataBytes}`);
+  const data = new Float32Array(
+    buf.buffer.slice(buf.byteOffset + 12 + headerLength, buf.byteOffset + buf.length),
+  );
   const tensors = new Map<string, { shape: number[]; values: Float32Array }>();
   for (const entry of header.tensors) {
     const size = entry.shape.reduce((a, b) => a * b, 1);
-    if (size !== entry.length) throw new CheckpointError(file, `tensor ${entry.name}: shape does not match length`);
-    tensors.set(entry.name, { shape: entry.shape, values: data.subarray(entry.offset, entry.offset + entry.length) });
+    if (size !== entry.length)
+      throw new CheckpointError(file, `tensor ${entry.name}: shape does not match length`);
+    tensors.set(entry.name, {
+      shape: entry.shape,
+      values: data.subarray(entry.offset, entry.offset + entry.length),
+    });
   }
   return { header, tensors };
 }

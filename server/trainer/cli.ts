@@ -23,7 +23,11 @@ const n = (x: number) => x.toLocaleString('en-US');
  * A limit beyond the data set would be cut to its size without a word (limitSplit): refused
  * instead, once the data is loaded and its size known.
  */
-export function limitProblem(hp: Hyperparams, data: MnistData, fromCheckpoint: boolean): string | null {
+export function limitProblem(
+  hp: Hyperparams,
+  data: MnistData,
+  fromCheckpoint: boolean,
+): string | null {
   const checks = [
     { limit: hp.trainLimit, count: data.train.count, flag: '--train-limit', set: 'training' },
     { limit: hp.testLimit, count: data.test.count, flag: '--test-limit', set: 'test' },
@@ -56,8 +60,14 @@ export function summarize(result: RunResult) {
     steps: result.step,
     checkpoint: result.lastCheckpoint,
     epochs: result.epochs.map((e) => ({
-      epoch: e.epoch, trainLoss: e.trainLoss, trainAccuracy: e.trainAccuracy, testLoss: e.testLoss,
-      testAccuracy: e.testAccuracy, samplesPerSec: Math.round(e.samplesPerSec), trainMs: e.trainMs, evalMs: e.evalMs,
+      epoch: e.epoch,
+      trainLoss: e.trainLoss,
+      trainAccuracy: e.trainAccuracy,
+      testLoss: e.testLoss,
+      testAccuracy: e.testAccuracy,
+      samplesPerSec: Math.round(e.samplesPerSec),
+      trainMs: e.trainMs,
+      evalMs: e.evalMs,
     })),
   };
 }
@@ -73,15 +83,19 @@ export function describeResult(result: RunResult, batchesPerEpoch: number): stri
   const { epochs } = result.hyperparams;
   const done = Math.min(epochs, Math.floor(result.step / Math.max(1, batchesPerEpoch)));
   const plural = (count: number, word: string) => `${n(count)} ${word}${count === 1 ? '' : 's'}`;
-  const progress = result.status === 'completed'
-    ? `${plural(epochs, 'epoch')}, ${plural(result.step, 'step')}`
-    : `${n(done)} of ${plural(epochs, 'epoch')}, ${n(result.step)} of ${plural(batchesPerEpoch * epochs, 'step')}`;
+  const progress =
+    result.status === 'completed'
+      ? `${plural(epochs, 'epoch')}, ${plural(result.step, 'step')}`
+      : `${n(done)} of ${plural(epochs, 'epoch')}, ${n(result.step)} of ${plural(batchesPerEpoch * epochs, 'step')}`;
   const last = result.epochs.at(-1);
   const accuracy = last
     ? `test accuracy ${last.testAccuracy.toFixed(2)}% (loss ${fmtLoss(last.testLoss)})${last.epoch === epochs ? '' : ` after epoch ${last.epoch}`}`
     : 'no test accuracy (no epoch ended in this run)';
-  const speed = result.samplesPerSec > 0 ? `, ${n(Math.round(result.samplesPerSec))} samples/s` : '';
-  const checkpoint = result.lastCheckpoint ? `checkpoint ${result.lastCheckpoint}` : 'no checkpoint written';
+  const speed =
+    result.samplesPerSec > 0 ? `, ${n(Math.round(result.samplesPerSec))} samples/s` : '';
+  const checkpoint = result.lastCheckpoint
+    ? `checkpoint ${result.lastCheckpoint}`
+    : 'no checkpoint written';
   return `${result.status}: ${progress}, ${accuracy}${speed}; ${checkpoint}`;
 }
 
@@ -103,12 +117,16 @@ export async function main(argv: string[], onHub?: HubMode): Promise<number> {
   }
   if (opts.hub) {
     if (onHub) return onHub(opts);
-    process.stderr.write('error: --hub needs the entry point that connects to hubs: npm run train (server/agent/train.ts)\n');
+    process.stderr.write(
+      'error: --hub needs the entry point that connects to hubs: npm run train (server/agent/train.ts)\n',
+    );
     return 2;
   }
   try {
     const resume = opts.resume ? await resolveResume(opts.resume) : undefined;
-    const hyperparams = resume ? resume.header.hyperparams : hyperparamsSchema.parse(opts.hyperparams);
+    const hyperparams = resume
+      ? resume.header.hyperparams
+      : hyperparamsSchema.parse(opts.hyperparams);
     const runId = resume ? resume.header.runId : opts.runId;
     const data = await loadMnist({ dataDir: opts.dataDir });
     const tooMany = limitProblem(hyperparams, data, Boolean(resume));
@@ -125,8 +143,17 @@ export async function main(argv: string[], onHub?: HubMode): Promise<number> {
     const progress = createProgress({ stream: process.stderr });
     const trainer = createTrainer(
       {
-        runId, hyperparams, data, backend, resume,
-        reporting: { evalTrainSet: opts.evalTrainSet, ...(opts.stopAfterNonFinite === undefined ? {} : { stopAfterNonFinite: opts.stopAfterNonFinite }) },
+        runId,
+        hyperparams,
+        data,
+        backend,
+        resume,
+        reporting: {
+          evalTrainSet: opts.evalTrainSet,
+          ...(opts.stopAfterNonFinite === undefined
+            ? {}
+            : { stopAfterNonFinite: opts.stopAfterNonFinite }),
+        },
         checkpointDir: opts.checkpointDir ? runCheckpointDir(opts.checkpointDir, runId) : null,
       },
       { write: (events) => events.forEach((e) => progress.handle(e)) },
@@ -142,19 +169,29 @@ export async function main(argv: string[], onHub?: HubMode): Promise<number> {
       process.stdout.write(`${JSON.stringify(summarize(result))}\n`);
     } else {
       const trainCount = Math.min(hyperparams.trainLimit ?? Infinity, data.train.count);
-      process.stdout.write(`${describeResult(result, Math.ceil(trainCount / hyperparams.batchSize))}\n`);
+      process.stdout.write(
+        `${describeResult(result, Math.ceil(trainCount / hyperparams.batchSize))}\n`,
+      );
     }
     return 0;
   } catch (error) {
     // DataError, CheckpointError and BackendUnavailableError messages are written for users.
-    const message = error instanceof ZodError ? describeZodError(error) : error instanceof Error ? error.message : String(error);
+    const message =
+      error instanceof ZodError
+        ? describeZodError(error)
+        : error instanceof Error
+          ? error.message
+          : String(error);
     process.stderr.write(`error: ${message}\n`);
     return 1;
   }
 }
 
 // Run only when executed directly, not when imported by tests.
-if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)) {
+if (
+  process.argv[1] &&
+  path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)
+) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (error) => {

@@ -6,7 +6,16 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { backendChoiceSchema, describeHyperparamError, hyperparamsSchema, HYPERPARAM_RULES, MAX_RUN_NAME_CHARS, reportingSchema, runIdSchema, type HyperparamsInput } from './config';
+import {
+  backendChoiceSchema,
+  describeHyperparamError,
+  hyperparamsSchema,
+  HYPERPARAM_RULES,
+  MAX_RUN_NAME_CHARS,
+  reportingSchema,
+  runIdSchema,
+  type HyperparamsInput,
+} from './config';
 import { resolveDataDir } from './data/mnist';
 import { unknownOption, UsageError } from '../cliFlags';
 
@@ -49,18 +58,51 @@ Options:
   -h, --help          show this help
 `;
 
-
 /** The flag that sets each hyperparameter. */
 export const FLAG_OF: Record<string, string> = {
-  epochs: '--epochs', batchSize: '--batch-size', learningRate: '--lr', momentum: '--momentum', optimizer: '--optimizer',
-  seed: '--seed', trainLimit: '--train-limit', testLimit: '--test-limit', beta1: '--beta1', beta2: '--beta2', epsilon: '--epsilon',
+  epochs: '--epochs',
+  batchSize: '--batch-size',
+  learningRate: '--lr',
+  momentum: '--momentum',
+  optimizer: '--optimizer',
+  seed: '--seed',
+  trainLimit: '--train-limit',
+  testLimit: '--test-limit',
+  beta1: '--beta1',
+  beta2: '--beta2',
+  epsilon: '--epsilon',
 };
 
 const STRING_FLAGS = [
-  'epochs', 'batch-size', 'lr', 'momentum', 'beta1', 'beta2', 'epsilon', 'optimizer', 'seed', 'backend', 'train-limit', 'test-limit',
-  'data-dir', 'checkpoint-dir', 'resume', 'run-id', 'stop-after-nonfinite', 'hub', 'token', 'name',
+  'epochs',
+  'batch-size',
+  'lr',
+  'momentum',
+  'beta1',
+  'beta2',
+  'epsilon',
+  'optimizer',
+  'seed',
+  'backend',
+  'train-limit',
+  'test-limit',
+  'data-dir',
+  'checkpoint-dir',
+  'resume',
+  'run-id',
+  'stop-after-nonfinite',
+  'hub',
+  'token',
+  'name',
 ] as const;
-const BOOLEAN_FLAGS = ['no-checkpoint', 'no-train-eval', 'allow-software-gpu', 'json', 'verbose', 'help'] as const;
+const BOOLEAN_FLAGS = [
+  'no-checkpoint',
+  'no-train-eval',
+  'allow-software-gpu',
+  'json',
+  'verbose',
+  'help',
+] as const;
 type StringFlag = (typeof STRING_FLAGS)[number];
 type BooleanFlag = (typeof BOOLEAN_FLAGS)[number];
 
@@ -107,7 +149,9 @@ function readFlags(argv: string[]) {
   for (const token of tokens) {
     if (token.kind === 'option-terminator') continue;
     if (token.kind === 'positional') {
-      throw new UsageError(`unexpected argument "${token.value}": every option starts with --, e.g. --epochs 3`);
+      throw new UsageError(
+        `unexpected argument "${token.value}": every option starts with --, e.g. --epochs 3`,
+      );
     }
     const { name, rawName, value, inlineValue } = token;
     if ((STRING_FLAGS as readonly string[]).includes(name)) {
@@ -126,9 +170,13 @@ function readFlags(argv: string[]) {
 }
 
 /** A hyperparameter flag's number; text that is no number is told the field's rule. */
-function numberFlag(field: keyof typeof HYPERPARAM_RULES, value: string | undefined): number | undefined {
+function numberFlag(
+  field: keyof typeof HYPERPARAM_RULES,
+  value: string | undefined,
+): number | undefined {
   if (value === undefined) return undefined;
-  if (!isNumber(value)) throw new UsageError(`${FLAG_OF[field]}: ${HYPERPARAM_RULES[field]}, got "${value}"`);
+  if (!isNumber(value))
+    throw new UsageError(`${FLAG_OF[field]}: ${HYPERPARAM_RULES[field]}, got "${value}"`);
   return Number(value);
 }
 
@@ -137,34 +185,61 @@ export function parseCli(argv: string[]): CliOptions | 'help' {
   const { strings: v, booleans: b } = readFlags(argv);
   if (b.help) return 'help';
   const raw = {
-    epochs: numberFlag('epochs', v.epochs), batchSize: numberFlag('batchSize', v['batch-size']),
-    learningRate: numberFlag('learningRate', v.lr), momentum: numberFlag('momentum', v.momentum), optimizer: v.optimizer,
-    beta1: numberFlag('beta1', v.beta1), beta2: numberFlag('beta2', v.beta2), epsilon: numberFlag('epsilon', v.epsilon),
-    seed: numberFlag('seed', v.seed), trainLimit: numberFlag('trainLimit', v['train-limit']),
+    epochs: numberFlag('epochs', v.epochs),
+    batchSize: numberFlag('batchSize', v['batch-size']),
+    learningRate: numberFlag('learningRate', v.lr),
+    momentum: numberFlag('momentum', v.momentum),
+    optimizer: v.optimizer,
+    beta1: numberFlag('beta1', v.beta1),
+    beta2: numberFlag('beta2', v.beta2),
+    epsilon: numberFlag('epsilon', v.epsilon),
+    seed: numberFlag('seed', v.seed),
+    trainLimit: numberFlag('trainLimit', v['train-limit']),
     testLimit: numberFlag('testLimit', v['test-limit']),
   };
-  const hyperparams = Object.fromEntries(Object.entries(raw).filter(([, x]) => x !== undefined)) as HyperparamsInput;
+  const hyperparams = Object.fromEntries(
+    Object.entries(raw).filter(([, x]) => x !== undefined),
+  ) as HyperparamsInput;
   const check = hyperparamsSchema.safeParse(hyperparams);
   if (!check.success) {
-    throw new UsageError(describeHyperparamError(check.error, { input: hyperparams, label: (field) => FLAG_OF[field] }));
+    throw new UsageError(
+      describeHyperparamError(check.error, {
+        input: hyperparams,
+        label: (field) => FLAG_OF[field],
+      }),
+    );
   }
   const stopText = v['stop-after-nonfinite'];
   const stopAfter = stopText !== undefined && isNumber(stopText) ? Number(stopText) : undefined;
-  if (stopText !== undefined && (stopAfter === undefined || !reportingSchema.shape.stopAfterNonFinite.safeParse(stopAfter).success)) {
-    throw new UsageError(`--stop-after-nonfinite: a whole number of batches from 1 to 1,000,000, got "${stopText}"`);
+  if (
+    stopText !== undefined &&
+    (stopAfter === undefined ||
+      !reportingSchema.shape.stopAfterNonFinite.safeParse(stopAfter).success)
+  ) {
+    throw new UsageError(
+      `--stop-after-nonfinite: a whole number of batches from 1 to 1,000,000, got "${stopText}"`,
+    );
   }
   const backend = backendChoiceSchema.safeParse(v.backend ?? 'auto');
-  if (!backend.success) throw new UsageError(`--backend: one of ${backendChoiceSchema.options.join(', ')}, got "${v.backend}"`);
-  if (b['no-checkpoint'] && v['checkpoint-dir']) throw new UsageError('--no-checkpoint and --checkpoint-dir contradict each other');
+  if (!backend.success)
+    throw new UsageError(
+      `--backend: one of ${backendChoiceSchema.options.join(', ')}, got "${v.backend}"`,
+    );
+  if (b['no-checkpoint'] && v['checkpoint-dir'])
+    throw new UsageError('--no-checkpoint and --checkpoint-dir contradict each other');
   const hub = hubFlags(v);
   if (v['run-id'] !== undefined && !runIdSchema.safeParse(v['run-id']).success) {
-    throw new UsageError(`--run-id: letters, digits, _ . - only, starting with a letter or digit, at most 128, got "${v['run-id']}"`);
+    throw new UsageError(
+      `--run-id: letters, digits, _ . - only, starting with a letter or digit, at most 128, got "${v['run-id']}"`,
+    );
   }
   return {
     hyperparams,
     backend: backend.data,
     dataDir: resolveDataDir(v['data-dir']),
-    checkpointDir: b['no-checkpoint'] ? null : (v['checkpoint-dir'] ?? path.join('.livetrain', 'checkpoints')),
+    checkpointDir: b['no-checkpoint']
+      ? null
+      : (v['checkpoint-dir'] ?? path.join('.livetrain', 'checkpoints')),
     resume: v.resume,
     runId: v['run-id'] ?? randomUUID(),
     json: Boolean(b.json),
@@ -179,7 +254,11 @@ export function parseCli(argv: string[]): CliOptions | 'help' {
 /** --hub, --token and --name: checked together (the last two mean nothing without a hub). */
 function hubFlags(v: Partial<Record<StringFlag, string>>): CliOptions['hub'] {
   if (v.hub === undefined) {
-    for (const flag of ['token', 'name'] as const) if (v[flag] !== undefined) throw new UsageError(`--${flag} goes with --hub URL (without a hub the run is not shown anywhere)`);
+    for (const flag of ['token', 'name'] as const)
+      if (v[flag] !== undefined)
+        throw new UsageError(
+          `--${flag} goes with --hub URL (without a hub the run is not shown anywhere)`,
+        );
     return undefined;
   }
   let url: URL | null;
@@ -188,10 +267,22 @@ function hubFlags(v: Partial<Record<StringFlag, string>>): CliOptions['hub'] {
   } catch {
     url = null;
   }
-  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new UsageError(`--hub: a URL like http://host:3000, got "${v.hub}"`);
-  if (v.resume !== undefined) throw new UsageError('--resume cannot be used with --hub yet: a run from the command line starts fresh on the hub');
-  if (v.name !== undefined && !/\S/.test(v.name)) throw new UsageError('--name: a name needs at least one character');
-  if (v.name !== undefined && v.name.trim().length > MAX_RUN_NAME_CHARS) throw new UsageError(`--name: a name has at most ${MAX_RUN_NAME_CHARS} characters, got ${v.name.trim().length}`);
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:'))
+    throw new UsageError(`--hub: a URL like http://host:3000, got "${v.hub}"`);
+  if (v.resume !== undefined)
+    throw new UsageError(
+      '--resume cannot be used with --hub yet: a run from the command line starts fresh on the hub',
+    );
+  if (v.name !== undefined && !/\S/.test(v.name))
+    throw new UsageError('--name: a name needs at least one character');
+  if (v.name !== undefined && v.name.trim().length > MAX_RUN_NAME_CHARS)
+    throw new UsageError(
+      `--name: a name has at most ${MAX_RUN_NAME_CHARS} characters, got ${v.name.trim().length}`,
+    );
   const token = v.token ?? (process.env.LIVETRAIN_TRAINER_TOKEN || undefined);
-  return { url: v.hub, ...(token ? { token } : {}), ...(v.name !== undefined ? { name: v.name.trim() } : {}) };
+  return {
+    url: v.hub,
+    ...(token ? { token } : {}),
+    ...(v.name !== undefined ? { name: v.name.trim() } : {}),
+  };
 }

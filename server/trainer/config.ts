@@ -5,7 +5,14 @@
 import { z } from 'zod';
 
 /** Backends the trainer knows, best first; `auto` picks the best one that works here. */
-export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'native', 'wasm', 'cpu'] as const;
+export const BACKENDS = [
+  'tensorflow-gpu',
+  'tensorflow',
+  'webgpu',
+  'native',
+  'wasm',
+  'cpu',
+] as const;
 export type BackendName = (typeof BACKENDS)[number];
 export const backendChoiceSchema = z.enum(['auto', ...BACKENDS]);
 export type BackendChoice = z.infer<typeof backendChoiceSchema>;
@@ -19,7 +26,10 @@ export const runIdSchema = z
   .string()
   .min(1)
   .max(128)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, _ . - only, starting with a letter or digit');
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.-]*$/,
+    'letters, digits, _ . - only, starting with a letter or digit',
+  );
 
 export const OPTIMIZERS = ['sgd', 'adam'] as const;
 export type OptimizerName = (typeof OPTIMIZERS)[number];
@@ -40,19 +50,54 @@ export const HYPERPARAM_BOUNDS = {
 /** The tutorial's hyperparameters: SGD lr 0.01 momentum 0.5, batch 32. */
 export const hyperparamsSchema = z
   .object({
-    epochs: z.number().int().min(HYPERPARAM_BOUNDS.epochs.min).max(HYPERPARAM_BOUNDS.epochs.max).default(1),
-    batchSize: z.number().int().min(HYPERPARAM_BOUNDS.batchSize.min).max(HYPERPARAM_BOUNDS.batchSize.max).default(32),
-    learningRate: z.number().gt(HYPERPARAM_BOUNDS.learningRate.above).max(HYPERPARAM_BOUNDS.learningRate.max).default(0.01),
+    epochs: z
+      .number()
+      .int()
+      .min(HYPERPARAM_BOUNDS.epochs.min)
+      .max(HYPERPARAM_BOUNDS.epochs.max)
+      .default(1),
+    batchSize: z
+      .number()
+      .int()
+      .min(HYPERPARAM_BOUNDS.batchSize.min)
+      .max(HYPERPARAM_BOUNDS.batchSize.max)
+      .default(32),
+    learningRate: z
+      .number()
+      .gt(HYPERPARAM_BOUNDS.learningRate.above)
+      .max(HYPERPARAM_BOUNDS.learningRate.max)
+      .default(0.01),
     /** SGD's momentum (Adam does not use it). */
-    momentum: z.number().min(HYPERPARAM_BOUNDS.momentum.min).lt(HYPERPARAM_BOUNDS.momentum.below).default(0.5),
+    momentum: z
+      .number()
+      .min(HYPERPARAM_BOUNDS.momentum.min)
+      .lt(HYPERPARAM_BOUNDS.momentum.below)
+      .default(0.5),
     optimizer: z.enum(OPTIMIZERS).default('sgd'),
     /** Adam's decay rate of the gradient's running mean (SGD does not use it). */
-    beta1: z.number().min(HYPERPARAM_BOUNDS.beta1.min).lt(HYPERPARAM_BOUNDS.beta1.below).default(0.9),
+    beta1: z
+      .number()
+      .min(HYPERPARAM_BOUNDS.beta1.min)
+      .lt(HYPERPARAM_BOUNDS.beta1.below)
+      .default(0.9),
     /** Adam's decay rate of the squared gradient's running mean. */
-    beta2: z.number().min(HYPERPARAM_BOUNDS.beta2.min).lt(HYPERPARAM_BOUNDS.beta2.below).default(0.999),
+    beta2: z
+      .number()
+      .min(HYPERPARAM_BOUNDS.beta2.min)
+      .lt(HYPERPARAM_BOUNDS.beta2.below)
+      .default(0.999),
     /** Adam's ε, added to the denominator for numerical stability. */
-    epsilon: z.number().gt(HYPERPARAM_BOUNDS.epsilon.above).max(HYPERPARAM_BOUNDS.epsilon.max).default(1e-8),
-    seed: z.number().int().min(HYPERPARAM_BOUNDS.seed.min).max(HYPERPARAM_BOUNDS.seed.max).default(1),
+    epsilon: z
+      .number()
+      .gt(HYPERPARAM_BOUNDS.epsilon.above)
+      .max(HYPERPARAM_BOUNDS.epsilon.max)
+      .default(1e-8),
+    seed: z
+      .number()
+      .int()
+      .min(HYPERPARAM_BOUNDS.seed.min)
+      .max(HYPERPARAM_BOUNDS.seed.max)
+      .default(1),
     /** Use only the first N training images (quick runs, tests); null = all. */
     trainLimit: z.number().int().min(HYPERPARAM_BOUNDS.limit.min).nullable().default(null),
     /** Use only the first N test images; null = all. */
@@ -63,12 +108,17 @@ export const hyperparamsSchema = z
 export type Hyperparams = z.infer<typeof hyperparamsSchema>;
 
 /** The hyperparameters each optimizer reads (the others are kept but do not matter to it). */
-export const OPTIMIZER_PARAMS = { sgd: ['momentum'], adam: ['beta1', 'beta2', 'epsilon'] } as const satisfies Record<OptimizerName, readonly (keyof Hyperparams)[]>;
+export const OPTIMIZER_PARAMS = {
+  sgd: ['momentum'],
+  adam: ['beta1', 'beta2', 'epsilon'],
+} as const satisfies Record<OptimizerName, readonly (keyof Hyperparams)[]>;
 const OPTIMIZER_ONLY = new Set<string>(Object.values(OPTIMIZER_PARAMS).flat());
 
 /** Whether a run with `optimizer` reads hyperparameter `key` (false only for another optimizer's setting). */
 export function optimizerReads(optimizer: OptimizerName, key: string): boolean {
-  return !OPTIMIZER_ONLY.has(key) || (OPTIMIZER_PARAMS[optimizer] as readonly string[]).includes(key);
+  return (
+    !OPTIMIZER_ONLY.has(key) || (OPTIMIZER_PARAMS[optimizer] as readonly string[]).includes(key)
+  );
 }
 export type HyperparamsInput = z.input<typeof hyperparamsSchema>;
 
@@ -146,10 +196,14 @@ export function describeHyperparamIssue(
   const field = issue.path.length ? issue.path.join('.') : '(input)';
   const name = opts.label?.(field) ?? field;
   // A cross-field rule (a custom issue) says its own reason; the field's rule would contradict it.
-  const rule = issue.path.length === 1 && issue.code !== 'custom' ? HYPERPARAM_RULES[field as keyof Hyperparams] : undefined;
+  const rule =
+    issue.path.length === 1 && issue.code !== 'custom'
+      ? HYPERPARAM_RULES[field as keyof Hyperparams]
+      : undefined;
   if (!rule) return `${name}: ${issue.message}`;
   const input = opts.input as Record<string, unknown> | undefined;
-  const got = input && typeof input === 'object' && field in input ? `, got ${quote(input[field])}` : '';
+  const got =
+    input && typeof input === 'object' && field in input ? `, got ${quote(input[field])}` : '';
   return `${name}: ${rule}${got}`;
 }
 
@@ -158,7 +212,9 @@ export function describeHyperparamError(
   error: z.ZodError,
   opts: { input?: unknown; label?: (field: string) => string | undefined; separator?: string } = {},
 ): string {
-  return error.issues.map((issue) => describeHyperparamIssue(issue, opts)).join(opts.separator ?? '; ');
+  return error.issues
+    .map((issue) => describeHyperparamIssue(issue, opts))
+    .join(opts.separator ?? '; ');
 }
 
 /** How many images each split of a data set holds. */
@@ -186,13 +242,22 @@ export interface CrossFieldIssue {
  * the data set (which would train on fewer without a word), and the batch points a run may
  * record. Each issue names every field that causes it, so it is shown at each of them.
  */
-export function crossFieldIssues(hp: Pick<Hyperparams, 'epochs' | 'batchSize' | 'trainLimit' | 'testLimit'>, sizes: DatasetSizes): CrossFieldIssue[] {
+export function crossFieldIssues(
+  hp: Pick<Hyperparams, 'epochs' | 'batchSize' | 'trainLimit' | 'testLimit'>,
+  sizes: DatasetSizes,
+): CrossFieldIssue[] {
   const issues: CrossFieldIssue[] = [];
   if (hp.trainLimit !== null && hp.trainLimit > sizes.train) {
-    issues.push({ fields: ['trainLimit'], message: `the data set has only ${n(sizes.train)} training images, got ${n(hp.trainLimit)}` });
+    issues.push({
+      fields: ['trainLimit'],
+      message: `the data set has only ${n(sizes.train)} training images, got ${n(hp.trainLimit)}`,
+    });
   }
   if (hp.testLimit !== null && hp.testLimit > sizes.test) {
-    issues.push({ fields: ['testLimit'], message: `the data set has only ${n(sizes.test)} test images, got ${n(hp.testLimit)}` });
+    issues.push({
+      fields: ['testLimit'],
+      message: `the data set has only ${n(sizes.test)} test images, got ${n(hp.testLimit)}`,
+    });
   }
   const digits = Math.min(hp.trainLimit ?? sizes.train, sizes.train);
   const perEpoch = Math.ceil(digits / hp.batchSize);

@@ -6,7 +6,14 @@
  */
 import { z } from 'zod';
 import type { DaemonErrorCode } from '../protocol';
-import { crossFieldIssues, describeZodError, hyperparamsSchema, reportingSchema, runIdSchema, type Hyperparams } from './config';
+import {
+  crossFieldIssues,
+  describeZodError,
+  hyperparamsSchema,
+  reportingSchema,
+  runIdSchema,
+  type Hyperparams,
+} from './config';
 import { latestCheckpoint, loadCheckpoint } from './checkpoint';
 import { ControlError, validateLearningRate } from './control';
 import type { MnistData } from './data/mnist';
@@ -40,7 +47,14 @@ export type DaemonMessage =
   | { kind: 'ready'; backend: BackendInfo; concurrency: number }
   | { kind: 'events'; events: readonly TrainerEvent[] }
   | { kind: 'job:accepted'; runId: string; queued: number }
-  | { kind: 'job:done'; runId: string; status: RunResult['status']; testAccuracy: number | null; samplesPerSec: number; checkpoint: string | null }
+  | {
+      kind: 'job:done';
+      runId: string;
+      status: RunResult['status'];
+      testAccuracy: number | null;
+      samplesPerSec: number;
+      checkpoint: string | null;
+    }
   | { kind: 'job:failed'; runId: string; message: string }
   | { kind: 'rejected'; runId?: string; error: DaemonErrorCode; message: string };
 
@@ -75,15 +89,23 @@ export interface Daemon {
  * fails instead, saying so (the hub checks against its own data set, which may not be this one).
  */
 function limitsFit(hp: Hyperparams, data: MnistData): void {
-  const beyond = crossFieldIssues(hp, { train: data.train.count, test: data.test.count }).filter((i) => i.fields.length === 1);
-  if (beyond.length) throw new Error(`this trainer cannot run it: ${beyond.map((i) => `${i.fields[0] === 'trainLimit' ? 'training' : 'test'} digits: ${i.message}`).join('; ')} (${data.source})`);
+  const beyond = crossFieldIssues(hp, { train: data.train.count, test: data.test.count }).filter(
+    (i) => i.fields.length === 1,
+  );
+  if (beyond.length)
+    throw new Error(
+      `this trainer cannot run it: ${beyond.map((i) => `${i.fields[0] === 'trainLimit' ? 'training' : 'test'} digits: ${i.message}`).join('; ')} (${data.source})`,
+    );
 }
 
 export function createDaemon(opts: DaemonOptions): Daemon {
   const concurrency = opts.concurrency ?? 1;
   const queue: Job[] = [];
   /** `trainer` is null while the job is still loading data or its checkpoint. */
-  const running = new Map<string, { trainer: Trainer | null; pending: ControlCommand[]; done: Promise<void> }>();
+  const running = new Map<
+    string,
+    { trainer: Trainer | null; pending: ControlCommand[]; done: Promise<void> }
+  >();
   let closing = false;
   let idleWaiters: Array<() => void> = [];
   const send = (m: DaemonMessage) => void opts.output.send(m);
@@ -96,16 +118,29 @@ export function createDaemon(opts: DaemonOptions): Daemon {
   };
 
   async function execute(job: Job): Promise<void> {
-    const checkpointDir = opts.checkpointRoot ? runCheckpointDir(opts.checkpointRoot, job.runId) : null;
+    const checkpointDir = opts.checkpointRoot
+      ? runCheckpointDir(opts.checkpointRoot, job.runId)
+      : null;
     try {
       const resumePath = job.resume && checkpointDir ? await latestCheckpoint(checkpointDir) : null;
-      if (job.resume && !resumePath) throw new Error(`run ${job.runId} has no checkpoint to resume from`);
+      if (job.resume && !resumePath)
+        throw new Error(`run ${job.runId} has no checkpoint to resume from`);
       const resume = resumePath ? await loadCheckpoint(resumePath) : undefined;
       const data = await opts.loadData();
       const hyperparams = resume?.header.hyperparams ?? job.hyperparams;
       limitsFit(hyperparams, data);
       const trainer = createTrainer(
-        { runId: job.runId, hyperparams, reporting: job.reporting, data, backend: opts.backend, checkpointDir, resume, lastSeq: job.lastSeq, flushMs: opts.flushMs },
+        {
+          runId: job.runId,
+          hyperparams,
+          reporting: job.reporting,
+          data,
+          backend: opts.backend,
+          checkpointDir,
+          resume,
+          lastSeq: job.lastSeq,
+          flushMs: opts.flushMs,
+        },
         { write: (events) => opts.output.send({ kind: 'events', events }) },
       );
       const entry = running.get(job.runId)!;
@@ -113,16 +148,31 @@ export function createDaemon(opts: DaemonOptions): Daemon {
       // Commands that arrived while the job was starting apply before its first batch.
       for (const cmd of entry.pending.splice(0)) applyControl(trainer, cmd);
       const result = await trainer.run();
-      send({ kind: 'job:done', runId: job.runId, status: result.status, testAccuracy: result.testAccuracy, samplesPerSec: result.samplesPerSec, checkpoint: result.lastCheckpoint });
+      send({
+        kind: 'job:done',
+        runId: job.runId,
+        status: result.status,
+        testAccuracy: result.testAccuracy,
+        samplesPerSec: result.samplesPerSec,
+        checkpoint: result.lastCheckpoint,
+      });
     } catch (error) {
-      send({ kind: 'job:failed', runId: job.runId, message: error instanceof Error ? error.message : String(error) });
+      send({
+        kind: 'job:failed',
+        runId: job.runId,
+        message: error instanceof Error ? error.message : String(error),
+      });
     }
   }
 
   function pump(): void {
     while (!closing && running.size < concurrency && queue.length > 0) {
       const job = queue.shift()!;
-      const entry = { trainer: null as Trainer | null, pending: [] as ControlCommand[], done: Promise.resolve() };
+      const entry = {
+        trainer: null as Trainer | null,
+        pending: [] as ControlCommand[],
+        done: Promise.resolve(),
+      };
       running.set(job.runId, entry);
       entry.done = execute(job).finally(() => {
         running.delete(job.runId);
@@ -136,13 +186,26 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     submit(input) {
       const parsed = jobSchema.safeParse(input);
       if (!parsed.success) {
-        const runId = typeof (input as { runId?: unknown })?.runId === 'string' ? (input as { runId: string }).runId : undefined;
-        send({ kind: 'rejected', runId, error: 'INVALID', message: describeZodError(parsed.error, { separator: '; ' }) });
+        const runId =
+          typeof (input as { runId?: unknown })?.runId === 'string'
+            ? (input as { runId: string }).runId
+            : undefined;
+        send({
+          kind: 'rejected',
+          runId,
+          error: 'INVALID',
+          message: describeZodError(parsed.error, { separator: '; ' }),
+        });
         return false;
       }
       const job = parsed.data;
       if (running.has(job.runId) || queue.some((q) => q.runId === job.runId)) {
-        send({ kind: 'rejected', runId: job.runId, error: 'DUPLICATE_RUN', message: `run ${job.runId} is already queued or running` });
+        send({
+          kind: 'rejected',
+          runId: job.runId,
+          error: 'DUPLICATE_RUN',
+          message: `run ${job.runId} is already queued or running`,
+        });
         return false;
       }
       queue.push(job);
@@ -153,20 +216,36 @@ export function createDaemon(opts: DaemonOptions): Daemon {
     control(input) {
       const parsed = controlSchema.safeParse(input);
       if (!parsed.success) {
-        send({ kind: 'rejected', error: 'BAD_CONTROL', message: describeZodError(parsed.error, { separator: '; ' }) });
+        send({
+          kind: 'rejected',
+          error: 'BAD_CONTROL',
+          message: describeZodError(parsed.error, { separator: '; ' }),
+        });
         return false;
       }
       const cmd = parsed.data;
       const queuedAt = queue.findIndex((q) => q.runId === cmd.runId);
       if (cmd.action === 'stop' && queuedAt >= 0) {
         queue.splice(queuedAt, 1);
-        send({ kind: 'job:done', runId: cmd.runId, status: 'stopped', testAccuracy: null, samplesPerSec: 0, checkpoint: null });
+        send({
+          kind: 'job:done',
+          runId: cmd.runId,
+          status: 'stopped',
+          testAccuracy: null,
+          samplesPerSec: 0,
+          checkpoint: null,
+        });
         checkIdle();
         return true;
       }
       const entry = running.get(cmd.runId);
       if (!entry) {
-        send({ kind: 'rejected', runId: cmd.runId, error: 'UNKNOWN_RUN', message: `run ${cmd.runId} is not running here` });
+        send({
+          kind: 'rejected',
+          runId: cmd.runId,
+          error: 'UNKNOWN_RUN',
+          message: `run ${cmd.runId} is not running here`,
+        });
         return false;
       }
       try {

@@ -15,7 +15,14 @@ import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { z } from 'zod';
-import { BACKEND_RULE, concurrencyFlag, describeFlagIssues, readFlags, usageText, UsageError } from '../cliFlags';
+import {
+  BACKEND_RULE,
+  concurrencyFlag,
+  describeFlagIssues,
+  readFlags,
+  usageText,
+  UsageError,
+} from '../cliFlags';
 import { backendChoiceSchema } from './config';
 import { chooseBackend, describeBackendChoice } from './backend';
 import { createDaemon, type DaemonMessage } from './daemon';
@@ -67,10 +74,17 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const flags = z.object({ backend: backendChoiceSchema, concurrency: concurrencyFlag.schema }).safeParse(values);
+  const flags = z
+    .object({ backend: backendChoiceSchema, concurrency: concurrencyFlag.schema })
+    .safeParse(values);
   if (!flags.success) {
-    const words = { backend: { label: '--backend', rule: BACKEND_RULE }, concurrency: concurrencyFlag.words };
-    process.stderr.write(usageText(describeFlagIssues(flags.error, words, values), 'npm run daemon'));
+    const words = {
+      backend: { label: '--backend', rule: BACKEND_RULE },
+      concurrency: concurrencyFlag.words,
+    };
+    process.stderr.write(
+      usageText(describeFlagIssues(flags.error, words, values), 'npm run daemon'),
+    );
     return 2;
   }
   const { backend: backendChoice, concurrency } = flags.data;
@@ -97,7 +111,11 @@ async function main(): Promise<number> {
     try {
       parsed = inputSchema.parse(JSON.parse(line));
     } catch {
-      await out.send({ kind: 'rejected', error: 'INVALID', message: 'expected one JSON message per line: job, control or shutdown' });
+      await out.send({
+        kind: 'rejected',
+        error: 'INVALID',
+        message: 'expected one JSON message per line: job, control or shutdown',
+      });
       continue;
     }
     if (parsed.kind === 'job') daemon.submit(parsed.job);

@@ -25,7 +25,8 @@ export class Diverged extends Error {
   override name = 'Diverged';
 }
 
-export const nonFiniteValue = (x: number): NonFiniteValue => (Number.isNaN(x) ? 'NaN' : x > 0 ? 'Infinity' : '-Infinity');
+export const nonFiniteValue = (x: number): NonFiniteValue =>
+  Number.isNaN(x) ? 'NaN' : x > 0 ? 'Infinity' : '-Infinity';
 
 /** "loss became NaN at step 120", the note a diverging run gets. */
 export function describeNonFinite(e: Pick<NonFiniteEvent, 'metric' | 'value' | 'step'>): string {
@@ -39,9 +40,23 @@ export interface DivergenceWatch {
    * been finite for `stopAfter` batches in a row (the caller emits the batch first, then
    * throws {@link Diverged} with it).
    */
-  batch(step: number, epoch: number, loss: number, accuracy: number): { loss: number | null; accuracy: number | null; events: NonFiniteEvent[]; diverged: string | null };
+  batch(
+    step: number,
+    epoch: number,
+    loss: number,
+    accuracy: number,
+  ): {
+    loss: number | null;
+    accuracy: number | null;
+    events: NonFiniteEvent[];
+    diverged: string | null;
+  };
   /** An epoch's evaluation results, the same way (no stop: the batches decide that). */
-  epoch<K extends 'trainLoss' | 'trainAccuracy' | 'testLoss'>(step: number, epoch: number, values: Record<K, number | null>): { values: Record<K, number | null>; events: NonFiniteEvent[] };
+  epoch<K extends 'trainLoss' | 'trainAccuracy' | 'testLoss'>(
+    step: number,
+    epoch: number,
+    values: Record<K, number | null>,
+  ): { values: Record<K, number | null>; events: NonFiniteEvent[] };
 }
 
 export function createDivergenceWatch(stopAfter: number): DivergenceWatch {
@@ -50,7 +65,13 @@ export function createDivergenceWatch(stopAfter: number): DivergenceWatch {
   let lossRun = 0;
 
   /** `v`, or null when it is not finite; notes in `events` when it has just stopped being. */
-  function scan(metric: Metric, v: number | null, step: number, epoch: number, events: NonFiniteEvent[]): number | null {
+  function scan(
+    metric: Metric,
+    v: number | null,
+    step: number,
+    epoch: number,
+    events: NonFiniteEvent[],
+  ): number | null {
     if (v === null) return null;
     if (Number.isFinite(v)) {
       since.delete(metric);
@@ -82,7 +103,8 @@ export function createDivergenceWatch(stopAfter: number): DivergenceWatch {
     epoch(step, epoch, values) {
       const events: NonFiniteEvent[] = [];
       const out = {} as Record<keyof typeof values, number | null>;
-      for (const metric of Object.keys(values) as Array<keyof typeof values>) out[metric] = scan(metric, values[metric], step, epoch, events);
+      for (const metric of Object.keys(values) as Array<keyof typeof values>)
+        out[metric] = scan(metric, values[metric], step, epoch, events);
       return { values: out, events };
     },
   };

@@ -30,7 +30,10 @@ export function createEmitter(runId: string, sink: EventSink, opts: EmitterOptio
   const maxBatch = opts.maxBatch ?? 512;
   let seq = opts.lastSeq ?? 0;
   let buffer: TrainerEvent[] = [];
-  let timer: { kind: 'timeout'; handle: NodeJS.Timeout } | { kind: 'immediate'; handle: NodeJS.Immediate } | null = null;
+  let timer:
+    | { kind: 'timeout'; handle: NodeJS.Timeout }
+    | { kind: 'immediate'; handle: NodeJS.Immediate }
+    | null = null;
   let inFlight: Promise<void> | null = null;
   /** When the last write started (ms). */
   let wroteAt = Number.NEGATIVE_INFINITY;
@@ -51,7 +54,10 @@ export function createEmitter(runId: string, sink: EventSink, opts: EmitterOptio
       timer = null;
       void drain();
     };
-    timer = delay > 0 ? { kind: 'timeout', handle: setTimeout(fire, delay) } : { kind: 'immediate', handle: setImmediate(fire) };
+    timer =
+      delay > 0
+        ? { kind: 'timeout', handle: setTimeout(fire, delay) }
+        : { kind: 'immediate', handle: setImmediate(fire) };
   }
 
   /** Writes buffered events, one sink write at a time, until the buffer is empty. */
@@ -80,7 +86,8 @@ export function createEmitter(runId: string, sink: EventSink, opts: EmitterOptio
     emit(event) {
       const stamped = { ...event, runId, seq: ++seq } as TrainerEvent;
       buffer.push(stamped);
-      if (!inFlight) schedule(buffer.length >= maxBatch ? 0 : Math.max(0, wroteAt + flushMs - Date.now()));
+      if (!inFlight)
+        schedule(buffer.length >= maxBatch ? 0 : Math.max(0, wroteAt + flushMs - Date.now()));
       else if (buffer.length >= maxBatch) schedule(0);
       return stamped;
     },

@@ -61,10 +61,16 @@ export class EvalAborted extends Error {
 }
 
 /** Evaluates the model (inference mode, no dropout) over a whole split. */
-export async function evaluate(model: Model, split: MnistSplit, opts: EvalOptions = {}): Promise<EvalResult> {
+export async function evaluate(
+  model: Model,
+  split: MnistSplit,
+  opts: EvalOptions = {},
+): Promise<EvalResult> {
   const batchSize = opts.batchSize ?? 1000;
   const maxMis = opts.maxMisclassified ?? Infinity;
-  const confusion = Array.from({ length: NUM_CLASSES }, () => new Array<number>(NUM_CLASSES).fill(0));
+  const confusion = Array.from({ length: NUM_CLASSES }, () =>
+    new Array<number>(NUM_CLASSES).fill(0),
+  );
   const misclassified: DigitPrediction[] = [];
   let misclassifiedTotal = 0;
   let nll = 0;
@@ -88,7 +94,12 @@ export async function evaluate(model: Model, split: MnistSplit, opts: EvalOption
       } else if (opts.details) {
         misclassifiedTotal++;
         if (misclassified.length < maxMis) {
-          misclassified.push({ index: start + i, label, predicted, probabilities: toProbabilities(row) });
+          misclassified.push({
+            index: start + i,
+            label,
+            predicted,
+            probabilities: toProbabilities(row),
+          });
         }
       }
       if (opts.details) confusion[label][predicted]++;
@@ -125,7 +136,11 @@ export async function classify(model: Model, x: tf.Tensor4D): Promise<Classifica
 }
 
 /** Predictions on a fixed set of test digits (the live prediction panel). */
-export async function predictPanel(model: Model, split: MnistSplit, indices: readonly number[]): Promise<DigitPrediction[]> {
+export async function predictPanel(
+  model: Model,
+  split: MnistSplit,
+  indices: readonly number[],
+): Promise<DigitPrediction[]> {
   const batch = makeBatch(split, indices);
   const results = await classify(model, batch.x);
   tf.dispose([batch.x, batch.oneHot]);

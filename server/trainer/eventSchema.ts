@@ -22,11 +22,23 @@ const probabilities = z.array(z.number().min(0).max(1)).length(10);
 const digit = z.number().int().min(0).max(9);
 
 /** Metrics that may stop being finite when a run diverges; each is sent as null then. */
-export const WATCHED_METRICS = ['loss', 'accuracy', 'trainLoss', 'trainAccuracy', 'testLoss'] as const;
+export const WATCHED_METRICS = [
+  'loss',
+  'accuracy',
+  'trainLoss',
+  'trainAccuracy',
+  'testLoss',
+] as const;
 /** What a non-finite value was (JSON has no NaN: it would arrive as null, saying nothing). */
 export const NON_FINITE_VALUES = ['NaN', 'Infinity', '-Infinity'] as const;
 
-export const RUN_STATUSES_REPORTED = ['running', 'paused', 'completed', 'stopped', 'failed'] as const;
+export const RUN_STATUSES_REPORTED = [
+  'running',
+  'paused',
+  'completed',
+  'stopped',
+  'failed',
+] as const;
 export const TRAINING_PHASES = ['train', 'eval-train', 'eval-test'] as const;
 export const CONTROL_ACTIONS = ['pause', 'resume', 'stop', 'set-lr'] as const;
 
@@ -103,13 +115,59 @@ export const trainerEventSchema = z.discriminatedUnion('type', [
     time,
   }),
   z.object({ ...base, type: z.literal('metrics:batch'), point: batchPointSchema }),
-  z.object({ ...base, type: z.literal('predictions'), step: count, epoch: epochNumber, items: z.array(digitPredictionSchema).max(64) }),
-  z.object({ ...base, type: z.literal('phase'), phase: z.enum(TRAINING_PHASES), epoch: epochNumber, done: count, total: count }),
+  z.object({
+    ...base,
+    type: z.literal('predictions'),
+    step: count,
+    epoch: epochNumber,
+    items: z.array(digitPredictionSchema).max(64),
+  }),
+  z.object({
+    ...base,
+    type: z.literal('phase'),
+    phase: z.enum(TRAINING_PHASES),
+    epoch: epochNumber,
+    done: count,
+    total: count,
+  }),
   z.object({ ...base, type: z.literal('metrics:epoch'), summary: epochSummarySchema }),
-  z.object({ ...base, type: z.literal('misclassified'), epoch: epochNumber, total: count, items: z.array(digitPredictionSchema).max(10_000) }),
+  z.object({
+    ...base,
+    type: z.literal('misclassified'),
+    epoch: epochNumber,
+    total: count,
+    items: z.array(digitPredictionSchema).max(10_000),
+  }),
   /** A metric stopped being finite at this step (sent once per stretch of non-finite values). */
-  z.object({ ...base, type: z.literal('metrics:nonfinite'), metric: z.enum(WATCHED_METRICS), value: z.enum(NON_FINITE_VALUES), step: count, epoch: epochNumber }),
-  z.object({ ...base, type: z.literal('checkpoint'), epoch: count, step: count, path: z.string().max(4096), reason: z.enum(['epoch', 'stop']) }),
-  z.object({ ...base, type: z.literal('status'), status: z.enum(RUN_STATUSES_REPORTED), message: z.string().max(4096).optional(), step: count, time }),
-  z.object({ ...base, type: z.literal('control'), action: z.enum(CONTROL_ACTIONS), learningRate: z.number().positive().optional(), step: count }),
+  z.object({
+    ...base,
+    type: z.literal('metrics:nonfinite'),
+    metric: z.enum(WATCHED_METRICS),
+    value: z.enum(NON_FINITE_VALUES),
+    step: count,
+    epoch: epochNumber,
+  }),
+  z.object({
+    ...base,
+    type: z.literal('checkpoint'),
+    epoch: count,
+    step: count,
+    path: z.string().max(4096),
+    reason: z.enum(['epoch', 'stop']),
+  }),
+  z.object({
+    ...base,
+    type: z.literal('status'),
+    status: z.enum(RUN_STATUSES_REPORTED),
+    message: z.string().max(4096).optional(),
+    step: count,
+    time,
+  }),
+  z.object({
+    ...base,
+    type: z.literal('control'),
+    action: z.enum(CONTROL_ACTIONS),
+    learningRate: z.number().positive().optional(),
+    step: count,
+  }),
 ]);

@@ -5,7 +5,14 @@
  * fields are declared once, as schemas, in eventSchema.ts; these are their types.
  */
 import type { z } from 'zod';
-import type { RUN_STATUSES_REPORTED, backendInfoSchema, batchPointSchema, digitPredictionSchema, epochSummarySchema, trainerEventSchema } from './eventSchema';
+import type {
+  RUN_STATUSES_REPORTED,
+  backendInfoSchema,
+  batchPointSchema,
+  digitPredictionSchema,
+  epochSummarySchema,
+  trainerEventSchema,
+} from './eventSchema';
 
 export type RunStatus = (typeof RUN_STATUSES_REPORTED)[number];
 export type BackendInfo = z.infer<typeof backendInfoSchema>;
@@ -15,7 +22,11 @@ export type EpochSummary = z.infer<typeof epochSummarySchema>;
 export type TrainerEvent = z.infer<typeof trainerEventSchema>;
 
 /** An event before the emitter stamps it with `runId` and `seq`. */
-export type UnstampedEvent = TrainerEvent extends infer E ? (E extends TrainerEvent ? Omit<E, 'runId' | 'seq'> : never) : never;
+export type UnstampedEvent = TrainerEvent extends infer E
+  ? E extends TrainerEvent
+    ? Omit<E, 'runId' | 'seq'>
+    : never
+  : never;
 
 /** Receives events in order. Returning a promise lets the sink apply back-pressure to itself. */
 export interface EventSink {

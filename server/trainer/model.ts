@@ -48,7 +48,10 @@ export function createModel(seed: number): Model {
     for (let i = 0; i < size; i++) values[i] = (rng() * 2 - 1) * bound;
     const name = `${spec.name}#${uniqueId()}`;
     // tidy() frees the initial tensor; variables survive it.
-    params.set(spec.name, tf.tidy(() => tf.variable(tf.tensor(values, [...spec.shape]), true, name)));
+    params.set(
+      spec.name,
+      tf.tidy(() => tf.variable(tf.tensor(values, [...spec.shape]), true, name)),
+    );
   }
   const p = (name: ParamName) => params.get(name)!;
 
@@ -56,21 +59,45 @@ export function createModel(seed: number): Model {
     return tf.tidy((): tf.Tensor2D => {
       const training = dropoutSeed !== undefined;
       let h: tf.Tensor4D = tf.fused.conv2d({
-        x, filter: p('conv1.weight') as tf.Tensor4D, bias: p('conv1.bias'), strides: 1, pad: 'valid', activation: 'relu',
+        x,
+        filter: p('conv1.weight') as tf.Tensor4D,
+        bias: p('conv1.bias'),
+        strides: 1,
+        pad: 'valid',
+        activation: 'relu',
       });
       h = tf.maxPool(h, 2, 2, 'valid');
       h = tf.fused.conv2d({
-        x: h, filter: p('conv2.weight') as tf.Tensor4D, bias: p('conv2.bias'), strides: 1, pad: 'valid', activation: 'relu',
+        x: h,
+        filter: p('conv2.weight') as tf.Tensor4D,
+        bias: p('conv2.bias'),
+        strides: 1,
+        pad: 'valid',
+        activation: 'relu',
       });
       h = tf.maxPool(h, 2, 2, 'valid');
       if (training) {
         // Dropout2d: zero whole channels per sample (noise shape [B,1,1,C]).
-        h = tf.dropout(h, 0.5, [h.shape[0], 1, 1, h.shape[3]], mixSeed(dropoutSeed, 1)) as tf.Tensor4D;
+        h = tf.dropout(
+          h,
+          0.5,
+          [h.shape[0], 1, 1, h.shape[3]],
+          mixSeed(dropoutSeed, 1),
+        ) as tf.Tensor4D;
       }
       let f: tf.Tensor2D = tf.reshape(h, [h.shape[0], 320]);
-      f = tf.fused.matMul({ a: f, b: p('fc1.weight') as tf.Tensor2D, bias: p('fc1.bias'), activation: 'relu' }) as tf.Tensor2D;
+      f = tf.fused.matMul({
+        a: f,
+        b: p('fc1.weight') as tf.Tensor2D,
+        bias: p('fc1.bias'),
+        activation: 'relu',
+      }) as tf.Tensor2D;
       if (training) f = tf.dropout(f, 0.5, undefined, mixSeed(dropoutSeed, 2)) as tf.Tensor2D;
-      const logits = tf.fused.matMul({ a: f, b: p('fc2.weight') as tf.Tensor2D, bias: p('fc2.bias') });
+      const logits = tf.fused.matMul({
+        a: f,
+        b: p('fc2.weight') as tf.Tensor2D,
+        bias: p('fc2.bias'),
+      });
       return tf.logSoftmax(logits) as tf.Tensor2D;
     });
   }
@@ -94,11 +121,17 @@ export function nllLoss(logProbs: tf.Tensor2D, oneHot: tf.Tensor2D): tf.Scalar {
 }
 
 /** Copies saved weights (keyed by parameter name, e.g. from a checkpoint) into the model. */
-export function setWeights(model: Model, tensors: ReadonlyMap<string, { values: Float32Array }>): void {
+export function setWeights(
+  model: Model,
+  tensors: ReadonlyMap<string, { values: Float32Array }>,
+): void {
   for (const [name, variable] of model.params) {
     const entry = tensors.get(name);
     if (!entry) throw new Error(`checkpoint has no tensor ${name}`);
-    if (entry.values.length !== variable.size) throw new Error(`checkpoint tensor ${name} has ${entry.values.length} values, expected ${variable.size}`);
+    if (entry.values.length !== variable.size)
+      throw new Error(
+        `checkpoint tensor ${name} has ${entry.values.length} values, expected ${variable.size}`,
+      );
     tf.tidy(() => variable.assign(tf.tensor(entry.values, variable.shape)));
   }
 }

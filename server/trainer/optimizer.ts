@@ -29,11 +29,18 @@ export interface OptimizerOptions {
   epsilon: number;
 }
 
-export function createOptimizer(params: ReadonlyMap<string, tf.Variable>, opts: OptimizerOptions): Optimizer {
+export function createOptimizer(
+  params: ReadonlyMap<string, tf.Variable>,
+  opts: OptimizerOptions,
+): Optimizer {
   const slotNames = opts.name === 'sgd' ? ['momentum'] : ['m', 'v'];
   const slots = new Map<string, tf.Variable>();
   for (const [name, param] of params) {
-    for (const slot of slotNames) slots.set(`${slot}/${name}`, tf.tidy(() => tf.variable(tf.zerosLike(param), false)));
+    for (const slot of slotNames)
+      slots.set(
+        `${slot}/${name}`,
+        tf.tidy(() => tf.variable(tf.zerosLike(param), false)),
+      );
   }
   let step = 0;
   const slot = (s: string, name: string) => slots.get(`${s}/${name}`)!;
@@ -76,7 +83,13 @@ export function createOptimizer(params: ReadonlyMap<string, tf.Variable>, opts: 
             if (!g) continue;
             const m = slot('m', name);
             const v = slot('v', name);
-            const fused = fusedAdam(param, m, v, g, { beta1, beta2, epsilon, stepSize: optimizer.learningRate / (1 - beta1 ** step), bias2: Math.sqrt(1 - beta2 ** step) });
+            const fused = fusedAdam(param, m, v, g, {
+              beta1,
+              beta2,
+              epsilon,
+              stepSize: optimizer.learningRate / (1 - beta1 ** step),
+              bias2: Math.sqrt(1 - beta2 ** step),
+            });
             if (fused) {
               param.assign(fused[0]);
               m.assign(fused[1]);
@@ -98,7 +111,10 @@ export function createOptimizer(params: ReadonlyMap<string, tf.Variable>, opts: 
       for (const [key, variable] of slots) {
         const values = state.tensors.get(key);
         if (!values) throw new Error(`checkpoint has no optimizer slot ${key}`);
-        if (values.length !== variable.size) throw new Error(`optimizer slot ${key}: expected ${variable.size} values, got ${values.length}`);
+        if (values.length !== variable.size)
+          throw new Error(
+            `optimizer slot ${key}: expected ${variable.size} values, got ${values.length}`,
+          );
         tf.tidy(() => variable.assign(tf.tensor(values, variable.shape)));
       }
       step = state.step;

@@ -38,10 +38,14 @@ export function createPredictor(ckpt: Checkpoint): Predictor {
   return {
     step: ckpt.header.step,
     async predict(images) {
-      if (images.length === 0 || images.length > 1024) throw new PredictInputError('expected 1 to 1024 images');
+      if (images.length === 0 || images.length > 1024)
+        throw new PredictInputError('expected 1 to 1024 images');
       const bytes = new Uint8Array(images.length * DIGIT_PIXELS);
       images.forEach((image, i) => {
-        if (image.length !== DIGIT_PIXELS) throw new PredictInputError(`image ${i} has ${image.length} pixels, expected ${DIGIT_PIXELS}`);
+        if (image.length !== DIGIT_PIXELS)
+          throw new PredictInputError(
+            `image ${i} has ${image.length} pixels, expected ${DIGIT_PIXELS}`,
+          );
         for (let p = 0; p < DIGIT_PIXELS; p++) {
           const v = image[p];
           if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 255) {
@@ -51,7 +55,12 @@ export function createPredictor(ckpt: Checkpoint): Predictor {
         }
       });
       const xs = new Float32Array(bytes.length);
-      normalizeInto(xs, bytes, Array.from(images, (_, i) => i), DIGIT_PIXELS);
+      normalizeInto(
+        xs,
+        bytes,
+        Array.from(images, (_, i) => i),
+        DIGIT_PIXELS,
+      );
       const x = tf.tensor4d(xs, [images.length, MNIST_ROWS, MNIST_COLS, 1]);
       try {
         return await classify(model, x);

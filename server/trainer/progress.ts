@@ -57,14 +57,19 @@ export function createProgress(opts: ProgressOptions) {
           epochs = event.hyperparams.epochs;
           startStep = event.startStep;
           batchSize = event.hyperparams.batchSize;
-          draw(`training on ${event.backend.name} (${event.backend.device}): ${event.trainSize} train / ${event.testSize} test images, ${totalSteps} steps`, true);
+          draw(
+            `training on ${event.backend.name} (${event.backend.device}): ${event.trainSize} train / ${event.testSize} test images, ${totalSteps} steps`,
+            true,
+          );
           if (tty) opts.stream.write('\n');
           break;
         case 'metrics:batch': {
           const p = event.point;
           const remainingSteps = totalSteps - p.step;
           const remainingEvals = epochs - p.epoch + 1;
-          const eta = (remainingSteps * batchSize) / Math.max(1, p.samplesPerSec) + (remainingEvals * lastEvalMs) / 1000;
+          const eta =
+            (remainingSteps * batchSize) / Math.max(1, p.samplesPerSec) +
+            (remainingEvals * lastEvalMs) / 1000;
           const frac = totalSteps > startStep ? (p.step - startStep) / (totalSteps - startStep) : 1;
           draw(
             `epoch ${p.epoch}/${epochs} ${renderBar(frac, 24)} ${(frac * 100).toFixed(0).padStart(3)}% ` +
@@ -75,21 +80,32 @@ export function createProgress(opts: ProgressOptions) {
         }
         case 'phase':
           if (event.phase !== 'train') {
-            draw(`epoch ${event.epoch}/${epochs} evaluating ${event.phase === 'eval-train' ? 'training' : 'test'} set ${renderBar(event.done / event.total, 24)} ${Math.round((100 * event.done) / event.total)}%`);
+            draw(
+              `epoch ${event.epoch}/${epochs} evaluating ${event.phase === 'eval-train' ? 'training' : 'test'} set ${renderBar(event.done / event.total, 24)} ${Math.round((100 * event.done) / event.total)}%`,
+            );
           }
           break;
         case 'metrics:epoch': {
           const s = event.summary;
           lastEvalMs = s.evalMs;
           // trainAccuracy is null only when the training set was not evaluated; trainLoss also when not finite.
-          const train = s.trainAccuracy === null ? '' : `train loss ${fmtLoss(s.trainLoss)} acc ${s.trainAccuracy.toFixed(2)}% · `;
-          draw(`epoch ${s.epoch}/${epochs}: ${train}test loss ${fmtLoss(s.testLoss)} acc ${s.testAccuracy.toFixed(2)}% · ${Math.round(s.samplesPerSec).toLocaleString('en-US')} samples/s`, true);
+          const train =
+            s.trainAccuracy === null
+              ? ''
+              : `train loss ${fmtLoss(s.trainLoss)} acc ${s.trainAccuracy.toFixed(2)}% · `;
+          draw(
+            `epoch ${s.epoch}/${epochs}: ${train}test loss ${fmtLoss(s.testLoss)} acc ${s.testAccuracy.toFixed(2)}% · ${Math.round(s.samplesPerSec).toLocaleString('en-US')} samples/s`,
+            true,
+          );
           if (tty) opts.stream.write('\n');
           break;
         }
         case 'status':
           if (event.status !== 'running') {
-            draw(`${event.status}${event.message ? `: ${event.message}` : ''} at step ${event.step}`, true);
+            draw(
+              `${event.status}${event.message ? `: ${event.message}` : ''} at step ${event.step}`,
+              true,
+            );
             if (tty) opts.stream.write('\n');
           }
           break;

@@ -69,7 +69,12 @@ export interface Trainer {
 export function limitSplit(split: MnistSplit, limit: number | null): MnistSplit {
   if (limit === null || limit >= split.count) return split;
   const pixels = split.rows * split.cols;
-  return { ...split, count: limit, images: split.images.subarray(0, limit * pixels), labels: split.labels.subarray(0, limit) };
+  return {
+    ...split,
+    count: limit,
+    images: split.images.subarray(0, limit * pixels),
+    labels: split.labels.subarray(0, limit),
+  };
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -91,13 +96,26 @@ export function createTrainer(opts: TrainerOptions, sink: EventSink): Trainer {
 
   const setStatus = (next: RunStatus, step: number, message?: string) => {
     status = next;
-    emitter.emit({ type: 'status', status: next, step, time: Date.now(), ...(message ? { message } : {}) });
+    emitter.emit({
+      type: 'status',
+      status: next,
+      step,
+      time: Date.now(),
+      ...(message ? { message } : {}),
+    });
   };
 
   async function run(): Promise<RunResult> {
     if (status !== 'idle') throw new Error('a trainer runs once');
     const model = createModel(hp.seed);
-    const optimizer = createOptimizer(model.params, { name: hp.optimizer, learningRate: hp.learningRate, momentum: hp.momentum, beta1: hp.beta1, beta2: hp.beta2, epsilon: hp.epsilon });
+    const optimizer = createOptimizer(model.params, {
+      name: hp.optimizer,
+      learningRate: hp.learningRate,
+      momentum: hp.momentum,
+      beta1: hp.beta1,
+      beta2: hp.beta2,
+      epsilon: hp.epsilon,
+    });
     let step = 0;
     let position = { epoch: 1, batch: 0 };
     let epochsCompleted = 0;
@@ -116,13 +134,26 @@ export function createTrainer(opts: TrainerOptions, sink: EventSink): Trainer {
     let samplesTotal = 0;
 
     emitter.emit({
-      type: 'run:started', hyperparams: hp, backend: opts.backend, trainSize: train.count, testSize: test.count,
-      batchesPerEpoch, totalSteps, startStep: step, parameterCount: model.parameterCount(), time: Date.now(),
+      type: 'run:started',
+      hyperparams: hp,
+      backend: opts.backend,
+      trainSize: train.count,
+      testSize: test.count,
+      batchesPerEpoch,
+      totalSteps,
+      startStep: step,
+      parameterCount: model.parameterCount(),
+      time: Date.now(),
     });
     setStatus('running', step);
 
     const onApplied = (action: ControlAction, learningRate?: number) => {
-      emitter.emit({ type: 'control', action, step, ...(learningRate !== undefined ? { learningRate } : {}) });
+      emitter.emit({
+        type: 'control',
+        action,
+        step,
+        ...(learningRate !== undefined ? { learningRate } : {}),
+      });
       if (action === 'pause') setStatus('paused', step);
       if (action === 'resume') setStatus('running', step);
     };
@@ -131,11 +162,30 @@ export function createTrainer(opts: TrainerOptions, sink: EventSink): Trainer {
     const checkpoint = async (reason: 'epoch' | 'stop') => {
       if (!opts.checkpointDir) return;
       const tensors = new Map<string, tf.Tensor>([...model.params, ...optimizer.state().tensors]);
-      lastCheckpoint = await saveCheckpoint(opts.checkpointDir, {
-        runId: opts.runId, position, step, epochsCompleted, hyperparams: hp, learningRate: optimizer.learningRate,
-        optimizerStep: optimizer.state().step, lastSeq: emitter.lastSeq + 1, reason, backend: opts.backend.name, time: Date.now(),
-      }, tensors);
-      emitter.emit({ type: 'checkpoint', epoch: epochsCompleted, step, path: lastCheckpoint, reason });
+      lastCheckpoint = await saveCheckpoint(
+        opts.checkpointDir,
+        {
+          runId: opts.runId,
+          position,
+          step,
+          epochsCompleted,
+          hyperparams: hp,
+          learningRate: optimizer.learningRate,
+          optimizerStep: optimizer.state().step,
+          lastSeq: emitter.lastSeq + 1,
+          reason,
+          backend: opts.backend.name,
+          time: Date.now(),
+        },
+        tensors,
+      );
+      emitter.emit({
+        type: 'checkpoint',
+        epoch: epochsCompleted,
+        step,
+        path: lastCheckpoint,
+        reason,
+      });
     };
 
     let stopped = false;
@@ -152,7 +202,10 @@ export function createTrainer(opts: TrainerOptions, sink: EventSink): Trainer {
             break epochLoop;
           }
           const started = performance.now();
-          const indices = order.subarray(b * hp.batchSize, Math.min((b + 1) * hp.batchSize, train.count));
+          const indices = order.subarray(
+            b * hp.batchSize,
+            Math.min((b + 1) * hp.batchSize, train.count),
+          );
           currentStep = ++step;
           const metrics = trainStep(model, optimizer, train, indices, mixSeed(hp.seed, step));
           // data(), not dataSync(): WebGPU in Node has no synchronous read.
@@ -166,8 +219,14 @@ export function createTrainer(opts: TrainerOptions, sink: EventSink): Trainer {
           emitter.emit({
             type: 'metrics:batch',
             point: {
-              step, epoch, batch: b, loss: checked.loss, accuracy: checked.accuracy, learningRate: optimizer.learningRate,
-              samplesPerSec: meter.record(indices.length, ms), time: Date.now(),
+              step,
+              epoch,
+              batch: b,
+              loss: checked.loss,
+              accuracy: checked.accuracy,
+              learningRate: optimizer.learningRate,
+              samplesPerSec: meter.record(indices.length, ms),
+              time: Date.now(),
             },
           });
           for (const e of checked.events) emitter.emit(e);
@@ -177,7 +236,12 @@ export function createTrainer(opts: TrainerOptions, sink: EventSink): Trainer {
             : epochTrainMs >= nextPanelAt;
           if (panelDue || b === batchesPerEpoch - 1) {
             nextPanelAt = epochTrainMs + reporting.panelEveryMs;
-            emitter.emit({ type: 'predictions', step, epoch, items: await predictPanel(model, test, panel) });
+            emitter.emit({
+              type: 'predictions',
+              step,
+              epoch,
+              items: await predictPanel(model, test, panel),
+            });
           }
         }
         trainMsTotal += epochTrainMs;
@@ -191,21 +255,37 @@ export function createTrainer(opts: TrainerOptions, sink: EventSink): Trainer {
           ? await evaluate(model, train, { shouldAbort, onProgress: phase('eval-train') })
           : null;
         const testEval = await evaluate(model, test, {
-          details: true, maxMisclassified: reporting.maxMisclassified, shouldAbort, onProgress: phase('eval-test'),
+          details: true,
+          maxMisclassified: reporting.maxMisclassified,
+          shouldAbort,
+          onProgress: phase('eval-test'),
         });
-        const evaluated = divergence.epoch(step, epoch, { trainLoss: trainEval?.loss ?? null, trainAccuracy: trainEval?.accuracy ?? null, testLoss: testEval.loss });
+        const evaluated = divergence.epoch(step, epoch, {
+          trainLoss: trainEval?.loss ?? null,
+          trainAccuracy: trainEval?.accuracy ?? null,
+          testLoss: testEval.loss,
+        });
         const summary: EpochSummary = {
-          epoch, step, ...evaluated.values,
-          testAccuracy: testEval.accuracy, confusion: testEval.confusion,
+          epoch,
+          step,
+          ...evaluated.values,
+          testAccuracy: testEval.accuracy,
+          confusion: testEval.confusion,
           samplesPerSec: epochTrainMs > 0 ? (epochSamples / epochTrainMs) * 1000 : 0,
-          trainMs: Math.round(epochTrainMs), evalMs: Math.round(performance.now() - evalStarted),
+          trainMs: Math.round(epochTrainMs),
+          evalMs: Math.round(performance.now() - evalStarted),
         };
         epochs.push(summary);
         epochsCompleted = epoch;
         position = { epoch: epoch + 1, batch: 0 };
         emitter.emit({ type: 'metrics:epoch', summary });
         for (const e of evaluated.events) emitter.emit(e);
-        emitter.emit({ type: 'misclassified', epoch, total: testEval.misclassifiedTotal, items: testEval.misclassified });
+        emitter.emit({
+          type: 'misclassified',
+          epoch,
+          total: testEval.misclassifiedTotal,
+          items: testEval.misclassified,
+        });
         await checkpoint('epoch');
         numTensorsAtEpochEnd.push(tf.memory().numTensors);
       }
@@ -226,10 +306,16 @@ export function createTrainer(opts: TrainerOptions, sink: EventSink): Trainer {
     model.dispose();
     optimizer.dispose();
     return {
-      runId: opts.runId, status: stopped ? 'stopped' : 'completed', hyperparams: hp, backend: opts.backend, epochs, step,
+      runId: opts.runId,
+      status: stopped ? 'stopped' : 'completed',
+      hyperparams: hp,
+      backend: opts.backend,
+      epochs,
+      step,
       samplesPerSec: trainMsTotal > 0 ? (samplesTotal / trainMsTotal) * 1000 : 0,
       testAccuracy: epochs.length ? epochs[epochs.length - 1].testAccuracy : null,
-      lastCheckpoint, numTensorsAtEpochEnd,
+      lastCheckpoint,
+      numTensorsAtEpochEnd,
     };
   }
 
@@ -249,14 +335,24 @@ export function createTrainer(opts: TrainerOptions, sink: EventSink): Trainer {
 }
 
 /** One optimizer step; returns a [mean loss, number correct] tensor to read back in one transfer. */
-export function trainStep(model: Model, optimizer: Optimizer, split: MnistSplit, indices: Uint32Array, dropoutSeed: number): tf.Tensor1D {
+export function trainStep(
+  model: Model,
+  optimizer: Optimizer,
+  split: MnistSplit,
+  indices: Uint32Array,
+  dropoutSeed: number,
+): tf.Tensor1D {
   const batch = makeBatch(split, indices);
   let correct: tf.Scalar | null = null;
   const metrics = tf.tidy(() => {
     const { value, grads } = tf.variableGrads(() => {
       const logProbs = model.forward(batch.x, dropoutSeed);
       // Kept past variableGrads' scope; disposed below once read.
-      correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logProbs, 1), tf.argMax(batch.oneHot, 1)), 'float32')) as tf.Scalar);
+      correct = tf.keep(
+        tf.sum(
+          tf.cast(tf.equal(tf.argMax(logProbs, 1), tf.argMax(batch.oneHot, 1)), 'float32'),
+        ) as tf.Scalar,
+      );
       return nllLoss(logProbs, batch.oneHot);
     });
     optimizer.apply(grads);
@@ -279,7 +375,7 @@ function restore(ckpt: Checkpoint, model: Model, optimizer: Optimizer): void {
 export function runCheckpointDir(root: string, runId: string): string {
   const dir = path.join(root, runId.replace(/[^A-Za-z0-9_.-]/g, '_'));
   const inside = path.relative(path.resolve(root), path.resolve(dir));
-  if (inside === '' || inside.startsWith('..') || path.isAbsolute(inside)) throw new Error(`run id "${runId}" does not name a directory inside ${root}`);
+  if (inside === '' || inside.startsWith('..') || path.isAbsolute(inside))
+    throw new Error(`run id "${runId}" does not name a directory inside ${root}`);
   return dir;
 }
-

@@ -16,7 +16,17 @@ export const CHROMIUM = process.env.LIVETRAIN_CHROMIUM ?? '/usr/bin/chromium';
 export const ARTIFACTS = path.join(ROOT, 'artifacts', 'screenshots');
 
 /** Chromium's flags for a closed network and a root user (see the env notes). */
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
+];
 
 /** Options for {@link launchChromium}. */
 export interface LaunchOptions {
@@ -28,7 +38,10 @@ export interface LaunchOptions {
 }
 
 /** Launches Chromium, or skips `t` (fails under LIVETRAIN_REQUIRE_SERVICES=1) when it is missing. */
-export async function launchChromium(t: TestContext, opts: LaunchOptions = {}): Promise<Browser | null> {
+export async function launchChromium(
+  t: TestContext,
+  opts: LaunchOptions = {},
+): Promise<Browser | null> {
   if (!existsSync(CHROMIUM)) {
     const reason = `Chromium not found at ${CHROMIUM} (apt-get install chromium, or set LIVETRAIN_CHROMIUM)`;
     if (servicesRequired()) throw new Error(`${reason}; LIVETRAIN_REQUIRE_SERVICES=1 requires it`);
@@ -36,7 +49,11 @@ export async function launchChromium(t: TestContext, opts: LaunchOptions = {}): 
     return null;
   }
   await mkdir(ARTIFACTS, { recursive: true });
-  return chromium.launch({ executablePath: CHROMIUM, args: FLAGS, ignoreDefaultArgs: opts.scrollbars ? ['--hide-scrollbars'] : [] });
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: FLAGS,
+    ignoreDefaultArgs: opts.scrollbars ? ['--hide-scrollbars'] : [],
+  });
 }
 
 export { startHubProcess, type HubProcess };
@@ -46,7 +63,9 @@ export { startHubProcess, type HubProcess };
  * closed after `t`; null when Chromium is missing (`t` skipped, or failed under
  * LIVETRAIN_REQUIRE_SERVICES=1).
  */
-export async function chromiumAndHub(t: TestContext): Promise<{ browser: Browser; hub: HubProcess } | null> {
+export async function chromiumAndHub(
+  t: TestContext,
+): Promise<{ browser: Browser; hub: HubProcess } | null> {
   const browser = await launchChromium(t);
   if (!browser) return null;
   const hub = await startHubProcess(['--no-local-trainer']);

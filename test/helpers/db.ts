@@ -49,7 +49,12 @@ export interface TempSqlite {
 export async function tempSqlite(name = 'livetrain.db'): Promise<TempSqlite> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'livetrain-db-'));
   const file = path.join(dir, name);
-  return { url: `file:${file}`, file, dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+  return {
+    url: `file:${file}`,
+    file,
+    dir,
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
 }
 
 /** Throwaway PostgreSQL databases for one test file; see the module comment. */
@@ -79,7 +84,9 @@ async function connectAdmin(adminUrl: string): Promise<pg.Client> {
  * @param adminUrl - defaults to env LIVETRAIN_TEST_POSTGRES_URL, else
  *   `postgresql://postgres@127.0.0.1:5432/postgres` (trust auth)
  */
-export function postgresDatabases(adminUrl: string = testEnv().LIVETRAIN_TEST_POSTGRES_URL): PostgresDatabases {
+export function postgresDatabases(
+  adminUrl: string = testEnv().LIVETRAIN_TEST_POSTGRES_URL,
+): PostgresDatabases {
   const admin = new URL(adminUrl);
   const server = `${admin.hostname}:${admin.port || '5432'}`;
   const created: string[] = [];
@@ -91,7 +98,8 @@ export function postgresDatabases(adminUrl: string = testEnv().LIVETRAIN_TEST_PO
         await c.end();
         return null;
       },
-      (e: unknown) => `PostgreSQL not reachable at ${server} (${(e as Error).message || String(e)})`,
+      (e: unknown) =>
+        `PostgreSQL not reachable at ${server} (${(e as Error).message || String(e)})`,
     );
     return reachable;
   }
@@ -101,7 +109,8 @@ export function postgresDatabases(adminUrl: string = testEnv().LIVETRAIN_TEST_PO
     async create(t) {
       const reason = await probe();
       if (reason !== null) {
-        if (servicesRequired()) throw new Error(`${reason}; LIVETRAIN_REQUIRE_SERVICES=1 requires it`);
+        if (servicesRequired())
+          throw new Error(`${reason}; LIVETRAIN_REQUIRE_SERVICES=1 requires it`);
         t.skip(reason);
         return null;
       }

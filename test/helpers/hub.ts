@@ -10,7 +10,18 @@ import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { io, type Socket } from 'socket.io-client';
 import { openDatabase, type LivetrainDatabase } from '../../server/db/client';
 import { createHub, type Hub, type HubDeps } from '../../server/hub/hub';
-import { PROTOCOL_VERSION, TRAINER_NAMESPACE, type BrowserAckData, type BrowserCommand, type RunSnapshot, type WirePoint, type BrowserPayload, type ClientToServerEvents, type Result, type ServerToClientEvents } from '../../server/protocol';
+import {
+  PROTOCOL_VERSION,
+  TRAINER_NAMESPACE,
+  type BrowserAckData,
+  type BrowserCommand,
+  type RunSnapshot,
+  type WirePoint,
+  type BrowserPayload,
+  type ClientToServerEvents,
+  type Result,
+  type ServerToClientEvents,
+} from '../../server/protocol';
 import { fromPointColumns, type PointColumns } from '../../server/columns';
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
@@ -28,7 +39,12 @@ export interface TestHub {
  * A hub on 127.0.0.1 (or `listenHost`) and a free port; SQLite in a temp dir unless
  * `databaseUrl` is given.
  */
-export async function startHub(opts: Partial<Omit<HubDeps, 'db' | 'provider'>> & { databaseUrl?: string; listenHost?: string } = {}): Promise<TestHub> {
+export async function startHub(
+  opts: Partial<Omit<HubDeps, 'db' | 'provider'>> & {
+    databaseUrl?: string;
+    listenHost?: string;
+  } = {},
+): Promise<TestHub> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'livetrain-hub-'));
   const db = await openDatabase({ url: opts.databaseUrl ?? `file:${path.join(dir, 'hub.db')}` });
   const logs: string[] = [];
@@ -38,7 +54,13 @@ export async function startHub(opts: Partial<Omit<HubDeps, 'db' | 'provider'>> &
       if (!handled) res.writeHead(404).end('not the hub');
     });
   });
-  hub = await createHub(server, { graceMs: 1500, ...opts, db: db.prisma, provider: db.provider, log: (l) => logs.push(l) });
+  hub = await createHub(server, {
+    graceMs: 1500,
+    ...opts,
+    db: db.prisma,
+    provider: db.provider,
+    log: (l) => logs.push(l),
+  });
   await new Promise<void>((resolve) => server.listen(0, opts.listenHost ?? '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
   return {
@@ -64,14 +86,33 @@ export interface TrainerProcess {
 }
 
 /** Starts `npm run trainer` (server/agent/main.ts) on the wasm backend against `url`. */
-export async function startTrainer(url: string, opts: { id: string; token?: string; checkpointDir?: string; concurrency?: number } = { id: 't1' }): Promise<TrainerProcess> {
-  const checkpointDir = opts.checkpointDir ?? (await mkdtemp(path.join(os.tmpdir(), 'livetrain-ckpt-')));
-  const args = ['--hub', url, '--backend', 'wasm', '--id', opts.id, '--checkpoint-dir', checkpointDir, '--concurrency', String(opts.concurrency ?? 1)];
-  const child = spawnEntry('server/agent/main.ts', args, { LIVETRAIN_TRAINER_TOKEN: opts.token ?? '' });
+export async function startTrainer(
+  url: string,
+  opts: { id: string; token?: string; checkpointDir?: string; concurrency?: number } = { id: 't1' },
+): Promise<TrainerProcess> {
+  const checkpointDir =
+    opts.checkpointDir ?? (await mkdtemp(path.join(os.tmpdir(), 'livetrain-ckpt-')));
+  const args = [
+    '--hub',
+    url,
+    '--backend',
+    'wasm',
+    '--id',
+    opts.id,
+    '--checkpoint-dir',
+    checkpointDir,
+    '--concurrency',
+    String(opts.concurrency ?? 1),
+  ];
+  const child = spawnEntry('server/agent/main.ts', args, {
+    LIVETRAIN_TRAINER_TOKEN: opts.token ?? '',
+  });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
-  const exited = new Promise<number | string | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
+  const exited = new Promise<number | string | null>((resolve) =>
+    child.on('exit', (code, signal) => resolve(signal ?? code)),
+  );
   return {
     child,
     id: opts.id,
@@ -84,18 +125,36 @@ export async function startTrainer(url: string, opts: { id: string; token?: stri
   };
 }
 
-type Received = { [K in keyof ServerToClientEvents]: { event: K; payload: Parameters<ServerToClientEvents[K]>[0]; at: number } }[keyof ServerToClientEvents];
+type Received = {
+  [K in keyof ServerToClientEvents]: {
+    event: K;
+    payload: Parameters<ServerToClientEvents[K]>[0];
+    at: number;
+  };
+}[keyof ServerToClientEvents];
 
 export interface TestBrowser {
   socket: Socket<ServerToClientEvents, ClientToServerEvents>;
   received: Received[];
-  call<K extends BrowserCommand>(event: K, payload: BrowserPayload<K> | unknown): Promise<Result<BrowserAckData[K]>>;
+  call<K extends BrowserCommand>(
+    event: K,
+    payload: BrowserPayload<K> | unknown,
+  ): Promise<Result<BrowserAckData[K]>>;
   /** Resolves with the first (past or future) message matching. */
-  waitFor<K extends keyof ServerToClientEvents>(event: K, match?: (p: Parameters<ServerToClientEvents[K]>[0]) => boolean, timeoutMs?: number): Promise<Parameters<ServerToClientEvents[K]>[0]>;
+  waitFor<K extends keyof ServerToClientEvents>(
+    event: K,
+    match?: (p: Parameters<ServerToClientEvents[K]>[0]) => boolean,
+    timeoutMs?: number,
+  ): Promise<Parameters<ServerToClientEvents[K]>[0]>;
   /** A mark: the number of messages received so far, for `waitForAfter` and `receivedAfter`. */
   mark(): number;
   /** Like `waitFor`, but only messages that arrived after `mark` count. */
-  waitForAfter<K extends keyof ServerToClientEvents>(mark: number, event: K, match?: (p: Parameters<ServerToClientEvents[K]>[0]) => boolean, timeoutMs?: number): Promise<Parameters<ServerToClientEvents[K]>[0]>;
+  waitForAfter<K extends keyof ServerToClientEvents>(
+    mark: number,
+    event: K,
+    match?: (p: Parameters<ServerToClientEvents[K]>[0]) => boolean,
+    timeoutMs?: number,
+  ): Promise<Parameters<ServerToClientEvents[K]>[0]>;
   /** The messages that arrived after `mark`. */
   receivedAfter(mark: number): Received[];
   /** What the hub answered the hello with (who this browser is), when it said hello. */
@@ -104,12 +163,24 @@ export interface TestBrowser {
 }
 
 /** A browser: connects, says hello as `name` (unless null) and records everything it receives. */
-export async function connectBrowser(url: string, name: string | null, opts: { token?: string; protocolVersion?: number; participantId?: string; credential?: string } = {}): Promise<TestBrowser> {
+export async function connectBrowser(
+  url: string,
+  name: string | null,
+  opts: {
+    token?: string;
+    protocolVersion?: number;
+    participantId?: string;
+    credential?: string;
+  } = {},
+): Promise<TestBrowser> {
   const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(url, {
     transports: ['websocket'],
     forceNew: true,
     reconnection: false,
-    auth: { protocolVersion: opts.protocolVersion ?? PROTOCOL_VERSION, ...(opts.token ? { token: opts.token } : {}) },
+    auth: {
+      protocolVersion: opts.protocolVersion ?? PROTOCOL_VERSION,
+      ...(opts.token ? { token: opts.token } : {}),
+    },
   });
   const received: Received[] = [];
   const waiters: Array<() => void> = [];
@@ -124,16 +195,27 @@ export async function connectBrowser(url: string, name: string | null, opts: { t
   const browser: TestBrowser = {
     socket,
     received,
-    call: (event, payload) => (socket as unknown as Socket).timeout(20_000).emitWithAck(event, payload),
+    call: (event, payload) =>
+      (socket as unknown as Socket).timeout(20_000).emitWithAck(event, payload),
     waitFor: (event, match, timeoutMs) => browser.waitForAfter(0, event, match, timeoutMs),
     mark: () => received.length,
     receivedAfter: (mark) => received.slice(mark),
     waitForAfter(mark, event, match = () => true, timeoutMs = 30_000) {
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${event}${mark > 0 ? ` after message ${mark}` : ''}`)), timeoutMs);
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `timed out waiting for ${event}${mark > 0 ? ` after message ${mark}` : ''}`,
+              ),
+            ),
+          timeoutMs,
+        );
         const check = () => {
           let hit: Received | undefined;
-          for (let i = mark; i < received.length && !hit; i++) if (received[i].event === event && match(received[i].payload as never)) hit = received[i];
+          for (let i = mark; i < received.length && !hit; i++)
+            if (received[i].event === event && match(received[i].payload as never))
+              hit = received[i];
           if (hit) {
             clearTimeout(timer);
             resolve(hit.payload as never);
@@ -146,7 +228,11 @@ export async function connectBrowser(url: string, name: string | null, opts: { t
     close: () => void socket.disconnect(),
   };
   if (name !== null) {
-    const hello = await browser.call('hello', { name, participantId: opts.participantId, credential: opts.credential });
+    const hello = await browser.call('hello', {
+      name,
+      participantId: opts.participantId,
+      credential: opts.credential,
+    });
     if (!hello.ok) throw new Error(`hello failed: ${hello.message}`);
     browser.hello = hello.data;
   }
@@ -157,7 +243,11 @@ export async function connectBrowser(url: string, name: string | null, opts: { t
 export const SMALL = { epochs: 2, batchSize: 32, trainLimit: 320, testLimit: 100 } as const;
 
 /** Polls `check` until it returns a value (not undefined/false) or the time runs out. */
-export async function eventually<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 30_000): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -182,20 +272,27 @@ export function framePoints(payload: unknown): WirePoint[] {
 }
 
 /** A watcher's view of a run: snapshot points, then live frames; asserts seq ranges chain up. */
-export function pointsSeen(browser: TestBrowser, runId: string, snapshot: RunSnapshot): WirePoint[] {
+export function pointsSeen(
+  browser: TestBrowser,
+  runId: string,
+  snapshot: RunSnapshot,
+): WirePoint[] {
   const points = snapshotPoints(snapshot);
   let last = snapshot.lastSeq;
   for (const r of browser.received) {
     const p = r.payload as { runId?: string; fromSeq?: number; toSeq?: number };
     if (p.runId !== runId || p.fromSeq === undefined || p.toSeq === undefined) continue;
-    assert.equal(p.fromSeq, last + 1, `${r.event} starts right after the previous message (seq ${last})`);
+    assert.equal(
+      p.fromSeq,
+      last + 1,
+      `${r.event} starts right after the previous message (seq ${last})`,
+    );
     assert.ok(p.toSeq >= p.fromSeq);
     last = p.toSeq;
     if (r.event === 'metrics:batch') points.push(...framePoints(p));
   }
   return points;
 }
-
 
 /** A trainer handshake for hand-written trainer peers. */
 export const trainerAuth = (trainerId: string, extra: Record<string, unknown> = {}) => ({
@@ -208,7 +305,12 @@ export const trainerAuth = (trainerId: string, extra: Record<string, unknown> = 
 
 /** A trainer peer speaking the protocol by hand, to send exactly what a test needs. */
 export async function fakeTrainer(url: string, auth: Record<string, unknown>): Promise<Socket> {
-  const socket = io(new URL(TRAINER_NAMESPACE, url).toString(), { transports: ['websocket'], forceNew: true, reconnection: false, auth });
+  const socket = io(new URL(TRAINER_NAMESPACE, url).toString(), {
+    transports: ['websocket'],
+    forceNew: true,
+    reconnection: false,
+    auth,
+  });
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => resolve());
     socket.once('connect_error', reject);
@@ -220,14 +322,29 @@ export async function fakeTrainer(url: string, auth: Record<string, unknown>): P
  * A hand-written trainer peer that accepts the first job it is given: `job` resolves with that
  * run's id (start a run after this, with nothing else to take it).
  */
-export async function fakeTrainerTakingAJob(url: string, trainerId: string): Promise<{ socket: Socket; job: Promise<string> }> {
+export async function fakeTrainerTakingAJob(
+  url: string,
+  trainerId: string,
+): Promise<{ socket: Socket; job: Promise<string> }> {
   const socket = await fakeTrainer(url, trainerAuth(trainerId));
-  const job = new Promise<string>((resolve) => socket.once('job:assign', (j: { runId: string }, ack: (r: unknown) => void) => (ack({ ok: true, data: { runId: j.runId } }), resolve(j.runId))));
+  const job = new Promise<string>((resolve) =>
+    socket.once(
+      'job:assign',
+      (j: { runId: string }, ack: (r: unknown) => void) => (
+        ack({ ok: true, data: { runId: j.runId } }),
+        resolve(j.runId)
+      ),
+    ),
+  );
   return { socket, job };
 }
 
 /** A hub (with `hubOpts`), Ada, and a hand-written trainer holding the run Ada started; all closed after `t`. */
-export async function runOnFakeTrainer(t: TestContext, trainerId: string, hubOpts: Parameters<typeof startHub>[0] = {}): Promise<{ hub: TestHub; ada: TestBrowser; trainer: Socket; runId: string }> {
+export async function runOnFakeTrainer(
+  t: TestContext,
+  trainerId: string,
+  hubOpts: Parameters<typeof startHub>[0] = {},
+): Promise<{ hub: TestHub; ada: TestBrowser; trainer: Socket; runId: string }> {
   const hub = await startHub(hubOpts);
   const ada = await connectBrowser(hub.url, 'Ada');
   const { socket: trainer, job } = await fakeTrainerTakingAJob(hub.url, trainerId);
@@ -244,8 +361,19 @@ export async function runOnFakeTrainer(t: TestContext, trainerId: string, hubOpt
 /** 'connected', or the error code the hub refused a handshake with (then disconnects). */
 export function handshakeOutcome(url: string, namespace: string, auth: unknown): Promise<string> {
   return new Promise((resolve) => {
-    const s = io(new URL(namespace, url).toString(), { transports: ['websocket'], forceNew: true, reconnection: false, auth: auth as Record<string, unknown> });
+    const s = io(new URL(namespace, url).toString(), {
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: false,
+      auth: auth as Record<string, unknown>,
+    });
     s.once('connect', () => (s.close(), resolve('connected')));
-    s.once('connect_error', (e: Error & { data?: { error?: string } }) => (s.close(), resolve(e.data?.error ?? e.message)));
+    s.once(
+      'connect_error',
+      (e: Error & { data?: { error?: string } }) => (
+        s.close(),
+        resolve(e.data?.error ?? e.message)
+      ),
+    );
   });
 }

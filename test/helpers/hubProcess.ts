@@ -30,24 +30,43 @@ export interface HubProcess {
  * @param reuse - `port` and `dir` of an earlier hub to restart it; `databaseUrl` (e.g.
  *   PostgreSQL) instead of the SQLite file in `dir`; `env` added to the process's environment.
  */
-export async function startHubProcess(extraArgs: string[] = [], reuse: { port?: number; dir?: string; databaseUrl?: string; env?: NodeJS.ProcessEnv } = {}): Promise<HubProcess> {
+export async function startHubProcess(
+  extraArgs: string[] = [],
+  reuse: { port?: number; dir?: string; databaseUrl?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<HubProcess> {
   if (!extraArgs.includes('--no-web')) await ensureBuild({ log: () => {} });
   const dir = reuse.dir ?? (await mkdtemp(path.join(os.tmpdir(), 'livetrain-hub-process-')));
   const databaseUrl = reuse.databaseUrl ?? `file:${path.join(dir, 'hub.db')}`;
-  const child = spawnEntry('server/index.ts', ['--port', String(reuse.port ?? 0), '--trainer-backend', 'wasm', ...extraArgs], {
-    DATABASE_URL: databaseUrl,
-    LIVETRAIN_TOKEN: '',
-    LIVETRAIN_TRAINER_TOKEN: '',
-    REDIS_URL: '',
-    ...reuse.env,
-  });
+  const child = spawnEntry(
+    'server/index.ts',
+    ['--port', String(reuse.port ?? 0), '--trainer-backend', 'wasm', ...extraArgs],
+    {
+      DATABASE_URL: databaseUrl,
+      LIVETRAIN_TOKEN: '',
+      LIVETRAIN_TRAINER_TOKEN: '',
+      REDIS_URL: '',
+      ...reuse.env,
+    },
+  );
   let log = '';
   child.stdout.on('data', (d) => (log += d));
   child.stderr.on('data', (d) => (log += d));
-  const exited = new Promise<string | number | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
-  const url = await eventually(() => /listening on (http:\/\/[^\s]+)/.exec(log)?.[1], `hub listening (${log})`, 60_000);
+  const exited = new Promise<string | number | null>((resolve) =>
+    child.on('exit', (code, signal) => resolve(signal ?? code)),
+  );
+  const url = await eventually(
+    () => /listening on (http:\/\/[^\s]+)/.exec(log)?.[1],
+    `hub listening (${log})`,
+    60_000,
+  );
   if (!extraArgs.includes('--no-local-trainer')) {
-    await eventually(async () => ((await (await fetch(`${url}/api/health`)).json()) as { data: { trainers: number } }).data.trainers >= 1, 'local trainer registered', 60_000);
+    await eventually(
+      async () =>
+        ((await (await fetch(`${url}/api/health`)).json()) as { data: { trainers: number } }).data
+          .trainers >= 1,
+      'local trainer registered',
+      60_000,
+    );
   }
   return {
     url,

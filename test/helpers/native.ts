@@ -13,7 +13,8 @@ export function nativeSkipReason(): string | false {
     return false;
   } catch (error) {
     const reason = `native addon unavailable: ${(error as Error).message.split('\n')[0]}`;
-    if (servicesRequired()) throw new Error(`${reason}; LIVETRAIN_REQUIRE_SERVICES=1 requires it`, { cause: error });
+    if (servicesRequired())
+      throw new Error(`${reason}; LIVETRAIN_REQUIRE_SERVICES=1 requires it`, { cause: error });
     return reason;
   }
 }

@@ -14,7 +14,11 @@ export interface Finished {
 }
 
 /** Starts `server/...` entry `entry` with node + tsx. */
-export function spawnEntry(entry: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcessWithoutNullStreams {
+export function spawnEntry(
+  entry: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): ChildProcessWithoutNullStreams {
   return spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry), ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
@@ -22,7 +26,11 @@ export function spawnEntry(entry: string, args: string[], env: NodeJS.ProcessEnv
 }
 
 /** Runs an entry to completion and collects its output. */
-export function runEntry(entry: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Finished> {
+export function runEntry(
+  entry: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<Finished> {
   return new Promise((resolve, reject) => {
     const child = spawnEntry(entry, args, env);
     let stdout = '';

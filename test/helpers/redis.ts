@@ -38,7 +38,8 @@ function unavailable(t: TestContext, reason: string): null {
 export async function sharedRedis(t: TestContext): Promise<{ url: string; prefix: string } | null> {
   const url = process.env.LIVETRAIN_TEST_REDIS_URL || DEFAULT_URL;
   const { hostname, port } = new URL(url);
-  if (!(await ping(Number(port || 6379), hostname))) return unavailable(t, `Redis not reachable at ${url}`);
+  if (!(await ping(Number(port || 6379), hostname)))
+    return unavailable(t, `Redis not reachable at ${url}`);
   return { url, prefix: `lt-test-${randomBytes(4).toString('hex')}` };
 }
 
@@ -53,12 +54,18 @@ export interface PrivateRedis {
 
 /** A redis-server of the test's own, on a free port, without persistence; or null (skipped). */
 export async function privateRedis(t: TestContext): Promise<PrivateRedis | null> {
-  if (spawnSync('redis-server', ['--version']).status !== 0) return unavailable(t, 'redis-server is not installed (apt-get install redis-server)');
+  if (spawnSync('redis-server', ['--version']).status !== 0)
+    return unavailable(t, 'redis-server is not installed (apt-get install redis-server)');
   const port = await freePort();
   let child: ChildProcess | null = null;
   const start = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    for (let i = 0; i < 100 && !(await ping(port)); i++) await new Promise((r) => setTimeout(r, 50));
+    child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    );
+    for (let i = 0; i < 100 && !(await ping(port)); i++)
+      await new Promise((r) => setTimeout(r, 50));
     if (!(await ping(port))) throw new Error(`redis-server did not start on port ${port}`);
   };
   const kill = async () => {

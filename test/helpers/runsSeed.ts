@@ -18,8 +18,19 @@ export const SEED_EPOCH_MS = Date.UTC(2026, 10, 1);
 export function seedRuns(n: number): RunImport[] {
   return Array.from({ length: n }, (_, i): RunImport => {
     const learningRate = Math.round(1 + ((i * 13) % 100)) / 1000;
-    const hyperparams = hyperparamsSchema.parse({ epochs: 1 + ((i * 7) % 50), batchSize: [16, 32, 64, 128][i % 4], learningRate, optimizer: i % 2 ? 'adam' : 'sgd', seed: (i * 31) % 1000 });
-    const tags = [...(i % 10 === 0 ? ['baseline'] : []), ...(i % 3 === 0 ? ['sweep'] : []), ...(i % 1000 === 7 ? ['rare_tag'] : []), ...(i % 1000 === 8 ? ['rare-tag'] : [])];
+    const hyperparams = hyperparamsSchema.parse({
+      epochs: 1 + ((i * 7) % 50),
+      batchSize: [16, 32, 64, 128][i % 4],
+      learningRate,
+      optimizer: i % 2 ? 'adam' : 'sgd',
+      seed: (i * 31) % 1000,
+    });
+    const tags = [
+      ...(i % 10 === 0 ? ['baseline'] : []),
+      ...(i % 3 === 0 ? ['sweep'] : []),
+      ...(i % 1000 === 7 ? ['rare_tag'] : []),
+      ...(i % 1000 === 8 ? ['rare-tag'] : []),
+    ];
     const totalSteps = i % 8 === 0 ? null : 100;
     return {
       id: `seed-${String(i).padStart(5, '0')}`,
@@ -36,7 +47,13 @@ export function seedRuns(n: number): RunImport[] {
       totalSteps,
       lastLoss: i % 6 === 0 ? null : ((i * 37) % 1000) / 500,
       finalTestAccuracy: i % 5 === 0 ? null : 90 + ((i * 17) % 1000) / 100,
-      learningRates: i % 4 === 0 ? [{ step: 0, value: learningRate }, { step: 5, value: learningRate * 4 }] : [{ step: 0, value: learningRate }],
+      learningRates:
+        i % 4 === 0
+          ? [
+              { step: 0, value: learningRate },
+              { step: 5, value: learningRate * 4 },
+            ]
+          : [{ step: 0, value: learningRate }],
     };
   });
 }
@@ -73,13 +90,18 @@ export function sortValueOf(run: RunImport, sort: string): string | number | nul
 }
 
 /** The list's order, in JS: by the column (runs without a value last either way), then by id, both in `order`. */
-export function sortLikeTheList(runs: readonly RunImport[], sort: string, order: 'asc' | 'desc'): RunImport[] {
+export function sortLikeTheList(
+  runs: readonly RunImport[],
+  sort: string,
+  order: 'asc' | 'desc',
+): RunImport[] {
   const dir = order === 'asc' ? 1 : -1;
   const cmp = (a: string | number, b: string | number) => (a < b ? -1 : a > b ? 1 : 0);
   return runs
     .map((r) => ({ r, v: sortValueOf(r, sort) }))
     .sort((a, b) => {
-      if (a.v === null || b.v === null) return a.v === b.v ? dir * cmp(a.r.id, b.r.id) : a.v === null ? 1 : -1;
+      if (a.v === null || b.v === null)
+        return a.v === b.v ? dir * cmp(a.r.id, b.r.id) : a.v === null ? 1 : -1;
       return dir * (cmp(a.v, b.v) || cmp(a.r.id, b.r.id));
     })
     .map((x) => x.r);

@@ -34,6 +34,9 @@ export function recordingSink(onEvent?: (event: TrainerEvent) => void): Recordin
   return sink;
 }
 
-export function ofType<T extends TrainerEvent['type']>(events: TrainerEvent[], type: T): Extract<TrainerEvent, { type: T }>[] {
+export function ofType<T extends TrainerEvent['type']>(
+  events: TrainerEvent[],
+  type: T,
+): Extract<TrainerEvent, { type: T }>[] {
   return events.filter((e): e is Extract<TrainerEvent, { type: T }> => e.type === type);
 }

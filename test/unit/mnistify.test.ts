@@ -5,12 +5,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodePixels } from '../../app/lib/digits';
-import { DIGIT_PIXELS, DIGIT_SIDE, inkBounds, mnistify, rgbaToGrey, type GreyImage } from '../../app/lib/mnistify';
+import {
+  DIGIT_PIXELS,
+  DIGIT_SIDE,
+  inkBounds,
+  mnistify,
+  rgbaToGrey,
+  type GreyImage,
+} from '../../app/lib/mnistify';
 
 /** A black `width`×`height` canvas with white ink where `ink(x, y)` is true. */
 function canvas(width: number, height: number, ink: (x: number, y: number) => boolean): GreyImage {
   const grey = new Uint8Array(width * height);
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) grey[y * width + x] = ink(x, y) ? 255 : 0;
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) grey[y * width + x] = ink(x, y) ? 255 : 0;
   return { width, height, grey };
 }
 
@@ -46,7 +54,9 @@ test('an empty canvas becomes 784 zeros', () => {
 
 test('an off-centre blob is centred by its centre of mass and scaled to the 20-pixel box', () => {
   // A disc of radius 30 near the top-left corner of a 280×280 canvas.
-  const out = mnistify(canvas(280, 280, (x, y) => (x + 0.5 - 50) ** 2 + (y + 0.5 - 60) ** 2 <= 30 ** 2));
+  const out = mnistify(
+    canvas(280, 280, (x, y) => (x + 0.5 - 50) ** 2 + (y + 0.5 - 60) ** 2 <= 30 ** 2),
+  );
   assertDigit(out);
   const com = centreOfMass(out);
   assert.ok(Math.abs(com.x - DIGIT_SIDE / 2) <= 0.5, `centre of mass x ${com.x}`);
@@ -57,7 +67,14 @@ test('an off-centre blob is centred by its centre of mass and scaled to the 20-p
 
 test('a lopsided shape puts its centre of mass, not its box, at the centre', () => {
   // An "L": a heavy vertical bar and a thin foot, so the mass sits left of the box centre.
-  const out = mnistify(canvas(100, 100, (x, y) => (x >= 10 && x < 30 && y >= 10 && y < 90) || (x >= 10 && x < 90 && y >= 85 && y < 90)));
+  const out = mnistify(
+    canvas(
+      100,
+      100,
+      (x, y) =>
+        (x >= 10 && x < 30 && y >= 10 && y < 90) || (x >= 10 && x < 90 && y >= 85 && y < 90),
+    ),
+  );
   const com = centreOfMass(out);
   assert.ok(Math.abs(com.x - DIGIT_SIDE / 2) <= 0.5, `centre of mass x ${com.x}`);
   assert.ok(Math.abs(com.y - DIGIT_SIDE / 2) <= 0.5, `centre of mass y ${com.y}`);
@@ -79,7 +96,13 @@ test('a small drawing is scaled up and grey values stay in 0–255', () => {
 
 test('faint ink is stretched so that its brightest pixel is 255', () => {
   // A faint (value 100) square: its grey levels are stretched so the peak is white.
-  const faint: GreyImage = { width: 50, height: 50, grey: new Uint8Array(2500).map((_, i) => (i % 50 >= 10 && i % 50 < 40 && i >= 500 && i < 2000 ? 100 : 0)) };
+  const faint: GreyImage = {
+    width: 50,
+    height: 50,
+    grey: new Uint8Array(2500).map((_, i) =>
+      i % 50 >= 10 && i % 50 < 40 && i >= 500 && i < 2000 ? 100 : 0,
+    ),
+  };
   const out = mnistify(faint);
   assertDigit(out);
   assert.equal(Math.max(...out), 255);
@@ -90,7 +113,10 @@ test('a grey array shorter than width × height is refused', () => {
 });
 
 test('rgbaToGrey takes the brightest channel of each pixel', () => {
-  assert.deepEqual([...rgbaToGrey([0, 0, 0, 255, 255, 255, 255, 255, 10, 200, 30, 255])], [0, 255, 200]);
+  assert.deepEqual(
+    [...rgbaToGrey([0, 0, 0, 255, 255, 255, 255, 255, 10, 200, 30, 255])],
+    [0, 255, 200],
+  );
 });
 
 test('decodePixels turns the hub base64 back into the 784 bytes', () => {
@@ -101,6 +127,9 @@ test('decodePixels turns the hub base64 back into the 784 bytes', () => {
 });
 
 test('decodePixels refuses bytes that are not one 28×28 image', () => {
-  assert.throws(() => decodePixels(Buffer.from(new Uint8Array(100)).toString('base64')), RangeError);
+  assert.throws(
+    () => decodePixels(Buffer.from(new Uint8Array(100)).toString('base64')),
+    RangeError,
+  );
   assert.throws(() => decodePixels('not base64!'));
 });

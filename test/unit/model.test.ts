@@ -13,7 +13,7 @@ before(async () => {
   await wasmFixture();
 });
 
-test('the model has the tutorial CNN\'s 21,840 trainable parameters in eight tensors', () => {
+test("the model has the tutorial CNN's 21,840 trainable parameters in eight tensors", () => {
   const model = createModel(1);
   assert.equal(model.parameterCount(), 21_840);
   assert.deepEqual(
@@ -29,7 +29,11 @@ test('forward gives log-probabilities [B,10] whose exponentials sum to one', () 
   const out = tf.tidy(() => {
     const x = tf.randomNormal([5, 28, 28, 1], 0, 1, 'float32', 3) as tf.Tensor4D;
     const logp = model.forward(x);
-    return { shape: logp.shape, sums: Array.from(tf.sum(tf.exp(logp), 1).dataSync()), max: tf.max(logp).dataSync()[0] };
+    return {
+      shape: logp.shape,
+      sums: Array.from(tf.sum(tf.exp(logp), 1).dataSync()),
+      max: tf.max(logp).dataSync()[0],
+    };
   });
   assert.deepEqual(out.shape, [5, 10]);
   for (const s of out.sums) assert.ok(Math.abs(s - 1) < 1e-5, `row sums to ${s}`);
@@ -39,7 +43,8 @@ test('forward gives log-probabilities [B,10] whose exponentials sum to one', () 
 
 test('initialisation is seeded: same seed, same weights; another seed, other weights', () => {
   const [a, b, c] = [createModel(7), createModel(7), createModel(8)];
-  const w = (m: ReturnType<typeof createModel>) => Array.from(m.params.get('fc1.weight')!.dataSync().slice(0, 20));
+  const w = (m: ReturnType<typeof createModel>) =>
+    Array.from(m.params.get('fc1.weight')!.dataSync().slice(0, 20));
   assert.deepEqual(w(a), w(b));
   assert.notDeepEqual(w(a), w(c));
   // PyTorch's default bound for fc1: 1/sqrt(320).
@@ -51,7 +56,9 @@ test('initialisation is seeded: same seed, same weights; another seed, other wei
 test('training mode applies dropout deterministically per seed; inference mode has none', () => {
   const model = createModel(3);
   const run = (seed?: number) =>
-    tf.tidy(() => Array.from(model.forward(tf.ones([2, 28, 28, 1]) as tf.Tensor4D, seed).dataSync()));
+    tf.tidy(() =>
+      Array.from(model.forward(tf.ones([2, 28, 28, 1]) as tf.Tensor4D, seed).dataSync()),
+    );
   assert.deepEqual(run(), run());
   assert.deepEqual(run(5), run(5));
   assert.notDeepEqual(run(5), run(6));
@@ -61,7 +68,12 @@ test('training mode applies dropout deterministically per seed; inference mode h
 
 test('SGD with momentum follows v = mu*v + g, p = p - lr*v (PyTorch formulation)', () => {
   const p = tf.variable(tf.tensor1d([1, 2]), true, 'sgd-test-p');
-  const opt = createOptimizer(new Map([['p', p]]), { ...hyperparamsSchema.parse({}), name: 'sgd', learningRate: 0.1, momentum: 0.5 });
+  const opt = createOptimizer(new Map([['p', p]]), {
+    ...hyperparamsSchema.parse({}),
+    name: 'sgd',
+    learningRate: 0.1,
+    momentum: 0.5,
+  });
   opt.apply({ [p.name]: tf.tensor1d([1, 1]) }); // v = 1, p = p - 0.1
   opt.apply({ [p.name]: tf.tensor1d([1, 1]) }); // v = 1.5, p = p - 0.15
   const got = Array.from(p.dataSync());
@@ -73,9 +85,13 @@ test('SGD with momentum follows v = mu*v + g, p = p - lr*v (PyTorch formulation)
   p.dispose();
 });
 
-test('Adam takes a first step of size lr in the gradient\'s direction', () => {
+test("Adam takes a first step of size lr in the gradient's direction", () => {
   const p = tf.variable(tf.tensor1d([1, -1]), true, 'adam-test-p');
-  const opt = createOptimizer(new Map([['p', p]]), { ...hyperparamsSchema.parse({}), name: 'adam', learningRate: 0.01 });
+  const opt = createOptimizer(new Map([['p', p]]), {
+    ...hyperparamsSchema.parse({}),
+    name: 'adam',
+    learningRate: 0.01,
+  });
   opt.apply({ [p.name]: tf.tensor1d([3, -0.5]) });
   const got = Array.from(p.dataSync());
   assert.ok(Math.abs(got[0] - 0.99) < 1e-5 && Math.abs(got[1] + 0.99) < 1e-5, `got ${got}`);
@@ -88,9 +104,19 @@ test('Adam takes a first step of size lr in the gradient\'s direction', () => {
 test("Adam's β₁, β₂ and ε are the run's: two steps match the update written out by hand", () => {
   const [beta1, beta2, epsilon, lr] = [0.5, 0.75, 0.1, 0.01];
   const p = tf.variable(tf.tensor1d([1]), true, 'adam-params-p');
-  const opt = createOptimizer(new Map([['p', p]]), { ...hyperparamsSchema.parse({}), name: 'adam', learningRate: lr, beta1, beta2, epsilon });
+  const opt = createOptimizer(new Map([['p', p]]), {
+    ...hyperparamsSchema.parse({}),
+    name: 'adam',
+    learningRate: lr,
+    beta1,
+    beta2,
+    epsilon,
+  });
   let [m, v, x] = [0, 0, 1];
-  for (const [t, g] of [[1, 2], [2, -1]]) {
+  for (const [t, g] of [
+    [1, 2],
+    [2, -1],
+  ]) {
     opt.apply({ [p.name]: tf.tensor1d([g]) });
     m = beta1 * m + (1 - beta1) * g;
     v = beta2 * v + (1 - beta2) * g * g;
@@ -102,18 +128,45 @@ test("Adam's β₁, β₂ and ε are the run's: two steps match the update writt
 });
 
 test('NLL loss of a uniform prediction is ln 10', () => {
-  const loss = tf.tidy(() => nllLoss(tf.fill([4, 10], Math.log(0.1)) as tf.Tensor2D, tf.oneHot([1, 2, 3, 4], 10) as tf.Tensor2D).dataSync()[0]);
+  const loss = tf.tidy(
+    () =>
+      nllLoss(
+        tf.fill([4, 10], Math.log(0.1)) as tf.Tensor2D,
+        tf.oneHot([1, 2, 3, 4], 10) as tf.Tensor2D,
+      ).dataSync()[0],
+  );
   assert.ok(Math.abs(loss - Math.log(10)) < 1e-5);
 });
 
 test('hyperparameters default to the tutorial and reject absurd values with the field named', () => {
   assert.deepEqual(hyperparamsSchema.parse({}), {
-    epochs: 1, batchSize: 32, learningRate: 0.01, momentum: 0.5, optimizer: 'sgd', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, seed: 1, trainLimit: null, testLimit: null,
+    epochs: 1,
+    batchSize: 32,
+    learningRate: 0.01,
+    momentum: 0.5,
+    optimizer: 'sgd',
+    beta1: 0.9,
+    beta2: 0.999,
+    epsilon: 1e-8,
+    seed: 1,
+    trainLimit: null,
+    testLimit: null,
   });
   const bad: Array<[Record<string, unknown>, string]> = [
-    [{ epochs: 0 }, 'epochs'], [{ epochs: 1.5 }, 'epochs'], [{ batchSize: -32 }, 'batchSize'], [{ batchSize: 1e9 }, 'batchSize'],
-    [{ learningRate: 0 }, 'learningRate'], [{ learningRate: Number.NaN }, 'learningRate'], [{ learningRate: 1e6 }, 'learningRate'],
-    [{ momentum: 1 }, 'momentum'], [{ beta1: 1 }, 'beta1'], [{ beta2: -0.1 }, 'beta2'], [{ epsilon: 0 }, 'epsilon'], [{ optimizer: 'rmsprop' }, 'optimizer'], [{ seed: -1 }, 'seed'], [{ trainLimit: 0 }, 'trainLimit'],
+    [{ epochs: 0 }, 'epochs'],
+    [{ epochs: 1.5 }, 'epochs'],
+    [{ batchSize: -32 }, 'batchSize'],
+    [{ batchSize: 1e9 }, 'batchSize'],
+    [{ learningRate: 0 }, 'learningRate'],
+    [{ learningRate: Number.NaN }, 'learningRate'],
+    [{ learningRate: 1e6 }, 'learningRate'],
+    [{ momentum: 1 }, 'momentum'],
+    [{ beta1: 1 }, 'beta1'],
+    [{ beta2: -0.1 }, 'beta2'],
+    [{ epsilon: 0 }, 'epsilon'],
+    [{ optimizer: 'rmsprop' }, 'optimizer'],
+    [{ seed: -1 }, 'seed'],
+    [{ trainLimit: 0 }, 'trainLimit'],
     [{ epochs: '3' }, 'epochs'],
   ];
   for (const [input, field] of bad) {

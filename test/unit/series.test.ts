@@ -25,7 +25,10 @@ function closedForm(xs: number[], w: number): number[] {
 function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, eps = 1e-9): void {
   assert.equal(actual.length, expected.length);
   for (let i = 0; i < expected.length; i++) {
-    assert.ok(Math.abs(actual[i] - expected[i]) <= eps * Math.max(1, Math.abs(expected[i])), `index ${i}: ${actual[i]} vs ${expected[i]}`);
+    assert.ok(
+      Math.abs(actual[i] - expected[i]) <= eps * Math.max(1, Math.abs(expected[i])),
+      `index ${i}: ${actual[i]} vs ${expected[i]}`,
+    );
   }
 }
 
@@ -84,14 +87,21 @@ describe('emaDebiased', () => {
     const whole = emaDebiased(xs, 0.9);
     const out = new Float64Array(xs.length);
     const state = emaStart(0.9);
-    for (let from = 0; from < xs.length; from += 137) emaRun(state, xs, from, Math.min(xs.length, from + 137), out);
+    for (let from = 0; from < xs.length; from += 137)
+      emaRun(state, xs, from, Math.min(xs.length, from + 137), out);
     assertClose(out, whole, 1e-15);
   });
 });
 
 describe('downsampling', () => {
   for (const [name, run] of [
-    ['minMaxBuckets', (xs: Float64Array, ys: Float64Array, n: number) => ({ idx: minMaxBuckets(xs, ys, n), max: 4 * n })],
+    [
+      'minMaxBuckets',
+      (xs: Float64Array, ys: Float64Array, n: number) => ({
+        idx: minMaxBuckets(xs, ys, n),
+        max: 4 * n,
+      }),
+    ],
   ] as const) {
     test(`${name}: keeps first and last, the spike, at most the requested count, monotonic in x`, () => {
       const { xs, ys, spike } = spiky();
@@ -135,10 +145,20 @@ describe('downsampling', () => {
     const idx = Array.from(minMaxBuckets(xs, ys, 10));
     assert.ok(idx.includes(250), 'the NaN index is kept');
     assert.ok(idx.length <= 41, `${idx.length} indices for 10 buckets, one gap`);
-    assert.deepEqual(idx, [...idx].sort((a, b) => a - b), 'in index order');
+    assert.deepEqual(
+      idx,
+      [...idx].sort((a, b) => a - b),
+      'in index order',
+    );
     assert.equal(new Set(idx).size, idx.length, 'no repeats');
     // Without the gap it is the plain M4: four per bucket at most.
-    assert.ok(minMaxBuckets(xs, Float64Array.from(ys, (y) => (Number.isNaN(y) ? 0 : y)), 10).length <= 40);
+    assert.ok(
+      minMaxBuckets(
+        xs,
+        Float64Array.from(ys, (y) => (Number.isNaN(y) ? 0 : y)),
+        10,
+      ).length <= 40,
+    );
   });
 });
 
@@ -195,16 +215,53 @@ describe('the elapsed-time axis across a pause', () => {
   test('the line breaks where the trainer paused (not between epochs), and is whole on the step axis', async () => {
     const { SeriesColumns, PAUSE_MS } = await import('../../app/charts/batchColumns');
     const { drawLine } = await import('../../app/charts/batchDraw');
-    const at = [0, 100, 200, 300, 300 + PAUSE_MS + 5000, 300 + PAUSE_MS + 5100, 300 + 2 * PAUSE_MS + 9000];
+    const at = [
+      0,
+      100,
+      200,
+      300,
+      300 + PAUSE_MS + 5000,
+      300 + PAUSE_MS + 5100,
+      300 + 2 * PAUSE_MS + 9000,
+    ];
     const epochs = [1, 1, 1, 1, 1, 1, 2]; // the last gap is an epoch end's evaluation
-    const points = at.map((time, i) => ({ seq: i + 1, step: i + 1, epoch: epochs[i], batch: i, loss: 1, accuracy: 50, learningRate: 0.01, samplesPerSec: 1, time }));
+    const points = at.map((time, i) => ({
+      seq: i + 1,
+      step: i + 1,
+      epoch: epochs[i],
+      batch: i,
+      loss: 1,
+      accuracy: 50,
+      learningRate: 0.01,
+      samplesPerSec: 1,
+      time,
+    }));
     const moves = (axis: 'time' | 'step') => {
       const c = new SeriesColumns();
       c.sync({ points }, axis, 'loss', 7, 0);
       const calls: string[] = [];
-      const ctx = { beginPath() {}, moveTo: () => calls.push('M'), lineTo: () => calls.push('L'), stroke() {}, arc() {}, fill() {}, set globalAlpha(_: number) {}, set strokeStyle(_: string) {}, set lineWidth(_: number) {} };
+      const ctx = {
+        beginPath() {},
+        moveTo: () => calls.push('M'),
+        lineTo: () => calls.push('L'),
+        stroke() {},
+        arc() {},
+        fill() {},
+        set globalAlpha(_: number) {},
+        set strokeStyle(_: string) {},
+        set lineWidth(_: number) {},
+      };
       const line = (v: number) => v;
-      drawLine(ctx as unknown as CanvasRenderingContext2D, c.xs, c.ys, Uint32Array.from({ length: c.length }, (_, i) => i), line as never, line as never, { colour: '#000', width: 1, alpha: 1 }, c.breaks);
+      drawLine(
+        ctx as unknown as CanvasRenderingContext2D,
+        c.xs,
+        c.ys,
+        Uint32Array.from({ length: c.length }, (_, i) => i),
+        line as never,
+        line as never,
+        { colour: '#000', width: 1, alpha: 1 },
+        c.breaks,
+      );
       return calls.join('');
     };
     assert.equal(moves('time'), 'MLLLMLL', 'one break, at the pause; none at the epoch end');
@@ -222,9 +279,26 @@ describe('the elapsed-time axis across a pause', () => {
     let time = 1_000_000;
     for (let step = 1; step <= 3200; step++) {
       time += step === 401 ? 20_000 : 100;
-      points.push({ seq: step, step, epoch: 1, batch: step - 1, loss: 1, accuracy: 50, learningRate: step > 400 ? 0.05 : 0.01, samplesPerSec: 1, time });
+      points.push({
+        seq: step,
+        step,
+        epoch: 1,
+        batch: step - 1,
+        loss: 1,
+        accuracy: 50,
+        learningRate: step > 400 ? 0.05 : 0.01,
+        samplesPerSec: 1,
+        time,
+      });
     }
-    const source = { head: points.filter((p) => p.step < 1024), overview: bucketize(points.filter((p) => p.step >= 1024 && p.step < 3008), 64), points: points.filter((p) => p.step >= 3008) };
+    const source = {
+      head: points.filter((p) => p.step < 1024),
+      overview: bucketize(
+        points.filter((p) => p.step >= 1024 && p.step < 3008),
+        64,
+      ),
+      points: points.filter((p) => p.step >= 3008),
+    };
     const c = new SeriesColumns();
     c.sync(source, 'time', 'learningRate', 3200, 0);
     // The frame plan as the chart makes it: 500 pixel columns over the whole span (M4).
@@ -232,16 +306,43 @@ describe('the elapsed-time axis across a pause', () => {
     const idx = minMaxBuckets(c.xs, c.ys, 500, 0, c.length, { x0, x1 });
     const segments: Array<{ from: number; to: number; ys: Set<number>; lines: number }> = [];
     const ctx = {
-      beginPath() {}, stroke() {}, arc() {}, fill() {}, set globalAlpha(_: number) {}, set strokeStyle(_: string) {}, set lineWidth(_: number) {},
-      moveTo: (x: number, y: number) => segments.push({ from: x, to: x, ys: new Set([y]), lines: 0 }),
-      lineTo: (x: number, y: number) => Object.assign(segments[segments.length - 1], { to: x, lines: segments[segments.length - 1].lines + 1 }).ys.add(y),
+      beginPath() {},
+      stroke() {},
+      arc() {},
+      fill() {},
+      set globalAlpha(_: number) {},
+      set strokeStyle(_: string) {},
+      set lineWidth(_: number) {},
+      moveTo: (x: number, y: number) =>
+        segments.push({ from: x, to: x, ys: new Set([y]), lines: 0 }),
+      lineTo: (x: number, y: number) =>
+        Object.assign(segments[segments.length - 1], {
+          to: x,
+          lines: segments[segments.length - 1].lines + 1,
+        }).ys.add(y),
     };
     const same = (v: number) => v;
-    drawLine(ctx as unknown as CanvasRenderingContext2D, c.xs, c.ys, idx, same as never, same as never, { colour: '#000', width: 1, alpha: 1 }, c.breaks);
-    assert.equal(segments.length, 2, `one break, at the pause (segments: ${segments.map((s) => `${s.from.toFixed(1)}–${s.to.toFixed(1)} s`).join(', ')})`);
+    drawLine(
+      ctx as unknown as CanvasRenderingContext2D,
+      c.xs,
+      c.ys,
+      idx,
+      same as never,
+      same as never,
+      { colour: '#000', width: 1, alpha: 1 },
+      c.breaks,
+    );
+    assert.equal(
+      segments.length,
+      2,
+      `one break, at the pause (segments: ${segments.map((s) => `${s.from.toFixed(1)}–${s.to.toFixed(1)} s`).join(', ')})`,
+    );
     const resumedAt = (points[400].time - points[0].time) / 1000;
     assert.deepEqual([...segments[1].ys], [0.05], 'the stretch after the pause is at 0.05');
-    assert.ok(segments[1].from === resumedAt && segments[1].to === x1, `drawn from the resume (${resumedAt} s) to the end (${x1} s): ${segments[1].from}–${segments[1].to}`);
+    assert.ok(
+      segments[1].from === resumedAt && segments[1].to === x1,
+      `drawn from the resume (${resumedAt} s) to the end (${x1} s): ${segments[1].from}–${segments[1].to}`,
+    );
     assert.ok(segments[0].to < resumedAt - 19, 'the stretch before the pause ends at the pause');
   });
 });

@@ -6,7 +6,12 @@
  */
 
 /** `everywhere()` (through Redis), or `here()` when that has not answered within `waitMs`; `everywhere` says which. */
-export async function everywhereOrHere<T>(shared: boolean, everywhere: () => Promise<T>, here: () => Promise<T>, waitMs = 2000): Promise<{ sockets: T; everywhere: boolean }> {
+export async function everywhereOrHere<T>(
+  shared: boolean,
+  everywhere: () => Promise<T>,
+  here: () => Promise<T>,
+  waitMs = 2000,
+): Promise<{ sockets: T; everywhere: boolean }> {
   const all = everywhere();
   if (!shared) return { sockets: await all, everywhere: true };
   let timer: NodeJS.Timeout | undefined;

@@ -14,7 +14,14 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import { Adapter as InMemoryAdapter } from 'socket.io-adapter';
 import { createClient } from 'redis';
 import { z } from 'zod';
-import { interHubRunChangeSchema, isFinished, relayEntrySchema, relayEventsSchema, type HubRunStatus, type RunChange } from '../../protocol';
+import {
+  interHubRunChangeSchema,
+  isFinished,
+  relayEntrySchema,
+  relayEventsSchema,
+  type HubRunStatus,
+  type RunChange,
+} from '../../protocol';
 import type { LiveStreams } from '../live/stream';
 import type { HubServer } from '../sockets';
 import type { Cluster } from './cluster';
@@ -40,7 +47,12 @@ export interface RedisClusterDeps {
 
 /** What XREAD answers: per stream read, its key and its entries (fields as strings). */
 const xReadAnswer = z
-  .array(z.object({ name: z.string(), messages: z.array(z.object({ id: z.string(), message: z.record(z.string(), z.string()) })) }))
+  .array(
+    z.object({
+      name: z.string(),
+      messages: z.array(z.object({ id: z.string(), message: z.record(z.string(), z.string()) })),
+    }),
+  )
   .nullable();
 
 const STREAM_MAXLEN = 5000;
@@ -69,20 +81,29 @@ export async function redisCluster(opts: RedisClusterDeps): Promise<Cluster> {
   // (Registered after the first connection: every 'ready' here is a reconnection.)
   sub.on('ready', () => {
     log('redis: subscription restored; asking browsers to resync');
-    setTimeout(() => io.local.emit('hub:resync', { reason: 'the hubs\' shared Redis came back' }), 100).unref();
+    setTimeout(
+      () => io.local.emit('hub:resync', { reason: "the hubs' shared Redis came back" }),
+      100,
+    ).unref();
   });
   const reader = await connect(pub.duplicate());
   io.adapter(createAdapter(pub, sub, { key: `${prefix}:socket.io`, requestsTimeout: 5000 }));
   io.on('livetrain:run', (message: unknown) => {
     const parsed = interHubRunChangeSchema.safeParse(message);
-    if (!parsed.success) return errors(`ignoring a malformed run change from another hub: ${parsed.error.issues[0]?.message}`);
+    if (!parsed.success)
+      return errors(
+        `ignoring a malformed run change from another hub: ${parsed.error.issues[0]?.message}`,
+      );
     const { hub, ...change } = parsed.data;
     if (hub !== hubId) opts.onRemoteChange(change);
   });
 
   const streamKey = (runId: string) => `${prefix}:run:${runId}`;
   const wakeKey = `${prefix}:wake:${hubId}`;
-  const following = new Map<string, { refs: number; lastId: string; pos: number; ready: Promise<void> }>();
+  const following = new Map<
+    string,
+    { refs: number; lastId: string; pos: number; ready: Promise<void> }
+  >();
   let closed = false;
 
   const quiet = (what: string) => (error: unknown) => {
@@ -90,10 +111,15 @@ export async function redisCluster(opts: RedisClusterDeps): Promise<Cluster> {
     // A replay of entries already appended: Redis refuses the id, which is what we want.
     if (!message.includes('equal or smaller')) errors(`${what}: ${message}`);
   };
-  const trim = { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: STREAM_MAXLEN } } as const;
+  const trim = {
+    TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: STREAM_MAXLEN },
+  } as const;
 
   function wake(): void {
-    pub.xAdd(wakeKey, '*', { w: '1' }, { TRIM: { strategy: 'MAXLEN', threshold: 10 } }).then(() => pub.expire(wakeKey, 3600)).catch(quiet('wake'));
+    pub
+      .xAdd(wakeKey, '*', { w: '1' }, { TRIM: { strategy: 'MAXLEN', threshold: 10 } })
+      .then(() => pub.expire(wakeKey, 3600))
+      .catch(quiet('wake'));
   }
 
   /** Applies one entry of a run's stream to this hub's live stream of it; throws on a malformed entry. */
@@ -172,11 +198,23 @@ export async function redisCluster(opts: RedisClusterDeps): Promise<Cluster> {
     append(runId, events, storedSeq) {
       if (events.length === 0) return;
       const last = events[events.length - 1].seq;
-      pub.xAdd(streamKey(runId), `${last}-0`, { h: hubId, s: String(storedSeq), e: JSON.stringify(events) }, trim).catch(quiet('append'));
+      pub
+        .xAdd(
+          streamKey(runId),
+          `${last}-0`,
+          { h: hubId, s: String(storedSeq), e: JSON.stringify(events) },
+          trim,
+        )
+        .catch(quiet('append'));
     },
     ended(runId, storedSeq) {
       pub
-        .xAdd(streamKey(runId), `${storedSeq}-1`, { h: hubId, k: 'end', s: String(storedSeq) }, trim)
+        .xAdd(
+          streamKey(runId),
+          `${storedSeq}-1`,
+          { h: hubId, k: 'end', s: String(storedSeq) },
+          trim,
+        )
         .then(() => pub.expire(streamKey(runId), ENDED_STREAM_TTL_S))
         .catch(quiet('end'));
     },

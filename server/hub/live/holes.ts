@@ -37,7 +37,9 @@ export function createHoleFiller({ storage, streams, storesHere, log }: HoleFill
       const run = await storage.runs.state(runId);
       if (!run || run.lastSeq >= to) break;
       if (Date.now() > deadline) {
-        log(`run ${runId}: seqs ${from}-${to} are not stored after ${WAIT_FOR_STORE_MS} ms; sending what is`);
+        log(
+          `run ${runId}: seqs ${from}-${to} are not stored after ${WAIT_FOR_STORE_MS} ms; sending what is`,
+        );
         break;
       }
       await new Promise((r) => setTimeout(r, POLL_MS));
@@ -55,7 +57,9 @@ export function createHoleFiller({ storage, streams, storesHere, log }: HoleFill
         if (!closed) streams.publish(runId, events);
       },
       (error) => {
-        log(`run ${runId}: could not read seqs ${hole.from}-${hole.to} back (trying again): ${error}`);
+        log(
+          `run ${runId}: could not read seqs ${hole.from}-${hole.to} back (trying again): ${error}`,
+        );
         noticed(runId);
       },
     );
@@ -63,7 +67,10 @@ export function createHoleFiller({ storage, streams, storesHere, log }: HoleFill
 
   function noticed(runId: string): void {
     if (closed || timers.has(runId)) return;
-    timers.set(runId, setTimeout(() => fill(runId), HOLE_WAIT_MS));
+    timers.set(
+      runId,
+      setTimeout(() => fill(runId), HOLE_WAIT_MS),
+    );
   }
 
   streams.onHole(noticed);

@@ -9,8 +9,27 @@
  * but the seq stream does not (annotations, the run's status) changes, makes a snapshot read
  * across such a change be read again.
  */
-import { HEAD_STEPS, TAIL_POINTS, toBucketColumns, toPointColumns, widthFor, type BucketColumns, type SeriesName } from '../../columns';
-import { CATCH_UP_MAX_POINTS, SNAPSHOT_MAX_NOTES, type JsonSeriesRange, type RunSnapshot, type SeriesRange, type WireAnnotation, type WireEpoch, type WireEvent, type WirePanel, type WirePoint } from '../../protocol';
+import {
+  HEAD_STEPS,
+  TAIL_POINTS,
+  toBucketColumns,
+  toPointColumns,
+  widthFor,
+  type BucketColumns,
+  type SeriesName,
+} from '../../columns';
+import {
+  CATCH_UP_MAX_POINTS,
+  SNAPSHOT_MAX_NOTES,
+  type JsonSeriesRange,
+  type RunSnapshot,
+  type SeriesRange,
+  type WireAnnotation,
+  type WireEpoch,
+  type WireEvent,
+  type WirePanel,
+  type WirePoint,
+} from '../../protocol';
 import { INT_COLUMN_MAX } from '../../trainer/eventSchema';
 import { assertNever } from '../../trainer/events';
 import { HubError } from '../errors';
@@ -72,21 +91,43 @@ export interface Snapshots {
   range(q: SeriesRangeQuery): Promise<StoredRange>;
 }
 
-export type SeriesRangeQuery = { runId: string; series: SeriesName; fromStep: number; toStep: number; columns: number };
+export type SeriesRangeQuery = {
+  runId: string;
+  series: SeriesName;
+  fromStep: number;
+  toStep: number;
+  columns: number;
+};
 /** A range as read: raw points or buckets, covering what was stored up to `upToSeq`. */
 export type StoredRange = SeriesRangeQuery & { upToSeq: number; answer: StoredSeriesRange };
 
 /** A range for the socket: numbers as binary columns, buckets with the one series asked for. */
 export function rangeToWire(r: StoredRange): SeriesRange {
-  const head = { runId: r.runId, series: r.series, fromStep: r.fromStep, toStep: r.toStep, upToSeq: r.upToSeq };
+  const head = {
+    runId: r.runId,
+    series: r.series,
+    fromStep: r.fromStep,
+    toStep: r.toStep,
+    upToSeq: r.upToSeq,
+  };
   return r.answer.kind === 'raw'
     ? { ...head, kind: 'raw', points: toPointColumns(r.answer.points) }
-    : { ...head, kind: 'buckets', buckets: toBucketColumns(r.answer.buckets, r.answer.width, [r.series]) };
+    : {
+        ...head,
+        kind: 'buckets',
+        buckets: toBucketColumns(r.answer.buckets, r.answer.width, [r.series]),
+      };
 }
 
 /** A range for HTTP: plain JSON (NaN and "none" as null). */
 export function rangeToJson(r: StoredRange): JsonSeriesRange {
-  const head = { runId: r.runId, series: r.series, fromStep: r.fromStep, toStep: r.toStep, upToSeq: r.upToSeq };
+  const head = {
+    runId: r.runId,
+    series: r.series,
+    fromStep: r.fromStep,
+    toStep: r.toStep,
+    upToSeq: r.upToSeq,
+  };
   if (r.answer.kind === 'raw') return { ...head, kind: 'raw', points: r.answer.points };
   const v = (x: number) => (Number.isFinite(x) ? x : null);
   const step = (x: number) => (x >= 0 ? x : null);
@@ -97,15 +138,32 @@ export function rangeToJson(r: StoredRange): JsonSeriesRange {
     buckets: r.answer.buckets.map((b) => {
       const s = b.series[r.series];
       return {
-        index: b.index, count: b.count, firstStep: b.firstStep, lastStep: b.lastStep, firstTime: b.firstTime, lastTime: b.lastTime,
-        min: v(s.min), max: v(s.max), minStep: step(s.minStep), maxStep: step(s.maxStep), first: v(s.first), last: v(s.last),
-        mean: s.finite > 0 ? s.sum / s.finite : null, gapStep: step(s.gapStep),
+        index: b.index,
+        count: b.count,
+        firstStep: b.firstStep,
+        lastStep: b.lastStep,
+        firstTime: b.firstTime,
+        lastTime: b.lastTime,
+        min: v(s.min),
+        max: v(s.max),
+        minStep: step(s.minStep),
+        maxStep: step(s.maxStep),
+        first: v(s.first),
+        last: v(s.last),
+        mean: s.finite > 0 ? s.sum / s.finite : null,
+        gapStep: step(s.gapStep),
       };
     }),
   };
 }
 
-export function createSnapshots({ storage, streams }: { storage: Pick<Storage, 'runs' | 'events' | 'notes' | 'series'>; streams: LiveStreams }): Snapshots {
+export function createSnapshots({
+  storage,
+  streams,
+}: {
+  storage: Pick<Storage, 'runs' | 'events' | 'notes' | 'series'>;
+  streams: LiveStreams;
+}): Snapshots {
   const versions = new Map<string, number>();
   const cached = new Map<string, StoredPart & { timer: NodeJS.Timeout }>();
   /** Range reads in flight, by run, steps, width and stored seq (see `range`). */
@@ -119,17 +177,30 @@ export function createSnapshots({ storage, streams }: { storage: Pick<Storage, '
    * else the overview (the finest width with at most OVERVIEW_MAX_BUCKETS buckets, up to the
    * bucket before the last TAIL_POINTS steps) and every point after its last bucket.
    */
-  async function readSeries(runId: string, afterSeq: number, bound: number, lastStep: number): Promise<Pick<Building, 'overview' | 'overviewPoints' | 'head' | 'tail' | 'full'>> {
-    if (afterSeq >= NO_SERIES) return { overview: null, overviewPoints: 0, head: [], tail: [], full: false };
+  async function readSeries(
+    runId: string,
+    afterSeq: number,
+    bound: number,
+    lastStep: number,
+  ): Promise<Pick<Building, 'overview' | 'overviewPoints' | 'head' | 'tail' | 'full'>> {
+    if (afterSeq >= NO_SERIES)
+      return { overview: null, overviewPoints: 0, head: [], tail: [], full: false };
     if (afterSeq > 0 && bound - afterSeq <= CATCH_UP_MAX_POINTS) {
-      return { overview: null, overviewPoints: 0, head: [], tail: await storage.series.pointsBetween(runId, afterSeq, bound), full: false };
+      return {
+        overview: null,
+        overviewPoints: 0,
+        head: [],
+        tail: await storage.series.pointsBetween(runId, afterSeq, bound),
+        full: false,
+      };
     }
     await storage.series.ensure(runId);
     const width = widthFor(lastStep);
     const lastBucket = Math.floor((lastStep - TAIL_POINTS) / width) - 1;
     let buckets = lastBucket >= 0 ? await storage.series.buckets(runId, width, 0, lastBucket) : [];
     // A bucket holding a point not yet sent (steps that went back) would overlap the frames.
-    while (buckets.length && buckets[buckets.length - 1].lastSeq > bound) buckets = buckets.slice(0, -1);
+    while (buckets.length && buckets[buckets.length - 1].lastSeq > bound)
+      buckets = buckets.slice(0, -1);
     const after = buckets.length ? buckets[buckets.length - 1].lastSeq : 0;
     const tail = await storage.series.pointsBetween(runId, after, bound);
     // The head: the first buckets' points raw (found by their seqs, the table's key).
@@ -138,7 +209,9 @@ export function createSnapshots({ storage, streams }: { storage: Pick<Storage, '
     if (buckets.length > headBuckets) {
       const firstSeq = Math.min(...buckets.slice(0, headBuckets).map((b) => b.firstSeq));
       const lastSeq = Math.max(...buckets.slice(0, headBuckets).map((b) => b.lastSeq));
-      head = (await storage.series.pointsBetween(runId, firstSeq - 1, lastSeq)).filter((p) => p.step < headBuckets * width);
+      head = (await storage.series.pointsBetween(runId, firstSeq - 1, lastSeq)).filter(
+        (p) => p.step < headBuckets * width,
+      );
       buckets = buckets.slice(headBuckets);
     }
     return {
@@ -163,7 +236,15 @@ export function createSnapshots({ storage, streams }: { storage: Pick<Storage, '
         storage.notes.latest(runId, SNAPSHOT_MAX_NOTES),
         storage.events.latestPanel(runId, bound),
       ]);
-      const base: Building = { run, epochs, annotations: notes.annotations, annotationsTotal: notes.total, predictions, lastSeq: bound, ...series };
+      const base: Building = {
+        run,
+        epochs,
+        annotations: notes.annotations,
+        annotationsTotal: notes.total,
+        predictions,
+        lastSeq: bound,
+        ...series,
+      };
       return { base, bound, version, afterSeq, release };
     } catch (error) {
       release();
@@ -176,7 +257,11 @@ export function createSnapshots({ storage, streams }: { storage: Pick<Storage, '
     if (part.version !== versionOf(runId)) return null;
     const live = streams.since(runId, part.bound);
     if (!live) return null;
-    const snapshot: Building = { ...part.base, epochs: [...part.base.epochs], tail: [...part.base.tail] };
+    const snapshot: Building = {
+      ...part.base,
+      epochs: [...part.base.epochs],
+      tail: [...part.base.tail],
+    };
     mergeTail(snapshot, live.events, part.afterSeq);
     snapshot.lastSeq = live.sentSeq;
     return toWire(snapshot);
@@ -209,7 +294,12 @@ export function createSnapshots({ storage, streams }: { storage: Pick<Storage, '
         if (!streams.isOpen(runId) && part.version === versionOf(runId)) {
           const now = await storage.runs.state(runId);
           // Nothing was stored or changed while we read: the snapshot is complete.
-          if (now && now.lastSeq === part.bound && !streams.isOpen(runId) && part.version === versionOf(runId)) {
+          if (
+            now &&
+            now.lastSeq === part.bound &&
+            !streams.isOpen(runId) &&
+            part.version === versionOf(runId)
+          ) {
             part.base.run.status = now.status;
             join();
             return toWire(part.base);
@@ -241,7 +331,9 @@ export function createSnapshots({ storage, streams }: { storage: Pick<Storage, '
       const key = [q.runId, q.fromStep, q.toStep, q.columns, state.lastSeq].join('\u0000');
       let answer = ranges.get(key);
       if (!answer) {
-        answer = storage.series.range(q.runId, q.fromStep, q.toStep, q.columns, state.lastSeq).finally(() => ranges.delete(key));
+        answer = storage.series
+          .range(q.runId, q.fromStep, q.toStep, q.columns, state.lastSeq)
+          .finally(() => ranges.delete(key));
         ranges.set(key, answer);
       }
       return { ...q, upToSeq: state.lastSeq, answer: await answer };
@@ -282,7 +374,13 @@ function toWire(b: Building): RunSnapshot {
     presence: [],
     predictions: b.predictions,
     lastSeq: b.lastSeq,
-    series: { full: b.full, head: b.head.length ? toPointColumns(b.head) : null, overview: b.overview, tail: toPointColumns(b.tail), points: b.head.length + b.overviewPoints + b.tail.length },
+    series: {
+      full: b.full,
+      head: b.head.length ? toPointColumns(b.head) : null,
+      overview: b.overview,
+      tail: toPointColumns(b.tail),
+      points: b.head.length + b.overviewPoints + b.tail.length,
+    },
   };
 }
 

@@ -13,7 +13,11 @@ import { toPointColumns } from '../../columns';
 import type { ServerToClientEvents, WireEvent } from '../../protocol';
 import { assertNever } from '../../trainer/events';
 
-export type Broadcast = <E extends keyof ServerToClientEvents>(room: string, event: E, ...args: Parameters<ServerToClientEvents[E]>) => void;
+export type Broadcast = <E extends keyof ServerToClientEvents>(
+  room: string,
+  event: E,
+  ...args: Parameters<ServerToClientEvents[E]>
+) => void;
 
 export const runRoom = (runId: string) => `run:${runId}`;
 
@@ -81,7 +85,12 @@ export function createLiveStreams(broadcast: Broadcast, frameMs = 50): LiveStrea
   function trim(run: LiveRun, runId: string): void {
     const floor = Math.min(run.storedSeq, ...(pins.get(runId) ?? []));
     let drop = 0;
-    while (drop < run.tail.length && run.tail[drop].seq <= floor && run.tail[drop].seq <= run.sentSeq) drop++;
+    while (
+      drop < run.tail.length &&
+      run.tail[drop].seq <= floor &&
+      run.tail[drop].seq <= run.sentSeq
+    )
+      drop++;
     if (drop) run.tail.splice(0, drop);
   }
 
@@ -100,7 +109,12 @@ export function createLiveStreams(broadcast: Broadcast, frameMs = 50): LiveStrea
       // Numbers as columns, their bytes in base64 text: Socket.IO pre-encodes a text packet once
       // for the whole room, while one with a binary attachment is written as two messages per
       // socket, each encoded for it (slower at 500 watchers: docs/benchmarks.md, "Live fan-out").
-      broadcast(room, 'metrics:batch', { runId, fromSeq: from, toSeq: to, points: toPointColumns(points, 'text') });
+      broadcast(room, 'metrics:batch', {
+        runId,
+        fromSeq: from,
+        toSeq: to,
+        points: toPointColumns(points, 'text'),
+      });
       points = [];
       from = to + 1;
     };
@@ -119,10 +133,21 @@ export function createLiveStreams(broadcast: Broadcast, frameMs = 50): LiveStrea
           broadcast(room, 'run:predictions', { ...range(), panel: e.panel });
           break;
         case 'misclassified':
-          broadcast(room, 'run:misclassified', { ...range(), epoch: e.epoch, total: e.total, listed: e.items.length });
+          broadcast(room, 'run:misclassified', {
+            ...range(),
+            epoch: e.epoch,
+            total: e.total,
+            listed: e.items.length,
+          });
           break;
         case 'progress':
-          broadcast(room, 'run:progress', { ...range(), phase: e.phase, epoch: e.epoch, done: e.done, total: e.total });
+          broadcast(room, 'run:progress', {
+            ...range(),
+            phase: e.phase,
+            epoch: e.epoch,
+            done: e.done,
+            total: e.total,
+          });
           break;
         default:
           assertNever(e);
@@ -150,7 +175,16 @@ export function createLiveStreams(broadcast: Broadcast, frameMs = 50): LiveStrea
     },
     open(runId, storedSeq) {
       if (runs.has(runId)) return;
-      runs.set(runId, { pending: [], sentSeq: storedSeq, storedSeq, tail: [], timer: null, sentAt: 0, publishedSeq: storedSeq, held: new Map() });
+      runs.set(runId, {
+        pending: [],
+        sentSeq: storedSeq,
+        storedSeq,
+        tail: [],
+        timer: null,
+        sentAt: 0,
+        publishedSeq: storedSeq,
+        held: new Map(),
+      });
     },
     isOpen: (runId) => runs.has(runId),
     publish(runId, events) {
@@ -160,13 +194,18 @@ export function createLiveStreams(broadcast: Broadcast, frameMs = 50): LiveStrea
       const holeBefore = holeOf(run);
       for (const e of events) if (e.seq > run.publishedSeq) run.held.set(e.seq, e);
       const fresh: WireEvent[] = [];
-      for (let next = run.held.get(run.publishedSeq + 1); next; next = run.held.get(run.publishedSeq + 1)) {
+      for (
+        let next = run.held.get(run.publishedSeq + 1);
+        next;
+        next = run.held.get(run.publishedSeq + 1)
+      ) {
         run.held.delete(next.seq);
         run.publishedSeq = next.seq;
         fresh.push(next);
       }
       const hole = holeOf(run);
-      if (hole && (!holeBefore || hole.from !== holeBefore.from || fresh.length > 0)) for (const l of holeListeners) l(runId, hole.from, hole.to);
+      if (hole && (!holeBefore || hole.from !== holeBefore.from || fresh.length > 0))
+        for (const l of holeListeners) l(runId, hole.from, hole.to);
       if (fresh.length === 0) return;
       // One at a time: a spread of a long stretch read back would overflow the call stack.
       for (const e of fresh) {
@@ -201,7 +240,10 @@ export function createLiveStreams(broadcast: Broadcast, frameMs = 50): LiveStrea
     since(runId, afterSeq) {
       const run = runs.get(runId);
       if (!run) return null;
-      return { events: run.tail.filter((e) => e.seq > afterSeq && e.seq <= run.sentSeq), sentSeq: run.sentSeq };
+      return {
+        events: run.tail.filter((e) => e.seq > afterSeq && e.seq <= run.sentSeq),
+        sentSeq: run.sentSeq,
+      };
     },
     flush: send,
     close(runId) {

@@ -10,11 +10,28 @@ export function toWireEvent(event: TrainerEvent, receivedAt: number): WireEvent 
     case 'metrics:epoch':
       return { seq, kind: 'epoch', epoch: { ...event.summary, seq, time: receivedAt } };
     case 'predictions':
-      return { seq, kind: 'panel', panel: { seq, step: event.step, epoch: event.epoch, items: event.items, time: receivedAt } };
+      return {
+        seq,
+        kind: 'panel',
+        panel: { seq, step: event.step, epoch: event.epoch, items: event.items, time: receivedAt },
+      };
     case 'misclassified':
-      return { seq, kind: 'misclassified', epoch: event.epoch, total: event.total, items: event.items };
+      return {
+        seq,
+        kind: 'misclassified',
+        epoch: event.epoch,
+        total: event.total,
+        items: event.items,
+      };
     case 'phase':
-      return { seq, kind: 'progress', phase: event.phase, epoch: event.epoch, done: event.done, total: event.total };
+      return {
+        seq,
+        kind: 'progress',
+        phase: event.phase,
+        epoch: event.epoch,
+        done: event.done,
+        total: event.total,
+      };
     case 'run:started':
     case 'checkpoint':
     case 'status':

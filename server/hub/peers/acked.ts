@@ -21,7 +21,8 @@ export function acked<S extends z.ZodType, T>(
     try {
       check?.(payload);
       const parsed = schema.safeParse(payload);
-      if (!parsed.success) throw new HubError('INVALID', `invalid ${what} payload`, fieldErrors(parsed.error));
+      if (!parsed.success)
+        throw new HubError('INVALID', `invalid ${what} payload`, fieldErrors(parsed.error));
       reply({ ok: true, data: await handler(parsed.data) });
     } catch (error) {
       reply(toFailure(error, log));

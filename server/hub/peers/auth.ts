@@ -15,7 +15,10 @@ export const TOKEN_COOKIE = 'livetrain_token';
 const COOKIE_MAX_AGE_S = 30 * 24 * 3600;
 
 /** Constant-time comparison of a presented token with the expected one. */
-export function tokenMatches(expected: string | null, presented: string | undefined | null): boolean {
+export function tokenMatches(
+  expected: string | null,
+  presented: string | undefined | null,
+): boolean {
   if (expected === null) return true;
   if (!presented) return false;
   const a = Buffer.from(expected);
@@ -66,7 +69,12 @@ export interface AuthOptions {
   failuresPerMinute?: number;
 }
 
-export function createAuth({ browserToken, trainerToken, proxies, failuresPerMinute = 10 }: AuthOptions) {
+export function createAuth({
+  browserToken,
+  trainerToken,
+  proxies,
+  failuresPerMinute = 10,
+}: AuthOptions) {
   const { clientAddress, overHttps } = proxies;
   const failures = createRateLimiter(failuresPerMinute, 60_000);
   const throttled = (address: string) => !failures.allows(address);
@@ -75,10 +83,19 @@ export function createAuth({ browserToken, trainerToken, proxies, failuresPerMin
    * Checks a presented token, counting a wrong one against the client's address.
    * @throws HubError RATE_LIMITED while the address is throttled, UNAUTHORIZED for a wrong or missing token
    */
-  function check(expected: string | null, presented: string | undefined | null, req: Pick<IncomingMessage, 'headers' | 'socket'>, what: string): void {
+  function check(
+    expected: string | null,
+    presented: string | undefined | null,
+    req: Pick<IncomingMessage, 'headers' | 'socket'>,
+    what: string,
+  ): void {
     if (expected === null) return;
     const address = clientAddress(req);
-    if (throttled(address)) throw new HubError('RATE_LIMITED', 'too many wrong tokens from this address; wait a minute and try again');
+    if (throttled(address))
+      throw new HubError(
+        'RATE_LIMITED',
+        'too many wrong tokens from this address; wait a minute and try again',
+      );
     if (tokenMatches(expected, presented)) return;
     if (presented) failures.take(address);
     throw new HubError('UNAUTHORIZED', what);
@@ -91,7 +108,12 @@ export function createAuth({ browserToken, trainerToken, proxies, failuresPerMin
     required: browserToken !== null,
     /** A browser's or API client's request (cookie or bearer); `token` from a handshake's auth. */
     browser(req: Pick<IncomingMessage, 'headers' | 'socket'>, token?: string): void {
-      check(browserToken, token ?? presentedToken(req), req, 'a valid team token is required (sign in at /login, or send Authorization: Bearer …)');
+      check(
+        browserToken,
+        token ?? presentedToken(req),
+        req,
+        'a valid team token is required (sign in at /login, or send Authorization: Bearer …)',
+      );
     },
     /**
      * Whether the request presents the team token (or none is needed), for answers that say
@@ -115,7 +137,10 @@ export function createAuth({ browserToken, trainerToken, proxies, failuresPerMin
       const url = new URL(req.url ?? '/', 'http://hub');
       const secure = overHttps(req) ? '; Secure' : '';
       if (url.pathname === '/logout' && req.method === 'POST') {
-        res.writeHead(303, { location: '/login', 'set-cookie': `${TOKEN_COOKIE}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0${secure}` });
+        res.writeHead(303, {
+          location: '/login',
+          'set-cookie': `${TOKEN_COOKIE}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0${secure}`,
+        });
         res.end();
         return true;
       }
@@ -138,7 +163,14 @@ export function createAuth({ browserToken, trainerToken, proxies, failuresPerMin
       } catch (error) {
         const limited = error instanceof HubError && error.code === 'RATE_LIMITED';
         res.writeHead(limited ? 429 : 401, { 'content-type': 'text/html; charset=utf-8' });
-        res.end(LOGIN_PAGE(limited ? 'Too many wrong tokens from this address: wait a minute, then try again.' : 'That token is not right.', next));
+        res.end(
+          LOGIN_PAGE(
+            limited
+              ? 'Too many wrong tokens from this address: wait a minute, then try again.'
+              : 'That token is not right.',
+            next,
+          ),
+        );
         return true;
       }
       res.writeHead(303, {

@@ -3,7 +3,15 @@
  * from protocol.ts and answered with an ack envelope; unknown events are ignored by Socket.IO.
  */
 import type { z } from 'zod';
-import { browserSchemas, handshakeSchema, MAX_BROWSER_PAYLOAD_BYTES, PROTOCOL_VERSION, type BrowserAckData, type BrowserCommand, type DatasetSizes } from '../../protocol';
+import {
+  browserSchemas,
+  handshakeSchema,
+  MAX_BROWSER_PAYLOAD_BYTES,
+  PROTOCOL_VERSION,
+  type BrowserAckData,
+  type BrowserCommand,
+  type DatasetSizes,
+} from '../../protocol';
 import type { Cluster } from '../cluster/cluster';
 import { handshakeCheck, handshakeError, HubError } from '../errors';
 import { rangeToWire, type Snapshots } from '../live/snapshot';
@@ -52,12 +60,37 @@ const tooLarge = (payload: unknown) => {
   }
 };
 
-export function attachBrowsers({ io, auth, identities, participants, presence, snapshots, cluster, commands, manage, annotations, database, datasetSizes, log }: BrowserDeps): void {
+export function attachBrowsers({
+  io,
+  auth,
+  identities,
+  participants,
+  presence,
+  snapshots,
+  cluster,
+  commands,
+  manage,
+  annotations,
+  database,
+  datasetSizes,
+  log,
+}: BrowserDeps): void {
   io.use((socket, next) => {
     const hello = handshakeSchema.safeParse(socket.handshake.auth);
-    if (!hello.success) return next(handshakeError('INVALID', `handshake auth must be { protocolVersion: ${PROTOCOL_VERSION}, token? }`));
+    if (!hello.success)
+      return next(
+        handshakeError(
+          'INVALID',
+          `handshake auth must be { protocolVersion: ${PROTOCOL_VERSION}, token? }`,
+        ),
+      );
     if (hello.data.protocolVersion !== PROTOCOL_VERSION) {
-      return next(handshakeError('UNSUPPORTED_VERSION', `this hub speaks protocol ${PROTOCOL_VERSION}, the client ${hello.data.protocolVersion}; reload the page`));
+      return next(
+        handshakeError(
+          'UNSUPPORTED_VERSION',
+          `this hub speaks protocol ${PROTOCOL_VERSION}, the client ${hello.data.protocolVersion}; reload the page`,
+        ),
+      );
     }
     const refused = handshakeCheck(() => auth.browser(socket.request, hello.data.token));
     if (refused) return next(refused);
@@ -84,7 +117,11 @@ export function attachBrowsers({ io, auth, identities, participants, presence, s
     };
 
     /** Listens to `event`, whose payload `schema` (its entry in browserSchemas) validates. */
-    function on<K extends BrowserCommand, S extends z.ZodType>(event: K, schema: S, handler: (input: z.infer<S>) => Promise<BrowserAckData[K]>): void {
+    function on<K extends BrowserCommand, S extends z.ZodType>(
+      event: K,
+      schema: S,
+      handler: (input: z.infer<S>) => Promise<BrowserAckData[K]>,
+    ): void {
       socket.on<BrowserCommand>(event, acked(log, event, schema, handler, tooLarge));
     }
 
@@ -97,16 +134,29 @@ export function attachBrowsers({ io, auth, identities, participants, presence, s
       presence.announce(null);
       for (const runId of watching) presence.announce(runId);
       const dataset = await datasetSizes().catch(() => null);
-      return { participant: socket.data.participant, credential, protocolVersion: PROTOCOL_VERSION, tokenRequired: auth.required, dataset };
+      return {
+        participant: socket.data.participant,
+        credential,
+        protocolVersion: PROTOCOL_VERSION,
+        tokenRequired: auth.required,
+        dataset,
+      };
     });
 
     let watchesInFlight = 0;
     on('run:watch', browserSchemas['run:watch'], async ({ runId, afterSeq }) => {
       actor();
       if (!watching.has(runId) && watching.size >= MAX_WATCHED_RUNS) {
-        throw new HubError('CONFLICT', `one connection watches at most ${MAX_WATCHED_RUNS} runs at once; unwatch one first`);
+        throw new HubError(
+          'CONFLICT',
+          `one connection watches at most ${MAX_WATCHED_RUNS} runs at once; unwatch one first`,
+        );
       }
-      if (watchesInFlight >= MAX_WATCHES_IN_FLIGHT) throw new HubError('RATE_LIMITED', `at most ${MAX_WATCHES_IN_FLIGHT} run:watch at a time on one connection; wait for the answers`);
+      if (watchesInFlight >= MAX_WATCHES_IN_FLIGHT)
+        throw new HubError(
+          'RATE_LIMITED',
+          `at most ${MAX_WATCHES_IN_FLIGHT} run:watch at a time on one connection; wait for the answers`,
+        );
       watchesInFlight++;
       try {
         return await watch(runId, afterSeq);
@@ -138,7 +188,11 @@ export function attachBrowsers({ io, auth, identities, participants, presence, s
     let rangesInFlight = 0;
     on('run:series', browserSchemas['run:series'], async (query) => {
       actor();
-      if (rangesInFlight >= MAX_RANGES_IN_FLIGHT) throw new HubError('RATE_LIMITED', `at most ${MAX_RANGES_IN_FLIGHT} run:series at a time on one connection; wait for the answers`);
+      if (rangesInFlight >= MAX_RANGES_IN_FLIGHT)
+        throw new HubError(
+          'RATE_LIMITED',
+          `at most ${MAX_RANGES_IN_FLIGHT} run:series at a time on one connection; wait for the answers`,
+        );
       rangesInFlight++;
       try {
         return rangeToWire(await snapshots.range(query));
@@ -155,19 +209,45 @@ export function attachBrowsers({ io, auth, identities, participants, presence, s
       return { runId };
     });
 
-    on('run:start', browserSchemas['run:start'], async (input) => ({ run: await commands.start(input, actor()) }));
-    on('run:stop', browserSchemas['run:stop'], async ({ runId }) => ({ run: await commands.control(runId, 'stop', actor()) }));
-    on('run:pause', browserSchemas['run:pause'], async ({ runId }) => ({ run: await commands.control(runId, 'pause', actor()) }));
-    on('run:resume', browserSchemas['run:resume'], async ({ runId }) => ({ run: await commands.control(runId, 'resume', actor()) }));
-    on('run:set-lr', browserSchemas['run:set-lr'], async ({ runId, learningRate }) => ({ run: await commands.control(runId, 'set-lr', actor(), learningRate) }));
-    on('run:edit', browserSchemas['run:edit'], async ({ runId, ...fields }) => ({ run: await manage.edit(runId, fields, actor()) }));
-    on('run:archive', browserSchemas['run:archive'], async ({ runId }) => ({ run: await manage.archive(runId, actor()) }));
-    on('run:restore', browserSchemas['run:restore'], async ({ runId }) => ({ run: await manage.restore(runId, actor()) }));
-    on('run:delete', browserSchemas['run:delete'], async ({ runId, confirmName }) => manage.remove(runId, confirmName, actor()));
-    on('runs:manage', browserSchemas['runs:manage'], async ({ runIds, action }) => ({ results: await manage.many(runIds, action, actor()) }));
-    on('annotation:add', browserSchemas['annotation:add'], async (input) => ({ annotation: await annotations.addNote(actor(), input) }));
-    on('annotation:edit', browserSchemas['annotation:edit'], async (input) => ({ annotation: await annotations.editNote(actor(), input) }));
-    on('annotation:delete', browserSchemas['annotation:delete'], async (input) => annotations.deleteNote(actor(), input));
+    on('run:start', browserSchemas['run:start'], async (input) => ({
+      run: await commands.start(input, actor()),
+    }));
+    on('run:stop', browserSchemas['run:stop'], async ({ runId }) => ({
+      run: await commands.control(runId, 'stop', actor()),
+    }));
+    on('run:pause', browserSchemas['run:pause'], async ({ runId }) => ({
+      run: await commands.control(runId, 'pause', actor()),
+    }));
+    on('run:resume', browserSchemas['run:resume'], async ({ runId }) => ({
+      run: await commands.control(runId, 'resume', actor()),
+    }));
+    on('run:set-lr', browserSchemas['run:set-lr'], async ({ runId, learningRate }) => ({
+      run: await commands.control(runId, 'set-lr', actor(), learningRate),
+    }));
+    on('run:edit', browserSchemas['run:edit'], async ({ runId, ...fields }) => ({
+      run: await manage.edit(runId, fields, actor()),
+    }));
+    on('run:archive', browserSchemas['run:archive'], async ({ runId }) => ({
+      run: await manage.archive(runId, actor()),
+    }));
+    on('run:restore', browserSchemas['run:restore'], async ({ runId }) => ({
+      run: await manage.restore(runId, actor()),
+    }));
+    on('run:delete', browserSchemas['run:delete'], async ({ runId, confirmName }) =>
+      manage.remove(runId, confirmName, actor()),
+    );
+    on('runs:manage', browserSchemas['runs:manage'], async ({ runIds, action }) => ({
+      results: await manage.many(runIds, action, actor()),
+    }));
+    on('annotation:add', browserSchemas['annotation:add'], async (input) => ({
+      annotation: await annotations.addNote(actor(), input),
+    }));
+    on('annotation:edit', browserSchemas['annotation:edit'], async (input) => ({
+      annotation: await annotations.editNote(actor(), input),
+    }));
+    on('annotation:delete', browserSchemas['annotation:delete'], async (input) =>
+      annotations.deleteNote(actor(), input),
+    );
 
     socket.on('disconnect', () => {
       for (const runId of followed) unfollow(runId);

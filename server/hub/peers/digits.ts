@@ -8,8 +8,18 @@ import type { HttpBodies, WireDigit } from '../../protocol';
 import { initBackend } from '../../trainer/backend';
 import { decodeCheckpoint } from '../../trainer/checkpoint';
 import type { DatasetSizes } from '../../trainer/config';
-import { loadMnist, readDatasetSizes, resolveDataDir, type MnistData } from '../../trainer/data/mnist';
-import { createPredictor, digitPixels, PredictInputError, type Predictor } from '../../trainer/predict';
+import {
+  loadMnist,
+  readDatasetSizes,
+  resolveDataDir,
+  type MnistData,
+} from '../../trainer/data/mnist';
+import {
+  createPredictor,
+  digitPixels,
+  PredictInputError,
+  type Predictor,
+} from '../../trainer/predict';
 import { HubError } from '../errors';
 import type { Storage } from '../storage/storage';
 
@@ -31,7 +41,10 @@ export interface DigitService {
 
 const CACHED_PREDICTORS = 4;
 
-export function createDigitService(storage: Pick<Storage, 'runs' | 'peers'>, opts: { dataDir?: string } = {}): DigitService {
+export function createDigitService(
+  storage: Pick<Storage, 'runs' | 'peers'>,
+  opts: { dataDir?: string } = {},
+): DigitService {
   let data: Promise<MnistData> | null = null;
   let backend: Promise<unknown> | null = null;
   /** Predictors by checkpoint row id, most recently used last. */
@@ -44,7 +57,10 @@ export function createDigitService(storage: Pick<Storage, 'runs' | 'peers'>, opt
     const row = await storage.peers.latestUploaded(runId);
     if (!row?.data) {
       if (!(await storage.runs.exists(runId))) throw new HubError('NOT_FOUND', `no run ${runId}`);
-      throw new HubError('CONFLICT', 'this run has no checkpoint yet: one is saved at the end of each epoch and when it stops');
+      throw new HubError(
+        'CONFLICT',
+        'this run has no checkpoint yet: one is saved at the end of each epoch and when it stops',
+      );
     }
     let predictor = predictors.get(row.id);
     if (predictor) {
@@ -52,7 +68,9 @@ export function createDigitService(storage: Pick<Storage, 'runs' | 'peers'>, opt
     } else {
       backend ??= initBackend('wasm');
       await backend;
-      predictor = createPredictor(decodeCheckpoint(Buffer.from(row.data), `checkpoint ${row.id} of run ${runId}`));
+      predictor = createPredictor(
+        decodeCheckpoint(Buffer.from(row.data), `checkpoint ${row.id} of run ${runId}`),
+      );
       if (predictors.size >= CACHED_PREDICTORS) {
         const [oldest, evicted] = predictors.entries().next().value!;
         predictors.delete(oldest);
@@ -74,8 +92,15 @@ export function createDigitService(storage: Pick<Storage, 'runs' | 'peers'>, opt
     async digits(split, indices) {
       const set = (await dataset())[split];
       return indices.map((index) => {
-        if (index >= set.count) throw new HubError('INVALID', `digit index ${index} is out of range 0–${set.count - 1}`, { indices: 'out of range' });
-        return { index, label: set.labels[index], pixels: Buffer.from(digitPixels(set, index)).toString('base64') };
+        if (index >= set.count)
+          throw new HubError('INVALID', `digit index ${index} is out of range 0–${set.count - 1}`, {
+            indices: 'out of range',
+          });
+        return {
+          index,
+          label: set.labels[index],
+          pixels: Buffer.from(digitPixels(set, index)).toString('base64'),
+        };
       });
     },
     warm() {

@@ -55,7 +55,10 @@ function hostnameOf(host: string): string | null {
 
 export function createRequestGuard(opts: GuardOptions = {}) {
   const publicUrls = (opts.publicUrls ?? []).map((u) => new URL(u));
-  const hosts = new Set<string>([...LOOPBACK_HOSTS, ...publicUrls.map((u) => u.hostname.toLowerCase())]);
+  const hosts = new Set<string>([
+    ...LOOPBACK_HOSTS,
+    ...publicUrls.map((u) => u.hostname.toLowerCase()),
+  ]);
   const origins = new Set(publicUrls.map((u) => u.origin));
   const csp = contentSecurityPolicy(opts.dev ?? false);
   const named = [...hosts].join(', ');
@@ -82,7 +85,8 @@ export function createRequestGuard(opts: GuardOptions = {}) {
         url = null;
       }
       // The hub's own pages: the origin is the very host the request names (checked above).
-      if (url && url.host === req.headers.host && hosts.has(url.hostname.toLowerCase())) return null;
+      if (url && url.host === req.headers.host && hosts.has(url.hostname.toLowerCase()))
+        return null;
       return origin === 'null' ? 'a page with no origin (a sandboxed frame or a file)' : origin;
     }
     const site = req.headers['sec-fetch-site'];
@@ -106,13 +110,21 @@ export function createRequestGuard(opts: GuardOptions = {}) {
       if (host) throw new HubError('FORBIDDEN', host);
       if (SAFE_METHODS.has(req.method ?? 'GET')) return;
       const from = crossSite(req);
-      if (from) throw new HubError('FORBIDDEN', `requests from other sites are refused: this one came from ${from}, not from this hub's own pages`);
+      if (from)
+        throw new HubError(
+          'FORBIDDEN',
+          `requests from other sites are refused: this one came from ${from}, not from this hub's own pages`,
+        );
     },
 
     /** Socket.IO's `allowRequest`: the same rules for every handshake, both namespaces. */
-    allowRequest(req: IncomingMessage, callback: (err: string | null | undefined, success: boolean) => void): void {
+    allowRequest(
+      req: IncomingMessage,
+      callback: (err: string | null | undefined, success: boolean) => void,
+    ): void {
       const from = crossSite(req);
-      const problem = foreignHost(req) ?? (from ? `connections from other sites are refused (${from})` : null);
+      const problem =
+        foreignHost(req) ?? (from ? `connections from other sites are refused (${from})` : null);
       callback(problem, problem === null);
     },
   };

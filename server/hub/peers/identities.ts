@@ -23,7 +23,10 @@ export async function createIdentities(peers: Pick<PeerQueries, 'secret'>) {
      * The participant a hello is: the one it names when its credential proves it, else a new
      * one (with a fresh id and its credential).
      */
-    resolve(claimed: { participantId?: string; credential?: string }): Identity & { known: boolean } {
+    resolve(claimed: {
+      participantId?: string;
+      credential?: string;
+    }): Identity & { known: boolean } {
       if (claimed.participantId && claimed.credential) {
         const expected = Buffer.from(credentialOf(claimed.participantId));
         const presented = Buffer.from(claimed.credential);

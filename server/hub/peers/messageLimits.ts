@@ -20,7 +20,11 @@ const LIMIT = Symbol('livetrain.messageLimit');
 
 interface EngineSocket {
   [LIMIT]?: number;
-  transport: { name?: string; opts?: { maxHttpBufferSize?: number }; socket?: { _receiver?: { _maxPayload?: number } } };
+  transport: {
+    name?: string;
+    opts?: { maxHttpBufferSize?: number };
+    socket?: { _receiver?: { _maxPayload?: number } };
+  };
   on(event: 'upgrade', listener: () => void): void;
 }
 
@@ -29,7 +33,11 @@ export interface MessageLimits {
   allowLarge(conn: unknown): void;
 }
 
-export function createMessageLimits(io: HubServer, serverLimit: number, log: (line: string) => void): MessageLimits {
+export function createMessageLimits(
+  io: HubServer,
+  serverLimit: number,
+  log: (line: string) => void,
+): MessageLimits {
   let warned = false;
   function apply(conn: EngineSocket, bytes: number): void {
     conn[LIMIT] = bytes;
@@ -46,7 +54,9 @@ export function createMessageLimits(io: HubServer, serverLimit: number, log: (li
     }
     if (!set && !warned) {
       warned = true;
-      log(`message limits: cannot set a per-connection limit on the ${t.name ?? 'unknown'} transport; every connection may send ${serverLimit} bytes`);
+      log(
+        `message limits: cannot set a per-connection limit on the ${t.name ?? 'unknown'} transport; every connection may send ${serverLimit} bytes`,
+      );
     }
   }
   io.engine.on('connection', (conn: EngineSocket) => {

@@ -17,7 +17,13 @@ export interface ParticipantWriter {
   close(): Promise<void>;
 }
 
-export function createParticipantWriter({ peers, log }: { peers: Pick<PeerQueries, 'saveParticipants'>; log: (line: string) => void }): ParticipantWriter {
+export function createParticipantWriter({
+  peers,
+  log,
+}: {
+  peers: Pick<PeerQueries, 'saveParticipants'>;
+  log: (line: string) => void;
+}): ParticipantWriter {
   const saved = new Map<string, { name: string; colour: string; at: number }>();
   let pending = new Map<string, { name: string; colour: string }>();
   let timer: NodeJS.Timeout | null = null;
@@ -29,14 +35,24 @@ export function createParticipantWriter({ peers, log }: { peers: Pick<PeerQuerie
     if (pending.size === 0) return writing;
     const batch = pending;
     pending = new Map();
-    writing = writing.then(() => peers.saveParticipants(batch)).catch((error: unknown) => log(`participants: ${error instanceof Error ? error.message : error}`));
+    writing = writing
+      .then(() => peers.saveParticipants(batch))
+      .catch((error: unknown) =>
+        log(`participants: ${error instanceof Error ? error.message : error}`),
+      );
     return writing;
   }
 
   return {
     remember(id, name, colour) {
       const last = saved.get(id);
-      if (last && last.name === name && last.colour === colour && Date.now() - last.at < RESAVE_AFTER_MS) return;
+      if (
+        last &&
+        last.name === name &&
+        last.colour === colour &&
+        Date.now() - last.at < RESAVE_AFTER_MS
+      )
+        return;
       saved.delete(id);
       saved.set(id, { name, colour, at: Date.now() });
       // Ids come from peers: remember the most recent ones only (Map keeps insertion order).

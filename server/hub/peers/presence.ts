@@ -13,7 +13,15 @@ export const PRESENCE_LIST_MAX = 50;
 
 const byName = (a: PresenceUser, b: PresenceUser) => a.name.localeCompare(b.name);
 
-export function createPresence({ io, shared, log }: { io: HubServer; shared: boolean; log: (line: string) => void }) {
+export function createPresence({
+  io,
+  shared,
+  log,
+}: {
+  io: HubServer;
+  shared: boolean;
+  log: (line: string) => void;
+}) {
   const pending = new Map<string, NodeJS.Timeout>();
   /**
    * {@link local}'s answer per room, until someone joins or leaves it (or says who they are):
@@ -77,7 +85,9 @@ export function createPresence({ io, shared, log }: { io: HubServer; shared: boo
     announce(runId: string | null): void {
       const key = runId ?? '';
       if (pending.has(key)) return;
-      const audience = runId ? (io.sockets.adapter.rooms.get(runRoom(runId))?.size ?? 0) : io.sockets.sockets.size;
+      const audience = runId
+        ? (io.sockets.adapter.rooms.get(runRoom(runId))?.size ?? 0)
+        : io.sockets.sockets.size;
       const delayMs = Math.min(1000, 30 + 2 * audience);
       pending.set(
         key,
@@ -110,11 +120,14 @@ export function colourFor(id: string): string {
   for (const ch of id) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
   const hue = h % 360;
   // HSL(hue, 65%, 45%) to hex.
-  const s = 0.65, l = 0.45;
+  const s = 0.65,
+    l = 0.45;
   const f = (n: number) => {
     const k = (n + hue / 30) % 12;
     const c = l - s * Math.min(l, 1 - l) * Math.max(-1, Math.min(k - 3, 9 - k, 1));
-    return Math.round(c * 255).toString(16).padStart(2, '0');
+    return Math.round(c * 255)
+      .toString(16)
+      .padStart(2, '0');
   };
   return `#${f(0)}${f(8)}${f(4)}`;
 }

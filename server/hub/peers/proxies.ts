@@ -11,14 +11,17 @@ import net from 'node:net';
 type Req = Pick<IncomingMessage, 'headers' | 'socket'>;
 
 /** An IPv4 address written as IPv6 (`::ffff:10.0.0.5`) is that IPv4 address. */
-const unmapped = (address: string) => (/^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address) ? address.slice(7) : address);
+const unmapped = (address: string) =>
+  /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address) ? address.slice(7) : address;
 
 /** Why `entry` is not an address or CIDR range, or null when it is one. */
 export function proxyEntryProblem(entry: string): string | null {
   const [address, bits, extra] = entry.split('/');
   const family = net.isIP(address);
-  if (!family || extra !== undefined) return `"${entry}" is not an IP address or a CIDR range like 10.0.0.0/8`;
-  if (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128))) return `"${entry}": the prefix length must be 0–${family === 4 ? 32 : 128}`;
+  if (!family || extra !== undefined)
+    return `"${entry}" is not an IP address or a CIDR range like 10.0.0.0/8`;
+  if (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128)))
+    return `"${entry}": the prefix length must be 0–${family === 4 ? 32 : 128}`;
   return null;
 }
 
@@ -53,15 +56,23 @@ export function createProxyTrust(extra: readonly string[] = []): ProxyTrust {
       const forwarded = req.headers['x-forwarded-for'];
       if (!trusted(peer) || typeof forwarded !== 'string') return peer;
       // Each proxy appends who it heard from: walk back past the trusted ones to the client.
-      const chain = forwarded.split(',').map((s) => unmapped(s.trim())).filter(Boolean);
-      for (let i = chain.length - 1; i >= 0; i--) if (!trusted(chain[i]) || i === 0) return chain[i];
+      const chain = forwarded
+        .split(',')
+        .map((s) => unmapped(s.trim()))
+        .filter(Boolean);
+      for (let i = chain.length - 1; i >= 0; i--)
+        if (!trusted(chain[i]) || i === 0) return chain[i];
       return peer;
     },
     overHttps(req) {
       if ('encrypted' in req.socket && req.socket.encrypted) return true;
       const proto = req.headers['x-forwarded-proto'];
       // Several proxies: the first one met the client.
-      return trusted(req.socket.remoteAddress) && typeof proto === 'string' && proto.split(',')[0].trim() === 'https';
+      return (
+        trusted(req.socket.remoteAddress) &&
+        typeof proto === 'string' &&
+        proto.split(',')[0].trim() === 'https'
+      );
     },
   };
 }

@@ -3,7 +3,16 @@
  * stream events (acknowledged once stored) and upload checkpoints. A daemon that disconnects
  * keeps its runs for a grace period; if it does not come back they become `interrupted`.
  */
-import { assertNever, checkpointUploadSchema, PROTOCOL_VERSION, runCreateSchema, trainerEventsSchema, trainerHandshakeSchema, trainerReportSchema, type TrainerReport } from '../../protocol';
+import {
+  assertNever,
+  checkpointUploadSchema,
+  PROTOCOL_VERSION,
+  runCreateSchema,
+  trainerEventsSchema,
+  trainerHandshakeSchema,
+  trainerReportSchema,
+  type TrainerReport,
+} from '../../protocol';
 import { fieldErrors, handshakeCheck, handshakeError, HubError } from '../errors';
 import type { MessageLimits } from './messageLimits';
 import type { Ingest } from '../runs/ingest';
@@ -64,9 +73,18 @@ export function attachTrainers(deps: TrainerPeerDeps): TrainerPeers {
     if (back) return;
     for (const run of await storage.runs.heldBy(trainerId)) {
       if (run.status === 'queued') {
-        await updates.setStatus(run.id, 'queued', `trainer ${trainerId} went away before starting; waiting for another`, { unassign: true });
+        await updates.setStatus(
+          run.id,
+          'queued',
+          `trainer ${trainerId} went away before starting; waiting for another`,
+          { unassign: true },
+        );
       } else {
-        await updates.setStatus(run.id, 'interrupted', `trainer ${trainerId} disconnected and did not come back within ${Math.round(deps.graceMs / 1000)} s`);
+        await updates.setStatus(
+          run.id,
+          'interrupted',
+          `trainer ${trainerId} disconnected and did not come back within ${Math.round(deps.graceMs / 1000)} s`,
+        );
       }
     }
     scheduler.schedule();
@@ -83,26 +101,55 @@ export function attachTrainers(deps: TrainerPeerDeps): TrainerPeers {
     for (const trainerId of holding) if (!connected.has(trainerId)) startGrace(trainerId);
   }
   const sweep = deps.shared
-    ? setInterval(() => void sweepOrphans().catch((error) => log(`orphan sweep: ${error}`)), Math.max(1000, deps.graceMs))
+    ? setInterval(
+        () => void sweepOrphans().catch((error) => log(`orphan sweep: ${error}`)),
+        Math.max(1000, deps.graceMs),
+      )
     : null;
   sweep?.unref();
 
   nsp.use(async (socket, next) => {
     const auth = trainerHandshakeSchema.safeParse(socket.handshake.auth);
-    if (!auth.success) return next(handshakeError('INVALID', `bad trainer handshake: ${JSON.stringify(fieldErrors(auth.error))}`));
+    if (!auth.success)
+      return next(
+        handshakeError(
+          'INVALID',
+          `bad trainer handshake: ${JSON.stringify(fieldErrors(auth.error))}`,
+        ),
+      );
     if (auth.data.protocolVersion !== PROTOCOL_VERSION) {
-      return next(handshakeError('UNSUPPORTED_VERSION', `this hub speaks protocol ${PROTOCOL_VERSION}, the trainer ${auth.data.protocolVersion}`));
+      return next(
+        handshakeError(
+          'UNSUPPORTED_VERSION',
+          `this hub speaks protocol ${PROTOCOL_VERSION}, the trainer ${auth.data.protocolVersion}`,
+        ),
+      );
     }
     const refused = handshakeCheck(() => deps.auth.trainer(socket.request, auth.data.token));
     if (refused) return next(refused);
     const { trainerId, backend, concurrency, instance, takesJobs } = auth.data;
     // An id is one daemon's: a second connection claiming it is refused, unless it is the same
     // process (same instance secret) coming back before the hub saw its old connection drop.
-    const holder = (await deps.trainers.reachable()).trainers.find((t) => t.trainer.trainerId === trainerId);
+    const holder = (await deps.trainers.reachable()).trainers.find(
+      (t) => t.trainer.trainerId === trainerId,
+    );
     if (holder && (!instance || holder.trainer.instance !== instance)) {
-      return next(handshakeError('CONFLICT', `a trainer with id "${trainerId}" is already connected; start this one with another --id`));
+      return next(
+        handshakeError(
+          'CONFLICT',
+          `a trainer with id "${trainerId}" is already connected; start this one with another --id`,
+        ),
+      );
     }
-    socket.data.trainer = { trainerId, host: backend.host, backend: backend.name, device: backend.device, concurrency, instance, takesJobs };
+    socket.data.trainer = {
+      trainerId,
+      host: backend.host,
+      backend: backend.name,
+      device: backend.device,
+      concurrency,
+      instance,
+      takesJobs,
+    };
     // Authenticated: this connection may now send event batches and checkpoints.
     deps.limits.allowLarge(socket.conn);
     next();
@@ -117,23 +164,29 @@ export function attachTrainers(deps: TrainerPeerDeps): TrainerPeers {
 
     socket.on(
       'run:create',
-      acked(log, 'run:create', runCreateSchema, (input) => deps.commands.createForTrainer(input, trainer)),
+      acked(log, 'run:create', runCreateSchema, (input) =>
+        deps.commands.createForTrainer(input, trainer),
+      ),
     );
 
     socket.on(
       'trainer:events',
-      acked(log, 'trainer:events', trainerEventsSchema, async ({ runId, events }) => ({ storedSeq: await receiver.receive(trainerId, runId, events) })),
+      acked(log, 'trainer:events', trainerEventsSchema, async ({ runId, events }) => ({
+        storedSeq: await receiver.receive(trainerId, runId, events),
+      })),
     );
 
     socket.on(
       'checkpoint:upload',
       acked(log, 'checkpoint:upload', checkpointUploadSchema, async ({ runId, seq, data }) => {
         const state = await registry.load(runId);
-        if (!state || !(await receiver.isAssignedTo(state, trainerId))) throw new HubError('FORBIDDEN', `run ${runId} is not assigned to this trainer`);
+        if (!state || !(await receiver.isAssignedTo(state, trainerId)))
+          throw new HubError('FORBIDDEN', `run ${runId} is not assigned to this trainer`);
         // The checkpoint event came first on this socket: let it reach the database.
         await registry.serialise(state, () => deps.ingest.flush());
         const row = await storage.peers.attachCheckpoint(runId, seq, data, trainerId);
-        if (!row) throw new HubError('NOT_FOUND', `no checkpoint event with seq ${seq} for run ${runId}`);
+        if (!row)
+          throw new HubError('NOT_FOUND', `no checkpoint event with seq ${seq} for run ${runId}`);
         return { id: row.id };
       }),
     );
@@ -141,7 +194,9 @@ export function attachTrainers(deps: TrainerPeerDeps): TrainerPeers {
     socket.on('trainer:report', async (payload: unknown) => {
       const parsed = trainerReportSchema.safeParse(payload);
       if (!parsed.success) return log(`trainer ${trainerId}: ignoring a malformed report`);
-      await onReport(trainerId, parsed.data).catch((error) => log(`trainer ${trainerId} report: ${error}`));
+      await onReport(trainerId, parsed.data).catch((error) =>
+        log(`trainer ${trainerId} report: ${error}`),
+      );
     });
 
     socket.on('disconnect', () => {
@@ -159,7 +214,12 @@ export function attachTrainers(deps: TrainerPeerDeps): TrainerPeers {
     const { trainerId, host, backend, device, concurrency } = registration;
     // The same daemon came back (its instance matched): its stale connection goes.
     for (const other of (await deps.trainers.reachable()).trainers) {
-      if (other.socket.id !== socket.id && other.trainer.trainerId === trainerId && other.trainer.instance === registration.instance) other.socket.disconnect(true);
+      if (
+        other.socket.id !== socket.id &&
+        other.trainer.trainerId === trainerId &&
+        other.trainer.instance === registration.instance
+      )
+        other.socket.disconnect(true);
     }
     const timer = graceTimers.get(trainerId);
     if (timer) clearTimeout(timer);
@@ -168,14 +228,21 @@ export function attachTrainers(deps: TrainerPeerDeps): TrainerPeers {
     // Runs this trainer held: continue the ones it still has, let go of the ones it lost.
     for (const run of await storage.runs.heldBy(trainerId, { interrupted: true })) {
       if (claimed.has(run.id)) {
-        if (run.status === 'interrupted') await updates.setStatus(run.id, 'running', `trainer ${trainerId} came back`);
+        if (run.status === 'interrupted')
+          await updates.setStatus(run.id, 'running', `trainer ${trainerId} came back`);
       } else if (run.status === 'queued') {
         await updates.setStatus(run.id, 'queued', null, { unassign: true });
       } else if (run.status !== 'interrupted') {
-        await updates.setStatus(run.id, 'interrupted', `trainer ${trainerId} restarted and no longer has this run`);
+        await updates.setStatus(
+          run.id,
+          'interrupted',
+          `trainer ${trainerId} restarted and no longer has this run`,
+        );
       }
     }
-    log(`trainer ${trainerId} connected: ${backend} on ${host} (${device}), ${concurrency} at a time`);
+    log(
+      `trainer ${trainerId} connected: ${backend} on ${host} (${device}), ${concurrency} at a time`,
+    );
     scheduler.schedule();
   }
 

@@ -20,11 +20,11 @@ export interface Actor {
 }
 
 /** Who the actor is for budgets and limits: the participant its credential proves, else its address. */
-export const actorKey = (actor: Actor) => (actor.id ? `participant:${actor.id}` : `address:${actor.address}`);
+export const actorKey = (actor: Actor) =>
+  actor.id ? `participant:${actor.id}` : `address:${actor.address}`;
 
 /** An address may add or edit this many times a person's budget (several people behind one address). */
 const ADDRESS_BUDGET_PEOPLE = 3;
-
 
 export interface AnnotationDeps {
   storage: Pick<Storage, 'runs' | 'notes'>;
@@ -44,7 +44,10 @@ export function createAnnotations({ storage, updates, io, perMinute }: Annotatio
   function checkRate(actor: Actor): void {
     const person = actorKey(actor);
     if (!perPerson.allows(person) || !perAddress.allows(actor.address)) {
-      throw new HubError('RATE_LIMITED', 'too many annotations in a short time; wait a little and try again');
+      throw new HubError(
+        'RATE_LIMITED',
+        'too many annotations in a short time; wait a little and try again',
+      );
     }
     perPerson.take(person);
     perAddress.take(actor.address);
@@ -53,8 +56,10 @@ export function createAnnotations({ storage, updates, io, perMinute }: Annotatio
   async function ownNote(actor: Actor, id: number) {
     const row = await storage.notes.find(id);
     if (!row) throw new HubError('NOT_FOUND', `no annotation ${id}`);
-    if (row.kind !== 'note') throw new HubError('FORBIDDEN', 'control events are a record and cannot be changed');
-    if (!actor.id || row.authorId !== actor.id) throw new HubError('FORBIDDEN', 'only its author can change an annotation');
+    if (row.kind !== 'note')
+      throw new HubError('FORBIDDEN', 'control events are a record and cannot be changed');
+    if (!actor.id || row.authorId !== actor.id)
+      throw new HubError('FORBIDDEN', 'only its author can change an annotation');
     return row;
   }
 
@@ -68,8 +73,22 @@ export function createAnnotations({ storage, updates, io, perMinute }: Annotatio
     list: (runId: string) => storage.notes.list(runId),
 
     /** Records a control event as an `event` annotation and shows it to the run's watchers. */
-    async addEvent(runId: string, step: number, actor: Actor, text: string): Promise<WireAnnotation> {
-      return added(await storage.notes.add({ runId, step, kind: 'event', text, authorId: actor.id, authorName: actor.name }));
+    async addEvent(
+      runId: string,
+      step: number,
+      actor: Actor,
+      text: string,
+    ): Promise<WireAnnotation> {
+      return added(
+        await storage.notes.add({
+          runId,
+          step,
+          kind: 'event',
+          text,
+          authorId: actor.id,
+          authorName: actor.name,
+        }),
+      );
     },
 
     /** Shows watchers the notes stored with a run's events `seqs` (committed by now). */
@@ -77,10 +96,23 @@ export function createAnnotations({ storage, updates, io, perMinute }: Annotatio
       for (const annotation of await storage.notes.ofEvents(runId, seqs)) added(annotation);
     },
 
-    async addNote(actor: Actor, input: { runId: string; step: number; text: string }): Promise<WireAnnotation> {
-      if (!(await storage.runs.exists(input.runId))) throw new HubError('NOT_FOUND', `no run ${input.runId}`);
+    async addNote(
+      actor: Actor,
+      input: { runId: string; step: number; text: string },
+    ): Promise<WireAnnotation> {
+      if (!(await storage.runs.exists(input.runId)))
+        throw new HubError('NOT_FOUND', `no run ${input.runId}`);
       checkRate(actor);
-      return added(await storage.notes.add({ runId: input.runId, step: input.step, kind: 'note', text: input.text, authorId: actor.id, authorName: actor.name }));
+      return added(
+        await storage.notes.add({
+          runId: input.runId,
+          step: input.step,
+          kind: 'note',
+          text: input.text,
+          authorId: actor.id,
+          authorName: actor.name,
+        }),
+      );
     },
 
     async editNote(actor: Actor, input: { id: number; text: string }): Promise<WireAnnotation> {

@@ -23,10 +23,21 @@ export interface ControlLogDeps {
   confirmMs?: number;
 }
 
-export function createControlLog({ annotations, lastStep, log, confirmMs = 60_000 }: ControlLogDeps) {
+export function createControlLog({
+  annotations,
+  lastStep,
+  log,
+  confirmMs = 60_000,
+}: ControlLogDeps) {
   const pending = new Map<string, Pending[]>();
   const write = (runId: string, step: number, p: Pending, text = p.text) =>
-    annotations.addEvent(runId, step, p.actor, text).catch((error: unknown) => log(`run ${runId}: could not log "${text}": ${error instanceof Error ? error.message : error}`));
+    annotations
+      .addEvent(runId, step, p.actor, text)
+      .catch((error: unknown) =>
+        log(
+          `run ${runId}: could not log "${text}": ${error instanceof Error ? error.message : error}`,
+        ),
+      );
 
   function take(runId: string, match: (p: Pending) => boolean): Pending | null {
     const list = pending.get(runId);
@@ -41,9 +52,15 @@ export function createControlLog({ annotations, lastStep, log, confirmMs = 60_00
   return {
     /** Notes a command sent to the run's trainer; logged once the trainer applies it. */
     expect(runId: string, verb: ControlVerb, actor: Actor, text: string): void {
-      const p: Pending = { verb, actor, text, timer: setTimeout(() => {
-        if (take(runId, (q) => q === p)) void write(runId, lastStep(runId), p, `${text} (the trainer did not confirm it)`);
-      }, confirmMs) };
+      const p: Pending = {
+        verb,
+        actor,
+        text,
+        timer: setTimeout(() => {
+          if (take(runId, (q) => q === p))
+            void write(runId, lastStep(runId), p, `${text} (the trainer did not confirm it)`);
+        }, confirmMs),
+      };
       p.timer.unref();
       const list = pending.get(runId);
       if (list) list.push(p);
@@ -55,7 +72,8 @@ export function createControlLog({ annotations, lastStep, log, confirmMs = 60_00
       if (p) void write(runId, step, p);
     },
     /** Logs at once (a command the hub carried out itself, e.g. stopping a queued run). */
-    now: (runId: string, step: number, actor: Actor, text: string) => annotations.addEvent(runId, step, actor, text),
+    now: (runId: string, step: number, actor: Actor, text: string) =>
+      annotations.addEvent(runId, step, actor, text),
     close(): void {
       for (const list of pending.values()) for (const p of list) clearTimeout(p.timer);
       pending.clear();

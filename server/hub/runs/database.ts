@@ -32,7 +32,8 @@ export interface DatabaseWatch {
 function messageOf(error: unknown): string {
   if (error === null || error === undefined) return '';
   const text = (error instanceof Error ? error.message : String(error)).split('\n')[0].trim();
-  const code = typeof error === 'object' && 'code' in error ? String((error as { code: unknown }).code) : '';
+  const code =
+    typeof error === 'object' && 'code' in error ? String((error as { code: unknown }).code) : '';
   return (text || code).slice(0, 300);
 }
 
@@ -58,7 +59,9 @@ export function storageFailure(error: unknown): string | null {
     for (const key of ['originalCode', 'code']) {
       const code = typeof v[key] === 'string' ? (v[key] as string) : null;
       // SQLite's extended codes (SQLITE_IOERR_WRITE, SQLITE_READONLY_DBMOVED…) count as their primary one.
-      const hit = code && (STORAGE_FAILURES[code] ?? STORAGE_FAILURES[/^SQLITE_[A-Z]+/.exec(code)?.[0] ?? '']);
+      const hit =
+        code &&
+        (STORAGE_FAILURES[code] ?? STORAGE_FAILURES[/^SQLITE_[A-Z]+/.exec(code)?.[0] ?? '']);
       if (hit) return hit;
     }
     for (const key of ['cause', 'meta', 'driverAdapterError']) {
@@ -70,7 +73,12 @@ export function storageFailure(error: unknown): string | null {
   return visit(error, 0);
 }
 
-export function createDatabaseWatch({ ping, onChange, log, retryMs = 2000 }: DatabaseWatchDeps): DatabaseWatch {
+export function createDatabaseWatch({
+  ping,
+  onChange,
+  log,
+  retryMs = 2000,
+}: DatabaseWatchDeps): DatabaseWatch {
   let state: DatabaseState = { available: true, since: Date.now(), message: null };
   let timer: NodeJS.Timeout | null = null;
   let checking = false;

@@ -97,7 +97,9 @@ export function createIngest(opts: IngestOptions): Ingest {
       await opts.events.write(batch, gaplessOf(after));
     } catch (error) {
       opts.onWriteFailed?.(error);
-      opts.log?.(`ingest: a write of ${runs.size} runs failed (${error instanceof Error ? error.message : error}); writing each run on its own`);
+      opts.log?.(
+        `ingest: a write of ${runs.size} runs failed (${error instanceof Error ? error.message : error}); writing each run on its own`,
+      );
       // Each run once, so the healthy ones commit now; then the failing ones with retries.
       const failing: Pending[][] = [];
       for (const group of runs.values()) {
@@ -126,7 +128,8 @@ export function createIngest(opts: IngestOptions): Ingest {
     }
     return out;
   }
-  const gaplessOf = (after: Map<string, SeqSet>) => new Map([...after].map(([runId, seqs]) => [runId, seqs.gapless]));
+  const gaplessOf = (after: Map<string, SeqSet>) =>
+    new Map([...after].map(([runId, seqs]) => [runId, seqs.gapless]));
 
   /** Writes one run's queued events, retrying; rejects them all when it keeps failing. */
   async function writeRun(group: Pending[], firstAttempt: number): Promise<void> {
@@ -139,11 +142,15 @@ export function createIngest(opts: IngestOptions): Ingest {
         opts.onWriteFailed?.(error);
         if (attempt >= RETRY_DELAYS_MS.length) {
           const err = error instanceof Error ? error : new Error(String(error));
-          opts.log?.(`ingest: giving up on ${group.length} writes of run ${group[0].runId}: ${err.message}`);
+          opts.log?.(
+            `ingest: giving up on ${group.length} writes of run ${group[0].runId}: ${err.message}`,
+          );
           group.forEach((p) => p.reject(err));
           return;
         }
-        opts.log?.(`ingest: write of run ${group[0].runId} failed (${error instanceof Error ? error.message : error}); retrying`);
+        opts.log?.(
+          `ingest: write of run ${group[0].runId} failed (${error instanceof Error ? error.message : error}); retrying`,
+        );
         await new Promise((r) => setTimeout(r, RETRY_DELAYS_MS[attempt]));
       }
     }

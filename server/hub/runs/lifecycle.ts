@@ -45,19 +45,32 @@ export function planControl(status: HubRunStatus, verb: ControlVerb): ControlPla
       return { kind: 'reject', message: `the run is already ${status}` };
     case 'pause':
       if (status === 'running') return { kind: 'forward' };
-      return { kind: 'reject', message: `only a running run can be paused (this one is ${status})` };
+      return {
+        kind: 'reject',
+        message: `only a running run can be paused (this one is ${status})`,
+      };
     case 'resume':
       if (status === 'paused') return { kind: 'forward' };
       if (status === 'interrupted' || status === 'stopped') return { kind: 'requeue' };
-      return { kind: 'reject', message: `only a paused, stopped or interrupted run can be resumed (this one is ${status})` };
+      return {
+        kind: 'reject',
+        message: `only a paused, stopped or interrupted run can be resumed (this one is ${status})`,
+      };
     case 'set-lr':
       if (status === 'running' || status === 'paused') return { kind: 'forward' };
-      return { kind: 'reject', message: `the learning rate can change only while the run trains (this one is ${status})` };
+      return {
+        kind: 'reject',
+        message: `the learning rate can change only while the run trains (this one is ${status})`,
+      };
   }
 }
 
 /** The sentence recorded as an `event` annotation for a control action. */
-export function describeControl(who: string, verb: ControlVerb | 'start', detail?: { learningRate?: number; from?: number }): string {
+export function describeControl(
+  who: string,
+  verb: ControlVerb | 'start',
+  detail?: { learningRate?: number; from?: number },
+): string {
   switch (verb) {
     case 'start':
       return `${who} started the run`;

@@ -4,7 +4,16 @@
  * restoring; deleting for good, which needs the run's name typed again and removes everything
  * stored of it (events, notes, checkpoints). Each change is announced to everyone.
  */
-import { assertNever, isFinished, MAX_TAGS, tagKey, uniqueTags, type RunManageResult, type RunsManageAction, type RunSummary } from '../../protocol';
+import {
+  assertNever,
+  isFinished,
+  MAX_TAGS,
+  tagKey,
+  uniqueTags,
+  type RunManageResult,
+  type RunsManageAction,
+  type RunSummary,
+} from '../../protocol';
 import type { HubServer } from '../sockets';
 import { HubError, toFailure } from '../errors';
 import type { Storage } from '../storage/storage';
@@ -21,11 +30,19 @@ export interface RunManagementDeps {
   log?: (line: string) => void;
 }
 
-export function createRunManagement({ storage, registry, updates, annotations, io, log }: RunManagementDeps) {
+export function createRunManagement({
+  storage,
+  registry,
+  updates,
+  annotations,
+  io,
+  log,
+}: RunManagementDeps) {
   /** The run, which must have ended (a training run is stopped first). */
   async function ended(runId: string, what: string): Promise<RunSummary> {
     const run = await updates.summary(runId);
-    if (!isFinished(run.status)) throw new HubError('CONFLICT', `the run is ${run.status}: stop it before you ${what} it`);
+    if (!isFinished(run.status))
+      throw new HubError('CONFLICT', `the run is ${run.status}: stop it before you ${what} it`);
     return run;
   }
 
@@ -36,10 +53,20 @@ export function createRunManagement({ storage, registry, updates, annotations, i
   }
 
   const api = {
-    async edit(runId: string, fields: { name?: string; description?: string; tags?: string[] }, actor: Actor): Promise<RunSummary> {
+    async edit(
+      runId: string,
+      fields: { name?: string; description?: string; tags?: string[] },
+      actor: Actor,
+    ): Promise<RunSummary> {
       const before = await updates.summary(runId);
       const run = await storage.runs.edit(runId, fields);
-      if (fields.name !== undefined && fields.name !== before.name) await annotations.addEvent(runId, run.lastStep, actor, `${actor.name} renamed the run from “${before.name}” to “${run.name}”`);
+      if (fields.name !== undefined && fields.name !== before.name)
+        await annotations.addEvent(
+          runId,
+          run.lastStep,
+          actor,
+          `${actor.name} renamed the run from “${before.name}” to “${run.name}”`,
+        );
       return announce(run);
     },
 
@@ -61,17 +88,28 @@ export function createRunManagement({ storage, registry, updates, annotations, i
     async remove(runId: string, confirmName: string, actor: Actor): Promise<{ runId: string }> {
       const run = await ended(runId, 'delete');
       if (confirmName !== run.name) {
-        throw new HubError('INVALID', 'the name typed is not the run\'s: nothing was deleted', { confirmName: `type the run's name, “${run.name}”, to delete it and everything stored of it` });
+        throw new HubError('INVALID', "the name typed is not the run's: nothing was deleted", {
+          confirmName: `type the run's name, “${run.name}”, to delete it and everything stored of it`,
+        });
       }
       return removeNow(runId, actor);
     },
 
     /** Adds and removes tags (compared without regard to case; an added one keeps its spelling). */
-    async retag(runId: string, add: readonly string[], remove: readonly string[], actor: Actor): Promise<RunSummary> {
+    async retag(
+      runId: string,
+      add: readonly string[],
+      remove: readonly string[],
+      actor: Actor,
+    ): Promise<RunSummary> {
       const run = await updates.summary(runId);
       const gone = new Set(remove.map(tagKey));
       const tags = uniqueTags([...run.tags.filter((t) => !gone.has(tagKey(t))), ...add]);
-      if (tags.length > MAX_TAGS) throw new HubError('INVALID', `the run would have ${tags.length} tags; a run has at most ${MAX_TAGS}`);
+      if (tags.length > MAX_TAGS)
+        throw new HubError(
+          'INVALID',
+          `the run would have ${tags.length} tags; a run has at most ${MAX_TAGS}`,
+        );
       if (tags.length === run.tags.length && tags.every((t, i) => t === run.tags[i])) return run;
       return api.edit(runId, { tags }, actor);
     },
@@ -81,7 +119,11 @@ export function createRunManagement({ storage, registry, updates, annotations, i
      * would make it, one after another: a run that cannot take it (running, gone, archived
      * already) is reported with why, and the others are still changed.
      */
-    async many(runIds: readonly string[], action: RunsManageAction, actor: Actor): Promise<RunManageResult[]> {
+    async many(
+      runIds: readonly string[],
+      action: RunsManageAction,
+      actor: Actor,
+    ): Promise<RunManageResult[]> {
       const results: RunManageResult[] = [];
       for (const runId of runIds) {
         try {
@@ -93,7 +135,11 @@ export function createRunManagement({ storage, registry, updates, annotations, i
               results.push({ runId, ok: true, run: await api.restore(runId, actor) });
               break;
             case 'tag':
-              results.push({ runId, ok: true, run: await api.retag(runId, action.add, action.remove, actor) });
+              results.push({
+                runId,
+                ok: true,
+                run: await api.retag(runId, action.add, action.remove, actor),
+              });
               break;
             case 'delete':
               // The count typed again (checked with the payload) stands for each run's name.

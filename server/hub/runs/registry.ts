@@ -5,7 +5,13 @@
  * Work on one run (its events, its status changes) is serialised through {@link RunRegistry.serialise}.
  */
 import type { RunUpdate } from '../../db/rows';
-import { isFinished, MAX_LEARNING_RATE_CHANGES, MAX_SEQ_AHEAD, type HubRunStatus, type LearningRateChange } from '../../protocol';
+import {
+  isFinished,
+  MAX_LEARNING_RATE_CHANGES,
+  MAX_SEQ_AHEAD,
+  type HubRunStatus,
+  type LearningRateChange,
+} from '../../protocol';
 import { assertNever, type TrainerEvent } from '../../trainer/events';
 import { HubError } from '../errors';
 import type { LiveStreams } from '../live/stream';
@@ -101,10 +107,16 @@ export function createRunRegistry({ storage, streams, log }: RunRegistryDeps) {
     patch.currentLearningRate = value;
     // A second change before any step used the first (both while paused) replaces it; one
     // back to the rate before leaves no change at all.
-    const kept = held.learningRates.at(-1)?.step === step ? held.learningRates.slice(0, -1) : held.learningRates;
+    const kept =
+      held.learningRates.at(-1)?.step === step
+        ? held.learningRates.slice(0, -1)
+        : held.learningRates;
     const next = kept.at(-1)?.value === value ? [...kept] : [...kept, { step, value }];
     // A run that changes it at every step keeps its first value and the latest changes.
-    patch.learningRates = held.learningRates = next.length > MAX_LEARNING_RATE_CHANGES ? [next[0], ...next.slice(-(MAX_LEARNING_RATE_CHANGES - 1))] : next;
+    patch.learningRates = held.learningRates =
+      next.length > MAX_LEARNING_RATE_CHANGES
+        ? [next[0], ...next.slice(-(MAX_LEARNING_RATE_CHANGES - 1))]
+        : next;
   }
 
   function setStatus(held: Held, patch: RunUpdate, to: HubRunStatus, message: string | null): void {
@@ -150,7 +162,8 @@ export function createRunRegistry({ storage, streams, log }: RunRegistryDeps) {
           held.lastLoss = e.point.loss;
           // The list sorts by the latest loss there is: a diverged batch's (null) keeps the one before.
           if (e.point.loss !== null) patch.lastLoss = e.point.loss;
-          if (held.learningRates.at(-1)?.value !== e.point.learningRate) changeLearningRate(held, patch, e.point.step, e.point.learningRate);
+          if (held.learningRates.at(-1)?.value !== e.point.learningRate)
+            changeLearningRate(held, patch, e.point.step, e.point.learningRate);
           break;
         }
         case 'metrics:epoch':
@@ -251,13 +264,20 @@ export function createRunRegistry({ storage, streams, log }: RunRegistryDeps) {
       if (fresh.length === 0) return null;
       const last = fresh[fresh.length - 1].seq;
       if (last > accepted.gapless + MAX_SEQ_AHEAD) {
-        throw new HubError('INVALID', `seq ${last} is more than ${MAX_SEQ_AHEAD.toLocaleString('en-US')} past the last seq run ${held.runId} accepted (${accepted.gapless}): refused`);
+        throw new HubError(
+          'INVALID',
+          `seq ${last} is more than ${MAX_SEQ_AHEAD.toLocaleString('en-US')} past the last seq run ${held.runId} accepted (${accepted.gapless}): refused`,
+        );
       }
       for (let i = 1; i < fresh.length; i++) {
-        if (fresh[i].seq === fresh[i - 1].seq) throw new HubError('INVALID', `duplicate seq ${fresh[i].seq} in one message`);
+        if (fresh[i].seq === fresh[i - 1].seq)
+          throw new HubError('INVALID', `duplicate seq ${fresh[i].seq} in one message`);
       }
       const highest = accepted.highest;
-      if (fresh[0].seq > highest + 1) log(`run ${held.runId}: events jump from seq ${highest} to ${fresh[0].seq}; storing what arrived`);
+      if (fresh[0].seq > highest + 1)
+        log(
+          `run ${held.runId}: events jump from seq ${highest} to ${fresh[0].seq}; storing what arrived`,
+        );
       const patch = patchFor(held, fresh);
       for (const e of fresh) accepted.add(e.seq);
       return { fresh, patch };
@@ -316,4 +336,3 @@ export function createRunRegistry({ storage, streams, log }: RunRegistryDeps) {
   };
 }
 export type RunRegistry = ReturnType<typeof createRunRegistry>;
-

@@ -17,7 +17,13 @@ export interface RemoteChangeDeps {
   io: HubServer;
 }
 
-export function remoteChanges({ registry, snapshots, streams, trainers, io }: RemoteChangeDeps): (change: RunChange) => void {
+export function remoteChanges({
+  registry,
+  snapshots,
+  streams,
+  trainers,
+  io,
+}: RemoteChangeDeps): (change: RunChange) => void {
   return (change) => {
     const { runId } = change;
     snapshots.invalidate(runId);
@@ -28,7 +34,11 @@ export function remoteChanges({ registry, snapshots, streams, trainers, io }: Re
       if (change.trainerId !== undefined) registry.setTrainer(state, change.trainerId);
       // Finished elsewhere: this hub only knew the run (it was started or controlled here), and
       // forgets it, or runs started from one hub and trained through another would pile up here.
-      if (isFinished(state.status) && !trainers.holds(state.trainerId) && registry.get(runId) === state) {
+      if (
+        isFinished(state.status) &&
+        !trainers.holds(state.trainerId) &&
+        registry.get(runId) === state
+      ) {
         registry.forget(state);
         // Its own watchers' stream closes when the run's stream ends or when they leave.
         if (!io.sockets.adapter.rooms.get(runRoom(runId))?.size) streams.close(runId);

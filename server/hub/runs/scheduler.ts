@@ -33,7 +33,14 @@ export interface Scheduler {
   close(): void;
 }
 
-export function createScheduler({ storage, registry, trainers, cluster, updates, log }: SchedulerDeps): Scheduler {
+export function createScheduler({
+  storage,
+  registry,
+  trainers,
+  cluster,
+  updates,
+  log,
+}: SchedulerDeps): Scheduler {
   let running = false;
   let again = false;
   let closed = false;
@@ -49,8 +56,17 @@ export function createScheduler({ storage, registry, trainers, cluster, updates,
     for (const run of queued) {
       const free = reachable
         // Trainers on other hubs come as RemoteSockets, which have no `connected`.
-        .filter(({ socket, trainer }) => trainer.takesJobs !== false && (load.get(trainer.trainerId) ?? 0) < trainer.concurrency && !('connected' in socket && socket.connected === false))
-        .sort((a, b) => load.get(a.trainer.trainerId)! / a.trainer.concurrency - load.get(b.trainer.trainerId)! / b.trainer.concurrency);
+        .filter(
+          ({ socket, trainer }) =>
+            trainer.takesJobs !== false &&
+            (load.get(trainer.trainerId) ?? 0) < trainer.concurrency &&
+            !('connected' in socket && socket.connected === false),
+        )
+        .sort(
+          (a, b) =>
+            load.get(a.trainer.trainerId)! / a.trainer.concurrency -
+            load.get(b.trainer.trainerId)! / b.trainer.concurrency,
+        );
       const chosen = free[0];
       if (!chosen) return;
       const { trainerId } = chosen.trainer;
@@ -79,14 +95,25 @@ export function createScheduler({ storage, registry, trainers, cluster, updates,
     }
     // The hub may have closed while the trainer took its time; nothing is left to update.
     if (closed || result?.ok === true) return;
-    const refusal = result && typeof result === 'object' && 'error' in result ? result : { ok: false as const, error: 'INVALID' as const, message: 'the trainer answered with something that is not an ack' };
+    const refusal =
+      result && typeof result === 'object' && 'error' in result
+        ? result
+        : {
+            ok: false as const,
+            error: 'INVALID' as const,
+            message: 'the trainer answered with something that is not an ack',
+          };
     log(`run ${job.runId}: trainer ${trainer.trainerId} refused the job: ${refusal.message}`);
     if (refusal.error === 'INVALID') {
       // The trainer may be training it anyway (an ack it got wrong): the run is taken from it,
       // so that its events are refused (GONE), and it is told so.
       const message = `the trainer refused the job: ${refusal.message}`;
       await updates.setStatus(job.runId, 'failed', message, { unassign: true });
-      socket.emit('job:revoked', { runId: job.runId, status: 'failed', message: `the hub failed run ${job.runId}: ${message}; stop training it` });
+      socket.emit('job:revoked', {
+        runId: job.runId,
+        status: 'failed',
+        message: `the hub failed run ${job.runId}: ${message}; stop training it`,
+      });
     } else {
       // Give it back to the queue for another try (or another trainer).
       await storage.runs.unclaim(job.runId, trainer.trainerId);
@@ -101,11 +128,19 @@ export function createScheduler({ storage, registry, trainers, cluster, updates,
   async function jobFor(run: QueuedRun): Promise<TrainerJob> {
     const hp = hyperparamsSchema.parse(run.hyperparams);
     const rep = reportingSchema.partial().safeParse(run.reporting ?? {});
-    const job: TrainerJob = { runId: run.id, hyperparams: hp, reporting: rep.success ? rep.data : undefined, resume: false, lastSeq: run.lastSeq };
+    const job: TrainerJob = {
+      runId: run.id,
+      hyperparams: hp,
+      reporting: rep.success ? rep.data : undefined,
+      resume: false,
+      lastSeq: run.lastSeq,
+    };
     if (run.lastSeq === 0) return job;
     // The newest checkpoint whose file reached the hub, so any trainer can resume; else the
     // newest one at all (only the trainer that wrote it has the file).
-    const ckpt = (await storage.peers.latestUploaded(run.id)) ?? (await storage.peers.latestCheckpoint(run.id));
+    const ckpt =
+      (await storage.peers.latestUploaded(run.id)) ??
+      (await storage.peers.latestCheckpoint(run.id));
     if (!ckpt) return job;
     job.resume = true;
     if (ckpt.data) job.checkpoint = { step: ckpt.step, data: new Uint8Array(ckpt.data) };

@@ -12,19 +12,30 @@ export interface TrainerDirectory {
    * The trainers connected to any hub, each with its registration. Asking the other hubs goes
    * through Redis; when that does not answer within `waitMs`, this hub's own (`everywhere: false`).
    */
-  reachable(waitMs?: number): Promise<{ trainers: Array<{ socket: AnySocket; trainer: TrainerData }>; everywhere: boolean }>;
+  reachable(
+    waitMs?: number,
+  ): Promise<{ trainers: Array<{ socket: AnySocket; trainer: TrainerData }>; everywhere: boolean }>;
 }
 
 export function createTrainerDirectory(nsp: HubNamespace, shared: boolean): TrainerDirectory {
-  const registered = (sockets: AnySocket[]) => sockets.flatMap((socket) => (socket.data.trainer ? [{ socket, trainer: socket.data.trainer }] : []));
+  const registered = (sockets: AnySocket[]) =>
+    sockets.flatMap((socket) =>
+      socket.data.trainer ? [{ socket, trainer: socket.data.trainer }] : [],
+    );
   return {
     holds(trainerId) {
       if (!trainerId) return false;
-      for (const socket of nsp.sockets.values()) if (socket.data.trainer?.trainerId === trainerId) return true;
+      for (const socket of nsp.sockets.values())
+        if (socket.data.trainer?.trainerId === trainerId) return true;
       return false;
     },
     async reachable(waitMs = 2000) {
-      const { sockets, everywhere } = await everywhereOrHere<AnySocket[]>(shared, () => nsp.fetchSockets(), () => nsp.local.fetchSockets(), waitMs);
+      const { sockets, everywhere } = await everywhereOrHere<AnySocket[]>(
+        shared,
+        () => nsp.fetchSockets(),
+        () => nsp.local.fetchSockets(),
+        waitMs,
+      );
       return { trainers: registered(sockets), everywhere };
     },
   };

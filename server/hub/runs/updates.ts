@@ -27,7 +27,16 @@ export interface RunUpdatesDeps {
   log: (line: string) => void;
 }
 
-export function createRunUpdates({ storage, registry, ingest, streams, snapshots, cluster, io, log }: RunUpdatesDeps) {
+export function createRunUpdates({
+  storage,
+  registry,
+  ingest,
+  streams,
+  snapshots,
+  cluster,
+  io,
+  log,
+}: RunUpdatesDeps) {
   /**
    * Something a snapshot of the run holds but the seq stream does not (notes, its status)
    * changed: snapshots here are read again, and other hubs are told before the change is
@@ -53,7 +62,12 @@ export function createRunUpdates({ storage, registry, ingest, streams, snapshots
     const state = registry.get(runId);
     const now = Date.now();
     // Most commits change neither the status nor need a runs:changed yet: skip the read.
-    if (state && state.status === state.announcedStatus && now - state.announcedAt < RUNS_CHANGED_EVERY_MS) return null;
+    if (
+      state &&
+      state.status === state.announcedStatus &&
+      now - state.announcedAt < RUNS_CHANGED_EVERY_MS
+    )
+      return null;
     const found = await storage.runs.summaryAndTrainer(runId);
     if (!found) return null;
     const { run, trainerId } = found;
@@ -64,7 +78,12 @@ export function createRunUpdates({ storage, registry, ingest, streams, snapshots
     if (statusChanged) {
       streams.flush(runId);
       changed(runId, { status: run.status, trainerId });
-      io.to(runRoom(runId)).emit('run:status', { runId, status: run.status, message: run.statusMessage, run });
+      io.to(runRoom(runId)).emit('run:status', {
+        runId,
+        status: run.status,
+        message: run.statusMessage,
+        run,
+      });
     }
     io.emit('runs:changed', { run, loss: state?.lastLoss ?? null });
     if (state) registry.announced(state, run.status, now);
@@ -75,13 +94,23 @@ export function createRunUpdates({ storage, registry, ingest, streams, snapshots
    * Changes a run's status from the hub's side, in order with its events; `unassign` also lets
    * go of its trainer (back to the queue).
    */
-  async function setStatus(runId: string, status: HubRunStatus, message: string | null, opts: { unassign?: boolean } = {}): Promise<RunSummary> {
+  async function setStatus(
+    runId: string,
+    status: HubRunStatus,
+    message: string | null,
+    opts: { unassign?: boolean } = {},
+  ): Promise<RunSummary> {
     const state = await registry.load(runId);
     if (!state) throw new HubError('NOT_FOUND', `no run ${runId}`);
     await registry.serialise(state, async () => {
       // Let queued event rows (and their run patches) land first so they cannot overwrite this.
       await ingest.flush();
-      await storage.runs.setStatus(runId, { status, statusMessage: message, endedAt: isFinished(status) ? new Date() : null, ...(opts.unassign ? { trainerId: null } : {}) });
+      await storage.runs.setStatus(runId, {
+        status,
+        statusMessage: message,
+        endedAt: isFinished(status) ? new Date() : null,
+        ...(opts.unassign ? { trainerId: null } : {}),
+      });
       registry.setStatus(state, status);
       if (opts.unassign) registry.setTrainer(state, null);
       cluster.changed({ runId, status, trainerId: state.trainerId });
@@ -96,10 +125,14 @@ export function createRunUpdates({ storage, registry, ingest, streams, snapshots
   ingest.onCommitted((stored) => {
     for (const [runId, seq] of stored) {
       streams.stored(runId, seq);
-      void announce(runId).then(() => {
-        const state = registry.get(runId);
-        if (state && isFinished(state.status) && state.accepted.highest <= seq) registry.release(runId);
-      }, (error) => log(`announce ${runId}: ${error}`));
+      void announce(runId).then(
+        () => {
+          const state = registry.get(runId);
+          if (state && isFinished(state.status) && state.accepted.highest <= seq)
+            registry.release(runId);
+        },
+        (error) => log(`announce ${runId}: ${error}`),
+      );
     }
   });
 

@@ -15,9 +15,19 @@ export function createPeerQueries(db: Db, provider: 'sqlite' | 'postgresql') {
     },
 
     /** Records a trainer daemon as it registered (again). */
-    async registerTrainer(t: { id: string; host: string; backend: string; device: string; concurrency: number }): Promise<void> {
+    async registerTrainer(t: {
+      id: string;
+      host: string;
+      backend: string;
+      device: string;
+      concurrency: number;
+    }): Promise<void> {
       const { id, ...rest } = t;
-      await db.trainer.upsert({ where: { id }, create: t, update: { ...rest, lastSeenAt: new Date() } });
+      await db.trainer.upsert({
+        where: { id },
+        create: t,
+        update: { ...rest, lastSeenAt: new Date() },
+      });
     },
 
     /**
@@ -25,15 +35,29 @@ export function createPeerQueries(db: Db, provider: 'sqlite' | 'postgresql') {
      * colour and `lastSeenAt`. Raw multi-row upserts: `createMany` compiles a plan per row count
      * on the hub's event loop (a crowd arriving at once stalls it), then needs one `update` each.
      */
-    async saveParticipants(batch: ReadonlyMap<string, { name: string; colour: string }>): Promise<void> {
+    async saveParticipants(
+      batch: ReadonlyMap<string, { name: string; colour: string }>,
+    ): Promise<void> {
       const now = new Date();
       const rows = [...batch].map(([id, p]) => [id, p.name, p.colour, now, now]);
-      await inBatch(db, bulkInsert(provider, 'Participant', ['id', 'name', 'colour', 'createdAt', 'lastSeenAt'], rows, { key: ['id'], set: ['name', 'colour', 'lastSeenAt'] }));
+      await inBatch(
+        db,
+        bulkInsert(
+          provider,
+          'Participant',
+          ['id', 'name', 'colour', 'createdAt', 'lastSeenAt'],
+          rows,
+          { key: ['id'], set: ['name', 'colour', 'lastSeenAt'] },
+        ),
+      );
     },
 
     /** The run's newest checkpoint whose file reached the hub, or null. */
     latestUploaded(runId: string): Promise<CheckpointRow | null> {
-      return db.checkpoint.findFirst({ where: { runId, data: { not: null } }, orderBy: { seq: 'desc' } });
+      return db.checkpoint.findFirst({
+        where: { runId, data: { not: null } },
+        orderBy: { seq: 'desc' },
+      });
     },
 
     /** The run's newest checkpoint, uploaded or not, or null. */
@@ -42,8 +66,19 @@ export function createPeerQueries(db: Db, provider: 'sqlite' | 'postgresql') {
     },
 
     /** Stores the file of a checkpoint event; null when there is no such event. */
-    async attachCheckpoint(runId: string, seq: number, data: Uint8Array, trainerId: string): Promise<{ id: number } | null> {
-      const row = await db.checkpoint.update({ where: { runId_seq: { runId, seq } }, data: { data: Buffer.from(data), trainerId }, select: { id: true } }).catch(() => null);
+    async attachCheckpoint(
+      runId: string,
+      seq: number,
+      data: Uint8Array,
+      trainerId: string,
+    ): Promise<{ id: number } | null> {
+      const row = await db.checkpoint
+        .update({
+          where: { runId_seq: { runId, seq } },
+          data: { data: Buffer.from(data), trainerId },
+          select: { id: true },
+        })
+        .catch(() => null);
       return row;
     },
   };

@@ -18,7 +18,11 @@ import { hyperparamsSchema } from '../../trainer/config';
  * one, so a key and a search both free of them match as plain substrings on both providers.
  */
 export function searchKey(text: string): string {
-  return text.toLowerCase().replaceAll('\\', '\uE002').replaceAll('%', '\uE000').replaceAll('_', '\uE001');
+  return text
+    .toLowerCase()
+    .replaceAll('\\', '\uE002')
+    .replaceAll('%', '\uE000')
+    .replaceAll('_', '\uE001');
 }
 
 /** What people wrote about a run, from which its text keys are derived. */
@@ -35,7 +39,9 @@ export function textColumns(run: RunText): Pick<RunRow, 'sortName' | 'sortCreato
   return {
     sortName: run.name.toLowerCase(),
     sortCreator: run.createdBy.toLowerCase(),
-    searchText: searchKey([run.name, run.description, run.tags.join('\n'), run.createdBy, run.id].join('\n')),
+    searchText: searchKey(
+      [run.name, run.description, run.tags.join('\n'), run.createdBy, run.id].join('\n'),
+    ),
   };
 }
 
@@ -43,10 +49,19 @@ export function textColumns(run: RunText): Pick<RunRow, 'sortName' | 'sortCreato
  * The hyperparameter columns, from the hyperparameters as the run shows them (stored ones
  * that are not valid show, and sort, as the defaults), and the learning rate in force.
  */
-export function hyperparamColumns(stored: unknown, learningRates: ReadonlyArray<{ value: number }> = []): Pick<RunRow, 'hpEpochs' | 'hpBatchSize' | 'hpOptimizer' | 'hpSeed' | 'currentLearningRate'> {
+export function hyperparamColumns(
+  stored: unknown,
+  learningRates: ReadonlyArray<{ value: number }> = [],
+): Pick<RunRow, 'hpEpochs' | 'hpBatchSize' | 'hpOptimizer' | 'hpSeed' | 'currentLearningRate'> {
   const parsed = hyperparamsSchema.safeParse(stored);
   const hp = parsed.success ? parsed.data : hyperparamsSchema.parse({});
-  return { hpEpochs: hp.epochs, hpBatchSize: hp.batchSize, hpOptimizer: hp.optimizer, hpSeed: hp.seed, currentLearningRate: learningRates.at(-1)?.value ?? hp.learningRate };
+  return {
+    hpEpochs: hp.epochs,
+    hpBatchSize: hp.batchSize,
+    hpOptimizer: hp.optimizer,
+    hpSeed: hp.seed,
+    currentLearningRate: learningRates.at(-1)?.value ?? hp.learningRate,
+  };
 }
 
 /** Steps done over steps to do; null while the number of steps is not known. */
@@ -72,9 +87,13 @@ const SORT_COLUMNS = {
 } as const satisfies Record<RunSortKey, { column: keyof RunRow; nullable: boolean }>;
 
 /** The filter of a runs query: archived or not, status, tag, creator and text. */
-export function listWhere(q: Pick<RunsQuery, 'archived' | 'status' | 'tag' | 'creator' | 'q'>): Prisma.RunWhereInput {
+export function listWhere(
+  q: Pick<RunsQuery, 'archived' | 'status' | 'tag' | 'creator' | 'q'>,
+): Prisma.RunWhereInput {
   return {
-    ...(q.archived === 'include' ? {} : { archivedAt: q.archived === 'only' ? { not: null } : null }),
+    ...(q.archived === 'include'
+      ? {}
+      : { archivedAt: q.archived === 'only' ? { not: null } : null }),
     ...(q.status ? { status: q.status } : {}),
     ...(q.tag ? { runTags: { some: { tag: q.tag } } } : {}),
     ...(q.creator ? { sortCreator: q.creator.toLowerCase() } : {}),
@@ -83,7 +102,10 @@ export function listWhere(q: Pick<RunsQuery, 'archived' | 'status' | 'tag' | 'cr
 }
 
 /** The ordering of a runs query: its column (missing values last either way), then the id, so that pages are stable. */
-export function listOrder(sort: RunSortKey, order: 'asc' | 'desc'): Prisma.RunOrderByWithRelationInput[] {
+export function listOrder(
+  sort: RunSortKey,
+  order: 'asc' | 'desc',
+): Prisma.RunOrderByWithRelationInput[] {
   const { column, nullable } = SORT_COLUMNS[sort];
   return [{ [column]: nullable ? { sort: order, nulls: 'last' } : order }, { id: order }];
 }

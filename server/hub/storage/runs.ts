@@ -6,7 +6,14 @@ import { join, raw, sqltag } from '@prisma/client/runtime/client';
 import { BUCKET_WIDTHS } from '../../columns';
 import type { Db } from '../../db/client';
 import type { RunUpdate } from '../../db/rows';
-import { ACTIVE_STATUSES, tagKey, type HubRunStatus, type LearningRateChange, type RunSummary, type RunsQuery } from '../../protocol';
+import {
+  ACTIVE_STATUSES,
+  tagKey,
+  type HubRunStatus,
+  type LearningRateChange,
+  type RunSummary,
+  type RunsQuery,
+} from '../../protocol';
 import type { Hyperparams, Reporting } from '../../trainer/config';
 import { hyperparamColumns, listOrder, listWhere, progressOf, textColumns } from './runList';
 import { storedLearningRates, storedStatus, storedTags, toRunSummary } from './toWire';
@@ -82,15 +89,36 @@ export function createRunQueries(db: Db, provider: 'sqlite' | 'postgresql') {
     },
 
     /** The run's record and the trainer holding it, or null. */
-    async summaryAndTrainer(runId: string): Promise<{ run: RunSummary; trainerId: string | null } | null> {
+    async summaryAndTrainer(
+      runId: string,
+    ): Promise<{ run: RunSummary; trainerId: string | null } | null> {
       const row = await db.run.findUnique({ where: { id: runId } });
       return row ? { run: toRunSummary(row), trainerId: row.trainerId } : null;
     },
 
     /** The run's status, trainer and stored seq, or null. */
     async state(runId: string): Promise<StoredRunState | null> {
-      const row = await db.run.findUnique({ where: { id: runId }, select: { status: true, trainerId: true, lastSeq: true, lastStep: true, learningRates: true, totalSteps: true } });
-      return row ? { status: storedStatus(row.status, runId), trainerId: row.trainerId, lastSeq: row.lastSeq, lastStep: row.lastStep, learningRates: storedLearningRates(row.learningRates, runId), totalSteps: row.totalSteps } : null;
+      const row = await db.run.findUnique({
+        where: { id: runId },
+        select: {
+          status: true,
+          trainerId: true,
+          lastSeq: true,
+          lastStep: true,
+          learningRates: true,
+          totalSteps: true,
+        },
+      });
+      return row
+        ? {
+            status: storedStatus(row.status, runId),
+            trainerId: row.trainerId,
+            lastSeq: row.lastSeq,
+            lastStep: row.lastStep,
+            learningRates: storedLearningRates(row.learningRates, runId),
+            totalSteps: row.totalSteps,
+          }
+        : null;
     },
 
     async exists(runId: string): Promise<boolean> {
@@ -103,13 +131,23 @@ export function createRunQueries(db: Db, provider: 'sqlite' | 'postgresql') {
      */
     async list(q: RunsQuery): Promise<{ runs: RunSummary[]; total: number }> {
       const where = listWhere(q);
-      const [rows, total] = await db.$transaction([db.run.findMany({ where, orderBy: listOrder(q.sort, q.order), skip: q.offset, take: q.limit }), db.run.count({ where })]);
+      const [rows, total] = await db.$transaction([
+        db.run.findMany({
+          where,
+          orderBy: listOrder(q.sort, q.order),
+          skip: q.offset,
+          take: q.limit,
+        }),
+        db.run.count({ where }),
+      ]);
       return { runs: rows.map(toRunSummary), total };
     },
 
     /** Every tag in use on any run (lower-case: the filter's keys), sorted. */
     async tags(): Promise<string[]> {
-      const rows = await db.$queryRaw<Array<{ tag: string }>>`SELECT DISTINCT "tag" FROM "RunTag" ORDER BY "tag"`;
+      const rows = await db.$queryRaw<
+        Array<{ tag: string }>
+      >`SELECT DISTINCT "tag" FROM "RunTag" ORDER BY "tag"`;
       return rows.map((r) => r.tag);
     },
 
@@ -117,11 +155,20 @@ export function createRunQueries(db: Db, provider: 'sqlite' | 'postgresql') {
      * Changes what people wrote about a run (its name, description, tags), with the list's
      * keys derived from them and its tag rows, in one transaction.
      */
-    async edit(runId: string, fields: { name?: string; description?: string; tags?: string[] }): Promise<RunSummary> {
+    async edit(
+      runId: string,
+      fields: { name?: string; description?: string; tags?: string[] },
+    ): Promise<RunSummary> {
       return db.$transaction(async (tx) => {
-        const before = await tx.run.findUniqueOrThrow({ where: { id: runId }, select: { id: true, name: true, description: true, tags: true, createdBy: true } });
+        const before = await tx.run.findUniqueOrThrow({
+          where: { id: runId },
+          select: { id: true, name: true, description: true, tags: true, createdBy: true },
+        });
         const text = { ...before, tags: storedTags(before.tags, runId), ...fields };
-        const row = await tx.run.update({ where: { id: runId }, data: { ...fields, ...textColumns(text) } });
+        const row = await tx.run.update({
+          where: { id: runId },
+          data: { ...fields, ...textColumns(text) },
+        });
         if (fields.tags) {
           await tx.runTag.deleteMany({ where: { runId } });
           await tx.runTag.createMany({ data: tagRowsOf(runId, fields.tags) });
@@ -140,8 +187,18 @@ export function createRunQueries(db: Db, provider: 'sqlite' | 'postgresql') {
       await db.run.delete({ where: { id: runId } });
     },
 
-    async create(run: { id: string; name: string; hyperparams: Hyperparams; reporting?: Partial<Reporting>; createdBy: string; createdById: string }): Promise<RunSummary> {
-      const keys = { ...textColumns({ ...run, description: '', tags: [] }), ...hyperparamColumns(run.hyperparams) };
+    async create(run: {
+      id: string;
+      name: string;
+      hyperparams: Hyperparams;
+      reporting?: Partial<Reporting>;
+      createdBy: string;
+      createdById: string;
+    }): Promise<RunSummary> {
+      const keys = {
+        ...textColumns({ ...run, description: '', tags: [] }),
+        ...hyperparamColumns(run.hyperparams),
+      };
       const row = await db.run.create({ data: { ...run, ...keys, status: 'queued' } });
       return toRunSummary(row);
     },
@@ -151,14 +208,39 @@ export function createRunQueries(db: Db, provider: 'sqlite' | 'postgresql') {
      * trainer, origin `cli`. With an id that exists, nothing is written: the run as stored and
      * its holder come back, for the caller to decide whether it is this trainer's.
      */
-    async createForTrainer(run: { id: string; name: string; hyperparams: Hyperparams; reporting?: Partial<Reporting>; createdBy: string; createdById: string; originHost: string }, trainer: ClaimingTrainer): Promise<{ run: RunSummary; trainerId: string | null; created: boolean }> {
+    async createForTrainer(
+      run: {
+        id: string;
+        name: string;
+        hyperparams: Hyperparams;
+        reporting?: Partial<Reporting>;
+        createdBy: string;
+        createdById: string;
+        originHost: string;
+      },
+      trainer: ClaimingTrainer,
+    ): Promise<{ run: RunSummary; trainerId: string | null; created: boolean }> {
       return db.$transaction(async (tx) => {
         const existing = await tx.run.findUnique({ where: { id: run.id } });
-        if (existing) return { run: toRunSummary(existing), trainerId: existing.trainerId, created: false };
-        const keys = { ...textColumns({ ...run, description: '', tags: [] }), ...hyperparamColumns(run.hyperparams) };
+        if (existing)
+          return { run: toRunSummary(existing), trainerId: existing.trainerId, created: false };
+        const keys = {
+          ...textColumns({ ...run, description: '', tags: [] }),
+          ...hyperparamColumns(run.hyperparams),
+        };
         const { trainerId, host, backend, device } = trainer;
         const row = await tx.run.create({
-          data: { ...run, ...keys, origin: 'cli', status: 'running', statusMessage: `started from the command line on ${run.originHost}`, trainerId, trainerHost: host, backend, device },
+          data: {
+            ...run,
+            ...keys,
+            origin: 'cli',
+            status: 'running',
+            statusMessage: `started from the command line on ${run.originHost}`,
+            trainerId,
+            trainerHost: host,
+            backend,
+            device,
+          },
         });
         return { run: toRunSummary(row), trainerId, created: true };
       });
@@ -177,7 +259,10 @@ export function createRunQueries(db: Db, provider: 'sqlite' | 'postgresql') {
       }));
       const tagRows = runs.flatMap((r) => tagRowsOf(r.id, r.tags ?? []));
       // In statements of INSERT_CHUNK rows: Prisma's cost per row grows with the statement's size.
-      const chunks = <T>(all: T[]) => Array.from({ length: Math.ceil(all.length / INSERT_CHUNK) }, (_, i) => all.slice(i * INSERT_CHUNK, (i + 1) * INSERT_CHUNK));
+      const chunks = <T>(all: T[]) =>
+        Array.from({ length: Math.ceil(all.length / INSERT_CHUNK) }, (_, i) =>
+          all.slice(i * INSERT_CHUNK, (i + 1) * INSERT_CHUNK),
+        );
       const inserted = await db.$transaction(
         async (tx) => {
           let n = 0;
@@ -206,7 +291,12 @@ export function createRunQueries(db: Db, provider: 'sqlite' | 'postgresql') {
     /** Queued runs no trainer holds, oldest first. */
     async queued(take: number): Promise<QueuedRun[]> {
       // A run a trainer created is that trainer's only (origin `cli`): never handed to another.
-      return db.run.findMany({ where: { status: 'queued', trainerId: null, origin: 'hub' }, orderBy: { createdAt: 'asc' }, take, select: { id: true, lastSeq: true, hyperparams: true, reporting: true } });
+      return db.run.findMany({
+        where: { status: 'queued', trainerId: null, origin: 'hub' },
+        orderBy: { createdAt: 'asc' },
+        take,
+        select: { id: true, lastSeq: true, hyperparams: true, reporting: true },
+      });
     },
 
     /**
@@ -214,16 +304,32 @@ export function createRunQueries(db: Db, provider: 'sqlite' | 'postgresql') {
      * it (oldest first, as {@link queued} lists them); null when the run is not waiting.
      */
     async queueAhead(runId: string): Promise<number | null> {
-      const run = await db.run.findUnique({ where: { id: runId }, select: { status: true, trainerId: true, createdAt: true } });
+      const run = await db.run.findUnique({
+        where: { id: runId },
+        select: { status: true, trainerId: true, createdAt: true },
+      });
       if (!run || run.status !== 'queued' || run.trainerId !== null) return null;
-      return db.run.count({ where: { status: 'queued', trainerId: null, OR: [{ createdAt: { lt: run.createdAt } }, { createdAt: run.createdAt, id: { lt: runId } }] } });
+      return db.run.count({
+        where: {
+          status: 'queued',
+          trainerId: null,
+          OR: [
+            { createdAt: { lt: run.createdAt } },
+            { createdAt: run.createdAt, id: { lt: runId } },
+          ],
+        },
+      });
     },
 
     /** How many active runs each of these trainers holds (0 for those with none). */
     async load(trainerIds: string[]): Promise<Map<string, number>> {
-      const rows = await db.run.findMany({ where: { trainerId: { in: trainerIds }, status: active }, select: { trainerId: true } });
+      const rows = await db.run.findMany({
+        where: { trainerId: { in: trainerIds }, status: active },
+        select: { trainerId: true },
+      });
       const load = new Map(trainerIds.map((id) => [id, 0]));
-      for (const r of rows) if (r.trainerId) load.set(r.trainerId, (load.get(r.trainerId) ?? 0) + 1);
+      for (const r of rows)
+        if (r.trainerId) load.set(r.trainerId, (load.get(r.trainerId) ?? 0) + 1);
       return load;
     },
 
@@ -236,12 +342,19 @@ export function createRunQueries(db: Db, provider: 'sqlite' | 'postgresql') {
     claim(runId: string, trainer: ClaimingTrainer): Promise<'claimed' | 'taken' | 'trainer-full'> {
       const { trainerId, host, backend, device, concurrency } = trainer;
       return db.$transaction(async (tx) => {
-        if (provider === 'postgresql') await tx.$queryRaw`SELECT "id" FROM "Trainer" WHERE "id" = ${trainerId} FOR UPDATE`;
+        if (provider === 'postgresql')
+          await tx.$queryRaw`SELECT "id" FROM "Trainer" WHERE "id" = ${trainerId} FOR UPDATE`;
         const busy = await tx.run.count({ where: { trainerId, status: active } });
         if (busy >= concurrency) return 'trainer-full';
         const claimed = await tx.run.updateMany({
           where: { id: runId, status: 'queued', trainerId: null },
-          data: { trainerId, trainerHost: host, backend, device, statusMessage: `assigned to ${trainerId}` },
+          data: {
+            trainerId,
+            trainerHost: host,
+            backend,
+            device,
+            statusMessage: `assigned to ${trainerId}`,
+          },
         });
         return claimed.count === 1 ? 'claimed' : 'taken';
       });
@@ -249,18 +362,32 @@ export function createRunQueries(db: Db, provider: 'sqlite' | 'postgresql') {
 
     /** Gives a queued run back to the queue, if this trainer still holds it. */
     async unclaim(runId: string, trainerId: string): Promise<void> {
-      await db.run.updateMany({ where: { id: runId, trainerId, status: 'queued' }, data: { trainerId: null } });
+      await db.run.updateMany({
+        where: { id: runId, trainerId, status: 'queued' },
+        data: { trainerId: null },
+      });
     },
 
     /** The runs a trainer holds that are active (or also interrupted). */
-    heldBy(trainerId: string, opts: { interrupted?: boolean } = {}): Promise<Array<{ id: string; status: string }>> {
-      const statuses = opts.interrupted ? [...ACTIVE_STATUSES, 'interrupted'] : [...ACTIVE_STATUSES];
-      return db.run.findMany({ where: { trainerId, status: { in: statuses } }, select: { id: true, status: true } });
+    heldBy(
+      trainerId: string,
+      opts: { interrupted?: boolean } = {},
+    ): Promise<Array<{ id: string; status: string }>> {
+      const statuses = opts.interrupted
+        ? [...ACTIVE_STATUSES, 'interrupted']
+        : [...ACTIVE_STATUSES];
+      return db.run.findMany({
+        where: { trainerId, status: { in: statuses } },
+        select: { id: true, status: true },
+      });
     },
 
     /** Trainers that hold active runs. */
     async activeTrainers(): Promise<Set<string>> {
-      const rows = await db.run.findMany({ where: { status: active, trainerId: { not: null } }, select: { trainerId: true } });
+      const rows = await db.run.findMany({
+        where: { status: active, trainerId: { not: null } },
+        select: { trainerId: true },
+      });
       return new Set(rows.flatMap((r) => (r.trainerId ? [r.trainerId] : [])));
     },
 
@@ -276,10 +403,19 @@ export function createRunQueries(db: Db, provider: 'sqlite' | 'postgresql') {
       // points; one statement either way.
       const span = sqltag`(CASE WHEN r."lastStep" > 1 THEN r."lastStep" ELSE 1 END)`;
       const widths = [...BUCKET_WIDTHS].reverse();
-      const width = raw(`CASE ${widths.map((w) => `WHEN r."lastStep" >= ${w * points} THEN ${w}`).join(' ')} ELSE ${BUCKET_WIDTHS[0]} END`);
+      const width = raw(
+        `CASE ${widths.map((w) => `WHEN r."lastStep" >= ${w * points} THEN ${w}`).join(' ')} ELSE ${BUCKET_WIDTHS[0]} END`,
+      );
       const long = BUCKET_WIDTHS[0] * points;
       // ("stretch", not "bucket": SeriesBucket has a column of that name, which GROUP BY would take.)
-      const rows = await db.$queryRaw<Array<{ runId: string; stretch: number | bigint | null; s: number | null; n: number | bigint | null }>>`
+      const rows = await db.$queryRaw<
+        Array<{
+          runId: string;
+          stretch: number | bigint | null;
+          s: number | null;
+          n: number | bigint | null;
+        }>
+      >`
         SELECT r."id" AS "runId", ((b."firstStep" - 1) * CAST(${points} AS INTEGER)) / ${span} AS stretch,
                CAST(SUM(b."lossSum") AS DOUBLE PRECISION) AS s, SUM(b."lossFinite") AS n
         FROM "Run" r LEFT JOIN "SeriesBucket" b ON b."runId" = r."id" AND b."width" = ${width}
@@ -297,7 +433,8 @@ export function createRunQueries(db: Db, provider: 'sqlite' | 'postgresql') {
         const line = (out[r.runId] ??= []);
         // A bucket of a diverged stretch averages no loss (NULL): left out, not drawn as 0.
         const n = Number(r.n ?? 0);
-        if (r.stretch !== null && n > 0 && r.s !== null && Number.isFinite(Number(r.s))) line.push(Number(r.s) / n);
+        if (r.stretch !== null && n > 0 && r.s !== null && Number.isFinite(Number(r.s)))
+          line.push(Number(r.s) / n);
       }
       return out;
     },

@@ -11,12 +11,45 @@
  */
 import { inBatch, placeholder, type RawStatement } from '../../db/bulk';
 import type { Db } from '../../db/client';
-import { BUCKET_WIDTHS, RANGE_MAX_POINTS, SERIES, bucketOf, bucketize, cloneBucket, foldPoint, mergeBuckets, type Bucket, type SeriesName, type SeriesStats } from '../../columns';
+import {
+  BUCKET_WIDTHS,
+  RANGE_MAX_POINTS,
+  SERIES,
+  bucketOf,
+  bucketize,
+  cloneBucket,
+  foldPoint,
+  mergeBuckets,
+  type Bucket,
+  type SeriesName,
+  type SeriesStats,
+} from '../../columns';
 import type { WirePoint } from '../../protocol';
 import { toWirePoint } from './toWire';
 
-const STAT_SUFFIXES = ['Min', 'Max', 'MinStep', 'MaxStep', 'First', 'Last', 'Sum', 'Finite', 'GapStep'] as const;
-const SHARED_COLUMNS = ['runId', 'width', 'bucket', 'count', 'firstStep', 'lastStep', 'firstSeq', 'lastSeq', 'firstTime', 'lastTime'] as const;
+const STAT_SUFFIXES = [
+  'Min',
+  'Max',
+  'MinStep',
+  'MaxStep',
+  'First',
+  'Last',
+  'Sum',
+  'Finite',
+  'GapStep',
+] as const;
+const SHARED_COLUMNS = [
+  'runId',
+  'width',
+  'bucket',
+  'count',
+  'firstStep',
+  'lastStep',
+  'firstSeq',
+  'lastSeq',
+  'firstTime',
+  'lastTime',
+] as const;
 const COLUMNS = [...SHARED_COLUMNS, ...SERIES.flatMap((s) => STAT_SUFFIXES.map((k) => `${s}${k}`))];
 const KEY = ['runId', 'width', 'bucket'];
 /** Rows per statement: a bucket row has 46 columns; both databases bind well over 30,000 values. */
@@ -28,10 +61,31 @@ type Row = Record<string, number | string | null>;
 const exact = (x: number) => (Number.isFinite(x) ? String(x) : null);
 
 function toRow(runId: string, b: Bucket): unknown[] {
-  const out: unknown[] = [runId, b.width, b.index, b.count, b.firstStep, b.lastStep, b.firstSeq, b.lastSeq, exact(b.firstTime), exact(b.lastTime)];
+  const out: unknown[] = [
+    runId,
+    b.width,
+    b.index,
+    b.count,
+    b.firstStep,
+    b.lastStep,
+    b.firstSeq,
+    b.lastSeq,
+    exact(b.firstTime),
+    exact(b.lastTime),
+  ];
   for (const name of SERIES) {
     const s = b.series[name];
-    out.push(exact(s.min), exact(s.max), s.minStep, s.maxStep, exact(s.first), exact(s.last), exact(s.sum) ?? '0', s.finite, s.gapStep);
+    out.push(
+      exact(s.min),
+      exact(s.max),
+      s.minStep,
+      s.maxStep,
+      exact(s.first),
+      exact(s.last),
+      exact(s.sum) ?? '0',
+      s.finite,
+      s.gapStep,
+    );
   }
   return out;
 }
@@ -42,25 +96,52 @@ function fromRow(r: Row): Bucket {
   const series = {} as Record<SeriesName, SeriesStats>;
   for (const name of SERIES) {
     series[name] = {
-      min: num(r[`${name}Min`]), max: num(r[`${name}Max`]), minStep: Number(r[`${name}MinStep`]), maxStep: Number(r[`${name}MaxStep`]),
-      first: num(r[`${name}First`]), last: num(r[`${name}Last`]), sum: Number(r[`${name}Sum`]), finite: Number(r[`${name}Finite`]),
+      min: num(r[`${name}Min`]),
+      max: num(r[`${name}Max`]),
+      minStep: Number(r[`${name}MinStep`]),
+      maxStep: Number(r[`${name}MaxStep`]),
+      first: num(r[`${name}First`]),
+      last: num(r[`${name}Last`]),
+      sum: Number(r[`${name}Sum`]),
+      finite: Number(r[`${name}Finite`]),
       gapStep: Number(r[`${name}GapStep`]),
     };
   }
   return {
-    width: Number(r.width), index: Number(r.bucket), count: Number(r.count), firstStep: Number(r.firstStep), lastStep: Number(r.lastStep),
-    firstSeq: Number(r.firstSeq), lastSeq: Number(r.lastSeq), firstTime: Number(r.firstTime), lastTime: Number(r.lastTime), series,
+    width: Number(r.width),
+    index: Number(r.bucket),
+    count: Number(r.count),
+    firstStep: Number(r.firstStep),
+    lastStep: Number(r.lastStep),
+    firstSeq: Number(r.firstSeq),
+    lastSeq: Number(r.lastSeq),
+    firstTime: Number(r.firstTime),
+    lastTime: Number(r.lastTime),
+    series,
   };
 }
 
 /** Upserts (or, `replace: false`, inserts where absent) bucket rows, as statements for the caller's transaction. */
-function writeRows(provider: 'sqlite' | 'postgresql', runId: string, buckets: readonly Bucket[], replace: boolean): RawStatement[] {
+function writeRows(
+  provider: 'sqlite' | 'postgresql',
+  runId: string,
+  buckets: readonly Bucket[],
+  replace: boolean,
+): RawStatement[] {
   const ops: RawStatement[] = [];
   const head = `INSERT INTO "SeriesBucket" (${COLUMNS.map((c) => `"${c}"`).join(', ')}) VALUES `;
-  const update = COLUMNS.filter((c) => !KEY.includes(c)).map((c) => `"${c}" = excluded."${c}"`).join(', ');
-  const tail = replace ? ` ON CONFLICT ("runId", "width", "bucket") DO UPDATE SET ${update}` : ' ON CONFLICT DO NOTHING';
+  const update = COLUMNS.filter((c) => !KEY.includes(c))
+    .map((c) => `"${c}" = excluded."${c}"`)
+    .join(', ');
+  const tail = replace
+    ? ` ON CONFLICT ("runId", "width", "bucket") DO UPDATE SET ${update}`
+    : ' ON CONFLICT DO NOTHING';
   // PostgreSQL types an untyped text parameter by its column; a double column takes '0.1'.
-  const cast = (c: string, n: number) => placeholder(provider, n) + (provider === 'postgresql' && /Min$|Max$|First$|Last$|Sum$|Time$/.test(c) ? '::double precision' : '');
+  const cast = (c: string, n: number) =>
+    placeholder(provider, n) +
+    (provider === 'postgresql' && /Min$|Max$|First$|Last$|Sum$|Time$/.test(c)
+      ? '::double precision'
+      : '');
   for (let start = 0; start < buckets.length; start += ROWS_PER_STATEMENT) {
     const chunk = buckets.slice(start, start + ROWS_PER_STATEMENT);
     let n = 0;
@@ -74,7 +155,8 @@ function writeRows(provider: 'sqlite' | 'postgresql', runId: string, buckets: re
 const CACHED_RUNS = 512;
 
 /** A range of one series as the chart will draw it: raw points, or buckets of one width. */
-export type SeriesRange = { kind: 'raw'; points: WirePoint[] } | { kind: 'buckets'; width: number; buckets: Bucket[] };
+export type SeriesRange =
+  { kind: 'raw'; points: WirePoint[] } | { kind: 'buckets'; width: number; buckets: Bucket[] };
 
 export function createSeriesQueries(db: Db, provider: 'sqlite' | 'postgresql') {
   /** runId → width → the newest stored bucket of that width. */
@@ -104,7 +186,11 @@ export function createSeriesQueries(db: Db, provider: 'sqlite' | 'postgresql') {
   async function* allPoints(runId: string): AsyncGenerator<WirePoint[]> {
     let after = 0;
     for (;;) {
-      const rows = await db.batchMetric.findMany({ where: { runId, seq: { gt: after } }, orderBy: { seq: 'asc' }, take: 50_000 });
+      const rows = await db.batchMetric.findMany({
+        where: { runId, seq: { gt: after } },
+        orderBy: { seq: 'asc' },
+        take: 50_000,
+      });
       if (rows.length === 0) return;
       yield rows.map(toWirePoint);
       after = rows[rows.length - 1].seq;
@@ -112,7 +198,10 @@ export function createSeriesQueries(db: Db, provider: 'sqlite' | 'postgresql') {
   }
 
   async function rebuild(runId: string): Promise<void> {
-    const has = await db.$queryRawUnsafe<Row[]>(`SELECT "width" FROM "SeriesBucket" WHERE "runId" = ${p(1)} LIMIT 1`, runId);
+    const has = await db.$queryRawUnsafe<Row[]>(
+      `SELECT "width" FROM "SeriesBucket" WHERE "runId" = ${p(1)} LIMIT 1`,
+      runId,
+    );
     if (has.length === 0) {
       const open = new Map<number, Map<number, Bucket>>(BUCKET_WIDTHS.map((w) => [w, new Map()]));
       for await (const page of allPoints(runId)) {
@@ -151,7 +240,10 @@ export function createSeriesQueries(db: Db, provider: 'sqlite' | 'postgresql') {
      * into its buckets, for the caller's transaction, and `commit` to call once it committed
      * (the in-memory newest buckets move on only then: a failed write leaves them as stored).
      */
-    async plan(runId: string, given: readonly WirePoint[]): Promise<{ ops: RawStatement[]; commit: () => void }> {
+    async plan(
+      runId: string,
+      given: readonly WirePoint[],
+    ): Promise<{ ops: RawStatement[]; commit: () => void }> {
       if (given.length === 0) return { ops: [], commit: () => {} };
       await this.ensure(runId);
       // Fold each point once: a resend may repeat points stored above a hole (their rows are
@@ -160,7 +252,10 @@ export function createSeriesQueries(db: Db, provider: 'sqlite' | 'postgresql') {
       let lo = Infinity;
       let hi = -Infinity;
       for (const p of given) [lo, hi] = [Math.min(lo, p.seq), Math.max(hi, p.seq)];
-      const stored = await db.batchMetric.findMany({ where: { runId, seq: { gte: lo, lte: hi } }, select: { seq: true } });
+      const stored = await db.batchMetric.findMany({
+        where: { runId, seq: { gte: lo, lte: hi } },
+        select: { seq: true },
+      });
       const have = new Set(stored.map((r) => r.seq));
       // (A point queued twice before one write is folded once too.)
       const points = given.filter((p) => !have.has(p.seq) && (have.add(p.seq), true));
@@ -175,17 +270,28 @@ export function createSeriesQueries(db: Db, provider: 'sqlite' | 'postgresql') {
         for (const p of points) {
           const index = Math.floor(p.step / w);
           const k = key(w, index);
-          if (!touched.has(k)) touched.set(k, !c ? 'unknown' : c.index === index ? c : index > c.index ? null : 'unknown');
+          if (!touched.has(k))
+            touched.set(
+              k,
+              !c ? 'unknown' : c.index === index ? c : index > c.index ? null : 'unknown',
+            );
         }
       }
-      const missing = [...touched].filter(([, b]) => b === 'unknown').map(([k]) => {
-        touched.set(k, null);
-        return k.split(':').map(Number);
-      });
+      const missing = [...touched]
+        .filter(([, b]) => b === 'unknown')
+        .map(([k]) => {
+          touched.set(k, null);
+          return k.split(':').map(Number);
+        });
       if (missing.length) {
         const byWidth = new Map<number, number[]>();
         for (const [w, i] of missing) byWidth.set(w, [...(byWidth.get(w) ?? []), i]);
-        const clauses = [...byWidth].map(([w, ids]) => `("width" = ${Number(w)} AND "bucket" IN (${ids.map(Number).join(', ')}))`).join(' OR ');
+        const clauses = [...byWidth]
+          .map(
+            ([w, ids]) =>
+              `("width" = ${Number(w)} AND "bucket" IN (${ids.map(Number).join(', ')}))`,
+          )
+          .join(' OR ');
         for (const b of await read(runId, `(${clauses})`)) touched.set(key(b.width, b.index), b);
       }
       // Fold into copies: the held buckets stay as stored until the transaction commits.
@@ -207,16 +313,25 @@ export function createSeriesQueries(db: Db, provider: 'sqlite' | 'postgresql') {
           }
         }
       }
-      const changed = [...touched.values()].filter((b): b is Bucket => b !== null && b !== 'unknown');
-      return { ops: writeRows(provider, runId, changed, true), commit: () => remember(runId, changed) };
+      const changed = [...touched.values()].filter(
+        (b): b is Bucket => b !== null && b !== 'unknown',
+      );
+      return {
+        ops: writeRows(provider, runId, changed, true),
+        commit: () => remember(runId, changed),
+      };
     },
 
     /** Buckets of `width` with index in [from, to], in order. */
-    buckets: (runId: string, width: number, from: number, to: number) => read(runId, `"width" = $1 AND "bucket" >= $2 AND "bucket" <= $3`, width, from, to),
+    buckets: (runId: string, width: number, from: number, to: number) =>
+      read(runId, `"width" = $1 AND "bucket" >= $2 AND "bucket" <= $3`, width, from, to),
 
     /** Points with seq in (afterSeq, upTo], in seq order. */
     async pointsBetween(runId: string, afterSeq: number, upTo: number): Promise<WirePoint[]> {
-      const rows = await db.batchMetric.findMany({ where: { runId, seq: { gt: afterSeq, lte: upTo } }, orderBy: { seq: 'asc' } });
+      const rows = await db.batchMetric.findMany({
+        where: { runId, seq: { gt: afterSeq, lte: upTo } },
+        orderBy: { seq: 'asc' },
+      });
       return rows.map(toWirePoint);
     },
 
@@ -226,19 +341,35 @@ export function createSeriesQueries(db: Db, provider: 'sqlite' | 'postgresql') {
      * the buckets of the finest width that gives at most 4 per column. Raw points are found
      * through the finest buckets' seqs, so the read uses the (runId, seq) key, not a scan.
      */
-    async range(runId: string, fromStep: number, toStep: number, columns: number, upToSeq: number): Promise<SeriesRange> {
+    async range(
+      runId: string,
+      fromStep: number,
+      toStep: number,
+      columns: number,
+      upToSeq: number,
+    ): Promise<SeriesRange> {
       await this.ensure(runId);
       const span = toStep - fromStep + 1;
-      const width = BUCKET_WIDTHS.find((w) => Math.ceil(span / w) <= 4 * columns) ?? BUCKET_WIDTHS[BUCKET_WIDTHS.length - 1];
+      const width =
+        BUCKET_WIDTHS.find((w) => Math.ceil(span / w) <= 4 * columns) ??
+        BUCKET_WIDTHS[BUCKET_WIDTHS.length - 1];
       const rawLimit = Math.min(RANGE_MAX_POINTS, Math.max(4 * columns, 1000));
-      const at = (w: number) => read(runId, `"width" = $1 AND "bucket" >= $2 AND "bucket" <= $3`, w, Math.floor(fromStep / w), Math.floor(toStep / w));
+      const at = (w: number) =>
+        read(
+          runId,
+          `"width" = $1 AND "bucket" >= $2 AND "bucket" <= $3`,
+          w,
+          Math.floor(fromStep / w),
+          Math.floor(toStep / w),
+        );
       const count = (buckets: Bucket[]) => buckets.reduce((n, b) => n + b.count, 0);
       // The answer's own buckets first: those wholly inside the range hold more points than a
       // raw answer may (the usual wide range), which settles it without reading the finest
       // buckets of the whole range. Otherwise the points are counted at the finest width.
       const coarse = await at(width);
       const edges = new Set([Math.floor(fromStep / width), Math.floor(toStep / width)]);
-      if (count(coarse.filter((b) => !edges.has(b.index))) > rawLimit) return { kind: 'buckets', width, buckets: coarse };
+      if (count(coarse.filter((b) => !edges.has(b.index))) > rawLimit)
+        return { kind: 'buckets', width, buckets: coarse };
       const finest = width === BUCKET_WIDTHS[0] ? coarse : await at(BUCKET_WIDTHS[0]);
       if (count(finest) > rawLimit) return { kind: 'buckets', width, buckets: coarse };
       if (finest.length === 0) return { kind: 'raw', points: [] };
@@ -250,7 +381,11 @@ export function createSeriesQueries(db: Db, provider: 'sqlite' | 'postgresql') {
       const points = await db.$queryRawUnsafe<WirePoint[]>(
         `SELECT "seq", "step", "epoch", "batch", "loss", "accuracy", "learningRate", "samplesPerSec", "time" FROM "BatchMetric" ` +
           `WHERE "runId" = ${p(1)} AND "seq" >= ${p(2)} AND "seq" <= ${p(3)} AND "step" >= ${p(4)} AND "step" <= ${p(5)} ORDER BY "seq"`,
-        runId, firstSeq, lastSeq, fromStep, toStep,
+        runId,
+        firstSeq,
+        lastSeq,
+        fromStep,
+        toStep,
       );
       return { kind: 'raw', points };
     },

@@ -5,8 +5,26 @@
  * it, not a value of the wrong shape handed on.
  */
 import { z } from 'zod';
-import type { AnnotationRow, BatchMetricRow, EpochMetricRow, PredictionPanelRow, RunRow } from '../../db/rows';
-import { learningRatesSchema, RUN_ORIGINS, RUN_STATUSES, type DigitPrediction, type LearningRateChange, type HubRunStatus, type RunSummary, type WireAnnotation, type WireEpoch, type WirePanel, type WirePoint } from '../../protocol';
+import type {
+  AnnotationRow,
+  BatchMetricRow,
+  EpochMetricRow,
+  PredictionPanelRow,
+  RunRow,
+} from '../../db/rows';
+import {
+  learningRatesSchema,
+  RUN_ORIGINS,
+  RUN_STATUSES,
+  type DigitPrediction,
+  type LearningRateChange,
+  type HubRunStatus,
+  type RunSummary,
+  type WireAnnotation,
+  type WireEpoch,
+  type WirePanel,
+  type WirePoint,
+} from '../../protocol';
 import { hyperparamsSchema } from '../../trainer/config';
 import { confusionSchema, digitPredictionSchema } from '../../trainer/eventSchema';
 
@@ -18,7 +36,10 @@ const panelItemsSchema = z.array(digitPredictionSchema);
 /** A JSON column's value checked against its schema; the error names the row. */
 export function storedJson<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new Error(`stored ${what} is not what it should be: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+  if (!parsed.success)
+    throw new Error(
+      `stored ${what} is not what it should be: ${parsed.error.issues[0]?.message ?? 'invalid'}`,
+    );
   return parsed.data;
 }
 
@@ -26,7 +47,8 @@ export function storedJson<T>(schema: z.ZodType<T>, value: unknown, what: string
 export function storedProbabilities(value: unknown, what: string): number[] | null {
   // null: the model's outputs were not finite (a diverged run).
   if (value === null) return null;
-  if (!Array.isArray(value) || value.length !== 10 || !value.every((p) => typeof p === 'number')) throw new Error(`stored ${what} is not 10 probabilities`);
+  if (!Array.isArray(value) || value.length !== 10 || !value.every((p) => typeof p === 'number'))
+    throw new Error(`stored ${what} is not 10 probabilities`);
   return value;
 }
 
@@ -72,12 +94,16 @@ export function toRunSummary(run: RunRow): RunSummary {
 const storedTagsSchema = z.array(z.string());
 /** A run's stored tags (none stored yet: none). */
 export function storedTags(value: unknown, runId: string): string[] {
-  return value === null || value === undefined ? [] : storedJson(storedTagsSchema, value, `tags of run ${runId}`);
+  return value === null || value === undefined
+    ? []
+    : storedJson(storedTagsSchema, value, `tags of run ${runId}`);
 }
 
 /** A run's stored learning-rate history (none stored yet: empty). */
 export function storedLearningRates(value: unknown, runId: string): LearningRateChange[] {
-  return value === null || value === undefined ? [] : storedJson(learningRatesSchema, value, `learning rates of run ${runId}`);
+  return value === null || value === undefined
+    ? []
+    : storedJson(learningRatesSchema, value, `learning rates of run ${runId}`);
 }
 
 export function toWirePoint(row: BatchMetricRow): WirePoint {
@@ -86,18 +112,56 @@ export function toWirePoint(row: BatchMetricRow): WirePoint {
 }
 
 export function toWireEpoch(row: EpochMetricRow, confusion: unknown): WireEpoch {
-  const { seq, epoch, step, trainLoss, trainAccuracy, testLoss, testAccuracy, samplesPerSec, trainMs, evalMs, time } = row;
+  const {
+    seq,
+    epoch,
+    step,
+    trainLoss,
+    trainAccuracy,
+    testLoss,
+    testAccuracy,
+    samplesPerSec,
+    trainMs,
+    evalMs,
+    time,
+  } = row;
   // An epoch whose matrix is not stored (yet) has none; a stored one must be 10×10.
-  const matrix = confusion === undefined ? [] : storedJson(confusionSchema, confusion, `confusion matrix of run ${row.runId} epoch ${epoch}`);
-  return { seq, epoch, step, trainLoss, trainAccuracy, testLoss, testAccuracy, samplesPerSec, trainMs, evalMs, time, confusion: matrix };
+  const matrix =
+    confusion === undefined
+      ? []
+      : storedJson(
+          confusionSchema,
+          confusion,
+          `confusion matrix of run ${row.runId} epoch ${epoch}`,
+        );
+  return {
+    seq,
+    epoch,
+    step,
+    trainLoss,
+    trainAccuracy,
+    testLoss,
+    testAccuracy,
+    samplesPerSec,
+    trainMs,
+    evalMs,
+    time,
+    confusion: matrix,
+  };
 }
 
 export function toWirePanel(row: PredictionPanelRow): WirePanel {
-  const items: DigitPrediction[] = storedJson(panelItemsSchema, row.items, `prediction panel ${row.seq} of run ${row.runId}`);
+  const items: DigitPrediction[] = storedJson(
+    panelItemsSchema,
+    row.items,
+    `prediction panel ${row.seq} of run ${row.runId}`,
+  );
   return { seq: row.seq, step: row.step, epoch: row.epoch, items, time: row.time };
 }
 
-export function toWireAnnotation(row: AnnotationRow & { _count?: { edits: number } }): WireAnnotation {
+export function toWireAnnotation(
+  row: AnnotationRow & { _count?: { edits: number } },
+): WireAnnotation {
   return {
     id: row.id,
     runId: row.runId,

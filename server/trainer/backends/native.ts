@@ -48,12 +48,22 @@ class NativeBackend extends MathBackendCPU {
     return this.pool.take(length, zeroed);
   }
 
-  override write(values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType): DataId {
+  override write(
+    values: tf.backend_util.BackendValues,
+    shape: number[],
+    dtype: tf.DataType,
+  ): DataId {
     this.pool.stored(values);
     return super.write(values, shape, dtype);
   }
 
-  override move(dataId: DataId, values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType, refCount: number): void {
+  override move(
+    dataId: DataId,
+    values: tf.backend_util.BackendValues,
+    shape: number[],
+    dtype: tf.DataType,
+    refCount: number,
+  ): void {
     this.pool.stored(values);
     super.move(dataId, values, shape, dtype, refCount);
   }
@@ -96,7 +106,8 @@ function register(): void {
     if (native.has(config.kernelName)) continue;
     tf.registerKernel({ ...config, backendName: NATIVE_BACKEND });
   }
-  for (const [kernelName, kernelFunc] of native) tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND, kernelFunc });
+  for (const [kernelName, kernelFunc] of native)
+    tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND, kernelFunc });
 }
 
 /**
@@ -109,7 +120,8 @@ export async function initNativeBackend(threads = nativeThreads()): Promise<stri
   addon.setThreads(threads);
   useNativeAddon(addon);
   register();
-  if (!(await tf.setBackend(NATIVE_BACKEND))) throw new Error(`tf.setBackend('${NATIVE_BACKEND}') failed`);
+  if (!(await tf.setBackend(NATIVE_BACKEND)))
+    throw new Error(`tf.setBackend('${NATIVE_BACKEND}') failed`);
   await tf.ready();
   const info = addon.info();
   return `oneDNN ${info.dnnl} (${info.isa}), ${threads} thread${threads === 1 ? '' : 's'}`;

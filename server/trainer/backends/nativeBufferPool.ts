@@ -41,7 +41,8 @@ export class BufferPool {
     if (!ArrayBuffer.isView(values)) return;
     const owner = this.owners.get(values.buffer);
     if (!owner) return;
-    if (owner !== values) this.forget(owner); // a view: the owner can no longer be reused safely
+    if (owner !== values)
+      this.forget(owner); // a view: the owner can no longer be reused safely
     else this.users.set(owner, (this.users.get(owner) ?? 0) + 1);
   }
 

@@ -62,12 +62,16 @@ const ATTEMPTS: readonly Attempt[] = [
     name: 'opengles-compat',
     dawnOptions: ['backend=opengles'],
     // `featureLevel` is newer than some @webgpu/types releases; Dawn reads it.
-    request: { powerPreference: 'high-performance', featureLevel: 'compatibility' } as GPURequestAdapterOptions,
+    request: {
+      powerPreference: 'high-performance',
+      featureLevel: 'compatibility',
+    } as GPURequestAdapterOptions,
     via: 'Dawn/OpenGL ES, compatibility mode',
   },
 ];
 
-const SOFTWARE_PATTERN = /llvmpipe|lavapipe|swiftshader|softpipe|software rasterizer|microsoft basic render/i;
+const SOFTWARE_PATTERN =
+  /llvmpipe|lavapipe|swiftshader|softpipe|software rasterizer|microsoft basic render/i;
 
 /**
  * Pure: whether adapter info describes a real GPU. Software renderers (llvmpipe, lavapipe,
@@ -128,7 +132,11 @@ async function gpuFor(attempt: Attempt): Promise<GPU> {
 function readAdapterInfo(adapter: GPUAdapter): Record<string, string> {
   const info = adapter.info as unknown as Record<string, unknown>;
   const out: Record<string, string> = {};
-  for (let proto: object | null = info; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+  for (
+    let proto: object | null = info;
+    proto && proto !== Object.prototype;
+    proto = Object.getPrototypeOf(proto)
+  ) {
     for (const key of Object.getOwnPropertyNames(proto)) {
       if (key === 'constructor' || key in out) continue;
       const value = info[key];
@@ -164,7 +172,17 @@ async function findAdapter(only?: string): Promise<Found> {
     }
     const adapterInfo = readAdapterInfo(adapter);
     const isRealGpu = isRealGpuAdapter(adapterInfo);
-    return { adapter, gpu, probe: { ok: true, device: describe(adapterInfo, attempt, isRealGpu), isRealGpu, adapterInfo, attempt: attempt.name } };
+    return {
+      adapter,
+      gpu,
+      probe: {
+        ok: true,
+        device: describe(adapterInfo, attempt, isRealGpu),
+        isRealGpu,
+        adapterInfo,
+        attempt: attempt.name,
+      },
+    };
   }
   const reason = `no WebGPU adapter (${failures.join('; ')})`;
   return { probe: { ok: false, device: 'WebGPU: none', isRealGpu: false, reason } };
@@ -186,7 +204,12 @@ export async function probeWebGpu(opts: WebGpuOptions = {}): Promise<WebGpuProbe
   } catch (error) {
     // Dawn's native module failed to load (unsupported platform, missing shared library).
     const message = error instanceof Error ? error.message : String(error);
-    return { ok: false, device: 'WebGPU: none', isRealGpu: false, reason: `cannot load Dawn: ${message}` };
+    return {
+      ok: false,
+      device: 'WebGPU: none',
+      isRealGpu: false,
+      reason: `cannot load Dawn: ${message}`,
+    };
   }
 }
 
@@ -194,7 +217,11 @@ export async function probeWebGpu(opts: WebGpuOptions = {}): Promise<WebGpuProbe
 function adapterLimits(adapter: GPUAdapter): Record<string, number> {
   const limits = adapter.limits as unknown as Record<string, unknown>;
   const out: Record<string, number> = {};
-  for (let proto: object | null = limits; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+  for (
+    let proto: object | null = limits;
+    proto && proto !== Object.prototype;
+    proto = Object.getPrototypeOf(proto)
+  ) {
     for (const key of Object.getOwnPropertyNames(proto)) {
       const value = limits[key];
       if (typeof value === 'number' && !(key in out)) out[key] = value;
@@ -214,7 +241,9 @@ const TFJS_LIMITS = [
 ] as const;
 
 async function requestDevice(adapter: GPUAdapter): Promise<GPUDevice> {
-  const requiredFeatures: GPUFeatureName[] = adapter.features.has('timestamp-query') ? ['timestamp-query'] : [];
+  const requiredFeatures: GPUFeatureName[] = adapter.features.has('timestamp-query')
+    ? ['timestamp-query']
+    : [];
   const all = adapterLimits(adapter);
   try {
     return await adapter.requestDevice({ requiredFeatures, requiredLimits: all });
@@ -227,11 +256,16 @@ async function requestDevice(adapter: GPUAdapter): Promise<GPUDevice> {
 /** Puts Dawn's WebGPU globals and `navigator.gpu` where tfjs-backend-webgpu looks for them. */
 function installGlobals(globals: object, gpu: GPU): void {
   for (const [key, value] of Object.entries(globals)) {
-    if (!(key in globalThis)) Object.defineProperty(globalThis, key, { value, configurable: true, writable: true });
+    if (!(key in globalThis))
+      Object.defineProperty(globalThis, key, { value, configurable: true, writable: true });
   }
   const scope = globalThis as { navigator?: { gpu?: GPU } };
   if (!scope.navigator) {
-    Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+    Object.defineProperty(globalThis, 'navigator', {
+      value: { gpu },
+      configurable: true,
+      writable: true,
+    });
   } else if (!scope.navigator.gpu) {
     Object.defineProperty(scope.navigator, 'gpu', { value: gpu, configurable: true });
   }
@@ -239,9 +273,12 @@ function installGlobals(globals: object, gpu: GPU): void {
 
 async function init(opts: WebGpuOptions): Promise<WebGpuProbe> {
   const { probe, adapter, gpu } = await findAdapter(opts.only);
-  if (!probe.ok || !adapter || !gpu) throw new Error(`WebGPU backend unavailable: ${probe.reason ?? 'no adapter'}`);
+  if (!probe.ok || !adapter || !gpu)
+    throw new Error(`WebGPU backend unavailable: ${probe.reason ?? 'no adapter'}`);
   if (!probe.isRealGpu && !opts.allowSoftware) {
-    throw new Error(`WebGPU backend refused: ${probe.device} is a software adapter (allowSoftware is off)`);
+    throw new Error(
+      `WebGPU backend refused: ${probe.device} is a software adapter (allowSoftware is off)`,
+    );
   }
   const device = await requestDevice(adapter);
   installGlobals((await loadDawn()).globals, gpu);
@@ -263,7 +300,9 @@ async function init(opts: WebGpuOptions): Promise<WebGpuProbe> {
 export async function initWebGpuBackend(opts: WebGpuOptions = {}): Promise<WebGpuProbe> {
   if (active) {
     if (!active.probe.isRealGpu && !opts.allowSoftware) {
-      throw new Error(`WebGPU backend refused: ${active.probe.device} is a software adapter (allowSoftware is off)`);
+      throw new Error(
+        `WebGPU backend refused: ${active.probe.device} is a software adapter (allowSoftware is off)`,
+      );
     }
     await tf.setBackend('webgpu');
     return active.probe;

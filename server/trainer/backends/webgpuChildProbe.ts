@@ -54,7 +54,12 @@ export interface ChildProbe {
   output: string;
 }
 
-const failed = (reason: string): WebGpuProbe => ({ ok: false, device: 'WebGPU: none', isRealGpu: false, reason });
+const failed = (reason: string): WebGpuProbe => ({
+  ok: false,
+  device: 'WebGPU: none',
+  isRealGpu: false,
+  reason,
+});
 
 /**
  * Searches for a WebGPU adapter in a child process (see the module comment for why) and
@@ -75,7 +80,9 @@ export function probeWebGpuInChild(opts: { timeoutMs?: number } = {}): Promise<C
       clearTimeout(timer);
       resolve({ probe, output: stderr.trim() });
     };
-    child.on('error', (error) => finish(failed(`could not start the WebGPU probe: ${error.message}`)));
+    child.on('error', (error) =>
+      finish(failed(`could not start the WebGPU probe: ${error.message}`)),
+    );
     child.on('close', (code, signal) => {
       const line = stdout.trim().split('\n').at(-1) ?? '';
       let parsed: unknown;
@@ -86,18 +93,30 @@ export function probeWebGpuInChild(opts: { timeoutMs?: number } = {}): Promise<C
       }
       const probe = probeSchema.safeParse(parsed);
       if (probe.success) return finish(probe.data);
-      const how = signal === 'SIGKILL' ? 'took too long and was stopped' : signal ? `was killed by ${signal}` : `exited with code ${code}`;
+      const how =
+        signal === 'SIGKILL'
+          ? 'took too long and was stopped'
+          : signal
+            ? `was killed by ${signal}`
+            : `exited with code ${code}`;
       finish(failed(`the WebGPU probe process ${how} without an answer`));
     });
   });
 }
 
 // The child: search, answer, exit (Dawn keeps no handle open; exit anyway, promptly).
-if (process.argv[1] && path.resolve(process.argv[1]) === HERE && process.argv.includes(PROBE_FLAG)) {
+if (
+  process.argv[1] &&
+  path.resolve(process.argv[1]) === HERE &&
+  process.argv.includes(PROBE_FLAG)
+) {
   probeWebGpu({ allowSoftware: true }).then(
     (probe) => process.stdout.write(`${JSON.stringify(probe)}\n`, () => process.exit(0)),
     (error) => {
-      process.stdout.write(`${JSON.stringify(failed(error instanceof Error ? error.message : String(error)))}\n`, () => process.exit(0));
+      process.stdout.write(
+        `${JSON.stringify(failed(error instanceof Error ? error.message : String(error)))}\n`,
+        () => process.exit(0),
+      );
     },
   );
 }

@@ -123,7 +123,11 @@ export async function loadMnist(opts: LoadMnistOptions = {}): Promise<MnistData>
   const byName = new Map(files.map((f) => [f.name, f]));
   const get = (name: MnistFileName) => byName.get(name)!;
   return {
-    train: buildSplit(get(MNIST_FILES.trainImages), get(MNIST_FILES.trainLabels), o.trainLimit ?? null),
+    train: buildSplit(
+      get(MNIST_FILES.trainImages),
+      get(MNIST_FILES.trainLabels),
+      o.trainLimit ?? null,
+    ),
     test: buildSplit(get(MNIST_FILES.testImages), get(MNIST_FILES.testLabels), o.testLimit ?? null),
     source: dir,
     verified: FILE_NAMES.every((name) => checksums[name] !== undefined),
@@ -145,7 +149,10 @@ export async function readDatasetSizes(dataDir?: string): Promise<DatasetSizes> 
     const file = await readDatasetFile(dir, name, true);
     return parseIdx(file.bytes, file.path, { ndims: 1 }).dims[0];
   };
-  const [train, test] = await Promise.all([count(MNIST_FILES.trainLabels), count(MNIST_FILES.testLabels)]);
+  const [train, test] = await Promise.all([
+    count(MNIST_FILES.trainLabels),
+    count(MNIST_FILES.testLabels),
+  ]);
   return { train, test };
 }
 
@@ -164,7 +171,8 @@ function bundledDataDir(): string {
 
 async function assertDirectory(dir: string): Promise<void> {
   const info = await stat(dir).catch(() => null);
-  if (!info?.isDirectory()) throw new DataError(dir, `data directory ${dir} does not exist or is not a directory`);
+  if (!info?.isDirectory())
+    throw new DataError(dir, `data directory ${dir} does not exist or is not a directory`);
 }
 
 /** Names a file may have on disk: the standard one and, in user dirs, `.gz` and dotted spellings. */
@@ -175,7 +183,11 @@ function candidateNames(name: MnistFileName, allowVariants: boolean): string[] {
 }
 
 /** Reads the first candidate spelling of `name` that exists in `dir`, gunzipping `.gz` files. */
-async function readDatasetFile(dir: string, name: MnistFileName, allowVariants: boolean): Promise<DatasetFile> {
+async function readDatasetFile(
+  dir: string,
+  name: MnistFileName,
+  allowVariants: boolean,
+): Promise<DatasetFile> {
   for (const candidate of candidateNames(name, allowVariants)) {
     const filePath = path.join(dir, candidate);
     let raw: Buffer;
@@ -187,10 +199,17 @@ async function readDatasetFile(dir: string, name: MnistFileName, allowVariants: 
     }
     const data = candidate.endsWith('.gz') ? await gunzipFile(raw, filePath) : raw;
     // A plain Uint8Array view (no copy), so Buffer's differing `slice` semantics never leak out.
-    return { name, path: filePath, bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+    return {
+      name,
+      path: filePath,
+      bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    };
   }
   const lookedFor = allowVariants ? `${name} and ${name}.gz` : name;
-  throw new DataError(path.join(dir, name), `missing file ${name} (looked for ${lookedFor} in ${dir})`);
+  throw new DataError(
+    path.join(dir, name),
+    `missing file ${name} (looked for ${lookedFor} in ${dir})`,
+  );
 }
 
 const gunzipAsync = promisify(gunzip);
@@ -216,7 +235,11 @@ function verifyChecksum(file: DatasetFile, expected: string | undefined): void {
 }
 
 /** Parses an image file and its label file into a split, checking they agree. */
-function buildSplit(imagesFile: DatasetFile, labelsFile: DatasetFile, limit: number | null): MnistSplit {
+function buildSplit(
+  imagesFile: DatasetFile,
+  labelsFile: DatasetFile,
+  limit: number | null,
+): MnistSplit {
   const images = parseIdx(imagesFile.bytes, imagesFile.path, { ndims: 3 });
   const labels = parseIdx(labelsFile.bytes, labelsFile.path, { ndims: 1 });
   const [count, rows, cols] = images.dims;
@@ -236,7 +259,13 @@ function buildSplit(imagesFile: DatasetFile, labelsFile: DatasetFile, limit: num
   checkLabels(labels.data, labelsFile.path);
   const n = limit === null ? count : Math.min(limit, count);
   // Views, not copies: a limited split shares the file's buffer.
-  return { images: images.data.subarray(0, n * rows * cols), labels: labels.data.subarray(0, n), count: n, rows, cols };
+  return {
+    images: images.data.subarray(0, n * rows * cols),
+    labels: labels.data.subarray(0, n),
+    count: n,
+    rows,
+    cols,
+  };
 }
 
 function checkLabels(labels: Uint8Array, filePath: string): void {
@@ -271,11 +300,19 @@ function getNormalizationTable(): Float32Array {
  * @throws RangeError when `dst` is too small, `pixels` is not a positive integer, or an index
  *   is not an image in `src`.
  */
-export function normalizeInto(dst: Float32Array, src: Uint8Array, indices: ArrayLike<number>, pixels: number): void {
-  if (!Number.isInteger(pixels) || pixels <= 0) throw new RangeError(`pixels must be a positive integer, got ${pixels}`);
+export function normalizeInto(
+  dst: Float32Array,
+  src: Uint8Array,
+  indices: ArrayLike<number>,
+  pixels: number,
+): void {
+  if (!Number.isInteger(pixels) || pixels <= 0)
+    throw new RangeError(`pixels must be a positive integer, got ${pixels}`);
   const n = indices.length;
   if (dst.length < n * pixels) {
-    throw new RangeError(`destination holds ${dst.length} floats, ${n} images of ${pixels} pixels need ${n * pixels}`);
+    throw new RangeError(
+      `destination holds ${dst.length} floats, ${n} images of ${pixels} pixels need ${n * pixels}`,
+    );
   }
   const images = Math.floor(src.length / pixels);
   const table = getNormalizationTable();

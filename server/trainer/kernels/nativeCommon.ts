@@ -3,7 +3,12 @@
  * place from the cpu backend's storage (the `native` backend stores tensors as the cpu backend
  * does), and handing a call the native code does not cover to the stock cpu kernel.
  */
-import { getKernel, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import {
+  getKernel,
+  type KernelConfig,
+  type KernelFunc,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
 import type { NativeAddon } from '../native/addon';
 
 /** The slice of tfjs-backend-cpu's MathBackendCPU the kernels use. */
@@ -43,7 +48,10 @@ export function sizeOf(shape: readonly number[]): number {
 }
 
 /** A kernel that runs `native` where it returns a result, and the stock cpu kernel otherwise. */
-export function withCpuFallback(kernelName: string, native: (args: Parameters<KernelFunc>[0]) => TensorInfo | null): KernelFunc {
+export function withCpuFallback(
+  kernelName: string,
+  native: (args: Parameters<KernelFunc>[0]) => TensorInfo | null,
+): KernelFunc {
   let stock: KernelConfig | undefined;
   return (args) => {
     const out = native(args);

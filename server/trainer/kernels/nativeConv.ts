@@ -4,7 +4,14 @@
  * activations, PReLU weights and NCHW go to the stock cpu kernels.
  */
 import { backend_util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
-import { f32, nativeAddon, output, sizeOf, withCpuFallback, type CpuStorageBackend } from './nativeCommon';
+import {
+  f32,
+  nativeAddon,
+  output,
+  sizeOf,
+  withCpuFallback,
+  type CpuStorageBackend,
+} from './nativeCommon';
 
 type Shape4 = [number, number, number, number];
 interface ConvAttrs {
@@ -18,23 +25,61 @@ interface ConvAttrs {
   inputShape?: Shape4;
 }
 
-function convInfo(xShape: Shape4, filterShape: Shape4, a: ConvAttrs): backend_util.Conv2DInfo | null {
+function convInfo(
+  xShape: Shape4,
+  filterShape: Shape4,
+  a: ConvAttrs,
+): backend_util.Conv2DInfo | null {
   if ((a.dataFormat ?? 'NHWC') !== 'NHWC') return null;
-  const info = backend_util.computeConv2DInfo(xShape, filterShape, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
-  if (sizeOf(info.inShape) === 0 || sizeOf(info.outShape) === 0 || info.filterHeight * info.filterWidth === 0) return null;
+  const info = backend_util.computeConv2DInfo(
+    xShape,
+    filterShape,
+    a.strides,
+    a.dilations ?? 1,
+    a.pad,
+    a.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
+  if (
+    sizeOf(info.inShape) === 0 ||
+    sizeOf(info.outShape) === 0 ||
+    info.filterHeight * info.filterWidth === 0
+  )
+    return null;
   return info;
 }
 
 /** The addon's 17 sizes: n h w ci co kh kw sh sw dh dw padT padL padB padR ho wo. */
 function sizes(info: backend_util.Conv2DInfo): Int32Array {
   const p = info.padInfo;
-  return Int32Array.of(info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outChannels, info.filterHeight, info.filterWidth,
-    info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth, p.top, p.left, p.bottom, p.right, info.outHeight, info.outWidth);
+  return Int32Array.of(
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.outChannels,
+    info.filterHeight,
+    info.filterWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.dilationHeight,
+    info.dilationWidth,
+    p.top,
+    p.left,
+    p.bottom,
+    p.right,
+    info.outHeight,
+    info.outWidth,
+  );
 }
 
 function forward(args: Parameters<KernelFunc>[0], fused: boolean): TensorInfo | null {
   const b = args.backend as unknown as CpuStorageBackend;
-  const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | undefined>;
+  const { x, filter, bias, preluActivationWeights } = args.inputs as Record<
+    string,
+    TensorInfo | undefined
+  >;
   const a = args.attrs as unknown as ConvAttrs;
   const activation = fused ? (a.activation ?? 'linear') : 'linear';
   if (preluActivationWeights || (activation !== 'linear' && activation !== 'relu')) return null;
@@ -47,7 +92,8 @@ function forward(args: Parameters<KernelFunc>[0], fused: boolean): TensorInfo | 
   if (bias) {
     bs = f32(b, bias);
     // A bias of any other shape broadcasts differently: the cpu kernel handles it.
-    if (!bs || bs.length !== info.outChannels || bias.shape.at(-1) !== info.outChannels) return null;
+    if (!bs || bs.length !== info.outChannels || bias.shape.at(-1) !== info.outChannels)
+      return null;
   }
   const y = output(b, sizeOf(info.outShape));
   nativeAddon().convForward(xs, ws, bs, y, sizes(info), activation === 'relu');
@@ -93,4 +139,3 @@ export const NATIVE_CONV_KERNELS: ReadonlyArray<[string, KernelFunc]> = [
   ['Conv2DBackpropInput', conv2DBackpropInputNative],
   ['Conv2DBackpropFilter', conv2DBackpropFilterNative],
 ];
-

@@ -5,7 +5,14 @@
  * only; other dtypes, and sums over axes that are not one contiguous block, go to the cpu.
  */
 import { backend_util, util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
-import { f32, nativeAddon, output, sizeOf, withCpuFallback, type CpuStorageBackend } from './nativeCommon';
+import {
+  f32,
+  nativeAddon,
+  output,
+  sizeOf,
+  withCpuFallback,
+  type CpuStorageBackend,
+} from './nativeCommon';
 
 /** The addon's op codes (native/src/common.h). */
 const BINARY = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Maximum: 4, Minimum: 5 } as const;
@@ -40,7 +47,12 @@ export function broadcastSizes(aShape: number[], bShape: number[], outShape: num
     } else dims.push({ n: outShape[d], a: sa[d], b: sb[d] });
   }
   if (!dims.length) dims.push({ n: 1, a: 0, b: 0 });
-  return Int32Array.from([dims.length, ...dims.map((d) => d.n), ...dims.map((d) => d.a), ...dims.map((d) => d.b)]);
+  return Int32Array.from([
+    dims.length,
+    ...dims.map((d) => d.n),
+    ...dims.map((d) => d.a),
+    ...dims.map((d) => d.b),
+  ]);
 }
 
 function binary(name: keyof typeof BINARY): KernelFunc {
@@ -65,7 +77,12 @@ function unary(name: keyof typeof UNARY): KernelFunc {
     const xv = f32(b, x);
     if (!xv) return null;
     const y = output(b, xv.length);
-    nativeAddon().unary(UNARY[name], xv, y, Number((attrs as { alpha?: number } | undefined)?.alpha ?? 0));
+    nativeAddon().unary(
+      UNARY[name],
+      xv,
+      y,
+      Number((attrs as { alpha?: number } | undefined)?.alpha ?? 0),
+    );
     return b.makeTensorInfo(x.shape, 'float32', y);
   });
 }
@@ -85,12 +102,20 @@ export const sumNative = withCpuFallback('Sum', ({ inputs, backend, attrs }) => 
   const inner = sizeOf(x.shape.slice(last + 1));
   const out = output(b, outer * inner);
   nativeAddon().sumMiddle(xv, out, Int32Array.of(outer, mid, inner));
-  const outShape = keepDims ? x.shape.map((n, d) => (axes.includes(d) ? 1 : n)) : x.shape.filter((_, d) => !axes.includes(d));
+  const outShape = keepDims
+    ? x.shape.map((n, d) => (axes.includes(d) ? 1 : n))
+    : x.shape.filter((_, d) => !axes.includes(d));
   return b.makeTensorInfo(outShape, 'float32', out);
 });
 
 export const NATIVE_ELEMENTWISE_KERNELS: ReadonlyArray<[string, KernelFunc]> = [
-  ...(Object.keys(BINARY) as Array<keyof typeof BINARY>).map((name): [string, KernelFunc] => [name, binary(name)]),
-  ...(Object.keys(UNARY) as Array<keyof typeof UNARY>).map((name): [string, KernelFunc] => [name, unary(name)]),
+  ...(Object.keys(BINARY) as Array<keyof typeof BINARY>).map((name): [string, KernelFunc] => [
+    name,
+    binary(name),
+  ]),
+  ...(Object.keys(UNARY) as Array<keyof typeof UNARY>).map((name): [string, KernelFunc] => [
+    name,
+    unary(name),
+  ]),
   ['Sum', sumNative],
 ];

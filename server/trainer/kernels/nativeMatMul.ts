@@ -4,7 +4,14 @@
  * broadcasts oneDNN's matmul does not express go to the stock cpu kernels.
  */
 import { backend_util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
-import { f32, nativeAddon, output, sizeOf, withCpuFallback, type CpuStorageBackend } from './nativeCommon';
+import {
+  f32,
+  nativeAddon,
+  output,
+  sizeOf,
+  withCpuFallback,
+  type CpuStorageBackend,
+} from './nativeCommon';
 
 interface MatMulAttrs {
   transposeA?: boolean;
@@ -14,7 +21,12 @@ interface MatMulAttrs {
 
 function matmul(args: Parameters<KernelFunc>[0], fused: boolean): TensorInfo | null {
   const b = args.backend as unknown as CpuStorageBackend;
-  const { a: at, b: bt, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | undefined>;
+  const {
+    a: at,
+    b: bt,
+    bias,
+    preluActivationWeights,
+  } = args.inputs as Record<string, TensorInfo | undefined>;
   const attrs = args.attrs as unknown as MatMulAttrs;
   const activation = fused ? (attrs.activation ?? 'linear') : 'linear';
   if (preluActivationWeights || (activation !== 'linear' && activation !== 'relu')) return null;
@@ -44,7 +56,14 @@ function matmul(args: Parameters<KernelFunc>[0], fused: boolean): TensorInfo | n
     if (!biasValues || biasValues.length !== n || bias.shape.at(-1) !== n) return null;
   }
   const c = output(b, batch * m * n);
-  nativeAddon().matmul(as, bs, biasValues, c, Int32Array.of(batchA, batchB, m, k, n, transA ? 1 : 0, transB ? 1 : 0), activation === 'relu');
+  nativeAddon().matmul(
+    as,
+    bs,
+    biasValues,
+    c,
+    Int32Array.of(batchA, batchB, m, k, n, transA ? 1 : 0, transB ? 1 : 0),
+    activation === 'relu',
+  );
   return b.makeTensorInfo([...outer, m, n], 'float32', c);
 }
 

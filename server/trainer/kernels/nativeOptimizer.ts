@@ -19,7 +19,10 @@ const sgdMomentumNative: KernelFunc = ({ inputs, backend, attrs }) => {
   const { lr, momentum } = attrs as unknown as { lr: number; momentum: number };
   const [pOut, vOut] = [output(b, p.length), output(b, p.length)];
   nativeAddon().sgdMomentum(p, v, g, pOut, vOut, lr, momentum);
-  return [b.makeTensorInfo(param.shape, 'float32', pOut), b.makeTensorInfo(param.shape, 'float32', vOut)];
+  return [
+    b.makeTensorInfo(param.shape, 'float32', pOut),
+    b.makeTensorInfo(param.shape, 'float32', vOut),
+  ];
 };
 
 const adamNative: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -27,9 +30,24 @@ const adamNative: KernelFunc = ({ inputs, backend, attrs }) => {
   const { param, m, v, grad } = inputs as Record<string, TensorInfo>;
   const [p, mv, vv, g] = [f32(b, param), f32(b, m), f32(b, v), f32(b, grad)];
   if (!p || !mv || !vv || !g) throw new Error(`${ADAM_KERNEL}: float32 tensors only`);
-  const a = attrs as unknown as { beta1: number; beta2: number; stepSize: number; bias2: number; epsilon: number };
+  const a = attrs as unknown as {
+    beta1: number;
+    beta2: number;
+    stepSize: number;
+    bias2: number;
+    epsilon: number;
+  };
   const outs = [output(b, p.length), output(b, p.length), output(b, p.length)];
-  nativeAddon().adam(p, mv, vv, g, outs[0], outs[1], outs[2], Float64Array.of(a.beta1, a.beta2, a.stepSize, a.bias2, a.epsilon));
+  nativeAddon().adam(
+    p,
+    mv,
+    vv,
+    g,
+    outs[0],
+    outs[1],
+    outs[2],
+    Float64Array.of(a.beta1, a.beta2, a.stepSize, a.bias2, a.epsilon),
+  );
   return outs.map((values) => b.makeTensorInfo(param.shape, 'float32', values));
 };
 
@@ -41,16 +59,34 @@ export const NATIVE_OPTIMIZER_KERNELS: ReadonlyArray<[string, KernelFunc]> = [
 const available = (name: string) => tf.getKernel(name, tf.getBackend()) !== undefined;
 
 /** [new param, new velocity] in one kernel where the active backend has it; null otherwise. */
-export function fusedSgdMomentum(param: tf.Tensor, velocity: tf.Tensor, grad: tf.Tensor, lr: number, momentum: number): [tf.Tensor, tf.Tensor] | null {
+export function fusedSgdMomentum(
+  param: tf.Tensor,
+  velocity: tf.Tensor,
+  grad: tf.Tensor,
+  lr: number,
+  momentum: number,
+): [tf.Tensor, tf.Tensor] | null {
   if (!available(SGD_MOMENTUM_KERNEL) || grad.dtype !== 'float32') return null;
-  return tf.engine().runKernel(SGD_MOMENTUM_KERNEL, { param, velocity, grad }, { lr, momentum }) as unknown as [tf.Tensor, tf.Tensor];
+  return tf
+    .engine()
+    .runKernel(SGD_MOMENTUM_KERNEL, { param, velocity, grad }, { lr, momentum }) as unknown as [
+    tf.Tensor,
+    tf.Tensor,
+  ];
 }
 
 /** [new param, new m, new v] in one kernel where the active backend has it; null otherwise. */
 export function fusedAdam(
-  param: tf.Tensor, m: tf.Tensor, v: tf.Tensor, grad: tf.Tensor,
+  param: tf.Tensor,
+  m: tf.Tensor,
+  v: tf.Tensor,
+  grad: tf.Tensor,
   h: { beta1: number; beta2: number; stepSize: number; bias2: number; epsilon: number },
 ): [tf.Tensor, tf.Tensor, tf.Tensor] | null {
   if (!available(ADAM_KERNEL) || grad.dtype !== 'float32') return null;
-  return tf.engine().runKernel(ADAM_KERNEL, { param, m, v, grad }, { ...h }) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
+  return tf.engine().runKernel(ADAM_KERNEL, { param, m, v, grad }, { ...h }) as unknown as [
+    tf.Tensor,
+    tf.Tensor,
+    tf.Tensor,
+  ];
 }

@@ -3,7 +3,14 @@
  * the gradient goes to each window's first maximum, as on the cpu backend.
  */
 import { backend_util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
-import { f32, nativeAddon, output, sizeOf, withCpuFallback, type CpuStorageBackend } from './nativeCommon';
+import {
+  f32,
+  nativeAddon,
+  output,
+  sizeOf,
+  withCpuFallback,
+  type CpuStorageBackend,
+} from './nativeCommon';
 
 type Shape4 = [number, number, number, number];
 interface PoolAttrs {
@@ -13,12 +20,34 @@ interface PoolAttrs {
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
 }
 
-function poolInfo(shape: number[], a: PoolAttrs): { info: backend_util.Conv2DInfo; sizes: Int32Array } | null {
+function poolInfo(
+  shape: number[],
+  a: PoolAttrs,
+): { info: backend_util.Conv2DInfo; sizes: Int32Array } | null {
   if (shape.length !== 4) return null;
-  const info = backend_util.computePool2DInfo(shape as Shape4, a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
+  const info = backend_util.computePool2DInfo(
+    shape as Shape4,
+    a.filterSize,
+    a.strides,
+    1,
+    a.pad,
+    a.dimRoundingMode,
+  );
   if (sizeOf(info.inShape) === 0 || sizeOf(info.outShape) === 0) return null;
-  const sizes = Int32Array.of(info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.filterHeight, info.filterWidth,
-    info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, info.outHeight, info.outWidth);
+  const sizes = Int32Array.of(
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.filterHeight,
+    info.filterWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.padInfo.top,
+    info.padInfo.left,
+    info.outHeight,
+    info.outWidth,
+  );
   return { info, sizes };
 }
 

@@ -28,7 +28,12 @@ import {
 
 /** The slice of the wasm backend these kernels use (its class is not exported). */
 interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: 'float32', memoryOffset?: number, values?: TypedArray): TensorInfo;
+  makeOutput(
+    shape: number[],
+    dtype: 'float32',
+    memoryOffset?: number,
+    values?: TypedArray,
+  ): TensorInfo;
   disposeData(dataId: object, force?: boolean): boolean;
   readSync(dataId: object): unknown;
 }
@@ -55,7 +60,12 @@ const BACKEND = 'wasm';
 let stockInputGrad: KernelConfig | undefined;
 
 /** Runs another registered wasm kernel directly, as backends do internally. */
-function run(name: string, backend: WasmBackendLike, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap): TensorInfo {
+function run(
+  name: string,
+  backend: WasmBackendLike,
+  inputs: Record<string, TensorInfo>,
+  attrs: NamedAttrMap,
+): TensorInfo {
   const kernel = getKernel(name, BACKEND);
   if (!kernel) throw new Error(`wasm backend has no ${name} kernel`);
   return kernel.kernelFunc({ inputs, attrs, backend: backend as never }) as TensorInfo;
@@ -68,7 +78,12 @@ function free(backend: WasmBackendLike, ...infos: TensorInfo[]): void {
 function convInfoFor(
   xShape: [number, number, number, number],
   filterShape: [number, number, number, number],
-  attrs: { strides: [number, number] | number; pad: Pad; dataFormat: 'NHWC' | 'NCHW'; dimRoundingMode?: 'floor' | 'round' | 'ceil' },
+  attrs: {
+    strides: [number, number] | number;
+    pad: Pad;
+    dataFormat: 'NHWC' | 'NCHW';
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  },
 ): backend_util.Conv2DInfo {
   return backend_util.computeConv2DInfo(
     xShape,
@@ -87,9 +102,21 @@ function isFastCase(info: backend_util.Conv2DInfo): boolean {
 }
 
 /** Zero-pads an NHWC tensor spatially; returns the input itself when there is nothing to pad. */
-function padSpatial(backend: WasmBackendLike, x: TensorInfo, top: number, bottom: number, left: number, right: number): TensorInfo {
+function padSpatial(
+  backend: WasmBackendLike,
+  x: TensorInfo,
+  top: number,
+  bottom: number,
+  left: number,
+  right: number,
+): TensorInfo {
   if (top === 0 && bottom === 0 && left === 0 && right === 0) return x;
-  const paddings = [[0, 0], [top, bottom], [left, right], [0, 0]];
+  const paddings = [
+    [0, 0],
+    [top, bottom],
+    [left, right],
+    [0, 0],
+  ];
   return run('PadV2', backend, { x }, { paddings, constantValue: 0 } as unknown as NamedAttrMap);
 }
 
@@ -107,12 +134,19 @@ export const conv2DBackpropFilterWasm: KernelFunc = ({ inputs, backend, attrs })
   const padded = padSpatial(b, x, top, Math.max(0, bottom), left, Math.max(0, right));
   let xs = padded;
   if (padded.shape[1] !== usedH || padded.shape[2] !== usedW) {
-    xs = run('Slice', b, { x: padded }, { begin: [0, 0, 0, 0], size: [padded.shape[0], usedH, usedW, padded.shape[3]] } as unknown as NamedAttrMap);
+    xs = run('Slice', b, { x: padded }, {
+      begin: [0, 0, 0, 0],
+      size: [padded.shape[0], usedH, usedW, padded.shape[3]],
+    } as unknown as NamedAttrMap);
   }
   const xT = run('Transpose', b, { x: xs }, { perm: [3, 1, 2, 0] }); // [Ci,H,W,N]
   const dyT = run('Transpose', b, { x: dy }, { perm: [1, 2, 0, 3] }); // [Ho,Wo,N,Co]
   const conv = run('Conv2D', b, { x: xT, filter: dyT }, {
-    strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined,
+    strides: [1, 1],
+    pad: 'valid',
+    dataFormat: 'NHWC',
+    dilations: [1, 1],
+    dimRoundingMode: undefined,
   } as unknown as NamedAttrMap); // [Ci,kh,kw,Co]
   const out = run('Transpose', b, { x: conv }, { perm: [1, 2, 0, 3] }); // [kh,kw,Ci,Co]
   free(b, xT, dyT, conv);
@@ -139,7 +173,11 @@ export const conv2DBackpropInputWasm: KernelFunc = (args) => {
   const swapped = run('Transpose', b, { x: flipped }, { perm: [0, 1, 3, 2] }); // [kh,kw,Co,Ci]
   const dyPadded = padSpatial(b, dy, padTop, padBottom, padLeft, padRight);
   const out = run('Conv2D', b, { x: dyPadded, filter: swapped }, {
-    strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined,
+    strides: [1, 1],
+    pad: 'valid',
+    dataFormat: 'NHWC',
+    dilations: [1, 1],
+    dimRoundingMode: undefined,
   } as unknown as NamedAttrMap);
   free(b, flipped, swapped);
   if (dyPadded !== dy) free(b, dyPadded);
@@ -147,14 +185,29 @@ export const conv2DBackpropInputWasm: KernelFunc = (args) => {
 };
 
 /** General filter gradient as a plain loop: any stride, padding and data format. */
-function filterGradLoop(b: WasmBackendLike, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
+function filterGradLoop(
+  b: WasmBackendLike,
+  x: TensorInfo,
+  dy: TensorInfo,
+  info: backend_util.Conv2DInfo,
+): TensorInfo {
   const xv = b.readSync(x.dataId) as Float32Array;
   const dyv = b.readSync(dy.dataId) as Float32Array;
-  const { batchSize: N, inHeight: H, inWidth: W, inChannels: Ci, outHeight: Ho, outWidth: Wo, outChannels: Co } = info;
+  const {
+    batchSize: N,
+    inHeight: H,
+    inWidth: W,
+    inChannels: Ci,
+    outHeight: Ho,
+    outWidth: Wo,
+    outChannels: Co,
+  } = info;
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
   const last = info.dataFormat === 'channelsLast';
-  const xi = (n: number, h: number, w: number, c: number) => (last ? ((n * H + h) * W + w) * Ci + c : ((n * Ci + c) * H + h) * W + w);
-  const yi = (n: number, h: number, w: number, c: number) => (last ? ((n * Ho + h) * Wo + w) * Co + c : ((n * Co + c) * Ho + h) * Wo + w);
+  const xi = (n: number, h: number, w: number, c: number) =>
+    last ? ((n * H + h) * W + w) * Ci + c : ((n * Ci + c) * H + h) * W + w;
+  const yi = (n: number, h: number, w: number, c: number) =>
+    last ? ((n * Ho + h) * Wo + w) * Co + c : ((n * Co + c) * Ho + h) * Wo + w;
   const out = new Float32Array(kh * kw * Ci * Co);
   for (let i = 0; i < kh; i++) {
     for (let j = 0; j < kw; j++) {

@@ -17,7 +17,12 @@ import {
 
 interface WasmHeapBackend {
   typedArrayFromHeap(info: TensorInfo): Float32Array;
-  makeOutput(shape: number[], dtype: 'float32', memoryOffset?: number, values?: Float32Array): TensorInfo;
+  makeOutput(
+    shape: number[],
+    dtype: 'float32',
+    memoryOffset?: number,
+    values?: Float32Array,
+  ): TensorInfo;
 }
 
 interface MaxPoolGradAttrs {
@@ -33,8 +38,22 @@ export const maxPoolGradWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const b = backend as unknown as WasmHeapBackend;
   const { dy, input } = inputs as { dy: TensorInfo; input: TensorInfo };
   const a = attrs as unknown as MaxPoolGradAttrs;
-  const info = backend_util.computePool2DInfo(input.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
-  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: Ho, outWidth: Wo } = info;
+  const info = backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    a.filterSize,
+    a.strides,
+    1,
+    a.pad,
+    a.dimRoundingMode,
+  );
+  const {
+    batchSize: N,
+    inHeight: H,
+    inWidth: W,
+    inChannels: C,
+    outHeight: Ho,
+    outWidth: Wo,
+  } = info;
   const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
   const top = info.padInfo.top;
   const left = info.padInfo.left;
@@ -78,7 +97,17 @@ export const maxPoolGradWasm: KernelFunc = ({ inputs, backend, attrs }) => {
 };
 
 /** The tutorial's 2×2, stride-2 pooling, unrolled (window order: TL, TR, BL, BR). */
-function pool2x2(x: Float32Array, g: Float32Array, dx: Float32Array, N: number, H: number, W: number, C: number, Ho: number, Wo: number): void {
+function pool2x2(
+  x: Float32Array,
+  g: Float32Array,
+  dx: Float32Array,
+  N: number,
+  H: number,
+  W: number,
+  C: number,
+  Ho: number,
+  Wo: number,
+): void {
   const row = W * C;
   for (let n = 0; n < N; n++) {
     for (let oy = 0; oy < Ho; oy++) {
@@ -93,9 +122,18 @@ function pool2x2(x: Float32Array, g: Float32Array, dx: Float32Array, N: number, 
           let at = -1;
           let best = -Infinity;
           let v = x[tl + c];
-          if (v > best) { at = tl + c; best = v; }
-          if (rightOk && (v = x[tl + C + c]) > best) { at = tl + C + c; best = v; }
-          if (bottomOk && (v = x[tl + row + c]) > best) { at = tl + row + c; best = v; }
+          if (v > best) {
+            at = tl + c;
+            best = v;
+          }
+          if (rightOk && (v = x[tl + C + c]) > best) {
+            at = tl + C + c;
+            best = v;
+          }
+          if (bottomOk && (v = x[tl + row + c]) > best) {
+            at = tl + row + c;
+            best = v;
+          }
           if (bottomOk && rightOk && x[tl + row + C + c] > best) at = tl + row + C + c;
           if (at >= 0) dx[at] += g[out + c];
         }

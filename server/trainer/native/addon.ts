@@ -11,10 +11,29 @@ import { fileURLToPath } from 'node:url';
 
 /** The addon's functions: Float32Arrays are read and written in place, sizes are Int32Arrays. */
 export interface NativeAddon {
-  convForward(x: Float32Array, filter: Float32Array, bias: Float32Array | null, y: Float32Array, sizes: Int32Array, relu: boolean): void;
-  convBackwardData(dy: Float32Array, filter: Float32Array, dx: Float32Array, sizes: Int32Array): void;
+  convForward(
+    x: Float32Array,
+    filter: Float32Array,
+    bias: Float32Array | null,
+    y: Float32Array,
+    sizes: Int32Array,
+    relu: boolean,
+  ): void;
+  convBackwardData(
+    dy: Float32Array,
+    filter: Float32Array,
+    dx: Float32Array,
+    sizes: Int32Array,
+  ): void;
   convBackwardWeights(x: Float32Array, dy: Float32Array, dw: Float32Array, sizes: Int32Array): void;
-  matmul(a: Float32Array, b: Float32Array, bias: Float32Array | null, c: Float32Array, sizes: Int32Array, relu: boolean): void;
+  matmul(
+    a: Float32Array,
+    b: Float32Array,
+    bias: Float32Array | null,
+    c: Float32Array,
+    sizes: Int32Array,
+    relu: boolean,
+  ): void;
   maxPool(x: Float32Array, y: Float32Array, sizes: Int32Array): void;
   maxPoolGrad(x: Float32Array, dy: Float32Array, dx: Float32Array, sizes: Int32Array): void;
   /** out = a ∘ b; sizes = [rank, shape…, a's element strides…, b's element strides…] (0 = broadcast). */
@@ -22,16 +41,36 @@ export interface NativeAddon {
   unary(op: number, x: Float32Array, y: Float32Array, alpha: number): void;
   /** out[o,i] = Σ_m x[o,m,i]; sizes = [outer, mid, inner]. */
   sumMiddle(x: Float32Array, out: Float32Array, sizes: Int32Array): void;
-  sgdMomentum(p: Float32Array, v: Float32Array, g: Float32Array, pOut: Float32Array, vOut: Float32Array, lr: number, momentum: number): void;
+  sgdMomentum(
+    p: Float32Array,
+    v: Float32Array,
+    g: Float32Array,
+    pOut: Float32Array,
+    vOut: Float32Array,
+    lr: number,
+    momentum: number,
+  ): void;
   /** hyper = [beta1, beta2, stepSize, bias2, epsilon]. */
-  adam(p: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, pOut: Float32Array, mOut: Float32Array, vOut: Float32Array, hyper: Float64Array): void;
+  adam(
+    p: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    g: Float32Array,
+    pOut: Float32Array,
+    mOut: Float32Array,
+    vOut: Float32Array,
+    hyper: Float64Array,
+  ): void;
   setThreads(threads: number): void;
   info(): { dnnl: string; isa: string; threads: number };
 }
 
 /** The addon cannot be used here: `reason` in a few words, the message in full. */
 export class NativeAddonUnavailable extends Error {
-  constructor(readonly reason: string, message: string) {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'NativeAddonUnavailable';
   }
@@ -47,7 +86,10 @@ let loaded: NativeAddon | undefined;
 export function loadNativeAddon(): NativeAddon {
   if (loaded) return loaded;
   if (!existsSync(NATIVE_ADDON_PATH)) {
-    throw new NativeAddonUnavailable('addon not built', `${NATIVE_ADDON_PATH} does not exist: install libdnnl-dev and a C++ compiler, then run npm run build:native`);
+    throw new NativeAddonUnavailable(
+      'addon not built',
+      `${NATIVE_ADDON_PATH} does not exist: install libdnnl-dev and a C++ compiler, then run npm run build:native`,
+    );
   }
   // OpenMP threads that spin between kernels steal the core the JavaScript between kernels
   // needs; libgomp reads this once, when it loads with the addon.
