@@ -1,14 +1,20 @@
 /**
  * docs/protocol.md is enough to write a trainer from: every field of every trainer event
  * (server/trainer/eventSchema.ts), of the trainer handshake, of `run:create` and of the
- * reports is named in it, in the row of its event. Pure: reads the document and the schemas.
+ * reports is named in it, in the row of its event; every browser command has a row; every link
+ * in it resolves. Pure: reads the documents and the schemas.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { z } from 'zod';
-import { trainerHandshakeSchema, trainerReportSchema } from '../server/protocol';
+import {
+  browserSchemas,
+  runsManageSchema,
+  trainerHandshakeSchema,
+  trainerReportSchema,
+} from '../server/protocol';
 import {
   backendInfoSchema,
   batchPointSchema,
@@ -109,4 +115,48 @@ test('the /trainer acks are documented as envelopes', () => {
   assert.match(row(trainers, 'checkpoint:upload'), /\{ ok: true, data: \{ id \} \}/);
   assert.match(row(trainers, 'run:create'), /\{ ok: true, data: \{ runId \} \}/);
   assert.doesNotMatch(trainers, /\| `\{ runId \}` or an error/);
+});
+
+test('every browser command has a row, and every runs:manage action is described', () => {
+  const browser = section('## Browser → hub (default namespace)');
+  const commands = new Set(
+    [...browser.matchAll(/^\| (`[a-z:-]+`(?: \/ `[a-z:-]+`)*) \|/gm)].flatMap((m) =>
+      [...m[1].matchAll(/`([a-z:-]+)`/g)].map((c) => c[1]),
+    ),
+  );
+  for (const command of Object.keys(browserSchemas))
+    assert.ok(commands.has(command), `a row for browser command \`${command}\``);
+  const manage = section('### Several runs at once');
+  for (const option of runsManageSchema.shape.action.options)
+    assert.ok(
+      manage.includes(`kind: "${option.shape.kind.value}"`),
+      `runs:manage action \`${option.shape.kind.value}\``,
+    );
+});
+
+/** GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens. */
+const slug = (heading: string) =>
+  heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}_\- ]/gu, '')
+    .replace(/ /g, '-');
+function anchors(file: string): Set<string> {
+  const text = readFileSync(file, 'utf8').replace(/```[\s\S]*?```/g, '');
+  return new Set([...text.matchAll(/^#{1,6} (.+)$/gm)].map((m) => slug(m[1])));
+}
+
+test('every link in docs/protocol.md resolves to a file and, with a #fragment, to a heading there', () => {
+  const dir = path.join(import.meta.dirname, '..', 'docs');
+  const links = [...doc.replace(/```[\s\S]*?```/g, '').matchAll(/\]\(([^)\s]+)\)/g)]
+    .map((m) => m[1])
+    .filter((l) => !/^[a-z]+:/.test(l));
+  assert.ok(links.length > 0, 'the document has links');
+  for (const link of links) {
+    const [file, fragment] = link.split('#');
+    const target = file ? path.join(dir, file) : path.join(dir, 'protocol.md');
+    assert.ok(existsSync(target), `${link}: ${file} exists`);
+    if (fragment !== undefined && target.endsWith('.md'))
+      assert.ok(anchors(target).has(fragment), `${link}: a heading whose anchor is #${fragment}`);
+  }
 });
