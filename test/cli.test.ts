@@ -237,7 +237,7 @@ const badFlags: Array<[string[], string]> = [
   ],
   [
     ['--backend', 'tpu'],
-    '--backend: one of auto, tensorflow-gpu, tensorflow, webgpu, wasm, cpu, got "tpu"',
+    '--backend: one of auto, tensorflow-gpu, tensorflow, webgpu, native, wasm, cpu, got "tpu"',
   ],
   [
     ['--stop-after-nonfinite', '0'],
@@ -339,7 +339,7 @@ const otherBadFlags: Array<[string, string, string[], Record<string, string>, st
     'npm start',
     ['--trainer-backend', 'tpu'],
     {},
-    '--trainer-backend: one of auto, tensorflow-gpu, tensorflow, webgpu, wasm, cpu, got "tpu"',
+    '--trainer-backend: one of auto, tensorflow-gpu, tensorflow, webgpu, native, wasm, cpu, got "tpu"',
   ],
   [
     'server/index.ts',
@@ -368,7 +368,7 @@ const otherBadFlags: Array<[string, string, string[], Record<string, string>, st
     'npm run daemon',
     ['--backend', 'tpu'],
     {},
-    '--backend: one of auto, tensorflow-gpu, tensorflow, webgpu, wasm, cpu, got "tpu"',
+    '--backend: one of auto, tensorflow-gpu, tensorflow, webgpu, native, wasm, cpu, got "tpu"',
   ],
   [
     'server/trainer/daemonMain.ts',
