@@ -142,7 +142,7 @@ test('npm start on a port another program holds says so, without claiming a hub 
     ['--port', String(port), '--no-web', '--no-local-trainer'],
     { DATABASE_URL: 'file:/nonexistent-dir/never-opened.db', LIVETRAIN_TOKEN: '', REDIS_URL: '' },
   );
-  assert.equal(r.code, 1, r.stderr);
+  assert.equal(r.code, 1, `exit ${r.code}; stderr: ${r.stderr}; stdout: ${r.stdout}`);
   assert.match(
     r.stderr,
     new RegExp(`^error: port ${port} on 127\\.0\\.0\\.1 is already in use$`, 'm'),

@@ -49,11 +49,15 @@ export async function launchChromium(
     return null;
   }
   await mkdir(ARTIFACTS, { recursive: true });
-  return chromium.launch({
+  const browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: FLAGS,
     ignoreDefaultArgs: opts.scrollbars ? ['--hide-scrollbars'] : [],
   });
+  // Closed after `t` whatever happens: a test that fails before its own close must not leave
+  // Chromium running, which keeps the test file's process from ever ending.
+  t.after(() => browser.close());
+  return browser;
 }
 
 export { startHubProcess, type HubProcess };
