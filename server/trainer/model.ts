@@ -30,6 +30,8 @@ export interface Model {
   readonly params: ReadonlyMap<ParamName, tf.Variable>;
   /** Log-probabilities [B,10] for images [B,28,28,1]; `dropoutSeed` set = training mode. */
   forward(x: tf.Tensor4D, dropoutSeed?: number): tf.Tensor2D;
+  /** The logits [B,10] that `forward` normalises (the training step's fused loss takes these). */
+  logits(x: tf.Tensor4D, dropoutSeed?: number): tf.Tensor2D;
   parameterCount(): number;
   dispose(): void;
 }
@@ -55,7 +57,7 @@ export function createModel(seed: number): Model {
   }
   const p = (name: ParamName) => params.get(name)!;
 
-  function forward(x: tf.Tensor4D, dropoutSeed?: number): tf.Tensor2D {
+  function logits(x: tf.Tensor4D, dropoutSeed?: number): tf.Tensor2D {
     return tf.tidy((): tf.Tensor2D => {
       const training = dropoutSeed !== undefined;
       let h: tf.Tensor4D = tf.fused.conv2d({
@@ -93,18 +95,22 @@ export function createModel(seed: number): Model {
         activation: 'relu',
       }) as tf.Tensor2D;
       if (training) f = tf.dropout(f, 0.5, undefined, mixSeed(dropoutSeed, 2)) as tf.Tensor2D;
-      const logits = tf.fused.matMul({
+      return tf.fused.matMul({
         a: f,
         b: p('fc2.weight') as tf.Tensor2D,
         bias: p('fc2.bias'),
-      });
-      return tf.logSoftmax(logits) as tf.Tensor2D;
+      }) as tf.Tensor2D;
     });
+  }
+
+  function forward(x: tf.Tensor4D, dropoutSeed?: number): tf.Tensor2D {
+    return tf.tidy(() => tf.logSoftmax(logits(x, dropoutSeed)) as tf.Tensor2D);
   }
 
   return {
     params,
     forward,
+    logits,
     parameterCount: () => [...params.values()].reduce((n, v) => n + v.size, 0),
     dispose: () => params.forEach((v) => v.dispose()),
   };
