@@ -8,9 +8,12 @@
  * Tensors are NHWC. ReLU commutes with max-pooling and with Dropout2d's non-negative
  * per-channel scaling, so the ReLUs are fused into the convolutions and Dropout2d is applied
  * after pooling (on 4×4 instead of 8×8 maps): the same function and gradients, fewer ops.
+ * The layers (./layers) stay fused while gradients are recorded, where `tf.fused` splits them
+ * into separate conv, add and ReLU ops.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { createRng, mixSeed } from './data/shuffle';
+import { conv2dBias, denseBias } from './layers';
 
 /** Parameter names and shapes, in a fixed order (checkpoints rely on it). */
 export const PARAM_SPECS = [
@@ -60,23 +63,19 @@ export function createModel(seed: number): Model {
   function logits(x: tf.Tensor4D, dropoutSeed?: number): tf.Tensor2D {
     return tf.tidy((): tf.Tensor2D => {
       const training = dropoutSeed !== undefined;
-      let h: tf.Tensor4D = tf.fused.conv2d({
-        x,
-        filter: p('conv1.weight') as tf.Tensor4D,
-        bias: p('conv1.bias'),
-        strides: 1,
-        pad: 'valid',
-        activation: 'relu',
-      });
+      const conv = (input: tf.Tensor4D, layer: 'conv1' | 'conv2') =>
+        conv2dBias(
+          input,
+          p(`${layer}.weight`) as tf.Tensor4D,
+          p(`${layer}.bias`) as tf.Tensor1D,
+          1,
+          'valid',
+          true,
+          layer === 'conv1', // its input is the images: no gradient needed
+        );
+      let h = conv(x, 'conv1');
       h = tf.maxPool(h, 2, 2, 'valid');
-      h = tf.fused.conv2d({
-        x: h,
-        filter: p('conv2.weight') as tf.Tensor4D,
-        bias: p('conv2.bias'),
-        strides: 1,
-        pad: 'valid',
-        activation: 'relu',
-      });
+      h = conv(h, 'conv2');
       h = tf.maxPool(h, 2, 2, 'valid');
       if (training) {
         // Dropout2d: zero whole channels per sample (noise shape [B,1,1,C]).
@@ -88,18 +87,9 @@ export function createModel(seed: number): Model {
         ) as tf.Tensor4D;
       }
       let f: tf.Tensor2D = tf.reshape(h, [h.shape[0], 320]);
-      f = tf.fused.matMul({
-        a: f,
-        b: p('fc1.weight') as tf.Tensor2D,
-        bias: p('fc1.bias'),
-        activation: 'relu',
-      }) as tf.Tensor2D;
+      f = denseBias(f, p('fc1.weight') as tf.Tensor2D, p('fc1.bias') as tf.Tensor1D, true);
       if (training) f = tf.dropout(f, 0.5, undefined, mixSeed(dropoutSeed, 2)) as tf.Tensor2D;
-      return tf.fused.matMul({
-        a: f,
-        b: p('fc2.weight') as tf.Tensor2D,
-        bias: p('fc2.bias'),
-      }) as tf.Tensor2D;
+      return denseBias(f, p('fc2.weight') as tf.Tensor2D, p('fc2.bias') as tf.Tensor1D, false);
     });
   }
 

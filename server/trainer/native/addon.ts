@@ -76,6 +76,14 @@ export interface NativeAddon {
     dx: Float32Array,
     sizes: Int32Array,
   ): void;
+  /** dyAct = dy·step(y); dBias[c] = Σ_rows dyAct[·, c]; sizes = [rows, channels]. */
+  reluBiasGrad(
+    dy: Float32Array,
+    y: Float32Array,
+    dyAct: Float32Array,
+    dBias: Float32Array,
+    sizes: Int32Array,
+  ): void;
   setThreads(threads: number): void;
   info(): { dnnl: string; isa: string; threads: number };
 }

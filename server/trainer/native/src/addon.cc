@@ -170,6 +170,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"adam", nullptr, Adam, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"softmaxNll", nullptr, SoftmaxNll, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"softmaxNllGrad", nullptr, SoftmaxNllGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"reluBiasGrad", nullptr, ReluBiasGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
