@@ -1,6 +1,6 @@
 /**
- * WebGPU backend: the adapter classifier, and the backend's conv-net gradients checked against
- * the stock `cpu` backend. Without any WebGPU adapter the integration test skips, unless
+ * WebGPU backend: the adapter classifier, and the backend's conv-net gradients, and the model's
+ * own train-step gradients (fused layers and loss), checked against the stock `cpu` backend. Without any WebGPU adapter the integration test skips, unless
  * LIVETRAIN_REQUIRE_SERVICES=1 says it must run.
  */
 import assert from 'node:assert/strict';
@@ -16,6 +16,8 @@ import {
   isRealGpuAdapter,
   probeWebGpu,
 } from '../server/trainer/backends/webgpu';
+import { softmaxNll } from '../server/trainer/loss';
+import { createModel } from '../server/trainer/model';
 
 describe('isRealGpuAdapter', () => {
   const software: Record<string, Record<string, string>> = {
@@ -159,6 +161,22 @@ function relativeError(actual: number[], expected: number[]): number {
   return scale === 0 ? diff : diff / scale;
 }
 
+/** The model's loss and parameter gradients through its fused layers and fused loss. */
+async function modelGradients(): Promise<Results> {
+  const model = createModel(7);
+  const x = tf.tensor4d(INPUT.x, [BATCH, 28, 28, 1]);
+  const onehot = tf.cast(tf.oneHot(tf.tensor1d(INPUT.labels, 'int32'), 10), 'float32');
+  const { value, grads } = tf.variableGrads(() =>
+    softmaxNll(model.logits(x), onehot as tf.Tensor2D),
+  );
+  const out: Results = { loss: Array.from(await value.data()), grads: {} };
+  for (const [name, grad] of Object.entries(grads))
+    out.grads[name.replace(/#.*$/, '')] = Array.from(await grad.data());
+  tf.dispose([x, onehot, value, ...Object.values(grads)]);
+  model.dispose();
+  return out;
+}
+
 describe('webgpu backend', () => {
   after(() => {
     disposeWebGpuBackend();
@@ -208,6 +226,22 @@ describe('webgpu backend', () => {
       `relative errors: ${errors.map(([name, error]) => `${name} ${error.toExponential(1)}`).join(', ')}`,
     );
     for (const [name, error] of errors) assert.ok(error < 1e-3, `${name}: relative error ${error}`);
+
+    // The model's own train step: fused conv/dense layers and the fused loss.
+    assert.ok(await tf.setBackend('webgpu'));
+    const gpuModel = await modelGradients();
+    assert.ok(await tf.setBackend('cpu'));
+    const cpuModel = await modelGradients();
+    assert.ok(Number.isFinite(cpuModel.loss[0]));
+    assert.ok(
+      relativeError(gpuModel.loss, cpuModel.loss) < 1e-3,
+      `model loss ${gpuModel.loss} vs ${cpuModel.loss}`,
+    );
+    assert.equal(Object.keys(cpuModel.grads).length, 8, 'a gradient for every parameter');
+    for (const name of Object.keys(cpuModel.grads)) {
+      const error = relativeError(gpuModel.grads[name], cpuModel.grads[name]);
+      assert.ok(error < 1e-3, `model ${name}: relative error ${error}`);
+    }
   });
 
   test('refuses a software adapter unless allowed', async (t) => {

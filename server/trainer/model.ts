@@ -8,9 +8,12 @@
  * Tensors are NHWC. ReLU commutes with max-pooling and with Dropout2d's non-negative
  * per-channel scaling, so the ReLUs are fused into the convolutions and Dropout2d is applied
  * after pooling (on 4×4 instead of 8×8 maps): the same function and gradients, fewer ops.
+ * The layers (./layers) stay fused while gradients are recorded, where `tf.fused` splits them
+ * into separate conv, add and ReLU ops.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { createRng, mixSeed } from './data/shuffle';
+import { conv2dBias, denseBias } from './layers';
 
 /** Parameter names and shapes, in a fixed order (checkpoints rely on it). */
 export const PARAM_SPECS = [
@@ -30,6 +33,8 @@ export interface Model {
   readonly params: ReadonlyMap<ParamName, tf.Variable>;
   /** Log-probabilities [B,10] for images [B,28,28,1]; `dropoutSeed` set = training mode. */
   forward(x: tf.Tensor4D, dropoutSeed?: number): tf.Tensor2D;
+  /** The logits [B,10] that `forward` normalises (the training step's fused loss takes these). */
+  logits(x: tf.Tensor4D, dropoutSeed?: number): tf.Tensor2D;
   parameterCount(): number;
   dispose(): void;
 }
@@ -55,26 +60,22 @@ export function createModel(seed: number): Model {
   }
   const p = (name: ParamName) => params.get(name)!;
 
-  function forward(x: tf.Tensor4D, dropoutSeed?: number): tf.Tensor2D {
+  function logits(x: tf.Tensor4D, dropoutSeed?: number): tf.Tensor2D {
     return tf.tidy((): tf.Tensor2D => {
       const training = dropoutSeed !== undefined;
-      let h: tf.Tensor4D = tf.fused.conv2d({
-        x,
-        filter: p('conv1.weight') as tf.Tensor4D,
-        bias: p('conv1.bias'),
-        strides: 1,
-        pad: 'valid',
-        activation: 'relu',
-      });
+      const conv = (input: tf.Tensor4D, layer: 'conv1' | 'conv2') =>
+        conv2dBias(
+          input,
+          p(`${layer}.weight`) as tf.Tensor4D,
+          p(`${layer}.bias`) as tf.Tensor1D,
+          1,
+          'valid',
+          true,
+          layer === 'conv1', // its input is the images: no gradient needed
+        );
+      let h = conv(x, 'conv1');
       h = tf.maxPool(h, 2, 2, 'valid');
-      h = tf.fused.conv2d({
-        x: h,
-        filter: p('conv2.weight') as tf.Tensor4D,
-        bias: p('conv2.bias'),
-        strides: 1,
-        pad: 'valid',
-        activation: 'relu',
-      });
+      h = conv(h, 'conv2');
       h = tf.maxPool(h, 2, 2, 'valid');
       if (training) {
         // Dropout2d: zero whole channels per sample (noise shape [B,1,1,C]).
@@ -86,25 +87,20 @@ export function createModel(seed: number): Model {
         ) as tf.Tensor4D;
       }
       let f: tf.Tensor2D = tf.reshape(h, [h.shape[0], 320]);
-      f = tf.fused.matMul({
-        a: f,
-        b: p('fc1.weight') as tf.Tensor2D,
-        bias: p('fc1.bias'),
-        activation: 'relu',
-      }) as tf.Tensor2D;
+      f = denseBias(f, p('fc1.weight') as tf.Tensor2D, p('fc1.bias') as tf.Tensor1D, true);
       if (training) f = tf.dropout(f, 0.5, undefined, mixSeed(dropoutSeed, 2)) as tf.Tensor2D;
-      const logits = tf.fused.matMul({
-        a: f,
-        b: p('fc2.weight') as tf.Tensor2D,
-        bias: p('fc2.bias'),
-      });
-      return tf.logSoftmax(logits) as tf.Tensor2D;
+      return denseBias(f, p('fc2.weight') as tf.Tensor2D, p('fc2.bias') as tf.Tensor1D, false);
     });
+  }
+
+  function forward(x: tf.Tensor4D, dropoutSeed?: number): tf.Tensor2D {
+    return tf.tidy(() => tf.logSoftmax(logits(x, dropoutSeed)) as tf.Tensor2D);
   }
 
   return {
     params,
     forward,
+    logits,
     parameterCount: () => [...params.values()].reduce((n, v) => n + v.size, 0),
     dispose: () => params.forEach((v) => v.dispose()),
   };

@@ -14,7 +14,8 @@ import { createDivergenceWatch, Diverged } from './divergence';
 import { createEmitter } from './emitter';
 import { EvalAborted, evaluate, makeBatch, predictPanel } from './evaluate';
 import type { BackendInfo, EpochSummary, EventSink, RunStatus } from './events';
-import { createModel, nllLoss, setWeights, type Model } from './model';
+import { softmaxNll } from './loss';
+import { createModel, setWeights, type Model } from './model';
 import { createOptimizer, type Optimizer } from './optimizer';
 import { createThroughputMeter } from './throughput';
 
@@ -346,14 +347,15 @@ export function trainStep(
   let correct: tf.Scalar | null = null;
   const metrics = tf.tidy(() => {
     const { value, grads } = tf.variableGrads(() => {
-      const logProbs = model.forward(batch.x, dropoutSeed);
-      // Kept past variableGrads' scope; disposed below once read.
+      const logits = model.logits(batch.x, dropoutSeed);
+      // Kept past variableGrads' scope; disposed below once read. Log-softmax subtracts one
+      // value per row, so the logits' arg max is the most probable class.
       correct = tf.keep(
         tf.sum(
-          tf.cast(tf.equal(tf.argMax(logProbs, 1), tf.argMax(batch.oneHot, 1)), 'float32'),
+          tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(batch.oneHot, 1)), 'float32'),
         ) as tf.Scalar,
       );
-      return nllLoss(logProbs, batch.oneHot);
+      return softmaxNll(logits, batch.oneHot);
     });
     optimizer.apply(grads);
     return tf.stack([value, correct!]) as tf.Tensor1D;

@@ -12,8 +12,10 @@ import { BufferPool } from './nativeBufferPool';
 import { useNativeAddon } from '../kernels/nativeCommon';
 import { NATIVE_CONV_KERNELS } from '../kernels/nativeConv';
 import { NATIVE_ELEMENTWISE_KERNELS } from '../kernels/nativeElementwise';
+import { NATIVE_LOSS_KERNELS } from '../kernels/nativeLoss';
 import { NATIVE_MATMUL_KERNELS } from '../kernels/nativeMatMul';
 import { NATIVE_OPTIMIZER_KERNELS } from '../kernels/nativeOptimizer';
+import { NATIVE_RELU_BIAS_KERNELS } from '../kernels/nativeReluBiasGrad';
 import { NATIVE_POOL_KERNELS } from '../kernels/nativePool';
 
 export const NATIVE_BACKEND = 'native';
@@ -25,6 +27,8 @@ export const NATIVE_KERNELS: ReadonlyArray<readonly [string, tf.KernelFunc]> = [
   ...NATIVE_POOL_KERNELS,
   ...NATIVE_ELEMENTWISE_KERNELS,
   ...NATIVE_OPTIMIZER_KERNELS,
+  ...NATIVE_LOSS_KERNELS,
+  ...NATIVE_RELU_BIAS_KERNELS,
 ];
 
 type DataId = object;

@@ -61,6 +61,29 @@ export interface NativeAddon {
     vOut: Float32Array,
     hyper: Float64Array,
   ): void;
+  /** loss[0] = −(1/rows)·Σ targets·log_softmax(logits), row-wise; sizes = [rows, cols]. */
+  softmaxNll(
+    logits: Float32Array,
+    targets: Float32Array,
+    loss: Float32Array,
+    sizes: Int32Array,
+  ): void;
+  /** dx = dy/rows · (softmax(logits)·Σ_row targets − targets); sizes = [rows, cols]. */
+  softmaxNllGrad(
+    logits: Float32Array,
+    targets: Float32Array,
+    dy: number,
+    dx: Float32Array,
+    sizes: Int32Array,
+  ): void;
+  /** dyAct = dy·step(y); dBias[c] = Σ_rows dyAct[·, c]; sizes = [rows, channels]. */
+  reluBiasGrad(
+    dy: Float32Array,
+    y: Float32Array,
+    dyAct: Float32Array,
+    dBias: Float32Array,
+    sizes: Int32Array,
+  ): void;
   setThreads(threads: number): void;
   info(): { dnnl: string; isa: string; threads: number };
 }

@@ -168,6 +168,9 @@ napi_value Init(napi_env env, napi_value exports) {
       {"sumMiddle", nullptr, SumMiddle, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sgdMomentum", nullptr, SgdMomentum, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adam", nullptr, Adam, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"softmaxNll", nullptr, SoftmaxNll, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"softmaxNllGrad", nullptr, SoftmaxNllGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"reluBiasGrad", nullptr, ReluBiasGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
   };

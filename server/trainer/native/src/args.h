@@ -110,5 +110,9 @@ napi_value Unary(napi_env env, napi_callback_info info);
 napi_value SumMiddle(napi_env env, napi_callback_info info);
 napi_value SgdMomentum(napi_env env, napi_callback_info info);
 napi_value Adam(napi_env env, napi_callback_info info);
+// Defined in loss.cc: log-softmax + NLL and its gradient, the bias + ReLU gradient.
+napi_value SoftmaxNll(napi_env env, napi_callback_info info);
+napi_value SoftmaxNllGrad(napi_env env, napi_callback_info info);
+napi_value ReluBiasGrad(napi_env env, napi_callback_info info);
 
 }  // namespace lt::js
