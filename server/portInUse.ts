@@ -21,8 +21,13 @@ export async function portFree(host: string, port: number): Promise<boolean> {
 async function whoAnswers(
   url: string,
 ): Promise<{ kind: 'livetrain'; protocolVersion: number } | { kind: 'other' } | { kind: 'none' }> {
+  // A timer of our own, which holds the process open: AbortSignal.timeout's does not, and a
+  // peer that accepts and drops the connection left fetch pending with nothing else alive, so
+  // the process ended mid-question with exit code 0 and nothing said.
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), 3000);
   try {
-    const res = await fetch(`${url}/api/health`, { signal: AbortSignal.timeout(3000) });
+    const res = await fetch(`${url}/api/health`, { signal: controller.signal });
     const body = (await res.json().catch(() => null)) as {
       ok?: unknown;
       data?: { protocolVersion?: unknown };
@@ -32,6 +37,8 @@ async function whoAnswers(
     return { kind: 'other' };
   } catch {
     return { kind: 'none' };
+  } finally {
+    clearTimeout(timer);
   }
 }
 
