@@ -1,7 +1,7 @@
 /**
  * The live stream of each run to the browsers watching it. Events arrive as fast as the
  * trainer emits them; at most every `frameMs` (50 ms: ~20 frames/s per room) what arrived
- * is sent to the run's room as messages covering contiguous seq ranges (see protocol.ts).
+ * is sent to the run's room as messages covering contiguous seq ranges (see server/protocol/stream.ts).
  * A tail of recent events is kept in memory until stored, so that a snapshot built from the
  * database plus the tail ends exactly where the live frames begin.
  *

@@ -1,6 +1,6 @@
 /**
  * The default namespace: browsers. Every command is size-checked, validated with its schema
- * from protocol.ts and answered with an ack envelope; unknown events are ignored by Socket.IO.
+ * from server/protocol and answered with an ack envelope; unknown events are ignored by Socket.IO.
  */
 import type { z } from 'zod';
 import {

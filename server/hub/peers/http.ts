@@ -10,15 +10,14 @@ import {
   runDeleteSchema,
   runEditSchema,
   runsManageSchema,
-  runsQuerySchema,
   runStartSchema,
   seriesRangeSchema,
   type ErrorCode,
   type Failure,
   type HealthDetails,
   type HttpBodies,
-  type RunsQuery,
 } from '../../protocol';
+import { runsQuerySchema, type RunsQuery } from '../storage/runsQuery';
 import { INT_COLUMN_MAX } from '../../trainer/eventSchema';
 import type { Cluster } from '../cluster/cluster';
 import { fieldErrors, HubError, toFailure } from '../errors';

@@ -1,6 +1,6 @@
 /**
  * The series store: each run's batch series summarised in buckets at every width of
- * server/columns.ts, in the `SeriesBucket` table. The event write folds a batch's points in
+ * server/columns/buckets.ts, in the `SeriesBucket` table. The event write folds a batch's points in
  * ({@link SeriesQueries.plan}) with statements that run in the same transaction as the points,
  * so the buckets never disagree with the stored points and a restart rebuilds nothing. A run
  * stored before the table existed gets its buckets on first open ({@link SeriesQueries.ensure}).
