@@ -226,6 +226,8 @@ export const browserSchemas = {
 
 export type BrowserCommand = keyof typeof browserSchemas;
 export type BrowserPayload<K extends BrowserCommand> = z.input<(typeof browserSchemas)[K]>;
+/** A command's payload as its schema gives it back (defaults filled in, text trimmed). */
+export type BrowserInput<K extends BrowserCommand> = z.output<(typeof browserSchemas)[K]>;
 
 /** What each command's ack carries on success. */
 export interface BrowserAckData {
@@ -258,6 +260,10 @@ export interface BrowserAckData {
   'annotation:edit': { annotation: WireAnnotation };
   'annotation:delete': { id: number };
 }
+
+type Nothing<T extends never> = T;
+/** Compiles only while {@link BrowserAckData} has an entry for exactly the commands of {@link browserSchemas}. */
+export type BrowserAcksListed = Nothing<Exclude<keyof BrowserAckData, BrowserCommand>>;
 
 export type ClientToServerEvents = {
   [K in BrowserCommand]: (payload: BrowserPayload<K>, ack: Ack<BrowserAckData[K]>) => void;

@@ -95,7 +95,12 @@ export interface HealthDetails extends HealthSummary {
   uptimeSec: number;
 }
 
-/** What each route answers with on success. */
+/**
+ * What each route answers with on success, keyed by method and path (`:id` a run's id). The
+ * hub's handlers are a table with these keys (server/hub/peers/http.ts): a route added here
+ * does not compile until it has its handler. `GET /api/runs/:id/export` is not here: it answers
+ * with a file, not an envelope.
+ */
 export interface HttpBodies {
   'GET /api/health': HealthSummary | HealthDetails;
   'GET /api/digits': { split: 'train' | 'test'; digits: WireDigit[] };
@@ -109,9 +114,13 @@ export interface HttpBodies {
     predictions: WirePanel | null;
     lastSeq: number;
   };
-  'POST /api/runs/:id/control': { run: RunSummary };
+  'POST /api/runs/:id/stop': { run: RunSummary };
+  'POST /api/runs/:id/pause': { run: RunSummary };
+  'POST /api/runs/:id/resume': { run: RunSummary };
+  'POST /api/runs/:id/set-lr': { run: RunSummary };
   'PATCH /api/runs/:id': { run: RunSummary };
   'POST /api/runs/:id/archive': { run: RunSummary };
+  'POST /api/runs/:id/restore': { run: RunSummary };
   'DELETE /api/runs/:id': { runId: string };
   'POST /api/runs/manage': { results: RunManageResult[] };
   'GET /api/runs/:id/metrics': { points: WirePoint[]; complete: boolean };
@@ -172,3 +181,6 @@ export const misclassifiedBodySchema = z.object({
   epoch: z.number().int().min(1).nullable(),
   items: z.array(digitPredictionSchema),
 });
+
+/** A route of the HTTP API, as `HttpBodies` keys it. */
+export type HttpRoute = keyof HttpBodies;
