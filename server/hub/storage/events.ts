@@ -3,7 +3,7 @@
  * runs in a batch) and the reads that give them back as wire shapes (snapshots, exports, the
  * live stream's read-back of a hole).
  */
-import { bulkInsert, runStatements, type RawStatement } from '../../db/bulk';
+import { bulkInsert, everyColumn, runStatements, type RawStatement } from '../../db/bulk';
 import type { Db, DbClient } from '../../db/client';
 import type { CheckpointInsert, RunUpdate } from '../../db/rows';
 import type {
@@ -40,7 +40,9 @@ export function rowCount(events: TrainerEvent[]): number {
  */
 const exact = (x: number | null) => (x === null ? null : String(x));
 
-const BATCH_COLUMNS = [
+// Each list names every field of its model (everyColumn): a field added to the schema fails
+// to compile here until its value is written.
+const BATCH_COLUMNS = everyColumn<'BatchMetric'>()([
   'runId',
   'seq',
   'epoch',
@@ -51,8 +53,8 @@ const BATCH_COLUMNS = [
   'learningRate',
   'samplesPerSec',
   'time',
-] as const;
-const MISCLASSIFIED_COLUMNS = [
+]);
+const MISCLASSIFIED_COLUMNS = everyColumn<'Misclassified'>()([
   'runId',
   'seq',
   'epoch',
@@ -60,8 +62,8 @@ const MISCLASSIFIED_COLUMNS = [
   'label',
   'predicted',
   'probabilities',
-] as const;
-const EPOCH_COLUMNS = [
+]);
+const EPOCH_COLUMNS = everyColumn<'EpochMetric'>()([
   'runId',
   'seq',
   'epoch',
@@ -74,9 +76,16 @@ const EPOCH_COLUMNS = [
   'trainMs',
   'evalMs',
   'time',
-] as const;
-const CONFUSION_COLUMNS = ['runId', 'seq', 'epoch', 'matrix'] as const;
-const PANEL_COLUMNS = ['runId', 'seq', 'step', 'epoch', 'items', 'time'] as const;
+]);
+const CONFUSION_COLUMNS = everyColumn<'ConfusionMatrix'>()(['runId', 'seq', 'epoch', 'matrix']);
+const PANEL_COLUMNS = everyColumn<'PredictionPanel'>()([
+  'runId',
+  'seq',
+  'step',
+  'epoch',
+  'items',
+  'time',
+]);
 
 /**
  * Limits of one write's transaction: waiting for another transaction (SQLite has one writer)
