@@ -8,7 +8,7 @@ import type { SeriesName } from '../columns/buckets';
 import { digitPredictionSchema } from '../trainer/eventSchema';
 import type { DigitPrediction } from '../trainer/events';
 import type { RunManageResult } from './browser';
-import type { RunSummary, WireAnnotation, WireEpoch, WirePanel, WirePoint } from './stream';
+import type { RunSummary, WireAnnotation, WireEpoch, WirePredictions, WirePoint } from './stream';
 
 /**
  * Columns the runs list sorts by (`sort=`), named as the dashboard's table names them:
@@ -111,7 +111,7 @@ export interface HttpBodies {
     run: RunSummary;
     epochs: WireEpoch[];
     annotations: WireAnnotation[];
-    predictions: WirePanel | null;
+    predictions: WirePredictions | null;
     lastSeq: number;
   };
   'POST /api/runs/:id/stop': { run: RunSummary };

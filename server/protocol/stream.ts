@@ -95,7 +95,7 @@ export const learningRatesSchema = z
 const seq = z.number().int().min(1).max(INT_COLUMN_MAX);
 export const wirePointSchema = batchPointSchema.extend({ seq });
 export const wireEpochSchema = epochSummarySchema.extend({ seq, time: z.number().finite() });
-export const wirePanelSchema = z.object({
+export const wirePredictionsSchema = z.object({
   seq,
   step: z.number().int().min(0),
   epoch: z.number().int().min(1),
@@ -104,7 +104,7 @@ export const wirePanelSchema = z.object({
 });
 export type WirePoint = z.infer<typeof wirePointSchema>;
 export type WireEpoch = z.infer<typeof wireEpochSchema>;
-export type WirePanel = z.infer<typeof wirePanelSchema>;
+export type WirePredictions = z.infer<typeof wirePredictionsSchema>;
 
 export interface WireAnnotation {
   id: number;
@@ -158,7 +158,7 @@ export interface RunSnapshot {
   presence: PresenceUser[];
   series: SnapshotSeries;
   /** Latest prediction panel at or before lastSeq, if any. */
-  predictions: WirePanel | null;
+  predictions: WirePredictions | null;
   /** Live frames for this run that follow start at lastSeq + 1. */
   lastSeq: number;
 }
@@ -174,33 +174,36 @@ export const CATCH_UP_MAX_POINTS = 20_000;
 /**
  * The kinds of a run's live stream, declared once: a trainer event becomes one of these (or
  * `silent`, a seq the hub stores or acts on but does not forward); the hub's frames, its
- * snapshots, the inter-hub relay and the dashboard all switch over `kind`, and each switch
- * ends in `assertNever`, so a new kind here is a compile error wherever it is not handled yet.
+ * snapshots and the inter-hub relay all switch over `type` (the discriminant the trainer's
+ * events use too), and each switch ends in `assertNever`, so a new kind here is a compile
+ * error wherever it is not handled yet. One name per concept, the one watchers see:
+ * `predictions` (the trainer's `predictions` event, the socket's `run:predictions`, the
+ * snapshot's `predictions`) and `progress` (the trainer's `phase` event, `run:progress`).
  */
-export const wireEventSchema = z.discriminatedUnion('kind', [
-  z.object({ seq, kind: z.literal('point'), point: wirePointSchema }),
-  z.object({ seq, kind: z.literal('epoch'), epoch: wireEpochSchema }),
-  z.object({ seq, kind: z.literal('panel'), panel: wirePanelSchema }),
+export const wireEventSchema = z.discriminatedUnion('type', [
+  z.object({ seq, type: z.literal('point'), point: wirePointSchema }),
+  z.object({ seq, type: z.literal('epoch'), epoch: wireEpochSchema }),
+  z.object({ seq, type: z.literal('predictions'), predictions: wirePredictionsSchema }),
   z.object({
     seq,
-    kind: z.literal('misclassified'),
+    type: z.literal('misclassified'),
     epoch: z.number().int().min(1),
     total: z.number().int().min(0),
     items: z.array(digitPredictionSchema).max(10_000),
   }),
   z.object({
     seq,
-    kind: z.literal('progress'),
+    type: z.literal('progress'),
     phase: z.enum(TRAINING_PHASES),
     epoch: z.number().int().min(1),
     done: z.number().int().min(0),
     total: z.number().int().min(0),
   }),
-  z.object({ seq, kind: z.literal('silent') }),
+  z.object({ seq, type: z.literal('silent') }),
 ]);
 /** One seq of a run's live stream, as the hub holds, relays and frames it. */
 export type WireEvent = z.infer<typeof wireEventSchema>;
-export type WireEventKind = WireEvent['kind'];
+export type WireEventType = WireEvent['type'];
 
 /**
  * Every message of a run's live stream covers a contiguous seq range: the next message's
@@ -218,7 +221,7 @@ export interface StreamPayloads {
   /** Batch points (kind `point`), several per message as columns (base64 text: one pre-encoded frame for the room), and the silent seqs between them. */
   'metrics:batch': { points: PointColumns };
   'metrics:epoch': { epoch: WireEpoch };
-  'run:predictions': { panel: WirePanel };
+  'run:predictions': { panel: WirePredictions };
   /**
    * An epoch's misclassified digits were stored: how many the model got wrong (`total`) and
    * how many are listed (`listed`, up to the run's cap). The digits themselves are fetched
