@@ -9,13 +9,7 @@
  *
  * Pure: no I/O.
  */
-import {
-  SERIES,
-  type Bucket,
-  type SeqPoint,
-  type SeriesName,
-  type SeriesStats,
-} from './buckets';
+import { SERIES, type Bucket, type SeqPoint, type SeriesName, type SeriesStats } from './buckets';
 
 /**
  * Numbers as columns in one binary attachment (Socket.IO's decoder takes at most 10 per
