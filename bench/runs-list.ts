@@ -15,7 +15,7 @@ import pg from 'pg';
 import { z } from 'zod';
 import { openDatabase, type LivetrainDatabase } from '../server/db/client';
 import { createStorage } from '../server/hub/storage/storage';
-import { runsQuerySchema } from '../server/protocol';
+import { runsQuerySchema } from '../server/hub/storage/runsQuery';
 import { runMain } from '../server/trainer/runMain';
 import { seedRuns } from '../test/helpers/runsSeed';
 

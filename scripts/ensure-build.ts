@@ -55,17 +55,18 @@ function newestUnder(root: string): { file: string; mtimeMs: number } | null {
 /**
  * The sources a build depends on, relative to the project directory: app/, and the server
  * modules the dashboard imports (only these three, scripts/dependency-rules.cjs enforces it)
- * with the ones they import at run time. A change to server/columns.ts once left a stale
+ * with the ones they import at run time. A change to server/columns once left a stale
  * dashboard decoding frames the hub no longer sent.
  */
 const BUILD_INPUTS = [
   'app',
   'next.config.js',
   'node_modules/next/package.json',
-  'server/protocol.ts',
+  'server/protocol',
   'server/format.ts',
-  'server/columns.ts',
+  'server/columns',
   'server/trainer/config.ts',
+  'server/trainer/daemonErrors.ts',
   'server/trainer/eventSchema.ts',
   'server/trainer/events.ts',
 ];

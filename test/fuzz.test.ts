@@ -296,7 +296,7 @@ describe('fuzz', () => {
 /**
  * The fuzz above takes the hub's own schemas as its oracle, so a schema more permissive than
  * the protocol passes it. These expectations are written by hand from docs/protocol.md (and
- * server/protocol.ts where the page is silent): each limit just inside and just outside.
+ * server/protocol where the page is silent): each limit just inside and just outside.
  */
 describe('limits, just inside and just outside', () => {
   let hub: TestHub;

@@ -1,5 +1,5 @@
 /**
- * The series store (server/columns.ts, server/hub/storage/series.ts): buckets kept at ingest
+ * The series store (server/columns, server/hub/storage/series.ts): buckets kept at ingest
  * equal the buckets computed from the raw points at every width, on SQLite and PostgreSQL,
  * whatever order the points were stored in (a hole filled later) and however often a write is
  * repeated; a run stored before buckets existed gets them on first open; range answers are the

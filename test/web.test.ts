@@ -53,14 +53,15 @@ test('a build is stale when BUILD_ID is missing or older than app/ or next.confi
 
     // The server modules the dashboard imports are inputs too.
     await utimes(path.join(dir, 'next.config.js'), at(0), at(0));
-    await mkdir(path.join(dir, 'server'));
-    await writeFile(path.join(dir, 'server', 'columns.ts'), '');
-    await utimes(path.join(dir, 'server', 'columns.ts'), at(0), at(0));
+    await mkdir(path.join(dir, 'server', 'columns'), { recursive: true });
+    await writeFile(path.join(dir, 'server', 'columns', 'codec.ts'), '');
+    await utimes(path.join(dir, 'server', 'columns', 'codec.ts'), at(0), at(0));
+    await utimes(path.join(dir, 'server', 'columns'), at(0), at(0));
     assert.equal(buildState(dir).stale, false);
-    await utimes(path.join(dir, 'server', 'columns.ts'), at(20), at(20));
+    await utimes(path.join(dir, 'server', 'columns', 'codec.ts'), at(20), at(20));
     assert.deepEqual(buildState(dir), {
       stale: true,
-      reason: `${path.join('server', 'columns.ts')} changed after the last build`,
+      reason: `${path.join('server', 'columns', 'codec.ts')} changed after the last build`,
     });
   });
 });

@@ -103,7 +103,7 @@ interface Entry {
 /**
  * A bucket's M4 representatives for a metric, in step order: its first, min, max and last
  * points at their own steps, and its first gap (NaN) if any. Drawn per pixel column they give
- * the column the same first, last, min and max points as the raw series (server/columns.ts).
+ * the column the same first, last, min and max points as the raw series (server/columns/buckets.ts).
  */
 function representatives(b: Bucket, metric: MetricKind, perEpoch: number, out: Entry[]): void {
   const s = b.series[metric];

@@ -8,7 +8,7 @@ import * as d3 from 'd3';
 import type { WireAnnotation } from '../../server/protocol';
 import { minMaxBuckets, niceExtent, visibleRange } from '../lib/series';
 import { LOG_SCALE_METRICS, METRIC_NAMES, SeriesColumns } from './batchColumns';
-import type { BatchChartProps, BatchViewRange } from './BatchChart';
+import type { BatchChartProps, BatchViewRange } from './batchChartProps';
 import {
   drawAnnotations,
   drawBack,

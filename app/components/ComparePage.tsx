@@ -8,7 +8,8 @@
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { useCallback, useMemo, useRef, useState } from 'react';
-import { BatchChart, type BatchSeries } from '../charts/BatchChart';
+import { BatchChart } from '../charts/BatchChart';
+import type { BatchSeries } from '../charts/batchChartProps';
 import type { SeriesDetail, XAxisKind } from '../charts/batchColumns';
 import { useSeriesDetail } from '../lib/useSeriesDetail';
 import { EpochChart } from '../charts/EpochChart';

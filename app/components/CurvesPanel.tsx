@@ -6,7 +6,8 @@
  */
 import { useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { MAX_ANNOTATION_CHARS, type WireAnnotation } from '../../server/protocol';
-import { BatchChart, type BatchSeries } from '../charts/BatchChart';
+import { BatchChart } from '../charts/BatchChart';
+import type { BatchSeries } from '../charts/batchChartProps';
 import { X_AXES, type XAxisKind } from '../charts/batchColumns';
 import { fileSlug } from '../../server/format';
 import { exportPng, exportSvg } from '../lib/chartExport';

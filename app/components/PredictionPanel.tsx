@@ -6,7 +6,7 @@
  */
 import { memo } from 'react';
 import { evenColumns } from '../lib/evenColumns';
-import type { DigitPrediction, WirePanel } from '../../server/protocol';
+import type { DigitPrediction, WirePredictions } from '../../server/protocol';
 import { useDigits, type Digit } from '../lib/digits';
 import { DigitImage } from './DigitImage';
 import { confidenceOf, ProbabilityBars } from './ProbabilityBars';
@@ -15,7 +15,7 @@ import './digits.css';
 /** Props of {@link PredictionPanel}. */
 export interface PredictionPanelProps {
   /** The latest panel of the run (`RunSnapshot.predictions`, then `run:predictions`); null before the first. */
-  panel: WirePanel | null;
+  panel: WirePredictions | null;
 }
 
 const CELL_IMAGE = 56;

@@ -24,7 +24,7 @@ import {
   type StreamMessage,
   type WireAnnotation,
   type WireEpoch,
-  type WirePanel,
+  type WirePredictions,
   type WirePoint,
 } from '../../server/protocol';
 
@@ -56,7 +56,7 @@ export interface RunView {
   epochs: WireEpoch[];
   annotations: WireAnnotation[];
   presence: PresenceUser[];
-  predictions: WirePanel | null;
+  predictions: WirePredictions | null;
   progress: Progress | null;
   /** Misclassified counts of epochs announced live (the list itself is fetched on demand). */
   misclassifiedTotals: Map<number, number>;

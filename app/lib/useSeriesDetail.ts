@@ -8,7 +8,7 @@
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { fromBucketColumns, fromPointColumns, type SeriesName } from '../../server/columns';
-import type { BatchViewRange } from '../charts/BatchChart';
+import type { BatchViewRange } from '../charts/batchChartProps';
 import type { SeriesDetail, SeriesSource } from '../charts/batchColumns';
 import { useHub } from './HubProvider';
 

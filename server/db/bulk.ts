@@ -5,6 +5,28 @@
  * bench:ingest` compares the two; docs/benchmarks.md).
  */
 import type { Db, DbClient } from './client';
+import type { Prisma } from './generated/sqlite/client';
+
+/** A table written with raw SQL: a model of the Prisma schema (both clients come from one schema). */
+type Table = Prisma.ModelName;
+/** A column of `T`: one of its model's scalar fields, so a raw statement names no column the schema lacks. */
+export type Column<T extends Table> = keyof Prisma.TypeMap['model'][T]['payload']['scalars'] &
+  string;
+/** The fields of `T` that `C` leaves out (never when it lists them all). */
+export type MissingColumns<T extends Table, C extends string> = Exclude<Column<T>, C>;
+
+/**
+ * A column list of `T` that names every scalar field of its model: a field added to the schema
+ * and not to the list fails to compile here, with the missing names in the message.
+ */
+export function everyColumn<T extends Table>() {
+  return <const C extends readonly Column<T>[]>(
+    columns: C &
+      ([MissingColumns<T, C[number]>] extends [never]
+        ? unknown
+        : { missing: MissingColumns<T, C[number]> }),
+  ): C => columns;
+}
 
 /**
  * One raw SQL statement and its parameters, not yet bound to a client: a caller runs it in a
@@ -30,12 +52,12 @@ const ROWS_PER_STATEMENT = 500;
  * stored row's `upsert.set` columns take the new values instead. `table` and the column
  * names are code constants, never input.
  */
-export function bulkInsert(
+export function bulkInsert<T extends Table>(
   provider: 'sqlite' | 'postgresql',
-  table: string,
-  columns: readonly string[],
+  table: T,
+  columns: readonly Column<T>[],
   rows: readonly unknown[][],
-  upsert?: { key: readonly string[]; set: readonly string[] },
+  upsert?: { key: readonly Column<T>[]; set: readonly Column<T>[] },
 ): RawStatement[] {
   const ops: RawStatement[] = [];
   const head = `INSERT INTO "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) VALUES `;

@@ -9,11 +9,11 @@ import type { Namespace, RemoteSocket, Server, Socket } from 'socket.io';
 import type {
   ClientToServerEvents,
   HubToTrainerEvents,
-  InterHubEvents,
   Participant,
   ServerToClientEvents,
   TrainerToHubEvents,
 } from '../protocol';
+import type { InterHubEvents } from './cluster/relay';
 
 /** A trainer daemon as it registered in its handshake. */
 export interface TrainerData {

@@ -5,7 +5,7 @@
  * on stdio; the hub connects it over Socket.IO.
  */
 import { z } from 'zod';
-import type { DaemonErrorCode } from '../protocol';
+import type { DaemonErrorCode } from './daemonErrors';
 import {
   crossFieldIssues,
   describeZodError,

@@ -47,7 +47,7 @@ test('run lifecycle: allowed transitions and what each control command does', ()
 
 const point = (seq: number, step: number): WireEvent => ({
   seq,
-  kind: 'point',
+  type: 'point',
   point: {
     seq,
     step,
@@ -60,10 +60,10 @@ const point = (seq: number, step: number): WireEvent => ({
     time: 0,
   },
 });
-const silent = (seq: number): WireEvent => ({ seq, kind: 'silent' });
+const silent = (seq: number): WireEvent => ({ seq, type: 'silent' });
 const epoch = (seq: number): WireEvent => ({
   seq,
-  kind: 'epoch',
+  type: 'epoch',
   epoch: {
     seq,
     epoch: 1,

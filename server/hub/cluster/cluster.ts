@@ -5,7 +5,8 @@
  * change means for this hub's runs is the caller's (runs/remote.ts). Alone, a hub uses
  * {@link soloCluster}, which does nothing: it feeds its streams directly.
  */
-import type { RunChange, WireEvent } from '../../protocol';
+import type { WireEvent } from '../../protocol';
+import type { RunChange } from './relay';
 
 export interface Cluster {
   readonly hubId: string;

@@ -14,14 +14,13 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import { Adapter as InMemoryAdapter } from 'socket.io-adapter';
 import { createClient } from 'redis';
 import { z } from 'zod';
+import { isFinished, type HubRunStatus } from '../../protocol';
 import {
   interHubRunChangeSchema,
-  isFinished,
   relayEntrySchema,
   relayEventsSchema,
-  type HubRunStatus,
   type RunChange,
-} from '../../protocol';
+} from './relay';
 import type { LiveStreams } from '../live/stream';
 import type { HubServer } from '../sockets';
 import type { Cluster } from './cluster';

@@ -27,7 +27,7 @@ import {
   type WireAnnotation,
   type WireEpoch,
   type WireEvent,
-  type WirePanel,
+  type WirePredictions,
   type WirePoint,
 } from '../../protocol';
 import { INT_COLUMN_MAX } from '../../trainer/eventSchema';
@@ -43,7 +43,7 @@ interface Building {
   epochs: WireEpoch[];
   annotations: WireAnnotation[];
   annotationsTotal: number;
-  predictions: WirePanel | null;
+  predictions: WirePredictions | null;
   lastSeq: number;
   /** The overview, encoded once per read (everyone opening the run shares it). */
   overview: BucketColumns | null;
@@ -386,18 +386,18 @@ function toWire(b: Building): RunSnapshot {
 
 /** Adds the live tail's events to a snapshot read from the database. */
 function mergeTail(snapshot: Building, events: WireEvent[], afterSeq: number): void {
-  let panel: WirePanel | null = snapshot.predictions;
+  let predictions: WirePredictions | null = snapshot.predictions;
   const points: WirePoint[] = [];
   for (const e of events) {
-    switch (e.kind) {
+    switch (e.type) {
       case 'point':
         if (e.seq > afterSeq && afterSeq < NO_SERIES) points.push(e.point);
         break;
       case 'epoch':
         snapshot.epochs.push(e.epoch);
         break;
-      case 'panel':
-        panel = e.panel;
+      case 'predictions':
+        predictions = e.predictions;
         break;
       // Live-only kinds: a snapshot does not hold them (misclassified lists are fetched on demand).
       case 'misclassified':
@@ -409,5 +409,5 @@ function mergeTail(snapshot: Building, events: WireEvent[], afterSeq: number): v
     }
   }
   for (const p of points) snapshot.tail.push(p);
-  snapshot.predictions = panel;
+  snapshot.predictions = predictions;
 }

@@ -1,7 +1,7 @@
 /**
  * The live stream of each run to the browsers watching it. Events arrive as fast as the
  * trainer emits them; at most every `frameMs` (50 ms: ~20 frames/s per room) what arrived
- * is sent to the run's room as messages covering contiguous seq ranges (see protocol.ts).
+ * is sent to the run's room as messages covering contiguous seq ranges (see server/protocol/stream.ts).
  * A tail of recent events is kept in memory until stored, so that a snapshot built from the
  * database plus the tail ends exactly where the live frames begin.
  *
@@ -103,7 +103,7 @@ export function createLiveStreams(broadcast: Broadcast, frameMs = 50): LiveStrea
     run.sentAt = Date.now();
     const room = runRoom(runId);
     let from = run.sentSeq + 1;
-    let points: Extract<WireEvent, { kind: 'point' }>['point'][] = [];
+    let points: Extract<WireEvent, { type: 'point' }>['point'][] = [];
     const flushPoints = (to: number) => {
       if (to < from) return;
       // Numbers as columns, their bytes in base64 text: Socket.IO pre-encodes a text packet once
@@ -120,17 +120,18 @@ export function createLiveStreams(broadcast: Broadcast, frameMs = 50): LiveStrea
     };
     for (const e of run.pending) {
       const range = () => ({ runId, fromSeq: from, toSeq: e.seq });
-      if (e.kind === 'point') points.push(e.point);
-      else if (e.kind !== 'silent' && points.length > 0) flushPoints(e.seq - 1);
-      switch (e.kind) {
+      if (e.type === 'point') points.push(e.point);
+      else if (e.type !== 'silent' && points.length > 0) flushPoints(e.seq - 1);
+      switch (e.type) {
         case 'point':
         case 'silent':
           continue;
         case 'epoch':
           broadcast(room, 'metrics:epoch', { ...range(), epoch: e.epoch });
           break;
-        case 'panel':
-          broadcast(room, 'run:predictions', { ...range(), panel: e.panel });
+        case 'predictions':
+          // The socket event's field keeps its wire name (`panel`, protocol version 3).
+          broadcast(room, 'run:predictions', { ...range(), panel: e.predictions });
           break;
         case 'misclassified':
           broadcast(room, 'run:misclassified', {

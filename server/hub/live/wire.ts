@@ -6,19 +6,25 @@ export function toWireEvent(event: TrainerEvent, receivedAt: number): WireEvent 
   const seq = event.seq;
   switch (event.type) {
     case 'metrics:batch':
-      return { seq, kind: 'point', point: { ...event.point, seq } };
+      return { seq, type: 'point', point: { ...event.point, seq } };
     case 'metrics:epoch':
-      return { seq, kind: 'epoch', epoch: { ...event.summary, seq, time: receivedAt } };
+      return { seq, type: 'epoch', epoch: { ...event.summary, seq, time: receivedAt } };
     case 'predictions':
       return {
         seq,
-        kind: 'panel',
-        panel: { seq, step: event.step, epoch: event.epoch, items: event.items, time: receivedAt },
+        type: 'predictions',
+        predictions: {
+          seq,
+          step: event.step,
+          epoch: event.epoch,
+          items: event.items,
+          time: receivedAt,
+        },
       };
     case 'misclassified':
       return {
         seq,
-        kind: 'misclassified',
+        type: 'misclassified',
         epoch: event.epoch,
         total: event.total,
         items: event.items,
@@ -26,7 +32,7 @@ export function toWireEvent(event: TrainerEvent, receivedAt: number): WireEvent 
     case 'phase':
       return {
         seq,
-        kind: 'progress',
+        type: 'progress',
         phase: event.phase,
         epoch: event.epoch,
         done: event.done,
@@ -37,7 +43,7 @@ export function toWireEvent(event: TrainerEvent, receivedAt: number): WireEvent 
     case 'status':
     case 'control':
     case 'metrics:nonfinite': // its note reaches watchers as an annotation once stored
-      return { seq, kind: 'silent' };
+      return { seq, type: 'silent' };
     default:
       return assertNever(event);
   }

@@ -1,6 +1,8 @@
 /**
  * The default namespace: browsers. Every command is size-checked, validated with its schema
- * from protocol.ts and answered with an ack envelope; unknown events are ignored by Socket.IO.
+ * from server/protocol and answered with an ack envelope; unknown events are ignored by Socket.IO.
+ * Handlers are one table with a key per command ({@link BrowserHandlers}): a command added to
+ * the protocol's `browserSchemas` does not compile until it has its handler here.
  */
 import type { z } from 'zod';
 import {
@@ -10,6 +12,7 @@ import {
   PROTOCOL_VERSION,
   type BrowserAckData,
   type BrowserCommand,
+  type BrowserInput,
   type DatasetSizes,
 } from '../../protocol';
 import type { Cluster } from '../cluster/cluster';
@@ -53,6 +56,11 @@ export const MAX_WATCHES_IN_FLIGHT = 16;
 export const MAX_RANGES_IN_FLIGHT = 16;
 /** `run:watch` answers written per turn of the event loop when many arrive at once (see pacer.ts). */
 export const WATCH_ANSWERS_PER_TURN = 16;
+
+/** One handler per browser command, each given its validated payload and answering its ack's data. */
+type BrowserHandlers = {
+  [K in BrowserCommand]: (input: BrowserInput<K>) => Promise<BrowserAckData[K]>;
+};
 
 const tooLarge = (payload: unknown) => {
   if ((JSON.stringify(payload) ?? '').length > MAX_BROWSER_PAYLOAD_BYTES) {
@@ -116,54 +124,106 @@ export function attachBrowsers({
       return { id: p.id, name: p.name, address };
     };
 
-    /** Listens to `event`, whose payload `schema` (its entry in browserSchemas) validates. */
-    function on<K extends BrowserCommand, S extends z.ZodType>(
-      event: K,
-      schema: S,
-      handler: (input: z.infer<S>) => Promise<BrowserAckData[K]>,
-    ): void {
-      socket.on<BrowserCommand>(event, acked(log, event, schema, handler, tooLarge));
-    }
-
-    on('hello', browserSchemas['hello'], async (input) => {
-      const { id, credential } = identities.resolve(input);
-      const colour = input.colour ?? colourFor(id);
-      participants.remember(id, input.name, colour);
-      socket.data.participant = { id, name: input.name, colour };
-      if (watching.size > 0) presence.renamed();
-      presence.announce(null);
-      for (const runId of watching) presence.announce(runId);
-      const dataset = await datasetSizes().catch(() => null);
-      return {
-        participant: socket.data.participant,
-        credential,
-        protocolVersion: PROTOCOL_VERSION,
-        tokenRequired: auth.required,
-        dataset,
-      };
-    });
-
     let watchesInFlight = 0;
-    on('run:watch', browserSchemas['run:watch'], async ({ runId, afterSeq }) => {
-      actor();
-      if (!watching.has(runId) && watching.size >= MAX_WATCHED_RUNS) {
-        throw new HubError(
-          'CONFLICT',
-          `one connection watches at most ${MAX_WATCHED_RUNS} runs at once; unwatch one first`,
-        );
-      }
-      if (watchesInFlight >= MAX_WATCHES_IN_FLIGHT)
-        throw new HubError(
-          'RATE_LIMITED',
-          `at most ${MAX_WATCHES_IN_FLIGHT} run:watch at a time on one connection; wait for the answers`,
-        );
-      watchesInFlight++;
-      try {
-        return await watch(runId, afterSeq);
-      } finally {
-        watchesInFlight--;
-      }
-    });
+    let rangesInFlight = 0;
+    const handlers: BrowserHandlers = {
+      hello: async (input) => {
+        const { id, credential } = identities.resolve(input);
+        const colour = input.colour ?? colourFor(id);
+        participants.remember(id, input.name, colour);
+        socket.data.participant = { id, name: input.name, colour };
+        if (watching.size > 0) presence.renamed();
+        presence.announce(null);
+        for (const runId of watching) presence.announce(runId);
+        const dataset = await datasetSizes().catch(() => null);
+        return {
+          participant: socket.data.participant,
+          credential,
+          protocolVersion: PROTOCOL_VERSION,
+          tokenRequired: auth.required,
+          dataset,
+        };
+      },
+
+      'run:watch': async ({ runId, afterSeq }) => {
+        actor();
+        if (!watching.has(runId) && watching.size >= MAX_WATCHED_RUNS) {
+          throw new HubError(
+            'CONFLICT',
+            `one connection watches at most ${MAX_WATCHED_RUNS} runs at once; unwatch one first`,
+          );
+        }
+        if (watchesInFlight >= MAX_WATCHES_IN_FLIGHT)
+          throw new HubError(
+            'RATE_LIMITED',
+            `at most ${MAX_WATCHES_IN_FLIGHT} run:watch at a time on one connection; wait for the answers`,
+          );
+        watchesInFlight++;
+        try {
+          return await watch(runId, afterSeq);
+        } finally {
+          watchesInFlight--;
+        }
+      },
+
+      'run:series': async (query) => {
+        actor();
+        if (rangesInFlight >= MAX_RANGES_IN_FLIGHT)
+          throw new HubError(
+            'RATE_LIMITED',
+            `at most ${MAX_RANGES_IN_FLIGHT} run:series at a time on one connection; wait for the answers`,
+          );
+        rangesInFlight++;
+        try {
+          return rangeToWire(await snapshots.range(query));
+        } finally {
+          rangesInFlight--;
+        }
+      },
+
+      'run:unwatch': async ({ runId }) => {
+        void socket.leave(runRoom(runId));
+        watching.delete(runId);
+        unfollow(runId);
+        presence.announce(runId);
+        return { runId };
+      },
+
+      'run:start': async (input) => ({ run: await commands.start(input, actor()) }),
+      'run:stop': async ({ runId }) => ({ run: await commands.control(runId, 'stop', actor()) }),
+      'run:pause': async ({ runId }) => ({ run: await commands.control(runId, 'pause', actor()) }),
+      'run:resume': async ({ runId }) => ({
+        run: await commands.control(runId, 'resume', actor()),
+      }),
+      'run:set-lr': async ({ runId, learningRate }) => ({
+        run: await commands.control(runId, 'set-lr', actor(), learningRate),
+      }),
+      'run:edit': async ({ runId, ...fields }) => ({
+        run: await manage.edit(runId, fields, actor()),
+      }),
+      'run:archive': async ({ runId }) => ({ run: await manage.archive(runId, actor()) }),
+      'run:restore': async ({ runId }) => ({ run: await manage.restore(runId, actor()) }),
+      'run:delete': async ({ runId, confirmName }) => manage.remove(runId, confirmName, actor()),
+      'runs:manage': async ({ runIds, action }) => ({
+        results: await manage.many(runIds, action, actor()),
+      }),
+      'annotation:add': async (input) => ({
+        annotation: await annotations.addNote(actor(), input),
+      }),
+      'annotation:edit': async (input) => ({
+        annotation: await annotations.editNote(actor(), input),
+      }),
+      'annotation:delete': async (input) => annotations.deleteNote(actor(), input),
+    };
+
+    /** Listens to `event` with its schema from browserSchemas and its handler from the table. */
+    function listen<K extends BrowserCommand>(event: K): void {
+      // browserSchemas[K] parses to BrowserInput<K> by definition; TypeScript cannot see that
+      // through zod's generics for an unresolved K, hence the widening here and only here.
+      const schema = browserSchemas[event] as unknown as z.ZodType<BrowserInput<K>>;
+      socket.on<BrowserCommand>(event, acked(log, event, schema, handlers[event], tooLarge));
+    }
+    for (const event of Object.keys(browserSchemas) as BrowserCommand[]) listen(event);
 
     async function watch(runId: string, afterSeq: number | undefined) {
       if (!followed.has(runId)) {
@@ -184,70 +244,6 @@ export function attachBrowsers({
       // The snapshot may be shared with others who asked at the same moment: copy, don't mutate.
       return { ...snapshot, presence: presence.local(runId) };
     }
-
-    let rangesInFlight = 0;
-    on('run:series', browserSchemas['run:series'], async (query) => {
-      actor();
-      if (rangesInFlight >= MAX_RANGES_IN_FLIGHT)
-        throw new HubError(
-          'RATE_LIMITED',
-          `at most ${MAX_RANGES_IN_FLIGHT} run:series at a time on one connection; wait for the answers`,
-        );
-      rangesInFlight++;
-      try {
-        return rangeToWire(await snapshots.range(query));
-      } finally {
-        rangesInFlight--;
-      }
-    });
-
-    on('run:unwatch', browserSchemas['run:unwatch'], async ({ runId }) => {
-      void socket.leave(runRoom(runId));
-      watching.delete(runId);
-      unfollow(runId);
-      presence.announce(runId);
-      return { runId };
-    });
-
-    on('run:start', browserSchemas['run:start'], async (input) => ({
-      run: await commands.start(input, actor()),
-    }));
-    on('run:stop', browserSchemas['run:stop'], async ({ runId }) => ({
-      run: await commands.control(runId, 'stop', actor()),
-    }));
-    on('run:pause', browserSchemas['run:pause'], async ({ runId }) => ({
-      run: await commands.control(runId, 'pause', actor()),
-    }));
-    on('run:resume', browserSchemas['run:resume'], async ({ runId }) => ({
-      run: await commands.control(runId, 'resume', actor()),
-    }));
-    on('run:set-lr', browserSchemas['run:set-lr'], async ({ runId, learningRate }) => ({
-      run: await commands.control(runId, 'set-lr', actor(), learningRate),
-    }));
-    on('run:edit', browserSchemas['run:edit'], async ({ runId, ...fields }) => ({
-      run: await manage.edit(runId, fields, actor()),
-    }));
-    on('run:archive', browserSchemas['run:archive'], async ({ runId }) => ({
-      run: await manage.archive(runId, actor()),
-    }));
-    on('run:restore', browserSchemas['run:restore'], async ({ runId }) => ({
-      run: await manage.restore(runId, actor()),
-    }));
-    on('run:delete', browserSchemas['run:delete'], async ({ runId, confirmName }) =>
-      manage.remove(runId, confirmName, actor()),
-    );
-    on('runs:manage', browserSchemas['runs:manage'], async ({ runIds, action }) => ({
-      results: await manage.many(runIds, action, actor()),
-    }));
-    on('annotation:add', browserSchemas['annotation:add'], async (input) => ({
-      annotation: await annotations.addNote(actor(), input),
-    }));
-    on('annotation:edit', browserSchemas['annotation:edit'], async (input) => ({
-      annotation: await annotations.editNote(actor(), input),
-    }));
-    on('annotation:delete', browserSchemas['annotation:delete'], async (input) =>
-      annotations.deleteNote(actor(), input),
-    );
 
     socket.on('disconnect', () => {
       for (const runId of followed) unfollow(runId);

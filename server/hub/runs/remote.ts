@@ -2,7 +2,8 @@
  * A change another hub made to a run (through the cluster): snapshots here are read again, and
  * this hub's state of the run (if it holds one) takes the new status and trainer.
  */
-import { isFinished, type RunChange } from '../../protocol';
+import { isFinished } from '../../protocol';
+import type { RunChange } from '../cluster/relay';
 import type { Snapshots } from '../live/snapshot';
 import { runRoom, type LiveStreams } from '../live/stream';
 import type { HubServer } from '../sockets';

@@ -4,7 +4,8 @@
  * and to the other hubs. After each commit of a run's events its row is announced, and a run
  * that has finished and is fully stored is released.
  */
-import { isFinished, type HubRunStatus, type RunChange, type RunSummary } from '../../protocol';
+import { isFinished, type HubRunStatus, type RunSummary } from '../../protocol';
+import type { RunChange } from '../cluster/relay';
 import type { Cluster } from '../cluster/cluster';
 import { HubError } from '../errors';
 import type { Snapshots } from '../live/snapshot';

@@ -3,21 +3,21 @@
  * runs in a batch) and the reads that give them back as wire shapes (snapshots, exports, the
  * live stream's read-back of a hole).
  */
-import { bulkInsert, runStatements, type RawStatement } from '../../db/bulk';
+import { bulkInsert, everyColumn, runStatements, type RawStatement } from '../../db/bulk';
 import type { Db, DbClient } from '../../db/client';
 import type { CheckpointInsert, RunUpdate } from '../../db/rows';
 import type {
   DigitPrediction,
   WireEpoch,
   WireEvent,
-  WireEventKind,
-  WirePanel,
+  WireEventType,
+  WirePredictions,
   WirePoint,
 } from '../../protocol';
 import { describeNonFinite } from '../../trainer/divergence';
 import { assertNever, type TrainerEvent } from '../../trainer/events';
 import type { SeriesQueries } from './series';
-import { storedProbabilities, toWireEpoch, toWirePanel, toWirePoint } from './toWire';
+import { storedProbabilities, toWireEpoch, toWirePredictions, toWirePoint } from './toWire';
 
 /** One run's contiguous, de-duplicated events and the Run row's changes they imply. */
 export interface EventWrite {
@@ -40,7 +40,9 @@ export function rowCount(events: TrainerEvent[]): number {
  */
 const exact = (x: number | null) => (x === null ? null : String(x));
 
-const BATCH_COLUMNS = [
+// Each list names every field of its model (everyColumn): a field added to the schema fails
+// to compile here until its value is written.
+const BATCH_COLUMNS = everyColumn<'BatchMetric'>()([
   'runId',
   'seq',
   'epoch',
@@ -51,8 +53,8 @@ const BATCH_COLUMNS = [
   'learningRate',
   'samplesPerSec',
   'time',
-] as const;
-const MISCLASSIFIED_COLUMNS = [
+]);
+const MISCLASSIFIED_COLUMNS = everyColumn<'Misclassified'>()([
   'runId',
   'seq',
   'epoch',
@@ -60,8 +62,8 @@ const MISCLASSIFIED_COLUMNS = [
   'label',
   'predicted',
   'probabilities',
-] as const;
-const EPOCH_COLUMNS = [
+]);
+const EPOCH_COLUMNS = everyColumn<'EpochMetric'>()([
   'runId',
   'seq',
   'epoch',
@@ -74,9 +76,16 @@ const EPOCH_COLUMNS = [
   'trainMs',
   'evalMs',
   'time',
-] as const;
-const CONFUSION_COLUMNS = ['runId', 'seq', 'epoch', 'matrix'] as const;
-const PANEL_COLUMNS = ['runId', 'seq', 'step', 'epoch', 'items', 'time'] as const;
+]);
+const CONFUSION_COLUMNS = everyColumn<'ConfusionMatrix'>()(['runId', 'seq', 'epoch', 'matrix']);
+const PANEL_COLUMNS = everyColumn<'PredictionPanel'>()([
+  'runId',
+  'seq',
+  'step',
+  'epoch',
+  'items',
+  'time',
+]);
 
 /**
  * Limits of one write's transaction: waiting for another transaction (SQLite has one writer)
@@ -85,7 +94,7 @@ const PANEL_COLUMNS = ['runId', 'seq', 'step', 'epoch', 'items', 'time'] as cons
 const WRITE_TRANSACTION = { maxWait: 10_000, timeout: 60_000 };
 
 /** Wire kinds that are not stored: a read-back fills their seqs with `silent`. */
-type UnstoredKind = 'progress' | 'silent';
+type UnstoredType = 'progress' | 'silent';
 type SeqRange = { gte: number; lte: number };
 
 /** The note a run's end gets: "the run completed at step 1,875", "the run failed at step 12: …". */
@@ -142,31 +151,31 @@ export function createEventQueries(
 
   /** How each stored wire kind is read back (a new kind that is stored needs one here). */
   const readBack: {
-    [K in Exclude<WireEventKind, UnstoredKind>]: (
+    [K in Exclude<WireEventType, UnstoredType>]: (
       runId: string,
       seq: SeqRange,
-    ) => Promise<Array<Extract<WireEvent, { kind: K }>>>;
+    ) => Promise<Array<Extract<WireEvent, { type: K }>>>;
   } = {
     point: async (runId, seq) =>
       (await db.batchMetric.findMany({ where: { runId, seq } })).map((p) => ({
         seq: p.seq,
-        kind: 'point',
+        type: 'point',
         point: toWirePoint(p),
       })),
     epoch: async (runId, seq) =>
-      (await epochsWithConfusion(runId, seq)).map((e) => ({ seq: e.seq, kind: 'epoch', epoch: e })),
-    panel: async (runId, seq) =>
+      (await epochsWithConfusion(runId, seq)).map((e) => ({ seq: e.seq, type: 'epoch', epoch: e })),
+    predictions: async (runId, seq) =>
       (await db.predictionPanel.findMany({ where: { runId, seq } })).map((p) => ({
         seq: p.seq,
-        kind: 'panel',
-        panel: toWirePanel(p),
+        type: 'predictions',
+        predictions: toWirePredictions(p),
       })),
     misclassified: async (runId, seq) => {
       const rows = await db.misclassified.findMany({
         where: { runId, seq },
         orderBy: { index: 'asc' },
       });
-      const bySeq = new Map<number, Extract<WireEvent, { kind: 'misclassified' }>>();
+      const bySeq = new Map<number, Extract<WireEvent, { type: 'misclassified' }>>();
       for (const m of rows) {
         const item: DigitPrediction = {
           index: m.index,
@@ -185,7 +194,7 @@ export function createEventQueries(
         } else
           bySeq.set(m.seq, {
             seq: m.seq,
-            kind: 'misclassified',
+            type: 'misclassified',
             epoch: m.epoch,
             total: 1,
             items: [item],
@@ -386,12 +395,12 @@ export function createEventQueries(
     },
 
     /** The newest prediction panel at or before seq `upTo`. */
-    async latestPanel(runId: string, upTo: number): Promise<WirePanel | null> {
+    async latestPanel(runId: string, upTo: number): Promise<WirePredictions | null> {
       const row = await db.predictionPanel.findFirst({
         where: { runId, seq: { lte: upTo } },
         orderBy: { seq: 'desc' },
       });
-      return row ? toWirePanel(row) : null;
+      return row ? toWirePredictions(row) : null;
     },
 
     /** The newest epoch with results, or null. */
@@ -431,7 +440,7 @@ export function createEventQueries(
       for (const list of await Promise.all(Object.values(readBack).map((read) => read(runId, seq))))
         for (const e of list) bySeq.set(e.seq, e);
       const out: WireEvent[] = [];
-      for (let s = from; s <= to; s++) out.push(bySeq.get(s) ?? { seq: s, kind: 'silent' });
+      for (let s = from; s <= to; s++) out.push(bySeq.get(s) ?? { seq: s, type: 'silent' });
       return out;
     },
   };

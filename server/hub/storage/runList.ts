@@ -8,7 +8,8 @@
  */
 import type { Prisma } from '../../db/generated/sqlite/client';
 import type { RunRow } from '../../db/rows';
-import type { RunSortKey, RunsQuery } from '../../protocol';
+import type { RunSortKey } from '../../protocol';
+import type { RunsQuery } from './runsQuery';
 import { hyperparamsSchema } from '../../trainer/config';
 
 /**

@@ -12,8 +12,8 @@ import {
   type HubRunStatus,
   type LearningRateChange,
   type RunSummary,
-  type RunsQuery,
 } from '../../protocol';
+import type { RunsQuery } from './runsQuery';
 import type { Hyperparams, Reporting } from '../../trainer/config';
 import { hyperparamColumns, listOrder, listWhere, progressOf, textColumns } from './runList';
 import { storedLearningRates, storedStatus, storedTags, toRunSummary } from './toWire';

@@ -1,6 +1,6 @@
 /**
  * The series store: each run's batch series summarised in buckets at every width of
- * server/columns.ts, in the `SeriesBucket` table. The event write folds a batch's points in
+ * server/columns/buckets.ts, in the `SeriesBucket` table. The event write folds a batch's points in
  * ({@link SeriesQueries.plan}) with statements that run in the same transaction as the points,
  * so the buckets never disagree with the stored points and a restart rebuilds nothing. A run
  * stored before the table existed gets its buckets on first open ({@link SeriesQueries.ensure}).
@@ -9,7 +9,13 @@
  * at a given number of pixel columns (raw points when few enough, else the finest width that
  * fits), and raw points by seq (the snapshot's tail).
  */
-import { inBatch, placeholder, type RawStatement } from '../../db/bulk';
+import {
+  inBatch,
+  placeholder,
+  type Column,
+  type MissingColumns,
+  type RawStatement,
+} from '../../db/bulk';
 import type { Db } from '../../db/client';
 import {
   BUCKET_WIDTHS,
@@ -50,8 +56,20 @@ const SHARED_COLUMNS = [
   'firstTime',
   'lastTime',
 ] as const;
-const COLUMNS = [...SHARED_COLUMNS, ...SERIES.flatMap((s) => STAT_SUFFIXES.map((k) => `${s}${k}`))];
-const KEY = ['runId', 'width', 'bucket'];
+type StatColumn = `${SeriesName}${(typeof STAT_SUFFIXES)[number]}`;
+const COLUMNS: readonly Column<'SeriesBucket'>[] = [
+  ...SHARED_COLUMNS,
+  ...SERIES.flatMap((s) => STAT_SUFFIXES.map((k): StatColumn => `${s}${k}`)),
+];
+/** Compiles only while the columns above name every field of SeriesBucket (the names missing otherwise). */
+type EveryBucketColumn = [
+  MissingColumns<'SeriesBucket', (typeof SHARED_COLUMNS)[number] | StatColumn>,
+] extends [never]
+  ? true
+  : MissingColumns<'SeriesBucket', (typeof SHARED_COLUMNS)[number] | StatColumn>;
+const everyBucketColumn: EveryBucketColumn = true;
+void everyBucketColumn;
+const KEY: readonly string[] = ['runId', 'width', 'bucket'];
 /** Rows per statement: a bucket row has 46 columns; both databases bind well over 30,000 values. */
 const ROWS_PER_STATEMENT = Math.floor(30_000 / COLUMNS.length);
 

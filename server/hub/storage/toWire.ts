@@ -22,7 +22,7 @@ import {
   type RunSummary,
   type WireAnnotation,
   type WireEpoch,
-  type WirePanel,
+  type WirePredictions,
   type WirePoint,
 } from '../../protocol';
 import { hyperparamsSchema } from '../../trainer/config';
@@ -150,7 +150,7 @@ export function toWireEpoch(row: EpochMetricRow, confusion: unknown): WireEpoch 
   };
 }
 
-export function toWirePanel(row: PredictionPanelRow): WirePanel {
+export function toWirePredictions(row: PredictionPanelRow): WirePredictions {
   const items: DigitPrediction[] = storedJson(
     panelItemsSchema,
     row.items,
