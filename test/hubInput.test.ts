@@ -11,6 +11,7 @@ import { hyperparamsSchema } from '../server/trainer/config';
 import type { TrainerEvent } from '../server/trainer/events';
 import { dbState } from './helpers/dbState';
 import {
+  batchPointEvent as point,
   connectBrowser,
   eventually,
   fakeTrainer,
@@ -32,24 +33,6 @@ async function counts(hub: TestHub) {
     edits: await db.annotationEdit.count(),
     participants: await db.participant.count(),
     batches: await db.batchMetric.count(),
-  };
-}
-
-function point(runId: string, seq: number, step: number): TrainerEvent {
-  return {
-    runId,
-    seq,
-    type: 'metrics:batch',
-    point: {
-      step,
-      epoch: 1,
-      batch: step - 1,
-      loss: 2 / step,
-      accuracy: 10,
-      learningRate: 0.01,
-      samplesPerSec: 1000,
-      time: Date.now(),
-    },
   };
 }
 

@@ -8,25 +8,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TrainerEvent } from '../server/trainer/events';
 import { hyperparamsSchema } from '../server/trainer/config';
-import { connectBrowser, fakeTrainer, startHub, trainerAuth } from './helpers/hub';
-
-function point(runId: string, seq: number, step: number): TrainerEvent {
-  return {
-    runId,
-    seq,
-    type: 'metrics:batch',
-    point: {
-      step,
-      epoch: 1,
-      batch: step - 1,
-      loss: 2 / step,
-      accuracy: 10,
-      learningRate: 0.01,
-      samplesPerSec: 1000,
-      time: Date.now(),
-    },
-  };
-}
+import {
+  batchPointEvent as point,
+  connectBrowser,
+  fakeTrainer,
+  startHub,
+  trainerAuth,
+} from './helpers/hub';
 
 test('a malformed job:assign ack: the run fails, the trainer is told, its events are refused with GONE and nothing is stored', async (t) => {
   const hub = await startHub();

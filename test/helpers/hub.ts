@@ -25,6 +25,7 @@ import {
 import { fromPointColumns, type PointColumns } from '../../server/columns';
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
+import type { TrainerEvent } from '../../server/trainer/events';
 import { spawnEntry } from './proc';
 
 export interface TestHub {
@@ -376,4 +377,23 @@ export function handshakeOutcome(url: string, namespace: string, auth: unknown):
       ),
     );
   });
+}
+
+/** A trainer's `metrics:batch` event for `step` (epoch 1, a loss falling as 2 / step). */
+export function batchPointEvent(runId: string, seq: number, step: number): TrainerEvent {
+  return {
+    runId,
+    seq,
+    type: 'metrics:batch',
+    point: {
+      step,
+      epoch: 1,
+      batch: step - 1,
+      loss: 2 / step,
+      accuracy: 10,
+      learningRate: 0.01,
+      samplesPerSec: 1000,
+      time: Date.now(),
+    },
+  };
 }
